@@ -1,0 +1,133 @@
+//! `stormdesk run <pack.action> [name=value ...]`
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::{Map, Value};
+use stormdesk_engine::{Event, RunRequest, Status, Stream};
+
+use super::Ctx;
+use crate::print;
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The action, as `pack.action`.
+    pub action: String,
+    /// Parameters as `name=value`; values are converted to the parameter's type.
+    pub parameters: Vec<String>,
+    /// Print the execution record as JSON and nothing else on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Run the pack at this git revision (tag, branch or commit).
+    #[arg(long = "content-version", value_name = "REV")]
+    pub content_version: Option<String>,
+    /// Return once the execution is scheduled instead of waiting for it.
+    #[arg(long)]
+    pub r#async: bool,
+}
+
+pub fn parse_parameters(raw: &[String]) -> anyhow::Result<Map<String, Value>> {
+    let mut out = Map::new();
+    for item in raw {
+        let Some((name, value)) = item.split_once('=') else {
+            bail!("parameter '{item}' must be written name=value");
+        };
+        if name.is_empty() {
+            bail!("parameter '{item}' has no name before '='");
+        }
+        out.insert(name.to_string(), Value::String(value.to_string()));
+    }
+    Ok(out)
+}
+
+pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let parameters = parse_parameters(&args.parameters)?;
+    ctx.runtime()?.block_on(async {
+        let engine = ctx.engine().await?;
+        let mut events = engine.subscribe();
+        let execution = match engine
+            .run(RunRequest {
+                action: args.action.clone(),
+                parameters,
+                content_version: args.content_version.clone(),
+            })
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                engine.shutdown();
+                return Err(anyhow::Error::new(e));
+            }
+        };
+        if args.r#async {
+            print_final(&execution, args.json)?;
+            engine.shutdown();
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !args.json {
+            eprintln!("execution {} of {} started", execution.id, execution.action);
+        }
+        let id = execution.id.clone();
+        let interrupt = tokio::signal::ctrl_c();
+        tokio::pin!(interrupt);
+        let mut interrupted = false;
+        let final_execution = loop {
+            tokio::select! {
+                _ = &mut interrupt, if !interrupted => {
+                    interrupted = true;
+                    eprintln!("interrupted: canceling {id}");
+                    let _ = engine.cancel(&id).await;
+                }
+                ev = events.recv() => match ev {
+                    Ok(ev) => match ev.event {
+                        Event::Output { execution_id, chunk } if execution_id == id && !args.json => {
+                            print_chunk(chunk.stream, &chunk.data);
+                        }
+                        Event::Execution { execution } if execution.id == id && execution.status.is_completed() => {
+                            break *execution;
+                        }
+                        _ => {}
+                    },
+                    Err(_) => break engine.wait(&id).await.context("waiting for the execution")?,
+                }
+            }
+        };
+        print_final(&final_execution, args.json)?;
+        engine.shutdown();
+        Ok(exit_code(final_execution.status))
+    })
+}
+
+fn print_chunk(stream: Stream, data: &str) {
+    // Output is shown as it arrives; a failed write (closed pipe) is not an error of the run.
+    match stream {
+        Stream::Stderr => {
+            let _ = std::io::stderr().write_all(data.as_bytes());
+        }
+        _ => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(data.as_bytes());
+            let _ = out.flush();
+        }
+    }
+}
+
+fn print_final(execution: &stormdesk_engine::Execution, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(execution)?);
+    } else {
+        print!("{}", print::execution_summary(execution));
+    }
+    Ok(())
+}
+
+/// 0 when the execution succeeded, 1 otherwise.
+pub fn exit_code(status: Status) -> ExitCode {
+    if status == Status::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

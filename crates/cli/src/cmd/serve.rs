@@ -1,0 +1,35 @@
+//! `stormdesk serve`: the engine and its HTTP API until interrupted.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::Ctx;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+}
+
+pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    ctx.runtime()?.block_on(async {
+        let mut opts = ctx.options();
+        opts.listen = Some(args.listen);
+        let engine = stormdesk_engine::Engine::start(opts).await?;
+        println!("stormdesk engine listening on {}", engine.api_url());
+        println!(
+            "API token in {} (send it as `Authorization: Bearer <token>`)",
+            engine.paths().token_file().display()
+        );
+        for e in engine.pack_errors() {
+            eprintln!("pack not loaded: {e}");
+        }
+        tokio::signal::ctrl_c().await?;
+        eprintln!("stopping");
+        engine.shutdown();
+        Ok(ExitCode::SUCCESS)
+    })
+}

@@ -1,0 +1,75 @@
+//! `stormdesk`: run StackStorm-style actions, follow executions, serve the API.
+
+mod cmd;
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "stormdesk", version, about = "Stormdesk: run and watch StackStorm-style automation")]
+struct Cli {
+    /// A directory of packs (or one pack) to load besides the installed ones; repeatable.
+    #[arg(long = "packs", global = true, value_name = "DIR", env = "STORMDESK_PACKS", value_delimiter = ':')]
+    packs: Vec<PathBuf>,
+    /// Where Stormdesk keeps its data (overrides the platform directories).
+    #[arg(long, global = true, env = "STORMDESK_HOME", value_name = "DIR")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an action and wait for it, streaming its output: `stormdesk run examples.hello name=you`.
+    Run(cmd::run::RunArgs),
+    /// Look at executions.
+    #[command(subcommand)]
+    Execution(cmd::execution::ExecutionCmd),
+    /// List and inspect actions.
+    #[command(subcommand)]
+    Action(cmd::catalog::ActionCmd),
+    /// List packs.
+    #[command(subcommand)]
+    Pack(cmd::catalog::PackCmd),
+    /// Run the engine and its HTTP API (and callback listener) until interrupted.
+    Serve(cmd::serve::ServeArgs),
+    /// Internal: act as the runner process (used when no `stormdesk-runner` is installed beside this binary).
+    #[command(name = "__runner", hide = true)]
+    Runner,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Runner) {
+        return stormdesk_runner::process::main();
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STORMDESK_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let ctx = cmd::Ctx {
+        packs: cli.packs,
+        home: cli.home,
+    };
+    let result = match cli.command {
+        Command::Run(args) => cmd::run::run(&ctx, args),
+        Command::Execution(c) => cmd::execution::run(&ctx, c),
+        Command::Action(c) => cmd::catalog::action(&ctx, c),
+        Command::Pack(c) => cmd::catalog::pack(&ctx, c),
+        Command::Serve(args) => cmd::serve::run(&ctx, args),
+        Command::Runner => unreachable!("handled above"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

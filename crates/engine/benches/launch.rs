@@ -1,0 +1,116 @@
+//! Action launch overhead: an in-process engine running `examples.true`
+//! (a `local-shell-cmd` of `true`), measured from the run request to the
+//! recorded completion, against a bare `sh -c true` spawn in the same run.
+//!
+//! `cargo bench -p stormdesk-engine --bench launch` (after
+//! `cargo build --release -p stormdesk-runner`); `bench/launch.sh` does both.
+//! Set `LAUNCH_RUNS` to change the sample size (default 300).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stormdesk_engine::{Engine, EngineOptions, RunRequest, Status};
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn pct(v: &[Duration], p: f64) -> Duration {
+    v[((v.len() as f64 - 1.0) * p) as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let runs: usize = std::env::var("LAUNCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let runner = stormdesk_engine::default_runner_bin();
+    assert!(
+        runner.is_file(),
+        "build the runner first: cargo build --release -p stormdesk-runner ({})",
+        runner.display()
+    );
+    let home = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let engine = rt.block_on(async {
+        Engine::start(EngineOptions {
+            home: Some(home.path().to_path_buf()),
+            runner_bin: Some(runner),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+    });
+
+    let run_once = || {
+        rt.block_on(async {
+            let start = Instant::now();
+            let e = engine
+                .run(RunRequest {
+                    action: "examples.true".into(),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            let done = engine.wait(&e.id).await.unwrap();
+            let took = start.elapsed();
+            assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+            took
+        })
+    };
+    let bare_once = || {
+        let start = Instant::now();
+        let status = Command::new("sh")
+            .args(["-c", "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        start.elapsed()
+    };
+
+    for _ in 0..20 {
+        run_once();
+        bare_once();
+    }
+    // Interleaved, so both see the same machine state.
+    let mut engine_times = Vec::with_capacity(runs);
+    let mut bare_times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        engine_times.push(run_once());
+        bare_times.push(bare_once());
+    }
+    let (em, bm) = (median(&mut engine_times), median(&mut bare_times));
+    let ratio = em.as_secs_f64() / bm.as_secs_f64();
+    println!("launch overhead ({runs} runs each, interleaved)");
+    println!(
+        "  engine run examples.true -> recorded completion: median {:.3} ms  p90 {:.3} ms",
+        ms(em),
+        ms(pct(&engine_times, 0.9))
+    );
+    println!(
+        "  bare sh -c true spawn+wait:                      median {:.3} ms  p90 {:.3} ms",
+        ms(bm),
+        ms(pct(&bare_times, 0.9))
+    );
+    println!("  ratio engine/bare (median): {ratio:.2}x");
+    let out = serde_json::json!({
+        "runs": runs,
+        "engine_median_ms": ms(em),
+        "engine_p90_ms": ms(pct(&engine_times, 0.9)),
+        "bare_median_ms": ms(bm),
+        "bare_p90_ms": ms(pct(&bare_times, 0.9)),
+        "ratio": ratio,
+    });
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/out");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("launch.json"), serde_json::to_vec_pretty(&out).unwrap());
+    engine.shutdown();
+}

@@ -1,0 +1,92 @@
+//! What runners report (through the listener or the spool) applied to executions.
+
+use serde_json::Value;
+
+use crate::engine::{set_status, Engine};
+use crate::error::EngineError;
+use crate::model::{Event, Execution, OutputChunk, Status};
+use crate::store::WriteOp;
+use crate::token::tokens_equal;
+use stormdesk_runner::protocol::ExecutionUpdate;
+
+impl Engine {
+    /// True when `token` is the callback token of `id` and `id` is still running.
+    pub(crate) fn callback_token_valid(&self, id: &str, token: &str) -> bool {
+        let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.get(id)
+            .map(|l| !l.execution.status.is_completed() && tokens_equal(&l.token, token))
+            .unwrap_or(false)
+    }
+
+    /// Applies a runner's status update. Updates after completion change nothing.
+    pub(crate) async fn apply_update(
+        &self,
+        id: &str,
+        update: ExecutionUpdate,
+    ) -> Result<Option<Execution>, EngineError> {
+        if update.status.is_final() {
+            return self
+                .finish(id, update.status.into(), update.result.unwrap_or(Value::Null))
+                .await;
+        }
+        let execution = {
+            let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(entry) = live.get_mut(id) else {
+                return Ok(None);
+            };
+            if let Some(pid) = update.pid {
+                entry.child_pid = Some(pid);
+                entry
+                    .execution
+                    .context
+                    .insert("pid".to_string(), Value::from(pid));
+            }
+            if matches!(
+                entry.execution.status,
+                Status::Requested | Status::Scheduled
+            ) {
+                set_status(&mut entry.execution, Status::Running);
+            }
+            entry.execution.clone()
+        };
+        self.persist(&execution, true).await?;
+        Ok(Some(execution))
+    }
+
+    /// Stores output chunks (secrets masked) and publishes them. Chunks already
+    /// stored are ignored, so a spool replay after partial delivery loses and
+    /// duplicates nothing.
+    pub(crate) async fn apply_output(
+        &self,
+        id: &str,
+        mut chunks: Vec<OutputChunk>,
+    ) -> Result<(), EngineError> {
+        {
+            let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(entry) = live.get(id) {
+                if !entry.secrets.is_empty() {
+                    for c in &mut chunks {
+                        c.data = entry.secrets.mask_str(&c.data);
+                    }
+                }
+            }
+        }
+        if chunks.is_empty() {
+            return Ok(());
+        }
+        self.inner
+            .store
+            .write(WriteOp::Output {
+                execution_id: id.to_string(),
+                chunks: chunks.clone(),
+            })
+            .await?;
+        for chunk in chunks {
+            self.inner.bus.publish(Event::Output {
+                execution_id: id.to_string(),
+                chunk,
+            });
+        }
+        Ok(())
+    }
+}

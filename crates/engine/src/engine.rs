@@ -1,0 +1,532 @@
+//! The engine handle: starts the store, listener and background work, and runs actions.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{self, ActionDetail, ActionSummary, Catalog, PackSummary};
+use crate::error::EngineError;
+use crate::events::{BusEvent, EventBus};
+use crate::mask::{secret_strings, Secrets};
+use crate::model::{
+    new_execution_id, now_rfc3339, Event, Execution, ExecutionFilter, OutputChunk, RunRequest,
+    Status, StatusLogEntry,
+};
+use crate::params::{self, RenderContext};
+use crate::paths::Paths;
+use crate::store::{Store, WriteOp};
+use crate::{launch, reconcile, token};
+
+/// How the engine is set up; everything has a default.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    /// Overrides `STORMDESK_HOME` and the platform directories.
+    pub home: Option<PathBuf>,
+    /// Extra directories of packs (or single pack directories), loaded after `<data>/packs`.
+    pub pack_dirs: Vec<PathBuf>,
+    /// Listener address; default `127.0.0.1:0` (a free port).
+    pub listen: Option<SocketAddr>,
+    /// The `stormdesk-runner` binary; default `STORMDESK_RUNNER`, then next to this executable.
+    pub runner_bin: Option<PathBuf>,
+    /// Arguments for `runner_bin` (e.g. a subcommand when a binary embeds the runner).
+    pub runner_args: Vec<String>,
+    /// Callback delivery attempts the runner makes before spooling (default 5).
+    pub callback_attempts: Option<u32>,
+    /// Do not load the example pack embedded in the binary.
+    pub no_examples: bool,
+    /// Publish `<data>/listener.json` so other processes (CLI `tail`) find this engine.
+    pub advertise: bool,
+}
+
+/// How long a canceled runner gets to stop its process tree before it is killed.
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(5);
+/// How often the spool and adopted runners are checked, besides at start and at runner exit.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+/// What the engine knows of an execution that has not completed.
+pub(crate) struct Live {
+    pub execution: Execution,
+    pub token: String,
+    pub secrets: Secrets,
+    pub runner_pid: Option<u32>,
+    pub child_pid: Option<u32>,
+    pub control: Option<mpsc::UnboundedSender<launch::Control>>,
+    /// Left running by an earlier engine; its runner is not our child.
+    pub adopted: bool,
+}
+
+pub(crate) struct Inner {
+    pub paths: Paths,
+    pub store: Store,
+    pub bus: EventBus,
+    pub catalog: RwLock<Catalog>,
+    pub pack_dirs: Vec<PathBuf>,
+    pub live: Mutex<HashMap<String, Live>>,
+    pub api_token: String,
+    pub runner_bin: PathBuf,
+    pub runner_args: Vec<String>,
+    pub callback_attempts: u32,
+    pub url: RwLock<String>,
+    pub shutdown: CancellationToken,
+}
+
+/// The engine. Cheap to clone; background work stops when `shutdown` is called.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Engine {
+    pub async fn start(opts: EngineOptions) -> Result<Engine, EngineError> {
+        let paths = Paths::resolve(opts.home.as_deref())?;
+        paths.create_all()?;
+        let api_token = token::load_or_create_api_token(&paths.token_file())?;
+        let store = Store::open(&paths.db())?;
+        let mut pack_dirs = Vec::new();
+        if !opts.no_examples {
+            pack_dirs.push(crate::bundled::install_examples(&paths.data)?);
+        }
+        pack_dirs.push(paths.packs());
+        pack_dirs.extend(opts.pack_dirs.iter().cloned());
+        let catalog = Catalog::load(&pack_dirs);
+        for e in &catalog.errors {
+            tracing::warn!(error = %e, "pack not loaded");
+        }
+        let inner = Arc::new(Inner {
+            runner_bin: opts.runner_bin.clone().unwrap_or_else(launch::default_runner_bin),
+            runner_args: opts.runner_args.clone(),
+            callback_attempts: opts.callback_attempts.unwrap_or(5),
+            paths,
+            store,
+            bus: EventBus::new(),
+            catalog: RwLock::new(catalog),
+            pack_dirs,
+            live: Mutex::new(HashMap::new()),
+            api_token,
+            url: RwLock::new(String::new()),
+            shutdown: CancellationToken::new(),
+        });
+        let engine = Engine { inner };
+        let addr = opts
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let bound = crate::api::serve(engine.clone(), addr).await?;
+        *engine.inner.url.write().unwrap_or_else(|e| e.into_inner()) = format!("http://{bound}");
+        if opts.advertise {
+            reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
+        }
+        reconcile::at_start(&engine).await?;
+        let bg = engine.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(RECONCILE_EVERY);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    _ = bg.inner.shutdown.cancelled() => break,
+                    _ = tick.tick() => {
+                        if let Err(e) = reconcile::periodic(&bg).await {
+                            tracing::warn!(error = %e, "reconcile failed");
+                        }
+                    }
+                }
+            }
+        });
+        Ok(engine)
+    }
+
+    /// Stops the listener and background work. Running runners keep going and
+    /// report to the next engine (or spool).
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+        reconcile::unadvertise(&self.inner.paths, &self.api_url());
+    }
+
+    pub fn api_url(&self) -> String {
+        self.inner.url.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn api_token(&self) -> &str {
+        &self.inner.api_token
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.inner.paths
+    }
+
+    /// Reloads every pack from disk (after an install or an edit).
+    pub fn reload_packs(&self) {
+        let catalog = Catalog::load(&self.inner.pack_dirs);
+        *self.inner.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+    }
+
+    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+        self.inner.catalog.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn packs(&self) -> Vec<PackSummary> {
+        self.catalog().pack_summaries()
+    }
+
+    /// Packs that failed to load, with the reason.
+    pub fn pack_errors(&self) -> Vec<String> {
+        self.catalog().errors.iter().map(|e| e.to_string()).collect()
+    }
+
+    pub fn actions(&self) -> Vec<ActionSummary> {
+        self.catalog().action_summaries()
+    }
+
+    pub fn action(&self, action_ref: &str) -> Result<ActionDetail, EngineError> {
+        self.catalog().action_detail(action_ref)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
+        self.inner.bus.subscribe()
+    }
+
+    pub fn bus(&self) -> &EventBus {
+        &self.inner.bus
+    }
+
+    /// Validates, records and starts an execution; returns once it is scheduled.
+    pub async fn run(&self, req: RunRequest) -> Result<Execution, EngineError> {
+        self.run_with_parent(req, None, Map::new()).await
+    }
+
+    pub(crate) async fn run_with_parent(
+        &self,
+        req: RunRequest,
+        parent: Option<String>,
+        mut context: Map<String, Value>,
+    ) -> Result<Execution, EngineError> {
+        let prepared = {
+            let catalog = self.catalog();
+            let (pack, action) = catalog.action(&req.action)?;
+            if !action.enabled {
+                return Err(EngineError::DisabledAction(req.action.clone()));
+            }
+            if let Some(rev) = &req.content_version {
+                return Err(EngineError::BadRequest(format!(
+                    "content_version '{rev}' asked for action '{}', but pack '{}' at {} is not an installed git pack; install it with `stormdesk pack install`",
+                    req.action, pack.name, pack.dir.display()
+                )));
+            }
+            let config = catalog::pack_config(pack, &self.inner.paths.configs())?;
+            let resolved = params::resolve_parameters(
+                action,
+                &req.parameters,
+                &RenderContext {
+                    config: config.clone(),
+                },
+            )?;
+            let secrets = Secrets::new(
+                resolved
+                    .secret_names
+                    .iter()
+                    .filter_map(|n| resolved.all.get(n))
+                    .flat_map(secret_strings),
+            );
+            let request = stormdesk_runner::protocol::RunnerRequest {
+                execution_id: String::new(),
+                runner_type: action.runner_type.clone(),
+                action_ref: action.ref_.clone(),
+                runner_parameters: resolved.runner.clone(),
+                action_parameters: resolved.action.clone(),
+                entry_point: catalog::entry_point_path(pack, action),
+                pack_dir: Some(pack.dir.clone()),
+                pack_config: config,
+                callback: None,
+                spool_dir: Some(self.inner.paths.spool()),
+            };
+            let masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
+            (request, masked, secrets)
+        };
+        let (mut request, parameters, secrets) = prepared;
+        let id = new_execution_id();
+        request.execution_id = id.clone();
+        context
+            .entry("user".to_string())
+            .or_insert_with(|| Value::String(current_user()));
+        let now = now_rfc3339();
+        let mut execution = Execution {
+            id: id.clone(),
+            action: req.action.clone(),
+            runner: request.runner_type.clone(),
+            parameters,
+            status: Status::Requested,
+            start_timestamp: now.clone(),
+            end_timestamp: None,
+            elapsed_seconds: None,
+            result: Value::Null,
+            content_version: req.content_version.clone(),
+            commit: None,
+            parent,
+            children: vec![],
+            context,
+            log: vec![StatusLogEntry {
+                status: Status::Requested,
+                timestamp: now.clone(),
+            }],
+        };
+        execution.status = Status::Scheduled;
+        execution.log.push(StatusLogEntry {
+            status: Status::Scheduled,
+            timestamp: now,
+        });
+        let token = token::random_token();
+        self.inner.live.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            id.clone(),
+            Live {
+                execution: execution.clone(),
+                token: token.clone(),
+                secrets,
+                runner_pid: None,
+                child_pid: None,
+                control: None,
+                adopted: false,
+            },
+        );
+        self.inner
+            .store
+            .write(WriteOp::Upsert {
+                execution: Box::new(execution.clone()),
+                callback_token: Some(token.clone()),
+                runner_pid: None,
+            })
+            .await?;
+        self.inner.bus.publish(Event::Execution {
+            execution: Box::new(execution.clone()),
+        });
+        request.callback = Some(stormdesk_runner::protocol::Callback {
+            url: self.api_url(),
+            token,
+            attempts: self.inner.callback_attempts,
+            backoff_ms: 50,
+        });
+        if let Err(e) = launch::spawn(self, request).await {
+            let message = e.to_string();
+            self.finish(&id, Status::Failed, serde_json::json!({ "error": message }))
+                .await?;
+            return Err(e);
+        }
+        Ok(self.execution(&id).await?)
+    }
+
+    /// Waits until the execution has completed and returns its final record.
+    pub async fn wait(&self, id: &str) -> Result<Execution, EngineError> {
+        let mut rx = self.inner.bus.subscribe();
+        loop {
+            let current = self.execution(id).await?;
+            if current.status.is_completed() {
+                return Ok(current);
+            }
+            loop {
+                match rx.recv().await {
+                    Ok(ev) => {
+                        if let Event::Execution { execution } = &ev.event {
+                            if execution.id == id && execution.status.is_completed() {
+                                return Ok(*execution.clone());
+                            }
+                        }
+                    }
+                    // Fell behind: look at the record again.
+                    Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        return Err(EngineError::StoreClosed)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Cancels a running execution: the runner kills the action's whole process group.
+    pub async fn cancel(&self, id: &str) -> Result<Execution, EngineError> {
+        let (execution, control) = {
+            let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(entry) = live.get_mut(id) else {
+                drop(live);
+                let current = self.execution(id).await?;
+                return Err(EngineError::NotActive {
+                    id: id.to_string(),
+                    status: current.status.to_string(),
+                    verb: "canceled",
+                });
+            };
+            if entry.execution.status.is_completed() || entry.execution.status == Status::Canceling
+            {
+                return Ok(entry.execution.clone());
+            }
+            set_status(&mut entry.execution, Status::Canceling);
+            (entry.execution.clone(), entry.control.clone())
+        };
+        self.persist(&execution, true).await?;
+        match control {
+            Some(control) => {
+                let _ = control.send(launch::Control::Cancel);
+            }
+            // Adopted from an earlier engine: no stdin to talk to, so kill the group.
+            None => {
+                let pids = {
+                    let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                    live.get(id).map(|l| (l.runner_pid, l.child_pid))
+                };
+                if let Some((runner, child)) = pids {
+                    launch::kill_groups(runner, child);
+                }
+                self.finish(id, Status::Canceled, serde_json::json!({"error": "canceled by user"}))
+                    .await?;
+            }
+        }
+        Ok(execution)
+    }
+
+    pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {
+        if let Some(l) = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            return Ok(l.execution.clone());
+        }
+        self.inner
+            .store
+            .execution(id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))
+    }
+
+    pub async fn executions(&self, filter: ExecutionFilter) -> Result<Vec<Execution>, EngineError> {
+        self.inner.store.executions(filter).await
+    }
+
+    pub async fn output(
+        &self,
+        id: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Vec<OutputChunk>, EngineError> {
+        self.execution(id).await?;
+        self.inner.store.output(id, after_seq).await
+    }
+
+    /// Runs an execution again with its parameters, overridden by `parameters`.
+    /// Secret parameters were never stored in clear, so they must be given again.
+    pub async fn re_run(
+        &self,
+        id: &str,
+        parameters: Map<String, Value>,
+        content_version: Option<String>,
+    ) -> Result<Execution, EngineError> {
+        let original = self.execution(id).await?;
+        let mut merged: Map<String, Value> = original
+            .parameters
+            .into_iter()
+            .filter(|(_, v)| v.as_str() != Some(crate::mask::MASK))
+            .collect();
+        let detail = self.action(&original.action)?;
+        merged.retain(|k, _| detail.parameters.get(k).map(|p| !p.immutable).unwrap_or(false));
+        merged.extend(parameters);
+        self.run(RunRequest {
+            action: original.action,
+            parameters: merged,
+            content_version: content_version.or(original.content_version),
+        })
+        .await
+    }
+
+    /// Writes the record and publishes it; `keep_token` keeps the callback token valid.
+    pub(crate) async fn persist(
+        &self,
+        execution: &Execution,
+        keep_token: bool,
+    ) -> Result<(), EngineError> {
+        let (token, runner_pid) = {
+            let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            live.get(&execution.id)
+                .map(|l| (keep_token.then(|| l.token.clone()), l.runner_pid))
+                .unwrap_or((None, None))
+        };
+        self.inner
+            .store
+            .write(WriteOp::Upsert {
+                execution: Box::new(execution.clone()),
+                callback_token: token,
+                runner_pid,
+            })
+            .await?;
+        self.inner.bus.publish(Event::Execution {
+            execution: Box::new(execution.clone()),
+        });
+        Ok(())
+    }
+
+    /// Completes an execution (first completion wins), masks secrets in the result,
+    /// and forgets its callback token.
+    pub(crate) async fn finish(
+        &self,
+        id: &str,
+        status: Status,
+        mut result: Value,
+    ) -> Result<Option<Execution>, EngineError> {
+        let execution = {
+            let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(entry) = live.get_mut(id) else {
+                return Ok(None);
+            };
+            if entry.execution.status.is_completed() {
+                return Ok(None);
+            }
+            entry.secrets.mask_value(&mut result);
+            let status = if entry.execution.status == Status::Canceling
+                && !matches!(status, Status::Succeeded)
+            {
+                Status::Canceled
+            } else {
+                status
+            };
+            complete(&mut entry.execution, status, result);
+            entry.execution.clone()
+        };
+        self.persist(&execution, false).await?;
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        Ok(Some(execution))
+    }
+}
+
+pub(crate) fn set_status(execution: &mut Execution, status: Status) {
+    execution.status = status;
+    execution.log.push(StatusLogEntry {
+        status,
+        timestamp: now_rfc3339(),
+    });
+}
+
+pub(crate) fn complete(execution: &mut Execution, status: Status, result: Value) {
+    set_status(execution, status);
+    let end = now_rfc3339();
+    if let (Ok(start), Ok(stop)) = (
+        chrono::DateTime::parse_from_rfc3339(&execution.start_timestamp),
+        chrono::DateTime::parse_from_rfc3339(&end),
+    ) {
+        execution.elapsed_seconds = Some((stop - start).num_microseconds().unwrap_or(0) as f64 / 1e6);
+    }
+    execution.end_timestamp = Some(end);
+    execution.result = result;
+}
+
+fn current_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "stormdesk".to_string())
+}

@@ -1,0 +1,111 @@
+//! The engine's error type and the one error shape that crosses the IPC/HTTP boundary.
+
+use serde::Serialize;
+
+use crate::pack::PackError;
+use crate::params::ParamError;
+
+/// Errors the engine returns. Each variant says what the caller can do next.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("action '{0}' not found: check the name with `stormdesk action list`")]
+    UnknownAction(String),
+    #[error("action '{action}' cannot run: {reason}")]
+    UnsupportedAction { action: String, reason: String },
+    #[error("action '{0}' is disabled in its metadata (enabled: false)")]
+    DisabledAction(String),
+    #[error("pack '{0}' not found: check the name with `stormdesk pack list`")]
+    UnknownPack(String),
+    #[error("execution '{0}' not found: list executions with `stormdesk execution list`")]
+    UnknownExecution(String),
+    #[error("execution '{id}' is already {status}; only running executions can be {verb}")]
+    NotActive {
+        id: String,
+        status: String,
+        verb: &'static str,
+    },
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error("could not start the runner process '{path}': {source}. Build it with `cargo build -p stormdesk-runner` or set STORMDESK_RUNNER")]
+    RunnerSpawn {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store error at {path}: {source}")]
+    Store {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the store's writer has stopped; restart Stormdesk")]
+    StoreClosed,
+    #[error("could not bind the callback listener on {addr}: {source}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} at {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid request: {0}")]
+    BadRequest(String),
+}
+
+impl EngineError {
+    pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
+        EngineError::Io {
+            what,
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// A small, stable set of codes that faces branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::UnknownAction(_)
+            | EngineError::UnknownPack(_)
+            | EngineError::UnknownExecution(_) => "not_found",
+            EngineError::Params(_) | EngineError::BadRequest(_) => "invalid_input",
+            EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => {
+                "unsupported"
+            }
+            EngineError::NotActive { .. } => "conflict",
+            EngineError::Pack(_) => "pack_error",
+            EngineError::RunnerSpawn { .. }
+            | EngineError::Store { .. }
+            | EngineError::StoreClosed
+            | EngineError::Bind { .. }
+            | EngineError::Io { .. } => "internal",
+        }
+    }
+
+    /// The serialisable form for the UI, the HTTP API and the CLI.
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_string(),
+            message: self.to_string(),
+        }
+    }
+}
+
+/// The one error shape across the IPC/HTTP boundary.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}

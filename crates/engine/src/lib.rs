@@ -1,0 +1,31 @@
+//! Stormdesk's engine: packs and their actions, parameter validation, the
+//! execution store, the event bus, the runner processes, and the HTTP API that
+//! doubles as the runners' callback listener.
+//!
+//! It is a plain tokio library with no UI dependency: the desktop app, the CLI
+//! and `stormdesk serve` are thin faces over [`Engine`]. It does not run actions
+//! itself; each runs in a `stormdesk-runner` process (crate `stormdesk-runner`).
+
+pub mod api;
+pub mod bundled;
+mod callbacks;
+pub mod catalog;
+mod engine;
+pub mod error;
+pub mod events;
+mod launch;
+pub mod mask;
+pub mod model;
+pub mod pack;
+pub mod params;
+pub mod paths;
+pub mod reconcile;
+pub mod store;
+pub mod token;
+
+pub use catalog::{ActionDetail, ActionSummary, PackSummary};
+pub use engine::{Engine, EngineOptions};
+pub use error::{EngineError, ErrorBody};
+pub use events::BusEvent;
+pub use launch::default_runner_bin;
+pub use model::{Event, Execution, ExecutionFilter, OutputChunk, RunRequest, Status, Stream};

@@ -1,0 +1,406 @@
+//! The runner types StackStorm defines, with their runner parameter schemas,
+//! and which of them Stormdesk can run today.
+//!
+//! The schemas follow StackStorm's `runner.yaml` files (names, types, defaults,
+//! `secret`, `immutable`), so action metadata written for StackStorm keeps its
+//! meaning here: an action may override a runner parameter's default, and the
+//! engine fills in the rest.
+
+use std::sync::OnceLock;
+
+use indexmap::IndexMap;
+
+use super::action::ParamSpec;
+
+/// Whether Stormdesk can run actions of a runner type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    Supported,
+    /// Known to StackStorm, not implemented here yet.
+    NotYet,
+}
+
+/// One runner type: its canonical name, older aliases and parameter schema.
+#[derive(Debug)]
+pub struct RunnerType {
+    pub name: &'static str,
+    /// Older names StackStorm still accepts in `runner_type` (e.g. `run-local`).
+    pub aliases: &'static [&'static str],
+    pub support: Support,
+    /// The action needs an `entry_point` (a script, a Python module, a workflow).
+    pub needs_entry_point: bool,
+    parameters: IndexMap<String, ParamSpec>,
+}
+
+impl RunnerType {
+    pub fn is_supported(&self) -> bool {
+        self.support == Support::Supported
+    }
+
+    /// Runner parameters in their defined order.
+    pub fn parameters(&self) -> &IndexMap<String, ParamSpec> {
+        &self.parameters
+    }
+
+    /// Why an action of this runner type cannot run, if it cannot.
+    pub fn unsupported_reason(&self) -> Option<String> {
+        match self.support {
+            Support::Supported => None,
+            Support::NotYet => Some(format!("runner type {} is not supported yet", self.name)),
+        }
+    }
+}
+
+// Each entry: name, aliases, support, needs entry point, runner parameter schema
+// parts (YAML maps, concatenated in order).
+type Def = (
+    &'static str,
+    &'static [&'static str],
+    Support,
+    bool,
+    &'static [&'static str],
+);
+
+const LOCAL_COMMON: &str = r#"
+cwd:
+  type: string
+  description: Working directory of the command.
+env:
+  type: object
+  description: Extra environment variables (key1=val1,key2=val2 or a JSON object).
+kwarg_op:
+  type: string
+  default: "--"
+  description: Prefix of named arguments, e.g. "--" or "-".
+sudo:
+  type: boolean
+  default: false
+  description: Run the command with sudo.
+sudo_password:
+  type: string
+  secret: true
+  description: Password for sudo when passwordless sudo is not allowed.
+timeout:
+  type: integer
+  default: 60
+  description: Seconds before the action is killed and marked as timed out.
+"#;
+
+const LOCAL_CMD: &str = r#"
+cmd:
+  type: string
+  description: Command line run by the shell on this machine.
+"#;
+
+const SCRIPT_EXTRA: &str = r#"
+content_version:
+  type: string
+  description: Pack revision (commit, tag or branch) to run the action from.
+debug:
+  type: boolean
+  default: false
+  description: Enable runner debug mode.
+"#;
+
+const PYTHON: &str = r#"
+content_version:
+  type: string
+  description: Pack revision (commit, tag or branch) to run the action from.
+debug:
+  type: boolean
+  default: false
+  description: Enable runner debug mode.
+env:
+  type: object
+  description: Extra environment variables for the Python process.
+timeout:
+  type: integer
+  default: 600
+  description: Seconds before the action is killed and marked as timed out.
+log_level:
+  type: string
+  default: DEBUG
+  enum: [AUDIT, CRITICAL, ERROR, WARNING, INFO, DEBUG]
+  description: Lowest level of the action's self.logger messages that are kept.
+"#;
+
+const ORQUESTA: &str = r#"
+content_version:
+  type: string
+  description: Pack revision (commit, tag or branch) to run the workflow from.
+notify:
+  type: array
+  default: []
+  items:
+    type: string
+  description: Tasks to send notifications for.
+"#;
+
+const HTTP: &str = r#"
+url:
+  type: string
+  required: true
+  description: URL of the HTTP endpoint.
+headers:
+  type: object
+  description: Request headers.
+cookies:
+  type: object
+  description: Cookies sent with the request.
+username:
+  type: string
+  description: User name for basic authentication.
+password:
+  type: string
+  secret: true
+  description: Password for basic authentication.
+allow_redirects:
+  type: boolean
+  default: false
+  description: Follow redirects for POST, PUT and DELETE.
+verify_ssl_cert:
+  type: boolean
+  default: true
+  description: Verify the server's TLS certificate.
+http_proxy:
+  type: string
+  description: HTTP proxy URL.
+https_proxy:
+  type: string
+  description: HTTPS proxy URL.
+"#;
+
+const REMOTE_COMMON: &str = r#"
+hosts:
+  type: string
+  required: true
+  description: Comma-separated hosts (host or host:port).
+username:
+  type: string
+  description: SSH user name.
+password:
+  type: string
+  secret: true
+  description: SSH password; the private key is used when absent.
+private_key:
+  type: string
+  secret: true
+  description: Private key material or path.
+passphrase:
+  type: string
+  secret: true
+  description: Passphrase of the private key.
+port:
+  type: integer
+  description: SSH port when the host has none.
+bastion_host:
+  type: string
+  description: Host the SSH connections go through.
+parallel:
+  type: boolean
+  default: false
+  immutable: true
+  description: Run on the hosts in parallel.
+cwd:
+  type: string
+  default: /tmp
+  description: Working directory on the remote hosts.
+dir:
+  type: string
+  default: /tmp
+  description: Remote directory scripts are copied to.
+env:
+  type: object
+  description: Extra environment variables.
+kwarg_op:
+  type: string
+  default: "--"
+  description: Prefix of named arguments.
+sudo:
+  type: boolean
+  default: false
+  description: Run the command with sudo.
+sudo_password:
+  type: string
+  secret: true
+  description: Password for sudo.
+timeout:
+  type: integer
+  default: 60
+  description: Seconds before the action is killed.
+"#;
+
+const DEFS: &[Def] = &[
+    (
+        "local-shell-cmd",
+        &["run-local"],
+        Support::Supported,
+        false,
+        &[LOCAL_CMD, LOCAL_COMMON],
+    ),
+    (
+        "local-shell-script",
+        &["run-local-script"],
+        Support::Supported,
+        true,
+        &[LOCAL_COMMON, SCRIPT_EXTRA],
+    ),
+    (
+        "python-script",
+        &["run-python"],
+        Support::Supported,
+        true,
+        &[PYTHON],
+    ),
+    ("noop", &[], Support::Supported, false, &[]),
+    ("orquesta", &[], Support::Supported, true, &[ORQUESTA]),
+    (
+        "http-request",
+        &["http-runner"],
+        Support::NotYet,
+        false,
+        &[HTTP],
+    ),
+    (
+        "remote-shell-cmd",
+        &["run-remote"],
+        Support::NotYet,
+        false,
+        &[LOCAL_CMD, REMOTE_COMMON],
+    ),
+    (
+        "remote-shell-script",
+        &["run-remote-script"],
+        Support::NotYet,
+        true,
+        &[REMOTE_COMMON, SCRIPT_EXTRA],
+    ),
+    ("action-chain", &[], Support::NotYet, true, &[]),
+    ("inquirer", &[], Support::NotYet, false, &[]),
+    ("announcement", &[], Support::NotYet, false, &[]),
+    ("winrm-cmd", &[], Support::NotYet, false, &[]),
+    ("winrm-ps-cmd", &[], Support::NotYet, false, &[]),
+    ("winrm-ps-script", &[], Support::NotYet, true, &[]),
+];
+
+fn build() -> Vec<RunnerType> {
+    DEFS.iter()
+        .map(|&(name, aliases, support, needs_entry_point, parts)| {
+            let mut parameters = IndexMap::new();
+            for part in parts {
+                let specs: IndexMap<String, ParamSpec> = serde_yaml::from_str(part)
+                    .unwrap_or_else(|e| panic!("built-in schema of runner {name} is invalid: {e}"));
+                parameters.extend(specs);
+            }
+            RunnerType {
+                name,
+                aliases,
+                support,
+                needs_entry_point,
+                parameters,
+            }
+        })
+        .collect()
+}
+
+/// Every runner type known, supported or not.
+pub fn runner_types() -> &'static [RunnerType] {
+    static TYPES: OnceLock<Vec<RunnerType>> = OnceLock::new();
+    TYPES.get_or_init(build)
+}
+
+/// Looks a runner type up by its name or one of its aliases.
+pub fn runner_type(name: &str) -> Option<&'static RunnerType> {
+    runner_types()
+        .iter()
+        .find(|r| r.name == name || r.aliases.contains(&name))
+}
+
+/// Names of the runner types this build can run.
+pub fn supported_runner_types() -> Vec<&'static str> {
+    runner_types()
+        .iter()
+        .filter(|r| r.is_supported())
+        .map(|r| r.name)
+        .collect()
+}
+
+/// Why an action with this `runner_type` cannot run, or `None` when it can.
+pub fn unsupported_reason(runner_type: &str) -> Option<String> {
+    match self::runner_type(runner_type) {
+        Some(r) => r.unsupported_reason(),
+        None => Some(format!(
+            "unknown runner type '{runner_type}'; known runner types: {}",
+            runner_types()
+                .iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn builtin_schemas_parse() {
+        assert!(runner_types().len() >= 8);
+    }
+
+    #[test]
+    fn local_shell_cmd_schema() {
+        let r = runner_type("local-shell-cmd").unwrap();
+        assert!(r.is_supported());
+        let p = r.parameters();
+        assert_eq!(p.get_index(0).unwrap().0, "cmd");
+        assert_eq!(p["timeout"].default, Some(json!(60)));
+        assert_eq!(p["timeout"].type_.as_deref(), Some("integer"));
+        assert_eq!(p["kwarg_op"].default, Some(json!("--")));
+        assert_eq!(p["sudo"].default, Some(json!(false)));
+        assert!(p["sudo_password"].secret);
+        assert!(!p.contains_key("content_version"));
+    }
+
+    #[test]
+    fn script_and_python_schemas() {
+        let s = runner_type("local-shell-script").unwrap();
+        assert!(!s.parameters().contains_key("cmd"));
+        assert!(s.parameters().contains_key("content_version"));
+        assert!(s.needs_entry_point);
+        let py = runner_type("python-script").unwrap();
+        assert_eq!(py.parameters()["timeout"].default, Some(json!(600)));
+        assert_eq!(py.parameters()["log_level"].default, Some(json!("DEBUG")));
+        assert!(py.parameters().contains_key("content_version"));
+        let wf = runner_type("orquesta").unwrap();
+        assert!(wf.parameters().contains_key("content_version"));
+    }
+
+    #[test]
+    fn aliases_and_support() {
+        assert_eq!(runner_type("run-local").unwrap().name, "local-shell-cmd");
+        assert_eq!(runner_type("run-python").unwrap().name, "python-script");
+        assert_eq!(
+            unsupported_reason("http-request").unwrap(),
+            "runner type http-request is not supported yet"
+        );
+        assert!(unsupported_reason("remote-shell-cmd").is_some());
+        assert!(unsupported_reason("noop").is_none());
+        assert!(unsupported_reason("orquesta").is_none());
+        let unknown = unsupported_reason("telepathy").unwrap();
+        assert!(unknown.contains("unknown runner type 'telepathy'"), "{unknown}");
+        assert_eq!(
+            supported_runner_types(),
+            vec![
+                "local-shell-cmd",
+                "local-shell-script",
+                "python-script",
+                "noop",
+                "orquesta"
+            ]
+        );
+    }
+}

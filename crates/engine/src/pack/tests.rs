@@ -1,0 +1,424 @@
+use std::fs;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+fn minimal_pack(dir: &Path) {
+    write(dir, "pack.yaml", "ref: demo\nname: Demo pack\nversion: 0.1.0\n");
+}
+
+#[test]
+fn loads_the_example_pack() {
+    let pack = load_pack(&bundled_examples_dir()).unwrap();
+    assert_eq!(pack.name, "examples");
+    assert!(pack.errors.is_empty(), "{:?}", pack.errors);
+    let names: Vec<&str> = pack.actions.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        vec![
+            "countdown",
+            "fail",
+            "greet_flow",
+            "hello",
+            "legacy",
+            "login",
+            "sleep",
+            "sysinfo",
+            "true"
+        ]
+    );
+    assert_eq!(pack.unsupported.len(), 1);
+    let u = &pack.unsupported[0];
+    assert_eq!(u.name, "remote_uptime");
+    assert_eq!(u.runner_type, "remote-shell-cmd");
+    assert_eq!(u.reason, "runner type remote-shell-cmd is not supported yet");
+    assert!(u.file.ends_with("actions/remote_uptime.yaml"));
+
+    let hello = &pack.actions["hello"];
+    assert_eq!(hello.ref_, "examples.hello");
+    assert_eq!(hello.runner_type, "local-shell-cmd");
+    assert!(hello.enabled);
+    let cmd = &hello.parameters["cmd"];
+    assert!(cmd.immutable);
+    assert_eq!(cmd.type_.as_deref(), Some("string"));
+    assert_eq!(cmd.default, Some(json!("echo \"Hello, {{name}}\"")));
+
+    let t = &pack.actions["true"];
+    assert_eq!(t.parameters["cmd"].default, Some(json!("true")));
+
+    let countdown = &pack.actions["countdown"];
+    assert_eq!(countdown.parameters["count"].position, Some(0));
+    let ep = countdown.entry_point_path().unwrap();
+    assert!(ep.is_file(), "{}", ep.display());
+
+    let login = &pack.actions["login"];
+    assert!(login.parameters["password"].secret);
+    assert_eq!(login.runner_type, "python-script");
+
+    let flow = &pack.actions["greet_flow"];
+    assert!(flow.is_workflow());
+    assert_eq!(flow.entry_point.as_deref(), Some("workflows/greet_flow.yaml"));
+
+    assert!(pack.get_action("hello").is_ok());
+    let e = pack.get_action("remote_uptime").unwrap_err().to_string();
+    assert!(e.contains("not supported yet"), "{e}");
+    let e = pack.get_action("helo").unwrap_err().to_string();
+    assert!(e.contains("did you mean hello"), "{e}");
+}
+
+#[cfg(unix)]
+#[test]
+fn example_scripts_are_executable() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = bundled_examples_dir().join("actions");
+    for name in ["countdown.sh", "sysinfo.sh", "login.py", "legacy.py"] {
+        let mode = fs::metadata(dir.join(name)).unwrap().permissions().mode();
+        assert!(mode & 0o111 != 0, "{name} is not executable");
+    }
+}
+
+#[test]
+fn example_config_comes_from_schema_defaults() {
+    let pack = load_pack(&bundled_examples_dir()).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let config = load_pack_config(&pack, tmp.path()).unwrap();
+    assert_eq!(config["service_url"], json!("https://login.example.invalid"));
+    assert_eq!(config["retries"], json!(3));
+    assert!(config.get("api_token").is_none());
+    assert_eq!(pack.secret_config_keys(), vec!["api_token"]);
+}
+
+#[test]
+fn malformed_action_yaml_is_reported_with_line_and_the_pack_still_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    write(
+        tmp.path(),
+        "actions/ok.yaml",
+        "name: ok\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: ls\n",
+    );
+    write(
+        tmp.path(),
+        "actions/broken.yaml",
+        "name: broken\nrunner_type: local-shell-cmd\nparameters:\n  x:\n    type: string\n   bad: [\n",
+    );
+    write(
+        tmp.path(),
+        "actions/badtype.yaml",
+        "name: badtype\nrunner_type: noop\nparameters:\n  n:\n    type: integer\n    position: first\n",
+    );
+    let pack = load_pack(tmp.path()).unwrap();
+    assert_eq!(pack.actions.keys().collect::<Vec<_>>(), vec!["ok"]);
+    assert_eq!(pack.errors.len(), 2, "{:?}", pack.errors);
+    let broken = pack
+        .errors
+        .iter()
+        .find(|e| e.file.ends_with("broken.yaml"))
+        .unwrap();
+    assert!(broken.line.is_some());
+    let text = broken.to_string();
+    assert!(text.contains("broken.yaml:"), "{text}");
+    let badtype = pack
+        .errors
+        .iter()
+        .find(|e| e.file.ends_with("badtype.yaml"))
+        .unwrap();
+    assert_eq!(badtype.line, Some(6), "{badtype}");
+    assert!(badtype.message.contains("position"), "{badtype}");
+}
+
+#[test]
+fn action_metadata_problems_say_what_to_fix() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    let cases = [
+        ("noname.yaml", "runner_type: noop\n", "`name` is missing"),
+        ("norunner.yaml", "name: norunner\n", "`runner_type` is missing"),
+        ("empty.yaml", "", "the file is empty"),
+        (
+            "wrongpack.yaml",
+            "name: wrongpack\npack: other\nrunner_type: noop\n",
+            "does not match the pack",
+        ),
+        (
+            "noentry.yaml",
+            "name: noentry\nrunner_type: local-shell-script\n",
+            "needs `entry_point`",
+        ),
+        (
+            "missingentry.yaml",
+            "name: missingentry\nrunner_type: python-script\nentry_point: nope.py\n",
+            "entry point nope.py does not exist",
+        ),
+        (
+            "immut.yaml",
+            "name: immut\nrunner_type: noop\nparameters:\n  x:\n    immutable: true\n",
+            "needs a default value",
+        ),
+        (
+            "override.yaml",
+            "name: override\nrunner_type: local-shell-cmd\nparameters:\n  timeout:\n    type: string\n",
+            "attribute 'type' of runner parameter 'timeout' cannot be overridden",
+        ),
+        (
+            "badtype.yaml",
+            "name: badtype\nrunner_type: noop\nparameters:\n  x:\n    type: str\n",
+            "unknown type 'str'",
+        ),
+    ];
+    for (file, text, _) in &cases {
+        write(tmp.path(), &format!("actions/{file}"), text);
+    }
+    let pack = load_pack(tmp.path()).unwrap();
+    assert!(pack.actions.is_empty());
+    for (file, _, expected) in &cases {
+        let e = pack
+            .errors
+            .iter()
+            .find(|e| e.file.ends_with(file))
+            .unwrap_or_else(|| panic!("no error for {file}: {:?}", pack.errors));
+        assert!(e.message.contains(expected), "{file}: {}", e.message);
+    }
+    let e = pack.get_action("immut").unwrap_err().to_string();
+    assert!(e.contains("invalid metadata"), "{e}");
+}
+
+#[test]
+fn unknown_runner_types_and_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    write(tmp.path(), "actions/a.yaml", "name: a\nrunner_type: telepathy\n");
+    write(
+        tmp.path(),
+        "actions/b.yaml",
+        "name: b\nrunner_type: http-request\n",
+    );
+    write(tmp.path(), "actions/c.yml", "name: c\nrunner_type: run-local\n");
+    write(tmp.path(), "actions/d.yaml", "name: c\nrunner_type: noop\n");
+    write(tmp.path(), "actions/notes.txt", "not metadata");
+    write(
+        tmp.path(),
+        "actions/workflows/flow.yaml",
+        "version: 1.0\ntasks: {}\n",
+    );
+    let pack = load_pack(tmp.path()).unwrap();
+    assert_eq!(pack.actions.keys().collect::<Vec<_>>(), vec!["c"]);
+    assert_eq!(pack.actions["c"].runner_type, "local-shell-cmd");
+    let reasons: Vec<(&str, &str)> = pack
+        .unsupported
+        .iter()
+        .map(|u| (u.name.as_str(), u.reason.as_str()))
+        .collect();
+    assert_eq!(reasons[0].0, "a");
+    assert!(reasons[0].1.starts_with("unknown runner type 'telepathy'"));
+    assert_eq!(
+        reasons[1],
+        ("b", "runner type http-request is not supported yet")
+    );
+    assert_eq!(pack.errors.len(), 1);
+    assert!(pack.errors[0].message.contains("already defined"));
+}
+
+#[test]
+fn disabled_actions_load_but_do_not_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    write(
+        tmp.path(),
+        "actions/off.yaml",
+        "name: off\nrunner_type: noop\nenabled: false\n",
+    );
+    let pack = load_pack(tmp.path()).unwrap();
+    assert!(!pack.actions["off"].enabled);
+    let e = pack.get_action("off").unwrap_err().to_string();
+    assert!(e.contains("enabled: true"), "{e}");
+}
+
+#[test]
+fn missing_pack_yaml_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = load_pack(tmp.path()).unwrap_err();
+    assert!(matches!(e, PackError::MissingMeta { .. }));
+    let text = e.to_string();
+    assert!(text.contains("has no pack.yaml"), "{text}");
+    assert!(text.contains("ref:"), "{text}");
+    let e = load_pack(&tmp.path().join("nope")).unwrap_err();
+    assert!(matches!(e, PackError::NotADirectory { .. }));
+}
+
+#[test]
+fn malformed_pack_yaml_names_file_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "pack.yaml", "ref: demo\nname: [unclosed\n");
+    let e = load_pack(tmp.path()).unwrap_err();
+    let PackError::Yaml { file, line, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(file.ends_with("pack.yaml"));
+    assert!(line.is_some());
+    assert!(e.to_string().contains("pack.yaml:"), "{e}");
+
+    write(tmp.path(), "pack.yaml", "ref: Bad-Ref\n");
+    let e = load_pack(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("ref: bad_ref"), "{e}");
+
+    write(tmp.path(), "pack.yaml", "");
+    let e = load_pack(tmp.path()).unwrap_err().to_string();
+    assert!(e.contains("empty"), "{e}");
+}
+
+#[test]
+fn packs_dir_loads_each_pack_and_reports_failures() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(&tmp.path().join("one"));
+    write(&tmp.path().join("two"), "pack.yaml", "name: two\n");
+    write(&tmp.path().join("bad"), "pack.yaml", "name: Not Valid\n");
+    write(&tmp.path().join("dup"), "pack.yaml", "ref: demo\n");
+    fs::create_dir_all(tmp.path().join("not_a_pack")).unwrap();
+    let (packs, errors) = load_packs_dir(tmp.path());
+    let names: Vec<&str> = packs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, vec!["demo", "two"]);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors
+        .iter()
+        .any(|e| matches!(e, PackError::InvalidMeta { .. })));
+    assert!(errors
+        .iter()
+        .any(|e| matches!(e, PackError::DuplicatePack { .. })));
+}
+
+#[test]
+fn effective_parameters_merge_runner_overrides() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    write(
+        tmp.path(),
+        "actions/x.yaml",
+        r#"
+name: x
+runner_type: local-shell-cmd
+parameters:
+  who:
+    type: string
+    default: me
+  timeout:
+    default: 5
+    immutable: true
+  cmd:
+    default: "echo {{who}}"
+    immutable: true
+    description: fixed command
+"#,
+    );
+    let pack = load_pack(tmp.path()).unwrap();
+    let a = &pack.actions["x"];
+    let eff = a.effective_parameters();
+    let names: Vec<&str> = eff.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        vec!["who", "timeout", "cmd", "cwd", "env", "kwarg_op", "sudo", "sudo_password"]
+    );
+    assert_eq!(eff["timeout"].default, Some(json!(5)));
+    assert!(eff["timeout"].immutable);
+    assert_eq!(eff["timeout"].type_.as_deref(), Some("integer"));
+    assert_eq!(eff["cmd"].description.as_deref(), Some("fixed command"));
+    assert_eq!(eff["kwarg_op"].default, Some(json!("--")));
+    assert!(eff["sudo_password"].secret);
+    assert!(a.is_runner_param("timeout"));
+    assert!(a.is_runner_param("cwd"));
+    assert!(!a.is_runner_param("who"));
+}
+
+#[test]
+fn effective_parameters_of_a_hand_built_action() {
+    let mut parameters = indexmap::IndexMap::new();
+    parameters.insert(
+        "timeout".to_string(),
+        ParamSpec {
+            default: Some(json!(9)),
+            ..Default::default()
+        },
+    );
+    let a = Action {
+        name: "h".into(),
+        pack: "p".into(),
+        ref_: "p.h".into(),
+        runner_type: "python-script".into(),
+        entry_point: None,
+        description: None,
+        enabled: true,
+        parameters,
+        meta_file: "actions/h.yaml".into(),
+    };
+    let eff = a.effective_parameters();
+    assert_eq!(eff["timeout"].default, Some(json!(9)));
+    assert_eq!(eff["timeout"].type_.as_deref(), Some("integer"));
+    assert_eq!(eff["log_level"].default, Some(json!("DEBUG")));
+}
+
+#[test]
+fn pack_config_file_and_schema() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    write(
+        tmp.path(),
+        "config.schema.yaml",
+        r#"
+url:
+  type: string
+  default: http://localhost
+  required: true
+token:
+  type: string
+  secret: true
+  required: true
+limits:
+  type: object
+  properties:
+    max:
+      type: integer
+      default: 10
+"#,
+    );
+    let pack = load_pack(tmp.path()).unwrap();
+    let configs = tmp.path().join("configs");
+    fs::create_dir_all(&configs).unwrap();
+
+    // No config file: defaults only, nothing required is enforced.
+    let c = load_pack_config(&pack, &configs).unwrap();
+    assert_eq!(c, json!({"url": "http://localhost", "limits": {"max": 10}}));
+
+    fs::write(configs.join("demo.yaml"), "token: abc\nlimits: {}\n").unwrap();
+    let c = load_pack_config(&pack, &configs).unwrap();
+    assert_eq!(
+        c,
+        json!({"token": "abc", "limits": {"max": 10}, "url": "http://localhost"})
+    );
+
+    fs::write(configs.join("demo.yaml"), "url: http://x\n").unwrap();
+    let e = load_pack_config(&pack, &configs).unwrap_err().to_string();
+    assert!(e.contains("required key 'token' is missing"), "{e}");
+
+    fs::write(configs.join("demo.yaml"), "token: 12345\n").unwrap();
+    let e = load_pack_config(&pack, &configs).unwrap_err().to_string();
+    assert!(e.contains("'token' should be a string"), "{e}");
+    assert!(!e.contains("12345"), "secret shown: {e}");
+
+    fs::write(configs.join("demo.yaml"), "token: [\n").unwrap();
+    let e = load_pack_config(&pack, &configs).unwrap_err();
+    assert!(matches!(e, PackError::Yaml { line: Some(_), .. }), "{e:?}");
+
+    // A pack without a schema and without a file: an empty object.
+    let tmp2 = tempfile::tempdir().unwrap();
+    minimal_pack(tmp2.path());
+    let bare = load_pack(tmp2.path()).unwrap();
+    assert_eq!(load_pack_config(&bare, tmp2.path()).unwrap(), json!({}));
+}

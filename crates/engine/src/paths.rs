@@ -1,0 +1,77 @@
+//! Where Stormdesk keeps its files. `STORMDESK_HOME` overrides everything.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::EngineError;
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub data: PathBuf,
+    pub config: PathBuf,
+}
+
+impl Paths {
+    /// `home` (or `STORMDESK_HOME`) puts data in `<home>` and config in `<home>/config`;
+    /// otherwise the platform's directories are used.
+    pub fn resolve(home: Option<&Path>) -> Result<Paths, EngineError> {
+        let home = home
+            .map(Path::to_path_buf)
+            .or_else(|| std::env::var_os("STORMDESK_HOME").map(PathBuf::from));
+        let paths = match home {
+            Some(home) => Paths {
+                config: home.join("config"),
+                data: home,
+            },
+            None => {
+                let dirs = directories::ProjectDirs::from("dev", "stormdesk", "stormdesk")
+                    .ok_or_else(|| {
+                        EngineError::BadRequest(
+                            "no home directory found; set STORMDESK_HOME".to_string(),
+                        )
+                    })?;
+                Paths {
+                    data: dirs.data_dir().to_path_buf(),
+                    config: dirs.config_dir().to_path_buf(),
+                }
+            }
+        };
+        Ok(paths)
+    }
+
+    pub fn create_all(&self) -> Result<(), EngineError> {
+        for dir in [
+            self.data.clone(),
+            self.config.clone(),
+            self.spool(),
+            self.logs(),
+            self.configs(),
+        ] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| EngineError::io("cannot create directory", &dir, e))?;
+        }
+        Ok(())
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.data.join("stormdesk.db")
+    }
+    pub fn spool(&self) -> PathBuf {
+        self.data.join("spool")
+    }
+    pub fn logs(&self) -> PathBuf {
+        self.data.join("logs")
+    }
+    pub fn listener_file(&self) -> PathBuf {
+        self.data.join("listener.json")
+    }
+    pub fn token_file(&self) -> PathBuf {
+        self.config.join("token")
+    }
+    /// Pack configs, `<data>/configs/<pack>.yaml`, as StackStorm's `/opt/stackstorm/configs`.
+    pub fn configs(&self) -> PathBuf {
+        self.data.join("configs")
+    }
+    pub fn packs(&self) -> PathBuf {
+        self.data.join("packs")
+    }
+}

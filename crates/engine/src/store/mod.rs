@@ -1,0 +1,294 @@
+//! SQLite store (WAL): executions and their ordered output chunks.
+//!
+//! One writer thread owns the write connection and commits whatever is queued in
+//! one transaction (batched); readers use their own connection. Records are kept
+//! as JSON documents with the columns needed for filtering beside them.
+
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+
+use crate::error::EngineError;
+use crate::model::{Execution, ExecutionFilter, OutputChunk, Status, Stream};
+
+pub use writer::WriteOp;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS executions (
+    id TEXT PRIMARY KEY,
+    action TEXT NOT NULL,
+    pack TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parent TEXT,
+    start_ts TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    callback_token TEXT,
+    runner_pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS executions_status ON executions(status);
+CREATE INDEX IF NOT EXISTS executions_parent ON executions(parent);
+CREATE INDEX IF NOT EXISTS executions_action ON executions(action);
+CREATE TABLE IF NOT EXISTS output (
+    execution_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (execution_id, seq)
+) WITHOUT ROWID;
+"#;
+
+/// An execution that was not completed when the engine last stopped.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub execution: Execution,
+    pub callback_token: Option<String>,
+    pub runner_pid: Option<u32>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    path: PathBuf,
+    writer: writer::Writer,
+    reader: Arc<Mutex<Connection>>,
+}
+
+pub(crate) fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> EngineError + '_ {
+    move |source| EngineError::Store {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn open(path: &Path, flags: OpenFlags) -> Result<Connection, EngineError> {
+    let conn = Connection::open_with_flags(path, flags).map_err(store_err(path))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(store_err(path))?;
+    Ok(conn)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store and starts its writer thread.
+    pub fn open(path: &Path) -> Result<Store, EngineError> {
+        let conn = open(path, OpenFlags::default())?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(store_err(path))?;
+        conn.execute_batch(SCHEMA).map_err(store_err(path))?;
+        let reader = open(path, OpenFlags::default())?;
+        Ok(Store {
+            path: path.to_path_buf(),
+            writer: writer::Writer::start(conn, path.to_path_buf()),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// Read-only access for tools that only look (CLI `execution get/list`).
+    pub fn open_read_only(path: &Path) -> Result<ReadOnlyStore, EngineError> {
+        if !path.exists() {
+            return Err(EngineError::BadRequest(format!(
+                "no store at {}: nothing has run yet with this STORMDESK_HOME",
+                path.display()
+            )));
+        }
+        let conn = open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        Ok(ReadOnlyStore {
+            path: path.to_path_buf(),
+            conn,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues a write; resolves when it is committed.
+    pub async fn write(&self, op: WriteOp) -> Result<(), EngineError> {
+        self.writer.submit(op)?.await.map_err(|_| EngineError::StoreClosed)?
+    }
+
+    /// Queues a write without waiting (order with later writes is kept).
+    pub fn write_nowait(&self, op: WriteOp) -> Result<(), EngineError> {
+        self.writer.submit(op).map(|_| ())
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &Path) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let reader = self.reader.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+            f(&conn, &path)
+        })
+        .await
+        .map_err(|_| EngineError::StoreClosed)?
+    }
+
+    pub async fn execution(&self, id: &str) -> Result<Option<Execution>, EngineError> {
+        let id = id.to_string();
+        self.read(move |c, p| get_execution(c, p, &id)).await
+    }
+
+    pub async fn executions(&self, filter: ExecutionFilter) -> Result<Vec<Execution>, EngineError> {
+        self.read(move |c, p| list_executions(c, p, &filter)).await
+    }
+
+    pub async fn output(
+        &self,
+        id: &str,
+        after_seq: Option<u64>,
+    ) -> Result<Vec<OutputChunk>, EngineError> {
+        let id = id.to_string();
+        self.read(move |c, p| get_output(c, p, &id, after_seq)).await
+    }
+
+    pub async fn unfinished(&self) -> Result<Vec<Unfinished>, EngineError> {
+        self.read(|c, p| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT doc, callback_token, runner_pid FROM executions
+                     WHERE status NOT IN ('succeeded','failed','timeout','canceled','abandoned')",
+                )
+                .map_err(store_err(p))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, Option<u32>>(2)?,
+                    ))
+                })
+                .map_err(store_err(p))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (doc, callback_token, runner_pid) = row.map_err(store_err(p))?;
+                out.push(Unfinished {
+                    execution: parse_doc(&doc, p)?,
+                    callback_token,
+                    runner_pid,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// A store opened read-only, without a writer.
+pub struct ReadOnlyStore {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl ReadOnlyStore {
+    pub fn execution(&self, id: &str) -> Result<Option<Execution>, EngineError> {
+        get_execution(&self.conn, &self.path, id)
+    }
+    pub fn executions(&self, filter: &ExecutionFilter) -> Result<Vec<Execution>, EngineError> {
+        list_executions(&self.conn, &self.path, filter)
+    }
+    pub fn output(&self, id: &str, after: Option<u64>) -> Result<Vec<OutputChunk>, EngineError> {
+        get_output(&self.conn, &self.path, id, after)
+    }
+}
+
+fn parse_doc(doc: &str, path: &Path) -> Result<Execution, EngineError> {
+    serde_json::from_str(doc).map_err(|e| {
+        EngineError::BadRequest(format!(
+            "corrupt execution record in {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+fn get_execution(c: &Connection, p: &Path, id: &str) -> Result<Option<Execution>, EngineError> {
+    let doc: Option<String> = c
+        .query_row("SELECT doc FROM executions WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(store_err(p))?;
+    doc.map(|d| parse_doc(&d, p)).transpose()
+}
+
+fn list_executions(
+    c: &Connection,
+    p: &Path,
+    f: &ExecutionFilter,
+) -> Result<Vec<Execution>, EngineError> {
+    let mut sql = String::from("SELECT doc FROM executions WHERE 1=1");
+    let mut args: Vec<String> = Vec::new();
+    if let Some(status) = f.status {
+        args.push(status.as_str().to_string());
+        sql.push_str(&format!(" AND status = ?{}", args.len()));
+    }
+    if let Some(action) = &f.action {
+        args.push(action.clone());
+        sql.push_str(&format!(" AND action = ?{}", args.len()));
+    }
+    if let Some(pack) = &f.pack {
+        args.push(pack.clone());
+        sql.push_str(&format!(" AND pack = ?{}", args.len()));
+    }
+    if let Some(parent) = &f.parent {
+        args.push(parent.clone());
+        sql.push_str(&format!(" AND parent = ?{}", args.len()));
+    }
+    if f.roots_only {
+        sql.push_str(" AND parent IS NULL");
+    }
+    sql.push_str(" ORDER BY rowid DESC");
+    sql.push_str(&format!(" LIMIT {}", f.limit.unwrap_or(100)));
+    let mut stmt = c.prepare(&sql).map_err(store_err(p))?;
+    let rows = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(store_err(p))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(parse_doc(&row.map_err(store_err(p))?, p)?);
+    }
+    Ok(out)
+}
+
+fn get_output(
+    c: &Connection,
+    p: &Path,
+    id: &str,
+    after: Option<u64>,
+) -> Result<Vec<OutputChunk>, EngineError> {
+    let mut stmt = c
+        .prepare(
+            "SELECT seq, stream, ts, data FROM output
+             WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq",
+        )
+        .map_err(store_err(p))?;
+    let after = after.map(|a| a as i64).unwrap_or(-1);
+    let rows = stmt
+        .query_map(params![id, after], |r| {
+            let stream: String = r.get(1)?;
+            Ok(OutputChunk {
+                seq: r.get::<_, i64>(0)? as u64,
+                stream: match stream.as_str() {
+                    "stdout" => Stream::Stdout,
+                    "stderr" => Stream::Stderr,
+                    _ => Stream::Other,
+                },
+                timestamp: r.get(2)?,
+                data: r.get(3)?,
+            })
+        })
+        .map_err(store_err(p))?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(store_err(p))
+}
+
+pub(crate) fn status_column(s: Status) -> &'static str {
+    s.as_str()
+}

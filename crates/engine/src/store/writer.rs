@@ -1,0 +1,136 @@
+//! The store's single writer: a thread that commits queued operations in batches.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use rusqlite::{params, Connection};
+use tokio::sync::oneshot;
+
+use super::store_err;
+use crate::error::EngineError;
+use crate::model::{Execution, OutputChunk};
+
+/// Largest number of queued operations committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+#[derive(Debug)]
+pub enum WriteOp {
+    /// Insert or replace the whole record.
+    Upsert {
+        execution: Box<Execution>,
+        callback_token: Option<String>,
+        runner_pid: Option<u32>,
+    },
+    /// Chunks already present (same execution and seq) are ignored.
+    Output {
+        execution_id: String,
+        chunks: Vec<OutputChunk>,
+    },
+}
+
+type Job = (WriteOp, oneshot::Sender<Result<(), EngineError>>);
+
+#[derive(Clone)]
+pub(super) struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub(super) fn start(conn: Connection, path: PathBuf) -> Writer {
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("stormdesk-store-writer".into())
+            .spawn(move || run(conn, path, rx))
+            .expect("spawning the store writer thread");
+        Writer { tx }
+    }
+
+    pub(super) fn submit(
+        &self,
+        op: WriteOp,
+    ) -> Result<oneshot::Receiver<Result<(), EngineError>>, EngineError> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send((op, done))
+            .map_err(|_| EngineError::StoreClosed)?;
+        Ok(rx)
+    }
+}
+
+fn run(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
+    // Ends when every sender (every Store clone) is gone.
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let result = commit(&mut conn, &batch).map_err(|e| store_err(&path)(e));
+        for (_, done) in batch {
+            let reply = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(EngineError::BadRequest(format!("store write failed: {e}"))),
+            };
+            let _ = done.send(reply);
+        }
+        if let Err(e) = result {
+            tracing::error!(error = %e, "store write failed");
+        }
+    }
+}
+
+fn commit(conn: &mut Connection, batch: &[Job]) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    {
+        let mut upsert = tx.prepare_cached(
+            "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc,
+               callback_token = excluded.callback_token, runner_pid = excluded.runner_pid",
+        )?;
+        let mut output = tx.prepare_cached(
+            "INSERT OR IGNORE INTO output (execution_id, seq, stream, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for (op, _) in batch {
+            match op {
+                WriteOp::Upsert {
+                    execution,
+                    callback_token,
+                    runner_pid,
+                } => {
+                    let doc = serde_json::to_string(execution)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                    let pack = execution.action.split('.').next().unwrap_or_default();
+                    upsert.execute(params![
+                        execution.id,
+                        execution.action,
+                        pack,
+                        super::status_column(execution.status),
+                        execution.parent,
+                        execution.start_timestamp,
+                        doc,
+                        callback_token,
+                        runner_pid,
+                    ])?;
+                }
+                WriteOp::Output {
+                    execution_id,
+                    chunks,
+                } => {
+                    for c in chunks {
+                        output.execute(params![
+                            execution_id,
+                            c.seq as i64,
+                            c.stream.as_str(),
+                            c.timestamp,
+                            c.data
+                        ])?;
+                    }
+                }
+            }
+        }
+    }
+    tx.commit()
+}

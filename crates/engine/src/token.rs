@@ -1,0 +1,61 @@
+//! API token (a file readable by its owner only) and per-execution callback tokens.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use rand::RngCore;
+
+use crate::error::EngineError;
+
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads the API token, creating it (mode 0600) on first use. A token file that
+/// others can read is tightened to 0600.
+pub fn load_or_create_api_token(path: &Path) -> Result<String, EngineError> {
+    match std::fs::read_to_string(path) {
+        Ok(token) if !token.trim().is_empty() => {
+            let meta = std::fs::metadata(path)
+                .map_err(|e| EngineError::io("cannot stat API token", path, e))?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|e| EngineError::io("cannot restrict API token", path, e))?;
+            }
+            Ok(token.trim().to_string())
+        }
+        Ok(_) | Err(_) => {
+            let token = random_token();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| EngineError::io("cannot create config directory", dir, e))?;
+            }
+            let tmp = path.with_extension("tmp");
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(|e| EngineError::io("cannot write API token", &tmp, e))?;
+            file.write_all(token.as_bytes())
+                .and_then(|_| file.sync_all())
+                .map_err(|e| EngineError::io("cannot write API token", &tmp, e))?;
+            std::fs::rename(&tmp, path)
+                .map_err(|e| EngineError::io("cannot write API token", path, e))?;
+            Ok(token)
+        }
+    }
+}
+
+/// Constant-time comparison so a token cannot be guessed byte by byte.
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,226 @@
+//! Runs from request to recorded completion, with real runner processes.
+
+use serde_json::json;
+use stormdesk_engine::{Event, ExecutionFilter, RunRequest, Status, Stream};
+
+use crate::common::*;
+
+fn req(action: &str, p: serde_json::Map<String, serde_json::Value>) -> RunRequest {
+    RunRequest {
+        action: action.into(),
+        parameters: p,
+        content_version: None,
+    }
+}
+
+#[tokio::test]
+async fn shell_action_runs_and_everything_is_recorded() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let mut rx = engine.subscribe();
+    let e = engine
+        .run(req("t.echo", params(&[("msg", json!("hello there"))])))
+        .await
+        .unwrap();
+    assert_eq!(e.status, Status::Scheduled);
+    assert_eq!(e.runner, "local-shell-cmd");
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(
+        done.result,
+        json!({"succeeded": true, "failed": false, "return_code": 0, "stdout": "hello there", "stderr": ""})
+    );
+    assert_eq!(done.parameters["msg"], json!("hello there"));
+    assert!(done.end_timestamp.is_some());
+    assert!(done.elapsed_seconds.unwrap() >= 0.0);
+    let statuses: Vec<Status> = done.log.iter().map(|l| l.status).collect();
+    assert_eq!(
+        statuses,
+        vec![Status::Requested, Status::Scheduled, Status::Running, Status::Succeeded]
+    );
+    // Live output came through the bus, and the store has it in order.
+    let ev = wait_for(&mut rx, |e| matches!(e, Event::Output { execution_id, .. } if *execution_id == done.id)).await;
+    let Event::Output { chunk, .. } = ev else { unreachable!() };
+    assert_eq!(chunk.stream, Stream::Stdout);
+    let out = engine.output(&done.id, None).await.unwrap();
+    let text: String = out.iter().map(|c| c.data.as_str()).collect();
+    assert_eq!(text, "hello there\n");
+    assert!(out.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    // The record is in the SQLite file, readable by another process.
+    let store = stormdesk_engine::store::Store::open_read_only(&fx.path("stormdesk.db")).unwrap();
+    assert_eq!(store.execution(&done.id).unwrap().unwrap().status, Status::Succeeded);
+    let listed = engine
+        .executions(ExecutionFilter {
+            action: Some("t.echo".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn failing_command_is_failed_with_return_code() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let e = engine
+        .run(req("t.echo", params(&[("msg", json!("x\"; exit 3; echo \""))])))
+        .await
+        .unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Failed);
+    assert_eq!(done.result["return_code"], json!(3));
+    assert_eq!(done.result["failed"], json!(true));
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn timeout_gives_status_timeout() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let e = engine.run(req("t.slow", params(&[]))).await.unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Timeout, "{:?}", done.result);
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn cancel_kills_the_whole_process_tree() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let mut rx = engine.subscribe();
+    let pidfile = fx.path("tree.pids");
+    let e = engine
+        .run(req("t.tree", params(&[("pidfile", json!(pidfile.display().to_string()))])))
+        .await
+        .unwrap();
+    wait_for(&mut rx, |ev| {
+        matches!(ev, Event::Output { execution_id, chunk } if *execution_id == e.id && chunk.data.contains("started"))
+    })
+    .await;
+    let pids: Vec<u32> = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2);
+    assert!(pids.iter().all(|p| !pid_gone(*p)));
+    let canceling = engine.cancel(&e.id).await.unwrap();
+    assert_eq!(canceling.status, Status::Canceling);
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Canceled);
+    for pid in pids {
+        assert!(pid_gone(pid), "process {pid} survived the cancel");
+    }
+    // Canceling again is a clear conflict, not a crash.
+    let err = engine.cancel(&e.id).await.unwrap_err();
+    assert_eq!(err.code(), "conflict");
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn secrets_never_reach_the_store_output_or_result() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let secret = "hunter2-very-secret";
+    let e = engine
+        .run(req("t.secret", params(&[("token", json!(secret))])))
+        .await
+        .unwrap();
+    assert_eq!(e.parameters["token"], json!("********"));
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(done.result["stdout"], json!("token is ********"));
+    assert_eq!(done.result["stderr"], json!("err ********"));
+    let out: String = engine
+        .output(&e.id, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.data.clone())
+        .collect();
+    assert!(!out.contains(secret));
+    engine.shutdown();
+    // Nothing in the database files holds it in clear.
+    for entry in std::fs::read_dir(fx.home.path()).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("stormdesk.db") {
+            let bytes = std::fs::read(entry.path()).unwrap();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{name} holds the secret"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn fifty_megabyte_parameter_reaches_a_python_action() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let data = "a".repeat(50 * 1024 * 1024);
+    let e = engine
+        .run(req("t.big", params(&[("data", json!(data))])))
+        .await
+        .unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["result"]["length"], json!(50 * 1024 * 1024));
+    assert_eq!(done.result["exit_code"], json!(0));
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn a_runner_that_crashes_fails_the_execution_with_the_reason() {
+    let fx = Fixture::new();
+    let mut opts = fx.options();
+    opts.runner_bin = Some("/bin/sh".into());
+    opts.runner_args = vec!["-c".into(), "echo runner blew up >&2; exit 7".into()];
+    let engine = stormdesk_engine::Engine::start(opts).await.unwrap();
+    let e = engine
+        .run(req("t.echo", params(&[("msg", json!("hi"))])))
+        .await
+        .unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Failed);
+    let error = done.result["error"].as_str().unwrap();
+    assert!(error.contains("exited with code 7"), "{error}");
+    assert!(done.result["runner_stderr"].as_str().unwrap().contains("runner blew up"));
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn missing_runner_binary_is_a_clear_error_and_recorded() {
+    let fx = Fixture::new();
+    let mut opts = fx.options();
+    opts.runner_bin = Some(fx.path("no-such-runner"));
+    let engine = stormdesk_engine::Engine::start(opts).await.unwrap();
+    let err = engine
+        .run(req("t.echo", params(&[("msg", json!("hi"))])))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no-such-runner"), "{err}");
+    let listed = engine.executions(ExecutionFilter::default()).await.unwrap();
+    assert_eq!(listed[0].status, Status::Failed);
+    engine.shutdown();
+}
+
+#[tokio::test]
+async fn re_run_reuses_parameters_with_overrides() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let e = engine
+        .run(req("t.echo", params(&[("msg", json!("first"))])))
+        .await
+        .unwrap();
+    finished(&engine, &e.id).await;
+    let again = engine.re_run(&e.id, params(&[]), None).await.unwrap();
+    assert_eq!(finished(&engine, &again.id).await.result["stdout"], json!("first"));
+    let changed = engine
+        .re_run(&e.id, params(&[("msg", json!("second"))]), None)
+        .await
+        .unwrap();
+    assert_eq!(finished(&engine, &changed.id).await.result["stdout"], json!("second"));
+    engine.shutdown();
+}

@@ -1,0 +1,7 @@
+//! Engine integration tests: real runner processes, real SQLite files, a real listener.
+
+mod api;
+mod common;
+mod lifecycle;
+mod params;
+mod recovery;

@@ -1,0 +1,91 @@
+//! Failures that stop an action before it runs. Once the action's process is
+//! started, every outcome (non-zero exit, timeout, cancel) is a result, not an
+//! error.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(
+        "action `{action_ref}` uses runner type `{runner_type}`, which stormdesk-runner does not \
+         implement; supported runner types: {supported}"
+    )]
+    UnknownRunnerType {
+        runner_type: String,
+        action_ref: String,
+        supported: String,
+    },
+
+    #[error(
+        "runner type `{runner_type}` is not compiled into this stormdesk-runner; rebuild it with \
+         the cargo feature `{feature}` enabled"
+    )]
+    RunnerNotCompiled {
+        runner_type: String,
+        feature: &'static str,
+    },
+
+    #[error(
+        "action `{action_ref}` (runner `{runner_type}`) has no entry_point; set `entry_point` in \
+         the action metadata"
+    )]
+    MissingEntryPoint {
+        action_ref: String,
+        runner_type: String,
+    },
+
+    #[error(
+        "entry point `{}` of action `{action_ref}` does not exist; check `entry_point` in the \
+         action metadata and that the pack revision contains the file",
+        path.display()
+    )]
+    EntryPointNotFound { action_ref: String, path: PathBuf },
+
+    #[error(
+        "action `{action_ref}` uses runner `local-shell-cmd` but has an entry_point (`{}`); \
+         entry_point is only valid for `local-shell-script`: change the runner type or remove \
+         the entry_point",
+        path.display()
+    )]
+    UnexpectedEntryPoint { action_ref: String, path: PathBuf },
+
+    #[error(
+        "action `{action_ref}` has no runner parameter `{name}`; give it a value in the action \
+         metadata or in the run's parameters"
+    )]
+    MissingRunnerParameter {
+        action_ref: String,
+        name: &'static str,
+    },
+
+    #[error(
+        "runner parameter `{name}` of action `{action_ref}` must be {expected}, got `{got}`; fix \
+         the value in the action metadata or in the run's parameters"
+    )]
+    InvalidRunnerParameter {
+        action_ref: String,
+        name: &'static str,
+        expected: &'static str,
+        got: String,
+    },
+
+    #[error("could not start `{program}` for action `{action_ref}`: {source}; {hint}")]
+    Spawn {
+        action_ref: String,
+        program: String,
+        hint: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "could not prepare `{}` for the Python runner: {source}; check that the temp directory \
+         is writable and owned by this user",
+        path.display()
+    )]
+    PythonWrapper {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,190 @@
+//! StackStorm-compatible action runners, usable as a plain library and as the
+//! `stormdesk-runner` process that the engine starts for every action.
+//!
+//! What it is:
+//! - [`run`] / [`run_with_events`]: run one [`RunnerRequest`] to completion in the
+//!   calling thread, streaming output to a callback, and return StackStorm's
+//!   status and result object for that runner type (`local-shell-cmd`,
+//!   `local-shell-script`, `python-script`, `noop`, each behind a cargo feature).
+//! - [`CancelHandle`]: cancel a run from another thread; the action's whole
+//!   process group is terminated (SIGTERM, then SIGKILL after a short grace).
+//! - [`protocol`]: the wire types between the engine and the runner process,
+//!   [`callback`]: delivery of updates to the engine's callback listener, and
+//!   [`spool`]: the atomic fallback file when the listener cannot be reached.
+//!
+//! What it is not: it does not resolve packs, render parameters, validate
+//! schemas or store anything. The engine hands over a fully prepared request;
+//! this crate never imports the engine and has no async runtime.
+//!
+//! Every process the runners start gets StackStorm's action environment
+//! (`ST2_ACTION_PACK_NAME`, `ST2_ACTION_EXECUTION_ID`, and with a callback
+//! `ST2_ACTION_API_URL` = `{callback.url}/v1` and `ST2_ACTION_AUTH_TOKEN` =
+//! the per-execution token) on top of the runner's own environment and the
+//! `env` runner parameter.
+
+pub mod callback;
+mod cancel;
+mod error;
+pub mod protocol;
+pub mod spool;
+
+#[cfg(any(feature = "local-shell-cmd", feature = "local-shell-script"))]
+mod local_shell;
+#[cfg(feature = "noop")]
+mod noop;
+mod params;
+mod pyfmt;
+#[cfg(feature = "python-script")]
+mod python;
+#[cfg(any(
+    feature = "local-shell-cmd",
+    feature = "local-shell-script",
+    feature = "python-script"
+))]
+mod shell;
+
+pub use cancel::CancelHandle;
+pub use error::RunError;
+
+use protocol::{RunnerRequest, RunnerStatus, Stream};
+use serde_json::Value;
+
+/// What happened while a run was under way, in order: at most one `Started`
+/// (none for runners without a process), then any number of `Output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunEvent<'a> {
+    /// The action's process is running; `pid` is also its process group id.
+    Started { pid: u32 },
+    /// A piece of output as it arrived (not split on lines, not stripped).
+    Output { stream: Stream, data: &'a str },
+}
+
+/// The final status and StackStorm result object of one run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// `succeeded`, `failed`, `timeout` or `canceled`.
+    pub status: RunnerStatus,
+    /// Exactly the result object StackStorm's runner of that type produces.
+    pub result: Value,
+    /// Pid (and process group id) of the action's process, if one was started.
+    pub pid: Option<u32>,
+}
+
+/// A runner type this crate knows, and whether it was compiled in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerType {
+    pub name: &'static str,
+    /// Cargo feature that compiles it in.
+    pub feature: &'static str,
+    pub compiled: bool,
+    /// Older StackStorm names that still resolve to this runner.
+    pub aliases: &'static [&'static str],
+}
+
+/// All runner types this crate implements, compiled in or not.
+pub const RUNNER_TYPES: &[RunnerType] = &[
+    RunnerType {
+        name: "local-shell-cmd",
+        feature: "local-shell-cmd",
+        compiled: cfg!(feature = "local-shell-cmd"),
+        aliases: &["run-local"],
+    },
+    RunnerType {
+        name: "local-shell-script",
+        feature: "local-shell-script",
+        compiled: cfg!(feature = "local-shell-script"),
+        aliases: &["run-local-script"],
+    },
+    RunnerType {
+        name: "python-script",
+        feature: "python-script",
+        compiled: cfg!(feature = "python-script"),
+        aliases: &["run-python"],
+    },
+    RunnerType {
+        name: "noop",
+        feature: "noop",
+        compiled: cfg!(feature = "noop"),
+        aliases: &[],
+    },
+];
+
+/// Looks up a runner type by its StackStorm name or alias.
+pub fn runner_type(name: &str) -> Option<&'static RunnerType> {
+    RUNNER_TYPES
+        .iter()
+        .find(|t| t.name == name || t.aliases.contains(&name))
+}
+
+/// Runs one action and streams its output to `sink`.
+///
+/// Returns `Err` only when the action could not be started at all (unknown
+/// runner type, missing entry point, bad runner parameter, interpreter not
+/// found); everything that happens once it runs is in the [`RunOutcome`].
+pub fn run(
+    req: &RunnerRequest,
+    sink: &mut dyn FnMut(Stream, &str),
+    cancel: &CancelHandle,
+) -> Result<RunOutcome, RunError> {
+    run_with_events(
+        req,
+        &mut |event| {
+            if let RunEvent::Output { stream, data } = event {
+                sink(stream, data)
+            }
+        },
+        cancel,
+    )
+}
+
+/// Like [`run`], but also reports when the action's process has started and
+/// with which pid (the runner process sends that as the `running` update).
+pub fn run_with_events(
+    req: &RunnerRequest,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+    cancel: &CancelHandle,
+) -> Result<RunOutcome, RunError> {
+    let Some(kind) = runner_type(&req.runner_type) else {
+        return Err(RunError::UnknownRunnerType {
+            runner_type: req.runner_type.clone(),
+            action_ref: req.action_ref.clone(),
+            supported: supported_names(),
+        });
+    };
+    if !kind.compiled {
+        return Err(RunError::RunnerNotCompiled {
+            runner_type: req.runner_type.clone(),
+            feature: kind.feature,
+        });
+    }
+    // Each arm exists only when its feature is on; `compiled` was checked above,
+    // so the fallback arm is unreachable for a compiled-in runner.
+    let _ = (&on_event, cancel);
+    match kind.name {
+        #[cfg(feature = "local-shell-cmd")]
+        "local-shell-cmd" => local_shell::run_cmd(req, on_event, cancel),
+        #[cfg(feature = "local-shell-script")]
+        "local-shell-script" => local_shell::run_script(req, on_event, cancel),
+        #[cfg(feature = "python-script")]
+        "python-script" => python::run(req, on_event, cancel),
+        #[cfg(feature = "noop")]
+        "noop" => Ok(noop::run()),
+        other => Err(RunError::RunnerNotCompiled {
+            runner_type: other.to_string(),
+            feature: kind.feature,
+        }),
+    }
+}
+
+fn supported_names() -> String {
+    let names: Vec<&str> = RUNNER_TYPES
+        .iter()
+        .filter(|t| t.compiled)
+        .map(|t| t.name)
+        .collect();
+    if names.is_empty() {
+        "none (built without runner features)".to_string()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,305 @@
+//! StackStorm's local runners: `local-shell-cmd` (a command line through
+//! `/bin/sh -c`) and `local-shell-script` (the action's script with arguments
+//! built from its parameters).
+
+#![cfg_attr(
+    not(all(feature = "local-shell-cmd", feature = "local-shell-script")),
+    allow(dead_code)
+)]
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::Read;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::params::{st2_action_env, Params, Timeout};
+use crate::protocol::{ActionArg, RunnerRequest, RunnerStatus};
+use crate::pyfmt::{py_json_dumps, py_str};
+use crate::shell::{json_or_string, run_process, strip_shell_chars, ProcessOutput, ProcessSpec};
+use crate::{CancelHandle, RunError, RunEvent, RunOutcome};
+
+/// StackStorm's default `timeout` for the local runners, in seconds.
+const DEFAULT_TIMEOUT: u64 = 60;
+const DEFAULT_KWARG_OP: &str = "--";
+
+pub(crate) fn run_cmd(
+    req: &RunnerRequest,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+    cancel: &CancelHandle,
+) -> Result<RunOutcome, RunError> {
+    if let Some(path) = &req.entry_point {
+        return Err(RunError::UnexpectedEntryPoint {
+            action_ref: req.action_ref.clone(),
+            path: path.clone(),
+        });
+    }
+    let params = Params::new(req);
+    let cmd = params
+        .string("cmd")?
+        .ok_or_else(|| RunError::MissingRunnerParameter {
+            action_ref: req.action_ref.clone(),
+            name: "cmd",
+        })?;
+    let argv = if params.bool("sudo", false)? {
+        sudo_argv(cmd.into())
+    } else {
+        vec!["/bin/sh".into(), "-c".into(), cmd.into()]
+    };
+    run_argv(req, &params, argv, on_event, cancel)
+}
+
+pub(crate) fn run_script(
+    req: &RunnerRequest,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+    cancel: &CancelHandle,
+) -> Result<RunOutcome, RunError> {
+    let script = req
+        .entry_point
+        .as_deref()
+        .ok_or_else(|| RunError::MissingEntryPoint {
+            action_ref: req.action_ref.clone(),
+            runner_type: req.runner_type.clone(),
+        })?;
+    if !script.is_file() {
+        return Err(RunError::EntryPointNotFound {
+            action_ref: req.action_ref.clone(),
+            path: script.to_path_buf(),
+        });
+    }
+    let params = Params::new(req);
+    let kwarg_op = params.string("kwarg_op")?.unwrap_or(DEFAULT_KWARG_OP);
+    let mut argv = script_invocation(script);
+    argv.extend(script_args(&req.action_parameters, kwarg_op));
+    if params.bool("sudo", false)? {
+        let line = argv
+            .iter()
+            .map(|a| shell_quote(a.as_bytes()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        argv = sudo_argv(line);
+    }
+    run_argv(req, &params, argv, on_event, cancel)
+}
+
+/// `sudo -E -- bash -c COMMAND`, as StackStorm runs with `sudo: true`; `-E`
+/// keeps the action's environment.
+fn sudo_argv(command_line: String) -> Vec<OsString> {
+    ["sudo", "-E", "--", "bash", "-c"]
+        .into_iter()
+        .map(OsString::from)
+        .chain([OsString::from(command_line)])
+        .collect()
+}
+
+fn run_argv(
+    req: &RunnerRequest,
+    params: &Params<'_>,
+    mut argv: Vec<OsString>,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+    cancel: &CancelHandle,
+) -> Result<RunOutcome, RunError> {
+    let timeout = params.timeout(DEFAULT_TIMEOUT)?;
+    let mut env = params.env()?;
+    env.extend(st2_action_env(req));
+    let program = argv.remove(0);
+    let spec = ProcessSpec {
+        program: program.clone(),
+        args: argv,
+        env,
+        env_remove: Vec::new(),
+        cwd: params.cwd()?,
+        stdin: None,
+        timeout: timeout.limit,
+    };
+    let out = run_process(spec, on_event, cancel).map_err(|source| RunError::Spawn {
+        action_ref: req.action_ref.clone(),
+        program: program.to_string_lossy().into_owned(),
+        hint: spawn_hint(&program, params).to_string(),
+        source,
+    })?;
+    Ok(shell_outcome(out, &timeout))
+}
+
+fn spawn_hint(program: &OsString, params: &Params<'_>) -> &'static str {
+    if program == "sudo" {
+        "install sudo or set the runner parameter `sudo` to false"
+    } else if params.get("cwd").is_some() {
+        "check that the `cwd` directory exists and that the script is executable or starts \
+         with a #! line"
+    } else {
+        "check that the script is executable or starts with a #! line"
+    }
+}
+
+/// StackStorm's local runner result object and status.
+fn shell_outcome(out: ProcessOutput, timeout: &Timeout) -> RunOutcome {
+    let mut return_code = out.exit_code;
+    let mut result = Map::new();
+    if out.timed_out {
+        // StackStorm reports a timeout as killed by SIGKILL, whatever signal
+        // actually ended the process.
+        return_code = -9;
+        result.insert("error".into(), timeout.error_message().into());
+    }
+    let succeeded = return_code == 0;
+    result.insert("failed".into(), (!succeeded).into());
+    result.insert("succeeded".into(), succeeded.into());
+    result.insert("return_code".into(), return_code.into());
+    result.insert(
+        "stdout".into(),
+        json_or_string(strip_shell_chars(&out.stdout)),
+    );
+    result.insert(
+        "stderr".into(),
+        json_or_string(strip_shell_chars(&out.stderr)),
+    );
+    let status = if out.canceled {
+        RunnerStatus::Canceled
+    } else {
+        // StackStorm's exit code map: 0 succeeded, -9 (SIGKILL) timeout,
+        // everything else failed (-15 is "abandoned" there, a status the
+        // engine owns, so it is a failure here).
+        match return_code {
+            0 => RunnerStatus::Succeeded,
+            -9 => RunnerStatus::Timeout,
+            _ => RunnerStatus::Failed,
+        }
+    };
+    RunOutcome {
+        status,
+        result: Value::Object(result),
+        pid: Some(out.pid),
+    }
+}
+
+/// The command that runs `script` the way StackStorm's `chmod +x script;
+/// script` would, without modifying the pack: directly when executable,
+/// otherwise through its `#!` interpreter, and through `/bin/sh` when it has
+/// no `#!` line (what the shell does with an executable text file).
+fn script_invocation(script: &Path) -> Vec<OsString> {
+    let path = script.as_os_str().to_os_string();
+    let executable = fs::metadata(script)
+        .map(|m| m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false);
+    let mut head = Vec::new();
+    if let Ok(file) = fs::File::open(script) {
+        let _ = file.take(1024).read_to_end(&mut head);
+    }
+    if let Some(line) = head.strip_prefix(b"#!") {
+        if executable {
+            return vec![path];
+        }
+        let line = line.split(|b| *b == b'\n').next().unwrap_or_default();
+        let line = line.trim_ascii();
+        // Like the kernel: the interpreter, then the rest of the line as one
+        // optional argument.
+        let (interpreter, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
+            Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
+            None => (line, None),
+        };
+        if interpreter.is_empty() {
+            return vec!["/bin/sh".into(), path];
+        }
+        let mut argv = vec![OsString::from_vec(interpreter.to_vec())];
+        if let Some(arg) = arg.filter(|a| !a.is_empty()) {
+            argv.push(OsString::from_vec(arg.to_vec()));
+        }
+        argv.push(path);
+        return argv;
+    }
+    let binary = head.starts_with(b"\x7fELF") || head.contains(&0);
+    if binary {
+        vec![path]
+    } else {
+        vec!["/bin/sh".into(), path]
+    }
+}
+
+/// StackStorm's script arguments: named parameters first, in the order given,
+/// as `{kwarg_op}{name}={str(value)}` (a `true` boolean as the bare flag;
+/// `false`, null and empty strings left out), then the positional parameters
+/// ordered by `position`, serialised as StackStorm documents (booleans `1`/`0`,
+/// arrays comma-joined, objects as JSON, null as an empty string).
+pub(crate) fn script_args(params: &[ActionArg], kwarg_op: &str) -> Vec<OsString> {
+    let mut args = Vec::new();
+    for p in params.iter().filter(|p| p.position.is_none()) {
+        match &p.value {
+            Value::Null => {}
+            Value::String(s) if s.is_empty() => {}
+            Value::Bool(false) => {}
+            Value::Bool(true) => args.push(format!("{kwarg_op}{}", p.name).into()),
+            value => args.push(format!("{kwarg_op}{}={}", p.name, py_str(value)).into()),
+        }
+    }
+    let mut positional: Vec<&ActionArg> = params.iter().filter(|p| p.position.is_some()).collect();
+    positional.sort_by_key(|p| p.position);
+    args.extend(
+        positional
+            .into_iter()
+            .map(|p| positional_value(&p.value).into()),
+    );
+    args
+}
+
+fn positional_value(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),
+        Value::Array(items) => items.iter().map(py_str).collect::<Vec<_>>().join(","),
+        Value::Object(map) if map.is_empty() => String::new(),
+        Value::Object(_) => py_json_dumps(value),
+        other => py_str(other),
+    }
+}
+
+/// POSIX shell single-quoting, for the `bash -c` line that sudo runs.
+fn shell_quote(arg: &[u8]) -> String {
+    let s = String::from_utf8_lossy(arg);
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"@%+=:,./-_".contains(&b))
+    {
+        return s.into_owned();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn arg(name: &str, value: Value, position: Option<u32>) -> ActionArg {
+        ActionArg {
+            name: name.into(),
+            value,
+            position,
+        }
+    }
+
+    #[test]
+    fn sudo_line_quotes_every_word() {
+        assert_eq!(shell_quote(b"/a b/s.sh"), "'/a b/s.sh'");
+        assert_eq!(shell_quote(b"--x=it's"), r"'--x=it'\''s'");
+        assert_eq!(shell_quote(b"--x=1"), "--x=1");
+        assert_eq!(shell_quote(b""), "''");
+    }
+
+    #[test]
+    fn positional_serialisation_follows_stackstorm_docs() {
+        let args = script_args(
+            &[
+                arg("b", json!(["x", 2]), Some(1)),
+                arg("a", json!(false), Some(0)),
+                arg("c", json!({"k": "v"}), Some(2)),
+                arg("d", json!(null), Some(3)),
+            ],
+            "--",
+        );
+        assert_eq!(args, ["0", "x,2", r#"{"k": "v"}"#, ""]);
+    }
+}

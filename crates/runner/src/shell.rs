@@ -1,0 +1,421 @@
+//! Running one action process: its own process group, live output, timeout,
+//! cancel, and StackStorm's post-processing of shell output.
+//!
+//! The calling thread owns the loop and the output callback (which need not be
+//! `Send`); small helper threads read the pipes, write stdin, wait for the exit
+//! and escalate signals, all reporting over one channel.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+use crate::protocol::Stream;
+use crate::{CancelHandle, RunEvent};
+
+/// Time between SIGTERM and SIGKILL for the action's process group.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+/// How long to keep reading after the action's process exited while some
+/// background process it left still holds the pipes open. StackStorm waits
+/// for the pipes forever; a leftover daemon must not hang the run.
+const PIPE_LINGER: Duration = Duration::from_millis(500);
+const READ_BUF: usize = 64 * 1024;
+
+/// What to start.
+pub(crate) struct ProcessSpec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Added on top of the runner's own environment, later entries win.
+    pub env: Vec<(String, String)>,
+    pub env_remove: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// Written to the child's stdin, which is then closed. `None`: /dev/null.
+    pub stdin: Option<Vec<u8>>,
+    pub timeout: Option<Duration>,
+}
+
+/// How the process ended and everything it printed.
+#[derive(Debug)]
+pub(crate) struct ProcessOutput {
+    pub pid: u32,
+    /// Exit code, or minus the signal number when killed by a signal
+    /// (Python's `returncode` convention, which StackStorm reports).
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+    pub canceled: bool,
+}
+
+enum Msg {
+    Output(Stream, String),
+    Eof(Stream),
+    Exited(io::Result<ExitStatus>),
+    Cancel,
+}
+
+/// Starts the process and runs it to the end. `Err` only if it could not be
+/// started.
+pub(crate) fn run_process(
+    spec: ProcessSpec,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+    cancel: &CancelHandle,
+) -> io::Result<ProcessOutput> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .stdin(if spec.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for name in &spec.env_remove {
+        cmd.env_remove(name);
+    }
+    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    // Own process group: cancel and timeout signal the whole tree, and a
+    // Ctrl-C meant for the runner does not hit the action directly.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    on_event(RunEvent::Started { pid });
+
+    let (tx, rx) = mpsc::channel();
+    let stdin_writer = spawn_stdin_writer(&mut child, spec.stdin);
+    spawn_reader(&mut child, Stream::Stdout, tx.clone());
+    spawn_reader(&mut child, Stream::Stderr, tx.clone());
+    spawn_waiter(child, tx.clone());
+    let cancel_tx = std::sync::Mutex::new(tx);
+    let _guard = cancel.on_cancel(move || {
+        if let Ok(tx) = cancel_tx.lock() {
+            let _ = tx.send(Msg::Cancel);
+        }
+    });
+
+    let out = drive(pid, spec.timeout, &rx, on_event);
+    if let Some(writer) = stdin_writer {
+        // The child is gone, so a blocked write has failed with EPIPE by now.
+        let _ = writer.join();
+    }
+    Ok(out)
+}
+
+fn drive(
+    pid: u32,
+    timeout: Option<Duration>,
+    rx: &Receiver<Msg>,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+) -> ProcessOutput {
+    let started = Instant::now();
+    let deadline = timeout.map(|t| started + t);
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    let mut open_pipes = 2;
+    let mut exit: Option<i32> = None;
+    let mut linger_until: Option<Instant> = None;
+    let mut killer: Option<JoinHandle<()>> = None;
+    let mut timed_out = false;
+    let mut canceled = false;
+
+    loop {
+        if exit.is_some() && open_pipes == 0 {
+            break;
+        }
+        let now = Instant::now();
+        if let Some(until) = linger_until {
+            if now >= until {
+                break;
+            }
+        }
+        if exit.is_none() && killer.is_none() && deadline.is_some_and(|d| now >= d) {
+            timed_out = true;
+            killer = Some(spawn_killer(pid));
+            continue;
+        }
+        let wake_at = [
+            linger_until,
+            deadline.filter(|_| exit.is_none() && killer.is_none()),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        let msg = match wake_at {
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(now)) {
+                Ok(msg) => msg,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            },
+            None => match rx.recv() {
+                Ok(msg) => msg,
+                Err(_) => break,
+            },
+        };
+        match msg {
+            Msg::Output(stream, data) => {
+                on_event(RunEvent::Output {
+                    stream,
+                    data: &data,
+                });
+                match stream {
+                    Stream::Stderr => stderr.push_str(&data),
+                    _ => stdout.push_str(&data),
+                }
+            }
+            Msg::Eof(_) => open_pipes -= 1,
+            Msg::Exited(status) => {
+                exit = Some(match status {
+                    Ok(s) => exit_code(s),
+                    Err(_) => -1,
+                });
+                if open_pipes > 0 {
+                    linger_until = Some(Instant::now() + PIPE_LINGER);
+                }
+            }
+            Msg::Cancel => {
+                // A cancel that arrives after the exit does not change the
+                // outcome, but whatever the action left in its group still goes.
+                if exit.is_none() && !timed_out {
+                    canceled = true;
+                }
+                if killer.is_none() {
+                    killer = Some(spawn_killer(pid));
+                }
+            }
+        }
+    }
+    if let Some(killer) = killer {
+        // After a timeout or cancel, return only once the whole group is gone.
+        let _ = killer.join();
+    }
+    ProcessOutput {
+        pid,
+        exit_code: exit.unwrap_or(-(Signal::SIGKILL as i32)),
+        stdout,
+        stderr,
+        timed_out,
+        canceled,
+    }
+}
+
+fn exit_code(status: ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(sig)) => -sig,
+        (None, None) => -1,
+    }
+}
+
+fn spawn_stdin_writer(child: &mut Child, data: Option<Vec<u8>>) -> Option<JoinHandle<()>> {
+    let (mut pipe, data) = (child.stdin.take()?, data?);
+    // A thread, because a large stdin (a 50 MB parameter) fills the pipe while
+    // the child is also filling stdout.
+    Some(thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+        // Dropping `pipe` closes it: the child sees EOF.
+    }))
+}
+
+fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
+    let pipe: Option<Box<dyn Read + Send>> = match stream {
+        Stream::Stderr => child.stderr.take().map(|p| Box::new(p) as _),
+        _ => child.stdout.take().map(|p| Box::new(p) as _),
+    };
+    let Some(mut pipe) = pipe else {
+        let _ = tx.send(Msg::Eof(stream));
+        return;
+    };
+    thread::spawn(move || {
+        let mut buf = vec![0u8; READ_BUF];
+        let mut decoder = Utf8Stream::default();
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let text = decoder.push(&buf[..n]);
+                    if !text.is_empty() && tx.send(Msg::Output(stream, text)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        let rest = decoder.finish();
+        if !rest.is_empty() {
+            let _ = tx.send(Msg::Output(stream, rest));
+        }
+        let _ = tx.send(Msg::Eof(stream));
+    });
+}
+
+fn spawn_waiter(mut child: Child, tx: Sender<Msg>) {
+    thread::spawn(move || {
+        let _ = tx.send(Msg::Exited(child.wait()));
+    });
+}
+
+/// SIGTERM to the group, SIGKILL after [`KILL_GRACE`] if anything is left.
+fn spawn_killer(pid: u32) -> JoinHandle<()> {
+    thread::spawn(move || terminate_group(pid, KILL_GRACE))
+}
+
+pub(crate) fn terminate_group(pgid: u32, grace: Duration) {
+    let Ok(raw) = i32::try_from(pgid) else {
+        return;
+    };
+    let group = Pid::from_raw(raw);
+    if killpg(group, Signal::SIGTERM) == Err(Errno::ESRCH) {
+        return;
+    }
+    let until = Instant::now() + grace;
+    while Instant::now() < until {
+        if !group_alive(group) {
+            return;
+        }
+        // Polling a process table, not waiting for an event: there is no
+        // portable notification for "a process group became empty".
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = killpg(group, Signal::SIGKILL);
+}
+
+/// Whether the group still has a member that is not a zombie. Zombies can
+/// linger when the reaper (PID 1 in a container) does not wait for orphans.
+fn group_alive(group: Pid) -> bool {
+    if killpg(group, None) == Err(Errno::ESRCH) {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        if let Some(alive) = linux_group_has_live_member(group.as_raw()) {
+            return alive;
+        }
+    }
+    true
+}
+
+#[cfg(target_os = "linux")]
+fn linux_group_has_live_member(pgid: i32) -> Option<bool> {
+    let entries = std::fs::read_dir("/proc").ok()?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command name: state ppid pgrp ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<i32>().ok());
+        if pgrp == Some(pgid) && state != Some("Z") && state != Some("X") {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// Decodes a byte stream as UTF-8 across read boundaries; invalid bytes become
+/// U+FFFD, as in Python's `errors="replace"`.
+#[derive(Default)]
+struct Utf8Stream {
+    pending: Vec<u8>,
+}
+
+impl Utf8Stream {
+    fn push(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let mut out = String::new();
+        let mut rest: &[u8] = &self.pending;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(s) => {
+                    out.push_str(s);
+                    rest = &[];
+                    break;
+                }
+                Err(e) => {
+                    let (valid, after) = rest.split_at(e.valid_up_to());
+                    out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                    match e.error_len() {
+                        Some(bad) => {
+                            out.push('\u{fffd}');
+                            rest = &after[bad..];
+                        }
+                        // An incomplete sequence at the end: wait for more bytes.
+                        None => {
+                            rest = after;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        self.pending = rest.to_vec();
+        out
+    }
+
+    fn finish(&mut self) -> String {
+        let rest = std::mem::take(&mut self.pending);
+        String::from_utf8_lossy(&rest).into_owned()
+    }
+}
+
+/// StackStorm's `strip_shell_chars`: drop one trailing `\n`, then one `\r`.
+pub(crate) fn strip_shell_chars(s: &str) -> &str {
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    s.strip_suffix('\r').unwrap_or(s)
+}
+
+/// StackStorm's `jsonify.json_loads` on one field: the parsed value when the
+/// whole text is JSON, else the text itself.
+pub(crate) fn json_or_string(s: &str) -> Value {
+    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_exactly_one_trailing_newline() {
+        assert_eq!(strip_shell_chars("a\n"), "a");
+        assert_eq!(strip_shell_chars("a\n\n"), "a\n");
+        assert_eq!(strip_shell_chars("a\r\n"), "a");
+        assert_eq!(strip_shell_chars("a\r"), "a");
+        assert_eq!(strip_shell_chars("a"), "a");
+        assert_eq!(strip_shell_chars(""), "");
+    }
+
+    #[test]
+    fn utf8_split_across_reads_is_kept_whole() {
+        let bytes = "héllo€".as_bytes();
+        let mut d = Utf8Stream::default();
+        let mut out = String::new();
+        for b in bytes {
+            out.push_str(&d.push(std::slice::from_ref(b)));
+        }
+        out.push_str(&d.finish());
+        assert_eq!(out, "héllo€");
+        let mut d = Utf8Stream::default();
+        assert_eq!(d.push(b"a\xffb"), "a\u{fffd}b");
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Stormdesk needs to build, run and test on Debian: system packages
+# (Tauri's GTK/WebKit stack, Xvfb, Chromium, OpenSSH server) and the UI's npm packages.
+# Safe to run again; it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  build-essential pkg-config curl file git libssl-dev libxdo-dev libgtk-3-dev
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
+  xvfb xauth webkit2gtk-driver chromium python3 hyperfine
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v cargo >/dev/null || {
+  echo "cargo is missing: install Rust with rustup (https://rustup.rs) and run this again" >&2
+  exit 1
+}
+
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)

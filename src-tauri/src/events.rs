@@ -1,0 +1,70 @@
+//! Forwards the engine's event bus to the UI as Tauri events.
+//!
+//! Event names and payloads (the UI's `TauriBackend` listens to these):
+//! - `execution`: an [`Execution`] whenever one is created or changes;
+//! - `output`: an [`OutputEvent`] for every output chunk of any execution;
+//! - `resync`: the number of events missed because the UI fell behind the
+//!   bus; the UI should refetch what it shows.
+
+use serde::Serialize;
+use stormdesk_engine::{Engine, Event, OutputChunk};
+use tauri::{async_runtime::JoinHandle, AppHandle, Emitter, Runtime};
+use tokio::sync::broadcast::error::RecvError;
+
+pub const EXECUTION_EVENT: &str = "execution";
+pub const OUTPUT_EVENT: &str = "output";
+pub const RESYNC_EVENT: &str = "resync";
+
+/// Payload of the `output` event.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutputEvent {
+    pub execution_id: String,
+    pub chunk: OutputChunk,
+}
+
+/// Owns the forwarding task: dropping it (with the app's state) stops it.
+pub struct EventForwarder {
+    task: JoinHandle<()>,
+}
+
+impl EventForwarder {
+    pub fn start<R: Runtime>(app: AppHandle<R>, engine: &Engine) -> Self {
+        let mut bus = engine.subscribe();
+        let task = tauri::async_runtime::spawn(async move {
+            loop {
+                let sent = match bus.recv().await {
+                    Ok(bus_event) => emit(&app, bus_event.event),
+                    Err(RecvError::Lagged(missed)) => app.emit(RESYNC_EVENT, missed),
+                    Err(RecvError::Closed) => break,
+                };
+                // Emitting only fails when the app is going away.
+                if sent.is_err() {
+                    break;
+                }
+            }
+        });
+        EventForwarder { task }
+    }
+}
+
+impl Drop for EventForwarder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn emit<R: Runtime>(app: &AppHandle<R>, event: Event) -> tauri::Result<()> {
+    match event {
+        Event::Execution { execution } => app.emit(EXECUTION_EVENT, execution),
+        Event::Output {
+            execution_id,
+            chunk,
+        } => app.emit(
+            OUTPUT_EVENT,
+            OutputEvent {
+                execution_id,
+                chunk,
+            },
+        ),
+    }
+}

@@ -1,0 +1,80 @@
+//! Stormdesk's desktop face: the Tauri app around `stormdesk-engine`.
+//!
+//! It exposes the engine to the web UI (`ui/`) as a handful of thin commands
+//! (arguments -> engine -> DTO, errors as the engine's `ErrorBody`) and
+//! forwards the engine's event bus to the UI as Tauri events. It holds no
+//! automation logic: that is the engine's, and the same UI also runs in a
+//! browser against the engine's HTTP API.
+
+use std::path::PathBuf;
+
+use stormdesk_engine::{Engine, EngineError, EngineOptions};
+use tauri::{App, AppHandle, Builder, Manager, RunEvent, Runtime};
+
+pub mod commands;
+pub mod events;
+pub mod output;
+
+/// Pack directories used when `STORMDESK_PACKS` is unset: the repository's
+/// `packs/` where it exists (a development checkout), so edits to the example
+/// pack show without a rebuild. The engine also bundles the example pack.
+const DEV_PACKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../packs");
+
+/// Engine options from the environment: `STORMDESK_PACKS` (a path list, like
+/// `PATH`) replaces the default pack directories. `STORMDESK_HOME` and
+/// `STORMDESK_RUNNER` are read by the engine itself.
+pub fn engine_options_from_env() -> EngineOptions {
+    let pack_dirs = match std::env::var_os("STORMDESK_PACKS") {
+        Some(list) => std::env::split_paths(&list)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => Some(PathBuf::from(DEV_PACKS))
+            .filter(|p| p.is_dir())
+            .into_iter()
+            .collect(),
+    };
+    EngineOptions {
+        pack_dirs,
+        // Lets `stormdesk execution tail` find the engine of the running app.
+        advertise: true,
+        ..EngineOptions::default()
+    }
+}
+
+/// Starts the engine on Tauri's async runtime, so its background tasks live
+/// as long as the app.
+pub fn start_engine(options: EngineOptions) -> Result<Engine, EngineError> {
+    tauri::async_runtime::block_on(Engine::start(options))
+}
+
+/// Builds the app around `engine` on any runtime: `tauri::Builder::default()`
+/// for the real window, `tauri::test::mock_builder()` in tests. The engine's
+/// events are forwarded from here on, before the event loop runs.
+pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Result<App<R>> {
+    let app = builder
+        .manage(engine.clone())
+        .invoke_handler(tauri::generate_handler![
+            commands::actions::list_packs,
+            commands::actions::list_actions,
+            commands::actions::get_action,
+            commands::executions::run_action,
+            commands::executions::get_execution,
+            commands::executions::list_executions,
+            commands::executions::cancel_execution,
+            commands::executions::execution_output,
+            commands::executions::follow_output,
+        ])
+        .build(tauri::generate_context!("../tauri.conf.json"))?;
+    app.manage(events::EventForwarder::start(app.handle().clone(), &engine));
+    Ok(app)
+}
+
+/// Pass to `App::run`: stops the engine's listener and background work on
+/// exit. Runners still going report to the next engine (or spool).
+pub fn on_run_event<R: Runtime>(app: &AppHandle<R>, event: RunEvent) {
+    if let RunEvent::Exit = event {
+        if let Some(engine) = app.try_state::<Engine>() {
+            engine.shutdown();
+        }
+    }
+}

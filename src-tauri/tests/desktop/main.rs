@@ -1,0 +1,266 @@
+//! The desktop app on Tauri's mock runtime: the real engine and runner, the
+//! real command and event wiring, no display. Each test gets its own
+//! `STORMDESK_HOME` in a temporary directory.
+//!
+//! Needs the runner binary: `cargo build -p stormdesk-runner` first (or set
+//! `STORMDESK_RUNNER`).
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use stormdesk_desktop::{build_app, output, start_engine};
+use stormdesk_engine::{Engine, EngineOptions, Execution, OutputChunk, Status};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Desktop {
+    // Field order is drop order: the app (and its forwarder) before the home.
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    engine: Engine,
+    _home: tempfile::TempDir,
+}
+
+fn runner_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("STORMDESK_RUNNER") {
+        return path.into();
+    }
+    // This test runs as target/<profile>/deps/desktop-<hash>.
+    let exe = std::env::current_exe().expect("current exe");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>")
+        .join(format!("stormdesk-runner{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo build -p stormdesk-runner` first, or set STORMDESK_RUNNER",
+        bin.display()
+    );
+    bin
+}
+
+fn desktop() -> Desktop {
+    let home = tempfile::tempdir().expect("temp home");
+    let engine = start_engine(EngineOptions {
+        home: Some(home.path().to_path_buf()),
+        runner_bin: Some(runner_bin()),
+        ..EngineOptions::default()
+    })
+    .expect("engine starts");
+    let app = build_app(mock_builder(), engine.clone()).expect("app builds");
+    // The config's window is created when the event loop starts; tests have
+    // none, so make the one the capability is for.
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("main window");
+    Desktop {
+        app,
+        window,
+        engine,
+        _home: home,
+    }
+}
+
+impl Desktop {
+    /// Calls a command the way the UI's `invoke` does.
+    fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let url = if cfg!(any(windows, target_os = "android")) {
+            "http://tauri.localhost"
+        } else {
+            "tauri://localhost"
+        };
+        get_ipc_response(
+            &self.window,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: url.parse().expect("url"),
+                body: InvokeBody::Json(args),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.into(),
+            },
+        )
+        .map(|body| body.deserialize::<Value>().expect("json response"))
+    }
+
+    /// `execution` events, as the UI receives them.
+    fn execution_events(&self) -> mpsc::Receiver<Execution> {
+        let (tx, rx) = mpsc::channel();
+        self.app.listen("execution", move |event| {
+            let execution: Execution =
+                serde_json::from_str(event.payload()).expect("execution payload");
+            let _ = tx.send(execution);
+        });
+        rx
+    }
+}
+
+fn wait_completed(events: &mpsc::Receiver<Execution>, id: &str) -> Execution {
+    loop {
+        let execution = events
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|_| panic!("no completion event for {id}"));
+        if execution.id == id && execution.status.is_completed() {
+            return execution;
+        }
+    }
+}
+
+#[test]
+fn lists_the_example_pack() {
+    let d = desktop();
+    let packs = d.invoke("list_packs", json!({})).expect("list_packs");
+    assert!(
+        packs.as_array().unwrap().iter().any(|p| p["ref"] == "examples"),
+        "{packs:#}"
+    );
+    let actions = d.invoke("list_actions", json!({})).expect("list_actions");
+    let hello = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["ref"] == "examples.hello")
+        .unwrap_or_else(|| panic!("examples.hello missing from {actions:#}"));
+    assert_eq!(hello["runner_type"], "local-shell-cmd");
+    assert_eq!(hello["supported"], true);
+
+    let detail = d
+        .invoke("get_action", json!({ "actionRef": "examples.hello" }))
+        .expect("get_action");
+    assert_eq!(detail["parameters"]["name"]["default"], "world");
+}
+
+#[test]
+fn runs_hello_and_forwards_its_events() {
+    let d = desktop();
+    let events = d.execution_events();
+    let scheduled = d
+        .invoke("run_action", json!({ "action": "examples.hello" }))
+        .expect("run_action");
+    let id = scheduled["id"].as_str().expect("execution id").to_string();
+    assert_eq!(scheduled["action"], "examples.hello");
+
+    let done = wait_completed(&events, &id);
+    assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+
+    let execution = d
+        .invoke("get_execution", json!({ "id": id }))
+        .expect("get_execution");
+    assert_eq!(execution["status"], "succeeded");
+    assert_eq!(execution["result"]["stdout"], "Hello, world");
+    assert_eq!(execution["result"]["return_code"], 0);
+
+    let output = d
+        .invoke("execution_output", json!({ "id": id }))
+        .expect("execution_output");
+    let text: String = output
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["stream"] == "stdout")
+        .map(|c| c["data"].as_str().unwrap())
+        .collect();
+    assert_eq!(text.trim_end(), "Hello, world");
+
+    let listed = d
+        .invoke(
+            "list_executions",
+            json!({ "filter": { "action": "examples.hello" } }),
+        )
+        .expect("list_executions");
+    assert!(listed.as_array().unwrap().iter().any(|e| e["id"] == id));
+}
+
+#[test]
+fn passes_parameters_through() {
+    let d = desktop();
+    let events = d.execution_events();
+    let scheduled = d
+        .invoke(
+            "run_action",
+            json!({ "action": "examples.hello", "parameters": { "name": "Stormdesk" } }),
+        )
+        .expect("run_action");
+    let id = scheduled["id"].as_str().unwrap().to_string();
+    let done = wait_completed(&events, &id);
+    assert_eq!(done.result["stdout"], "Hello, Stormdesk");
+}
+
+/// The UI branches on these codes; a command never fails with a bare string.
+#[test]
+fn errors_cross_the_boundary_as_code_and_message() {
+    let d = desktop();
+    let err = d
+        .invoke("get_action", json!({ "actionRef": "examples.nope" }))
+        .expect_err("unknown action");
+    assert_eq!(err["code"], "not_found", "{err:#}");
+    assert!(err["message"].as_str().unwrap().contains("examples.nope"));
+    assert_eq!(err.as_object().unwrap().len(), 2, "{err:#}");
+
+    let err = d
+        .invoke("run_action", json!({ "action": "examples.nope" }))
+        .expect_err("unknown action");
+    assert_eq!(err["code"], "not_found", "{err:#}");
+
+    let err = d
+        .invoke("get_execution", json!({ "id": "000000000000000000000000" }))
+        .expect_err("unknown execution");
+    assert_eq!(err["code"], "not_found", "{err:#}");
+
+    let err = d
+        .invoke(
+            "run_action",
+            json!({ "action": "examples.countdown", "parameters": { "count": "many" } }),
+        )
+        .expect_err("bad parameter");
+    assert_eq!(err["code"], "invalid_input", "{err:#}");
+}
+
+/// What `follow_output` streams over its channel: every chunk once, in order,
+/// then the completed execution.
+#[test]
+fn follows_output_until_completion() {
+    let d = desktop();
+    let engine = d.engine.clone();
+    let chunks = tauri::async_runtime::block_on(async move {
+        let mut params = serde_json::Map::new();
+        params.insert("count".into(), json!(3));
+        params.insert("delay".into(), json!(0.05));
+        let scheduled = engine
+            .run(stormdesk_engine::RunRequest {
+                action: "examples.countdown".into(),
+                parameters: params,
+                content_version: None,
+            })
+            .await
+            .expect("run");
+        let mut chunks: Vec<OutputChunk> = Vec::new();
+        let done = tokio::time::timeout(
+            TIMEOUT,
+            output::follow(&engine, &scheduled.id, None, |chunk| {
+                chunks.push(chunk);
+                true
+            }),
+        )
+        .await
+        .expect("completes in time")
+        .expect("follow");
+        assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+        chunks
+    });
+    let seqs: Vec<u64> = chunks.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (0..chunks.len() as u64).collect::<Vec<_>>());
+    let text: String = chunks.iter().map(|c| c.data.as_str()).collect();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        ["3...", "2...", "1...", "liftoff"]
+    );
+}

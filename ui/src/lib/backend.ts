@@ -1,0 +1,451 @@
+// One Backend interface, two transports: the desktop app's IPC (TauriBackend)
+// and the engine's HTTP API for the browser (HttpBackend). The UI only ever
+// talks to `Backend`; `createBackend()` picks the transport at runtime.
+
+import { Channel, invoke } from '@tauri-apps/api/core';
+import { listen } from '@tauri-apps/api/event';
+
+import { readSse } from './sse';
+import {
+  isCompleted,
+  type ActionDetail,
+  type ActionSummary,
+  type ErrorBody,
+  type Execution,
+  type ExecutionFilter,
+  type OutputChunk,
+  type PackSummary,
+  type RunRequest,
+} from './types';
+
+export type Unsubscribe = () => void;
+
+/** A live view of one execution's output. */
+export interface OutputFollow {
+  /** Resolves with the execution once it has completed. */
+  readonly done: Promise<Execution>;
+  /** Stops delivering chunks; the execution itself keeps running. */
+  stop(): void;
+}
+
+export interface Backend {
+  readonly transport: 'tauri' | 'http';
+  /** Where the engine is, for display. */
+  readonly location: string;
+  listPacks(): Promise<PackSummary[]>;
+  listActions(): Promise<ActionSummary[]>;
+  getAction(ref: string): Promise<ActionDetail>;
+  /** Schedules a run; resolves as soon as it is scheduled. */
+  run(request: RunRequest): Promise<Execution>;
+  getExecution(id: string): Promise<Execution>;
+  listExecutions(filter?: ExecutionFilter): Promise<Execution[]>;
+  cancel(id: string): Promise<Execution>;
+  output(id: string, afterSeq?: number): Promise<OutputChunk[]>;
+  /** Recorded output first, then live chunks, each once and in order, until the execution completes. */
+  followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow;
+  /** Every change of every execution. */
+  onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe>;
+  /** Events may have been missed (the UI fell behind, or the stream reconnected): refetch what is shown. */
+  onResync(handler: () => void): Promise<Unsubscribe>;
+}
+
+/** Every failure the UI sees: the engine's `{code, message}`, plus transport codes of our own. */
+export class BackendError extends Error implements ErrorBody {
+  readonly code: string;
+
+  constructor(body: ErrorBody) {
+    super(body.message);
+    this.name = 'BackendError';
+    this.code = body.code;
+  }
+
+  static from(error: unknown): BackendError {
+    if (error instanceof BackendError) return error;
+    if (isErrorBody(error)) return new BackendError(error);
+    const message = error instanceof Error ? error.message : String(error);
+    return new BackendError({ code: 'unavailable', message });
+  }
+}
+
+function isErrorBody(value: unknown): value is ErrorBody {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as ErrorBody).code === 'string' &&
+    typeof (value as ErrorBody).message === 'string'
+  );
+}
+
+export function isTauri(): boolean {
+  return '__TAURI_INTERNALS__' in window;
+}
+
+export function createBackend(): Backend {
+  return isTauri() ? new TauriBackend() : new HttpBackend(httpConfigFromPage());
+}
+
+// ---------------------------------------------------------------------------
+// Desktop: Tauri commands (src-tauri/src/commands) and events (src-tauri/src/events.rs).
+
+export class TauriBackend implements Backend {
+  readonly transport = 'tauri';
+  readonly location = 'desktop';
+
+  private async call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    try {
+      return await invoke<T>(cmd, args);
+    } catch (error) {
+      throw BackendError.from(error);
+    }
+  }
+
+  listPacks(): Promise<PackSummary[]> {
+    return this.call('list_packs');
+  }
+
+  listActions(): Promise<ActionSummary[]> {
+    return this.call('list_actions');
+  }
+
+  getAction(ref: string): Promise<ActionDetail> {
+    return this.call('get_action', { actionRef: ref });
+  }
+
+  run(request: RunRequest): Promise<Execution> {
+    return this.call('run_action', {
+      action: request.action,
+      parameters: request.parameters,
+      contentVersion: request.content_version ?? null,
+    });
+  }
+
+  getExecution(id: string): Promise<Execution> {
+    return this.call('get_execution', { id });
+  }
+
+  listExecutions(filter: ExecutionFilter = {}): Promise<Execution[]> {
+    return this.call('list_executions', { filter });
+  }
+
+  cancel(id: string): Promise<Execution> {
+    return this.call('cancel_execution', { id });
+  }
+
+  output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    return this.call('execution_output', { id, afterSeq: afterSeq ?? null });
+  }
+
+  followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow {
+    let live = true;
+    const channel = new Channel<OutputChunk>((chunk) => {
+      if (live) onChunk(chunk);
+    });
+    const done = this.call<Execution>('follow_output', {
+      id,
+      afterSeq: afterSeq ?? null,
+      onChunk: channel,
+    });
+    return {
+      done,
+      stop: () => {
+        live = false;
+      },
+    };
+  }
+
+  async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
+    return listen<Execution>('execution', (event) => handler(event.payload));
+  }
+
+  async onResync(handler: () => void): Promise<Unsubscribe> {
+    return listen<number>('resync', () => handler());
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Browser: the engine's HTTP API (StackStorm's endpoint names), SSE for events.
+
+export interface HttpConfig {
+  /** Engine API origin, e.g. `http://127.0.0.1:9101`. */
+  baseUrl: string;
+  /** API token (`<config>/token`). */
+  token: string | null;
+}
+
+const API_KEY = 'stormdesk.api';
+const TOKEN_KEY = 'stormdesk.token';
+
+/**
+ * Where the API is and how to authenticate: `?api=` and `?token=` on the page
+ * URL (the token is then removed from the address bar and kept for the tab's
+ * session), else what this tab saved before, else the page's own origin (when
+ * `stormdesk serve` serves the UI).
+ */
+export function httpConfigFromPage(): HttpConfig {
+  const url = new URL(window.location.href);
+  const api = url.searchParams.get('api');
+  const token = url.searchParams.get('token');
+  if (api) sessionStorage.setItem(API_KEY, api);
+  if (token) {
+    sessionStorage.setItem(TOKEN_KEY, token);
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url);
+  }
+  const origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : '';
+  return {
+    baseUrl: (sessionStorage.getItem(API_KEY) ?? origin).replace(/\/+$/, ''),
+    token: sessionStorage.getItem(TOKEN_KEY),
+  };
+}
+
+/** Saves a connection for this tab (the connect form). */
+export function saveHttpConfig(config: HttpConfig): void {
+  sessionStorage.setItem(API_KEY, config.baseUrl);
+  if (config.token) sessionStorage.setItem(TOKEN_KEY, config.token);
+  else sessionStorage.removeItem(TOKEN_KEY);
+}
+
+type StreamEvent =
+  | { kind: 'execution'; execution: Execution }
+  | { kind: 'output'; executionId: string; chunk: OutputChunk }
+  | { kind: 'resync' };
+
+export class HttpBackend implements Backend {
+  readonly transport = 'http';
+  readonly location: string;
+  private readonly stream: EventStream;
+
+  constructor(private readonly config: HttpConfig) {
+    this.location = config.baseUrl || window.location.origin;
+    this.stream = new EventStream(() => this.url('/v1/stream'), () => this.headers());
+  }
+
+  private url(path: string, query: Record<string, string | number | boolean | undefined> = {}): string {
+    const url = new URL(this.config.baseUrl + path, window.location.href);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    return url.toString();
+  }
+
+  private headers(): Record<string, string> {
+    return this.config.token ? { Authorization: `Bearer ${this.config.token}` } : {};
+  }
+
+  private async request<T>(method: string, url: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers: {
+          Accept: 'application/json',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+          ...this.headers(),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new BackendError({
+        code: 'unavailable',
+        message: `cannot reach the engine at ${this.location}: ${String(error)}`,
+      });
+    }
+    if (!response.ok) throw await errorFromResponse(response);
+    return (await response.json()) as T;
+  }
+
+  listPacks(): Promise<PackSummary[]> {
+    return this.request('GET', this.url('/v1/packs'));
+  }
+
+  listActions(): Promise<ActionSummary[]> {
+    return this.request('GET', this.url('/v1/actions'));
+  }
+
+  getAction(ref: string): Promise<ActionDetail> {
+    return this.request('GET', this.url(`/v1/actions/${encodeURIComponent(ref)}`));
+  }
+
+  run(request: RunRequest): Promise<Execution> {
+    return this.request('POST', this.url('/v1/executions'), request);
+  }
+
+  getExecution(id: string): Promise<Execution> {
+    return this.request('GET', this.url(`/v1/executions/${encodeURIComponent(id)}`));
+  }
+
+  listExecutions(filter: ExecutionFilter = {}): Promise<Execution[]> {
+    return this.request('GET', this.url('/v1/executions', { ...filter }));
+  }
+
+  cancel(id: string): Promise<Execution> {
+    return this.request('DELETE', this.url(`/v1/executions/${encodeURIComponent(id)}`));
+  }
+
+  output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    return this.request(
+      'GET',
+      this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { after: afterSeq }),
+    );
+  }
+
+  followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow {
+    let next = afterSeq === undefined ? 0 : afterSeq + 1;
+    let live = true;
+    const push = (chunk: OutputChunk): void => {
+      if (live && chunk.seq >= next) {
+        next = chunk.seq + 1;
+        onChunk(chunk);
+      }
+    };
+    const catchUp = async (): Promise<void> => {
+      for (const chunk of await this.output(id, next > 0 ? next - 1 : undefined)) push(chunk);
+    };
+    let finish: (execution: Execution) => void = () => {};
+    const completed = new Promise<Execution>((resolve) => (finish = resolve));
+    // Subscribe before reading the backlog so no chunk falls between the two.
+    const unsubscribe = this.stream.subscribe((event) => {
+      if (event.kind === 'output' && event.executionId === id) push(event.chunk);
+      else if (event.kind === 'execution' && event.execution.id === id && isCompleted(event.execution.status)) {
+        finish(event.execution);
+      } else if (event.kind === 'resync') {
+        // The completion event may be among the missed ones.
+        void catchUp()
+          .then(() => this.getExecution(id))
+          .then((execution) => {
+            if (isCompleted(execution.status)) finish(execution);
+          })
+          .catch(() => {});
+      }
+    });
+    const done = (async () => {
+      try {
+        await catchUp();
+        const current = await this.getExecution(id);
+        const execution = isCompleted(current.status) ? current : await completed;
+        await catchUp();
+        return execution;
+      } finally {
+        unsubscribe();
+      }
+    })();
+    return {
+      done,
+      stop: () => {
+        live = false;
+        unsubscribe();
+      },
+    };
+  }
+
+  async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
+    return this.stream.subscribe((event) => {
+      if (event.kind === 'execution') handler(event.execution);
+    });
+  }
+
+  async onResync(handler: () => void): Promise<Unsubscribe> {
+    return this.stream.subscribe((event) => {
+      if (event.kind === 'resync') handler();
+    });
+  }
+}
+
+async function errorFromResponse(response: Response): Promise<BackendError> {
+  const text = await response.text().catch(() => '');
+  try {
+    const body: unknown = JSON.parse(text);
+    if (isErrorBody(body)) return new BackendError(body);
+  } catch {
+    // Not JSON: fall through.
+  }
+  const code = response.status === 401 || response.status === 403 ? 'unauthorized' : 'unavailable';
+  return new BackendError({ code, message: text || `${response.status} ${response.statusText}` });
+}
+
+/**
+ * One SSE connection to `/v1/stream`, shared by every subscriber, opened with
+ * the first and closed with the last. Reconnects with backoff and resumes
+ * with `Last-Event-ID`. Every reconnect also tells subscribers to resync:
+ * the engine drops events for a client that falls behind, and a resume point
+ * older than its replay window restarts from now.
+ */
+class EventStream {
+  private readonly listeners = new Set<(event: StreamEvent) => void>();
+  private abort: AbortController | null = null;
+  private lastId: string | undefined;
+
+  constructor(
+    private readonly url: () => string,
+    private readonly headers: () => Record<string, string>,
+  ) {}
+
+  subscribe(listener: (event: StreamEvent) => void): Unsubscribe {
+    this.listeners.add(listener);
+    if (!this.abort) {
+      this.abort = new AbortController();
+      void this.run(this.abort.signal);
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.abort?.abort();
+        this.abort = null;
+      }
+    };
+  }
+
+  private dispatch(event: StreamEvent): void {
+    for (const listener of [...this.listeners]) listener(event);
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    let delay = 500;
+    let connectedBefore = false;
+    while (!signal.aborted) {
+      try {
+        const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.headers() };
+        if (this.lastId !== undefined) headers['Last-Event-ID'] = this.lastId;
+        const response = await fetch(this.url(), { headers, signal });
+        if (!response.ok || !response.body) throw await errorFromResponse(response);
+        if (connectedBefore) this.dispatch({ kind: 'resync' });
+        connectedBefore = true;
+        delay = 500;
+        for await (const message of readSse(response.body)) {
+          if (message.id !== undefined) this.lastId = message.id;
+          const event = parseStreamEvent(message.event, message.data);
+          if (event) this.dispatch(event);
+        }
+      } catch {
+        if (signal.aborted) return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+}
+
+/** Accepts both `event: execution` + the execution (or `{execution}`) and the bus's tagged `{type, ...}` form. */
+function parseStreamEvent(name: string, data: string): StreamEvent | null {
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(data) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const kind = name !== 'message' ? name : payload['type'];
+  switch (kind) {
+    case 'execution':
+      return { kind, execution: (payload['execution'] ?? payload) as Execution };
+    case 'output':
+      return {
+        kind,
+        executionId: payload['execution_id'] as string,
+        chunk: payload['chunk'] as OutputChunk,
+      };
+    case 'resync':
+      return { kind };
+    default:
+      return null;
+  }
+}
