@@ -8,8 +8,11 @@
 
 use std::path::PathBuf;
 
-use stormdesk_engine::{Engine, EngineError, EngineOptions};
-use tauri::{App, AppHandle, Builder, Manager, RunEvent, Runtime};
+use stormdesk_engine::{Engine, EngineOptions, ErrorBody};
+use tauri::utils::config::WindowConfig;
+use tauri::{
+    App, AppHandle, Builder, Manager, RunEvent, Runtime, WebviewWindow, WebviewWindowBuilder,
+};
 
 pub mod commands;
 pub mod events;
@@ -43,16 +46,22 @@ pub fn engine_options_from_env() -> EngineOptions {
 
 /// Starts the engine on Tauri's async runtime, so its background tasks live
 /// as long as the app.
-pub fn start_engine(options: EngineOptions) -> Result<Engine, EngineError> {
-    tauri::async_runtime::block_on(Engine::start(options))
+pub fn start_engine(options: EngineOptions) -> Result<Engine, ErrorBody> {
+    tauri::async_runtime::block_on(Engine::start(options)).map_err(|e| e.to_body())
 }
 
 /// Builds the app around `engine` on any runtime: `tauri::Builder::default()`
 /// for the real window, `tauri::test::mock_builder()` in tests. The engine's
-/// events are forwarded from here on, before the event loop runs.
+/// events are forwarded from here on; the main window is created when the
+/// event loop starts (tests, which run none, call [`create_main_window`]).
 pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Result<App<R>> {
+    let for_window = engine.clone();
     let app = builder
         .manage(engine.clone())
+        .setup(move |app| {
+            create_main_window(app.handle(), &for_window)?;
+            Ok(())
+        })
         .invoke_handler(tauri::generate_handler![
             commands::actions::list_packs,
             commands::actions::list_actions,
@@ -67,6 +76,32 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
         .build(tauri::generate_context!("../tauri.conf.json"))?;
     app.manage(events::EventForwarder::start(app.handle().clone(), &engine));
     Ok(app)
+}
+
+/// The window the UI lives in; its capability is in `capabilities/default.json`.
+pub const MAIN_WINDOW: &str = "main";
+
+/// Creates the main window as configured in tauri.conf.json (`create: false`
+/// there), with the webview's own data (storage, caches) under the engine's
+/// data directory, so `STORMDESK_HOME` covers it too.
+pub fn create_main_window<R: Runtime, M: Manager<R>>(
+    manager: &M,
+    engine: &Engine,
+) -> tauri::Result<WebviewWindow<R>> {
+    let config = manager
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .cloned()
+        .unwrap_or_else(|| WindowConfig {
+            label: MAIN_WINDOW.into(),
+            ..WindowConfig::default()
+        });
+    WebviewWindowBuilder::from_config(manager, &config)?
+        .data_directory(engine.paths().data.join("webview"))
+        .build()
 }
 
 /// Pass to `App::run`: stops the engine's listener and background work on

@@ -34,7 +34,7 @@ async function start(root: HTMLElement): Promise<void> {
     h(
       'header',
       { class: 'topbar' },
-      h('span', { class: 'brand' }, h('span', { class: 'mark', 'aria-hidden': 'true' }, '⚡'), 'Stormdesk'),
+      h('span', { class: 'brand' }, logo(), 'Stormdesk'),
       h('span', { class: 'transport', title: 'Engine' }, backend.transport === 'tauri' ? 'desktop' : backend.location),
     ),
     banner,
@@ -69,6 +69,25 @@ async function start(root: HTMLElement): Promise<void> {
     }),
   );
   await load();
+}
+
+/** The app icon's bolt (icons/generate.py), drawn inline: no asset, no emoji font needed. */
+function logo(): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 100 100');
+  svg.setAttribute('class', 'mark');
+  svg.setAttribute('aria-hidden', 'true');
+  const tile = document.createElementNS(ns, 'rect');
+  tile.setAttribute('width', '100');
+  tile.setAttribute('height', '100');
+  tile.setAttribute('rx', '24');
+  tile.setAttribute('fill', '#3350c8');
+  const bolt = document.createElementNS(ns, 'polygon');
+  bolt.setAttribute('points', '58,10 26,56 47,56 40,90 75,40 53,40 63,10');
+  bolt.setAttribute('fill', '#ffd43b');
+  svg.append(tile, bolt);
+  return svg;
 }
 
 /** Browser only: where the engine's API is and its token (`<config>/token`). */

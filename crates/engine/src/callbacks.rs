@@ -61,14 +61,15 @@ impl Engine {
         id: &str,
         mut chunks: Vec<OutputChunk>,
     ) -> Result<(), EngineError> {
+        if let Some(secrets) = self
+            .inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
         {
-            let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(entry) = live.get(id) {
-                if !entry.secrets.is_empty() {
-                    for c in &mut chunks {
-                        c.data = entry.secrets.mask_str(&c.data);
-                    }
-                }
+            for c in &mut chunks {
+                c.data = secrets.mask_str(&c.data);
             }
         }
         if chunks.is_empty() {

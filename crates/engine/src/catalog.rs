@@ -9,7 +9,8 @@ use serde_json::Value;
 use crate::error::EngineError;
 use crate::pack::{self, Action, Pack, PackError, ParamSpec};
 
-/// Runner types this build can run.
+/// Runner types the engine runs today (the pack loader also knows workflows
+/// and remote runners, which load but are refused here with a reason).
 pub const SUPPORTED_RUNNERS: &[&str] = &["local-shell-cmd", "local-shell-script", "python-script", "noop"];
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -22,6 +23,8 @@ pub struct PackSummary {
     pub path: String,
     pub actions: usize,
     pub unsupported: Vec<UnsupportedSummary>,
+    /// Action metadata files that could not be read, as `file:line:column: message`.
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -140,6 +143,7 @@ impl Catalog {
                         reason: u.reason.clone(),
                     })
                     .collect(),
+                errors: p.errors.iter().map(|e| e.to_string()).collect(),
             })
             .collect()
     }

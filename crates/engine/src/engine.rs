@@ -53,7 +53,6 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 pub(crate) struct Live {
     pub execution: Execution,
     pub token: String,
-    pub secrets: Secrets,
     pub runner_pid: Option<u32>,
     pub child_pid: Option<u32>,
     pub control: Option<mpsc::UnboundedSender<launch::Control>>,
@@ -68,6 +67,9 @@ pub(crate) struct Inner {
     pub catalog: RwLock<Catalog>,
     pub pack_dirs: Vec<PathBuf>,
     pub live: Mutex<HashMap<String, Live>>,
+    /// Secret values per execution, kept until its runner has exited and its
+    /// spool is applied (output can arrive after the final status).
+    pub secrets: Mutex<HashMap<String, Secrets>>,
     pub api_token: String,
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
@@ -108,6 +110,7 @@ impl Engine {
             catalog: RwLock::new(catalog),
             pack_dirs,
             live: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(HashMap::new()),
             api_token,
             url: RwLock::new(String::new()),
             shutdown: CancellationToken::new(),
@@ -280,12 +283,18 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        if !secrets.is_empty() {
+            self.inner
+                .secrets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), secrets);
+        }
         self.inner.live.lock().unwrap_or_else(|e| e.into_inner()).insert(
             id.clone(),
             Live {
                 execution: execution.clone(),
                 token: token.clone(),
-                secrets,
                 runner_pid: None,
                 child_pid: None,
                 control: None,
@@ -347,23 +356,38 @@ impl Engine {
 
     /// Cancels a running execution: the runner kills the action's whole process group.
     pub async fn cancel(&self, id: &str) -> Result<Execution, EngineError> {
-        let (execution, control) = {
+        enum Found {
+            Gone,
+            Already(Execution),
+            Canceling(Execution, Option<mpsc::UnboundedSender<launch::Control>>),
+        }
+        let found = {
             let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-            let Some(entry) = live.get_mut(id) else {
-                drop(live);
+            match live.get_mut(id) {
+                None => Found::Gone,
+                Some(entry)
+                    if entry.execution.status.is_completed()
+                        || entry.execution.status == Status::Canceling =>
+                {
+                    Found::Already(entry.execution.clone())
+                }
+                Some(entry) => {
+                    set_status(&mut entry.execution, Status::Canceling);
+                    Found::Canceling(entry.execution.clone(), entry.control.clone())
+                }
+            }
+        };
+        let (execution, control) = match found {
+            Found::Gone => {
                 let current = self.execution(id).await?;
                 return Err(EngineError::NotActive {
                     id: id.to_string(),
                     status: current.status.to_string(),
                     verb: "canceled",
                 });
-            };
-            if entry.execution.status.is_completed() || entry.execution.status == Status::Canceling
-            {
-                return Ok(entry.execution.clone());
             }
-            set_status(&mut entry.execution, Status::Canceling);
-            (entry.execution.clone(), entry.control.clone())
+            Found::Already(e) => return Ok(e),
+            Found::Canceling(e, c) => (e, c),
         };
         self.persist(&execution, true).await?;
         match control {
@@ -483,7 +507,15 @@ impl Engine {
             if entry.execution.status.is_completed() {
                 return Ok(None);
             }
-            entry.secrets.mask_value(&mut result);
+            if let Some(secrets) = self
+                .inner
+                .secrets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(id)
+            {
+                secrets.mask_value(&mut result);
+            }
             let status = if entry.execution.status == Status::Canceling
                 && !matches!(status, Status::Succeeded)
             {

@@ -139,6 +139,16 @@ async fn on_runner_exit(
     status: std::io::Result<std::process::ExitStatus>,
     stderr: String,
 ) {
+    // Output may be spooled even when the final status got through.
+    if let Err(e) = crate::reconcile::spool_file(engine, id).await {
+        tracing::warn!(execution = %id, error = %e, "spool reconcile failed");
+    }
+    engine
+        .inner
+        .secrets
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(id);
     let still_live = {
         let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
         live.get(id).map(|l| (l.execution.status, l.child_pid))
@@ -146,18 +156,6 @@ async fn on_runner_exit(
     let Some((current, child_pid)) = still_live else {
         return;
     };
-    if let Err(e) = crate::reconcile::spool_file(engine, id).await {
-        tracing::warn!(execution = %id, error = %e, "spool reconcile failed");
-    }
-    let still_live = engine
-        .inner
-        .live
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains_key(id);
-    if !still_live {
-        return;
-    }
     // Whatever the runner left behind goes with it.
     kill_groups(None, child_pid);
     let how = match &status {

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::engine::{Engine, Live};
 use crate::error::EngineError;
-use crate::mask::Secrets;
 use crate::model::Status;
 use crate::paths::Paths;
 use stormdesk_runner::protocol::SpoolRecord;
@@ -94,7 +93,6 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<(), EngineError> {
                 Live {
                     execution: u.execution,
                     token: u.callback_token.unwrap_or_default(),
-                    secrets: Secrets::default(),
                     runner_pid: u.runner_pid,
                     child_pid,
                     control: None,

@@ -20,10 +20,12 @@
 //! (`ST2_ACTION_PACK_NAME`, `ST2_ACTION_EXECUTION_ID`, and with a callback
 //! `ST2_ACTION_API_URL` = `{callback.url}/v1` and `ST2_ACTION_AUTH_TOKEN` =
 //! the per-execution token) on top of the runner's own environment and the
-//! `env` runner parameter.
+//! `env` runner parameter. `python-script` runs `python3`, or the interpreter
+//! named by `STORMDESK_PYTHON`.
 
 pub mod callback;
 mod cancel;
+pub mod process;
 mod error;
 pub mod protocol;
 pub mod spool;
@@ -45,6 +47,8 @@ mod shell;
 
 pub use cancel::CancelHandle;
 pub use error::RunError;
+#[cfg(feature = "python-script")]
+pub use python::PYTHON_ENV_VAR;
 
 use protocol::{RunnerRequest, RunnerStatus, Stream};
 use serde_json::Value;
@@ -157,9 +161,6 @@ pub fn run_with_events(
             feature: kind.feature,
         });
     }
-    // Each arm exists only when its feature is on; `compiled` was checked above,
-    // so the fallback arm is unreachable for a compiled-in runner.
-    let _ = (&on_event, cancel);
     match kind.name {
         #[cfg(feature = "local-shell-cmd")]
         "local-shell-cmd" => local_shell::run_cmd(req, on_event, cancel),
@@ -169,10 +170,15 @@ pub fn run_with_events(
         "python-script" => python::run(req, on_event, cancel),
         #[cfg(feature = "noop")]
         "noop" => Ok(noop::run()),
-        other => Err(RunError::RunnerNotCompiled {
-            runner_type: other.to_string(),
-            feature: kind.feature,
-        }),
+        other => {
+            // Unreachable for a compiled-in runner (checked above); the arm
+            // keeps the match total whichever features are off.
+            let _ = (on_event, cancel);
+            Err(RunError::RunnerNotCompiled {
+                runner_type: other.to_string(),
+                feature: kind.feature,
+            })
+        }
     }
 }
 

@@ -1,12 +1,9 @@
 //! Typed access to StackStorm runner parameters and the environment every
 //! action process gets.
 
+// Parts are used only by the shell runners.
 #![cfg_attr(
-    not(any(
-        feature = "local-shell-cmd",
-        feature = "local-shell-script",
-        feature = "python-script"
-    )),
+    not(any(feature = "local-shell-cmd", feature = "local-shell-script")),
     allow(dead_code)
 )]
 
@@ -110,7 +107,10 @@ impl<'a> Params<'a> {
     fn invalid(&self, name: &'static str, expected: &'static str, got: &Value) -> RunError {
         let mut got = got.to_string();
         if got.len() > 200 {
-            let cut = (0..=200).rev().find(|i| got.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=200)
+                .rev()
+                .find(|i| got.is_char_boundary(*i))
+                .unwrap_or(0);
             got.truncate(cut);
             got.push('…');
         }

@@ -2,12 +2,9 @@
 //! messages with Python's `str()` and `json.dumps()`, so scripts written for it
 //! expect exactly those spellings (`True`, `['a', 1]`, `{"k": "v"}`).
 
+// Parts are used only by the shell runners.
 #![cfg_attr(
-    not(any(
-        feature = "local-shell-cmd",
-        feature = "local-shell-script",
-        feature = "python-script"
-    )),
+    not(any(feature = "local-shell-cmd", feature = "local-shell-script")),
     allow(dead_code)
 )]
 
@@ -211,13 +208,13 @@ pub(crate) fn py_float(f: f64) -> String {
         let body = if point <= 0 {
             format!("0.{}{}", "0".repeat((-point) as usize), digits)
         } else if point as usize >= digits.len() {
-            format!(
-                "{}{}.0",
-                digits,
-                "0".repeat(point as usize - digits.len())
-            )
+            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
         } else {
-            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
         };
         format!("{sign}{body}")
     } else {

@@ -23,9 +23,10 @@ use crate::{CancelHandle, RunEvent};
 
 /// Time between SIGTERM and SIGKILL for the action's process group.
 const KILL_GRACE: Duration = Duration::from_secs(2);
-/// How long to keep reading after the action's process exited while some
-/// background process it left still holds the pipes open. StackStorm waits
-/// for the pipes forever; a leftover daemon must not hang the run.
+/// How long the pipes may stay silent after the action's process exited
+/// before the run ends anyway: a background process it left may hold them
+/// open forever. StackStorm waits for them; a leftover daemon must not hang
+/// the run.
 const PIPE_LINGER: Duration = Duration::from_millis(500);
 const READ_BUF: usize = 64 * 1024;
 
@@ -57,7 +58,7 @@ pub(crate) struct ProcessOutput {
 
 enum Msg {
     Output(Stream, String),
-    Eof(Stream),
+    Eof,
     Exited(io::Result<ExitStatus>),
     Cancel,
 }
@@ -94,7 +95,7 @@ pub(crate) fn run_process(
     on_event(RunEvent::Started { pid });
 
     let (tx, rx) = mpsc::channel();
-    let stdin_writer = spawn_stdin_writer(&mut child, spec.stdin);
+    spawn_stdin_writer(&mut child, spec.stdin);
     spawn_reader(&mut child, Stream::Stdout, tx.clone());
     spawn_reader(&mut child, Stream::Stderr, tx.clone());
     spawn_waiter(child, tx.clone());
@@ -105,12 +106,7 @@ pub(crate) fn run_process(
         }
     });
 
-    let out = drive(pid, spec.timeout, &rx, on_event);
-    if let Some(writer) = stdin_writer {
-        // The child is gone, so a blocked write has failed with EPIPE by now.
-        let _ = writer.join();
-    }
-    Ok(out)
+    Ok(drive(pid, spec.timeout, &rx, on_event))
 }
 
 fn drive(
@@ -173,8 +169,13 @@ fn drive(
                     Stream::Stderr => stderr.push_str(&data),
                     _ => stdout.push_str(&data),
                 }
+                if linger_until.is_some() {
+                    // Still draining what the action wrote: only an idle pipe
+                    // counts as held open by a leftover process.
+                    linger_until = Some(Instant::now() + PIPE_LINGER);
+                }
             }
-            Msg::Eof(_) => open_pipes -= 1,
+            Msg::Eof => open_pipes -= 1,
             Msg::Exited(status) => {
                 exit = Some(match status {
                     Ok(s) => exit_code(s),
@@ -219,14 +220,18 @@ fn exit_code(status: ExitStatus) -> i32 {
     }
 }
 
-fn spawn_stdin_writer(child: &mut Child, data: Option<Vec<u8>>) -> Option<JoinHandle<()>> {
-    let (mut pipe, data) = (child.stdin.take()?, data?);
+/// Not joined: if the child never reads its stdin and something it left
+/// behind keeps the pipe open, the write may block, and the run must still end.
+fn spawn_stdin_writer(child: &mut Child, data: Option<Vec<u8>>) {
+    let (Some(mut pipe), Some(data)) = (child.stdin.take(), data) else {
+        return;
+    };
     // A thread, because a large stdin (a 50 MB parameter) fills the pipe while
     // the child is also filling stdout.
-    Some(thread::spawn(move || {
+    thread::spawn(move || {
         let _ = pipe.write_all(&data);
         // Dropping `pipe` closes it: the child sees EOF.
-    }))
+    });
 }
 
 fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
@@ -235,7 +240,7 @@ fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
         _ => child.stdout.take().map(|p| Box::new(p) as _),
     };
     let Some(mut pipe) = pipe else {
-        let _ = tx.send(Msg::Eof(stream));
+        let _ = tx.send(Msg::Eof);
         return;
     };
     thread::spawn(move || {
@@ -258,7 +263,7 @@ fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
         if !rest.is_empty() {
             let _ = tx.send(Msg::Output(stream, rest));
         }
-        let _ = tx.send(Msg::Eof(stream));
+        let _ = tx.send(Msg::Eof);
     });
 }
 
@@ -313,7 +318,10 @@ fn linux_group_has_live_member(pgid: i32) -> Option<bool> {
     let entries = std::fs::read_dir("/proc").ok()?;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -379,12 +387,20 @@ impl Utf8Stream {
     }
 }
 
+#[cfg_attr(
+    not(any(feature = "local-shell-cmd", feature = "local-shell-script")),
+    allow(dead_code)
+)]
 /// StackStorm's `strip_shell_chars`: drop one trailing `\n`, then one `\r`.
 pub(crate) fn strip_shell_chars(s: &str) -> &str {
     let s = s.strip_suffix('\n').unwrap_or(s);
     s.strip_suffix('\r').unwrap_or(s)
 }
 
+#[cfg_attr(
+    not(any(feature = "local-shell-cmd", feature = "local-shell-script")),
+    allow(dead_code)
+)]
 /// StackStorm's `jsonify.json_loads` on one field: the parsed value when the
 /// whole text is JSON, else the text itself.
 pub(crate) fn json_or_string(s: &str) -> Value {

@@ -64,7 +64,9 @@ pub async fn follow_output(
     after_seq: Option<u64>,
     on_chunk: Channel<OutputChunk>,
 ) -> CommandResult<Execution> {
-    crate::output::follow(&engine, &id, after_seq, |chunk| on_chunk.send(chunk).is_ok())
-        .await
-        .map_err(body)
+    crate::output::follow(&engine, &id, after_seq, |chunk| {
+        on_chunk.send(chunk).is_ok()
+    })
+    .await
+    .map_err(body)
 }

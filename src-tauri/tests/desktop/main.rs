@@ -10,12 +10,12 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stormdesk_desktop::{build_app, output, start_engine};
+use stormdesk_desktop::{build_app, create_main_window, output, start_engine};
 use stormdesk_engine::{Engine, EngineOptions, Execution, OutputChunk, Status};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
-use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+use tauri::{App, Listener, WebviewWindow};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -55,11 +55,8 @@ fn desktop() -> Desktop {
     })
     .expect("engine starts");
     let app = build_app(mock_builder(), engine.clone()).expect("app builds");
-    // The config's window is created when the event loop starts; tests have
-    // none, so make the one the capability is for.
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("main window");
+    // The event loop, which would create it, does not run in tests.
+    let window = create_main_window(&app, &engine).expect("main window");
     Desktop {
         app,
         window,
@@ -91,6 +88,24 @@ impl Desktop {
         .map(|body| body.deserialize::<Value>().expect("json response"))
     }
 
+    /// `output` events (execution id, chunk data), as the UI receives them.
+    fn output_events(&self) -> mpsc::Receiver<(String, String)> {
+        let (tx, rx) = mpsc::channel();
+        self.app.listen("output", move |event| {
+            let payload: Value = serde_json::from_str(event.payload()).expect("output payload");
+            let id = payload["execution_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let data = payload["chunk"]["data"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let _ = tx.send((id, data));
+        });
+        rx
+    }
+
     /// `execution` events, as the UI receives them.
     fn execution_events(&self) -> mpsc::Receiver<Execution> {
         let (tx, rx) = mpsc::channel();
@@ -119,7 +134,11 @@ fn lists_the_example_pack() {
     let d = desktop();
     let packs = d.invoke("list_packs", json!({})).expect("list_packs");
     assert!(
-        packs.as_array().unwrap().iter().any(|p| p["ref"] == "examples"),
+        packs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["ref"] == "examples"),
         "{packs:#}"
     );
     let actions = d.invoke("list_actions", json!({})).expect("list_actions");
@@ -142,6 +161,7 @@ fn lists_the_example_pack() {
 fn runs_hello_and_forwards_its_events() {
     let d = desktop();
     let events = d.execution_events();
+    let outputs = d.output_events();
     let scheduled = d
         .invoke("run_action", json!({ "action": "examples.hello" }))
         .expect("run_action");
@@ -150,6 +170,13 @@ fn runs_hello_and_forwards_its_events() {
 
     let done = wait_completed(&events, &id);
     assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+    // The bus delivers output before the completion it precedes.
+    let streamed: String = outputs
+        .try_iter()
+        .filter(|(execution, _)| *execution == id)
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(streamed.trim_end(), "Hello, world");
 
     let execution = d
         .invoke("get_execution", json!({ "id": id }))

@@ -99,6 +99,8 @@ export function parseField(field: Field, raw: string | boolean): unknown {
       if (spec.type === 'array' && !trimmed.startsWith('[')) {
         return trimmed.split(',').map((item) => item.trim());
       }
+      // StackStorm also takes `key1=val1,key2=val2` for objects: the engine casts it.
+      if (spec.type === 'object' && !trimmed.startsWith('{')) return trimmed;
       try {
         return JSON.parse(trimmed);
       } catch {
@@ -109,6 +111,12 @@ export function parseField(field: Field, raw: string | boolean): unknown {
       return text;
   }
 }
+
+/**
+ * The runner parameter that picks the pack revision. Its value travels as the
+ * run's `content_version`, which the engine resolves to a commit, not as a parameter.
+ */
+export const CONTENT_VERSION = 'content_version';
 
 /** The default shown as a hint (never for secrets). */
 export function defaultHint(spec: ParamSpec): string {

@@ -1,7 +1,7 @@
 // The selected action: what it is, a form from its parameter schema, Run.
 
 import { BackendError, type Backend } from '../lib/backend';
-import { defaultHint, FieldError, formFields, parseField, widgetFor, type Field } from '../lib/params';
+import { CONTENT_VERSION, defaultHint, FieldError, formFields, parseField, widgetFor, type Field } from '../lib/params';
 import type { ActionDetail, Execution } from '../lib/types';
 import { append, clear, h } from './dom';
 
@@ -34,8 +34,10 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
           options.map((o) => h('option', { value: o, selected: o === preset && spec.required === true }, o)),
         );
       }
-      case 'json':
-        return h('textarea', { ...common, rows: 3, placeholder: hint || (spec.type === 'array' ? 'a, b, c  or  JSON' : 'JSON') });
+      case 'json': {
+        const example = spec.type === 'array' ? 'a, b, c  or  JSON' : spec.type === 'object' ? 'key=value, …  or  JSON' : 'JSON';
+        return h('textarea', { ...common, rows: 2, placeholder: hint || example });
+      }
       case 'password':
         return h('input', { ...common, type: 'password', autocomplete: 'off' });
       case 'integer':
@@ -43,19 +45,48 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       case 'number':
         return h('input', { ...common, type: 'number', step: 'any', placeholder: hint });
       default:
-        return h('input', { ...common, type: 'text', placeholder: hint, spellcheck: false });
+        return h('input', { ...common, type: 'text', placeholder: hint, spellcheck: 'false' });
     }
+  }
+
+  function fieldRow(field: Field): HTMLElement {
+    const { name, spec } = field;
+    const required = spec.required ? h('span', { class: 'required', title: 'required' }, ' *') : null;
+    return h(
+      'div',
+      { class: widgetFor(spec) === 'boolean' ? 'field checkbox' : 'field', 'data-field': name },
+      h('label', { for: `param-${name}` }, name, required),
+      input(field),
+      h('small', { id: `param-${name}-help`, class: 'help' }, spec.description ?? ''),
+    );
+  }
+
+  function revisionRow(revision: HTMLInputElement): HTMLElement {
+    return h(
+      'details',
+      { class: 'advanced' },
+      h('summary', {}, 'Revision'),
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'content-version' }, CONTENT_VERSION),
+        revision,
+        h('small', { class: 'help' }, 'A tag, branch or commit of the pack; empty for the current one.'),
+      ),
+    );
   }
 
   function show(action: ActionDetail): void {
     clear(element);
     const fields = formFields(action.parameters);
     const error = h('p', { class: 'error', role: 'alert', hidden: true });
+    // Script runners declare `content_version` themselves; other actions get a field for it here.
+    const revisionInSchema = fields.some((f) => f.name === CONTENT_VERSION);
     const revision = h('input', {
       id: 'content-version',
       type: 'text',
       placeholder: 'current',
-      spellcheck: false,
+      spellcheck: 'false',
     });
     const run = h('button', { type: 'submit', class: 'primary' }, 'Run');
     const runnable = action.supported && action.enabled;
@@ -63,22 +94,9 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
     const form = h(
       'form',
       { class: 'params', novalidate: true },
-      fields.map((field) =>
-        h(
-          'div',
-          { class: `field${widgetFor(field.spec) === 'boolean' ? ' checkbox' : ''}`, 'data-field': field.name },
-          h('label', { for: `param-${field.name}` }, field.name, field.spec.required ? h('span', { class: 'required', title: 'required' }, ' *') : null),
-          input(field),
-          h('small', { id: `param-${field.name}-help`, class: 'help' }, field.spec.description ?? ''),
-        ),
-      ),
+      fields.map(fieldRow),
       fields.length === 0 ? h('p', { class: 'muted' }, 'This action takes no parameters.') : null,
-      h(
-        'details',
-        { class: 'advanced' },
-        h('summary', {}, 'Revision'),
-        h('div', { class: 'field' }, h('label', { for: 'content-version' }, 'content_version'), revision, h('small', { class: 'help' }, 'A tag, branch or commit of the pack; empty for the current one.')),
-      ),
+      revisionInSchema ? null : revisionRow(revision),
       error,
       h('div', { class: 'actions' }, run),
     );
@@ -88,12 +106,14 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       error.hidden = true;
       form.querySelectorAll('.field.invalid').forEach((el) => el.classList.remove('invalid'));
       const parameters: Record<string, unknown> = {};
+      let contentVersion = revision.value.trim();
       try {
         for (const field of fields) {
           const el = form.elements.namedItem(field.name) as HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
           const raw = el instanceof HTMLInputElement && el.type === 'checkbox' ? el.checked : el.value;
           const value = parseField(field, raw);
-          if (value !== undefined) parameters[field.name] = value;
+          if (field.name === CONTENT_VERSION) contentVersion = typeof value === 'string' ? value.trim() : '';
+          else if (value !== undefined) parameters[field.name] = value;
         }
       } catch (e) {
         if (e instanceof FieldError) {
@@ -104,7 +124,6 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
         return;
       }
       run.disabled = true;
-      const contentVersion = revision.value.trim();
       backend
         .run({ action: action.ref, parameters, ...(contentVersion ? { content_version: contentVersion } : {}) })
         .then(onRun, (e: unknown) => {

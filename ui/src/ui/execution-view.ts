@@ -108,6 +108,7 @@ export function executionView(backend: Backend): ExecutionView {
       message.hidden = true;
       clear(output);
       apply(execution);
+      element.scrollIntoView({ block: 'nearest' });
       const follow = backend.followOutput(execution.id, appendChunk);
       following = follow;
       follow.done.then(

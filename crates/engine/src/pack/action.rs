@@ -91,7 +91,10 @@ impl Action {
     /// Absolute (or pack-relative, when the pack was loaded from a relative
     /// path) path of the entry point: metadata files live in `actions/`.
     pub fn entry_point_path(&self) -> Option<PathBuf> {
-        let ep = self.entry_point.as_deref().filter(|e| !e.trim().is_empty())?;
+        let ep = self
+            .entry_point
+            .as_deref()
+            .filter(|e| !e.trim().is_empty())?;
         Some(actions_dir_of(&self.meta_file).join(ep))
     }
 
@@ -337,7 +340,8 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
             .map(|k| k.keys().map(String::as_str).collect())
             .unwrap_or_default();
         if let Some(base) = runner.parameters().get(pname) {
-            *spec = override_runner_param(pname, base, spec, &set).map_err(|m| FileProblem::plain(nm, m))?;
+            *spec = override_runner_param(pname, base, spec, &set)
+                .map_err(|m| FileProblem::plain(nm, m))?;
         }
         if spec.immutable && spec.default.is_none() {
             return Err(FileProblem::plain(
@@ -352,7 +356,10 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
         let Some(ep) = entry_point.as_deref() else {
             return Err(FileProblem::plain(
                 nm,
-                format!("runner type {} needs `entry_point` (a path relative to actions/)", runner.name),
+                format!(
+                    "runner type {} needs `entry_point` (a path relative to actions/)",
+                    runner.name
+                ),
             ));
         };
         let path = actions_dir_of(file).join(ep);
@@ -393,8 +400,8 @@ fn override_runner_param(
         }
         let runner_val = base_json.get(*key).cloned().unwrap_or(Value::Null);
         let action_val = action_json.get(*key).cloned().unwrap_or(Value::Null);
-        let same = runner_val == action_val
-            || (runner_val.is_null() && action_val == Value::Bool(false));
+        let same =
+            runner_val == action_val || (runner_val.is_null() && action_val == Value::Bool(false));
         if !same {
             return Err(format!(
                 "attribute '{key}' of runner parameter '{name}' cannot be overridden; only {} can: remove '{key}' from '{name}'",
@@ -410,10 +417,26 @@ fn override_runner_param(
     let pick = |key: &str| set.contains(&key);
     Ok(ParamSpec {
         type_: base.type_.clone(),
-        required: if pick("required") { action.required } else { base.required },
-        default: if pick("default") { action.default.clone() } else { base.default.clone() },
-        enum_: if pick("enum") { action.enum_.clone() } else { base.enum_.clone() },
-        immutable: if pick("immutable") { action.immutable } else { base.immutable },
+        required: if pick("required") {
+            action.required
+        } else {
+            base.required
+        },
+        default: if pick("default") {
+            action.default.clone()
+        } else {
+            base.default.clone()
+        },
+        enum_: if pick("enum") {
+            action.enum_.clone()
+        } else {
+            base.enum_.clone()
+        },
+        immutable: if pick("immutable") {
+            action.immutable
+        } else {
+            base.immutable
+        },
         secret: base.secret,
         position: base.position,
         description: if pick("description") {

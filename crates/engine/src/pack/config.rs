@@ -127,13 +127,19 @@ fn apply_defaults(config: &mut Map<String, Value>, schema: &Map<String, Value>) 
     }
 }
 
-fn check(config: &Map<String, Value>, schema: &Map<String, Value>, prefix: &str) -> Result<(), String> {
+fn check(
+    config: &Map<String, Value>,
+    schema: &Map<String, Value>,
+    prefix: &str,
+) -> Result<(), String> {
     for (key, item) in schema {
         let path = format!("{prefix}{key}");
         let required = item.get("required").and_then(Value::as_bool) == Some(true);
         match config.get(key) {
             None | Some(Value::Null) if required => {
-                return Err(format!("required key '{path}' is missing: add `{key}: <value>`"));
+                return Err(format!(
+                    "required key '{path}' is missing: add `{key}: <value>`"
+                ));
             }
             Some(v) if !v.is_null() => {
                 if let Some(ty) = item.get("type").and_then(Value::as_str) {
@@ -151,7 +157,9 @@ fn check(config: &Map<String, Value>, schema: &Map<String, Value>, prefix: &str)
                         ));
                     }
                 }
-                if let (Some(Value::Object(props)), Value::Object(inner)) = (item.get("properties"), v) {
+                if let (Some(Value::Object(props)), Value::Object(inner)) =
+                    (item.get("properties"), v)
+                {
                     check(inner, props, &format!("{path}."))?;
                 }
             }

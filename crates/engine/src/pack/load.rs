@@ -27,17 +27,17 @@ pub fn load_pack(dir: &Path) -> Result<Pack, PackError> {
     if text.trim().is_empty() {
         return Err(PackError::InvalidMeta {
             file: meta_file,
-            message: "the file is empty: add at least `ref: <pack>`, `name`, `description` and `version`".into(),
+            message:
+                "the file is empty: add at least `ref: <pack>`, `name`, `description` and `version`"
+                    .into(),
         });
     }
     let meta: PackMeta =
         serde_yaml::from_str(&text).map_err(|e| PackError::yaml(&meta_file, &e))?;
-    let name = meta
-        .pack_ref()
-        .map_err(|message| PackError::InvalidMeta {
-            file: meta_file.clone(),
-            message,
-        })?;
+    let name = meta.pack_ref().map_err(|message| PackError::InvalidMeta {
+        file: meta_file.clone(),
+        message,
+    })?;
     let config_schema = read_config_schema(dir)?;
 
     let mut pack = Pack {
@@ -152,6 +152,14 @@ fn load_actions(pack: &mut Pack) -> Result<(), PackError> {
             }),
         }
     }
+    // A workflow definition kept next to the metadata files (older packs do
+    // that) is an action's entry point, not a broken action.
+    let entry_points: Vec<PathBuf> = pack
+        .actions
+        .values()
+        .filter_map(|a| a.entry_point_path())
+        .collect();
+    pack.errors.retain(|e| !entry_points.contains(&e.file));
     Ok(())
 }
 

@@ -60,8 +60,7 @@ fn lenient_string_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 /// StackStorm's rule for pack refs: lowercase letters, digits and underscores.
 pub fn is_valid_pack_ref(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 

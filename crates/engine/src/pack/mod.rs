@@ -26,6 +26,7 @@ pub use action::{
     json_type_name, value_matches_type, Action, ParamSpec, PARAM_TYPES,
     RUNNER_PARAM_OVERRIDABLE_ATTRS,
 };
+pub(crate) use config::with_article;
 pub use config::{load_pack_config, secret_config_keys};
 pub use load::{load_pack, load_packs_dir};
 pub use meta::{is_valid_pack_ref, PackMeta};
@@ -132,7 +133,10 @@ pub enum PackError {
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("pack '{pack}' has no action '{action}'{}", suggestion_text(suggestions))]
+    #[error(
+        "pack '{pack}' has no action '{action}'{}",
+        suggestion_text(suggestions)
+    )]
     UnknownAction {
         pack: String,
         action: String,
@@ -145,7 +149,7 @@ pub enum PackError {
     #[error("action '{action_ref}' has invalid metadata: {error}")]
     BrokenAction {
         action_ref: String,
-        error: ActionFileError,
+        error: Box<ActionFileError>,
     },
 }
 
@@ -181,14 +185,10 @@ impl Pack {
                 reason: u.reason.clone(),
             });
         }
-        if let Some(e) = self
-            .errors
-            .iter()
-            .find(|e| e.name.as_deref() == Some(name))
-        {
+        if let Some(e) = self.errors.iter().find(|e| e.name.as_deref() == Some(name)) {
             return Err(PackError::BrokenAction {
                 action_ref,
-                error: e.clone(),
+                error: Box::new(e.clone()),
             });
         }
         let known = self

@@ -391,7 +391,10 @@ mod tests {
         assert!(unsupported_reason("noop").is_none());
         assert!(unsupported_reason("orquesta").is_none());
         let unknown = unsupported_reason("telepathy").unwrap();
-        assert!(unknown.contains("unknown runner type 'telepathy'"), "{unknown}");
+        assert!(
+            unknown.contains("unknown runner type 'telepathy'"),
+            "{unknown}"
+        );
         assert_eq!(
             supported_runner_types(),
             vec![

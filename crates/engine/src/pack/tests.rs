@@ -12,7 +12,11 @@ fn write(dir: &Path, rel: &str, text: &str) {
 }
 
 fn minimal_pack(dir: &Path) {
-    write(dir, "pack.yaml", "ref: demo\nname: Demo pack\nversion: 0.1.0\n");
+    write(
+        dir,
+        "pack.yaml",
+        "ref: demo\nname: Demo pack\nversion: 0.1.0\n",
+    );
 }
 
 #[test]
@@ -39,7 +43,10 @@ fn loads_the_example_pack() {
     let u = &pack.unsupported[0];
     assert_eq!(u.name, "remote_uptime");
     assert_eq!(u.runner_type, "remote-shell-cmd");
-    assert_eq!(u.reason, "runner type remote-shell-cmd is not supported yet");
+    assert_eq!(
+        u.reason,
+        "runner type remote-shell-cmd is not supported yet"
+    );
     assert!(u.file.ends_with("actions/remote_uptime.yaml"));
 
     let hello = &pack.actions["hello"];
@@ -65,7 +72,10 @@ fn loads_the_example_pack() {
 
     let flow = &pack.actions["greet_flow"];
     assert!(flow.is_workflow());
-    assert_eq!(flow.entry_point.as_deref(), Some("workflows/greet_flow.yaml"));
+    assert_eq!(
+        flow.entry_point.as_deref(),
+        Some("workflows/greet_flow.yaml")
+    );
 
     assert!(pack.get_action("hello").is_ok());
     let e = pack.get_action("remote_uptime").unwrap_err().to_string();
@@ -90,7 +100,10 @@ fn example_config_comes_from_schema_defaults() {
     let pack = load_pack(&bundled_examples_dir()).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let config = load_pack_config(&pack, tmp.path()).unwrap();
-    assert_eq!(config["service_url"], json!("https://login.example.invalid"));
+    assert_eq!(
+        config["service_url"],
+        json!("https://login.example.invalid")
+    );
     assert_eq!(config["retries"], json!(3));
     assert!(config.get("api_token").is_none());
     assert_eq!(pack.secret_config_keys(), vec!["api_token"]);
@@ -195,22 +208,40 @@ fn action_metadata_problems_say_what_to_fix() {
 fn unknown_runner_types_and_duplicates() {
     let tmp = tempfile::tempdir().unwrap();
     minimal_pack(tmp.path());
-    write(tmp.path(), "actions/a.yaml", "name: a\nrunner_type: telepathy\n");
+    write(
+        tmp.path(),
+        "actions/a.yaml",
+        "name: a\nrunner_type: telepathy\n",
+    );
     write(
         tmp.path(),
         "actions/b.yaml",
         "name: b\nrunner_type: http-request\n",
     );
-    write(tmp.path(), "actions/c.yml", "name: c\nrunner_type: run-local\n");
+    write(
+        tmp.path(),
+        "actions/c.yml",
+        "name: c\nrunner_type: run-local\n",
+    );
     write(tmp.path(), "actions/d.yaml", "name: c\nrunner_type: noop\n");
     write(tmp.path(), "actions/notes.txt", "not metadata");
+    write(
+        tmp.path(),
+        "actions/flat_flow.yaml",
+        "version: 1.0\ntasks: {}\n",
+    );
+    write(
+        tmp.path(),
+        "actions/flat.yaml",
+        "name: flat\nrunner_type: orquesta\nentry_point: flat_flow.yaml\n",
+    );
     write(
         tmp.path(),
         "actions/workflows/flow.yaml",
         "version: 1.0\ntasks: {}\n",
     );
     let pack = load_pack(tmp.path()).unwrap();
-    assert_eq!(pack.actions.keys().collect::<Vec<_>>(), vec!["c"]);
+    assert_eq!(pack.actions.keys().collect::<Vec<_>>(), vec!["c", "flat"]);
     assert_eq!(pack.actions["c"].runner_type, "local-shell-cmd");
     let reasons: Vec<(&str, &str)> = pack
         .unsupported
@@ -324,7 +355,16 @@ parameters:
     let names: Vec<&str> = eff.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        vec!["who", "timeout", "cmd", "cwd", "env", "kwarg_op", "sudo", "sudo_password"]
+        vec![
+            "who",
+            "timeout",
+            "cmd",
+            "cwd",
+            "env",
+            "kwarg_op",
+            "sudo",
+            "sudo_password"
+        ]
     );
     assert_eq!(eff["timeout"].default, Some(json!(5)));
     assert!(eff["timeout"].immutable);

@@ -73,19 +73,20 @@ fn parse_array(t: &str, items_type: Option<&str>) -> Result<Value, String> {
     if t.starts_with('[') {
         return match serde_json::from_str::<Value>(t) {
             Ok(v @ Value::Array(_)) => Ok(v),
-            Ok(_) | Err(_) => Err(
-                "not a valid JSON array; write [\"a\", \"b\"] or a,b".to_string(),
-            ),
+            Ok(_) | Err(_) => {
+                Err("not a valid JSON array; write [\"a\", \"b\"] or a,b".to_string())
+            }
         };
     }
     if t.is_empty() {
         return Ok(Value::Array(Vec::new()));
     }
     let mut items = Vec::new();
-    for part in t.split(',').map(str::trim) {
+    // Reasons never quote the item: the whole value may be secret.
+    for (i, part) in t.split(',').map(str::trim).enumerate() {
         let item = match items_type {
             Some(it) if it != "string" => from_text(it, None, part)
-                .map_err(|reason| format!("item {} is not {}: {reason}", Value::from(part), it))?,
+                .map_err(|reason| format!("item {} is not of type {it}: {reason}", i + 1))?,
             _ => Value::String(part.to_string()),
         };
         items.push(item);
@@ -157,7 +158,8 @@ mod tests {
             from_text("array", Some("integer"), "1,2").unwrap(),
             json!([1, 2])
         );
-        assert!(from_text("array", Some("integer"), "1,x").is_err());
+        let e = from_text("array", Some("integer"), "1,x").unwrap_err();
+        assert!(e.starts_with("item 2 is not of type integer"), "{e}");
         assert!(from_text("array", None, "[1,").is_err());
         assert_eq!(
             from_text("object", None, "{\"a\": 1}").unwrap(),

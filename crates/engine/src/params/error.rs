@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+use crate::pack::with_article;
+
 /// Longest rendering of a value shown in a message.
 const SHOWN_MAX: usize = 80;
 
@@ -21,7 +23,17 @@ pub(crate) fn show_value(v: &Value) -> String {
 fn got(value: &Option<String>) -> String {
     match value {
         Some(v) => format!("got {v}"),
-        None => "got a value that is not shown (secret)".to_string(),
+        None => "got a value not shown here (secret parameter)".to_string(),
+    }
+}
+
+fn got_typed(found: &str, value: &Option<String>) -> String {
+    match value {
+        Some(v) => format!("got {} ({v})", with_article(found)),
+        None => format!(
+            "got {} (value not shown: secret parameter)",
+            with_article(found)
+        ),
     }
 }
 
@@ -57,17 +69,12 @@ fn cycle(names: &[String]) -> String {
     path.join(" -> ")
 }
 
-pub(crate) fn with_article(ty: &str) -> String {
-    match ty {
-        "integer" | "array" | "object" => format!("an {ty}"),
-        "null" => "null".to_string(),
-        _ => format!("a {ty}"),
-    }
-}
-
-fn variable(v: &Option<String>) -> String {
+fn show_variable(v: &Option<String>) -> String {
     match v {
-        Some(v) if v == "st2kv" => "'st2kv' (the StackStorm datastore is not available in parameter templates here)".to_string(),
+        Some(v) if v == "st2kv" => {
+            "'st2kv' (the StackStorm datastore is not available in parameter templates here)"
+                .to_string()
+        }
         Some(v) => format!("'{v}'"),
         None => "a name (not shown: the template belongs to a secret parameter)".to_string(),
     }
@@ -88,7 +95,12 @@ pub enum ParamError {
     MissingRequired { action: String, names: Vec<String> },
     #[error("parameter '{name}' of action {action} is immutable: the action metadata fixes its value; remove '{name}' from the parameters")]
     Immutable { action: String, name: String },
-    #[error("parameter '{name}' of action {action} must be {}, {} ({}); give {} value", with_article(expected), got(value), with_article(found), with_article(expected))]
+    #[error(
+        "parameter '{name}' of action {action} must be {}, {}; give {} value",
+        with_article(expected),
+        got_typed(found, value),
+        with_article(expected)
+    )]
     WrongType {
         action: String,
         name: String,
@@ -97,7 +109,11 @@ pub enum ParamError {
         /// `None` when the value is secret.
         value: Option<String>,
     },
-    #[error("parameter '{name}' of action {action} must be {}, {}: {reason}", with_article(expected), got(value))]
+    #[error(
+        "parameter '{name}' of action {action} must be {}, {}: {reason}",
+        with_article(expected),
+        got(value)
+    )]
     Coercion {
         action: String,
         name: String,
@@ -116,7 +132,7 @@ pub enum ParamError {
     },
     #[error("parameters of action {action} depend on each other in a cycle: {}; give one of them a plain value instead of a template", cycle(names))]
     Cycle { action: String, names: Vec<String> },
-    #[error("parameter '{name}' of action {action} uses {} in its template, which is neither a parameter of the action nor config_context; declare it as a parameter or fix the template", variable(variable))]
+    #[error("parameter '{name}' of action {action} uses {} in its template, which is neither a parameter of the action nor config_context; declare it as a parameter or fix the template", show_variable(variable))]
     UndefinedVariable {
         action: String,
         name: String,
@@ -159,8 +175,7 @@ impl ParamError {
             }
         };
         match &mut self {
-            ParamError::WrongType { value, .. }
-            | ParamError::NotInEnum { value, .. } => {
+            ParamError::WrongType { value, .. } | ParamError::NotInEnum { value, .. } => {
                 if let Some(v) = value {
                     clean(v)
                 }

@@ -29,7 +29,7 @@ async fn call(
     (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_requires_the_api_token() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -47,7 +47,7 @@ async fn api_requires_the_api_token() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_through_the_api_and_read_back() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -86,7 +86,7 @@ async fn run_through_the_api_and_read_back() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_callback_with_a_bad_token_is_rejected_and_changes_nothing() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -126,7 +126,7 @@ async fn a_callback_with_a_bad_token_is_rejected_and_changes_nothing() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_stream_carries_status_and_output() {
     let fx = Fixture::new();
     let engine = fx.engine().await;

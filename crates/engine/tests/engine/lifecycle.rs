@@ -13,7 +13,7 @@ fn req(action: &str, p: serde_json::Map<String, serde_json::Value>) -> RunReques
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shell_action_runs_and_everything_is_recorded() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -60,7 +60,7 @@ async fn shell_action_runs_and_everything_is_recorded() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_command_is_failed_with_return_code() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -75,7 +75,7 @@ async fn failing_command_is_failed_with_return_code() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_gives_status_timeout() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -85,7 +85,7 @@ async fn timeout_gives_status_timeout() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_kills_the_whole_process_tree() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -119,7 +119,7 @@ async fn cancel_kills_the_whole_process_tree() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_reach_the_store_output_or_result() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -155,7 +155,7 @@ async fn secrets_never_reach_the_store_output_or_result() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_megabyte_parameter_reaches_a_python_action() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
@@ -171,7 +171,7 @@ async fn fifty_megabyte_parameter_reaches_a_python_action() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_that_crashes_fails_the_execution_with_the_reason() {
     let fx = Fixture::new();
     let mut opts = fx.options();
@@ -190,7 +190,7 @@ async fn a_runner_that_crashes_fails_the_execution_with_the_reason() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_runner_binary_is_a_clear_error_and_recorded() {
     let fx = Fixture::new();
     let mut opts = fx.options();
@@ -206,7 +206,7 @@ async fn missing_runner_binary_is_a_clear_error_and_recorded() {
     engine.shutdown();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn re_run_reuses_parameters_with_overrides() {
     let fx = Fixture::new();
     let engine = fx.engine().await;

@@ -25,43 +25,43 @@ async fn run_err(action: &str, p: serde_json::Map<String, serde_json::Value>) ->
     err.to_string()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_action_is_named() {
     let msg = run_err("t.nope", params(&[])).await;
     assert!(msg.contains("t.nope"), "{msg}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_required_parameter_is_named() {
     let msg = run_err("t.types", params(&[])).await;
     assert!(msg.contains("count"), "{msg}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_type_is_named_with_the_type() {
     let msg = run_err("t.types", params(&[("count", json!("many"))])).await;
     assert!(msg.contains("count") && msg.contains("integer"), "{msg}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enum_violation_lists_the_choices() {
     let msg = run_err("t.types", params(&[("count", json!(1)), ("color", json!("blue"))])).await;
     assert!(msg.contains("color") && msg.contains("red") && msg.contains("green"), "{msg}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn immutable_parameter_cannot_be_given() {
     let msg = run_err("t.echo", params(&[("msg", json!("a")), ("cmd", json!("rm -rf /"))])).await;
     assert!(msg.contains("cmd") && msg.contains("immutable"), "{msg}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_parameter_is_named() {
     let msg = run_err("t.echo", params(&[("msg", json!("a")), ("bogus", json!(1))])).await;
     assert!(msg.contains("bogus"), "{msg}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn string_values_are_coerced_and_defaults_applied() {
     let fx = Fixture::new();
     let engine = fx.engine().await;

@@ -1,0 +1,295 @@
+//! Reporting one run to the engine's callback listener (see [`crate::protocol`]).
+//!
+//! A [`Reporter`] owns a sender thread: the run loop only pushes onto an
+//! unbounded channel, so a slow or unreachable listener never blocks the
+//! action's output pipes. Chunks are numbered from 0 without gaps, sent in
+//! order in batches of whatever has accumulated, and a failed batch is kept
+//! and sent again ahead of newer chunks, so the listener never sees a gap.
+
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::protocol::{Callback, ExecutionUpdate, OutputBatch, OutputChunk, RunnerStatus, Stream};
+
+/// Keeps one POST reasonably small when a lot of output piled up.
+const MAX_BATCH_CHUNKS: usize = 1000;
+const MAX_BATCH_BYTES: usize = 1 << 20;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+enum Msg {
+    Running(u32),
+    Chunk(OutputChunk),
+    Final(ExecutionUpdate),
+}
+
+/// What reached the listener once the final update was attempted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The listener acknowledged the final update.
+    pub final_delivered: bool,
+    /// Chunks the listener never acknowledged, in `seq` order.
+    pub undelivered_chunks: Vec<OutputChunk>,
+    /// The last delivery failure, for the runner's stderr.
+    pub last_error: Option<String>,
+}
+
+impl Delivery {
+    /// Everything arrived: nothing needs to be spooled.
+    pub fn is_complete(&self) -> bool {
+        self.final_delivered && self.undelivered_chunks.is_empty()
+    }
+}
+
+/// Sends `running`, output chunks and the final update for one execution.
+pub struct Reporter {
+    tx: Sender<Msg>,
+    next_seq: u64,
+    thread: JoinHandle<Delivery>,
+}
+
+impl Reporter {
+    pub fn start(execution_id: &str, callback: &Callback) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let client = Client::new(execution_id, callback);
+        let thread = thread::Builder::new()
+            .name("callback".into())
+            .spawn(move || client.serve(rx))
+            .expect("spawning the callback thread");
+        Self {
+            tx,
+            next_seq: 0,
+            thread,
+        }
+    }
+
+    /// Queues the `running` update with the action's pid.
+    pub fn running(&self, pid: u32) {
+        let _ = self.tx.send(Msg::Running(pid));
+    }
+
+    /// Queues a piece of output; never blocks.
+    pub fn output(&mut self, stream: Stream, data: &str) {
+        let chunk = OutputChunk {
+            seq: self.next_seq,
+            stream,
+            data: data.to_string(),
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        };
+        self.next_seq += 1;
+        let _ = self.tx.send(Msg::Chunk(chunk));
+    }
+
+    /// Sends the remaining chunks, then the final update, and waits for the
+    /// outcome of both.
+    pub fn finish(self, update: ExecutionUpdate) -> Delivery {
+        let sent = self.tx.send(Msg::Final(update)).is_ok();
+        drop(self.tx);
+        match self.thread.join() {
+            Ok(delivery) if sent => delivery,
+            Ok(mut delivery) => {
+                delivery.final_delivered = false;
+                delivery
+            }
+            Err(_) => Delivery {
+                final_delivered: false,
+                undelivered_chunks: Vec::new(),
+                last_error: Some("the callback thread panicked".into()),
+            },
+        }
+    }
+}
+
+struct Client {
+    agent: ureq::Agent,
+    output_url: String,
+    update_url: String,
+    authorization: String,
+    attempts: u32,
+    backoff: Duration,
+    pending: Vec<OutputChunk>,
+    last_error: Option<String>,
+}
+
+impl Client {
+    fn new(execution_id: &str, cb: &Callback) -> Self {
+        let base = cb.url.trim_end_matches('/');
+        let update_url = format!("{base}/v1/executions/{}", percent_encode(execution_id));
+        Self {
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(CONNECT_TIMEOUT)
+                .timeout(REQUEST_TIMEOUT)
+                .build(),
+            output_url: format!("{update_url}/output"),
+            update_url,
+            authorization: format!("Bearer {}", cb.token),
+            attempts: cb.attempts.max(1),
+            backoff: Duration::from_millis(cb.backoff_ms),
+            pending: Vec::new(),
+            last_error: None,
+        }
+    }
+
+    fn serve(mut self, rx: Receiver<Msg>) -> Delivery {
+        let mut deferred = None;
+        loop {
+            let msg = match deferred.take() {
+                Some(msg) => msg,
+                None => match rx.recv() {
+                    Ok(msg) => msg,
+                    // The reporter went away without a final update.
+                    Err(_) => return self.delivery(false),
+                },
+            };
+            match msg {
+                Msg::Running(pid) => {
+                    // A lost `running` is not fatal: the final update follows.
+                    self.put(&ExecutionUpdate {
+                        status: RunnerStatus::Running,
+                        result: None,
+                        pid: Some(pid),
+                    });
+                }
+                Msg::Chunk(chunk) => {
+                    self.pending.push(chunk);
+                    loop {
+                        match rx.try_recv() {
+                            Ok(Msg::Chunk(chunk)) => self.pending.push(chunk),
+                            Ok(other) => {
+                                deferred = Some(other);
+                                break;
+                            }
+                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                        }
+                    }
+                    self.flush();
+                }
+                Msg::Final(update) => {
+                    // Output first: the listener may close the execution on
+                    // its final update.
+                    self.flush();
+                    let delivered = self.put(&update);
+                    return self.delivery(delivered);
+                }
+            }
+        }
+    }
+
+    fn delivery(self, final_delivered: bool) -> Delivery {
+        Delivery {
+            final_delivered,
+            undelivered_chunks: self.pending,
+            last_error: self.last_error,
+        }
+    }
+
+    /// Sends pending chunks in order until all are acknowledged or one batch
+    /// fails (it stays pending and goes out again with the next chunks).
+    fn flush(&mut self) {
+        while !self.pending.is_empty() {
+            let mut bytes = 0;
+            let len = self
+                .pending
+                .iter()
+                .take(MAX_BATCH_CHUNKS)
+                .take_while(|c| {
+                    bytes += c.data.len();
+                    bytes <= MAX_BATCH_BYTES
+                })
+                .count()
+                .max(1);
+            let batch = OutputBatch {
+                chunks: self.pending[..len].to_vec(),
+            };
+            let (agent, url, auth) = (&self.agent, &self.output_url, &self.authorization);
+            let ok = with_retries(self.attempts, self.backoff, &mut self.last_error, || {
+                let sent = agent.post(url).set("Authorization", auth).send_json(&batch);
+                classify(sent, "output")
+            });
+            if !ok {
+                return;
+            }
+            self.pending.drain(..len);
+        }
+    }
+
+    fn put(&mut self, update: &ExecutionUpdate) -> bool {
+        let (agent, url, auth) = (&self.agent, &self.update_url, &self.authorization);
+        let what = format!("{} update", update.status.as_str());
+        with_retries(self.attempts, self.backoff, &mut self.last_error, || {
+            classify(
+                agent.put(url).set("Authorization", auth).send_json(update),
+                &what,
+            )
+        })
+    }
+}
+
+/// The fate of one HTTP attempt.
+enum Sent {
+    Acknowledged,
+    /// Worth trying again (transport error, 5xx, 408, 429).
+    Retry(String),
+    /// Trying again cannot help (any other 4xx, e.g. a bad token).
+    Rejected(String),
+}
+
+fn classify(response: Result<ureq::Response, ureq::Error>, what: &str) -> Sent {
+    match response {
+        Ok(_) => Sent::Acknowledged,
+        Err(ureq::Error::Status(code, response)) => {
+            let body = response.into_string().unwrap_or_default();
+            let msg = format!(
+                "the listener answered the {what} with HTTP {code}: {}",
+                body.trim()
+            );
+            if (400..500).contains(&code) && code != 408 && code != 429 {
+                Sent::Rejected(msg)
+            } else {
+                Sent::Retry(msg)
+            }
+        }
+        Err(ureq::Error::Transport(e)) => {
+            Sent::Retry(format!("could not send the {what} to the listener: {e}"))
+        }
+    }
+}
+
+/// Tries `send` up to `attempts` times, waiting `backoff`, `2 * backoff`, ...
+/// in between, unless the listener rejects the message outright.
+fn with_retries(
+    attempts: u32,
+    backoff: Duration,
+    last_error: &mut Option<String>,
+    send: impl Fn() -> Sent,
+) -> bool {
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            let factor = 1u32 << (attempt - 1).min(16);
+            thread::sleep(backoff.saturating_mul(factor).min(MAX_BACKOFF));
+        }
+        match send() {
+            Sent::Acknowledged => return true,
+            Sent::Retry(msg) => *last_error = Some(msg),
+            Sent::Rejected(msg) => {
+                *last_error = Some(msg);
+                return false;
+            }
+        }
+    }
+    false
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,271 @@
+//! StackStorm's `python-script` runner: runs an unmodified StackStorm Python
+//! action through `python/wrapper.py`, which provides the `st2common` /
+//! `st2actions` `Action` base class, the logger and the action service.
+//!
+//! Channels to the wrapper: everything (parameters, pack config, paths) goes
+//! as one JSON document on stdin, so parameter size is not limited by argv;
+//! the action's return value comes back in a private result file, so whatever
+//! the action prints stays its own stdout.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::params::{api_url, pack_name, st2_action_env, Params};
+use crate::protocol::{RunnerRequest, RunnerStatus};
+use crate::shell::{run_process, ProcessSpec};
+use crate::{CancelHandle, RunError, RunEvent, RunOutcome};
+
+const WRAPPER_SOURCE: &str = include_str!("../python/wrapper.py");
+/// StackStorm's default `timeout` for `python-script`, in seconds.
+const DEFAULT_TIMEOUT: u64 = 600;
+const DEFAULT_LOG_LEVEL: &str = "DEBUG";
+/// Exit code of the wrapper when `run()` returned a tuple whose first item is
+/// not a boolean (StackStorm's `PYTHON_RUNNER_INVALID_ACTION_STATUS_EXIT_CODE`).
+const INVALID_STATUS_EXIT_CODE: i32 = 220;
+/// Interpreter override, e.g. a pack's virtualenv python.
+pub const PYTHON_ENV_VAR: &str = "STORMDESK_PYTHON";
+
+pub(crate) fn run(
+    req: &RunnerRequest,
+    on_event: &mut dyn FnMut(RunEvent<'_>),
+    cancel: &CancelHandle,
+) -> Result<RunOutcome, RunError> {
+    let entry_point = req
+        .entry_point
+        .as_deref()
+        .ok_or_else(|| RunError::MissingEntryPoint {
+            action_ref: req.action_ref.clone(),
+            runner_type: req.runner_type.clone(),
+        })?;
+    if !entry_point.is_file() {
+        return Err(RunError::EntryPointNotFound {
+            action_ref: req.action_ref.clone(),
+            path: entry_point.to_path_buf(),
+        });
+    }
+    let params = Params::new(req);
+    let timeout = params.timeout(DEFAULT_TIMEOUT)?;
+    let log_level = params.string("log_level")?.unwrap_or(DEFAULT_LOG_LEVEL);
+
+    let mut env = params.env()?;
+    // As in StackStorm: the runner owns the import path, the action may not
+    // replace it.
+    env.retain(|(name, _)| !name.eq_ignore_ascii_case("PYTHONPATH"));
+    env.extend(st2_action_env(req));
+    if let Some(cb) = &req.callback {
+        // What StackStorm sets for datastore access through st2client.
+        env.push(("ST2_API_URL".into(), api_url(&cb.url)));
+        env.push(("ST2_AUTH_TOKEN".into(), cb.token.clone()));
+    }
+
+    let dir = private_dir().map_err(|(path, source)| RunError::PythonWrapper { path, source })?;
+    let wrapper = install_wrapper(&dir)?;
+    let result_file = ResultFile::create(&dir)?;
+
+    let parameters: Map<String, Value> = req
+        .action_parameters
+        .iter()
+        .map(|p| (p.name.clone(), p.value.clone()))
+        .collect();
+    let config = match &req.pack_config {
+        Value::Null => json!({}),
+        other => other.clone(),
+    };
+    let mut stdin = serde_json::to_vec(&json!({
+        "entry_point": entry_point,
+        "pack": pack_name(&req.action_ref),
+        "pack_dir": req.pack_dir,
+        "config": config,
+        "parameters": parameters,
+        "log_level": log_level,
+        "result_file": result_file.path,
+    }))
+    .expect("a JSON value always serialises");
+    stdin.push(b'\n');
+
+    let python = std::env::var_os(PYTHON_ENV_VAR).unwrap_or_else(|| OsString::from("python3"));
+    let spec = ProcessSpec {
+        program: python.clone(),
+        // -u: unbuffered, so output streams live as in StackStorm.
+        args: vec!["-u".into(), wrapper.into_os_string()],
+        env,
+        env_remove: Vec::new(),
+        cwd: None,
+        stdin: Some(stdin),
+        timeout: timeout.limit,
+    };
+    let out = run_process(spec, on_event, cancel).map_err(|source| RunError::Spawn {
+        action_ref: req.action_ref.clone(),
+        program: python.to_string_lossy().into_owned(),
+        hint: format!("install Python 3 or point {PYTHON_ENV_VAR} at a Python 3 interpreter"),
+        source,
+    })?;
+
+    let returned = result_file.read();
+    let mut exit_code = out.exit_code;
+    let mut result = Map::new();
+    if out.timed_out {
+        // StackStorm kills a timed-out Python action with SIGKILL.
+        exit_code = -9;
+        result.insert("error".into(), timeout.error_message().into());
+    } else if exit_code == INVALID_STATUS_EXIT_CODE {
+        result.insert("error".into(), out.stderr.trim_end().into());
+    }
+    let (action_status, value) = match returned {
+        Returned::Result { status, result } => (status, result),
+        // StackStorm's result when the action printed no result at all
+        // (exception, timeout, cancel): the string "None".
+        Returned::Nothing => (None, Value::String("None".into())),
+        Returned::Unparsable(text) => (None, Value::String(text)),
+    };
+    result.insert("result".into(), value);
+    result.insert("stdout".into(), out.stdout.into());
+    result.insert("stderr".into(), out.stderr.into());
+    result.insert("exit_code".into(), exit_code.into());
+
+    let status = if out.canceled {
+        RunnerStatus::Canceled
+    } else if out.timed_out {
+        RunnerStatus::Timeout
+    } else if exit_code == 0 && action_status != Some(false) {
+        RunnerStatus::Succeeded
+    } else {
+        RunnerStatus::Failed
+    };
+    Ok(RunOutcome {
+        status,
+        result: Value::Object(result),
+        pid: Some(out.pid),
+    })
+}
+
+/// `{tmp}/stormdesk-runner-{uid}`, created 0700 and refused when someone else
+/// could have planted files in it.
+fn private_dir() -> Result<PathBuf, (PathBuf, io::Error)> {
+    let uid = nix::unistd::getuid().as_raw();
+    let dir = std::env::temp_dir().join(format!("stormdesk-runner-{uid}"));
+    let fail = |e: io::Error| (dir.clone(), e);
+    match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let meta = fs::symlink_metadata(&dir).map_err(fail)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+        return Err(fail(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "it is not a directory owned by this user and closed to others; remove it",
+        )));
+    }
+    Ok(dir)
+}
+
+/// Writes the wrapper once per content version; concurrent runners race
+/// harmlessly because each renames a complete file into place.
+fn install_wrapper(dir: &Path) -> Result<PathBuf, RunError> {
+    let path = dir.join(format!(
+        "wrapper-{:016x}.py",
+        fnv1a(WRAPPER_SOURCE.as_bytes())
+    ));
+    let wrap = |source| RunError::PythonWrapper {
+        path: path.clone(),
+        source,
+    };
+    if fs::read(&path).is_ok_and(|existing| existing == WRAPPER_SOURCE.as_bytes()) {
+        return Ok(path);
+    }
+    let tmp = dir.join(format!(".wrapper.{}.{}.tmp", std::process::id(), unique()));
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(WRAPPER_SOURCE.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(wrap(e));
+    }
+    Ok(path)
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+fn unique() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{}-{nanos}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The file the wrapper writes `{"status": bool|null, "result": ...}` to.
+struct ResultFile {
+    path: PathBuf,
+}
+
+enum Returned {
+    Result { status: Option<bool>, result: Value },
+    Nothing,
+    Unparsable(String),
+}
+
+#[derive(Deserialize)]
+struct WrapperResult {
+    #[serde(default)]
+    status: Option<bool>,
+    #[serde(default)]
+    result: Value,
+}
+
+impl ResultFile {
+    fn create(dir: &Path) -> Result<Self, RunError> {
+        let path = dir.join(format!("result-{}-{}.json", std::process::id(), unique()));
+        // Created up front, exclusively and private, so the path handed to
+        // the wrapper cannot be a planted symlink.
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| RunError::PythonWrapper {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Self { path })
+    }
+
+    fn read(&self) -> Returned {
+        let text = fs::read_to_string(&self.path).unwrap_or_default();
+        if text.trim().is_empty() {
+            return Returned::Nothing;
+        }
+        match serde_json::from_str::<WrapperResult>(&text) {
+            Ok(r) => Returned::Result {
+                status: r.status,
+                result: r.result,
+            },
+            Err(_) => Returned::Unparsable(text),
+        }
+    }
+}
+
+impl Drop for ResultFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}

@@ -1,0 +1,82 @@
+//! `noop`, and the failures that happen before anything runs.
+
+use serde_json::json;
+use stormdesk_runner::protocol::RunnerStatus;
+use stormdesk_runner::{run, CancelHandle, RunError};
+
+use crate::support::{request, run_lib};
+
+fn run_err(req: &stormdesk_runner::protocol::RunnerRequest) -> RunError {
+    match run(req, &mut |_, _| {}, &CancelHandle::new()) {
+        Ok(outcome) => panic!("expected an error, got {outcome:?}"),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn noop_succeeds_with_stackstorms_noop_result() {
+    let (outcome, streamed) = run_lib(&request("noop", json!({})));
+    assert_eq!(outcome.status, RunnerStatus::Succeeded);
+    assert_eq!(
+        outcome.result,
+        json!({"failed": false, "succeeded": true, "return_code": 0})
+    );
+    assert_eq!(outcome.pid, None);
+    assert_eq!(streamed.events, 0);
+}
+
+#[test]
+fn unknown_runner_type_is_named_in_the_error() {
+    let err = run_err(&request("remote-shell-cmd", json!({})));
+    assert!(matches!(err, RunError::UnknownRunnerType { .. }));
+    let msg = err.to_string();
+    assert!(msg.contains("`remote-shell-cmd`"), "{msg}");
+    assert!(msg.contains("mypack.myaction"), "{msg}");
+    assert!(msg.contains("local-shell-cmd"), "{msg}");
+}
+
+#[test]
+fn old_stackstorm_runner_names_still_work() {
+    let (outcome, _) = run_lib(&request("run-local", json!({"cmd": "echo alias"})));
+    assert_eq!(outcome.result["stdout"], "alias");
+}
+
+#[test]
+fn missing_entry_point_is_reported_before_running() {
+    let err = run_err(&request("local-shell-script", json!({})));
+    assert!(matches!(err, RunError::MissingEntryPoint { .. }), "{err}");
+
+    let mut req = request("python-script", json!({}));
+    req.entry_point = Some("/nonexistent/stormdesk/action.py".into());
+    let err = run_err(&req);
+    assert!(matches!(err, RunError::EntryPointNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("/nonexistent/stormdesk/action.py"));
+}
+
+#[test]
+fn bad_runner_parameters_are_named() {
+    let err = run_err(&request("local-shell-cmd", json!({})));
+    assert!(err.to_string().contains("`cmd`"), "{err}");
+
+    let err = run_err(&request(
+        "local-shell-cmd",
+        json!({"cmd": "true", "timeout": "soon"}),
+    ));
+    assert!(
+        matches!(
+            err,
+            RunError::InvalidRunnerParameter {
+                name: "timeout",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    let mut req = request("local-shell-cmd", json!({"cmd": "true"}));
+    req.entry_point = Some("/tmp/x.sh".into());
+    assert!(matches!(
+        run_err(&req),
+        RunError::UnexpectedEntryPoint { .. }
+    ));
+}
