@@ -1,5 +1,6 @@
 //! `stormdesk`: run StackStorm-style actions, follow executions, serve the API.
 
+mod client;
 mod cmd;
 mod print;
 
@@ -9,10 +10,20 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "stormdesk", version, about = "Stormdesk: run and watch StackStorm-style automation")]
+#[command(
+    name = "stormdesk",
+    version,
+    about = "Stormdesk: run and watch StackStorm-style automation"
+)]
 struct Cli {
     /// A directory of packs (or one pack) to load besides the installed ones; repeatable.
-    #[arg(long = "packs", global = true, value_name = "DIR", env = "STORMDESK_PACKS", value_delimiter = ':')]
+    #[arg(
+        long = "packs",
+        global = true,
+        value_name = "DIR",
+        env = "STORMDESK_PACKS",
+        value_delimiter = ':'
+    )]
     packs: Vec<PathBuf>,
     /// Where Stormdesk keeps its data (overrides the platform directories).
     #[arg(long, global = true, env = "STORMDESK_HOME", value_name = "DIR")]

@@ -111,6 +111,9 @@ fn main() {
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/out");
     let _ = std::fs::create_dir_all(&dir);
-    let _ = std::fs::write(dir.join("launch.json"), serde_json::to_vec_pretty(&out).unwrap());
+    let _ = std::fs::write(
+        dir.join("launch.json"),
+        serde_json::to_vec_pretty(&out).unwrap(),
+    );
     engine.shutdown();
 }

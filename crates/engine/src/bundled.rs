@@ -43,12 +43,18 @@ fn write_dir(src: &Dir<'_>, root: &Path) -> Result<(), EngineError> {
                         EngineError::io("cannot write the bundled example pack", parent, e)
                     })?;
                 }
-                std::fs::write(&path, f.contents())
-                    .map_err(|e| EngineError::io("cannot write the bundled example pack", &path, e))?;
+                std::fs::write(&path, f.contents()).map_err(|e| {
+                    EngineError::io("cannot write the bundled example pack", &path, e)
+                })?;
                 // Embedding loses the mode bits; scripts say what they are with a shebang.
-                let mode = if f.contents().starts_with(b"#!") { 0o755 } else { 0o644 };
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                    .map_err(|e| EngineError::io("cannot write the bundled example pack", &path, e))?;
+                let mode = if f.contents().starts_with(b"#!") {
+                    0o755
+                } else {
+                    0o644
+                };
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).map_err(
+                    |e| EngineError::io("cannot write the bundled example pack", &path, e),
+                )?;
             }
         }
     }

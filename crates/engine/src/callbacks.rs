@@ -26,7 +26,11 @@ impl Engine {
     ) -> Result<Option<Execution>, EngineError> {
         if update.status.is_final() {
             return self
-                .finish(id, update.status.into(), update.result.unwrap_or(Value::Null))
+                .finish(
+                    id,
+                    update.status.into(),
+                    update.result.unwrap_or(Value::Null),
+                )
                 .await;
         }
         let execution = {

@@ -11,7 +11,12 @@ use crate::pack::{self, Action, Pack, PackError, ParamSpec};
 
 /// Runner types the engine runs today (the pack loader also knows workflows
 /// and remote runners, which load but are refused here with a reason).
-pub const SUPPORTED_RUNNERS: &[&str] = &["local-shell-cmd", "local-shell-script", "python-script", "noop"];
+pub const SUPPORTED_RUNNERS: &[&str] = &[
+    "local-shell-cmd",
+    "local-shell-script",
+    "python-script",
+    "noop",
+];
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PackSummary {

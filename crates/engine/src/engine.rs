@@ -101,7 +101,10 @@ impl Engine {
             tracing::warn!(error = %e, "pack not loaded");
         }
         let inner = Arc::new(Inner {
-            runner_bin: opts.runner_bin.clone().unwrap_or_else(launch::default_runner_bin),
+            runner_bin: opts
+                .runner_bin
+                .clone()
+                .unwrap_or_else(launch::default_runner_bin),
             runner_args: opts.runner_args.clone(),
             callback_attempts: opts.callback_attempts.unwrap_or(5),
             paths,
@@ -151,7 +154,11 @@ impl Engine {
     }
 
     pub fn api_url(&self) -> String {
-        self.inner.url.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn api_token(&self) -> &str {
@@ -165,7 +172,11 @@ impl Engine {
     /// Reloads every pack from disk (after an install or an edit).
     pub fn reload_packs(&self) {
         let catalog = Catalog::load(&self.inner.pack_dirs);
-        *self.inner.catalog.write().unwrap_or_else(|e| e.into_inner()) = catalog;
+        *self
+            .inner
+            .catalog
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = catalog;
     }
 
     fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
@@ -178,7 +189,11 @@ impl Engine {
 
     /// Packs that failed to load, with the reason.
     pub fn pack_errors(&self) -> Vec<String> {
-        self.catalog().errors.iter().map(|e| e.to_string()).collect()
+        self.catalog()
+            .errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     pub fn actions(&self) -> Vec<ActionSummary> {
@@ -290,17 +305,21 @@ impl Engine {
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(id.clone(), secrets);
         }
-        self.inner.live.lock().unwrap_or_else(|e| e.into_inner()).insert(
-            id.clone(),
-            Live {
-                execution: execution.clone(),
-                token: token.clone(),
-                runner_pid: None,
-                child_pid: None,
-                control: None,
-                adopted: false,
-            },
-        );
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                Live {
+                    execution: execution.clone(),
+                    token: token.clone(),
+                    runner_pid: None,
+                    child_pid: None,
+                    control: None,
+                    adopted: false,
+                },
+            );
         self.inner
             .store
             .write(WriteOp::Upsert {
@@ -324,7 +343,7 @@ impl Engine {
                 .await?;
             return Err(e);
         }
-        Ok(self.execution(&id).await?)
+        self.execution(&id).await
     }
 
     /// Waits until the execution has completed and returns its final record.
@@ -403,8 +422,12 @@ impl Engine {
                 if let Some((runner, child)) = pids {
                     launch::kill_groups(runner, child);
                 }
-                self.finish(id, Status::Canceled, serde_json::json!({"error": "canceled by user"}))
-                    .await?;
+                self.finish(
+                    id,
+                    Status::Canceled,
+                    serde_json::json!({"error": "canceled by user"}),
+                )
+                .await?;
             }
         }
         Ok(execution)
@@ -455,7 +478,13 @@ impl Engine {
             .filter(|(_, v)| v.as_str() != Some(crate::mask::MASK))
             .collect();
         let detail = self.action(&original.action)?;
-        merged.retain(|k, _| detail.parameters.get(k).map(|p| !p.immutable).unwrap_or(false));
+        merged.retain(|k, _| {
+            detail
+                .parameters
+                .get(k)
+                .map(|p| !p.immutable)
+                .unwrap_or(false)
+        });
         merged.extend(parameters);
         self.run(RunRequest {
             action: original.action,
@@ -551,7 +580,8 @@ pub(crate) fn complete(execution: &mut Execution, status: Status, result: Value)
         chrono::DateTime::parse_from_rfc3339(&execution.start_timestamp),
         chrono::DateTime::parse_from_rfc3339(&end),
     ) {
-        execution.elapsed_seconds = Some((stop - start).num_microseconds().unwrap_or(0) as f64 / 1e6);
+        execution.elapsed_seconds =
+            Some((stop - start).num_microseconds().unwrap_or(0) as f64 / 1e6);
     }
     execution.end_timestamp = Some(end);
     execution.result = result;

@@ -25,9 +25,9 @@ pub enum EngineError {
         verb: &'static str,
     },
     #[error(transparent)]
-    Params(#[from] ParamError),
+    Params(Box<ParamError>),
     #[error(transparent)]
-    Pack(#[from] PackError),
+    Pack(Box<PackError>),
     #[error("could not start the runner process '{path}': {source}. Build it with `cargo build -p stormdesk-runner` or set STORMDESK_RUNNER")]
     RunnerSpawn {
         path: String,
@@ -59,6 +59,18 @@ pub enum EngineError {
     BadRequest(String),
 }
 
+impl From<ParamError> for EngineError {
+    fn from(e: ParamError) -> Self {
+        EngineError::Params(Box::new(e))
+    }
+}
+
+impl From<PackError> for EngineError {
+    fn from(e: PackError) -> Self {
+        EngineError::Pack(Box::new(e))
+    }
+}
+
 impl EngineError {
     pub(crate) fn io(what: &'static str, path: &std::path::Path, source: std::io::Error) -> Self {
         EngineError::Io {
@@ -75,9 +87,7 @@ impl EngineError {
             | EngineError::UnknownPack(_)
             | EngineError::UnknownExecution(_) => "not_found",
             EngineError::Params(_) | EngineError::BadRequest(_) => "invalid_input",
-            EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => {
-                "unsupported"
-            }
+            EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
             EngineError::NotActive { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",
             EngineError::RunnerSpawn { .. }

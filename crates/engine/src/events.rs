@@ -69,7 +69,12 @@ impl EventBus {
         if last_id + 1 < oldest && last_id < recent.0 {
             return (None, rx);
         }
-        let replay = recent.1.iter().filter(|e| e.id > last_id).cloned().collect();
+        let replay = recent
+            .1
+            .iter()
+            .filter(|e| e.id > last_id)
+            .cloned()
+            .collect();
         (Some(replay), rx)
     }
 }

@@ -36,7 +36,10 @@ pub fn default_runner_bin() -> PathBuf {
     }
     if let Ok(exe) = std::env::current_exe() {
         if let Some(dir) = exe.parent() {
-            for candidate in [dir.join("stormdesk-runner"), dir.join("../stormdesk-runner")] {
+            for candidate in [
+                dir.join("stormdesk-runner"),
+                dir.join("../stormdesk-runner"),
+            ] {
                 if candidate.is_file() {
                     return candidate;
                 }

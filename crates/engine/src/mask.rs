@@ -37,10 +37,8 @@ impl Secrets {
             return;
         }
         match v {
-            Value::String(s) => {
-                if self.0.iter().any(|sec| s.contains(sec.as_str())) {
-                    *s = self.mask_str(s);
-                }
+            Value::String(s) if self.0.iter().any(|sec| s.contains(sec.as_str())) => {
+                *s = self.mask_str(s);
             }
             Value::Array(items) => items.iter_mut().for_each(|i| self.mask_value(i)),
             Value::Object(map) => map.values_mut().for_each(|i| self.mask_value(i)),

@@ -25,8 +25,8 @@
 
 pub mod callback;
 mod cancel;
-pub mod process;
 mod error;
+pub mod process;
 pub mod protocol;
 pub mod spool;
 

@@ -16,12 +16,10 @@ use std::io::{self, BufRead, Write};
 use std::process::ExitCode;
 use std::thread;
 
-use serde_json::json;
 use crate::callback::Reporter;
-use crate::protocol::{
-    Callback, ExecutionUpdate, RunnerRequest, RunnerStatus, SpoolRecord,
-};
+use crate::protocol::{Callback, ExecutionUpdate, RunnerRequest, RunnerStatus, SpoolRecord};
 use crate::{run_with_events, spool, CancelHandle, RunError, RunEvent, RunOutcome};
+use serde_json::json;
 
 const EXIT_LOST: u8 = 1;
 const EXIT_BAD_REQUEST: u8 = 2;

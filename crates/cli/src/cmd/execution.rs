@@ -1,15 +1,15 @@
 //! `stormdesk execution get|list|tail`
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
-use stormdesk_engine::reconcile::live_listener;
 use stormdesk_engine::store::Store;
-use stormdesk_engine::{Execution, ExecutionFilter, OutputChunk, Status};
+use stormdesk_engine::{ExecutionFilter, OutputChunk, Status};
 
 use super::Ctx;
+use crate::client::Client;
 use crate::print;
 
 #[derive(Subcommand)]
@@ -50,9 +50,9 @@ pub fn run(ctx: &Ctx, cmd: ExecutionCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ExecutionCmd::Get { id, json } => {
             let store = Store::open_read_only(&paths.db())?;
-            let e = store
-                .execution(&id)?
-                .ok_or_else(|| anyhow!("execution '{id}' not found: list them with `stormdesk execution list`"))?;
+            let e = store.execution(&id)?.ok_or_else(|| {
+                anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
+            })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&e)?);
             } else {
@@ -111,64 +111,29 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
             let _ = out.flush();
         }
     };
-    let execution = store
-        .execution(&id)?
-        .ok_or_else(|| anyhow!("execution '{id}' not found"))?;
-    let Some(listener) = live_listener(&paths) else {
+    let execution = store.execution(&id)?.ok_or_else(|| {
+        anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
+    })?;
+    let Some(client) = Client::find(&paths)? else {
         if !execution.status.is_completed() {
             bail!("execution {id} is {} but no engine is running to follow it; start one with `stormdesk serve`", execution.status);
         }
         store.output(&id, None)?.iter().for_each(show);
         return Ok(super::run::exit_code(execution.status));
     };
-    let token = std::fs::read_to_string(paths.token_file())
-        .with_context(|| format!("reading the API token {}", paths.token_file().display()))?;
-    let auth = format!("Bearer {}", token.trim());
     // Subscribe first, then read what is stored, so nothing falls between the two.
-    let sse = ureq::get(&format!("{}/v1/stream?execution={id}", listener.url))
-        .set("Authorization", &auth)
-        .call()
-        .with_context(|| format!("connecting to the engine at {}", listener.url))?;
-    let mut last_seq: Option<u64> = None;
-    for c in store.output(&id, None)? {
+    let mut events = client.events(Some(&id))?;
+    let mut last_seq = None;
+    for c in client.output(&id)? {
         show(&c);
         last_seq = Some(c.seq);
     }
-    if let Some(e) = store.execution(&id)? {
-        if e.status.is_completed() {
-            return Ok(super::run::exit_code(e.status));
-        }
-    }
-    let reader = BufReader::new(sse.into_reader());
-    let mut data = String::new();
-    for line in reader.lines() {
-        let line = line.context("reading the event stream")?;
-        if let Some(d) = line.strip_prefix("data:") {
-            data.push_str(d.trim_start());
-            continue;
-        }
-        if !line.is_empty() || data.is_empty() {
-            continue;
-        }
-        let ev: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
-        data.clear();
-        match ev.get("type").and_then(|t| t.as_str()) {
-            Some("output") => {
-                let chunk: OutputChunk = serde_json::from_value(ev["chunk"].clone())?;
-                if last_seq.map(|l| chunk.seq > l).unwrap_or(true) {
-                    show(&chunk);
-                    last_seq = Some(chunk.seq);
-                }
-            }
-            Some("execution") => {
-                let e: Execution = serde_json::from_value(ev["execution"].clone())?;
-                if e.status.is_completed() {
-                    eprintln!("{} {}", e.id, e.status);
-                    return Ok(super::run::exit_code(e.status));
-                }
-            }
-            _ => {}
-        }
-    }
-    bail!("the engine closed the event stream before execution {id} completed")
+    let current = client.execution(&id)?;
+    let done = if current.status.is_completed() {
+        current
+    } else {
+        events.follow(&id, last_seq, show)?
+    };
+    eprintln!("{} {}", done.id, done.status);
+    Ok(super::run::exit_code(done.status))
 }

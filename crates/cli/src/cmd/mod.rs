@@ -30,7 +30,9 @@ impl Ctx {
     }
 
     pub fn paths(&self) -> anyhow::Result<stormdesk_engine::paths::Paths> {
-        Ok(stormdesk_engine::paths::Paths::resolve(self.home.as_deref())?)
+        Ok(stormdesk_engine::paths::Paths::resolve(
+            self.home.as_deref(),
+        )?)
     }
 
     pub fn runtime(&self) -> anyhow::Result<tokio::runtime::Runtime> {

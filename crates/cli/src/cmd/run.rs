@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use stormdesk_engine::{Event, RunRequest, Status, Stream};
 
 use super::Ctx;
+use crate::client::Client;
 use crate::print;
 
 #[derive(Args)]
@@ -26,6 +27,9 @@ pub struct RunArgs {
     /// Return once the execution is scheduled instead of waiting for it.
     #[arg(long)]
     pub r#async: bool,
+    /// Run in this process even when an engine (`stormdesk serve`, the app) is running.
+    #[arg(long)]
+    pub local: bool,
 }
 
 pub fn parse_parameters(raw: &[String]) -> anyhow::Result<Map<String, Value>> {
@@ -44,6 +48,13 @@ pub fn parse_parameters(raw: &[String]) -> anyhow::Result<Map<String, Value>> {
 
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
     let parameters = parse_parameters(&args.parameters)?;
+    // A running engine owns the executions, so `tail` and the UI see this one
+    // too; extra pack directories exist only for an engine started here.
+    if !args.local && ctx.packs.is_empty() {
+        if let Some(client) = Client::find(&ctx.paths()?)? {
+            return run_remote(&client, args, parameters);
+        }
+    }
     ctx.runtime()?.block_on(async {
         let engine = ctx.engine().await?;
         let mut events = engine.subscribe();
@@ -98,6 +109,40 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
         engine.shutdown();
         Ok(exit_code(final_execution.status))
     })
+}
+
+fn run_remote(
+    client: &Client,
+    args: RunArgs,
+    parameters: Map<String, Value>,
+) -> anyhow::Result<ExitCode> {
+    // Subscribed before the run starts, so no output is missed.
+    let mut events = client.events(None)?;
+    let execution = client.run(&RunRequest {
+        action: args.action.clone(),
+        parameters,
+        content_version: args.content_version.clone(),
+    })?;
+    if args.r#async {
+        print_final(&execution, args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.json {
+        eprintln!(
+            "execution {} of {} started on {}",
+            execution.id,
+            execution.action,
+            client.url()
+        );
+    }
+    let json = args.json;
+    let done = events.follow(&execution.id, None, |c| {
+        if !json {
+            print_chunk(c.stream, &c.data)
+        }
+    })?;
+    print_final(&done, args.json)?;
+    Ok(exit_code(done.status))
 }
 
 fn print_chunk(stream: Stream, data: &str) {

@@ -27,7 +27,11 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         for e in engine.pack_errors() {
             eprintln!("pack not loaded: {e}");
         }
-        tokio::signal::ctrl_c().await?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
         eprintln!("stopping");
         engine.shutdown();
         Ok(ExitCode::SUCCESS)

@@ -24,11 +24,17 @@ const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 pub fn router(engine: Engine) -> Router {
     Router::new()
-        .route("/v1/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/v1/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route("/v1/packs", get(catalog::packs))
         .route("/v1/actions", get(catalog::actions))
         .route("/v1/actions/{action_ref}", get(catalog::action))
-        .route("/v1/executions", get(executions::list).post(executions::create))
+        .route(
+            "/v1/executions",
+            get(executions::list).post(executions::create),
+        )
         .route(
             "/v1/executions/{id}",
             get(executions::get)

@@ -108,7 +108,10 @@ impl Store {
 
     /// Queues a write; resolves when it is committed.
     pub async fn write(&self, op: WriteOp) -> Result<(), EngineError> {
-        self.writer.submit(op)?.await.map_err(|_| EngineError::StoreClosed)?
+        self.writer
+            .submit(op)?
+            .await
+            .map_err(|_| EngineError::StoreClosed)?
     }
 
     /// Queues a write without waiting (order with later writes is kept).
@@ -145,7 +148,8 @@ impl Store {
         after_seq: Option<u64>,
     ) -> Result<Vec<OutputChunk>, EngineError> {
         let id = id.to_string();
-        self.read(move |c, p| get_output(c, p, &id, after_seq)).await
+        self.read(move |c, p| get_output(c, p, &id, after_seq))
+            .await
     }
 
     pub async fn unfinished(&self) -> Result<Vec<Unfinished>, EngineError> {

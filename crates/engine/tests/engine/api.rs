@@ -21,12 +21,18 @@ async fn call(
         .uri(uri)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
-        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty))
+        .body(
+            body.map(|b| Body::from(b.to_string()))
+                .unwrap_or_else(Body::empty),
+        )
         .unwrap();
     let resp = router.oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,10 +45,17 @@ async fn api_requires_the_api_token() {
     assert_eq!(body["code"], json!("unauthorized"));
     let (status, body) = call(router, "GET", "/v1/actions", engine.api_token(), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.as_array().unwrap().iter().any(|a| a["ref"] == json!("t.echo")));
+    assert!(body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["ref"] == json!("t.echo")));
     // The token file is private.
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(engine.paths().token_file()).unwrap().permissions().mode();
+    let mode = std::fs::metadata(engine.paths().token_file())
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     engine.shutdown();
 }
@@ -64,10 +77,24 @@ async fn run_through_the_api_and_read_back() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_string();
     finished(&engine, &id).await;
-    let (_, body) = call(router.clone(), "GET", &format!("/v1/executions/{id}"), &token, None).await;
+    let (_, body) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions/{id}"),
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(body["status"], json!("succeeded"));
     assert_eq!(body["result"]["stdout"], json!("via api"));
-    let (_, out) = call(router.clone(), "GET", &format!("/v1/executions/{id}/output"), &token, None).await;
+    let (_, out) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions/{id}/output"),
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(out[0]["data"], json!("via api\n"));
     let (status, body) = call(
         router.clone(),
@@ -80,7 +107,14 @@ async fn run_through_the_api_and_read_back() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], json!("invalid_input"));
     assert!(body["message"].as_str().unwrap().contains("msg"));
-    let (status, body) = call(router, "GET", "/v1/executions/000000000000000000000000", &token, None).await;
+    let (status, body) = call(
+        router,
+        "GET",
+        "/v1/executions/000000000000000000000000",
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], json!("not_found"));
     engine.shutdown();
@@ -116,7 +150,10 @@ async fn a_callback_with_a_bad_token_is_rejected_and_changes_nothing() {
         .set("Authorization", "Bearer not-the-token")
         .send_json(json!({"chunks": [{"seq": 99, "stream": "stdout", "data": "forged", "timestamp": "2026-01-01T00:00:00Z"}]}));
     assert!(matches!(forged, Err(ureq::Error::Status(401, _))));
-    assert_eq!(engine.execution(&e.id).await.unwrap().status, Status::Running);
+    assert_eq!(
+        engine.execution(&e.id).await.unwrap().status,
+        Status::Running
+    );
     std::fs::write(&fifo, "go\n").unwrap();
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Succeeded);
@@ -157,7 +194,10 @@ async fn sse_stream_carries_status_and_output() {
             if let Some(data) = line.strip_prefix("data:") {
                 let v: Value = serde_json::from_str(data.trim()).unwrap();
                 seen.push(v.clone());
-                if v["type"] == "execution" && v["execution"]["id"] == json!(id) && v["execution"]["status"] == json!("succeeded") {
+                if v["type"] == "execution"
+                    && v["execution"]["id"] == json!(id)
+                    && v["execution"]["status"] == json!("succeeded")
+                {
                     break;
                 }
             }
@@ -165,7 +205,11 @@ async fn sse_stream_carries_status_and_output() {
         seen
     });
     let seen = tokio::time::timeout(WAIT, seen).await.unwrap().unwrap();
-    assert!(seen.iter().any(|v| v["type"] == "output" && v["chunk"]["data"] == json!("streamed\n")));
-    assert!(seen.windows(2).all(|w| w[0]["id"].as_u64() < w[1]["id"].as_u64()));
+    assert!(seen
+        .iter()
+        .any(|v| v["type"] == "output" && v["chunk"]["data"] == json!("streamed\n")));
+    assert!(seen
+        .windows(2)
+        .all(|w| w[0]["id"].as_u64() < w[1]["id"].as_u64()));
     engine.shutdown();
 }

@@ -191,6 +191,9 @@ pub fn pid_gone(pid: u32) -> bool {
 }
 
 pub fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo").arg(path).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
     assert!(status.success());
 }

@@ -36,11 +36,22 @@ async fn shell_action_runs_and_everything_is_recorded() {
     let statuses: Vec<Status> = done.log.iter().map(|l| l.status).collect();
     assert_eq!(
         statuses,
-        vec![Status::Requested, Status::Scheduled, Status::Running, Status::Succeeded]
+        vec![
+            Status::Requested,
+            Status::Scheduled,
+            Status::Running,
+            Status::Succeeded
+        ]
     );
     // Live output came through the bus, and the store has it in order.
-    let ev = wait_for(&mut rx, |e| matches!(e, Event::Output { execution_id, .. } if *execution_id == done.id)).await;
-    let Event::Output { chunk, .. } = ev else { unreachable!() };
+    let ev = wait_for(
+        &mut rx,
+        |e| matches!(e, Event::Output { execution_id, .. } if *execution_id == done.id),
+    )
+    .await;
+    let Event::Output { chunk, .. } = ev else {
+        unreachable!()
+    };
     assert_eq!(chunk.stream, Stream::Stdout);
     let out = engine.output(&done.id, None).await.unwrap();
     let text: String = out.iter().map(|c| c.data.as_str()).collect();
@@ -48,7 +59,10 @@ async fn shell_action_runs_and_everything_is_recorded() {
     assert!(out.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
     // The record is in the SQLite file, readable by another process.
     let store = stormdesk_engine::store::Store::open_read_only(&fx.path("stormdesk.db")).unwrap();
-    assert_eq!(store.execution(&done.id).unwrap().unwrap().status, Status::Succeeded);
+    assert_eq!(
+        store.execution(&done.id).unwrap().unwrap().status,
+        Status::Succeeded
+    );
     let listed = engine
         .executions(ExecutionFilter {
             action: Some("t.echo".into()),
@@ -65,7 +79,10 @@ async fn failing_command_is_failed_with_return_code() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
     let e = engine
-        .run(req("t.echo", params(&[("msg", json!("x\"; exit 3; echo \""))])))
+        .run(req(
+            "t.echo",
+            params(&[("msg", json!("x\"; exit 3; echo \""))]),
+        ))
         .await
         .unwrap();
     let done = finished(&engine, &e.id).await;
@@ -92,7 +109,10 @@ async fn cancel_kills_the_whole_process_tree() {
     let mut rx = engine.subscribe();
     let pidfile = fx.path("tree.pids");
     let e = engine
-        .run(req("t.tree", params(&[("pidfile", json!(pidfile.display().to_string()))])))
+        .run(req(
+            "t.tree",
+            params(&[("pidfile", json!(pidfile.display().to_string()))]),
+        ))
         .await
         .unwrap();
     wait_for(&mut rx, |ev| {
@@ -186,7 +206,10 @@ async fn a_runner_that_crashes_fails_the_execution_with_the_reason() {
     assert_eq!(done.status, Status::Failed);
     let error = done.result["error"].as_str().unwrap();
     assert!(error.contains("exited with code 7"), "{error}");
-    assert!(done.result["runner_stderr"].as_str().unwrap().contains("runner blew up"));
+    assert!(done.result["runner_stderr"]
+        .as_str()
+        .unwrap()
+        .contains("runner blew up"));
     engine.shutdown();
 }
 
@@ -216,11 +239,17 @@ async fn re_run_reuses_parameters_with_overrides() {
         .unwrap();
     finished(&engine, &e.id).await;
     let again = engine.re_run(&e.id, params(&[]), None).await.unwrap();
-    assert_eq!(finished(&engine, &again.id).await.result["stdout"], json!("first"));
+    assert_eq!(
+        finished(&engine, &again.id).await.result["stdout"],
+        json!("first")
+    );
     let changed = engine
         .re_run(&e.id, params(&[("msg", json!("second"))]), None)
         .await
         .unwrap();
-    assert_eq!(finished(&engine, &changed.id).await.result["stdout"], json!("second"));
+    assert_eq!(
+        finished(&engine, &changed.id).await.result["stdout"],
+        json!("second")
+    );
     engine.shutdown();
 }

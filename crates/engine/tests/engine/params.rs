@@ -45,19 +45,34 @@ async fn wrong_type_is_named_with_the_type() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enum_violation_lists_the_choices() {
-    let msg = run_err("t.types", params(&[("count", json!(1)), ("color", json!("blue"))])).await;
-    assert!(msg.contains("color") && msg.contains("red") && msg.contains("green"), "{msg}");
+    let msg = run_err(
+        "t.types",
+        params(&[("count", json!(1)), ("color", json!("blue"))]),
+    )
+    .await;
+    assert!(
+        msg.contains("color") && msg.contains("red") && msg.contains("green"),
+        "{msg}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn immutable_parameter_cannot_be_given() {
-    let msg = run_err("t.echo", params(&[("msg", json!("a")), ("cmd", json!("rm -rf /"))])).await;
+    let msg = run_err(
+        "t.echo",
+        params(&[("msg", json!("a")), ("cmd", json!("rm -rf /"))]),
+    )
+    .await;
     assert!(msg.contains("cmd") && msg.contains("immutable"), "{msg}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_parameter_is_named() {
-    let msg = run_err("t.echo", params(&[("msg", json!("a")), ("bogus", json!(1))])).await;
+    let msg = run_err(
+        "t.echo",
+        params(&[("msg", json!("a")), ("bogus", json!(1))]),
+    )
+    .await;
     assert!(msg.contains("bogus"), "{msg}");
 }
 
@@ -79,6 +94,9 @@ async fn string_values_are_coerced_and_defaults_applied() {
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Succeeded);
     let stdout = done.result["stdout"].as_str().unwrap();
-    assert!(stdout.starts_with("42 0.5 ") && stdout.ends_with(" red"), "{stdout}");
+    assert!(
+        stdout.starts_with("42 0.5 ") && stdout.ends_with(" red"),
+        "{stdout}"
+    );
     engine.shutdown();
 }

@@ -102,7 +102,10 @@ fn an_execution_whose_runner_vanished_without_a_trace_is_abandoned() {
     first.shutdown_background();
     // kill -9 of the runner and its action: nothing can report or spool.
     for pgid in [runner_pid, child_pid] {
-        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pgid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
     }
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(runner_pid), None);
     let second = tokio::runtime::Runtime::new().unwrap();

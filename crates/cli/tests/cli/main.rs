@@ -1,0 +1,223 @@
+//! The `stormdesk` binary end to end: real processes, a real store, the bundled example pack.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn stormdesk(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stormdesk"));
+    cmd.env("STORMDESK_HOME", home)
+        .env_remove("STORMDESK_PACKS")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(home: &Path, args: &[&str]) -> Output {
+    stormdesk(home).args(args).output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_json_prints_only_the_record_and_exits_zero() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(
+        home.path(),
+        &["run", "examples.hello", "name=tester", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: Value = serde_json::from_str(&stdout(&o)).expect("stdout is exactly one JSON record");
+    assert_eq!(e["status"], "succeeded");
+    assert_eq!(e["result"]["stdout"], "Hello, tester");
+    assert_eq!(e["action"], "examples.hello");
+
+    // It was kept: get and list find it.
+    let id = e["id"].as_str().unwrap();
+    let got = run(home.path(), &["execution", "get", id, "--json"]);
+    assert!(got.status.success());
+    let got: Value = serde_json::from_str(&stdout(&got)).unwrap();
+    assert_eq!(got["result"], e["result"]);
+    let list = run(home.path(), &["execution", "list"]);
+    assert!(stdout(&list).contains(id));
+    // A completed execution's output can be tailed without an engine.
+    let tail = run(home.path(), &["execution", "tail", "last"]);
+    assert_eq!(stdout(&tail), "Hello, tester\n");
+}
+
+#[test]
+fn run_streams_output_and_prints_the_result() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &["run", "examples.hello"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("Hello, world\n"), "{out}");
+    assert!(out.contains("status: succeeded"), "{out}");
+}
+
+#[test]
+fn a_failed_execution_exits_one() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &["run", "examples.fail", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["result"]["return_code"], 3);
+}
+
+#[test]
+fn bad_input_exits_two_with_a_message_naming_it() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &["run", "examples.nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("examples.nope"), "{}", stderr(&o));
+    let o = run(home.path(), &["run", "examples.countdown", "count=lots"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("count"), "{}", stderr(&o));
+    let o = run(home.path(), &["run", "examples.hello", "novalue"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("name=value"), "{}", stderr(&o));
+}
+
+#[test]
+fn secrets_stay_out_of_the_cli_output() {
+    let home = tempfile::tempdir().unwrap();
+    let secret = "correct-horse-battery";
+    let o = run(
+        home.path(),
+        &[
+            "run",
+            "examples.login",
+            "username=ada",
+            &format!("password={secret}"),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(!stdout(&o).contains(secret));
+    assert!(!stderr(&o).contains(secret));
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["parameters"]["password"], "********");
+}
+
+#[test]
+fn action_and_pack_lists_show_the_example_pack() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(home.path(), &["action", "list", "--json"]);
+    assert!(o.status.success());
+    let actions: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    let hello = actions
+        .iter()
+        .find(|a| a["ref"] == "examples.hello")
+        .unwrap();
+    assert_eq!(hello["runner_type"], "local-shell-cmd");
+    let remote = actions
+        .iter()
+        .find(|a| a["ref"] == "examples.remote_uptime")
+        .unwrap();
+    assert_eq!(remote["supported"], false);
+    let o = run(home.path(), &["pack", "list", "--json"]);
+    let packs: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(packs.iter().any(|p| p["ref"] == "examples"));
+}
+
+#[test]
+fn packs_flag_adds_a_directory_of_packs() {
+    let home = tempfile::tempdir().unwrap();
+    let packs = home.path().join("mypacks");
+    let pack = packs.join("mine");
+    std::fs::create_dir_all(pack.join("actions")).unwrap();
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: mine\nname: mine\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("actions/say.yaml"),
+        "name: say\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: 'echo mine', immutable: true}\n",
+    )
+    .unwrap();
+    let o = run(
+        home.path(),
+        &[
+            "--packs",
+            packs.to_str().unwrap(),
+            "run",
+            "mine.say",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "mine");
+}
+
+/// A `stormdesk serve` process; killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(home: &Path) -> Server {
+    let mut child = stormdesk(home)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The first line announces the listener, once listener.json is written.
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
+    Server(child)
+}
+
+#[test]
+fn with_a_server_running_runs_go_through_it_and_tail_follows_live() {
+    let home = tempfile::tempdir().unwrap();
+    let _server = serve(home.path());
+    // Start a run that takes a moment, without waiting for it.
+    let o = run(
+        home.path(),
+        &[
+            "run",
+            "examples.countdown",
+            "count=3",
+            "delay=0.2",
+            "--async",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let id = e["id"].as_str().unwrap().to_string();
+    // Tail follows it to the end, printing its output once, in order.
+    let tail = run(home.path(), &["execution", "tail", &id]);
+    assert!(tail.status.success(), "{}", stderr(&tail));
+    let full = run(home.path(), &["execution", "get", &id, "--json"]);
+    let record: Value = serde_json::from_str(&stdout(&full)).unwrap();
+    assert_eq!(record["status"], "succeeded");
+    let expected = format!("{}\n", record["result"]["stdout"].as_str().unwrap());
+    assert_eq!(stdout(&tail), expected);
+    assert!(stderr(&tail).contains("succeeded"));
+    // A waiting run through the server streams and prints the result.
+    let o = run(
+        home.path(),
+        &["run", "examples.hello", "name=server", "--json"],
+    );
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "Hello, server");
+}
