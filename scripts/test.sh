@@ -3,7 +3,7 @@
 # Rust test suites (engine, runner, CLI, desktop app) with real processes and files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+[ -n "${STORMDESK_SETUP_DONE:-}" ] || bash scripts/setup.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 # The engine's tests start the real runner process, built here first.
 cargo build --workspace --bins

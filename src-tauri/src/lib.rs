@@ -23,6 +23,9 @@ pub mod output;
 /// pack show without a rebuild. The engine also bundles the example pack.
 const DEV_PACKS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../packs");
 
+/// The argument that makes this executable act as the runner process.
+pub const RUNNER_ARG: &str = "__runner";
+
 /// Engine options from the environment: `STORMDESK_PACKS` (a path list, like
 /// `PATH`) replaces the default pack directories. `STORMDESK_HOME` and
 /// `STORMDESK_RUNNER` are read by the engine itself.
@@ -36,8 +39,15 @@ pub fn engine_options_from_env() -> EngineOptions {
             .into_iter()
             .collect(),
     };
+    // A packaged app has no `stormdesk-runner` beside it: it acts as its own runner.
+    let (runner_bin, runner_args) = match stormdesk_engine::default_runner_bin() {
+        found if found.is_file() => (Some(found), vec![]),
+        _ => (std::env::current_exe().ok(), vec![RUNNER_ARG.to_string()]),
+    };
     EngineOptions {
         pack_dirs,
+        runner_bin,
+        runner_args,
         // Lets `stormdesk execution tail` find the engine of the running app.
         advertise: true,
         ..EngineOptions::default()

@@ -18,6 +18,14 @@ impl Engine {
             .unwrap_or(false)
     }
 
+    /// True when `token` is the callback token of any execution still running
+    /// (the datastore is open to every running action, whatever key it names).
+    pub(crate) fn any_callback_token_valid(&self, token: &str) -> bool {
+        let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.values()
+            .any(|l| !l.execution.status.is_completed() && tokens_equal(&l.token, token))
+    }
+
     /// Applies a runner's status update. Updates after completion change nothing.
     pub(crate) async fn apply_update(
         &self,

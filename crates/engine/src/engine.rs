@@ -384,10 +384,9 @@ impl Engine {
             let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             match live.get_mut(id) {
                 None => Found::Gone,
-                Some(entry)
-                    if entry.execution.status.is_completed()
-                        || entry.execution.status == Status::Canceling =>
-                {
+                // Completed but not yet forgotten: as good as gone.
+                Some(entry) if entry.execution.status.is_completed() => Found::Gone,
+                Some(entry) if entry.execution.status == Status::Canceling => {
                     Found::Already(entry.execution.clone())
                 }
                 Some(entry) => {

@@ -13,6 +13,7 @@ pub mod catalog;
 mod engine;
 pub mod error;
 pub mod events;
+pub mod keys;
 mod launch;
 pub mod mask;
 pub mod model;

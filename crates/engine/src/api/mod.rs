@@ -6,6 +6,7 @@
 mod callback;
 mod catalog;
 mod executions;
+mod keys;
 mod stream;
 
 use std::net::SocketAddr;
@@ -47,6 +48,11 @@ pub fn router(engine: Engine) -> Router {
             get(executions::output).post(callback::post_output),
         )
         .route("/v1/executions/{id}/re_run", post(executions::re_run))
+        .route("/v1/keys", get(keys::list))
+        .route(
+            "/v1/keys/{name}",
+            get(keys::get).put(keys::put).delete(keys::delete),
+        )
         .route("/v1/stream", get(stream::stream))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(engine)

@@ -4,6 +4,7 @@
 //! one transaction (batched); readers use their own connection. Records are kept
 //! as JSON documents with the columns needed for filtering beside them.
 
+mod keys;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use crate::error::EngineError;
 use crate::model::{Execution, ExecutionFilter, OutputChunk, Status, Stream};
 
+pub use keys::Keys;
 pub use writer::WriteOp;
 
 const SCHEMA: &str = r#"
@@ -39,6 +41,15 @@ CREATE TABLE IF NOT EXISTS output (
     data TEXT NOT NULL,
     PRIMARY KEY (execution_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS keys (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    secret INTEGER NOT NULL DEFAULT 0,
+    expire_ts TEXT,
+    PRIMARY KEY (scope, name)
+);
+CREATE INDEX IF NOT EXISTS keys_expire ON keys(expire_ts) WHERE expire_ts IS NOT NULL;
 "#;
 
 /// An execution that was not completed when the engine last stopped.
@@ -112,11 +123,17 @@ impl Store {
             .submit(op)?
             .await
             .map_err(|_| EngineError::StoreClosed)?
+            .map(drop)
     }
 
     /// Queues a write without waiting (order with later writes is kept).
     pub fn write_nowait(&self, op: WriteOp) -> Result<(), EngineError> {
         self.writer.submit(op).map(|_| ())
+    }
+
+    /// The key-value datastore.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys { store: self }
     }
 
     async fn read<T: Send + 'static>(

@@ -8,6 +8,7 @@ use tokio::sync::oneshot;
 
 use super::store_err;
 use crate::error::EngineError;
+use crate::keys::KeyValuePair;
 use crate::model::{Execution, OutputChunk};
 
 /// Largest number of queued operations committed in one transaction.
@@ -26,9 +27,19 @@ pub enum WriteOp {
         execution_id: String,
         chunks: Vec<OutputChunk>,
     },
+    /// Insert or replace a datastore key; expired keys of any name are purged.
+    /// `now` is the caller's clock as a stored timestamp.
+    KeySet { key: Box<KeyValuePair>, now: String },
+    /// Counts 1 when a key that had not expired was deleted.
+    KeyDelete {
+        scope: String,
+        name: String,
+        now: String,
+    },
 }
 
-type Job = (WriteOp, oneshot::Sender<Result<(), EngineError>>);
+/// Each job is answered with the number of rows its operation changed.
+type Job = (WriteOp, oneshot::Sender<Result<usize, EngineError>>);
 
 #[derive(Clone)]
 pub(super) struct Writer {
@@ -48,7 +59,7 @@ impl Writer {
     pub(super) fn submit(
         &self,
         op: WriteOp,
-    ) -> Result<oneshot::Receiver<Result<(), EngineError>>, EngineError> {
+    ) -> Result<oneshot::Receiver<Result<usize, EngineError>>, EngineError> {
         let (done, rx) = oneshot::channel();
         self.tx
             .send((op, done))
@@ -68,9 +79,9 @@ fn run(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
             }
         }
         let result = commit(&mut conn, &batch).map_err(|e| store_err(&path)(e));
-        for (_, done) in batch {
+        for (i, (_, done)) in batch.into_iter().enumerate() {
             let reply = match &result {
-                Ok(()) => Ok(()),
+                Ok(changed) => Ok(changed[i]),
                 Err(e) => Err(EngineError::BadRequest(format!("store write failed: {e}"))),
             };
             let _ = done.send(reply);
@@ -81,8 +92,9 @@ fn run(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
     }
 }
 
-fn commit(conn: &mut Connection, batch: &[Job]) -> Result<(), rusqlite::Error> {
+fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<usize>, rusqlite::Error> {
     let tx = conn.transaction()?;
+    let mut changed = Vec::with_capacity(batch.len());
     {
         let mut upsert = tx.prepare_cached(
             "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid)
@@ -94,7 +106,7 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<(), rusqlite::Error> {
             "INSERT OR IGNORE INTO output (execution_id, seq, stream, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for (op, _) in batch {
-            match op {
+            let n = match op {
                 WriteOp::Upsert {
                     execution,
                     callback_token,
@@ -113,14 +125,15 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<(), rusqlite::Error> {
                         doc,
                         callback_token,
                         runner_pid,
-                    ])?;
+                    ])?
                 }
                 WriteOp::Output {
                     execution_id,
                     chunks,
                 } => {
+                    let mut n = 0;
                     for c in chunks {
-                        output.execute(params![
+                        n += output.execute(params![
                             execution_id,
                             c.seq as i64,
                             c.stream.as_str(),
@@ -128,9 +141,16 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<(), rusqlite::Error> {
                             c.data
                         ])?;
                     }
+                    n
                 }
-            }
+                WriteOp::KeySet { key, now } => super::keys::write_set(&tx, key, now)?,
+                WriteOp::KeyDelete { scope, name, now } => {
+                    super::keys::write_delete(&tx, scope, name, now)?
+                }
+            };
+            changed.push(n);
         }
     }
-    tx.commit()
+    tx.commit()?;
+    Ok(changed)
 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod common;
+mod keys;
 mod lifecycle;
 mod params;
 mod recovery;

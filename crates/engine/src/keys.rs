@@ -1,0 +1,235 @@
+//! The key-value datastore (StackStorm's `/v1/keys`): string values by scope and
+//! name, with an optional expiry and a secret flag.
+//!
+//! Python actions reach it through `self.action_service`, workflows later
+//! through `st2kv`. Expired keys are invisible from the moment they expire;
+//! they are purged lazily on later writes, so nothing sweeps in the background.
+//! Secret values are masked unless the caller asks to decrypt them; they are not
+//! encrypted at rest.
+
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::mask::MASK;
+
+/// Where a key lives. StackStorm's full names (`st2kv.system`) are accepted too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScope {
+    System,
+    User,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::System => "system",
+            KeyScope::User => "user",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        match s {
+            "system" | "st2kv.system" => Some(KeyScope::System),
+            "user" | "st2kv.user" => Some(KeyScope::User),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for KeyScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored key as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyValuePair {
+    pub name: String,
+    /// [`MASK`] for a secret key unless it was read with `decrypt`.
+    pub value: String,
+    pub scope: KeyScope,
+    pub secret: bool,
+    /// RFC 3339 UTC with microseconds (`2026-01-01T00:00:00.000000Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_timestamp: Option<String>,
+}
+
+impl KeyValuePair {
+    fn masked(mut self, decrypt: bool) -> Self {
+        if self.secret && !decrypt {
+            self.value = MASK.to_string();
+        }
+        self
+    }
+}
+
+/// A key to create or replace.
+#[derive(Debug, Clone)]
+pub struct KeySet {
+    pub scope: KeyScope,
+    pub name: String,
+    pub value: String,
+    pub secret: bool,
+    /// When the key disappears; `None` keeps it. A time in the past stores a key
+    /// that is already invisible.
+    pub expire_at: Option<DateTime<Utc>>,
+}
+
+impl KeySet {
+    pub fn new(scope: KeyScope, name: impl Into<String>, value: impl Into<String>) -> KeySet {
+        KeySet {
+            scope,
+            name: name.into(),
+            value: value.into(),
+            secret: false,
+            expire_at: None,
+        }
+    }
+
+    /// StackStorm's `ttl`: the key expires `seconds` from now; 0 means never.
+    pub fn with_ttl(mut self, seconds: u64) -> Result<KeySet, EngineError> {
+        if seconds == 0 {
+            self.expire_at = None;
+            return Ok(self);
+        }
+        let expire_at = i64::try_from(seconds)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|ttl| Utc::now().checked_add_signed(ttl))
+            // Beyond year 9999 the stored text would no longer sort as time.
+            .filter(|at| at.year() <= 9999);
+        match expire_at {
+            Some(at) => {
+                self.expire_at = Some(at);
+                Ok(self)
+            }
+            None => Err(EngineError::BadRequest(format!(
+                "key '{}' in scope '{}': ttl {seconds} seconds is too large",
+                self.name, self.scope
+            ))),
+        }
+    }
+}
+
+/// Which keys to list. `scope: None` lists both scopes (StackStorm's `all`).
+#[derive(Debug, Clone, Default)]
+pub struct KeyFilter {
+    pub scope: Option<KeyScope>,
+    /// Names starting with this exact text (no wildcards).
+    pub prefix: Option<String>,
+    /// At most this many; `None` for all.
+    pub limit: Option<u32>,
+    pub offset: u32,
+}
+
+/// Timestamps are stored in this fixed-width form, so text order is time order.
+pub(crate) fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn check_name(scope: KeyScope, name: &str) -> Result<(), EngineError> {
+    if name.is_empty() {
+        return Err(EngineError::BadRequest(format!(
+            "a key in scope '{scope}' needs a non-empty name"
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The key, or `None` when it was never set, was deleted or has expired.
+    pub async fn key_get(
+        &self,
+        scope: KeyScope,
+        name: &str,
+        decrypt: bool,
+    ) -> Result<Option<KeyValuePair>, EngineError> {
+        check_name(scope, name)?;
+        let now = timestamp(Utc::now());
+        let key = self.inner.store.keys().get(scope, name, now).await?;
+        Ok(key.map(|k| k.masked(decrypt)))
+    }
+
+    /// Creates or replaces a key; returns it as stored (a secret value masked).
+    pub async fn key_set(&self, set: KeySet) -> Result<KeyValuePair, EngineError> {
+        check_name(set.scope, &set.name)?;
+        let key = KeyValuePair {
+            name: set.name,
+            value: set.value,
+            scope: set.scope,
+            secret: set.secret,
+            expire_timestamp: set.expire_at.map(timestamp),
+        };
+        let now = timestamp(Utc::now());
+        self.inner.store.keys().set(key.clone(), now).await?;
+        Ok(key.masked(false))
+    }
+
+    /// Deletes a key; false when there was none (or it had expired).
+    pub async fn key_delete(&self, scope: KeyScope, name: &str) -> Result<bool, EngineError> {
+        check_name(scope, name)?;
+        let now = timestamp(Utc::now());
+        self.inner.store.keys().delete(scope, name, now).await
+    }
+
+    /// Keys that have not expired, by scope then name.
+    pub async fn key_list(
+        &self,
+        filter: KeyFilter,
+        decrypt: bool,
+    ) -> Result<Vec<KeyValuePair>, EngineError> {
+        let now = timestamp(Utc::now());
+        let keys = self.inner.store.keys().list(filter, now).await?;
+        Ok(keys.into_iter().map(|k| k.masked(decrypt)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_accept_stackstorm_full_names() {
+        assert_eq!(KeyScope::parse("st2kv.system"), Some(KeyScope::System));
+        assert_eq!(KeyScope::parse("user"), Some(KeyScope::User));
+        assert_eq!(KeyScope::parse("all"), None);
+    }
+
+    #[test]
+    fn ttl_zero_means_no_expiry() {
+        let set = KeySet::new(KeyScope::System, "k", "v").with_ttl(0).unwrap();
+        assert_eq!(set.expire_at, None);
+        let set = KeySet::new(KeyScope::System, "k", "v")
+            .with_ttl(60)
+            .unwrap();
+        assert!(set.expire_at.unwrap() > Utc::now());
+        assert!(KeySet::new(KeyScope::System, "k", "v")
+            .with_ttl(u64::MAX)
+            .is_err());
+    }
+
+    #[test]
+    fn timestamps_sort_as_text() {
+        let a = timestamp(DateTime::from_timestamp(1, 0).unwrap());
+        let b = timestamp(DateTime::from_timestamp(1, 500_000).unwrap());
+        assert_eq!(a, "1970-01-01T00:00:01.000000Z");
+        assert!(a < b);
+    }
+
+    #[test]
+    fn secret_values_are_masked_unless_decrypted() {
+        let key = KeyValuePair {
+            name: "k".into(),
+            value: "hunter2".into(),
+            scope: KeyScope::System,
+            secret: true,
+            expire_timestamp: None,
+        };
+        assert_eq!(key.clone().masked(false).value, MASK);
+        assert_eq!(key.masked(true).value, "hunter2");
+    }
+}
