@@ -57,13 +57,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Runner) {
         return stormdesk_runner::process::main();
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("STORMDESK_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging(&cli);
     let ctx = cmd::Ctx {
         packs: cli.packs,
         home: cli.home,
@@ -83,4 +77,27 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Warnings to stderr; `serve` also logs to `<data>/logs/stormdesk.log.<date>`.
+/// `STORMDESK_LOG` sets the filter (e.g. `debug`).
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter, Layer};
+    let filter = || EnvFilter::try_from_env("STORMDESK_LOG").unwrap_or_else(|_| "warn".into());
+    let file = matches!(cli.command, Command::Serve(_))
+        .then(|| stormdesk_engine::paths::Paths::resolve(cli.home.as_deref()).ok())
+        .flatten()
+        .filter(|p| std::fs::create_dir_all(p.logs()).is_ok())
+        .map(|p| {
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(tracing_appender::rolling::daily(p.logs(), "stormdesk.log"))
+                .with_filter(EnvFilter::try_from_env("STORMDESK_LOG").unwrap_or_else(|_| "info".into()))
+        });
+    tracing_subscriber::registry()
+        .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter()))
+        .with(file)
+        .init();
 }

@@ -337,6 +337,7 @@ impl Engine {
             attempts: self.inner.callback_attempts,
             backoff_ms: 50,
         });
+        tracing::info!(execution = %id, action = %req.action, "scheduled");
         if let Err(e) = launch::spawn(self, request).await {
             let message = e.to_string();
             self.finish(&id, Status::Failed, serde_json::json!({ "error": message }))
@@ -555,6 +556,7 @@ impl Engine {
             entry.execution.clone()
         };
         self.persist(&execution, false).await?;
+        tracing::info!(execution = %id, status = %execution.status, "completed");
         self.inner
             .live
             .lock()
