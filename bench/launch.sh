@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo build --release -p stormdesk-runner -p stormdesk
 cargo bench -p stormdesk-engine --bench launch
+LAUNCH_PREWARM=0 cargo bench -p stormdesk-engine --bench launch
 if command -v hyperfine >/dev/null; then
   home=$(mktemp -d)
   trap 'rm -rf "$home"' EXIT

@@ -48,6 +48,7 @@ pub fn engine_options_from_env() -> EngineOptions {
         pack_dirs,
         runner_bin,
         runner_args,
+        prewarm: true,
         // Lets `stormdesk execution tail` find the engine of the running app.
         advertise: true,
         ..EngineOptions::default()

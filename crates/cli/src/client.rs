@@ -121,11 +121,11 @@ impl Events {
     ) -> anyhow::Result<Execution> {
         while let Some(seen) = self.next_event()? {
             match seen {
-                Seen::Output(eid, chunk) if eid == id => {
-                    if last_seq.map(|l| chunk.seq > l).unwrap_or(true) {
-                        show(&chunk);
-                        last_seq = Some(chunk.seq);
-                    }
+                Seen::Output(eid, chunk)
+                    if eid == id && last_seq.map(|l| chunk.seq > l).unwrap_or(true) =>
+                {
+                    show(&chunk);
+                    last_seq = Some(chunk.seq);
                 }
                 Seen::Execution(e) if e.id == id && e.status.is_completed() => return Ok(*e),
                 _ => {}

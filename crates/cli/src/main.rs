@@ -94,10 +94,16 @@ fn init_logging(cli: &Cli) {
             fmt::layer()
                 .with_ansi(false)
                 .with_writer(tracing_appender::rolling::daily(p.logs(), "stormdesk.log"))
-                .with_filter(EnvFilter::try_from_env("STORMDESK_LOG").unwrap_or_else(|_| "info".into()))
+                .with_filter(
+                    EnvFilter::try_from_env("STORMDESK_LOG").unwrap_or_else(|_| "info".into()),
+                )
         });
     tracing_subscriber::registry()
-        .with(fmt::layer().with_writer(std::io::stderr).with_filter(filter()))
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter()),
+        )
         .with(file)
         .init();
 }

@@ -4,7 +4,8 @@
 //!
 //! `cargo bench -p stormdesk-engine --bench launch` (after
 //! `cargo build --release -p stormdesk-runner`); `bench/launch.sh` does both.
-//! Set `LAUNCH_RUNS` to change the sample size (default 300).
+//! Set `LAUNCH_RUNS` to change the sample size (default 300), `LAUNCH_PREWARM=0`
+//! to measure without a pre-started runner process.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,12 +36,16 @@ fn main() {
         "build the runner first: cargo build --release -p stormdesk-runner ({})",
         runner.display()
     );
+    let prewarm = std::env::var("LAUNCH_PREWARM")
+        .map(|v| v != "0")
+        .unwrap_or(true);
     let home = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let engine = rt.block_on(async {
         Engine::start(EngineOptions {
             home: Some(home.path().to_path_buf()),
             runner_bin: Some(runner),
+            prewarm,
             ..Default::default()
         })
         .await
@@ -89,7 +94,7 @@ fn main() {
     }
     let (em, bm) = (median(&mut engine_times), median(&mut bare_times));
     let ratio = em.as_secs_f64() / bm.as_secs_f64();
-    println!("launch overhead ({runs} runs each, interleaved)");
+    println!("launch overhead ({runs} runs each, interleaved, prewarm {prewarm})");
     println!(
         "  engine run examples.true -> recorded completion: median {:.3} ms  p90 {:.3} ms",
         ms(em),
@@ -103,6 +108,7 @@ fn main() {
     println!("  ratio engine/bare (median): {ratio:.2}x");
     let out = serde_json::json!({
         "runs": runs,
+        "prewarm": prewarm,
         "engine_median_ms": ms(em),
         "engine_p90_ms": ms(pct(&engine_times, 0.9)),
         "bare_median_ms": ms(bm),

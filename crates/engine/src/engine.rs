@@ -38,6 +38,9 @@ pub struct EngineOptions {
     pub runner_args: Vec<String>,
     /// Callback delivery attempts the runner makes before spooling (default 5).
     pub callback_attempts: Option<u32>,
+    /// Keep one runner process started ahead of need, so a run does not wait
+    /// for process start-up (long-lived engines: `serve`, the desktop app).
+    pub prewarm: bool,
     /// Do not load the example pack embedded in the binary.
     pub no_examples: bool,
     /// Publish `<data>/listener.json` so other processes (CLI `tail`) find this engine.
@@ -73,6 +76,8 @@ pub(crate) struct Inner {
     pub api_token: String,
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
+    pub prewarm: bool,
+    pub warm: Mutex<Option<launch::Idle>>,
     pub callback_attempts: u32,
     pub url: RwLock<String>,
     pub shutdown: CancellationToken,
@@ -106,6 +111,8 @@ impl Engine {
                 .clone()
                 .unwrap_or_else(launch::default_runner_bin),
             runner_args: opts.runner_args.clone(),
+            prewarm: opts.prewarm,
+            warm: Mutex::new(None),
             callback_attempts: opts.callback_attempts.unwrap_or(5),
             paths,
             store,
@@ -128,6 +135,9 @@ impl Engine {
             reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
         }
         reconcile::at_start(&engine).await?;
+        if opts.prewarm {
+            launch::prewarm(&engine);
+        }
         let bg = engine.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(RECONCILE_EVERY);
@@ -150,6 +160,7 @@ impl Engine {
     /// report to the next engine (or spool).
     pub fn shutdown(&self) {
         self.inner.shutdown.cancel();
+        launch::drop_warm(self);
         reconcile::unadvertise(&self.inner.paths, &self.api_url());
     }
 

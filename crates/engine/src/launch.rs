@@ -12,7 +12,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 use crate::engine::{Engine, CANCEL_GRACE};
@@ -49,12 +49,14 @@ pub fn default_runner_bin() -> PathBuf {
     PathBuf::from("stormdesk-runner")
 }
 
-pub(crate) async fn spawn(engine: &Engine, request: RunnerRequest) -> Result<(), EngineError> {
-    let bin = engine.inner.runner_bin.clone();
-    let mut line = serde_json::to_vec(&request)
-        .map_err(|e| EngineError::BadRequest(format!("cannot encode the runner request: {e}")))?;
-    line.push(b'\n');
-    let mut child = Command::new(&bin)
+/// A started runner process waiting for its request on stdin.
+pub(crate) struct Idle {
+    child: Child,
+}
+
+fn start_process(engine: &Engine) -> Result<Idle, EngineError> {
+    let bin = &engine.inner.runner_bin;
+    let child = Command::new(bin)
         .args(&engine.inner.runner_args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -67,6 +69,60 @@ pub(crate) async fn spawn(engine: &Engine, request: RunnerRequest) -> Result<(),
             path: bin.display().to_string(),
             source,
         })?;
+    Ok(Idle { child })
+}
+
+/// The pre-started runner if it is still alive, else a new one. With
+/// `prewarm`, the next one is started in the background, so process start-up
+/// is off the path of the run after this one.
+fn take_process(engine: &Engine) -> Result<Idle, EngineError> {
+    let warm = engine
+        .inner
+        .warm
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let process = match warm {
+        Some(mut idle) => match idle.child.try_wait() {
+            Ok(None) => idle,
+            _ => start_process(engine)?,
+        },
+        None => start_process(engine)?,
+    };
+    if engine.inner.prewarm && !engine.inner.shutdown.is_cancelled() {
+        let engine = engine.clone();
+        tokio::spawn(async move { prewarm(&engine) });
+    }
+    Ok(process)
+}
+
+/// Starts a runner to wait for the next run, unless one is already waiting.
+pub(crate) fn prewarm(engine: &Engine) {
+    let mut warm = engine.inner.warm.lock().unwrap_or_else(|e| e.into_inner());
+    if warm.is_some() {
+        return;
+    }
+    match start_process(engine) {
+        Ok(idle) => *warm = Some(idle),
+        Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
+    }
+}
+
+/// Ends the waiting runner: with its stdin closed before a request it exits.
+pub(crate) fn drop_warm(engine: &Engine) {
+    engine
+        .inner
+        .warm
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+}
+
+pub(crate) async fn spawn(engine: &Engine, request: RunnerRequest) -> Result<(), EngineError> {
+    let mut line = serde_json::to_vec(&request)
+        .map_err(|e| EngineError::BadRequest(format!("cannot encode the runner request: {e}")))?;
+    line.push(b'\n');
+    let Idle { mut child } = take_process(engine)?;
     let runner_pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");

@@ -18,6 +18,7 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     ctx.runtime()?.block_on(async {
         let mut opts = ctx.options();
         opts.listen = Some(args.listen);
+        opts.prewarm = true;
         let engine = stormdesk_engine::Engine::start(opts).await?;
         println!("stormdesk engine listening on {}", engine.api_url());
         println!(

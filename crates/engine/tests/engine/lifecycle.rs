@@ -253,3 +253,38 @@ async fn re_run_reuses_parameters_with_overrides() {
     );
     engine.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prewarmed_runners_serve_consecutive_and_concurrent_runs() {
+    let fx = Fixture::new();
+    let mut opts = fx.options();
+    opts.prewarm = true;
+    let engine = stormdesk_engine::Engine::start(opts).await.unwrap();
+    for i in 0..3 {
+        let e = engine
+            .run(req("t.echo", params(&[("msg", json!(format!("run {i}")))])))
+            .await
+            .unwrap();
+        assert_eq!(
+            finished(&engine, &e.id).await.result["stdout"],
+            json!(format!("run {i}"))
+        );
+    }
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let e = engine
+            .run(req(
+                "t.echo",
+                params(&[("msg", json!(format!("together {i}")))]),
+            ))
+            .await
+            .unwrap();
+        ids.push((i, e.id));
+    }
+    for (i, id) in ids {
+        let done = finished(&engine, &id).await;
+        assert_eq!(done.status, Status::Succeeded);
+        assert_eq!(done.result["stdout"], json!(format!("together {i}")));
+    }
+    engine.shutdown();
+}
