@@ -61,7 +61,7 @@ impl Engine {
             }
             entry.execution.clone()
         };
-        self.persist(&execution, true).await?;
+        self.persist_soon(&execution, true)?;
         Ok(Some(execution))
     }
 

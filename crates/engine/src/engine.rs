@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::catalog::{self, ActionDetail, ActionSummary, Catalog, PackSummary};
 use crate::error::EngineError;
@@ -81,6 +82,8 @@ pub(crate) struct Inner {
     pub callback_attempts: u32,
     pub url: RwLock<String>,
     pub shutdown: CancellationToken,
+    /// The tasks watching runner processes.
+    pub runners: TaskTracker,
 }
 
 /// The engine. Cheap to clone; background work stops when `shutdown` is called.
@@ -124,6 +127,7 @@ impl Engine {
             api_token,
             url: RwLock::new(String::new()),
             shutdown: CancellationToken::new(),
+            runners: TaskTracker::new(),
         });
         let engine = Engine { inner };
         let addr = opts
@@ -162,6 +166,14 @@ impl Engine {
         self.inner.shutdown.cancel();
         launch::drop_warm(self);
         reconcile::unadvertise(&self.inner.paths, &self.api_url());
+    }
+
+    /// Waits (at most `limit`) until every runner process has exited, so their
+    /// last reports reach the listener before a short-lived engine stops.
+    pub async fn wait_for_runners(&self, limit: Duration) {
+        self.inner.runners.close();
+        let _ = tokio::time::timeout(limit, self.inner.runners.wait()).await;
+        self.inner.runners.reopen();
     }
 
     pub fn api_url(&self) -> String {
@@ -331,14 +343,13 @@ impl Engine {
                     adopted: false,
                 },
             );
-        self.inner
-            .store
-            .write(WriteOp::Upsert {
-                execution: Box::new(execution.clone()),
-                callback_token: Some(token.clone()),
-                runner_pid: None,
-            })
-            .await?;
+        // Queued, not awaited: the writer keeps order, and until it commits the
+        // live map answers every read of this execution.
+        self.inner.store.write_nowait(WriteOp::Upsert {
+            execution: Box::new(execution.clone()),
+            callback_token: Some(token.clone()),
+            runner_pid: None,
+        })?;
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
         });
@@ -511,24 +522,46 @@ impl Engine {
         execution: &Execution,
         keep_token: bool,
     ) -> Result<(), EngineError> {
-        let (token, runner_pid) = {
+        self.inner
+            .store
+            .write(self.upsert(execution, keep_token))
+            .await?;
+        self.publish(execution);
+        Ok(())
+    }
+
+    /// As `persist`, for intermediate states whose loss in a crash loses
+    /// nothing (the final report follows): queued, not awaited.
+    pub(crate) fn persist_soon(
+        &self,
+        execution: &Execution,
+        keep_token: bool,
+    ) -> Result<(), EngineError> {
+        self.inner
+            .store
+            .write_nowait(self.upsert(execution, keep_token))?;
+        self.publish(execution);
+        Ok(())
+    }
+
+    fn upsert(&self, execution: &Execution, keep_token: bool) -> WriteOp {
+        let (callback_token, runner_pid) = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.get(&execution.id)
                 .map(|l| (keep_token.then(|| l.token.clone()), l.runner_pid))
                 .unwrap_or((None, None))
         };
-        self.inner
-            .store
-            .write(WriteOp::Upsert {
-                execution: Box::new(execution.clone()),
-                callback_token: token,
-                runner_pid,
-            })
-            .await?;
+        WriteOp::Upsert {
+            execution: Box::new(execution.clone()),
+            callback_token,
+            runner_pid,
+        }
+    }
+
+    fn publish(&self, execution: &Execution) {
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
         });
-        Ok(())
     }
 
     /// Completes an execution (first completion wins), masks secrets in the result,

@@ -143,7 +143,8 @@ pub(crate) async fn spawn(engine: &Engine, request: RunnerRequest) -> Result<(),
     }
 
     let engine = engine.clone();
-    tokio::spawn(async move {
+    let tracker = engine.inner.runners.clone();
+    tracker.spawn(async move {
         // Large requests (a 50 MB parameter) are written while the runner reads.
         let write = async {
             stdin.write_all(&line).await?;

@@ -106,6 +106,9 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         };
         print_final(&final_execution, args.json)?;
+        // The runner's last report is acknowledged; let it exit before the
+        // listener goes, so it has nothing to spool.
+        engine.wait_for_runners(std::time::Duration::from_secs(5)).await;
         engine.shutdown();
         Ok(exit_code(final_execution.status))
     })

@@ -38,6 +38,11 @@ fn run_json_prints_only_the_record_and_exits_zero() {
     assert_eq!(e["status"], "succeeded");
     assert_eq!(e["result"]["stdout"], "Hello, tester");
     assert_eq!(e["action"], "examples.hello");
+    // The runner's reports all arrived: nothing was left to spool.
+    let spooled = std::fs::read_dir(home.path().join("spool"))
+        .unwrap()
+        .count();
+    assert_eq!(spooled, 0);
 
     // It was kept: get and list find it.
     let id = e["id"].as_str().unwrap();
