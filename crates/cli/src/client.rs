@@ -37,6 +37,42 @@ impl Client {
         }))
     }
 
+    /// Shows the output of `id` and returns its final record once it completes.
+    /// `events`, when given, was opened before `id` started. A stream that
+    /// breaks off is opened again and picked up where it stopped.
+    pub fn follow(
+        &self,
+        id: &str,
+        mut events: Option<Events>,
+        mut show: impl FnMut(&OutputChunk),
+    ) -> anyhow::Result<Execution> {
+        let mut last_seq = None;
+        let mut reconnects = 0;
+        loop {
+            // Subscribe first, then read what is stored, so nothing falls between the two.
+            let mut stream = match events.take() {
+                Some(s) => s,
+                None => self.events(Some(id))?,
+            };
+            for c in self.output_after(id, last_seq)? {
+                show(&c);
+                last_seq = Some(c.seq);
+            }
+            let current = self.execution(id)?;
+            if current.status.is_completed() {
+                return Ok(current);
+            }
+            match stream.follow(id, &mut last_seq, &mut show) {
+                Ok(done) => return Ok(done),
+                Err(e) if reconnects < 5 => {
+                    reconnects += 1;
+                    tracing::warn!(error = %e, "event stream broke off; reconnecting");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -72,8 +108,13 @@ impl Client {
         Ok(resp.into_json()?)
     }
 
-    pub fn output(&self, id: &str) -> anyhow::Result<Vec<OutputChunk>> {
-        let resp = ureq::get(&format!("{}/v1/executions/{id}/output", self.url))
+    /// Output chunks after `after` (all when `None`).
+    pub fn output_after(&self, id: &str, after: Option<u64>) -> anyhow::Result<Vec<OutputChunk>> {
+        let mut url = format!("{}/v1/executions/{id}/output", self.url);
+        if let Some(after) = after {
+            url.push_str(&format!("?after={after}"));
+        }
+        let resp = ureq::get(&url)
             .set("Authorization", &self.auth)
             .call()
             .map_err(|e| api_error(e, &self.url))?;
@@ -116,7 +157,7 @@ impl Events {
     pub fn follow(
         &mut self,
         id: &str,
-        mut last_seq: Option<u64>,
+        last_seq: &mut Option<u64>,
         mut show: impl FnMut(&OutputChunk),
     ) -> anyhow::Result<Execution> {
         while let Some(seen) = self.next_event()? {
@@ -125,7 +166,7 @@ impl Events {
                     if eid == id && last_seq.map(|l| chunk.seq > l).unwrap_or(true) =>
                 {
                     show(&chunk);
-                    last_seq = Some(chunk.seq);
+                    *last_seq = Some(chunk.seq);
                 }
                 Seen::Execution(e) if e.id == id && e.status.is_completed() => return Ok(*e),
                 _ => {}

@@ -111,29 +111,17 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
             let _ = out.flush();
         }
     };
-    let execution = store.execution(&id)?.ok_or_else(|| {
-        anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
-    })?;
     let Some(client) = Client::find(&paths)? else {
+        let execution = store.execution(&id)?.ok_or_else(|| {
+            anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
+        })?;
         if !execution.status.is_completed() {
             bail!("execution {id} is {} but no engine is running to follow it; start one with `stormdesk serve`", execution.status);
         }
         store.output(&id, None)?.iter().for_each(show);
         return Ok(super::run::exit_code(execution.status));
     };
-    // Subscribe first, then read what is stored, so nothing falls between the two.
-    let mut events = client.events(Some(&id))?;
-    let mut last_seq = None;
-    for c in client.output(&id)? {
-        show(&c);
-        last_seq = Some(c.seq);
-    }
-    let current = client.execution(&id)?;
-    let done = if current.status.is_completed() {
-        current
-    } else {
-        events.follow(&id, last_seq, show)?
-    };
+    let done = client.follow(&id, None, show)?;
     eprintln!("{} {}", done.id, done.status);
     Ok(super::run::exit_code(done.status))
 }

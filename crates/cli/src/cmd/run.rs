@@ -120,7 +120,7 @@ fn run_remote(
     parameters: Map<String, Value>,
 ) -> anyhow::Result<ExitCode> {
     // Subscribed before the run starts, so no output is missed.
-    let mut events = client.events(None)?;
+    let events = client.events(None)?;
     let execution = client.run(&RunRequest {
         action: args.action.clone(),
         parameters,
@@ -139,7 +139,7 @@ fn run_remote(
         );
     }
     let json = args.json;
-    let done = events.follow(&execution.id, None, |c| {
+    let done = client.follow(&execution.id, Some(events), |c| {
         if !json {
             print_chunk(c.stream, &c.data)
         }

@@ -1,5 +1,6 @@
 //! `stormdesk serve`: the engine and its HTTP API until interrupted.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -20,11 +21,16 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         opts.listen = Some(args.listen);
         opts.prewarm = true;
         let engine = stormdesk_engine::Engine::start(opts).await?;
-        println!("stormdesk engine listening on {}", engine.api_url());
-        println!(
+        // A closed stdout (a supervisor that read the first line and left) must
+        // not stop the server, so write errors are ignored.
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "stormdesk engine listening on {}", engine.api_url());
+        let _ = writeln!(
+            out,
             "API token in {} (send it as `Authorization: Bearer <token>`)",
             engine.paths().token_file().display()
         );
+        let _ = out.flush();
         for e in engine.pack_errors() {
             eprintln!("pack not loaded: {e}");
         }

@@ -164,8 +164,11 @@ fn packs_flag_adds_a_directory_of_packs() {
     assert_eq!(e["result"]["stdout"], "mine");
 }
 
-/// A `stormdesk serve` process; killed when dropped.
-struct Server(Child);
+/// A `stormdesk serve` process (and its stdout, kept open); killed when dropped.
+struct Server(
+    Child,
+    #[allow(dead_code)] BufReader<std::process::ChildStdout>,
+);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -183,11 +186,10 @@ fn serve(home: &Path) -> Server {
         .unwrap();
     // The first line announces the listener, once listener.json is written.
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
     assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
-    Server(child)
+    Server(child, out)
 }
 
 #[test]
