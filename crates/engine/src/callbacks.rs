@@ -73,17 +73,11 @@ impl Engine {
         id: &str,
         mut chunks: Vec<OutputChunk>,
     ) -> Result<(), EngineError> {
-        if let Some(secrets) = self
-            .inner
-            .secrets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-        {
+        self.with_secrets(id, |secrets| {
             for c in &mut chunks {
                 c.data = secrets.mask_str(&c.data);
             }
-        }
+        });
         if chunks.is_empty() {
             return Ok(());
         }

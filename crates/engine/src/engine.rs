@@ -516,6 +516,14 @@ impl Engine {
         .await
     }
 
+    /// Runs `f` with the secret values of `id`, if it has any.
+    pub(crate) fn with_secrets(&self, id: &str, f: impl FnOnce(&Secrets)) {
+        let secrets = self.inner.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = secrets.get(id) {
+            f(s);
+        }
+    }
+
     /// Writes the record and publishes it; `keep_token` keeps the callback token valid.
     pub(crate) async fn persist(
         &self,
@@ -580,15 +588,7 @@ impl Engine {
             if entry.execution.status.is_completed() {
                 return Ok(None);
             }
-            if let Some(secrets) = self
-                .inner
-                .secrets
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(id)
-            {
-                secrets.mask_value(&mut result);
-            }
+            self.with_secrets(id, |secrets| secrets.mask_value(&mut result));
             let status = if entry.execution.status == Status::Canceling
                 && !matches!(status, Status::Succeeded)
             {

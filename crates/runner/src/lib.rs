@@ -194,3 +194,30 @@ fn supported_names() -> String {
         names.join(", ")
     }
 }
+
+/// The action's entry point, which must exist as a file.
+#[cfg(any(
+    feature = "local-shell-cmd",
+    feature = "local-shell-script",
+    feature = "python-script"
+))]
+#[cfg_attr(
+    not(any(feature = "local-shell-script", feature = "python-script")),
+    allow(dead_code)
+)]
+pub(crate) fn entry_point(req: &RunnerRequest) -> Result<&std::path::Path, RunError> {
+    let path = req
+        .entry_point
+        .as_deref()
+        .ok_or_else(|| RunError::MissingEntryPoint {
+            action_ref: req.action_ref.clone(),
+            runner_type: req.runner_type.clone(),
+        })?;
+    if !path.is_file() {
+        return Err(RunError::EntryPointNotFound {
+            action_ref: req.action_ref.clone(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(path)
+}

@@ -57,19 +57,7 @@ pub(crate) fn run_script(
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
-    let script = req
-        .entry_point
-        .as_deref()
-        .ok_or_else(|| RunError::MissingEntryPoint {
-            action_ref: req.action_ref.clone(),
-            runner_type: req.runner_type.clone(),
-        })?;
-    if !script.is_file() {
-        return Err(RunError::EntryPointNotFound {
-            action_ref: req.action_ref.clone(),
-            path: script.to_path_buf(),
-        });
-    }
+    let script = crate::entry_point(req)?;
     let params = Params::new(req);
     let kwarg_op = params.string("kwarg_op")?.unwrap_or(DEFAULT_KWARG_OP);
     let mut argv = script_invocation(script);

@@ -37,19 +37,7 @@ pub(crate) fn run(
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
-    let entry_point = req
-        .entry_point
-        .as_deref()
-        .ok_or_else(|| RunError::MissingEntryPoint {
-            action_ref: req.action_ref.clone(),
-            runner_type: req.runner_type.clone(),
-        })?;
-    if !entry_point.is_file() {
-        return Err(RunError::EntryPointNotFound {
-            action_ref: req.action_ref.clone(),
-            path: entry_point.to_path_buf(),
-        });
-    }
+    let entry_point = crate::entry_point(req)?;
     let params = Params::new(req);
     let timeout = params.timeout(DEFAULT_TIMEOUT)?;
     let log_level = params.string("log_level")?.unwrap_or(DEFAULT_LOG_LEVEL);
