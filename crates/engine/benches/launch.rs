@@ -10,7 +10,7 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stormdesk_engine::{Engine, EngineOptions, RunRequest, Status};
+use stormdesk_engine::{Engine, EngineOptions, Event, RunRequest, Status};
 
 fn median(v: &mut [Duration]) -> Duration {
     v.sort();
@@ -52,8 +52,11 @@ fn main() {
         .unwrap()
     });
 
+    // Total, and the phases: request -> scheduled (run() returned),
+    // -> running (the runner's first report), -> completed.
     let run_once = || {
         rt.block_on(async {
+            let mut events = engine.subscribe();
             let start = Instant::now();
             let e = engine
                 .run(RunRequest {
@@ -62,10 +65,23 @@ fn main() {
                 })
                 .await
                 .unwrap();
-            let done = engine.wait(&e.id).await.unwrap();
-            let took = start.elapsed();
-            assert_eq!(done.status, Status::Succeeded, "{}", done.result);
-            took
+            let scheduled = start.elapsed();
+            let mut running = scheduled;
+            loop {
+                let ev = events.recv().await.unwrap();
+                if let Event::Execution { execution } = ev.event {
+                    if execution.id != e.id {
+                        continue;
+                    }
+                    if execution.status == Status::Running {
+                        running = start.elapsed();
+                    }
+                    if execution.status.is_completed() {
+                        assert_eq!(execution.status, Status::Succeeded, "{}", execution.result);
+                        return [start.elapsed(), scheduled, running];
+                    }
+                }
+            }
         })
     };
     let bare_once = || {
@@ -87,9 +103,14 @@ fn main() {
     }
     // Interleaved, so both see the same machine state.
     let mut engine_times = Vec::with_capacity(runs);
+    let mut to_scheduled = Vec::with_capacity(runs);
+    let mut to_running = Vec::with_capacity(runs);
     let mut bare_times = Vec::with_capacity(runs);
     for _ in 0..runs {
-        engine_times.push(run_once());
+        let [total, scheduled, running] = run_once();
+        engine_times.push(total);
+        to_scheduled.push(scheduled);
+        to_running.push(running);
         bare_times.push(bare_once());
     }
     let (em, bm) = (median(&mut engine_times), median(&mut bare_times));
@@ -106,6 +127,12 @@ fn main() {
         ms(pct(&bare_times, 0.9))
     );
     println!("  ratio engine/bare (median): {ratio:.2}x");
+    println!(
+        "  phases (median from the request): scheduled {:.3} ms, running reported {:.3} ms, completed {:.3} ms",
+        ms(median(&mut to_scheduled)),
+        ms(median(&mut to_running)),
+        ms(em)
+    );
     let out = serde_json::json!({
         "runs": runs,
         "prewarm": prewarm,
@@ -114,6 +141,8 @@ fn main() {
         "bare_median_ms": ms(bm),
         "bare_p90_ms": ms(pct(&bare_times, 0.9)),
         "ratio": ratio,
+        "scheduled_median_ms": ms(median(&mut to_scheduled)),
+        "running_median_ms": ms(median(&mut to_running)),
     });
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/out");
     let _ = std::fs::create_dir_all(&dir);
