@@ -284,6 +284,7 @@ impl Engine {
                 pack_config: config,
                 callback: None,
                 spool_dir: Some(self.inner.paths.spool()),
+                secrets: secrets.values().to_vec(),
             };
             let masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
             (request, masked, secrets)

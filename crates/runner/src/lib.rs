@@ -26,6 +26,7 @@
 pub mod callback;
 mod cancel;
 mod error;
+pub mod mask;
 pub mod process;
 pub mod protocol;
 pub mod spool;

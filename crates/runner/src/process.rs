@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::thread;
 
 use crate::callback::Reporter;
+use crate::mask::Secrets;
 use crate::protocol::{Callback, ExecutionUpdate, RunnerRequest, RunnerStatus, SpoolRecord};
 use crate::{run_with_events, spool, CancelHandle, RunError, RunEvent, RunOutcome};
 use serde_json::json;
@@ -102,17 +103,21 @@ fn final_update(outcome: Result<RunOutcome, RunError>) -> ExecutionUpdate {
 }
 
 fn run_unreported(req: &RunnerRequest, cancel: &CancelHandle) -> ExitCode {
+    let secrets = Secrets::new(req.secrets.iter().cloned());
     let mut stderr = io::stderr();
     let outcome = run_with_events(
         req,
         &mut |event| {
             if let RunEvent::Output { data, .. } = event {
-                let _ = stderr.write_all(data.as_bytes());
+                let _ = stderr.write_all(secrets.mask_str(data).as_bytes());
             }
         },
         cancel,
     );
-    let update = final_update(outcome);
+    let mut update = final_update(outcome);
+    if let Some(result) = update.result.as_mut() {
+        secrets.mask_value(result);
+    }
     print_final(&update);
     ExitCode::SUCCESS
 }
@@ -125,16 +130,23 @@ fn print_final(update: &ExecutionUpdate) {
 }
 
 fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle) -> ExitCode {
+    let secrets = Secrets::new(req.secrets.iter().cloned());
     let mut reporter = Reporter::start(&req.execution_id, callback);
     let outcome = run_with_events(
         req,
         &mut |event| match event {
             RunEvent::Started { pid } => reporter.running(pid),
-            RunEvent::Output { stream, data } => reporter.output(stream, data),
+            RunEvent::Output { stream, data } if secrets.is_empty() => {
+                reporter.output(stream, data)
+            }
+            RunEvent::Output { stream, data } => reporter.output(stream, &secrets.mask_str(data)),
         },
         cancel,
     );
-    let update = final_update(outcome);
+    let mut update = final_update(outcome);
+    if let Some(result) = update.result.as_mut() {
+        secrets.mask_value(result);
+    }
     let delivery = reporter.finish(update.clone());
     if delivery.is_complete() {
         return ExitCode::SUCCESS;

@@ -46,6 +46,10 @@ pub struct RunnerRequest {
     /// Where to spool undeliverable updates.
     #[serde(default)]
     pub spool_dir: Option<PathBuf>,
+    /// Values of secret parameters: the runner process masks them in every
+    /// output chunk and result it reports or spools.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<String>,
 }
 
 /// One action parameter as passed to a runner.

@@ -90,6 +90,16 @@ parameters:
 "#,
     );
     write(
+        &actions.join("secret_gate.yaml"),
+        r#"name: secret_gate
+runner_type: local-shell-cmd
+parameters:
+  fifo: {type: string, required: true}
+  token: {type: string, required: true, secret: true}
+  cmd: {immutable: true, default: 'echo "using {{token}}"; read line < {{fifo}}; echo "done {{token}}"'}
+"#,
+    );
+    write(
         &actions.join("slow.yaml"),
         r#"name: slow
 runner_type: local-shell-cmd

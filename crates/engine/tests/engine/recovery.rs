@@ -117,3 +117,55 @@ fn an_execution_whose_runner_vanished_without_a_trace_is_abandoned() {
         engine.shutdown();
     });
 }
+
+#[test]
+fn secrets_stay_masked_in_output_reconciled_by_a_new_engine() {
+    let fx = Fixture::new();
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let secret = "restart-proof-secret";
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let (id, runner_pid) = first.block_on(async {
+        let engine = fx.engine().await;
+        let mut rx = engine.subscribe();
+        let e = engine
+            .run(RunRequest {
+                action: "t.secret_gate".into(),
+                parameters: params(&[
+                    ("fifo", json!(fifo.display().to_string())),
+                    ("token", json!(secret)),
+                ]),
+                content_version: None,
+            })
+            .await
+            .unwrap();
+        wait_status(&mut rx, &e.id, Status::Running).await;
+        let running = engine.execution(&e.id).await.unwrap();
+        (e.id, running.context["runner_pid"].as_u64().unwrap() as i32)
+    });
+    first.shutdown_background();
+    std::fs::write(&fifo, "go\n").unwrap();
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(runner_pid), None);
+    let spooled = std::fs::read_to_string(fx.path("spool").join(format!("{id}.json"))).unwrap();
+    assert!(!spooled.contains(secret));
+
+    let second = tokio::runtime::Runtime::new().unwrap();
+    second.block_on(async {
+        let engine = Engine::start(fx.options()).await.unwrap();
+        let done = finished(&engine, &id).await;
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        assert_eq!(
+            done.result["stdout"],
+            json!("using ********\ndone ********")
+        );
+        let text: String = engine
+            .output(&id, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.data.clone())
+            .collect();
+        assert!(!text.contains(secret), "{text}");
+        engine.shutdown();
+    });
+}

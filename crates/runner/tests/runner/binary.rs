@@ -245,3 +245,33 @@ fn unreadable_request_exits_2_with_a_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a RunnerRequest"));
 }
+
+#[test]
+fn secrets_are_masked_before_anything_leaves_the_runner() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let secret = "s3cret-value-42";
+    let mut req = reported_request(
+        &dead_url(),
+        &format!("echo token={secret}; echo {secret} >&2"),
+    );
+    req.callback.as_mut().unwrap().attempts = 1;
+    req.spool_dir = Some(spool_dir.path().to_path_buf());
+    req.secrets = vec![secret.to_string()];
+
+    let out = finish(spawn_runner(&req));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = spool_dir.path().join("exec-42.json");
+    let raw = std::fs::read_to_string(&path).unwrap();
+    assert!(!raw.contains(secret), "{raw}");
+    let record: SpoolRecord = spool::read(&path).unwrap();
+    let update = serde_json::to_value(&record.update).unwrap();
+    assert_eq!(update["result"]["stdout"], "token=********");
+    assert_eq!(update["result"]["stderr"], "********");
+    let chunks = serde_json::to_value(&record.chunks).unwrap();
+    let streams = join_chunks(chunks.as_array().unwrap());
+    assert_eq!(streams["stdout"], "token=********\n");
+}

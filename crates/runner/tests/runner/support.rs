@@ -34,6 +34,7 @@ pub fn request(runner_type: &str, runner_parameters: Value) -> RunnerRequest {
         pack_config: Value::Null,
         callback: None,
         spool_dir: None,
+        secrets: Vec::new(),
     }
 }
 
