@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential pkg-config curl file git libssl-dev libxdo-dev libgtk-3-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
-  xvfb xauth webkit2gtk-driver chromium python3 hyperfine
+  xvfb xauth webkit2gtk-driver chromium python3 python3-venv hyperfine
+  openssh-server openssh-client
 )
 missing=()
 for p in "${packages[@]}"; do
