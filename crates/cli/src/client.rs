@@ -73,6 +73,15 @@ impl Client {
         }
     }
 
+    /// Asks the engine to load its packs again (after an install or update).
+    pub fn reload_packs(&self) -> anyhow::Result<()> {
+        ureq::post(&format!("{}/v1/packs/reload", self.url))
+            .set("Authorization", &self.auth)
+            .call()
+            .map_err(|e| api_error(e, &self.url))?;
+        Ok(())
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -42,9 +42,9 @@ enum Command {
     /// List and inspect actions.
     #[command(subcommand)]
     Action(cmd::catalog::ActionCmd),
-    /// List packs.
+    /// List, install and update packs; list their revisions.
     #[command(subcommand)]
-    Pack(cmd::catalog::PackCmd),
+    Pack(cmd::pack::PackCmd),
     /// Run the engine and its HTTP API (and callback listener) until interrupted.
     Serve(cmd::serve::ServeArgs),
     /// Internal: act as the runner process (used when no `stormdesk-runner` is installed beside this binary).
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&ctx, args),
         Command::Execution(c) => cmd::execution::run(&ctx, c),
         Command::Action(c) => cmd::catalog::action(&ctx, c),
-        Command::Pack(c) => cmd::catalog::pack(&ctx, c),
+        Command::Pack(c) => cmd::pack::run(&ctx, c),
         Command::Serve(args) => cmd::serve::run(&ctx, args),
         Command::Runner => unreachable!("handled above"),
     };

@@ -26,6 +26,8 @@ pub struct PackSummary {
     pub description: Option<String>,
     pub version: Option<String>,
     pub path: String,
+    /// The pack directory is a git repository, so it can run at other revisions.
+    pub git: bool,
     pub actions: usize,
     pub unsupported: Vec<UnsupportedSummary>,
     /// Action metadata files that could not be read, as `file:line:column: message`.
@@ -111,22 +113,7 @@ impl Catalog {
             .iter()
             .find(|p| p.name == pack_name)
             .ok_or_else(|| EngineError::UnknownAction(action_ref.to_string()))?;
-        if let Some(action) = pack.actions.get(action_name) {
-            if !SUPPORTED_RUNNERS.contains(&action.runner_type.as_str()) {
-                return Err(EngineError::UnsupportedAction {
-                    action: action_ref.to_string(),
-                    reason: format!("runner type {} is not supported yet", action.runner_type),
-                });
-            }
-            return Ok((pack, action));
-        }
-        if let Some(u) = pack.unsupported.iter().find(|u| u.name == action_name) {
-            return Err(EngineError::UnsupportedAction {
-                action: action_ref.to_string(),
-                reason: u.reason.clone(),
-            });
-        }
-        Err(EngineError::UnknownAction(action_ref.to_string()))
+        find_action(pack, action_ref, action_name).map(|a| (pack, a))
     }
 
     pub fn pack_summaries(&self) -> Vec<PackSummary> {
@@ -138,6 +125,7 @@ impl Catalog {
                 description: p.meta.description.clone(),
                 version: p.meta.version.clone(),
                 path: p.dir.display().to_string(),
+                git: crate::git::is_git_repo(&p.dir),
                 actions: p.actions.len(),
                 unsupported: p
                     .unsupported
@@ -183,6 +171,39 @@ impl Catalog {
             entry_point: a.entry_point.clone(),
             parameters: a.effective_parameters(),
         })
+    }
+}
+
+/// A runnable action of `pack` by name, or why it cannot run.
+pub fn find_action<'p>(
+    pack: &'p Pack,
+    action_ref: &str,
+    action_name: &str,
+) -> Result<&'p Action, EngineError> {
+    if let Some(action) = pack.actions.get(action_name) {
+        if !SUPPORTED_RUNNERS.contains(&action.runner_type.as_str()) {
+            return Err(EngineError::UnsupportedAction {
+                action: action_ref.to_string(),
+                reason: format!("runner type {} is not supported yet", action.runner_type),
+            });
+        }
+        return Ok(action);
+    }
+    if let Some(u) = pack.unsupported.iter().find(|u| u.name == action_name) {
+        return Err(EngineError::UnsupportedAction {
+            action: action_ref.to_string(),
+            reason: u.reason.clone(),
+        });
+    }
+    Err(EngineError::UnknownAction(action_ref.to_string()))
+}
+
+/// The detail faces show for one action of a pack.
+pub fn detail(pack: &Pack, action: &Action) -> ActionDetail {
+    ActionDetail {
+        summary: summary(pack, action),
+        entry_point: action.entry_point.clone(),
+        parameters: action.effective_parameters(),
     }
 }
 

@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use crate::catalog::{self, ActionDetail, ActionSummary, Catalog, PackSummary};
 use crate::error::EngineError;
 use crate::events::{BusEvent, EventBus};
+use crate::git::{WorktreeLease, Worktrees};
 use crate::mask::{secret_strings, Secrets};
 use crate::model::{
     new_execution_id, now_rfc3339, Event, Execution, ExecutionFilter, OutputChunk, RunRequest,
@@ -46,6 +47,9 @@ pub struct EngineOptions {
     pub no_examples: bool,
     /// Publish `<data>/listener.json` so other processes (CLI `tail`) find this engine.
     pub advertise: bool,
+    /// Unused worktrees kept per pack before the least recently used are
+    /// removed (default [`crate::git::DEFAULT_KEEP`]).
+    pub worktree_keep: Option<usize>,
 }
 
 /// How long a canceled runner gets to stop its process tree before it is killed.
@@ -71,6 +75,9 @@ pub(crate) struct Inner {
     pub catalog: RwLock<Catalog>,
     pub pack_dirs: Vec<PathBuf>,
     pub live: Mutex<HashMap<String, Live>>,
+    pub worktrees: Worktrees,
+    /// The worktree each running execution uses, kept from pruning until it completes.
+    pub leases: Mutex<HashMap<String, WorktreeLease>>,
     /// Secret values per execution, kept until its runner has exited and its
     /// spool is applied (output can arrive after the final status).
     pub secrets: Mutex<HashMap<String, Secrets>>,
@@ -105,9 +112,19 @@ impl Engine {
         pack_dirs.push(paths.packs());
         pack_dirs.extend(opts.pack_dirs.iter().cloned());
         let catalog = Catalog::load(&pack_dirs);
+        let git_packs: Vec<(String, PathBuf)> = catalog
+            .packs
+            .iter()
+            .filter(|p| crate::git::is_git_repo(&p.dir))
+            .map(|p| (p.name.clone(), p.dir.clone()))
+            .collect();
         for e in &catalog.errors {
             tracing::warn!(error = %e, "pack not loaded");
         }
+        let worktrees = Worktrees::new(
+            paths.worktrees(),
+            opts.worktree_keep.unwrap_or(crate::git::DEFAULT_KEEP),
+        );
         let inner = Arc::new(Inner {
             runner_bin: opts
                 .runner_bin
@@ -123,6 +140,8 @@ impl Engine {
             catalog: RwLock::new(catalog),
             pack_dirs,
             live: Mutex::new(HashMap::new()),
+            worktrees,
+            leases: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             api_token,
             url: RwLock::new(String::new()),
@@ -139,6 +158,15 @@ impl Engine {
             reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
         }
         reconcile::at_start(&engine).await?;
+        // Half-made worktrees of a crash and stale `.git/worktrees` entries go
+        // before the first run can look at them.
+        let bg = engine.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for (name, dir) in git_packs {
+                bg.inner.worktrees.clean(&name, &dir);
+            }
+        })
+        .await;
         if opts.prewarm {
             launch::prewarm(&engine);
         }
@@ -246,18 +274,27 @@ impl Engine {
         parent: Option<String>,
         mut context: Map<String, Value>,
     ) -> Result<Execution, EngineError> {
+        let lease = match &req.content_version {
+            Some(rev) => Some(self.checkout_for(&req.action, rev).await?),
+            None => None,
+        };
         let prepared = {
             let catalog = self.catalog();
-            let (pack, action) = catalog.action(&req.action)?;
+            let (pack, action) = match &lease {
+                Some(lease) => crate::pack_revisions::action_in_checkout(
+                    lease.checkout(),
+                    &req.action,
+                    req.content_version.as_deref().unwrap_or_default(),
+                )?,
+                None => catalog.action(&req.action)?,
+            };
             if !action.enabled {
                 return Err(EngineError::DisabledAction(req.action.clone()));
             }
-            if let Some(rev) = &req.content_version {
-                return Err(EngineError::BadRequest(format!(
-                    "content_version '{rev}' asked for action '{}', but pack '{}' at {} is not an installed git pack; install it with `stormdesk pack install`",
-                    req.action, pack.name, pack.dir.display()
-                )));
-            }
+            let commit = match &lease {
+                Some(lease) => Some(lease.checkout().sha.clone()),
+                None => crate::git::head_commit(&pack.dir),
+            };
             let config = catalog::pack_config(pack, &self.inner.paths.configs())?;
             let resolved = params::resolve_parameters(
                 action,
@@ -287,9 +324,9 @@ impl Engine {
                 secrets: secrets.values().to_vec(),
             };
             let masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
-            (request, masked, secrets)
+            (request, masked, secrets, commit)
         };
-        let (mut request, parameters, secrets) = prepared;
+        let (mut request, parameters, secrets, commit) = prepared;
         let id = new_execution_id();
         request.execution_id = id.clone();
         context
@@ -307,7 +344,7 @@ impl Engine {
             elapsed_seconds: None,
             result: Value::Null,
             content_version: req.content_version.clone(),
-            commit: None,
+            commit,
             parent,
             children: vec![],
             context,
@@ -322,6 +359,9 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        if let Some(lease) = lease {
+            self.keep_worktree(&id, lease);
+        }
         if !secrets.is_empty() {
             self.inner
                 .secrets
@@ -604,6 +644,11 @@ impl Engine {
         tracing::info!(execution = %id, status = %execution.status, "completed");
         self.inner
             .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .leases
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::git::GitError;
 use crate::pack::PackError;
 use crate::params::ParamError;
 
@@ -57,11 +58,19 @@ pub enum EngineError {
     },
     #[error("invalid request: {0}")]
     BadRequest(String),
+    #[error(transparent)]
+    Git(Box<GitError>),
 }
 
 impl From<ParamError> for EngineError {
     fn from(e: ParamError) -> Self {
         EngineError::Params(Box::new(e))
+    }
+}
+
+impl From<GitError> for EngineError {
+    fn from(e: GitError) -> Self {
+        EngineError::Git(Box::new(e))
     }
 }
 
@@ -90,6 +99,7 @@ impl EngineError {
             EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
             EngineError::NotActive { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",
+            EngineError::Git(e) => e.code(),
             EngineError::RunnerSpawn { .. }
             | EngineError::Store { .. }
             | EngineError::StoreClosed

@@ -74,4 +74,9 @@ impl Paths {
     pub fn packs(&self) -> PathBuf {
         self.data.join("packs")
     }
+
+    /// Worktrees of git packs, one per pack and commit: `<data>/worktrees/<pack>/<sha>`.
+    pub fn worktrees(&self) -> PathBuf {
+        self.data.join("worktrees")
+    }
 }

@@ -1,4 +1,4 @@
-//! `stormdesk action list|get` and `stormdesk pack list`
+//! `stormdesk action list|get`
 
 use std::process::ExitCode;
 
@@ -15,15 +15,6 @@ pub enum ActionCmd {
     },
     /// Show an action with its parameter schema.
     Get { action: String },
-}
-
-#[derive(Subcommand)]
-pub enum PackCmd {
-    /// List loaded packs.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 pub fn action(ctx: &Ctx, cmd: ActionCmd) -> anyhow::Result<ExitCode> {
@@ -52,31 +43,6 @@ pub fn action(ctx: &Ctx, cmd: ActionCmd) -> anyhow::Result<ExitCode> {
             ActionCmd::Get { action } => serde_json::to_string_pretty(&engine.action(&action)?)?,
         };
         println!("{out}");
-        engine.shutdown();
-        Ok(ExitCode::SUCCESS)
-    })
-}
-
-pub fn pack(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
-    ctx.runtime()?.block_on(async {
-        let engine = ctx.engine().await?;
-        let PackCmd::List { json } = cmd;
-        if json {
-            println!("{}", serde_json::to_string_pretty(&engine.packs())?);
-        } else {
-            for p in engine.packs() {
-                println!(
-                    "{:<20} {:<10} {:>3} actions  {}",
-                    p.ref_,
-                    p.version.as_deref().unwrap_or("-"),
-                    p.actions,
-                    p.path
-                );
-            }
-            for e in engine.pack_errors() {
-                eprintln!("not loaded: {e}");
-            }
-        }
         engine.shutdown();
         Ok(ExitCode::SUCCESS)
     })

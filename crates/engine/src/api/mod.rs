@@ -29,7 +29,10 @@ pub fn router(engine: Engine) -> Router {
             "/v1/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/v1/packs", get(catalog::packs))
+        .route("/v1/packs", get(catalog::packs).post(catalog::install))
+        .route("/v1/packs/reload", post(catalog::reload))
+        .route("/v1/packs/{pack}/revisions", get(catalog::revisions))
+        .route("/v1/packs/{pack}/update", post(catalog::update))
         .route("/v1/actions", get(catalog::actions))
         .route("/v1/actions/{action_ref}", get(catalog::action))
         .route(
@@ -91,6 +94,7 @@ impl From<EngineError> for ApiError {
             "not_found" => StatusCode::NOT_FOUND,
             "invalid_input" | "unsupported" | "pack_error" => StatusCode::BAD_REQUEST,
             "conflict" => StatusCode::CONFLICT,
+            "git_error" => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_body())

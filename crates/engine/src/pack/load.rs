@@ -182,7 +182,13 @@ pub fn load_packs_dir(dir: &Path) -> (Vec<Pack>, Vec<PackError>) {
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_dir() && (p.join("pack.yaml").is_file() || p.join("pack.yml").is_file()))
+        .filter(|p| {
+            // Hidden directories are work in progress (e.g. an install being cloned).
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            !hidden && p.is_dir() && (p.join("pack.yaml").is_file() || p.join("pack.yml").is_file())
+        })
         .collect();
     dirs.sort();
     let mut packs: Vec<Pack> = Vec::new();

@@ -2,7 +2,9 @@
 
 mod api;
 mod common;
+mod gitpack;
 mod keys;
 mod lifecycle;
 mod params;
 mod recovery;
+mod revisions;

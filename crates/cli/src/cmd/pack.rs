@@ -1,0 +1,202 @@
+//! `stormdesk pack list|install|update|revisions`
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use stormdesk_engine::git::{self, Progress, Revisions};
+
+use super::Ctx;
+use crate::client::Client;
+
+#[derive(Subcommand)]
+pub enum PackCmd {
+    /// List loaded packs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a pack from a git URL or a local git repository into `<data>/packs/<pack>`.
+    Install {
+        /// A git URL (https://, ssh://, file://) or a path to a local repository.
+        source: String,
+        /// Tag, branch or commit to check out (default: the repository's default branch).
+        #[arg(long = "ref", value_name = "REV")]
+        rev: Option<String>,
+        /// Replace an installed pack of the same name.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch new revisions from the pack's origin and fast-forward its branch.
+    Update {
+        pack: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a pack's tags (newest version first), branches and recent commits.
+    Revisions {
+        pack: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PackCmd::List { json } => list(ctx, json),
+        PackCmd::Install {
+            source,
+            rev,
+            force,
+            json,
+        } => {
+            let packs = ctx.paths()?.packs();
+            let installed = git::install_pack(
+                &packs,
+                &source,
+                rev.as_deref(),
+                force,
+                &mut progress_line("cloning"),
+            )?;
+            end_progress();
+            if force {
+                let _ = std::fs::remove_dir_all(ctx.paths()?.worktrees().join(&installed.pack));
+            }
+            notify_engine(ctx);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&installed)?);
+            } else {
+                println!(
+                    "installed pack {} at {} ({}) in {}",
+                    installed.pack,
+                    installed.revision.as_deref().unwrap_or("detached"),
+                    &installed.sha[..12],
+                    installed.dir.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PackCmd::Update { pack, json } => {
+            let dir = ctx.paths()?.packs().join(&pack);
+            let updated = git::update_pack(&pack, &dir, &mut progress_line("fetching"))?;
+            end_progress();
+            notify_engine(ctx);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&updated)?);
+            } else {
+                let moved = if updated.before == updated.after {
+                    format!("stays at {}", &updated.after[..12])
+                } else {
+                    format!("{} -> {}", &updated.before[..12], &updated.after[..12])
+                };
+                let follows = match &updated.branch {
+                    Some(b) => format!("branch {b}"),
+                    None => "pinned (not on a branch)".to_string(),
+                };
+                println!("pack {pack}: {follows}, {moved}");
+                if !updated.new_tags.is_empty() {
+                    println!("new tags: {}", updated.new_tags.join(", "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PackCmd::Revisions { pack, json } => ctx.runtime()?.block_on(async {
+            let engine = ctx.engine().await?;
+            let revisions = engine.revisions(&pack).await;
+            engine.shutdown();
+            let revisions = revisions?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&revisions)?);
+            } else {
+                print_revisions(&revisions)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+fn list(ctx: &Ctx, json: bool) -> anyhow::Result<ExitCode> {
+    ctx.runtime()?.block_on(async {
+        let engine = ctx.engine().await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&engine.packs())?);
+        } else {
+            for p in engine.packs() {
+                println!(
+                    "{:<20} {:<10} {:>3} actions  {}{}",
+                    p.ref_,
+                    p.version.as_deref().unwrap_or("-"),
+                    p.actions,
+                    p.path,
+                    if p.git { "  (git)" } else { "" }
+                );
+            }
+            for e in engine.pack_errors() {
+                eprintln!("not loaded: {e}");
+            }
+        }
+        engine.shutdown();
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+fn print_revisions(r: &Revisions) -> anyhow::Result<()> {
+    if !r.git {
+        anyhow::bail!(
+            "pack '{}' is not a git repository, so it has no revisions: install it from git with `stormdesk pack install <url|path>`",
+            r.pack
+        );
+    }
+    let mut out = std::io::stdout().lock();
+    for rev in &r.revisions {
+        let mark = if rev.checked_out { "*" } else { " " };
+        let kind = format!("{:?}", rev.kind).to_lowercase();
+        writeln!(
+            out,
+            "{mark} {kind:<6} {:<24} {} {}  {}",
+            rev.name,
+            &rev.sha[..12],
+            rev.date.get(..10).unwrap_or(&rev.date),
+            rev.subject
+        )
+        .context("writing the list")?;
+    }
+    Ok(())
+}
+
+/// A progress line on stderr while objects arrive (only on a terminal).
+fn progress_line(what: &'static str) -> impl FnMut(Progress) {
+    let tty = std::io::stderr().is_terminal();
+    move |p: Progress| {
+        if tty && p.total_objects > 0 {
+            eprint!(
+                "\r{what}: {}/{} objects, {} KiB",
+                p.received_objects,
+                p.total_objects,
+                p.received_bytes / 1024
+            );
+        }
+    }
+}
+
+fn end_progress() {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+}
+
+/// A running engine reloads its packs so the change shows at once.
+fn notify_engine(ctx: &Ctx) {
+    let Ok(paths) = ctx.paths() else { return };
+    if let Ok(Some(client)) = Client::find(&paths) {
+        if let Err(e) = client.reload_packs() {
+            eprintln!(
+                "warning: the running engine at {} did not reload its packs ({e}); restart it to see the change",
+                client.url()
+            );
+        }
+    }
+}

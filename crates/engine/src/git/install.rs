@@ -1,0 +1,289 @@
+//! Installing a pack from a git URL or a local repository into
+//! `<data>/packs/<pack>`, and updating it from its origin.
+
+use std::path::{Path, PathBuf};
+
+use git2::build::{CheckoutBuilder, RepoBuilder};
+use git2::{BranchType, FetchOptions, RemoteCallbacks, Repository};
+use serde::Serialize;
+
+use super::repo::{is_git_repo, resolve};
+use super::GitError;
+use crate::pack;
+
+/// Progress of a clone or fetch, for a progress line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub received_objects: usize,
+    pub total_objects: usize,
+    pub received_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    pub pack: String,
+    pub dir: PathBuf,
+    pub sha: String,
+    /// The branch or tag checked out, when one was asked for or is the default.
+    pub revision: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Updated {
+    pub pack: String,
+    pub before: String,
+    pub after: String,
+    /// The branch followed, or none when the pack is pinned at a tag or commit.
+    pub branch: Option<String>,
+    /// Tags that did not exist before the fetch.
+    pub new_tags: Vec<String>,
+}
+
+/// Removes a directory when dropped unless disarmed: nothing half-installed stays.
+struct Cleanup(Option<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn callbacks<'a>(progress: &'a mut dyn FnMut(Progress)) -> RemoteCallbacks<'a> {
+    let mut cb = RemoteCallbacks::new();
+    cb.transfer_progress(move |p| {
+        progress(Progress {
+            received_objects: p.received_objects(),
+            total_objects: p.total_objects(),
+            received_bytes: p.received_bytes(),
+        });
+        true
+    });
+    cb
+}
+
+/// A local path becomes absolute (so the clone's origin stays valid); URLs pass through.
+fn normalise_source(source: &str) -> Result<String, GitError> {
+    let path = Path::new(source);
+    if source.contains("://") || (source.contains('@') && source.contains(':')) || !path.exists() {
+        return Ok(source.to_string());
+    }
+    let abs = path
+        .canonicalize()
+        .map_err(|e| GitError::io("reading the pack source", path, e))?;
+    if !is_git_repo(&abs) && !abs.join("HEAD").is_file() {
+        return Err(GitError::Clone {
+            source_: source.to_string(),
+            message: format!(
+                "{} is not a git repository: run `git init` and commit the pack there, or give a git URL",
+                abs.display()
+            ),
+        });
+    }
+    Ok(abs.display().to_string())
+}
+
+/// Clones `source` and checks out `rev` (default: the remote's default branch),
+/// then moves it to `<packs_dir>/<pack ref>`. With `force`, an installed pack of
+/// the same ref is replaced.
+pub fn install_pack(
+    packs_dir: &Path,
+    source: &str,
+    rev: Option<&str>,
+    force: bool,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Installed, GitError> {
+    let url = normalise_source(source)?;
+    std::fs::create_dir_all(packs_dir)
+        .map_err(|e| GitError::io("creating the packs directory", packs_dir, e))?;
+    let tmp = packs_dir.join(format!(".install-{:08x}", rand::random::<u32>()));
+    let mut cleanup = Cleanup(Some(tmp.clone()));
+    let mut fetch = FetchOptions::new();
+    fetch.remote_callbacks(callbacks(progress));
+    let repo = RepoBuilder::new()
+        .fetch_options(fetch)
+        .clone(&url, &tmp)
+        .map_err(|e| GitError::Clone {
+            source_: source.to_string(),
+            message: e.message().to_string(),
+        })?;
+    let mut revision = repo
+        .head()
+        .ok()
+        .filter(|h| h.is_branch())
+        .and_then(|h| h.shorthand().map(str::to_string));
+    if let Some(rev) = rev {
+        checkout_rev(&repo, source, rev)?;
+        revision = Some(rev.to_string());
+    }
+    let sha = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map(|c| c.id().to_string())
+        .map_err(|e| GitError::Clone {
+            source_: source.to_string(),
+            message: format!("the repository has no commits: {}", e.message()),
+        })?;
+    if !tmp.join("pack.yaml").is_file() && !tmp.join("pack.yml").is_file() {
+        return Err(GitError::NotAPack {
+            source_: source.to_string(),
+            rev: rev.map(str::to_string),
+        });
+    }
+    let loaded = pack::load_pack(&tmp).map_err(|e| GitError::BadPack {
+        pack: source.to_string(),
+        source_: source.to_string(),
+        message: e.to_string(),
+    })?;
+    let dest = packs_dir.join(&loaded.name);
+    if dest.exists() {
+        if !force {
+            return Err(GitError::AlreadyInstalled {
+                pack: loaded.name,
+                dir: dest,
+            });
+        }
+        std::fs::remove_dir_all(&dest)
+            .map_err(|e| GitError::io("removing the installed pack", &dest, e))?;
+    }
+    drop(repo);
+    std::fs::rename(&tmp, &dest)
+        .map_err(|e| GitError::io("moving the pack into place", &dest, e))?;
+    cleanup.0 = None;
+    Ok(Installed {
+        pack: loaded.name,
+        dir: dest,
+        sha,
+        revision,
+    })
+}
+
+/// Checks out a branch (as a local branch following origin's) or, for a tag or
+/// commit, a detached HEAD.
+fn checkout_rev(repo: &Repository, source: &str, rev: &str) -> Result<(), GitError> {
+    let oid = resolve(repo, source, rev)?;
+    let commit = repo
+        .find_commit(oid)
+        .map_err(|e| GitError::classify(source, rev, "reading the commit", e))?;
+    let fail = |e: git2::Error| GitError::classify(source, rev, "checking out the revision", e);
+    let remote_branch = repo
+        .find_branch(&format!("origin/{rev}"), BranchType::Remote)
+        .is_ok();
+    let is_tag = repo.find_reference(&format!("refs/tags/{rev}")).is_ok();
+    repo.checkout_tree(commit.as_object(), Some(CheckoutBuilder::new().force()))
+        .map_err(fail)?;
+    if remote_branch && !is_tag {
+        let mut branch = match repo.find_branch(rev, BranchType::Local) {
+            Ok(b) => b,
+            Err(_) => repo.branch(rev, &commit, true).map_err(fail)?,
+        };
+        branch
+            .set_upstream(Some(&format!("origin/{rev}")))
+            .map_err(fail)?;
+        repo.set_head(&format!("refs/heads/{rev}")).map_err(fail)?;
+    } else {
+        repo.set_head_detached(oid).map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Fetches every branch and tag from origin, then fast-forwards the checked-out
+/// branch; a pack pinned at a tag or commit stays where it is.
+pub fn update_pack(
+    pack_name: &str,
+    dir: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Updated, GitError> {
+    if !is_git_repo(dir) {
+        return Err(GitError::NotInstalled {
+            pack: pack_name.to_string(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    let repo = super::repo::open(pack_name, dir, "HEAD")?;
+    let fail = |doing: &str| {
+        let doing = doing.to_string();
+        move |e: git2::Error| GitError::classify(pack_name, "HEAD", &doing, e)
+    };
+    let before = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map(|c| c.id().to_string())
+        .map_err(fail("reading HEAD"))?;
+    let tags_before: Vec<String> = repo
+        .tag_names(None)
+        .map(|t| t.iter().flatten().map(str::to_string).collect())
+        .unwrap_or_default();
+    let mut remote = repo.find_remote("origin").map_err(|_| GitError::NoOrigin {
+        pack: pack_name.to_string(),
+    })?;
+    let mut fetch = FetchOptions::new();
+    fetch.remote_callbacks(callbacks(progress));
+    remote
+        .fetch(
+            &[
+                "+refs/heads/*:refs/remotes/origin/*",
+                "+refs/tags/*:refs/tags/*",
+            ],
+            Some(&mut fetch),
+            None,
+        )
+        .map_err(
+            |e| match GitError::classify(pack_name, "HEAD", "fetching", e) {
+                GitError::Other { message, .. } => GitError::Fetch {
+                    pack: pack_name.to_string(),
+                    message,
+                },
+                other => other,
+            },
+        )?;
+    let mut new_tags: Vec<String> = repo
+        .tag_names(None)
+        .map(|t| t.iter().flatten().map(str::to_string).collect())
+        .unwrap_or_default();
+    new_tags.retain(|t| !tags_before.contains(t));
+    let head = repo.head().map_err(fail("reading HEAD"))?;
+    let branch = head
+        .is_branch()
+        .then(|| head.shorthand().unwrap_or("").to_string());
+    let mut after = before.clone();
+    if let Some(b) = &branch {
+        if let Ok(upstream) = repo.find_branch(&format!("origin/{b}"), BranchType::Remote) {
+            let target = upstream
+                .get()
+                .peel_to_commit()
+                .map_err(fail("reading origin"))?;
+            let ours = git2::Oid::from_str(&before).map_err(fail("reading HEAD"))?;
+            if target.id() != ours {
+                let (ahead, _behind) = repo
+                    .graph_ahead_behind(ours, target.id())
+                    .map_err(fail("comparing with origin"))?;
+                if ahead > 0 {
+                    return Err(GitError::Diverged {
+                        pack: pack_name.to_string(),
+                        branch: b.clone(),
+                    });
+                }
+                repo.checkout_tree(target.as_object(), Some(CheckoutBuilder::new().safe()))
+                    .map_err(|e| GitError::LocalChanges {
+                        pack: pack_name.to_string(),
+                        message: e.message().to_string(),
+                    })?;
+                let mut reference = repo.head().map_err(fail("reading HEAD"))?;
+                reference
+                    .set_target(target.id(), "stormdesk pack update: fast-forward")
+                    .map_err(fail("moving the branch"))?;
+                after = target.id().to_string();
+            }
+        }
+    }
+    new_tags.sort();
+    Ok(Updated {
+        pack: pack_name.to_string(),
+        before,
+        after,
+        branch,
+        new_tags,
+    })
+}

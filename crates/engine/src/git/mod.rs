@@ -1,0 +1,18 @@
+//! Packs as git repositories, through libgit2 (git2) and never the `git`
+//! command: installing and updating, listing revisions, resolving a
+//! `content_version` to a commit, and worktrees keyed by commit.
+
+mod error;
+mod install;
+mod repo;
+mod revisions;
+mod worktree;
+mod worktrees;
+
+pub use error::GitError;
+pub use install::{install_pack, update_pack, Installed, Progress, Updated};
+pub use repo::{head_commit, is_git_repo};
+pub use revisions::{
+    list_revisions, tag_version, CheckedOut, Revision, RevisionKind, Revisions, RECENT_COMMITS,
+};
+pub use worktrees::{Checkout, WorktreeLease, Worktrees, DEFAULT_KEEP};
