@@ -10,12 +10,15 @@ use crate::error::EngineError;
 use crate::pack::{self, Action, Pack, PackError, ParamSpec};
 
 /// Runner types the engine runs today (the pack loader also knows workflows
-/// and remote runners, which load but are refused here with a reason).
+/// and other StackStorm runners, which load but are refused here with a reason).
 pub const SUPPORTED_RUNNERS: &[&str] = &[
     "local-shell-cmd",
     "local-shell-script",
     "python-script",
     "noop",
+    "http-request",
+    "remote-shell-cmd",
+    "remote-shell-script",
 ];
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]

@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod packs;
+
 fn stormdesk(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stormdesk"));
     cmd.env("STORMDESK_HOME", home)

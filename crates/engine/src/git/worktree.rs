@@ -105,7 +105,17 @@ fn build(oid: Oid, tmp: &Path, admin: &Path, dest: &Path) -> Result<(), Failure>
         .find_commit(oid)
         .map_err(|e| Failure::Git("reading the commit", e))?;
     let mut checkout = CheckoutBuilder::new();
-    checkout.force();
+    // The directory is new and empty: nothing to compare with. Content
+    // filters (line endings, attributes) only apply when the commit has a
+    // `.gitattributes`; skipping their lookup otherwise makes checkout faster.
+    let has_attributes = commit
+        .tree()
+        .map(|t| t.get_name(".gitattributes").is_some())
+        .unwrap_or(true);
+    checkout
+        .force()
+        .refresh(false)
+        .disable_filters(!has_attributes);
     wt.checkout_tree(commit.as_object(), Some(&mut checkout))
         .map_err(|e| Failure::Git("checking out", e))?;
     wt.set_head_detached(oid)

@@ -141,6 +141,15 @@ url:
   type: string
   required: true
   description: URL of the HTTP endpoint.
+method:
+  type: string
+  enum: [HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, PURGE]
+  description: HTTP method; GET, or POST when a body is given.
+body:
+  description: Request body; an object or array is sent as JSON.
+params:
+  type: object
+  description: Query string parameters.
 headers:
   type: object
   description: Request headers.
@@ -157,7 +166,7 @@ password:
 allow_redirects:
   type: boolean
   default: false
-  description: Follow redirects for POST, PUT and DELETE.
+  description: Follow redirects.
 verify_ssl_cert:
   type: boolean
   default: true
@@ -168,6 +177,10 @@ http_proxy:
 https_proxy:
   type: string
   description: HTTPS proxy URL.
+timeout:
+  type: number
+  default: 60
+  description: Seconds before the request is abandoned and marked as timed out.
 "#;
 
 const REMOTE_COMMON: &str = r#"
@@ -181,7 +194,7 @@ username:
 password:
   type: string
   secret: true
-  description: SSH password; the private key is used when absent.
+  description: Not supported (OpenSSH in batch mode cannot type it); use private_key or ssh-agent.
 private_key:
   type: string
   secret: true
@@ -189,7 +202,7 @@ private_key:
 passphrase:
   type: string
   secret: true
-  description: Passphrase of the private key.
+  description: Passphrase of the private key (given to ssh through an askpass helper).
 port:
   type: integer
   description: SSH port when the host has none.
@@ -198,9 +211,14 @@ bastion_host:
   description: Host the SSH connections go through.
 parallel:
   type: boolean
-  default: false
-  immutable: true
-  description: Run on the hosts in parallel.
+  default: true
+  description: Run on the hosts in parallel (StackStorm always did, whatever this said).
+concurrency:
+  type: integer
+  description: At most this many hosts at once (default STORMDESK_SSH_MAX_PARALLEL or 20).
+ssh_config:
+  type: string
+  description: ssh client config file used instead of ~/.ssh/config (ssh -F).
 cwd:
   type: string
   default: /tmp
@@ -257,21 +275,21 @@ const DEFS: &[Def] = &[
     (
         "http-request",
         &["http-runner"],
-        Support::NotYet,
+        Support::Supported,
         false,
         &[HTTP],
     ),
     (
         "remote-shell-cmd",
         &["run-remote"],
-        Support::NotYet,
+        Support::Supported,
         false,
         &[LOCAL_CMD, REMOTE_COMMON],
     ),
     (
         "remote-shell-script",
         &["run-remote-script"],
-        Support::NotYet,
+        Support::Supported,
         true,
         &[REMOTE_COMMON, SCRIPT_EXTRA],
     ),
@@ -383,13 +401,17 @@ mod tests {
     fn aliases_and_support() {
         assert_eq!(runner_type("run-local").unwrap().name, "local-shell-cmd");
         assert_eq!(runner_type("run-python").unwrap().name, "python-script");
+        assert_eq!(runner_type("http-runner").unwrap().name, "http-request");
+        assert_eq!(runner_type("run-remote").unwrap().name, "remote-shell-cmd");
         assert_eq!(
-            unsupported_reason("http-request").unwrap(),
-            "runner type http-request is not supported yet"
+            unsupported_reason("winrm-cmd").unwrap(),
+            "runner type winrm-cmd is not supported yet"
         );
-        assert!(unsupported_reason("remote-shell-cmd").is_some());
+        assert!(unsupported_reason("action-chain").is_some());
         assert!(unsupported_reason("noop").is_none());
         assert!(unsupported_reason("orquesta").is_none());
+        assert!(unsupported_reason("http-request").is_none());
+        assert!(unsupported_reason("remote-shell-script").is_none());
         let unknown = unsupported_reason("telepathy").unwrap();
         assert!(
             unknown.contains("unknown runner type 'telepathy'"),
@@ -402,8 +424,44 @@ mod tests {
                 "local-shell-script",
                 "python-script",
                 "noop",
-                "orquesta"
+                "orquesta",
+                "http-request",
+                "remote-shell-cmd",
+                "remote-shell-script"
             ]
         );
+    }
+
+    #[test]
+    fn http_schema() {
+        let p = runner_type("http-request").unwrap().parameters();
+        assert!(p["url"].required);
+        assert!(p["password"].secret);
+        assert_eq!(p["allow_redirects"].default, Some(json!(false)));
+        assert_eq!(p["verify_ssl_cert"].default, Some(json!(true)));
+        assert_eq!(p["timeout"].default, Some(json!(60)));
+        assert_eq!(p["method"].default, None);
+        assert!(p["body"].type_.is_none());
+    }
+
+    #[test]
+    fn remote_schemas() {
+        let cmd = runner_type("remote-shell-cmd").unwrap();
+        assert!(!cmd.needs_entry_point);
+        let p = cmd.parameters();
+        assert_eq!(p.get_index(0).unwrap().0, "cmd");
+        assert!(p["hosts"].required);
+        for secret in ["password", "private_key", "passphrase", "sudo_password"] {
+            assert!(p[secret].secret, "{secret}");
+        }
+        assert_eq!(p["parallel"].default, Some(json!(true)));
+        assert!(!p["parallel"].immutable);
+        assert_eq!(p["timeout"].default, Some(json!(60)));
+        assert_eq!(p["cwd"].default, Some(json!("/tmp")));
+        let script = runner_type("remote-shell-script").unwrap();
+        assert!(script.needs_entry_point);
+        assert!(!script.parameters().contains_key("cmd"));
+        assert_eq!(script.parameters()["dir"].default, Some(json!("/tmp")));
+        assert_eq!(script.parameters()["kwarg_op"].default, Some(json!("--")));
     }
 }

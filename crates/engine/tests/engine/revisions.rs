@@ -694,3 +694,60 @@ async fn install_refuses_what_is_not_a_git_pack_and_update_reports_locks() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_lists_revisions_shows_actions_at_a_revision_and_runs_there() {
+    use axum::http::StatusCode;
+    let gf = GitFixture::new();
+    let engine = gf.engine().await;
+    let router = stormdesk_engine::api::router(engine.clone());
+    let token = engine.api_token().to_string();
+    let call = |method: &'static str, uri: &'static str, body: Option<Value>| {
+        crate::api::call(router.clone(), method, uri, &token, body)
+    };
+
+    let (status, revs) = call("GET", "/v1/packs/deploy/revisions", None).await;
+    assert_eq!(status, StatusCode::OK, "{revs}");
+    assert_eq!(revs["git"], json!(true));
+    assert_eq!(revs["revisions"][0]["name"], json!("v1.1.0"));
+    assert_eq!(revs["checked_out"]["name"], json!("main"));
+
+    let (_, packs) = call("GET", "/v1/packs", None).await;
+    let deploy = packs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["ref"] == "deploy")
+        .unwrap();
+    assert_eq!(deploy["git"], json!(true));
+
+    let (status, old) = call(
+        "GET",
+        "/v1/actions/deploy.greet?content_version=v1.0.0",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{old}");
+    assert!(old["parameters"].get("greeting").is_none());
+    let (_, new) = call("GET", "/v1/actions/deploy.greet", None).await;
+    assert!(new["parameters"].get("greeting").is_some());
+
+    let (status, err) = call("GET", "/v1/actions/deploy.greet?content_version=nope", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+    assert_eq!(err["code"], json!("not_found"));
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .contains("revision 'nope' not found in pack 'deploy'"));
+
+    let (status, created) = call(
+        "POST",
+        "/v1/executions",
+        Some(json!({"action": "deploy.greet", "content_version": "v1.0.0"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let done = finished(&engine, created["id"].as_str().unwrap()).await;
+    assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
+    assert_eq!(done.commit, Some(gf.shas.v1_0.to_string()));
+}

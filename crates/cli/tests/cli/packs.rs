@@ -1,0 +1,147 @@
+//! `stormdesk pack install|update|revisions` and `run --content-version` on a
+//! real git repository built by the test.
+
+use std::path::Path;
+
+use git2::{IndexAddOption, Repository, Signature};
+use serde_json::Value;
+
+use crate::{run, serve, stderr, stdout};
+
+/// A pack `gp` with tags v1.0.0 and v2.0.0 on `main`; the script prints its version.
+fn git_pack(dir: &Path) -> Repository {
+    std::fs::create_dir_all(dir.join("actions")).unwrap();
+    let repo = Repository::init(dir).unwrap();
+    repo.set_head("refs/heads/main").unwrap();
+    std::fs::write(dir.join("pack.yaml"), "ref: gp\nname: gp\nversion: 1.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("actions/ver.yaml"),
+        "name: ver\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {immutable: true, default: 'echo one'}\n",
+    )
+    .unwrap();
+    commit_and_tag(&repo, "v1.0.0");
+    std::fs::write(
+        dir.join("actions/ver.yaml"),
+        "name: ver\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {immutable: true, default: 'echo two'}\n",
+    )
+    .unwrap();
+    commit_and_tag(&repo, "v2.0.0");
+    repo
+}
+
+fn commit_and_tag(repo: &Repository, tag: &str) {
+    let sig = Signature::now("Test", "test@example.com").unwrap();
+    let mut index = repo.index().unwrap();
+    index.add_all(["*"], IndexAddOption::DEFAULT, None).unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let parent = repo.head().ok().and_then(|h| h.peel_to_commit().ok());
+    let parents: Vec<&git2::Commit> = parent.iter().collect();
+    let oid = repo
+        .commit(Some("HEAD"), &sig, &sig, tag, &tree, &parents)
+        .unwrap();
+    repo.tag_lightweight(tag, &repo.find_object(oid, None).unwrap(), false)
+        .unwrap();
+}
+
+#[test]
+fn install_list_revisions_and_run_at_a_revision() {
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src/gp");
+    git_pack(&src);
+
+    let o = run(home.path(), &["pack", "install", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("installed pack gp at main ("),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(home.path(), &["pack", "revisions", "gp", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let revs: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = revs["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "tag")
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["v2.0.0", "v1.0.0"]);
+    let o = run(home.path(), &["pack", "revisions", "gp"]);
+    assert!(stdout(&o).contains("* branch main"), "{}", stdout(&o));
+
+    let o = run(
+        home.path(),
+        &["run", "gp.ver", "--content-version", "v1.0.0", "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "one");
+    assert_eq!(e["content_version"], "v1.0.0");
+    assert_eq!(e["commit"].as_str().unwrap().len(), 40);
+    let o = run(home.path(), &["run", "gp.ver", "--json"]);
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "two");
+
+    // Bad input exits 2 with a message naming the pack and the revision.
+    let o = run(
+        home.path(),
+        &["run", "gp.ver", "--content-version", "v1.0.1"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("revision 'v1.0.1' not found in pack 'gp' (closest: v1.0.0"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(home.path(), &["pack", "install", src.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("already installed"), "{}", stderr(&o));
+    let o = run(home.path(), &["pack", "revisions", "examples"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a git repository"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn a_running_server_sees_installed_and_updated_packs_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src/gp");
+    let repo = git_pack(&src);
+    let _server = serve(home.path());
+
+    let o = run(
+        home.path(),
+        &["pack", "install", src.to_str().unwrap(), "--json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The run goes through the server, which reloaded its packs.
+    let o = run(home.path(), &["run", "gp.ver", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "two");
+
+    std::fs::write(
+        src.join("actions/ver.yaml"),
+        "name: ver\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {immutable: true, default: 'echo three'}\n",
+    )
+    .unwrap();
+    commit_and_tag(&repo, "v3.0.0");
+    let o = run(home.path(), &["pack", "update", "gp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("new tags: v3.0.0"), "{}", stdout(&o));
+    let o = run(home.path(), &["run", "gp.ver", "--json"]);
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "three");
+    let o = run(
+        home.path(),
+        &["run", "gp.ver", "--content-version", "v1.0.0", "--json"],
+    );
+    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(e["result"]["stdout"], "one");
+}
