@@ -184,7 +184,7 @@ pub fn find_action<'p>(
     action_name: &str,
 ) -> Result<&'p Action, EngineError> {
     if let Some(action) = pack.actions.get(action_name) {
-        if !SUPPORTED_RUNNERS.contains(&action.runner_type.as_str()) {
+        if !is_supported(&action.runner_type) {
             return Err(EngineError::UnsupportedAction {
                 action: action_ref.to_string(),
                 reason: format!("runner type {} is not supported yet", action.runner_type),
@@ -210,8 +210,13 @@ pub fn detail(pack: &Pack, action: &Action) -> ActionDetail {
     }
 }
 
+/// Runner types the engine runs: the runners, and workflows (conducted in-process).
+pub fn is_supported(runner_type: &str) -> bool {
+    SUPPORTED_RUNNERS.contains(&runner_type) || runner_type == crate::workflow::WORKFLOW_RUNNER
+}
+
 fn summary(p: &Pack, a: &Action) -> ActionSummary {
-    let supported = SUPPORTED_RUNNERS.contains(&a.runner_type.as_str());
+    let supported = is_supported(&a.runner_type);
     ActionSummary {
         ref_: a.ref_.clone(),
         pack: p.name.clone(),

@@ -47,6 +47,9 @@ pub struct EngineOptions {
     pub no_examples: bool,
     /// Publish `<data>/listener.json` so other processes (CLI `tail`) find this engine.
     pub advertise: bool,
+    /// How a child's completion reaches its workflow: pushed (default) or
+    /// polled from the store (StackStorm's old results tracker).
+    pub completion: crate::workflow::CompletionMode,
     /// Unused worktrees kept per pack before the least recently used are
     /// removed (default [`crate::git::DEFAULT_KEEP`]).
     pub worktree_keep: Option<usize>,
@@ -76,6 +79,7 @@ pub(crate) struct Inner {
     pub pack_dirs: Vec<PathBuf>,
     pub live: Mutex<HashMap<String, Live>>,
     pub worktrees: Worktrees,
+    pub workflows: crate::workflow::Workflows,
     /// The worktree each running execution uses, kept from pruning until it completes.
     pub leases: Mutex<HashMap<String, WorktreeLease>>,
     /// Secret values per execution, kept until its runner has exited and its
@@ -141,6 +145,7 @@ impl Engine {
             pack_dirs,
             live: Mutex::new(HashMap::new()),
             worktrees,
+            workflows: crate::workflow::Workflows::new(opts.completion),
             leases: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             api_token,
@@ -157,7 +162,11 @@ impl Engine {
         if opts.advertise {
             reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
         }
-        reconcile::at_start(&engine).await?;
+        let workflows = reconcile::at_start(&engine).await?;
+        crate::workflow::recover(&engine, workflows).await?;
+        if let crate::workflow::CompletionMode::Poll(every) = opts.completion {
+            crate::workflow::spawn_tracker(&engine, every);
+        }
         // Half-made worktrees of a crash and stale `.git/worktrees` entries go
         // before the first run can look at them.
         let bg = engine.clone();
@@ -303,13 +312,32 @@ impl Engine {
                     config: config.clone(),
                 },
             )?;
+            // A workflow's secrets are its tasks' secrets too, whatever
+            // parameter they are passed as.
+            let inherited: Vec<String> = parent
+                .as_ref()
+                .and_then(|p| {
+                    let secrets = self.inner.secrets.lock().unwrap_or_else(|e| e.into_inner());
+                    secrets.get(p).map(|s| s.values().to_vec())
+                })
+                .unwrap_or_default();
             let secrets = Secrets::new(
                 resolved
                     .secret_names
                     .iter()
                     .filter_map(|n| resolved.all.get(n))
-                    .flat_map(secret_strings),
+                    .flat_map(secret_strings)
+                    .chain(inherited),
             );
+            let conductor = if action.runner_type == crate::workflow::WORKFLOW_RUNNER {
+                Some(crate::workflow::prepare(
+                    &req.action,
+                    catalog::entry_point_path(pack, action).as_deref(),
+                    &resolved.all,
+                )?)
+            } else {
+                None
+            };
             let request = stormdesk_runner::protocol::RunnerRequest {
                 execution_id: String::new(),
                 runner_type: action.runner_type.clone(),
@@ -324,9 +352,16 @@ impl Engine {
                 secrets: secrets.values().to_vec(),
             };
             let masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
-            (request, masked, secrets, commit)
+            (
+                request,
+                masked,
+                secrets,
+                commit,
+                conductor,
+                pack.name.clone(),
+            )
         };
-        let (mut request, parameters, secrets, commit) = prepared;
+        let (mut request, parameters, secrets, commit, conductor, pack_name) = prepared;
         let id = new_execution_id();
         request.execution_id = id.clone();
         context
@@ -344,7 +379,7 @@ impl Engine {
             elapsed_seconds: None,
             result: Value::Null,
             content_version: req.content_version.clone(),
-            commit,
+            commit: commit.clone(),
             parent,
             children: vec![],
             context,
@@ -401,6 +436,14 @@ impl Engine {
             backoff_ms: 50,
         });
         tracing::info!(execution = %id, action = %req.action, "scheduled");
+        if let Some(conductor) = conductor {
+            // Tasks of the workflow's pack run at the commit asked for.
+            let pin = req.content_version.as_ref().and(commit);
+            let has_secrets = !request.secrets.is_empty();
+            let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
+            crate::workflow::begin(self, &id, run);
+            return self.execution(&id).await;
+        }
         if let Err(e) = launch::spawn(self, request).await {
             let message = e.to_string();
             self.finish(&id, Status::Failed, serde_json::json!({ "error": message }))
@@ -439,6 +482,9 @@ impl Engine {
 
     /// Cancels a running execution: the runner kills the action's whole process group.
     pub async fn cancel(&self, id: &str) -> Result<Execution, EngineError> {
+        if self.inner.workflows.get(id).is_some() {
+            return crate::workflow::cancel(self, id).await;
+        }
         enum Found {
             Gone,
             Already(Execution),
@@ -652,6 +698,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+        crate::workflow::child_completed(self, &execution);
         Ok(Some(execution))
     }
 }

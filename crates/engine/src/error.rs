@@ -60,6 +60,8 @@ pub enum EngineError {
     BadRequest(String),
     #[error(transparent)]
     Git(Box<GitError>),
+    #[error("workflow '{action}' cannot start: {message}")]
+    Workflow { action: String, message: String },
 }
 
 impl From<ParamError> for EngineError {
@@ -95,7 +97,9 @@ impl EngineError {
             EngineError::UnknownAction(_)
             | EngineError::UnknownPack(_)
             | EngineError::UnknownExecution(_) => "not_found",
-            EngineError::Params(_) | EngineError::BadRequest(_) => "invalid_input",
+            EngineError::Params(_) | EngineError::BadRequest(_) | EngineError::Workflow { .. } => {
+                "invalid_input"
+            }
             EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
             EngineError::NotActive { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",

@@ -59,7 +59,7 @@ pub struct KeyValuePair {
 }
 
 impl KeyValuePair {
-    fn masked(mut self, decrypt: bool) -> Self {
+    pub(crate) fn masked(mut self, decrypt: bool) -> Self {
         if self.secret && !decrypt {
             self.value = MASK.to_string();
         }

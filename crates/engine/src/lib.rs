@@ -25,6 +25,7 @@ pub mod paths;
 pub mod reconcile;
 pub mod store;
 pub mod token;
+pub mod workflow;
 
 pub use catalog::{ActionDetail, ActionSummary, PackSummary};
 pub use engine::{Engine, EngineOptions};

@@ -161,8 +161,23 @@ pub struct ExecutionFilter {
     /// Only top-level executions (no parent).
     #[serde(default)]
     pub roots_only: bool,
+    /// Runs asked at this revision (`content_version`).
+    #[serde(default)]
+    pub content_version: Option<String>,
+    /// Started at or after / before this RFC 3339 time.
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub until: Option<String>,
+    /// Text anywhere in the record: action, parameters (secrets are stored
+    /// masked), result, context.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// At most this many (default 100), newest first, after skipping `offset`.
     #[serde(default)]
     pub limit: Option<u32>,
+    #[serde(default)]
+    pub offset: Option<u32>,
 }
 
 /// What the engine publishes on its bus. Faces map these to Tauri events or SSE.

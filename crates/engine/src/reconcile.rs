@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::engine::{Engine, Live};
 use crate::error::EngineError;
-use crate::model::Status;
+use crate::model::{Execution, Status};
 use crate::paths::Paths;
 use stormdesk_runner::protocol::SpoolRecord;
 
@@ -74,9 +74,15 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// At start: adopt executions left running by an earlier engine, apply the
-/// spool, and abandon what nobody can finish any more.
-pub(crate) async fn at_start(engine: &Engine) -> Result<(), EngineError> {
+/// spool, and abandon what nobody can finish any more. Returns the workflows
+/// left running, which the workflow driver resumes.
+pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineError> {
+    let mut workflows = Vec::new();
     for u in engine.inner.store.unfinished().await? {
+        if u.execution.runner == crate::workflow::WORKFLOW_RUNNER {
+            workflows.push(u.execution);
+            continue;
+        }
         let child_pid = u
             .execution
             .context
@@ -100,7 +106,8 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<(), EngineError> {
                 },
             );
     }
-    periodic(engine).await
+    periodic(engine).await?;
+    Ok(workflows)
 }
 
 /// Applies every spool file, then abandons adopted executions whose runner is gone.

@@ -12,7 +12,7 @@ use crate::model::Execution;
 use stormdesk_runner::protocol::{ExecutionUpdate, OutputBatch};
 
 /// `PUT /v1/executions/{id}`: a runner's update (callback token), or a user's
-/// `{"status": "canceled"}` (API token).
+/// `{"status": "canceled" | "pausing" | "resuming"}` (API token).
 pub(super) async fn put_execution(
     State(engine): State<Engine>,
     headers: HeaderMap,
@@ -23,8 +23,11 @@ pub(super) async fn put_execution(
     if !from_runner {
         return match body.get("status").and_then(Value::as_str) {
             Some("canceled") | Some("canceling") => Ok(Json(engine.cancel(&id).await?)),
+            Some("pausing") | Some("paused") => Ok(Json(engine.pause(&id).await?)),
+            Some("resuming") | Some("running") => Ok(Json(engine.resume(&id).await?)),
             _ => Err(EngineError::BadRequest(
-                "only {\"status\": \"canceled\"} can be set through the API".into(),
+                "set {\"status\": \"canceled\"}, \"pausing\" or \"resuming\" through the API"
+                    .into(),
             )
             .into()),
         };

@@ -19,7 +19,12 @@ pub(super) struct ListQuery {
     parent: Option<String>,
     #[serde(default)]
     roots_only: bool,
+    content_version: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    q: Option<String>,
     limit: Option<u32>,
+    offset: Option<u32>,
 }
 
 pub(super) async fn list(
@@ -46,7 +51,12 @@ pub(super) async fn list(
         pack: q.pack,
         parent: q.parent,
         roots_only: q.roots_only,
+        content_version: q.content_version,
+        since: q.since,
+        until: q.until,
+        q: q.q,
         limit: q.limit,
+        offset: q.offset,
     };
     Ok(Json(engine.executions(filter).await?))
 }
@@ -83,19 +93,29 @@ pub(super) async fn cancel(
     Ok(Json(engine.cancel(&id).await?))
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct ChildrenQuery {
+    /// Levels below the execution: 1 (default) for direct children, -1 for all.
+    depth: Option<i32>,
+}
+
 pub(super) async fn children(
     State(engine): State<Engine>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<ChildrenQuery>,
 ) -> Result<Json<Vec<Execution>>, ApiError> {
     require_api(&engine, &headers)?;
-    engine.execution(&id).await?;
-    let filter = ExecutionFilter {
-        parent: Some(id),
-        limit: Some(10_000),
-        ..Default::default()
-    };
-    Ok(Json(engine.executions(filter).await?))
+    Ok(Json(engine.descendants(&id, q.depth.unwrap_or(1)).await?))
+}
+
+pub(super) async fn graph(
+    State(engine): State<Engine>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    require_api(&engine, &headers)?;
+    Ok(Json(engine.workflow_graph(&id).await?))
 }
 
 #[derive(Debug, Deserialize)]

@@ -46,6 +46,7 @@ pub fn router(engine: Engine) -> Router {
                 .delete(executions::cancel),
         )
         .route("/v1/executions/{id}/children", get(executions::children))
+        .route("/v1/executions/{id}/graph", get(executions::graph))
         .route(
             "/v1/executions/{id}/output",
             get(executions::output).post(callback::post_output),

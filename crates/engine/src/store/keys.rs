@@ -18,6 +18,29 @@ pub struct Keys<'a> {
 /// a key is live while it has no expiry or expires after `now`.
 const LIVE: &str = "(expire_ts IS NULL OR expire_ts > :now)";
 
+/// One live key, read on the caller's connection.
+pub(crate) fn get_key(
+    c: &Connection,
+    p: &Path,
+    scope: KeyScope,
+    name: &str,
+    now: &str,
+) -> Result<Option<KeyValuePair>, EngineError> {
+    let sql = format!(
+        "SELECT scope, name, value, secret, expire_ts FROM keys
+         WHERE scope = :scope AND name = :name AND {LIVE}"
+    );
+    c.query_row(
+        &sql,
+        rusqlite::named_params! {
+            ":scope": scope.as_str(), ":name": name, ":now": now,
+        },
+        |r| key_from_row(r, p),
+    )
+    .optional()
+    .map_err(store_err(p))
+}
+
 impl Keys<'_> {
     pub async fn get(
         &self,
@@ -27,21 +50,7 @@ impl Keys<'_> {
     ) -> Result<Option<KeyValuePair>, EngineError> {
         let name = name.to_string();
         self.store
-            .read(move |c, p| {
-                let sql = format!(
-                    "SELECT scope, name, value, secret, expire_ts FROM keys
-                     WHERE scope = :scope AND name = :name AND {LIVE}"
-                );
-                c.query_row(
-                    &sql,
-                    rusqlite::named_params! {
-                        ":scope": scope.as_str(), ":name": name, ":now": now,
-                    },
-                    |r| key_from_row(r, p),
-                )
-                .optional()
-                .map_err(store_err(p))
-            })
+            .read(move |c, p| get_key(c, p, scope, &name, &now))
             .await
     }
 

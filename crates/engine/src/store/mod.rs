@@ -15,6 +15,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use crate::error::EngineError;
 use crate::model::{Execution, ExecutionFilter, OutputChunk, Status, Stream};
 
+pub(crate) use keys::get_key;
 pub use keys::Keys;
 pub use writer::WriteOp;
 
@@ -50,6 +51,10 @@ CREATE TABLE IF NOT EXISTS keys (
     PRIMARY KEY (scope, name)
 );
 CREATE INDEX IF NOT EXISTS keys_expire ON keys(expire_ts) WHERE expire_ts IS NOT NULL;
+CREATE TABLE IF NOT EXISTS workflows (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 "#;
 
 /// An execution that was not completed when the engine last stopped.
@@ -148,6 +153,19 @@ impl Store {
         })
         .await
         .map_err(|_| EngineError::StoreClosed)?
+    }
+
+    /// A workflow's persisted conductor state (JSON), if any.
+    pub async fn workflow_state(&self, id: &str) -> Result<Option<String>, EngineError> {
+        let id = id.to_string();
+        self.read(move |c, p| {
+            c.query_row("SELECT state FROM workflows WHERE id = ?1", [&id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(store_err(p))
+        })
+        .await
     }
 
     pub async fn execution(&self, id: &str) -> Result<Option<Execution>, EngineError> {
@@ -264,8 +282,36 @@ fn list_executions(
     if f.roots_only {
         sql.push_str(" AND parent IS NULL");
     }
+    if let Some(rev) = &f.content_version {
+        args.push(rev.clone());
+        sql.push_str(&format!(
+            " AND json_extract(doc, '$.content_version') = ?{}",
+            args.len()
+        ));
+    }
+    if let Some(since) = &f.since {
+        args.push(since.clone());
+        sql.push_str(&format!(" AND start_ts >= ?{}", args.len()));
+    }
+    if let Some(until) = &f.until {
+        args.push(until.clone());
+        sql.push_str(&format!(" AND start_ts < ?{}", args.len()));
+    }
+    if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
+        // Case-insensitive containment; `%` and `_` in the text match literally.
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        args.push(format!("%{escaped}%"));
+        sql.push_str(&format!(" AND doc LIKE ?{} ESCAPE '\\'", args.len()));
+    }
     sql.push_str(" ORDER BY rowid DESC");
-    sql.push_str(&format!(" LIMIT {}", f.limit.unwrap_or(100)));
+    sql.push_str(&format!(
+        " LIMIT {} OFFSET {}",
+        f.limit.unwrap_or(100),
+        f.offset.unwrap_or(0)
+    ));
     let mut stmt = c.prepare(&sql).map_err(store_err(p))?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {

@@ -30,6 +30,8 @@ pub enum WriteOp {
     /// Insert or replace a datastore key; expired keys of any name are purged.
     /// `now` is the caller's clock as a stored timestamp.
     KeySet { key: Box<KeyValuePair>, now: String },
+    /// A workflow's conductor state, replaced whole.
+    Workflow { id: String, state: String },
     /// Counts 1 when a key that had not expired was deleted.
     KeyDelete {
         scope: String,
@@ -144,6 +146,11 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<usize>, rusqlite::
                     n
                 }
                 WriteOp::KeySet { key, now } => super::keys::write_set(&tx, key, now)?,
+                WriteOp::Workflow { id, state } => tx.execute(
+                    "INSERT INTO workflows (id, state) VALUES (?1, ?2)
+                     ON CONFLICT(id) DO UPDATE SET state = excluded.state",
+                    rusqlite::params![id, state],
+                )?,
                 WriteOp::KeyDelete { scope, name, now } => {
                     super::keys::write_delete(&tx, scope, name, now)?
                 }

@@ -1,0 +1,72 @@
+//! The engine's workflow methods for faces: pause, resume, descendants, graph.
+
+use std::collections::VecDeque;
+
+use serde_json::Value;
+
+use super::{Run, WORKFLOW_RUNNER};
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::model::{Execution, ExecutionFilter};
+
+impl Engine {
+    /// Pauses a workflow and, through it, every running child workflow.
+    pub async fn pause(&self, id: &str) -> Result<Execution, EngineError> {
+        super::pause(self, id).await
+    }
+
+    /// Resumes a paused workflow and its paused child workflows.
+    pub async fn resume(&self, id: &str) -> Result<Execution, EngineError> {
+        super::resume(self, id).await
+    }
+
+    /// Every descendant of an execution, parents before their children, in
+    /// start order; `depth` levels (`-1` or less for all).
+    pub async fn descendants(&self, id: &str, depth: i32) -> Result<Vec<Execution>, EngineError> {
+        let root = self.execution(id).await?;
+        let mut out = Vec::new();
+        let mut queue = VecDeque::from([(root, 0i32)]);
+        while let Some((parent, level)) = queue.pop_front() {
+            if parent.runner != WORKFLOW_RUNNER || (depth >= 0 && level >= depth) {
+                continue;
+            }
+            let mut children = self
+                .executions(ExecutionFilter {
+                    parent: Some(parent.id.clone()),
+                    limit: Some(u32::MAX),
+                    ..Default::default()
+                })
+                .await?;
+            children.reverse();
+            for child in children {
+                out.push(child.clone());
+                queue.push_back((child, level + 1));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The workflow's tasks and transitions, for display: `{"tasks": [{name, action, next}]}`.
+    pub async fn workflow_graph(&self, id: &str) -> Result<Value, EngineError> {
+        let execution = self.execution(id).await?;
+        if execution.runner != WORKFLOW_RUNNER {
+            return Err(EngineError::BadRequest(format!(
+                "execution '{id}' runs action '{}', which is not a workflow",
+                execution.action
+            )));
+        }
+        let graph = match self.inner.workflows.get(id) {
+            Some(run) => run.lock().await.conductor.graph(),
+            None => {
+                let state = self.inner.store.workflow_state(id).await?.ok_or_else(|| {
+                    EngineError::BadRequest(format!("workflow '{id}' has no saved definition"))
+                })?;
+                let run: Run = serde_json::from_str(&state).map_err(|e| {
+                    EngineError::BadRequest(format!("workflow '{id}': saved state unreadable: {e}"))
+                })?;
+                run.conductor.graph()
+            }
+        };
+        Ok(serde_json::json!({ "tasks": graph }))
+    }
+}

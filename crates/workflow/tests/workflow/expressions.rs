@@ -1,0 +1,333 @@
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use stormdesk_workflow::expr::{evaluate_str, Scope};
+use stormdesk_workflow::{NoKv, WorkflowStatus};
+
+use crate::rehearsal::{obj, Rehearsal, TestKv};
+
+fn ctx() -> serde_json::Map<String, Value> {
+    obj(json!({
+        "n": 7, "f": 2.5, "s": "abc", "xs": [1, 2, 3], "d": {"k": "v", "n": {"deep": true}},
+        "empty": [], "nothing": null, "words": ["a", "b"], "js": "{\"a\": [1]}"
+    }))
+}
+
+fn yaql(expr: &str) -> Value {
+    let ctx = ctx();
+    evaluate_str(&format!("<% {expr} %>"), &Scope::workflow(&ctx, &NoKv))
+        .unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+fn yaql_err(expr: &str) -> String {
+    let ctx = ctx();
+    evaluate_str(&format!("<% {expr} %>"), &Scope::workflow(&ctx, &NoKv))
+        .expect_err(expr)
+        .to_string()
+}
+
+#[test]
+fn yaql_context_access() {
+    let cases: &[(&str, Value)] = &[
+        ("$.n", json!(7)),
+        ("ctx().n", json!(7)),
+        ("ctx(n)", json!(7)),
+        ("ctx('s')", json!("abc")),
+        ("ctx(\"s\")", json!("abc")),
+        ("$.d.k", json!("v")),
+        ("ctx(d).n.deep", json!(true)),
+        ("$.d['k']", json!("v")),
+        ("$.xs[0]", json!(1)),
+        ("$.xs[-1]", json!(3)),
+        ("ctx().missing_attr", json!(null)),
+        ("$.s[1]", json!("b")),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(&yaql(expr), expected, "{expr}");
+    }
+}
+
+#[test]
+fn yaql_operators() {
+    let cases: &[(&str, Value)] = &[
+        ("1 + 2 * 3", json!(7)),
+        ("(1 + 2) * 3", json!(9)),
+        ("$.n - 10", json!(-3)),
+        ("-$.n", json!(-7)),
+        ("7 / 2", json!(3.5)),
+        ("8 / 2", json!(4)),
+        ("7 mod 3", json!(1)),
+        ("-7 mod 3", json!(2)),
+        ("$.f * 2", json!(5.0)),
+        ("'a' + 'b' + $.s", json!("ababc")),
+        ("$.xs + [4]", json!([1, 2, 3, 4])),
+        ("$.n = 7", json!(true)),
+        ("$.n != 7", json!(false)),
+        ("$.n < 8 and $.n >= 7", json!(true)),
+        ("$.n > 8 or $.n <= 6", json!(false)),
+        ("not $.empty", json!(true)),
+        ("not ($.n = 7)", json!(false)),
+        ("2 in $.xs", json!(true)),
+        ("'k' in $.d", json!(true)),
+        ("'bc' in $.s", json!(true)),
+        ("$.nothing = null", json!(true)),
+        ("1 = 1.0", json!(true)),
+        ("'abc' < 'abd'", json!(true)),
+        ("true and false or true", json!(true)),
+        ("[1, 'x', null]", json!([1, "x", null])),
+        ("{'a' => 1, b => 2}", json!({"a": 1, "b": 2})),
+        ("{'a': $.n}", json!({"a": 7})),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(&yaql(expr), expected, "{expr}");
+    }
+}
+
+#[test]
+fn yaql_functions_and_methods() {
+    let cases: &[(&str, Value)] = &[
+        ("len($.xs)", json!(3)),
+        ("$.xs.len()", json!(3)),
+        ("len($.s)", json!(3)),
+        ("str($.n)", json!("7")),
+        ("$.n.str() + 'x'", json!("7x")),
+        ("int('42') + 1", json!(43)),
+        ("int($.f)", json!(2)),
+        ("float($.n)", json!(7.0)),
+        ("bool($.empty)", json!(false)),
+        ("bool($.s)", json!(true)),
+        ("list(1, 2)", json!([1, 2])),
+        ("list($.xs)", json!([1, 2, 3])),
+        ("keys($.d)", json!(["k", "n"])),
+        ("$.d.values()[0]", json!("v")),
+        ("dict(a => 1, b => $.n)", json!({"a": 1, "b": 7})),
+        ("dict([['x', 1]])", json!({"x": 1})),
+        ("$.words.join(', ')", json!("a, b")),
+        ("join($.xs, '-')", json!("1-2-3")),
+        ("', '.join($.words)", json!("a, b")),
+        ("zip($.words, $.xs)", json!([["a", 1], ["b", 2], [null, 3]])),
+        (
+            "zip($.words, $.xs, pad => 0)",
+            json!([["a", 1], ["b", 2], [0, 3]]),
+        ),
+        ("json($.js).a[0]", json!(1)),
+        ("json($.d)", json!({"k": "v", "n": {"deep": true}})),
+        ("upper($.s)", json!("ABC")),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(&yaql(expr), expected, "{expr}");
+    }
+}
+
+#[test]
+fn yaql_errors_say_what_went_wrong() {
+    assert!(yaql_err("ctx(nope)").contains("variable \"nope\" is not defined in ctx"));
+    assert!(yaql_err("1 +").contains("ended"));
+    assert!(yaql_err("$.xs[10]").contains("out of range"));
+    assert!(yaql_err("1 / 0").contains("division by zero"));
+    assert!(yaql_err("'a' + 1").contains("unsupported operand"));
+    assert!(yaql_err("frobnicate(1)").contains("unknown function frobnicate()"));
+    assert!(yaql_err("len(1, 2)").contains("takes 1 argument"));
+    assert!(yaql_err("item()").contains("only available in a task with items"));
+    assert!(yaql_err("succeeded()").contains("only available in task transitions"));
+    let e = yaql_err("$.d['nope']");
+    assert!(e.starts_with("expression \"<% $.d['nope'] %>\""), "{e}");
+}
+
+fn jinja(expr: &str) -> Value {
+    let ctx = ctx();
+    evaluate_str(expr, &Scope::workflow(&ctx, &NoKv)).unwrap_or_else(|e| panic!("{expr}: {e}"))
+}
+
+#[test]
+fn jinja_expressions_keep_types_and_templates_render_text() {
+    let cases: &[(&str, Value)] = &[
+        ("{{ ctx('xs') }}", json!([1, 2, 3])),
+        ("{{ ctx().n + 1 }}", json!(8)),
+        ("{{ _.d.k }}", json!("v")),
+        ("{{ ctx('xs') | length }}", json!(3)),
+        (
+            "{{ zip(ctx('words'), ctx('xs')) }}",
+            json!([["a", 1], ["b", 2], [null, 3]]),
+        ),
+        ("{{ json(ctx('js')).a }}", json!([1])),
+        ("n={{ ctx('n') }}", json!("n=7")),
+        (
+            "{% for w in ctx('words') %}[{{ w }}]{% endfor %}",
+            json!("[a][b]"),
+        ),
+        ("{{ ctx('n') > 3 and 'big' or 'small' }}", json!("big")),
+    ];
+    for (expr, expected) in cases {
+        assert_eq!(&jinja(expr), expected, "{expr}");
+    }
+    let ctx = ctx();
+    let e = evaluate_str("{{ ctx('nope') }}", &Scope::workflow(&ctx, &NoKv)).unwrap_err();
+    assert!(e.reason.contains("\"nope\" is not defined"), "{e}");
+}
+
+#[test]
+fn workflow_functions_in_jinja_transitions() {
+    let mut r = Rehearsal::new(
+        r#"
+version: 1.0
+tasks:
+  t1:
+    action: x.y
+    next:
+      - when: "{{ succeeded() and result().code == 0 }}"
+        publish:
+          - status1: "{{ task_status('t1') }}"
+          - out: "{{ result().out }}"
+        do: t2
+      - when: "{{ failed() }}"
+        do: t3
+  t2:
+    with: "{{ ctx('out') }}"
+    action: x.item value="{{ item() }}"
+  t3:
+    action: x.y
+output:
+  - status1: "{{ ctx('status1') }}"
+  - completed: "{{ task_status('t2') }}"
+"#,
+        json!({}),
+    );
+    r.ok("t1", json!({"code": 0, "out": ["p", "q"]}));
+    r.assert_seq(&["t1", "t2[0]", "t2[1]"]);
+    assert_eq!(r.request("t2[1]").input, obj(json!({"value": "q"})));
+    r.succeed_all();
+    assert_eq!(r.status(), WorkflowStatus::Succeeded);
+    assert_eq!(
+        r.output(),
+        json!({"status1": "succeeded", "completed": "succeeded"})
+    );
+}
+
+fn kv() -> TestKv {
+    let mut m = BTreeMap::new();
+    m.insert("api_url".to_string(), json!("https://api"));
+    m.insert("token".to_string(), json!({"encrypted": "s3cret"}));
+    TestKv(m)
+}
+
+#[test]
+fn st2kv_is_answered_by_the_callers_env() {
+    let mut r = Rehearsal::with_env(
+        r#"
+version: 1.0
+vars:
+  - url: <% st2kv('api_url') %>
+tasks:
+  t:
+    action: core.http url=<% ctx(url) %>
+    input:
+      clear: <% st2kv('token', decrypt => true) %>
+      masked: <% st2kv('token') %>
+      jinja: "{{ st2kv('token', decrypt=true) }}"
+"#,
+        json!({}),
+        kv(),
+    );
+    let input = &r.request("t").input;
+    assert_eq!(input["url"], json!("https://api"));
+    assert_eq!(input["clear"], json!({"encrypted": "s3cret"}));
+    assert_eq!(input["jinja"], json!({"encrypted": "s3cret"}));
+    assert_eq!(input["masked"], json!("<encrypted:s3cret>"));
+    r.succeed_all();
+}
+
+#[test]
+fn a_missing_st2kv_key_fails_the_workflow_clearly() {
+    let mut r = Rehearsal::with_env(
+        "version: 1.0\ntasks:\n  t:\n    action: x.y k=<% st2kv('nope') %>\n",
+        json!({}),
+        kv(),
+    );
+    assert_eq!(r.status(), WorkflowStatus::Failed);
+    let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("st2kv key \"nope\" does not exist"), "{msg}");
+    assert_eq!(r.errors()[0]["task_id"], "t");
+    r.succeed_all();
+}
+
+#[test]
+fn an_expression_error_in_a_transition_fails_the_workflow_naming_task_and_expression() {
+    let mut r = Rehearsal::new(
+        r#"
+version: 1.0
+tasks:
+  t1:
+    action: x.y
+    next:
+      - when: <% result().items[5] = 1 %>
+        do: t2
+  t2:
+    action: x.y
+"#,
+        json!({}),
+    );
+    r.ok("t1", json!({"items": [1]}));
+    assert_eq!(r.status(), WorkflowStatus::Failed);
+    let e = &r.errors()[0];
+    assert_eq!(e["task_id"], "t1");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("next[0].when: expression \"<% result().items[5] = 1 %>\""),
+        "{msg}"
+    );
+    assert!(msg.contains("out of range"), "{msg}");
+}
+
+#[test]
+fn an_expression_error_in_publish_or_output_fails_the_workflow() {
+    let mut r = Rehearsal::new(
+        r#"
+version: 1.0
+tasks:
+  t1:
+    action: x.y
+    next:
+      - publish: v=<% result().a.b %>
+output:
+  - o: <% ctx(v) %>
+"#,
+        json!({}),
+    );
+    r.ok("t1", json!({"a": 1}));
+    assert_eq!(r.status(), WorkflowStatus::Failed);
+    let messages: Vec<String> = r
+        .errors()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        messages[0].starts_with("next[0].publish.v: "),
+        "{messages:?}"
+    );
+    assert!(messages[1].starts_with("output.o: "), "{messages:?}");
+}
+
+#[test]
+fn result_and_item_functions_in_yaql() {
+    let mut r = Rehearsal::new(
+        r#"
+version: 1.0
+tasks:
+  t:
+    with: x in <% [10, 20] %>
+    action: x.y v=<% item(x) * 2 %>
+    next:
+      - when: <% succeeded() and len(result()) = 2 %>
+        publish: total=<% result()[0] + result()[1] %>
+output:
+  - total: <% ctx(total) %>
+  - status: <% task_status(t) %>
+"#,
+        json!({}),
+    );
+    assert_eq!(r.request("t[1]").input, obj(json!({"v": 40})));
+    r.ok("t[0]", json!(1));
+    r.ok("t[1]", json!(2));
+    assert_eq!(r.output(), json!({"total": 3, "status": "succeeded"}));
+}

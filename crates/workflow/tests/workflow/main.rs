@@ -1,0 +1,15 @@
+//! Rehearsal-style tests of the conductor (Orquesta's own testing style):
+//! a workflow, an input, a script of mocked task results, and the expected
+//! request sequence, status, output and errors.
+
+mod rehearsal;
+
+mod basics;
+mod commands;
+mod control;
+mod expressions;
+mod inspection;
+mod items;
+mod parallel;
+mod retry;
+mod spec;
