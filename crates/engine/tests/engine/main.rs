@@ -8,3 +8,4 @@ mod lifecycle;
 mod params;
 mod recovery;
 mod revisions;
+mod workflows;
