@@ -82,6 +82,60 @@ impl Client {
         Ok(())
     }
 
+    /// Every descendant of `id`, parents before children.
+    pub fn descendants(&self, id: &str) -> anyhow::Result<Vec<Execution>> {
+        let resp = ureq::get(&format!(
+            "{}/v1/executions/{id}/children?depth=-1",
+            self.url
+        ))
+        .set("Authorization", &self.auth)
+        .call()
+        .map_err(|e| api_error(e, &self.url))?;
+        Ok(resp.into_json()?)
+    }
+
+    /// Follows a workflow and all its descendants until the root completes.
+    pub fn follow_tree(&self, root: &str, only: Option<&str>) -> anyhow::Result<Execution> {
+        let mut reconnects = 0;
+        loop {
+            // Subscribe first, then read what exists, so nothing falls between.
+            let mut stream = self.events(None)?;
+            let current = self.execution(root)?;
+            let mut tail = crate::tree_tail::TreeTail::new(&current, only);
+            for e in self.descendants(root)? {
+                tail.execution(&e);
+                for c in self.output_after(&e.id, None)? {
+                    tail.output(&e.id, &c);
+                }
+            }
+            if current.status.is_completed() {
+                return Ok(current);
+            }
+            loop {
+                match stream.next_event() {
+                    Ok(Some(Seen::Execution(e))) => {
+                        if e.id == root && e.status.is_completed() {
+                            return Ok(*e);
+                        }
+                        tail.execution(&e);
+                    }
+                    Ok(Some(Seen::Output(id, chunk))) => {
+                        if tail.knows(&id) {
+                            tail.output(&id, &chunk);
+                        }
+                    }
+                    Ok(None) | Err(_) if reconnects < 5 => {
+                        reconnects += 1;
+                        tracing::warn!("event stream broke off; reconnecting");
+                        break;
+                    }
+                    Ok(None) => bail!("the engine closed the event stream before {root} completed"),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

@@ -3,6 +3,7 @@
 mod client;
 mod cmd;
 mod print;
+mod tree_tail;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

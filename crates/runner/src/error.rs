@@ -69,6 +69,24 @@ pub enum RunError {
         got: String,
     },
 
+    #[error("runner parameter `{name}` of action `{action_ref}` cannot be used: {reason}")]
+    UnsupportedRunnerParameter {
+        action_ref: String,
+        name: &'static str,
+        reason: &'static str,
+    },
+
+    #[error(
+        "could not prepare `{}` for the remote runner: {source}; check that the temp directory \
+         is writable and owned by this user",
+        path.display()
+    )]
+    RemoteScratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("could not start `{program}` for action `{action_ref}`: {source}; {hint}")]
     Spawn {
         action_ref: String,

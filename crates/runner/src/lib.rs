@@ -5,7 +5,8 @@
 //! - [`run`] / [`run_with_events`]: run one [`RunnerRequest`] to completion in the
 //!   calling thread, streaming output to a callback, and return StackStorm's
 //!   status and result object for that runner type (`local-shell-cmd`,
-//!   `local-shell-script`, `python-script`, `noop`, each behind a cargo feature).
+//!   `local-shell-script`, `python-script`, `noop`, `http-request`,
+//!   `remote-shell-cmd`, `remote-shell-script`, each behind a cargo feature).
 //! - [`CancelHandle`]: cancel a run from another thread; the action's whole
 //!   process group is terminated (SIGTERM, then SIGKILL after a short grace).
 //! - [`protocol`]: the wire types between the engine and the runner process,
@@ -22,7 +23,24 @@
 //! the per-execution token) on top of the runner's own environment and the
 //! `env` runner parameter. `python-script` runs `python3`, or the interpreter
 //! named by `STORMDESK_PYTHON`.
+//!
+//! The remote runners run the system `ssh` (or `STORMDESK_SSH`), so the
+//! user's ssh config, agent and known_hosts apply. `STORMDESK_SSH_CONFIG` (or
+//! the runner parameter `ssh_config`) replaces `~/.ssh/config` (`ssh -F`),
+//! `STORMDESK_SSH_MAX_PARALLEL` is the default of `concurrency` (20),
+//! `STORMDESK_SSH_CONNECT_TIMEOUT` bounds connecting (10 s), and
+//! `STORMDESK_SSH_ALLOW_PARTIAL_FAILURE=1` is StackStorm's
+//! `ssh_runner.allow_partial_failure`. Remote hosts get
+//! `ST2_ACTION_PACK_NAME` and `ST2_ACTION_EXECUTION_ID`, not the callback URL
+//! and token, which are of no use there.
 
+#[cfg(any(
+    feature = "local-shell-cmd",
+    feature = "local-shell-script",
+    feature = "remote-shell-cmd",
+    feature = "remote-shell-script"
+))]
+mod args;
 pub mod callback;
 mod cancel;
 mod error;
@@ -31,6 +49,8 @@ pub mod process;
 pub mod protocol;
 pub mod spool;
 
+#[cfg(feature = "http-request")]
+mod http;
 #[cfg(any(feature = "local-shell-cmd", feature = "local-shell-script"))]
 mod local_shell;
 #[cfg(feature = "noop")]
@@ -39,10 +59,20 @@ mod params;
 mod pyfmt;
 #[cfg(feature = "python-script")]
 mod python;
+#[cfg(any(feature = "remote-shell-cmd", feature = "remote-shell-script"))]
+mod remote;
+#[cfg(any(
+    feature = "python-script",
+    feature = "remote-shell-cmd",
+    feature = "remote-shell-script"
+))]
+mod scratch;
 #[cfg(any(
     feature = "local-shell-cmd",
     feature = "local-shell-script",
-    feature = "python-script"
+    feature = "python-script",
+    feature = "remote-shell-cmd",
+    feature = "remote-shell-script"
 ))]
 mod shell;
 
@@ -50,6 +80,11 @@ pub use cancel::CancelHandle;
 pub use error::RunError;
 #[cfg(feature = "python-script")]
 pub use python::PYTHON_ENV_VAR;
+#[cfg(any(feature = "remote-shell-cmd", feature = "remote-shell-script"))]
+pub use remote::{
+    ALLOW_PARTIAL_FAILURE_ENV, CONNECT_TIMEOUT_ENV, MAX_PARALLEL_ENV, SSH_CONFIG_ENV,
+    SSH_PROGRAM_ENV,
+};
 
 use protocol::{RunnerRequest, RunnerStatus, Stream};
 use serde_json::Value;
@@ -112,6 +147,24 @@ pub const RUNNER_TYPES: &[RunnerType] = &[
         compiled: cfg!(feature = "noop"),
         aliases: &[],
     },
+    RunnerType {
+        name: "http-request",
+        feature: "http-request",
+        compiled: cfg!(feature = "http-request"),
+        aliases: &["http-runner"],
+    },
+    RunnerType {
+        name: "remote-shell-cmd",
+        feature: "remote-shell-cmd",
+        compiled: cfg!(feature = "remote-shell-cmd"),
+        aliases: &["run-remote"],
+    },
+    RunnerType {
+        name: "remote-shell-script",
+        feature: "remote-shell-script",
+        compiled: cfg!(feature = "remote-shell-script"),
+        aliases: &["run-remote-script"],
+    },
 ];
 
 /// Looks up a runner type by its StackStorm name or alias.
@@ -171,6 +224,12 @@ pub fn run_with_events(
         "python-script" => python::run(req, on_event, cancel),
         #[cfg(feature = "noop")]
         "noop" => Ok(noop::run()),
+        #[cfg(feature = "http-request")]
+        "http-request" => http::run(req, on_event, cancel),
+        #[cfg(feature = "remote-shell-cmd")]
+        "remote-shell-cmd" => remote::run_cmd(req, on_event, cancel),
+        #[cfg(feature = "remote-shell-script")]
+        "remote-shell-script" => remote::run_script(req, on_event, cancel),
         other => {
             // Unreachable for a compiled-in runner (checked above); the arm
             // keeps the match total whichever features are off.
@@ -200,10 +259,15 @@ fn supported_names() -> String {
 #[cfg(any(
     feature = "local-shell-cmd",
     feature = "local-shell-script",
-    feature = "python-script"
+    feature = "python-script",
+    feature = "remote-shell-script"
 ))]
 #[cfg_attr(
-    not(any(feature = "local-shell-script", feature = "python-script")),
+    not(any(
+        feature = "local-shell-script",
+        feature = "python-script",
+        feature = "remote-shell-script"
+    )),
     allow(dead_code)
 )]
 pub(crate) fn entry_point(req: &RunnerRequest) -> Result<&std::path::Path, RunError> {

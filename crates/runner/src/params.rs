@@ -104,7 +104,7 @@ impl<'a> Params<'a> {
         }
     }
 
-    fn invalid(&self, name: &'static str, expected: &'static str, got: &Value) -> RunError {
+    pub fn invalid(&self, name: &'static str, expected: &'static str, got: &Value) -> RunError {
         let mut got = got.to_string();
         if got.len() > 200 {
             let cut = (0..=200)

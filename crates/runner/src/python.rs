@@ -9,17 +9,17 @@
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::params::{api_url, pack_name, st2_action_env, Params};
 use crate::protocol::{RunnerRequest, RunnerStatus};
-use crate::shell::{run_process, ProcessSpec};
+use crate::scratch::{private_dir, unique};
+use crate::shell::{run_process, Group, ProcessSpec};
 use crate::{CancelHandle, RunError, RunEvent, RunOutcome};
 
 const WRAPPER_SOURCE: &str = include_str!("../python/wrapper.py");
@@ -87,6 +87,8 @@ pub(crate) fn run(
         env_remove: Vec::new(),
         cwd: None,
         stdin: Some(stdin),
+        keep_stdin_open: false,
+        group: Group::Own,
         timeout: timeout.limit,
     };
     let out = run_process(spec, on_event, cancel).map_err(|source| RunError::Spawn {
@@ -134,27 +136,6 @@ pub(crate) fn run(
     })
 }
 
-/// `{tmp}/stormdesk-runner-{uid}`, created 0700 and refused when someone else
-/// could have planted files in it.
-fn private_dir() -> Result<PathBuf, (PathBuf, io::Error)> {
-    let uid = nix::unistd::getuid().as_raw();
-    let dir = std::env::temp_dir().join(format!("stormdesk-runner-{uid}"));
-    let fail = |e: io::Error| (dir.clone(), e);
-    match fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(fail(e)),
-    }
-    let meta = fs::symlink_metadata(&dir).map_err(fail)?;
-    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
-        return Err(fail(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            "it is not a directory owned by this user and closed to others; remove it",
-        )));
-    }
-    Ok(dir)
-}
-
 /// Writes the wrapper once per content version; concurrent runners race
 /// harmlessly because each renames a complete file into place.
 fn install_wrapper(dir: &Path) -> Result<PathBuf, RunError> {
@@ -191,14 +172,6 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
-}
-
-fn unique() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("{}-{nanos}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The file the wrapper writes `{"status": bool|null, "result": ...}` to.

@@ -40,11 +40,46 @@ pub(crate) struct ProcessSpec {
     pub cwd: Option<PathBuf>,
     /// Written to the child's stdin, which is then closed. `None`: /dev/null.
     pub stdin: Option<Vec<u8>>,
+    /// Keep stdin open after writing `stdin` until the child exits, so the
+    /// child sees EOF only when it is gone (the remote runners' ssh uses
+    /// that EOF on the far side to end the remote command).
+    pub keep_stdin_open: bool,
+    pub group: Group,
     pub timeout: Option<Duration>,
+}
+
+/// Which process group the child runs in, and so what a timeout or cancel
+/// signals. (Local runners use `Own`, remote ones `Join`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    not(all(
+        any(
+            feature = "local-shell-cmd",
+            feature = "local-shell-script",
+            feature = "python-script"
+        ),
+        any(feature = "remote-shell-cmd", feature = "remote-shell-script")
+    )),
+    allow(dead_code)
+)]
+pub(crate) enum Group {
+    /// A new group led by the child; the whole group is signalled.
+    Own,
+    /// Join an existing group (shared by several children); only the child
+    /// itself is signalled, the group belongs to whoever leads it.
+    Join(u32),
 }
 
 /// How the process ended and everything it printed.
 #[derive(Debug)]
+#[cfg_attr(
+    not(any(
+        feature = "local-shell-cmd",
+        feature = "local-shell-script",
+        feature = "python-script"
+    )),
+    allow(dead_code)
+)]
 pub(crate) struct ProcessOutput {
     pub pid: u32,
     /// Exit code, or minus the signal number when killed by a signal
@@ -88,17 +123,21 @@ pub(crate) fn run_process(
     }
     // Own process group: cancel and timeout signal the whole tree, and a
     // Ctrl-C meant for the runner does not hit the action directly.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let pgid = match spec.group {
+        Group::Own => 0,
+        Group::Join(leader) => i32::try_from(leader).unwrap_or(0),
+    };
+    std::os::unix::process::CommandExt::process_group(&mut cmd, pgid);
 
     let mut child = cmd.spawn()?;
     let pid = child.id();
     on_event(RunEvent::Started { pid });
 
     let (tx, rx) = mpsc::channel();
-    spawn_stdin_writer(&mut child, spec.stdin);
+    let stdin_hold = spawn_stdin_writer(&mut child, spec.stdin, spec.keep_stdin_open);
     spawn_reader(&mut child, Stream::Stdout, tx.clone());
     spawn_reader(&mut child, Stream::Stderr, tx.clone());
-    spawn_waiter(child, tx.clone());
+    spawn_waiter(child, tx.clone(), stdin_hold);
     let cancel_tx = std::sync::Mutex::new(tx);
     let _guard = cancel.on_cancel(move || {
         if let Ok(tx) = cancel_tx.lock() {
@@ -106,11 +145,22 @@ pub(crate) fn run_process(
         }
     });
 
-    Ok(drive(pid, spec.timeout, &rx, on_event))
+    let target = match spec.group {
+        Group::Own => KillTarget::Group(pid),
+        Group::Join(_) => KillTarget::Process(pid),
+    };
+    Ok(drive(pid, target, spec.timeout, &rx, on_event))
+}
+
+#[derive(Clone, Copy)]
+enum KillTarget {
+    Group(u32),
+    Process(u32),
 }
 
 fn drive(
     pid: u32,
+    target: KillTarget,
     timeout: Option<Duration>,
     rx: &Receiver<Msg>,
     on_event: &mut dyn FnMut(RunEvent<'_>),
@@ -138,7 +188,7 @@ fn drive(
         }
         if exit.is_none() && killer.is_none() && deadline.is_some_and(|d| now >= d) {
             timed_out = true;
-            killer = Some(spawn_killer(pid));
+            killer = Some(spawn_killer(target));
             continue;
         }
         let wake_at = [
@@ -192,7 +242,7 @@ fn drive(
                     canceled = true;
                 }
                 if killer.is_none() {
-                    killer = Some(spawn_killer(pid));
+                    killer = Some(spawn_killer(target));
                 }
             }
         }
@@ -222,16 +272,29 @@ fn exit_code(status: ExitStatus) -> i32 {
 
 /// Not joined: if the child never reads its stdin and something it left
 /// behind keeps the pipe open, the write may block, and the run must still end.
-fn spawn_stdin_writer(child: &mut Child, data: Option<Vec<u8>>) {
+/// With `keep_open`, the pipe stays open until the returned sender is dropped
+/// (by the waiter, once the child has exited).
+fn spawn_stdin_writer(
+    child: &mut Child,
+    data: Option<Vec<u8>>,
+    keep_open: bool,
+) -> Option<Sender<()>> {
     let (Some(mut pipe), Some(data)) = (child.stdin.take(), data) else {
-        return;
+        return None;
     };
+    let (hold_tx, hold_rx) = mpsc::channel::<()>();
     // A thread, because a large stdin (a 50 MB parameter) fills the pipe while
     // the child is also filling stdout.
     thread::spawn(move || {
         let _ = pipe.write_all(&data);
+        let _ = pipe.flush();
+        if keep_open {
+            // Returns when the waiter drops the sender: the child is gone.
+            let _ = hold_rx.recv();
+        }
         // Dropping `pipe` closes it: the child sees EOF.
     });
+    Some(hold_tx)
 }
 
 fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
@@ -267,15 +330,55 @@ fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
     });
 }
 
-fn spawn_waiter(mut child: Child, tx: Sender<Msg>) {
+fn spawn_waiter(mut child: Child, tx: Sender<Msg>, stdin_hold: Option<Sender<()>>) {
     thread::spawn(move || {
-        let _ = tx.send(Msg::Exited(child.wait()));
+        let status = child.wait();
+        drop(stdin_hold);
+        let _ = tx.send(Msg::Exited(status));
     });
 }
 
-/// SIGTERM to the group, SIGKILL after [`KILL_GRACE`] if anything is left.
-fn spawn_killer(pid: u32) -> JoinHandle<()> {
-    thread::spawn(move || terminate_group(pid, KILL_GRACE))
+/// SIGTERM to the group (or process), SIGKILL after [`KILL_GRACE`] if
+/// anything is left.
+fn spawn_killer(target: KillTarget) -> JoinHandle<()> {
+    thread::spawn(move || match target {
+        KillTarget::Group(pgid) => terminate_group(pgid, KILL_GRACE),
+        KillTarget::Process(pid) => terminate_process(pid, KILL_GRACE),
+    })
+}
+
+/// SIGTERM to one process, SIGKILL after `grace` if it is still alive. Its
+/// exit is collected by the waiter thread, so "gone" includes "zombie".
+fn terminate_process(pid: u32, grace: Duration) {
+    let Ok(raw) = i32::try_from(pid) else {
+        return;
+    };
+    let pid = Pid::from_raw(raw);
+    if nix::sys::signal::kill(pid, Signal::SIGTERM) == Err(Errno::ESRCH) {
+        return;
+    }
+    let until = Instant::now() + grace;
+    while Instant::now() < until {
+        if !process_alive(raw) {
+            return;
+        }
+        // Polling, as in `terminate_group`: no portable exit notification
+        // for a process another thread waits for.
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+}
+
+fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next());
+            !matches!(state, Some("Z") | Some("X"))
+        }
+        Err(_) => nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok(),
+    }
 }
 
 pub(crate) fn terminate_group(pgid: u32, grace: Duration) {
@@ -388,7 +491,12 @@ impl Utf8Stream {
 }
 
 #[cfg_attr(
-    not(any(feature = "local-shell-cmd", feature = "local-shell-script")),
+    not(any(
+        feature = "local-shell-cmd",
+        feature = "local-shell-script",
+        feature = "remote-shell-cmd",
+        feature = "remote-shell-script"
+    )),
     allow(dead_code)
 )]
 /// StackStorm's `strip_shell_chars`: drop one trailing `\n`, then one `\r`.
@@ -398,7 +506,12 @@ pub(crate) fn strip_shell_chars(s: &str) -> &str {
 }
 
 #[cfg_attr(
-    not(any(feature = "local-shell-cmd", feature = "local-shell-script")),
+    not(any(
+        feature = "local-shell-cmd",
+        feature = "local-shell-script",
+        feature = "remote-shell-cmd",
+        feature = "remote-shell-script"
+    )),
     allow(dead_code)
 )]
 /// StackStorm's `jsonify.json_loads` on one field: the parsed value when the

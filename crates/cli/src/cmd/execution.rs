@@ -5,12 +5,13 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
-use stormdesk_engine::store::Store;
-use stormdesk_engine::{ExecutionFilter, OutputChunk, Status};
+use stormdesk_engine::store::{ReadOnlyStore, Store};
+use stormdesk_engine::{Execution, ExecutionFilter, OutputChunk, Status};
 
 use super::Ctx;
 use crate::client::Client;
 use crate::print;
+use crate::tree_tail::TreeTail;
 
 #[derive(Subcommand)]
 pub enum ExecutionCmd {
@@ -111,17 +112,52 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
             let _ = out.flush();
         }
     };
+    let execution = store.execution(&id)?.ok_or_else(|| {
+        anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
+    })?;
+    let workflow = execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER;
     let Some(client) = Client::find(&paths)? else {
-        let execution = store.execution(&id)?.ok_or_else(|| {
-            anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
-        })?;
         if !execution.status.is_completed() {
             bail!("execution {id} is {} but no engine is running to follow it; start one with `stormdesk serve`", execution.status);
         }
-        store.output(&id, None)?.iter().for_each(show);
+        if workflow {
+            stored_tree(&store, &execution, only)?;
+        } else {
+            store.output(&id, None)?.iter().for_each(show);
+        }
         return Ok(super::run::exit_code(execution.status));
     };
-    let done = client.follow(&id, None, show)?;
+    let done = if workflow {
+        client.follow_tree(&id, only)?
+    } else {
+        client.follow(&id, None, show)?
+    };
     eprintln!("{} {}", done.id, done.status);
     Ok(super::run::exit_code(done.status))
+}
+
+/// A completed workflow's tree from the store, as `tail` would have shown it live.
+fn stored_tree(store: &ReadOnlyStore, root: &Execution, only: Option<&str>) -> anyhow::Result<()> {
+    let mut tail = TreeTail::new(root, only);
+    let mut queue = std::collections::VecDeque::from([root.id.clone()]);
+    while let Some(parent) = queue.pop_front() {
+        let mut children = store.executions(&ExecutionFilter {
+            parent: Some(parent),
+            limit: Some(u32::MAX),
+            ..Default::default()
+        })?;
+        children.reverse();
+        for child in children {
+            tail.execution(&Execution {
+                status: stormdesk_engine::Status::Running,
+                ..child.clone()
+            });
+            for c in store.output(&child.id, None)? {
+                tail.output(&child.id, &c);
+            }
+            tail.execution(&child);
+            queue.push_back(child.id);
+        }
+    }
+    Ok(())
 }

@@ -81,6 +81,10 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("execution {} of {} started", execution.id, execution.action);
         }
         let id = execution.id.clone();
+        // A workflow shows every task's output, prefixed by its task path.
+        let mut tree = (execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER
+            && !args.json)
+            .then(|| crate::tree_tail::TreeTail::new(&execution, None));
         let interrupt = tokio::signal::ctrl_c();
         tokio::pin!(interrupt);
         let mut interrupted = false;
@@ -99,7 +103,16 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
                         Event::Execution { execution } if execution.id == id && execution.status.is_completed() => {
                             break *execution;
                         }
-                        _ => {}
+                        Event::Execution { execution } => {
+                            if let Some(tree) = tree.as_mut() {
+                                tree.execution(&execution);
+                            }
+                        }
+                        Event::Output { execution_id, chunk } => {
+                            if let Some(tree) = tree.as_mut().filter(|t| t.knows(&execution_id)) {
+                                tree.output(&execution_id, &chunk);
+                            }
+                        }
                     },
                     Err(_) => break engine.wait(&id).await.context("waiting for the execution")?,
                 }
@@ -139,11 +152,16 @@ fn run_remote(
         );
     }
     let json = args.json;
-    let done = client.follow(&execution.id, Some(events), |c| {
-        if !json {
-            print_chunk(c.stream, &c.data)
-        }
-    })?;
+    let done = if execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
+        drop(events);
+        client.follow_tree(&execution.id, None)?
+    } else {
+        client.follow(&execution.id, Some(events), |c| {
+            if !json {
+                print_chunk(c.stream, &c.data)
+            }
+        })?
+    };
     print_final(&done, args.json)?;
     Ok(exit_code(done.status))
 }

@@ -129,7 +129,7 @@ fn action_and_pack_lists_show_the_example_pack() {
         .iter()
         .find(|a| a["ref"] == "examples.remote_uptime")
         .unwrap();
-    assert_eq!(remote["supported"], false);
+    assert_eq!(remote["supported"], true);
     let o = run(home.path(), &["pack", "list", "--json"]);
     let packs: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
     assert!(packs.iter().any(|p| p["ref"] == "examples"));

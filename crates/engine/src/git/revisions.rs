@@ -233,7 +233,7 @@ mod tests {
 
     #[test]
     fn semver_tags_sort_newest_first_then_others_by_date() {
-        let mut tags = vec![
+        let mut tags = [
             tag("v1.2.0", "2024-01-01"),
             tag("nightly", "2024-03-01"),
             tag("v1.10.0", "2024-02-01"),

@@ -751,3 +751,78 @@ async fn the_api_lists_revisions_shows_actions_at_a_revision_and_runs_there() {
     assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
     assert_eq!(done.commit, Some(gf.shas.v1_0.to_string()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_and_all_its_tasks_run_at_the_revision_of_the_top_level_run() {
+    let mut gf = GitFixture::new();
+    let flow = |g: &GitPack| {
+        g.write(
+            "actions/flow.yaml",
+            "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n",
+        );
+        g.write(
+            "actions/workflows/flow.yaml",
+            r#"version: 1.0
+tasks:
+  greet:
+    action: deploy.greet
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - here: <% result().stdout %>
+        do: elsewhere
+  elsewhere:
+    action: deploy.greet
+    input:
+      content_version: feature
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - there: <% result().stdout %>
+output:
+  - here: <% ctx().here %>
+  - there: <% ctx().there %>
+"#,
+        );
+    };
+    gf.git.branch("flows-1", gf.shas.v1_0);
+    flow(&gf.git);
+    let f1 = gf.git.commit("Flow on 1.0");
+    gf.git.tag("flow-v1", f1);
+    gf.git.branch("flows-2", gf.shas.v1_1);
+    flow(&gf.git);
+    let f2 = gf.git.commit("Flow on 1.1");
+    gf.git.tag("flow-v2", f2);
+    gf.git.switch("main");
+    let engine = gf.engine().await;
+
+    for (rev, sha, want) in [
+        ("flow-v1", f1, "v1.0 hello world"),
+        ("flow-v2", f2, "v1.1 hello world"),
+    ] {
+        let done = run_ok(&engine, at("deploy.flow", Some(rev), Map::new())).await;
+        assert_eq!(done.commit, Some(sha.to_string()));
+        assert_eq!(
+            done.result["output"],
+            json!({"here": want, "there": "feature hello world"}),
+            "{rev}"
+        );
+        let children = engine.descendants(&done.id, 1).await.unwrap();
+        assert_eq!(
+            children[0].commit,
+            Some(sha.to_string()),
+            "tasks inherit the commit"
+        );
+        assert_eq!(
+            children[1].commit,
+            Some(gf.shas.feature.to_string()),
+            "unless they pick one"
+        );
+    }
+    // The installed checkout (main) has no such workflow.
+    let err = engine
+        .run(at("deploy.flow", None, Map::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found", "{err}");
+}

@@ -533,3 +533,71 @@ async fn pause_and_resume_cascade_through_nested_workflows() {
     let err = engine.resume(&e.id).await.unwrap_err();
     assert_eq!(err.code(), "conflict");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_bundled_example_workflow_succeeds() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let key = format!("test-{}", std::process::id());
+    let cases: [(&str, Map<String, Value>, Value); 6] = [
+        (
+            "examples.greet_flow",
+            params(&[("name", json!("ops"))]),
+            json!({"greeting": "Hello, ops"}),
+        ),
+        (
+            "examples.with_items",
+            params(&[("names", json!(["a", "b", "c"]))]),
+            json!({"greetings": ["Hello, a", "Hello, b", "Hello, c"]}),
+        ),
+        (
+            "examples.retry",
+            params(&[("key", json!(key))]),
+            json!({"outcome": "attempt 3 succeeded"}),
+        ),
+        (
+            "examples.error_handling",
+            Map::new(),
+            json!({"problem": "something went wrong", "cleaned": true}),
+        ),
+        (
+            "examples.nested",
+            params(&[("names", json!(["x", "y"]))]),
+            json!({"greetings": ["Hello, x", "Hello, y"]}),
+        ),
+        ("examples.parallel_join", Map::new(), Value::Null),
+    ];
+    for (action, p, output) in cases {
+        let e = engine.run(run(action, p)).await.unwrap();
+        let done = finished(&engine, &e.id).await;
+        assert_eq!(done.status, Status::Succeeded, "{action}: {}", done.result);
+        if !output.is_null() {
+            assert_eq!(done.result["output"], output, "{action}");
+        }
+    }
+    // The retry example really retried: three attempts of the same task.
+    let retried = engine
+        .executions(stormdesk_engine::ExecutionFilter {
+            action: Some("examples.flaky".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut attempts: Vec<u64> = retried
+        .iter()
+        .map(|e| e.context["attempt"].as_u64().unwrap())
+        .collect();
+    attempts.sort();
+    assert_eq!(attempts, [0, 1, 2]);
+    // The nested example is three levels deep.
+    let nested = engine
+        .executions(stormdesk_engine::ExecutionFilter {
+            action: Some("examples.nested".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let tree = engine.descendants(&nested[0].id, -1).await.unwrap();
+    assert!(tree.iter().any(|e| e.action == "examples.greet_flow"));
+    assert!(tree.iter().any(|e| e.action == "examples.countdown"));
+}

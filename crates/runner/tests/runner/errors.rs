@@ -27,10 +27,10 @@ fn noop_succeeds_with_stackstorms_noop_result() {
 
 #[test]
 fn unknown_runner_type_is_named_in_the_error() {
-    let err = run_err(&request("remote-shell-cmd", json!({})));
+    let err = run_err(&request("winrm-cmd", json!({})));
     assert!(matches!(err, RunError::UnknownRunnerType { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("`remote-shell-cmd`"), "{msg}");
+    assert!(msg.contains("`winrm-cmd`"), "{msg}");
     assert!(msg.contains("mypack.myaction"), "{msg}");
     assert!(msg.contains("local-shell-cmd"), "{msg}");
 }

@@ -3,7 +3,10 @@
 mod binary;
 mod cancel;
 mod errors;
+mod http;
 mod python;
+mod remote;
 mod shell_cmd;
 mod shell_script;
+mod sshd;
 mod support;
