@@ -29,3 +29,4 @@ command -v cargo >/dev/null || {
 }
 
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

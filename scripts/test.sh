@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Every test: sets the machine up, builds the runner and the UI, then runs the
-# Rust test suites (engine, runner, CLI, desktop app) with real processes and files.
+# Rust test suites (workflow conductor, engine, runners, CLI, desktop app) with
+# real processes and files, the browser end-to-end tests (Playwright driving
+# Chromium against a real `stormdesk serve`) and the real desktop window test
+# (tauri-driver + WebKitWebDriver under Xvfb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${STORMDESK_SETUP_DONE:-}" ] || bash scripts/setup.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 # The engine's tests start the real runner process, built here first.
 cargo build --workspace --bins
-cargo test --workspace --no-fail-fast
+status=0
+cargo test --workspace --no-fail-fast || status=1
+(cd ui && npm run build >/dev/null)
+(cd tests/browser && npx playwright test) || status=1
+bash tests/desktop/run.sh || status=1
+exit $status

@@ -68,6 +68,21 @@ pub fn start_engine(options: EngineOptions) -> Result<Engine, ErrorBody> {
 pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Result<App<R>> {
     let for_window = engine.clone();
     let app = builder
+        .plugin(tauri_plugin_notification::init())
+        // Size, position and maximised state of the main window, across runs,
+        // kept with the engine's data so `STORMDESK_HOME` covers it too (an
+        // absolute name replaces the plugin's config directory).
+        .plugin(
+            tauri_plugin_window_state::Builder::default()
+                .with_filename(
+                    engine
+                        .paths()
+                        .data
+                        .join("window-state.json")
+                        .to_string_lossy(),
+                )
+                .build(),
+        )
         .manage(engine.clone())
         .setup(move |app| {
             create_main_window(app.handle(), &for_window)?;
@@ -77,10 +92,16 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
             commands::actions::list_packs,
             commands::actions::list_actions,
             commands::actions::get_action,
+            commands::actions::list_revisions,
             commands::executions::run_action,
             commands::executions::get_execution,
             commands::executions::list_executions,
+            commands::executions::re_run_execution,
             commands::executions::cancel_execution,
+            commands::executions::pause_execution,
+            commands::executions::resume_execution,
+            commands::executions::execution_descendants,
+            commands::executions::workflow_graph,
             commands::executions::execution_output,
             commands::executions::follow_output,
         ])

@@ -1,45 +1,174 @@
 // Stormdesk's web UI: the same page runs in the desktop app (Tauri IPC) and in
 // a browser against `stormdesk serve` (HTTP API); see lib/backend.ts.
+//
+// Screens (the address's hash keeps the place, so reload and back work):
+// `#/action/<ref>` the catalogue and an action's form, with the run below;
+// `#/execution/<id>` one execution; `#/history` every execution.
 
 import './styles.css';
 
-import { BackendError, createBackend, httpConfigFromPage, saveHttpConfig } from './lib/backend';
-import { catalogView } from './ui/catalog';
+import { BackendError, createBackend, httpConfigFromPage, saveHttpConfig, type Backend } from './lib/backend';
+import { askPermission, CompletionNotifier } from './lib/notify';
+import { applyTheme, effectiveTheme, nextTheme, notifySettings, saveNotifySettings, themeChoice } from './lib/prefs';
+import type { Execution } from './lib/types';
 import { actionView } from './ui/action-view';
-import { executionView } from './ui/execution-view';
+import { catalogView } from './ui/catalog';
 import { h } from './ui/dom';
+import { executionView } from './ui/execution-view';
+import { historyView } from './ui/history-view';
+
+type Route = { view: 'action'; ref: string | null } | { view: 'execution'; id: string } | { view: 'history' };
+
+function parseRoute(hash: string): Route {
+  const [, view, ...rest] = hash.replace(/^#/, '').split('/');
+  const arg = rest.length > 0 ? decodeURIComponent(rest.join('/')) : null;
+  if (view === 'history') return { view: 'history' };
+  if (view === 'execution' && arg) return { view: 'execution', id: arg };
+  return { view: 'action', ref: arg };
+}
+
+export const SHORTCUTS: [string, string][] = [
+  ['/', 'Search (actions, or executions in History)'],
+  ['↑ ↓ Enter', 'Move through actions, history rows or tree nodes; open'],
+  ['← →', 'Collapse / expand a tree node'],
+  ['Ctrl+Enter', 'Run the form'],
+  ['r', 'Re-run the execution shown (form filled in, editable)'],
+  ['c', 'Cancel the execution shown'],
+  ['p', 'Pause / resume the workflow shown'],
+  ['g a', 'Actions'],
+  ['g h', 'History'],
+  ['t', 'Switch theme (system, dark, light)'],
+  ['Esc', 'Close the dialog, leave the field'],
+  ['?', 'This help'],
+];
 
 async function start(root: HTMLElement): Promise<void> {
+  applyTheme(themeChoice());
   const backend = createBackend();
   const banner = h('p', { class: 'banner error', role: 'alert', hidden: true });
+  const notifier = new CompletionNotifier();
 
-  const execution = executionView(backend);
   let selectToken = 0;
-  const action = actionView(backend, (started) => execution.follow(started));
-  const catalog = catalogView((summary) => {
-    const token = ++selectToken;
-    catalog.select(summary.ref);
-    action.loading(summary.ref);
-    backend.getAction(summary.ref).then(
-      (detail) => {
-        if (token === selectToken) action.show(detail);
-      },
-      (error: unknown) => {
-        if (token === selectToken) action.failed(error);
-      },
-    );
+  const execution = executionView(backend, (e) => void openReRun(e));
+  const action = actionView(backend, (started) => {
+    void askPermission();
+    showRun(started);
   });
+  const historyScreen = historyView(backend, (e) => go(`#/execution/${e.id}`));
+  const catalog = catalogView((summary) => go(`#/action/${summary.ref}`));
+
+  const runTab = h('a', { href: '#/action', class: 'tab', 'data-view': 'action' }, 'Actions');
+  const historyTab = h('a', { href: '#/history', class: 'tab', 'data-view': 'history' }, 'History');
+  const themeButton = h('button', { type: 'button', class: 'icon-button', id: 'theme-toggle', title: 'Theme (t)' });
+  const helpButton = h('button', { type: 'button', class: 'icon-button', title: 'Keyboard shortcuts (?)', 'aria-label': 'Help' }, '?');
+  const help = helpDialog();
+  const content = h('main', { class: 'content' }, action.element, execution.element, historyScreen.element);
+  const layout = h('div', { class: 'layout' }, catalog.element, content);
+
+  function drawTheme(): void {
+    const choice = themeChoice();
+    themeButton.textContent = effectiveTheme() === 'dark' ? '☾' : '☀';
+    themeButton.setAttribute('aria-label', `Theme: ${choice}${choice === 'system' ? ` (${effectiveTheme()})` : ''}`);
+    themeButton.dataset['theme'] = choice;
+  }
+  function toggleTheme(): void {
+    applyTheme(nextTheme());
+    drawTheme();
+  }
+  themeButton.addEventListener('click', toggleTheme);
+  window.matchMedia?.('(prefers-color-scheme: dark)').addEventListener?.('change', drawTheme);
+  drawTheme();
+  helpButton.addEventListener('click', () => help.showModal());
 
   root.append(
     h(
       'header',
       { class: 'topbar' },
       h('span', { class: 'brand' }, logo(), 'Stormdesk'),
-      h('span', { class: 'transport', title: 'Engine' }, backend.transport === 'tauri' ? 'desktop' : backend.location),
+      h('nav', { class: 'tabs', 'aria-label': 'Screens' }, runTab, historyTab),
+      h(
+        'span',
+        { class: 'topbar-end' },
+        h('span', { class: 'transport', title: 'Engine' }, backend.transport === 'tauri' ? 'desktop' : backend.location),
+        themeButton,
+        helpButton,
+      ),
     ),
     banner,
-    h('div', { class: 'layout' }, catalog.element, h('main', { class: 'content' }, action.element, execution.element)),
+    layout,
+    help,
   );
+
+  function go(hash: string): void {
+    if (window.location.hash === hash) route();
+    else window.location.hash = hash;
+  }
+
+  /** A run started from the form: shown below it, and the address names it. */
+  function showRun(started: Execution): void {
+    execution.follow(started);
+    notifier.observe(started);
+    const hash = `#/execution/${started.id}`;
+    window.history.replaceState(window.history.state, '', hash);
+    shownRoute = hash;
+    markTabs('action');
+  }
+
+  async function openReRun(e: Execution): Promise<void> {
+    const token = ++selectToken;
+    action.loading(e.action);
+    layout.classList.remove('execution-only');
+    action.element.hidden = false;
+    historyScreen.element.hidden = true;
+    try {
+      const detail = await backend.getAction(e.action, e.content_version ?? undefined);
+      if (token === selectToken) {
+        catalog.select(e.action);
+        action.show(detail, e);
+        action.element.scrollIntoView({ block: 'nearest' });
+      }
+    } catch (error) {
+      if (token === selectToken) action.failed(error);
+    }
+  }
+
+  function markTabs(view: string): void {
+    runTab.classList.toggle('active', view !== 'history');
+    historyTab.classList.toggle('active', view === 'history');
+  }
+
+  let shownRoute: string | null = null;
+  function route(): void {
+    const hash = window.location.hash;
+    if (hash === shownRoute) return;
+    shownRoute = hash;
+    const r = parseRoute(hash);
+    markTabs(r.view);
+    action.element.hidden = r.view !== 'action';
+    historyScreen.element.hidden = r.view !== 'history';
+    if (r.view !== 'execution' && r.view !== 'action') execution.element.hidden = true;
+    layout.classList.toggle('execution-only', r.view === 'execution');
+    if (r.view === 'history') {
+      historyScreen.load();
+    } else if (r.view === 'execution') {
+      if (execution.current?.id !== r.id) void execution.open(r.id);
+      else execution.element.hidden = false;
+    } else if (r.ref) {
+      const token = ++selectToken;
+      const ref = r.ref;
+      catalog.select(ref);
+      action.loading(ref);
+      execution.element.hidden = true;
+      backend.getAction(ref).then(
+        (detail) => {
+          if (token === selectToken) action.show(detail);
+        },
+        (error: unknown) => {
+          if (token === selectToken) action.failed(error);
+        },
+      );
+    }
+  }
 
   const unsubscribe: (() => void)[] = [];
 
@@ -47,6 +176,7 @@ async function start(root: HTMLElement): Promise<void> {
     try {
       const [packs, actions] = await Promise.all([backend.listPacks(), backend.listActions()]);
       catalog.show(packs, actions);
+      historyScreen.setCatalog(packs, actions);
       banner.hidden = true;
     } catch (error) {
       const e = BackendError.from(error);
@@ -61,14 +191,107 @@ async function start(root: HTMLElement): Promise<void> {
   }
 
   // Subscribe before the first load so no change falls between the two.
-  unsubscribe.push(await backend.onExecution((changed) => execution.update(changed)));
+  unsubscribe.push(
+    await backend.onExecution((changed) => {
+      notifier.observe(changed);
+      execution.update(changed);
+      if (!historyScreen.element.hidden) historyScreen.update(changed);
+    }),
+  );
+  unsubscribe.push(await backend.onOutput((id, chunk) => execution.output(id, chunk)));
   unsubscribe.push(
     await backend.onResync(() => {
       void load();
       execution.refresh();
+      if (!historyScreen.element.hidden) historyScreen.load();
     }),
   );
+  window.addEventListener('hashchange', route);
+  installShortcuts({
+    search: () => (historyScreen.element.hidden ? catalog.focusSearch() : historyScreen.focusSearch()),
+    reRun: () => execution.reRun(),
+    cancel: () => execution.cancel(),
+    pause: () => execution.togglePause(),
+    theme: toggleTheme,
+    help: () => (help.open ? help.close() : help.showModal()),
+    actions: () => go('#/action'),
+    history: () => go('#/history'),
+  });
   await load();
+  route();
+  exposeForTests(backend, notifier);
+}
+
+interface ShortcutActions {
+  search(): void;
+  reRun(): void;
+  cancel(): void;
+  pause(): void;
+  theme(): void;
+  help(): void;
+  actions(): void;
+  history(): void;
+}
+
+function installShortcuts(actions: ShortcutActions): void {
+  let pendingG = false;
+  document.addEventListener('keydown', (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target as HTMLElement | null;
+    const typing = !!target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName));
+    if (event.key === 'Escape') {
+      if (typing) target?.blur();
+      return;
+    }
+    if (typing) return;
+    if (pendingG) {
+      pendingG = false;
+      if (event.key === 'a') actions.actions();
+      else if (event.key === 'h') actions.history();
+      event.preventDefault();
+      return;
+    }
+    const handlers: Record<string, () => void> = {
+      '/': actions.search,
+      r: actions.reRun,
+      c: actions.cancel,
+      p: actions.pause,
+      t: actions.theme,
+      '?': actions.help,
+      g: () => {
+        pendingG = true;
+      },
+    };
+    const handler = handlers[event.key];
+    if (handler) {
+      event.preventDefault();
+      handler();
+    }
+  });
+}
+
+function helpDialog(): HTMLDialogElement {
+  const settings = notifySettings();
+  const enabled = h('input', { type: 'checkbox', id: 'notify-enabled', checked: settings.enabled });
+  const after = h('input', { type: 'number', id: 'notify-after', min: 1, step: 1, value: String(settings.afterSeconds), class: 'narrow' });
+  const save = (): void => saveNotifySettings({ enabled: enabled.checked, afterSeconds: Math.max(1, Number(after.value) || 10) });
+  enabled.addEventListener('change', save);
+  after.addEventListener('change', save);
+  const dialog = h(
+    'dialog',
+    { class: 'help-dialog', 'aria-label': 'Keyboard shortcuts' },
+    h('h2', {}, 'Keyboard shortcuts'),
+    h('table', { class: 'kv shortcuts' }, SHORTCUTS.map(([key, what]) => h('tr', {}, h('th', {}, h('kbd', {}, key)), h('td', {}, what)))),
+    h('h2', {}, 'Notifications'),
+    h('p', { class: 'inline' }, enabled, h('label', { for: 'notify-enabled' }, ' Notify when a run that took longer than '), after, h('label', { for: 'notify-after' }, ' s finishes')),
+    h('form', { method: 'dialog', class: 'actions' }, h('button', { class: 'primary', type: 'submit' }, 'Close')),
+  );
+  return dialog;
+}
+
+/** Hooks for the end-to-end tests (the page's state, never the engine's). */
+function exposeForTests(backend: Backend, notifier: CompletionNotifier): void {
+  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier };
 }
 
 /** The app icon's bolt (icons/generate.py), drawn inline: no asset, no emoji font needed. */

@@ -430,6 +430,7 @@ impl Engine {
             execution: Box::new(execution.clone()),
         });
         request.callback = Some(stormdesk_runner::protocol::Callback {
+            discover: Some(self.inner.paths.listener_file()),
             url: self.api_url(),
             token,
             attempts: self.inner.callback_attempts,

@@ -104,8 +104,11 @@ impl Reporter {
 
 struct Client {
     agent: ureq::Agent,
-    output_url: String,
-    update_url: String,
+    /// The listener's base URL; re-read from `discover` when it cannot be reached.
+    base: String,
+    discover: Option<std::path::PathBuf>,
+    /// `/v1/executions/<id>`.
+    path: String,
     authorization: String,
     attempts: u32,
     backoff: Duration,
@@ -115,15 +118,14 @@ struct Client {
 
 impl Client {
     fn new(execution_id: &str, cb: &Callback) -> Self {
-        let base = cb.url.trim_end_matches('/');
-        let update_url = format!("{base}/v1/executions/{}", percent_encode(execution_id));
         Self {
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(CONNECT_TIMEOUT)
                 .timeout(REQUEST_TIMEOUT)
                 .build(),
-            output_url: format!("{update_url}/output"),
-            update_url,
+            base: cb.url.trim_end_matches('/').to_string(),
+            discover: cb.discover.clone(),
+            path: format!("/v1/executions/{}", percent_encode(execution_id)),
             authorization: format!("Bearer {}", cb.token),
             attempts: cb.attempts.max(1),
             backoff: Duration::from_millis(cb.backoff_ms),
@@ -203,9 +205,12 @@ impl Client {
             let batch = OutputBatch {
                 chunks: self.pending[..len].to_vec(),
             };
-            let (agent, url, auth) = (&self.agent, &self.output_url, &self.authorization);
-            let ok = with_retries(self.attempts, self.backoff, &mut self.last_error, || {
-                let sent = agent.post(url).set("Authorization", auth).send_json(&batch);
+            let path = format!("{}/output", self.path);
+            let ok = self.with_retries(|agent, base, auth| {
+                let sent = agent
+                    .post(&format!("{base}{path}"))
+                    .set("Authorization", auth)
+                    .send_json(&batch);
                 classify(sent, "output")
             });
             if !ok {
@@ -216,14 +221,51 @@ impl Client {
     }
 
     fn put(&mut self, update: &ExecutionUpdate) -> bool {
-        let (agent, url, auth) = (&self.agent, &self.update_url, &self.authorization);
         let what = format!("{} update", update.status.as_str());
-        with_retries(self.attempts, self.backoff, &mut self.last_error, || {
-            classify(
-                agent.put(url).set("Authorization", auth).send_json(update),
-                &what,
-            )
+        let path = self.path.clone();
+        self.with_retries(|agent, base, auth| {
+            let sent = agent
+                .put(&format!("{base}{path}"))
+                .set("Authorization", auth)
+                .send_json(update);
+            classify(sent, &what)
         })
+    }
+
+    /// Tries `send` up to `attempts` times, waiting `backoff`, `2 * backoff`, ...
+    /// in between (and looking the listener up again), unless the listener
+    /// rejects the message outright.
+    fn with_retries(&mut self, send: impl Fn(&ureq::Agent, &str, &str) -> Sent) -> bool {
+        for attempt in 0..self.attempts {
+            if attempt > 0 {
+                let factor = 1u32 << (attempt - 1).min(16);
+                thread::sleep(self.backoff.saturating_mul(factor).min(MAX_BACKOFF));
+                self.rediscover();
+            }
+            match send(&self.agent, &self.base, &self.authorization) {
+                Sent::Acknowledged => return true,
+                Sent::Retry(msg) => self.last_error = Some(msg),
+                Sent::Rejected(msg) => {
+                    self.last_error = Some(msg);
+                    return false;
+                }
+            }
+        }
+        false
+    }
+
+    /// An engine that restarted advertises its new address.
+    fn rediscover(&mut self) {
+        let Some(file) = &self.discover else { return };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return;
+        };
+        if let Some(url) = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_string))
+        {
+            self.base = url.trim_end_matches('/').to_string();
+        }
     }
 }
 
@@ -255,31 +297,6 @@ fn classify(response: Result<ureq::Response, ureq::Error>, what: &str) -> Sent {
             Sent::Retry(format!("could not send the {what} to the listener: {e}"))
         }
     }
-}
-
-/// Tries `send` up to `attempts` times, waiting `backoff`, `2 * backoff`, ...
-/// in between, unless the listener rejects the message outright.
-fn with_retries(
-    attempts: u32,
-    backoff: Duration,
-    last_error: &mut Option<String>,
-    send: impl Fn() -> Sent,
-) -> bool {
-    for attempt in 0..attempts {
-        if attempt > 0 {
-            let factor = 1u32 << (attempt - 1).min(16);
-            thread::sleep(backoff.saturating_mul(factor).min(MAX_BACKOFF));
-        }
-        match send() {
-            Sent::Acknowledged => return true,
-            Sent::Retry(msg) => *last_error = Some(msg),
-            Sent::Rejected(msg) => {
-                *last_error = Some(msg);
-                return false;
-            }
-        }
-    }
-    false
 }
 
 fn percent_encode(s: &str) -> String {

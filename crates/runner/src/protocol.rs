@@ -75,6 +75,11 @@ pub struct Callback {
     /// First retry delay in milliseconds; doubles each attempt.
     #[serde(default = "default_backoff_ms")]
     pub backoff_ms: u64,
+    /// Where the engine advertises its listener (`{"url": ...}`): when the
+    /// listener cannot be reached, the runner reads it again, so a result
+    /// reaches an engine restarted on another port.
+    #[serde(default)]
+    pub discover: Option<std::path::PathBuf>,
 }
 
 fn default_attempts() -> u32 {

@@ -291,3 +291,110 @@ fn follows_output_until_completion() {
         ["3...", "2...", "1...", "liftoff"]
     );
 }
+
+/// The revision picker's data: a pack that is not a git repository has none;
+/// an action read "at no revision" is the installed one.
+#[test]
+fn lists_revisions_and_reads_actions_at_a_revision() {
+    let d = desktop();
+    let revisions = d
+        .invoke("list_revisions", json!({ "pack": "examples" }))
+        .expect("list_revisions");
+    assert_eq!(revisions["pack"], "examples", "{revisions:#}");
+    assert_eq!(revisions["git"], false, "{revisions:#}");
+    assert_eq!(revisions["revisions"], json!([]), "{revisions:#}");
+
+    let detail = d
+        .invoke(
+            "get_action",
+            json!({ "actionRef": "examples.hello", "contentVersion": null }),
+        )
+        .expect("get_action");
+    assert_eq!(detail["parameters"]["name"]["default"], "world");
+
+    let err = d
+        .invoke("list_revisions", json!({ "pack": "nope" }))
+        .expect_err("unknown pack");
+    assert_eq!(err["code"], "not_found", "{err:#}");
+}
+
+#[test]
+fn re_runs_with_overrides() {
+    let d = desktop();
+    let events = d.execution_events();
+    let first = d
+        .invoke(
+            "run_action",
+            json!({ "action": "examples.hello", "parameters": { "name": "once" } }),
+        )
+        .expect("run_action");
+    let first_id = first["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        wait_completed(&events, &first_id).result["stdout"],
+        "Hello, once"
+    );
+    let again = d
+        .invoke(
+            "re_run_execution",
+            json!({ "id": first_id, "parameters": { "name": "twice" } }),
+        )
+        .expect("re_run_execution");
+    let again_id = again["id"].as_str().unwrap().to_string();
+    assert_ne!(again_id, first_id);
+    let done = wait_completed(&events, &again_id);
+    assert_eq!(done.result["stdout"], "Hello, twice", "{done:#?}");
+}
+
+/// The live tree's data: a workflow's tasks as descendants, and its graph.
+#[test]
+fn lists_a_workflows_descendants_and_graph() {
+    let d = desktop();
+    let events = d.execution_events();
+    let scheduled = d
+        .invoke(
+            "run_action",
+            json!({ "action": "examples.greet_flow", "parameters": { "name": "tree", "count": 1 } }),
+        )
+        .expect("run_action");
+    let id = scheduled["id"].as_str().unwrap().to_string();
+    let done = wait_completed(&events, &id);
+    assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+
+    let all = d
+        .invoke("execution_descendants", json!({ "id": id, "depth": -1 }))
+        .expect("execution_descendants");
+    let tasks: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["context"]["task"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(tasks, ["greet", "countdown"], "{all:#}");
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["parent"] == id.as_str()));
+
+    let graph = d
+        .invoke("workflow_graph", json!({ "id": id }))
+        .expect("workflow_graph");
+    let names: Vec<&str> = graph["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"greet") && names.contains(&"countdown"),
+        "{graph:#}"
+    );
+
+    let err = d
+        .invoke("pause_execution", json!({ "id": id }))
+        .expect_err("a completed workflow cannot pause");
+    assert!(
+        ["conflict", "invalid_input"].contains(&err["code"].as_str().unwrap()),
+        "{err:#}"
+    );
+}

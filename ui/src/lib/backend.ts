@@ -15,7 +15,10 @@ import {
   type ExecutionFilter,
   type OutputChunk,
   type PackSummary,
+  type ReRunRequest,
+  type Revisions,
   type RunRequest,
+  type WorkflowGraph,
 } from './types';
 
 export type Unsubscribe = () => void;
@@ -34,17 +37,30 @@ export interface Backend {
   readonly location: string;
   listPacks(): Promise<PackSummary[]>;
   listActions(): Promise<ActionSummary[]>;
-  getAction(ref: string): Promise<ActionDetail>;
+  /** The action's detail; at a revision of its (git) pack when `contentVersion` is given. */
+  getAction(ref: string, contentVersion?: string): Promise<ActionDetail>;
+  /** Tags, branches and recent commits of a pack (`git: false` and none for other packs). */
+  listRevisions(pack: string): Promise<Revisions>;
   /** Schedules a run; resolves as soon as it is scheduled. */
   run(request: RunRequest): Promise<Execution>;
+  /** Runs an execution's action again: its parameters with `overrides`, optionally at another revision. */
+  reRun(id: string, request?: ReRunRequest): Promise<Execution>;
   getExecution(id: string): Promise<Execution>;
   listExecutions(filter?: ExecutionFilter): Promise<Execution[]>;
+  /** Every execution below `id` (a workflow's tasks, their subworkflows' tasks, ...), flat. */
+  descendants(id: string): Promise<Execution[]>;
+  /** The workflow's task graph at its revision; `null` when the engine has none for it. */
+  graph(id: string): Promise<WorkflowGraph | null>;
   cancel(id: string): Promise<Execution>;
+  pause(id: string): Promise<Execution>;
+  resume(id: string): Promise<Execution>;
   output(id: string, afterSeq?: number): Promise<OutputChunk[]>;
   /** Recorded output first, then live chunks, each once and in order, until the execution completes. */
   followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow;
   /** Every change of every execution. */
   onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe>;
+  /** Every output chunk of every execution, live only (no backlog). */
+  onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe>;
   /** Events may have been missed (the UI fell behind, or the stream reconnected): refetch what is shown. */
   onResync(handler: () => void): Promise<Unsubscribe>;
 }
@@ -107,8 +123,40 @@ export class TauriBackend implements Backend {
     return this.call('list_actions');
   }
 
-  getAction(ref: string): Promise<ActionDetail> {
-    return this.call('get_action', { actionRef: ref });
+  getAction(ref: string, contentVersion?: string): Promise<ActionDetail> {
+    return this.call('get_action', { actionRef: ref, contentVersion: contentVersion || null });
+  }
+
+  listRevisions(pack: string): Promise<Revisions> {
+    return this.call('list_revisions', { pack });
+  }
+
+  reRun(id: string, request: ReRunRequest = {}): Promise<Execution> {
+    return this.call('re_run_execution', {
+      id,
+      parameters: request.parameters ?? null,
+      contentVersion: request.content_version ?? null,
+    });
+  }
+
+  descendants(id: string): Promise<Execution[]> {
+    return this.call('execution_descendants', { id, depth: -1 });
+  }
+
+  async graph(id: string): Promise<WorkflowGraph | null> {
+    try {
+      return await this.call<WorkflowGraph>('workflow_graph', { id });
+    } catch {
+      return null;
+    }
+  }
+
+  pause(id: string): Promise<Execution> {
+    return this.call('pause_execution', { id });
+  }
+
+  resume(id: string): Promise<Execution> {
+    return this.call('resume_execution', { id });
   }
 
   run(request: RunRequest): Promise<Execution> {
@@ -155,6 +203,12 @@ export class TauriBackend implements Backend {
 
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
     return listen<Execution>('execution', (event) => handler(event.payload));
+  }
+
+  async onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe> {
+    return listen<{ execution_id: string; chunk: OutputChunk }>('output', (event) =>
+      handler(event.payload.execution_id, event.payload.chunk),
+    );
   }
 
   async onResync(handler: () => void): Promise<Unsubscribe> {
@@ -262,12 +316,61 @@ export class HttpBackend implements Backend {
     return this.request('GET', this.url('/v1/actions'));
   }
 
-  getAction(ref: string): Promise<ActionDetail> {
-    return this.request('GET', this.url(`/v1/actions/${encodeURIComponent(ref)}`));
+  getAction(ref: string, contentVersion?: string): Promise<ActionDetail> {
+    return this.request(
+      'GET',
+      this.url(`/v1/actions/${encodeURIComponent(ref)}`, { content_version: contentVersion || undefined }),
+    );
+  }
+
+  listRevisions(pack: string): Promise<Revisions> {
+    return this.request('GET', this.url(`/v1/packs/${encodeURIComponent(pack)}/revisions`));
   }
 
   run(request: RunRequest): Promise<Execution> {
     return this.request('POST', this.url('/v1/executions'), request);
+  }
+
+  reRun(id: string, request: ReRunRequest = {}): Promise<Execution> {
+    return this.request('POST', this.url(`/v1/executions/${encodeURIComponent(id)}/re_run`), request);
+  }
+
+  async descendants(id: string): Promise<Execution[]> {
+    const found = new Map<string, Execution>();
+    const level = await this.request<Execution[]>(
+      'GET',
+      this.url(`/v1/executions/${encodeURIComponent(id)}/children`, { depth: -1 }),
+    );
+    for (const e of level) found.set(e.id, e);
+    // An engine that answers with direct children only: walk down level by level.
+    let pending = level.filter((e) => e.children.some((c) => !found.has(c)));
+    while (pending.length > 0) {
+      const next = await Promise.all(
+        pending.map((e) =>
+          this.request<Execution[]>('GET', this.url(`/v1/executions/${encodeURIComponent(e.id)}/children`)),
+        ),
+      );
+      const fresh = next.flat().filter((e) => !found.has(e.id));
+      for (const e of fresh) found.set(e.id, e);
+      pending = fresh.filter((e) => e.children.some((c) => !found.has(c)));
+    }
+    return [...found.values()];
+  }
+
+  async graph(id: string): Promise<WorkflowGraph | null> {
+    try {
+      return await this.request<WorkflowGraph>('GET', this.url(`/v1/executions/${encodeURIComponent(id)}/graph`));
+    } catch {
+      return null;
+    }
+  }
+
+  pause(id: string): Promise<Execution> {
+    return this.request('PUT', this.url(`/v1/executions/${encodeURIComponent(id)}`), { status: 'pausing' });
+  }
+
+  resume(id: string): Promise<Execution> {
+    return this.request('PUT', this.url(`/v1/executions/${encodeURIComponent(id)}`), { status: 'resuming' });
   }
 
   getExecution(id: string): Promise<Execution> {
@@ -341,6 +444,12 @@ export class HttpBackend implements Backend {
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
     return this.stream.subscribe((event) => {
       if (event.kind === 'execution') handler(event.execution);
+    });
+  }
+
+  async onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe> {
+    return this.stream.subscribe((event) => {
+      if (event.kind === 'output') handler(event.executionId, event.chunk);
     });
   }
 

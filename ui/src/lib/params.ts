@@ -73,7 +73,7 @@ export function parseField(field: Field, raw: string | boolean): unknown {
   }
   const text = typeof raw === 'string' ? raw : String(raw);
   if (text.trim() === '') {
-    if (spec.required && spec.default === undefined) {
+    if (spec.required && (spec.default === undefined || spec.default === null)) {
       throw new FieldError(name, `${name} is required`);
     }
     return undefined;
@@ -122,4 +122,31 @@ export const CONTENT_VERSION = 'content_version';
 export function defaultHint(spec: ParamSpec): string {
   if (spec.secret || spec.default === undefined || spec.default === null) return '';
   return typeof spec.default === 'string' ? spec.default : JSON.stringify(spec.default);
+}
+
+/**
+ * Parameters every action of a runner type has (StackStorm's runner
+ * parameters): shown folded under "Runner options" unless required, so the
+ * action's own parameters come first.
+ */
+const RUNNER_OPTIONS = new Set([
+  'cwd',
+  'env',
+  'kwarg_op',
+  'sudo',
+  'sudo_password',
+  'timeout',
+  'log_level',
+  'debug',
+  'parallel',
+  'dir',
+  'port',
+  'username',
+  'private_key',
+  'passphrase',
+  'bastion_host',
+]);
+
+export function isRunnerOption(field: Field): boolean {
+  return RUNNER_OPTIONS.has(field.name) && !field.spec.required;
 }

@@ -21,6 +21,42 @@ export interface PackSummary {
   path: string;
   actions: number;
   unsupported: UnsupportedSummary[];
+  /** The pack is a git repository: it has revisions to pick from. */
+  git?: boolean;
+}
+
+export type RevisionKind = 'tag' | 'branch' | 'commit';
+
+/** One revision of a git pack (`GET /v1/packs/{pack}/revisions`). */
+export interface Revision {
+  kind: RevisionKind;
+  /** Tag or branch name, or the short SHA of a commit. */
+  name: string;
+  sha: string;
+  /** Commit date, RFC 3339. */
+  date: string;
+  subject: string;
+  /** The pack directory has this commit checked out. */
+  checked_out: boolean;
+}
+
+export interface Revisions {
+  pack: string;
+  git: boolean;
+  checked_out: { sha: string; name: string | null } | null;
+  /** Tags (newest first), branches, then recent commits. */
+  revisions: Revision[];
+}
+
+/** A workflow's definition at the execution's revision (`GET /v1/executions/{id}/graph`). */
+export interface WorkflowGraph {
+  tasks: GraphTask[];
+}
+
+export interface GraphTask {
+  name: string;
+  action: string | null;
+  next: string[];
 }
 
 export interface ActionSummary {
@@ -80,6 +116,28 @@ export function isCompleted(status: Status): boolean {
   return COMPLETED.has(status);
 }
 
+export const STATUSES: readonly Status[] = [
+  'requested',
+  'scheduled',
+  'delayed',
+  'running',
+  'succeeded',
+  'failed',
+  'timeout',
+  'abandoned',
+  'canceling',
+  'canceled',
+  'pausing',
+  'paused',
+  'resuming',
+  'pending',
+];
+
+/** Workflows are conducted by the engine; their tasks are child executions. */
+export function isWorkflow(execution: Pick<Execution, 'runner'>): boolean {
+  return execution.runner === 'orquesta' || execution.runner === 'action-chain';
+}
+
 export interface StatusLogEntry {
   status: Status;
   timestamp: string;
@@ -120,6 +178,20 @@ export interface ExecutionFilter {
   parent?: string;
   roots_only?: boolean;
   limit?: number;
+  offset?: number;
+  /** The revision asked for. */
+  content_version?: string;
+  /** RFC 3339 bounds on the start time. */
+  since?: string;
+  until?: string;
+  /** Full text over action, parameters and result. */
+  q?: string;
+}
+
+export interface ReRunRequest {
+  /** Overrides of the original parameters. */
+  parameters?: Record<string, unknown>;
+  content_version?: string;
 }
 
 export interface RunRequest {

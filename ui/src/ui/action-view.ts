@@ -1,134 +1,351 @@
-// The selected action: what it is, a form from its parameter schema, Run.
+// The selected action: what it is, a revision picker for git packs, a form
+// from its parameter schema (at that revision), Run. Also the re-run form of
+// an execution: its parameters filled in, editable, at its revision or another.
 
 import { BackendError, type Backend } from '../lib/backend';
-import { CONTENT_VERSION, defaultHint, FieldError, formFields, parseField, widgetFor, type Field } from '../lib/params';
-import type { ActionDetail, Execution } from '../lib/types';
+import { CONTENT_VERSION, defaultHint, FieldError, formFields, isRunnerOption, parseField, widgetFor, type Field } from '../lib/params';
+import type { ActionDetail, Execution, Revision, Revisions } from '../lib/types';
 import { append, clear, h } from './dom';
 
 export interface ActionView {
   readonly element: HTMLElement;
-  show(action: ActionDetail): void;
+  /** The action's form; `rerun` fills it from that execution and runs it again on submit. */
+  show(action: ActionDetail, rerun?: Execution): void;
   loading(ref: string): void;
   failed(error: unknown): void;
+  /** Submits the form, as the Run button does. */
+  submit(): void;
+}
+
+type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
+
+/** How a revision reads in the picker: `v1.2.0 · 2024-05-01 · Fix the thing`. */
+export function revisionLabel(revision: Revision): string {
+  const date = revision.date ? revision.date.slice(0, 10) : '';
+  const name = revision.kind === 'commit' ? revision.sha.slice(0, 7) : revision.name;
+  const subject = revision.subject.length > 60 ? `${revision.subject.slice(0, 57)}…` : revision.subject;
+  return [name, date, subject].filter(Boolean).join(' · ') + (revision.checked_out ? '  (installed)' : '');
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 export function actionView(backend: Backend, onRun: (execution: Execution) => void): ActionView {
   const element = h('section', { class: 'action', 'aria-label': 'Action' });
   element.append(h('p', { class: 'empty' }, 'Select an action to run it.'));
+  let form: HTMLFormElement | null = null;
+  /** Revisions per pack, fetched once per selection of a pack's action. */
+  const revisionCache = new Map<string, Promise<Revisions | null>>();
+  let showToken = 0;
 
-  function input(field: Field): HTMLElement {
+  function input(field: Field, value: unknown): Control {
     const { name, spec } = field;
     const id = `param-${name}`;
     const hint = defaultHint(spec);
-    const common = { id, name, 'aria-describedby': `${id}-help` };
+    const common = { id, name, 'aria-describedby': `${id}-help ${id}-error` };
+    const given = value !== undefined;
+    const text = !given || value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value);
     switch (widgetFor(spec)) {
       case 'boolean':
-        return h('input', { ...common, type: 'checkbox', checked: spec.default === true });
+        return h('input', { ...common, type: 'checkbox', checked: given ? value === true : spec.default === true });
       case 'select': {
         const options = (spec.enum ?? []).map((v) => String(v));
-        const preset = spec.default === undefined || spec.default === null ? '' : String(spec.default);
+        const preset = given ? text : spec.default === undefined || spec.default === null ? '' : String(spec.default);
         return h(
           'select',
           { ...common },
-          !spec.required || preset === '' ? h('option', { value: '' }, preset === '' ? '—' : `default (${preset})`) : null,
-          options.map((o) => h('option', { value: o, selected: o === preset && spec.required === true }, o)),
+          !spec.required || preset === '' ? h('option', { value: '' }, preset === '' || given ? '—' : `default (${preset})`) : null,
+          options.map((o) => h('option', { value: o, selected: o === preset && (given || spec.required === true) }, o)),
         );
       }
       case 'json': {
         const example = spec.type === 'array' ? 'a, b, c  or  JSON' : spec.type === 'object' ? 'key=value, …  or  JSON' : 'JSON';
-        return h('textarea', { ...common, rows: 2, placeholder: hint || example });
+        return h('textarea', { ...common, rows: 2, placeholder: hint || example, value: text });
       }
       case 'password':
-        return h('input', { ...common, type: 'password', autocomplete: 'off' });
+        return h('input', {
+          ...common,
+          type: 'password',
+          autocomplete: 'off',
+          // Secrets are never stored in clear: a re-run needs them again.
+          placeholder: given ? 'not stored: enter it again' : '',
+        });
       case 'integer':
-        return h('input', { ...common, type: 'number', step: 1, placeholder: hint });
+        return h('input', { ...common, type: 'text', inputmode: 'numeric', placeholder: hint, value: text, spellcheck: 'false' });
       case 'number':
-        return h('input', { ...common, type: 'number', step: 'any', placeholder: hint });
+        return h('input', { ...common, type: 'text', inputmode: 'decimal', placeholder: hint, value: text, spellcheck: 'false' });
       default:
-        return h('input', { ...common, type: 'text', placeholder: hint, spellcheck: 'false' });
+        return h('input', { ...common, type: 'text', placeholder: hint, value: text, spellcheck: 'false' });
     }
   }
 
-  function fieldRow(field: Field): HTMLElement {
+  function fieldRow(field: Field, value: unknown): HTMLElement {
     const { name, spec } = field;
     const required = spec.required ? h('span', { class: 'required', title: 'required' }, ' *') : null;
+    const control = input(field, value);
+    const reveal =
+      widgetFor(spec) === 'password'
+        ? h('button', {
+            type: 'button',
+            class: 'reveal',
+            'aria-label': `Show ${name}`,
+            'aria-pressed': 'false',
+            onClick: (event: Event) => {
+              const b = event.currentTarget as HTMLButtonElement;
+              const shown = (control as HTMLInputElement).type === 'text';
+              (control as HTMLInputElement).type = shown ? 'password' : 'text';
+              b.textContent = shown ? 'Show' : 'Hide';
+              b.setAttribute('aria-pressed', String(!shown));
+              b.setAttribute('aria-label', `${shown ? 'Show' : 'Hide'} ${name}`);
+            },
+          }, 'Show')
+        : null;
     return h(
       'div',
       { class: widgetFor(spec) === 'boolean' ? 'field checkbox' : 'field', 'data-field': name },
-      h('label', { for: `param-${name}` }, name, required),
-      input(field),
+      h('label', { for: `param-${name}` }, name, required, spec.type ? h('span', { class: 'type' }, ` ${spec.type}`) : null),
+      reveal ? h('div', { class: 'with-reveal' }, control, reveal) : control,
+      h('small', { id: `param-${name}-error`, class: 'field-error', role: 'alert' }),
       h('small', { id: `param-${name}-help`, class: 'help' }, spec.description ?? ''),
     );
   }
 
-  function revisionRow(revision: HTMLInputElement): HTMLElement {
+  function setFieldError(name: string, text: string): boolean {
+    const row = form?.querySelector<HTMLElement>(`[data-field="${CSS.escape(name)}"]`);
+    if (!row) return false;
+    row.closest('details')?.setAttribute('open', '');
+    row.classList.add('invalid');
+    const error = row.querySelector<HTMLElement>('.field-error');
+    if (error) error.textContent = text;
+    row.querySelector<HTMLElement>('input, select, textarea')?.setAttribute('aria-invalid', 'true');
+    return true;
+  }
+
+  function clearFieldError(row: Element): void {
+    row.classList.remove('invalid');
+    const error = row.querySelector('.field-error');
+    if (error) error.textContent = '';
+    const control = row.querySelector<HTMLElement>('[aria-invalid]');
+    control?.removeAttribute('aria-invalid');
+    control?.removeAttribute('title');
+  }
+
+  function rawValue(control: Control): string | boolean {
+    return control instanceof HTMLInputElement && control.type === 'checkbox' ? control.checked : control.value;
+  }
+
+  function revisionPicker(action: ActionDetail, revisions: Revisions, current: string, onPick: (rev: string) => void): HTMLElement {
+    const installed = revisions.checked_out;
+    const installedName = installed ? installed.name ?? installed.sha.slice(0, 7) : '';
+    const groups: [string, Revision[]][] = [
+      ['Tags', revisions.revisions.filter((r) => r.kind === 'tag')],
+      ['Branches', revisions.revisions.filter((r) => r.kind === 'branch')],
+      ['Commits', revisions.revisions.filter((r) => r.kind === 'commit')],
+    ];
+    const known = revisions.revisions.some((r) => (r.kind === 'commit' ? r.sha : r.name) === current);
+    const select = h(
+      'select',
+      { id: 'revision', name: 'revision', 'aria-describedby': 'revision-error' },
+      h('option', { value: '' }, `installed${installedName ? ` (${installedName})` : ''}`),
+      current && !known ? h('option', { value: current, selected: true }, current) : null,
+      groups
+        .filter(([, list]) => list.length > 0)
+        .map(([label, list]) =>
+          h(
+            'optgroup',
+            { label },
+            list.map((r) => {
+              const value = r.kind === 'commit' ? r.sha : r.name;
+              return h('option', { value, selected: value === current, 'data-kind': r.kind, 'data-installed': r.checked_out ? 'true' : null }, revisionLabel(r));
+            }),
+          ),
+        ),
+    );
+    select.addEventListener('change', () => onPick(select.value));
     return h(
-      'details',
-      { class: 'advanced' },
-      h('summary', {}, 'Revision'),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: 'content-version' }, CONTENT_VERSION),
-        revision,
-        h('small', { class: 'help' }, 'A tag, branch or commit of the pack; empty for the current one.'),
-      ),
+      'div',
+      { class: 'field revision-field', 'data-field': 'revision' },
+      h('label', { for: 'revision' }, 'revision'),
+      select,
+      h('small', { id: 'revision-error', class: 'field-error', role: 'alert' }),
+      h('small', { class: 'help' }, `The revision of pack ${action.pack} to run; the form shows the action's parameters at that revision.`),
     );
   }
 
-  function show(action: ActionDetail): void {
+  function revisionsOf(pack: string): Promise<Revisions | null> {
+    let cached = revisionCache.get(pack);
+    if (!cached) {
+      cached = backend.listRevisions(pack).then(
+        (r) => (r.git ? r : null),
+        () => null,
+      );
+      revisionCache.set(pack, cached);
+      // Tags and branches move: ask again next time the pack is picked.
+      void cached.finally(() => setTimeout(() => revisionCache.delete(pack), 30_000));
+    }
+    return cached;
+  }
+
+  function show(action: ActionDetail, rerun?: Execution, revision = rerun?.content_version ?? '', values?: Map<string, unknown>): void {
+    const token = ++showToken;
     clear(element);
-    const fields = formFields(action.parameters);
-    const error = h('p', { class: 'error', role: 'alert', hidden: true });
-    // Script runners declare `content_version` themselves; other actions get a field for it here.
-    const revisionInSchema = fields.some((f) => f.name === CONTENT_VERSION);
-    const revision = h('input', {
-      id: 'content-version',
-      type: 'text',
-      placeholder: 'current',
-      spellcheck: 'false',
-    });
-    const run = h('button', { type: 'submit', class: 'primary' }, 'Run');
+    const prefill = values ?? new Map<string, unknown>(rerun ? Object.entries(rerun.parameters) : []);
+    const allFields = formFields(action.parameters);
+    const error = h('p', { class: 'error form-error', role: 'alert', hidden: true });
+    const run = h('button', { type: 'submit', class: 'primary' }, rerun ? 'Re-run' : 'Run');
     const runnable = action.supported && action.enabled;
+    const revisionSlot = h('div', { class: 'revision-slot' });
+    let picked = revision;
+    let pickerShown = false;
+    // Script runners declare `content_version`; it is the run's revision, not a parameter.
+    const fields = allFields;
+    const row = (f: Field): HTMLElement => fieldRow(f, f.name === CONTENT_VERSION ? picked || undefined : prefill.get(f.name));
 
-    const form = h(
+    const theForm = h(
       'form',
-      { class: 'params', novalidate: true },
-      fields.map(fieldRow),
+      { class: 'params', novalidate: true, 'aria-label': `Parameters of ${action.ref}` },
+      revisionSlot,
+      fields.filter((f) => !isRunnerOption(f)).map(row),
+      fields.some(isRunnerOption)
+        ? h(
+            'details',
+            { class: 'advanced runner-options', open: fields.some((f) => isRunnerOption(f) && prefill.has(f.name) && !rerun) ? true : null },
+            h('summary', {}, `Runner options (${fields.filter(isRunnerOption).map((f) => f.name).join(', ')})`),
+            fields.filter(isRunnerOption).map(row),
+          )
+        : null,
       fields.length === 0 ? h('p', { class: 'muted' }, 'This action takes no parameters.') : null,
-      revisionInSchema ? null : revisionRow(revision),
       error,
-      h('div', { class: 'actions' }, run),
+      h('div', { class: 'actions' }, run, rerun ? h('span', { class: 'muted' }, `re-runs ${rerun.id}`) : null),
     );
+    form = theForm;
 
-    form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      error.hidden = true;
-      form.querySelectorAll('.field.invalid').forEach((el) => el.classList.remove('invalid'));
-      const parameters: Record<string, unknown> = {};
-      let contentVersion = revision.value.trim();
-      try {
-        for (const field of fields) {
-          const el = form.elements.namedItem(field.name) as HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
-          const raw = el instanceof HTMLInputElement && el.type === 'checkbox' ? el.checked : el.value;
-          const value = parseField(field, raw);
-          if (field.name === CONTENT_VERSION) contentVersion = typeof value === 'string' ? value.trim() : '';
-          else if (value !== undefined) parameters[field.name] = value;
+    void revisionsOf(action.pack).then((revisions) => {
+      if (token !== showToken || !revisions) return;
+      pickerShown = true;
+      // The picker replaces the schema's own `content_version` field.
+      theForm.querySelector(`[data-field="${CONTENT_VERSION}"]`)?.remove();
+      revisionSlot.append(
+        revisionPicker(action, revisions, picked, (rev) => {
+          picked = rev;
+          reloadAt(rev);
+        }),
+      );
+    });
+
+    function currentValues(): Map<string, unknown> {
+      const out = new Map<string, unknown>(prefill);
+      for (const f of fields) {
+        const control = theForm.elements.namedItem(f.name) as Control | null;
+        if (!control) continue;
+        const raw = rawValue(control);
+        if (raw === '' || raw === false) continue;
+        try {
+          const v = parseField(f, raw);
+          if (v !== undefined) out.set(f.name, v);
+        } catch {
+          out.set(f.name, raw);
         }
+      }
+      return out;
+    }
+
+    function reloadAt(rev: string): void {
+      const keep = currentValues();
+      const row = theForm.querySelector('[data-field="revision"]');
+      if (row) clearFieldError(row);
+      run.disabled = true;
+      backend.getAction(action.ref, rev || undefined).then(
+        (detail) => {
+          if (token === showToken) show(detail, rerun, rev, keep);
+        },
+        (e: unknown) => {
+          if (token !== showToken) return;
+          setFieldError('revision', BackendError.from(e).message);
+          run.disabled = false;
+        },
+      );
+    }
+
+    theForm.addEventListener('input', (event) => {
+      const row = (event.target as Element).closest('.field.invalid');
+      if (row) clearFieldError(row);
+    });
+    theForm.addEventListener('change', (event) => {
+      const control = event.target as Control;
+      const field = fields.find((f) => f.name === control.name);
+      if (!field) return;
+      // Marked at once; the message shows on Run (text appearing on blur
+      // would move the button under the pointer).
+      try {
+        parseField(field, rawValue(control));
       } catch (e) {
         if (e instanceof FieldError) {
-          form.querySelector(`[data-field="${CSS.escape(e.field)}"]`)?.classList.add('invalid');
+          control.closest('.field')?.classList.add('invalid');
+          control.setAttribute('aria-invalid', 'true');
+          control.title = e.message;
         }
-        error.textContent = e instanceof Error ? e.message : String(e);
-        error.hidden = false;
+      }
+    });
+    theForm.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        theForm.requestSubmit();
+      }
+    });
+
+    theForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      error.hidden = true;
+      theForm.querySelectorAll('.field.invalid').forEach(clearFieldError);
+      const parameters: Record<string, unknown> = {};
+      let contentVersion = picked.trim();
+      let invalid = false;
+      for (const field of fields) {
+        const control = theForm.elements.namedItem(field.name) as Control | null;
+        if (!control) continue;
+        try {
+          const raw = rawValue(control);
+          if (rerun) {
+            // Only what differs from the original run travels, as overrides.
+            if (widgetFor(field.spec) === 'password' && raw === '') continue;
+            const value = typeof raw === 'boolean' ? raw : parseField(field, raw);
+            if (value !== undefined && !sameValue(value, rerun.parameters[field.name])) parameters[field.name] = value;
+            continue;
+          }
+          const value = parseField(field, raw);
+          if (field.name === CONTENT_VERSION && !pickerShown) contentVersion = typeof value === 'string' ? value.trim() : '';
+          else if (value !== undefined) parameters[field.name] = value;
+        } catch (e) {
+          if (e instanceof FieldError && setFieldError(e.field, e.message)) invalid = true;
+          else {
+            error.textContent = e instanceof Error ? e.message : String(e);
+            error.hidden = false;
+            invalid = true;
+          }
+        }
+      }
+      if (invalid) {
+        theForm.querySelector<HTMLElement>('.field.invalid input, .field.invalid select, .field.invalid textarea')?.focus();
         return;
       }
       run.disabled = true;
-      backend
-        .run({ action: action.ref, parameters, ...(contentVersion ? { content_version: contentVersion } : {}) })
+      const started = rerun
+        ? backend.reRun(rerun.id, { parameters, ...(contentVersion ? { content_version: contentVersion } : {}) })
+        : backend.run({ action: action.ref, parameters, ...(contentVersion ? { content_version: contentVersion } : {}) });
+      started
         .then(onRun, (e: unknown) => {
-          error.textContent = BackendError.from(e).message;
-          error.hidden = false;
+          const err = BackendError.from(e);
+          // The engine names the parameter in quotes: show its message at that field.
+          const named = fields.filter((f) => err.message.includes(`'${f.name}'`));
+          let placed = false;
+          for (const f of named) placed = setFieldError(f.name, err.message) || placed;
+          if (!placed && /revision|content_version/i.test(err.message) && pickerShown) placed = setFieldError('revision', err.message);
+          if (!placed) {
+            error.textContent = err.message;
+            error.hidden = false;
+          }
         })
         .finally(() => {
           run.disabled = !runnable;
@@ -140,25 +357,30 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       h(
         'header',
         { class: 'action-header' },
-        h('h1', {}, action.ref),
+        h('h1', {}, rerun ? `Re-run ${action.ref}` : action.ref),
         h('span', { class: 'runner' }, action.runner_type),
       ),
       action.description ? h('p', { class: 'description' }, action.description) : null,
       runnable ? null : h('p', { class: 'notice' }, action.unsupported_reason ?? 'This action is disabled.'),
-      form,
+      theForm,
     ]);
   }
 
   return {
     element,
-    show,
+    show: (action, rerun) => show(action, rerun),
     loading(ref) {
+      showToken++;
       clear(element);
       element.append(h('p', { class: 'muted' }, `Loading ${ref}…`));
     },
     failed(error) {
+      showToken++;
       clear(element);
       element.append(h('p', { class: 'error', role: 'alert' }, BackendError.from(error).message));
+    },
+    submit() {
+      form?.requestSubmit();
     },
   };
 }

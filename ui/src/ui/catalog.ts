@@ -1,4 +1,5 @@
-// The sidebar: packs and their actions, filtered by a search box.
+// The sidebar: packs and their actions, filtered by a search box. Keyboard:
+// Up/Down move through the actions shown (from the search box too), Enter opens one.
 
 import type { ActionSummary, PackSummary } from '../lib/types';
 import { clear, h } from './dom';
@@ -7,6 +8,7 @@ export interface CatalogView {
   readonly element: HTMLElement;
   show(packs: PackSummary[], actions: ActionSummary[]): void;
   select(ref: string | null): void;
+  focusSearch(): void;
 }
 
 export function catalogView(onSelect: (action: ActionSummary) => void): CatalogView {
@@ -19,9 +21,49 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
     class: 'search',
     placeholder: 'Search actions',
     'aria-label': 'Search actions',
-    onInput: () => render(),
+    onInput: () => {
+      highlight = 0;
+      render();
+    },
+    onKeydown: (event: Event) => {
+      const e = event as KeyboardEvent;
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        move(e.key === 'ArrowDown' ? 1 : -1, false);
+      } else if (e.key === 'Enter') {
+        e.preventDefault();
+        const action = shownActions[highlight];
+        if (action) onSelect(action);
+      } else if (e.key === 'Escape' && search.value) {
+        e.stopPropagation();
+        search.value = '';
+        render();
+      }
+    },
   });
+  let highlight = 0;
+  let shownActions: ActionSummary[] = [];
+
+  /** Moves the highlight (from the search box) or the focus (in the list). */
+  function move(delta: number, focus: boolean): void {
+    if (shownActions.length === 0) return;
+    highlight = Math.max(0, Math.min(shownActions.length - 1, highlight + delta));
+    const buttons = list.querySelectorAll<HTMLButtonElement>('.action-item');
+    buttons.forEach((b, i) => b.classList.toggle('highlight', i === highlight));
+    const target = buttons[highlight];
+    if (focus) target?.focus();
+    target?.scrollIntoView({ block: 'nearest' });
+  }
   const list = h('nav', { class: 'catalog-list', 'aria-label': 'Actions' });
+  list.addEventListener('keydown', (event) => {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    const buttons = [...list.querySelectorAll<HTMLButtonElement>('.action-item')];
+    const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
+    if (at < 0) return;
+    event.preventDefault();
+    highlight = at;
+    move(event.key === 'ArrowDown' ? 1 : -1, true);
+  });
   const element = h('aside', { class: 'sidebar' }, search, list);
 
   function matches(action: ActionSummary, terms: string[]): boolean {
@@ -33,15 +75,23 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
     clear(list);
     const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     let shown = 0;
+    shownActions = [];
     for (const pack of packs) {
       const items = actions.filter((a) => a.pack === pack.ref && matches(a, terms));
       if (items.length === 0) continue;
       shown += items.length;
+      shownActions.push(...items);
       list.append(
         h(
           'section',
           { class: 'pack' },
-          h('h2', { title: pack.description ?? pack.path }, pack.name, pack.version ? h('span', { class: 'muted' }, ` ${pack.version}`) : null),
+          h(
+            'h2',
+            { title: pack.description ?? pack.path },
+            pack.name,
+            pack.version ? h('span', { class: 'muted' }, ` ${pack.version}`) : null,
+            pack.git ? h('span', { class: 'git', title: 'git pack: pick a revision per run' }, ' git') : null,
+          ),
           h(
             'ul',
             {},
@@ -53,7 +103,7 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
                   'button',
                   {
                     type: 'button',
-                    class: `action-item${action.ref === selected ? ' selected' : ''}${action.supported && action.enabled ? '' : ' unavailable'}`,
+                    class: `action-item${action.ref === selected ? ' selected' : ''}${action.supported && action.enabled ? '' : ' unavailable'}${terms.length > 0 && shownActions.indexOf(action) === highlight ? ' highlight' : ''}`,
                     'data-ref': action.ref,
                     title: action.unsupported_reason ?? action.description ?? action.ref,
                     onClick: () => onSelect(action),
@@ -93,6 +143,10 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
     select(ref) {
       selected = ref;
       render();
+    },
+    focusSearch() {
+      search.focus();
+      search.select();
     },
   };
 }

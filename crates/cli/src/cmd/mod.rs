@@ -5,6 +5,7 @@ pub mod execution;
 pub mod pack;
 pub mod run;
 pub mod serve;
+mod static_ui;
 
 use std::path::PathBuf;
 

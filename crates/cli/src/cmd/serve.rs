@@ -1,35 +1,66 @@
-//! `stormdesk serve`: the engine and its HTTP API until interrupted.
+//! `stormdesk serve`: the engine, its HTTP API and the web console until interrupted.
+//!
+//! The engine's API listens on a loopback port of its own (runners report
+//! there; `listener.json` names it). `--listen` is the console's address: the
+//! built UI, with every `/v1/...` request passed through to the API, so one
+//! URL serves both the page and the API it talks to (see `static_ui`).
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
-use super::Ctx;
+use super::{static_ui, Ctx};
 
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to listen on (loopback by default).
+    /// Address of the console and API (loopback by default).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
+    /// The built web UI (`ui/dist`); default: beside the executable, then the source checkout.
+    #[arg(long, env = "STORMDESK_UI", value_name = "DIR")]
+    ui: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     ctx.runtime()?.block_on(async {
         let mut opts = ctx.options();
-        opts.listen = Some(args.listen);
+        opts.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         opts.prewarm = true;
         let engine = stormdesk_engine::Engine::start(opts).await?;
+        let api: SocketAddr = engine
+            .api_url()
+            .trim_start_matches("http://")
+            .parse()
+            .context("the engine's API address")?;
+        let ui_dir = static_ui::find_ui_dir(args.ui);
+        let bound = static_ui::start(args.listen, api, ui_dir.clone())
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let url = format!("http://{bound}");
         // A closed stdout (a supervisor that read the first line and left) must
         // not stop the server, so write errors are ignored.
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "stormdesk engine listening on {}", engine.api_url());
+        let _ = writeln!(out, "stormdesk engine listening on {url}");
         let _ = writeln!(
             out,
             "API token in {} (send it as `Authorization: Bearer <token>`)",
             engine.paths().token_file().display()
         );
+        match &ui_dir {
+            Some(_) => {
+                let _ = writeln!(out, "console: {url}/?token={}", engine.api_token());
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "console not built (cd ui && npm ci && npm run build, or --ui DIR)"
+                );
+            }
+        }
         let _ = out.flush();
         for e in engine.pack_errors() {
             eprintln!("pack not loaded: {e}");

@@ -7,8 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod packs;
+mod restart;
 
-fn stormdesk(home: &Path) -> Command {
+pub(crate) fn stormdesk(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stormdesk"));
     cmd.env("STORMDESK_HOME", home)
         .env_remove("STORMDESK_PACKS")
@@ -16,7 +17,7 @@ fn stormdesk(home: &Path) -> Command {
     cmd
 }
 
-fn run(home: &Path, args: &[&str]) -> Output {
+pub(crate) fn run(home: &Path, args: &[&str]) -> Output {
     stormdesk(home).args(args).output().unwrap()
 }
 

@@ -56,6 +56,7 @@ pub fn positional(name: &str, value: Value, position: u32) -> ActionArg {
 
 pub fn callback(url: &str) -> Callback {
     Callback {
+        discover: None,
         url: url.into(),
         token: "secret-token".into(),
         attempts: 3,

@@ -1,0 +1,59 @@
+// OS notifications when a long run finishes: the notification plugin in the
+// desktop app, the browser's Notification API in a browser.
+
+import { isTauri } from './backend';
+import { notifySettings } from './prefs';
+import { isCompleted, type Execution } from './types';
+
+/** Asks for permission once, from a user gesture (a browser needs one). */
+export async function askPermission(): Promise<void> {
+  if (!notifySettings().enabled) return;
+  try {
+    if (isTauri()) {
+      const plugin = await import('@tauri-apps/plugin-notification');
+      if (!(await plugin.isPermissionGranted())) await plugin.requestPermission();
+    } else if ('Notification' in window && Notification.permission === 'default') {
+      await Notification.requestPermission();
+    }
+  } catch {
+    // No notifications on this system: nothing else to do.
+  }
+}
+
+async function show(title: string, body: string): Promise<void> {
+  try {
+    if (isTauri()) {
+      const plugin = await import('@tauri-apps/plugin-notification');
+      if (await plugin.isPermissionGranted()) plugin.sendNotification({ title, body });
+    } else if ('Notification' in window && Notification.permission === 'granted') {
+      new Notification(title, { body, tag: 'stormdesk' });
+    }
+  } catch {
+    // As above.
+  }
+}
+
+/**
+ * Watches execution events and notifies when a top-level run that this page
+ * saw running completes after more than the configured time.
+ */
+export class CompletionNotifier {
+  private readonly running = new Set<string>();
+  /** What was notified, for tests and the UI. */
+  readonly sent: { id: string; title: string }[] = [];
+
+  observe(execution: Execution): void {
+    if (execution.parent) return;
+    if (!isCompleted(execution.status)) {
+      this.running.add(execution.id);
+      return;
+    }
+    if (!this.running.delete(execution.id)) return;
+    const settings = notifySettings();
+    const seconds = execution.elapsed_seconds ?? (Date.parse(execution.end_timestamp ?? '') - Date.parse(execution.start_timestamp)) / 1000;
+    if (!settings.enabled || !(seconds > settings.afterSeconds)) return;
+    const title = `${execution.action} ${execution.status}`;
+    this.sent.push({ id: execution.id, title });
+    void show(title, `after ${Math.round(seconds)} s · ${execution.id}`);
+  }
+}

@@ -1,0 +1,259 @@
+// The live execution tree as data: a workflow, its tasks (child executions),
+// their subworkflows' tasks, to any depth, plus the tasks not reached yet
+// (from the workflow's graph). Folded one execution event at a time: each
+// event touches one node and its ancestors' counts, never the whole tree.
+// No DOM here; ui/tree-view.ts draws it.
+
+import type { Execution, Status, WorkflowGraph } from './types';
+
+const COMPLETED: ReadonlySet<NodeStatus> = new Set<NodeStatus>(['succeeded', 'failed', 'timeout', 'canceled', 'abandoned']);
+
+/** An execution's status, or `waiting` for a task the workflow has not reached. */
+export type NodeStatus = Status | 'waiting';
+
+export interface TreeNode {
+  /** The execution id; placeholders: `<workflow id>/~<task>`. */
+  readonly key: string;
+  execution: Execution | null;
+  status: NodeStatus;
+  /** Task name in the parent workflow (`context.task`). */
+  task: string | null;
+  /** with-items index (`context.item`). */
+  item: number | null;
+  action: string | null;
+  label: string;
+  parent: TreeNode | null;
+  children: TreeNode[];
+  depth: number;
+  expanded: boolean;
+  /** Descendants by status (not the node itself). */
+  counts: Map<NodeStatus, number>;
+  /** Bumped on every change the row shows. */
+  version: number;
+}
+
+function label(task: string | null, item: number | null, action: string | null): string {
+  const name = task ?? action?.split('.').slice(1).join('.') ?? action ?? '?';
+  return item === null ? name : `${name}[${item}]`;
+}
+
+function contextString(execution: Execution, key: string): string | null {
+  const value = execution.context?.[key];
+  return typeof value === 'string' ? value : null;
+}
+
+function contextNumber(execution: Execution, key: string): number | null {
+  const value = execution.context?.[key];
+  return typeof value === 'number' ? value : null;
+}
+
+export class TreeModel {
+  root: TreeNode | null = null;
+  private readonly nodes = new Map<string, TreeNode>();
+  /** Executions whose parent has not arrived yet, by parent id. */
+  private readonly orphans = new Map<string, Execution[]>();
+  /** The flat row list changed: a node was added, removed, expanded or collapsed. */
+  structureChanged = true;
+  /** How deep nodes start expanded. */
+  expandDepth = Number.POSITIVE_INFINITY;
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  get(key: string): TreeNode | undefined {
+    return this.nodes.get(key);
+  }
+
+  /** Starts over with `root` (the execution shown) and what is known below it. */
+  reset(root: Execution, descendants: Execution[] = []): void {
+    this.nodes.clear();
+    this.orphans.clear();
+    this.root = this.makeNode(root, null);
+    this.nodes.set(root.id, this.root);
+    // Parents before children whatever the order given.
+    for (const execution of descendants) this.apply(execution);
+    this.structureChanged = true;
+  }
+
+  /** Folds one execution change in; returns the node it touched (if it belongs to this tree). */
+  apply(execution: Execution): TreeNode | null {
+    const known = this.nodes.get(execution.id);
+    if (known) {
+      this.update(known, execution);
+      return known;
+    }
+    if (!execution.parent) return null;
+    const parent = this.nodes.get(execution.parent);
+    if (!parent) {
+      // Its parent may still come (events of a subtree arrive parent first,
+      // but a snapshot may not be ordered). Kept only while the tree is shown.
+      const waiting = this.orphans.get(execution.parent);
+      if (waiting) {
+        const i = waiting.findIndex((e) => e.id === execution.id);
+        if (i >= 0) waiting[i] = execution;
+        else waiting.push(execution);
+      } else this.orphans.set(execution.parent, [execution]);
+      return null;
+    }
+    const node = this.makeNode(execution, parent);
+    this.insert(parent, node);
+    const adopted = this.orphans.get(execution.id);
+    if (adopted) {
+      this.orphans.delete(execution.id);
+      for (const child of adopted) this.apply(child);
+    }
+    return node;
+  }
+
+  /** Shows the workflow's tasks not reached yet, greyed, in definition order. */
+  setGraph(workflowId: string, graph: WorkflowGraph): void {
+    const workflow = this.nodes.get(workflowId);
+    if (!workflow) return;
+    for (const task of graph.tasks) {
+      const key = `${workflowId}/~${task.name}`;
+      if (this.nodes.has(key) || workflow.children.some((c) => c.task === task.name)) continue;
+      const node: TreeNode = {
+        key,
+        execution: null,
+        status: 'waiting',
+        task: task.name,
+        item: null,
+        action: task.action,
+        label: task.name,
+        parent: workflow,
+        children: [],
+        depth: workflow.depth + 1,
+        expanded: false,
+        counts: new Map(),
+        version: 0,
+      };
+      this.nodes.set(key, node);
+      workflow.children.push(node);
+      this.adjustCounts(workflow, 'waiting', 1);
+      this.structureChanged = true;
+    }
+  }
+
+  toggle(node: TreeNode, expanded = !node.expanded): void {
+    if (node.children.length === 0 || node.expanded === expanded) return;
+    node.expanded = expanded;
+    node.version++;
+    this.structureChanged = true;
+  }
+
+  /** The rows to draw: every node whose ancestors are all expanded, depth first. */
+  visible(): TreeNode[] {
+    const rows: TreeNode[] = [];
+    if (!this.root) return rows;
+    const stack: TreeNode[] = [this.root];
+    while (stack.length > 0) {
+      const node = stack.pop() as TreeNode;
+      rows.push(node);
+      if (node.expanded) {
+        for (let i = node.children.length - 1; i >= 0; i--) stack.push(node.children[i] as TreeNode);
+      }
+    }
+    return rows;
+  }
+
+  /** The node and everything below it, depth first. */
+  subtree(node: TreeNode): TreeNode[] {
+    const out: TreeNode[] = [];
+    const stack = [node];
+    while (stack.length > 0) {
+      const n = stack.pop() as TreeNode;
+      out.push(n);
+      for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i] as TreeNode);
+    }
+    return out;
+  }
+
+  /** `deploy > hosts[2] > restart`: the labels from the root down to `node`. */
+  path(node: TreeNode): string {
+    const parts: string[] = [];
+    for (let n: TreeNode | null = node; n; n = n.parent) {
+      // The root by its action's name, without the pack: `deploy`, not `ops.deploy`.
+      parts.push(n.parent ? n.label : n.label.slice(n.label.indexOf('.') + 1));
+    }
+    return parts.reverse().join(' > ');
+  }
+
+  private makeNode(execution: Execution, parent: TreeNode | null): TreeNode {
+    const task = contextString(execution, 'task');
+    const item = contextNumber(execution, 'item');
+    const depth = parent ? parent.depth + 1 : 0;
+    return {
+      key: execution.id,
+      execution,
+      status: execution.status,
+      task,
+      item,
+      action: execution.action,
+      label: parent ? label(task, item, execution.action) : execution.action,
+      parent,
+      children: [],
+      depth,
+      expanded: depth < this.expandDepth,
+      counts: new Map(),
+      version: 0,
+    };
+  }
+
+  private insert(parent: TreeNode, node: TreeNode): void {
+    const siblings = parent.children;
+    let at = -1;
+    // After the last sibling of the same task (with-items, retries); items
+    // mostly arrive in order, so the search from the end stops early.
+    if (node.task !== null) {
+      for (let i = siblings.length - 1; i >= 0; i--) {
+        const s = siblings[i] as TreeNode;
+        if (s.task === node.task && s.execution) {
+          at = i + 1;
+          break;
+        }
+      }
+    }
+    if (at < 0) {
+      const placeholder = node.task === null ? undefined : this.nodes.get(`${parent.key}/~${node.task}`);
+      if (placeholder) {
+        // The task was reached: it takes its place in definition order.
+        at = siblings.indexOf(placeholder);
+        siblings.splice(at, 1);
+        this.nodes.delete(placeholder.key);
+        this.adjustCounts(parent, 'waiting', -1);
+      } else {
+        // Reached tasks before the ones not reached yet.
+        at = siblings.findIndex((s) => s.execution === null);
+        if (at < 0) at = siblings.length;
+      }
+    }
+    siblings.splice(at, 0, node);
+    this.nodes.set(node.key, node);
+    this.adjustCounts(parent, node.status, 1);
+    this.structureChanged = true;
+  }
+
+  private update(node: TreeNode, execution: Execution): void {
+    const before = node.status;
+    // A stale record (read before the completion arrived) never undoes it.
+    if (node.execution && COMPLETED.has(before) && !COMPLETED.has(execution.status)) return;
+    node.execution = execution;
+    node.status = execution.status;
+    node.version++;
+    if (before !== execution.status && node.parent) {
+      this.adjustCounts(node.parent, before, -1);
+      this.adjustCounts(node.parent, execution.status, 1);
+    }
+  }
+
+  /** Adds `delta` to `status` in the counts of `from` and every ancestor. */
+  private adjustCounts(from: TreeNode, status: NodeStatus, delta: number): void {
+    for (let n: TreeNode | null = from; n; n = n.parent) {
+      const next = (n.counts.get(status) ?? 0) + delta;
+      if (next === 0) n.counts.delete(status);
+      else n.counts.set(status, next);
+      n.version++;
+    }
+  }
+}
