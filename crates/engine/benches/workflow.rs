@@ -21,7 +21,11 @@ fn env(name: &str, default: usize) -> usize {
 
 fn write_pack(dir: &Path, tasks: usize) {
     std::fs::create_dir_all(dir.join("actions/workflows")).unwrap();
-    std::fs::write(dir.join("pack.yaml"), "ref: wfbench\nname: wfbench\nversion: 1.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("pack.yaml"),
+        "ref: wfbench\nname: wfbench\nversion: 1.0.0\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("actions/chain.yaml"),
         "name: chain\nrunner_type: orquesta\nentry_point: workflows/chain.yaml\n",
@@ -40,7 +44,12 @@ fn write_pack(dir: &Path, tasks: usize) {
     std::fs::write(dir.join("actions/workflows/chain.yaml"), def).unwrap();
 }
 
-fn measure(rt: &tokio::runtime::Runtime, pack: &Path, mode: CompletionMode, runs: usize) -> Vec<Duration> {
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    pack: &Path,
+    mode: CompletionMode,
+    runs: usize,
+) -> Vec<Duration> {
     let home = tempfile::tempdir().unwrap();
     rt.block_on(async {
         let engine = Engine::start(EngineOptions {
@@ -81,7 +90,11 @@ fn main() {
     let tasks = env("WF_TASKS", 100);
     let push_runs = env("WF_PUSH_RUNS", 5);
     let runner = stormdesk_engine::default_runner_bin();
-    assert!(runner.is_file(), "build the runner first: {}", runner.display());
+    assert!(
+        runner.is_file(),
+        "build the runner first: {}",
+        runner.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let pack = dir.path().join("wfbench");
     write_pack(&pack, tasks);
@@ -89,11 +102,25 @@ fn main() {
     // Warm-up: caches, the runner binary, the page cache.
     measure(&rt, &pack, CompletionMode::Push, 1);
     let push = median(measure(&rt, &pack, CompletionMode::Push, push_runs));
-    let poll_100ms = median(measure(&rt, &pack, CompletionMode::Poll(Duration::from_millis(100)), 1));
-    let poll_1s = median(measure(&rt, &pack, CompletionMode::Poll(Duration::from_secs(1)), 1));
+    let poll_100ms = median(measure(
+        &rt,
+        &pack,
+        CompletionMode::Poll(Duration::from_millis(100)),
+        1,
+    ));
+    let poll_1s = median(measure(
+        &rt,
+        &pack,
+        CompletionMode::Poll(Duration::from_secs(1)),
+        1,
+    ));
     let s = |d: Duration| d.as_secs_f64();
     println!("sequential workflow of {tasks} `true` actions, start to recorded completion");
-    println!("push                     {:>9.3} s  ({:.2} ms per task)", s(push), s(push) * 1000.0 / tasks as f64);
+    println!(
+        "push                     {:>9.3} s  ({:.2} ms per task)",
+        s(push),
+        s(push) * 1000.0 / tasks as f64
+    );
     println!(
         "poll every 100 ms        {:>9.3} s  = {:.1}x push",
         s(poll_100ms),

@@ -23,6 +23,19 @@ pub struct ServeArgs {
     /// The built web UI (`ui/dist`); default: beside the executable, then the source checkout.
     #[arg(long, env = "STORMDESK_UI", value_name = "DIR")]
     ui: Option<PathBuf>,
+    /// How a task's completion reaches its workflow: `push` (at once) or
+    /// `poll` (a tracker reads the store every `--poll-interval`, as
+    /// StackStorm's results tracker did).
+    #[arg(long = "completion-mode", env = "STORMDESK_COMPLETION_MODE", default_value = "push", value_parser = ["push", "poll"])]
+    completion_mode: String,
+    /// Poll interval in milliseconds for `--completion-mode poll`.
+    #[arg(
+        long = "poll-interval",
+        env = "STORMDESK_COMPLETION_POLL_INTERVAL",
+        default_value_t = 1000,
+        value_name = "MS"
+    )]
+    poll_interval: u64,
 }
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -30,6 +43,11 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut opts = ctx.options();
         opts.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         opts.prewarm = true;
+        if args.completion_mode == "poll" {
+            opts.completion = stormdesk_engine::workflow::CompletionMode::Poll(
+                std::time::Duration::from_millis(args.poll_interval.max(1)),
+            );
+        }
         let engine = stormdesk_engine::Engine::start(opts).await?;
         let api: SocketAddr = engine
             .api_url()
