@@ -2,6 +2,7 @@
 //! command: installing and updating, listing revisions, resolving a
 //! `content_version` to a commit, and worktrees keyed by commit.
 
+mod checkout;
 mod error;
 mod install;
 mod repo;

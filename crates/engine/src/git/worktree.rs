@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use git2::build::CheckoutBuilder;
 use git2::{Oid, Repository, WorktreePruneOptions};
 
+use super::checkout::{write_tree, Failure};
 use super::GitError;
 
 const TMP_PREFIX: &str = ".tmp-";
@@ -77,11 +78,6 @@ pub(crate) fn ensure(
     }
 }
 
-enum Failure {
-    Io(String),
-    Git(&'static str, git2::Error),
-}
-
 /// Writes the worktree's administrative files and checks the commit out into `tmp`.
 fn build(oid: Oid, tmp: &Path, admin: &Path, dest: &Path) -> Result<(), Failure> {
     let io = |what: &str, path: &Path, e: std::io::Error| {
@@ -101,23 +97,17 @@ fn build(oid: Oid, tmp: &Path, admin: &Path, dest: &Path) -> Result<(), Failure>
     fs::create_dir(tmp).map_err(|e| io("creating", tmp, e))?;
     write(tmp.join(".git"), format!("gitdir: {}\n", admin.display()))?;
     let wt = Repository::open(tmp).map_err(|e| Failure::Git("opening the new worktree", e))?;
-    let commit = wt
-        .find_commit(oid)
-        .map_err(|e| Failure::Git("reading the commit", e))?;
-    let mut checkout = CheckoutBuilder::new();
-    // The directory is new and empty: nothing to compare with. Content
-    // filters (line endings, attributes) only apply when the commit has a
-    // `.gitattributes`; skipping their lookup otherwise makes checkout faster.
-    let has_attributes = commit
-        .tree()
-        .map(|t| t.get_name(".gitattributes").is_some())
-        .unwrap_or(true);
-    checkout
-        .force()
-        .refresh(false)
-        .disable_filters(!has_attributes);
-    wt.checkout_tree(commit.as_object(), Some(&mut checkout))
-        .map_err(|e| Failure::Git("checking out", e))?;
+    // The directory is new and empty: files are written on several threads,
+    // unless the commit's `.gitattributes` asks for content filters.
+    if !write_tree(&wt, oid, tmp)? {
+        let commit = wt
+            .find_commit(oid)
+            .map_err(|e| Failure::Git("reading the commit", e))?;
+        let mut checkout = CheckoutBuilder::new();
+        checkout.force().refresh(false);
+        wt.checkout_tree(commit.as_object(), Some(&mut checkout))
+            .map_err(|e| Failure::Git("checking out", e))?;
+    }
     wt.set_head_detached(oid)
         .map_err(|e| Failure::Git("setting HEAD", e))?;
     write(

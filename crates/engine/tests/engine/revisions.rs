@@ -826,3 +826,57 @@ output:
         .unwrap_err();
     assert_eq!(err.code(), "not_found", "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worktrees_are_clean_checkouts_with_modes_links_and_filters() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut gf = GitFixture::new();
+    gf.git.branch("extras", gf.shas.main);
+    std::os::unix::fs::symlink("greet.sh", gf.src.join("actions/link.sh")).unwrap();
+    gf.git.write("lib/deep/nested/mod.py", "X = 1\n");
+    let plain = gf.git.commit("Link and nested dir");
+    gf.git.write(".gitattributes", "*.txt text eol=crlf\n");
+    gf.git.write("notes.txt", "one\ntwo\n");
+    let filtered = gf.git.commit("Attributes");
+    let worktrees = Worktrees::new(gf.fx.path("wt"), 16);
+    for (rev, oid) in [
+        ("v1.1.0", gf.shas.v1_1),
+        ("extras~1", plain),
+        ("extras", filtered),
+    ] {
+        let lease = worktrees.checkout("deploy", &gf.src, rev).await.unwrap();
+        let dir = lease.checkout().dir.clone();
+        assert_eq!(lease.checkout().sha, oid.to_string());
+        let wt = git2::Repository::open(&dir).unwrap();
+        assert_eq!(wt.head().unwrap().target(), Some(oid));
+        let changed: Vec<String> = wt
+            .statuses(Some(git2::StatusOptions::new().include_untracked(true)))
+            .unwrap()
+            .iter()
+            .map(|s| format!("{:?} {}", s.status(), s.path().unwrap_or("")))
+            .collect();
+        assert!(changed.is_empty(), "{rev}: {changed:?}");
+        let mode = std::fs::metadata(dir.join("actions/greet.sh"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o111, 0o111, "{rev}: scripts stay executable");
+    }
+    let extras = worktrees
+        .checkout("deploy", &gf.src, "extras~1")
+        .await
+        .unwrap();
+    let link = extras.checkout().dir.join("actions/link.sh");
+    assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("greet.sh"));
+    assert!(extras
+        .checkout()
+        .dir
+        .join("lib/deep/nested/mod.py")
+        .is_file());
+    let filtered = worktrees
+        .checkout("deploy", &gf.src, "extras")
+        .await
+        .unwrap();
+    let notes = std::fs::read_to_string(filtered.checkout().dir.join("notes.txt")).unwrap();
+    assert_eq!(notes, "one\r\ntwo\r\n", ".gitattributes filters apply");
+}
