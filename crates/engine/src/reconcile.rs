@@ -106,12 +106,19 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineEr
                 },
             );
     }
-    periodic(engine).await?;
+    sweep(engine, true).await?;
     Ok(workflows)
 }
 
 /// Applies every spool file, then abandons adopted executions whose runner is gone.
 pub(crate) async fn periodic(engine: &Engine) -> Result<(), EngineError> {
+    sweep(engine, false).await
+}
+
+/// At start, an adopted execution whose runner pid was never saved (the engine
+/// died right after starting it) is given until the next sweep: its runner may
+/// be alive and will report to this engine (runners look the listener up again).
+async fn sweep(engine: &Engine, at_start: bool) -> Result<(), EngineError> {
     let dir = engine.inner.paths.spool();
     let entries =
         std::fs::read_dir(&dir).map_err(|e| EngineError::io("cannot read spool", &dir, e))?;
@@ -129,7 +136,13 @@ pub(crate) async fn periodic(engine: &Engine) -> Result<(), EngineError> {
     let orphans: Vec<String> = {
         let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
         live.iter()
-            .filter(|(_, l)| l.adopted && !l.runner_pid.map(pid_alive).unwrap_or(false))
+            .filter(|(_, l)| {
+                l.adopted
+                    && match l.runner_pid {
+                        Some(pid) => !pid_alive(pid),
+                        None => !at_start,
+                    }
+            })
             .map(|(id, _)| id.clone())
             .collect()
     };
