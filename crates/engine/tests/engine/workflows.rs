@@ -601,3 +601,72 @@ async fn every_bundled_example_workflow_succeeds() {
     assert!(tree.iter().any(|e| e.action == "examples.greet_flow"));
     assert!(tree.iter().any(|e| e.action == "examples.countdown"));
 }
+
+/// Answers every request on a loopback port with `{"ok": true, "n": 7}`.
+fn json_server() -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 2).unwrap_or(false) {
+                line.clear();
+            }
+            let body = r#"{"ok": true, "n": 7}"#;
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_task_can_call_an_http_api_and_use_the_parsed_body() {
+    let fx = Fixture::new();
+    wf_pack(&fx);
+    let dir = fx.packs.join("wf");
+    write(
+        &dir.join("actions/get.yaml"),
+        "name: get\nrunner_type: http-request\nparameters:\n  url: {type: string, required: true}\n",
+    );
+    workflow(
+        &dir,
+        "api",
+        "  url: {type: string, required: true}\n",
+        r#"version: 1.0
+input:
+  - url
+tasks:
+  call:
+    action: wf.get
+    input:
+      url: <% ctx().url %>/status
+    next:
+      - when: <% succeeded() and result().body.ok %>
+        publish:
+          - n: <% result().body.n %>
+          - code: <% result().status_code %>
+output:
+  - n: <% ctx().n %>
+  - code: <% ctx().code %>
+"#,
+    );
+    let engine = fx.engine().await;
+    let url = json_server();
+    let e = engine
+        .run(run("wf.api", params(&[("url", json!(url))])))
+        .await
+        .unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["output"], json!({"n": 7, "code": 200}));
+    let call = engine.descendants(&e.id, 1).await.unwrap().remove(0);
+    assert_eq!(call.runner, "http-request");
+    assert_eq!(call.result["parsed"], json!(true));
+}
