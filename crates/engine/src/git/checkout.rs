@@ -74,13 +74,10 @@ pub(crate) fn write_tree(wt: &Repository, commit: Oid, workdir: &Path) -> Result
                 s.spawn(move || write_blobs(&repo_path, part, workdir))
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join()
-                    .unwrap_or_else(|_| Err(Failure::Io("a checkout thread panicked".into())))
-            })
-            .collect::<Result<(), Failure>>()
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .unwrap_or_else(|_| Err(Failure::Io("a checkout thread panicked".into())))
+        })
     })?;
     let mut index = wt
         .index()
