@@ -33,19 +33,7 @@ pub(crate) fn run_cmd(
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
-    if let Some(path) = &req.entry_point {
-        return Err(RunError::UnexpectedEntryPoint {
-            action_ref: req.action_ref.clone(),
-            path: path.clone(),
-        });
-    }
-    let params = Params::new(req);
-    let cmd = params
-        .string("cmd")?
-        .ok_or_else(|| RunError::MissingRunnerParameter {
-            action_ref: req.action_ref.clone(),
-            name: "cmd",
-        })?;
+    let (params, cmd) = Params::for_command(req)?;
     let argv = if params.bool("sudo", false)? {
         sudo_argv(cmd.into())
     } else {

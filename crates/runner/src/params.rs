@@ -40,6 +40,25 @@ impl<'a> Params<'a> {
         Self { req }
     }
 
+    /// For the command runners (local and remote): the parameters and the
+    /// required `cmd`; an entry point is a mistake in the action's metadata.
+    pub fn for_command(req: &'a RunnerRequest) -> Result<(Self, &'a str), RunError> {
+        if let Some(path) = &req.entry_point {
+            return Err(RunError::UnexpectedEntryPoint {
+                action_ref: req.action_ref.clone(),
+                path: path.clone(),
+            });
+        }
+        let params = Self::new(req);
+        let cmd = params
+            .string("cmd")?
+            .ok_or_else(|| RunError::MissingRunnerParameter {
+                action_ref: req.action_ref.clone(),
+                name: "cmd",
+            })?;
+        Ok((params, cmd))
+    }
+
     /// A parameter's value; an explicit `null` counts as not given, as in
     /// StackStorm where a null runner parameter falls back to its default.
     pub fn get(&self, name: &str) -> Option<&'a Value> {

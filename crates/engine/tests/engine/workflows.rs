@@ -430,11 +430,20 @@ async fn bad_definitions_and_inputs_are_refused_before_anything_runs() {
         .is_empty());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_cascades_through_every_level_and_kills_the_action() {
-    let fx = Fixture::new();
-    wf_pack(&fx);
-    let engine = fx.engine().await;
+/// Starts `wf.outer` (-> `wf.gated` -> `t.gate` on a fifo) and returns once the
+/// gate action runs two levels down: the workflow, the gate, the fifo that
+/// opens it, and the event stream subscribed before the start.
+async fn outer_at_the_gate(
+    fx: &Fixture,
+    engine: &Engine,
+) -> (
+    Execution,
+    Execution,
+    std::path::PathBuf,
+    tokio::sync::broadcast::Receiver<stormdesk_engine::BusEvent>,
+) {
+    wf_pack(fx);
+    engine.reload_packs();
     let mut rx = engine.subscribe();
     let fifo = fx.path("gate");
     mkfifo(&fifo);
@@ -445,7 +454,6 @@ async fn cancel_cascades_through_every_level_and_kills_the_action() {
         ))
         .await
         .unwrap();
-    // Wait until the gate action runs two levels down.
     let gate = wait_for(&mut rx, |ev| {
         matches!(ev, Event::Execution { execution } if execution.action == "t.gate" && execution.status == Status::Running)
     })
@@ -453,6 +461,14 @@ async fn cancel_cascades_through_every_level_and_kills_the_action() {
     let Event::Execution { execution: gate } = gate else {
         unreachable!()
     };
+    (e, *gate, fifo, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_cascades_through_every_level_and_kills_the_action() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let (e, gate, _fifo, _rx) = outer_at_the_gate(&fx, &engine).await;
     let canceling = engine.cancel(&e.id).await.unwrap();
     assert!(matches!(
         canceling.status,
@@ -477,22 +493,8 @@ async fn cancel_cascades_through_every_level_and_kills_the_action() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_and_resume_cascade_through_nested_workflows() {
     let fx = Fixture::new();
-    wf_pack(&fx);
     let engine = fx.engine().await;
-    let mut rx = engine.subscribe();
-    let fifo = fx.path("gate");
-    mkfifo(&fifo);
-    let e = engine
-        .run(run(
-            "wf.outer",
-            params(&[("fifo", json!(fifo.to_str().unwrap()))]),
-        ))
-        .await
-        .unwrap();
-    wait_for(&mut rx, |ev| {
-        matches!(ev, Event::Execution { execution } if execution.action == "t.gate" && execution.status == Status::Running)
-    })
-    .await;
+    let (e, _gate, fifo, mut rx) = outer_at_the_gate(&fx, &engine).await;
     let pausing = engine.pause(&e.id).await.unwrap();
     assert_eq!(pausing.status, Status::Pausing, "the gate still runs");
     let inner = engine.descendants(&e.id, 1).await.unwrap().remove(0);
