@@ -81,7 +81,7 @@ impl Engine {
     /// Tags, branches and recent commits of a pack.
     pub async fn revisions(&self, pack: &str) -> Result<Revisions, EngineError> {
         let (name, dir) = self.pack_location(pack)?;
-        blocking(move || git::list_revisions(&name, &dir)).await
+        Ok(git::blocking(move || git::list_revisions(&name, &dir)).await?)
     }
 
     /// An action's detail, at `content_version` when given.
@@ -107,7 +107,7 @@ impl Engine {
     ) -> Result<Installed, EngineError> {
         let packs = self.inner.paths.packs();
         let (source, rev) = (source.to_string(), rev.map(str::to_string));
-        let installed = blocking(move || {
+        let installed = git::blocking(move || {
             git::install_pack(
                 &packs,
                 &source,
@@ -128,17 +128,8 @@ impl Engine {
     pub async fn update_pack(&self, pack: &str) -> Result<Updated, EngineError> {
         let (name, dir) = self.pack_location(pack)?;
         let updated =
-            blocking(move || git::update_pack(&name, &dir, &mut |_: Progress| {})).await?;
+            git::blocking(move || git::update_pack(&name, &dir, &mut |_: Progress| {})).await?;
         self.reload_packs();
         Ok(updated)
-    }
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, EngineError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r.map_err(EngineError::from),
-        Err(e) => Err(EngineError::BadRequest(format!("git task failed: {e}"))),
     }
 }

@@ -354,21 +354,7 @@ impl<'a> HttpSpec<'a> {
     }
 
     fn invalid(&self, name: &'static str, expected: &'static str, got: &dyn ToString) -> RunError {
-        let mut got = got.to_string();
-        if got.len() > 200 {
-            let cut = (0..=200)
-                .rev()
-                .find(|i| got.is_char_boundary(*i))
-                .unwrap_or(0);
-            got.truncate(cut);
-            got.push('…');
-        }
-        RunError::InvalidRunnerParameter {
-            action_ref: self.req.action_ref.clone(),
-            name,
-            expected,
-            got,
-        }
+        crate::params::invalid_parameter(&self.req.action_ref, name, expected, got.to_string())
     }
 
     fn client(&self) -> Result<Client, String> {

@@ -124,21 +124,30 @@ impl<'a> Params<'a> {
     }
 
     pub fn invalid(&self, name: &'static str, expected: &'static str, got: &Value) -> RunError {
-        let mut got = got.to_string();
-        if got.len() > 200 {
-            let cut = (0..=200)
-                .rev()
-                .find(|i| got.is_char_boundary(*i))
-                .unwrap_or(0);
-            got.truncate(cut);
-            got.push('…');
-        }
-        RunError::InvalidRunnerParameter {
-            action_ref: self.req.action_ref.clone(),
-            name,
-            expected,
-            got,
-        }
+        invalid_parameter(&self.req.action_ref, name, expected, got.to_string())
+    }
+}
+
+/// A runner parameter of the wrong type; the value shown is cut at 200 bytes.
+pub(crate) fn invalid_parameter(
+    action_ref: &str,
+    name: &'static str,
+    expected: &'static str,
+    mut got: String,
+) -> RunError {
+    if got.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|i| got.is_char_boundary(*i))
+            .unwrap_or(0);
+        got.truncate(cut);
+        got.push('…');
+    }
+    RunError::InvalidRunnerParameter {
+        action_ref: action_ref.to_string(),
+        name,
+        expected,
+        got,
     }
 }
 

@@ -17,3 +17,16 @@ pub use revisions::{
     list_revisions, tag_version, CheckedOut, Revision, RevisionKind, Revisions, RECENT_COMMITS,
 };
 pub use worktrees::{Checkout, WorktreeLease, Worktrees, DEFAULT_KEEP};
+
+/// Runs git work (blocking libgit2 calls) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
+        Err(GitError::Other {
+            pack: String::new(),
+            doing: "running a git task".into(),
+            message: e.to_string(),
+        })
+    })
+}

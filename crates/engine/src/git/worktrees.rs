@@ -11,7 +11,7 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::OnceCell;
 
 use super::repo::{open, resolve};
-use super::{worktree, GitError};
+use super::{blocking, worktree, GitError};
 use crate::pack::{self, Pack};
 
 /// Default number of unused worktrees kept per pack.
@@ -226,16 +226,4 @@ fn create(
         sha: sha.to_string(),
         dir: path,
     }))
-}
-
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, GitError> + Send + 'static,
-) -> Result<T, GitError> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| {
-        Err(GitError::Other {
-            pack: String::new(),
-            doing: "running a git task".into(),
-            message: e.to_string(),
-        })
-    })
 }
