@@ -28,5 +28,9 @@ command -v cargo >/dev/null || {
   exit 1
 }
 
+# uv builds the packs' Python environments and the test venvs (PyPI).
+command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 ||
+  python3 -m pip install -q --disable-pip-version-check uv
+
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
