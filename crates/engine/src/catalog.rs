@@ -35,6 +35,13 @@ pub struct PackSummary {
     pub unsupported: Vec<UnsupportedSummary>,
     /// Action metadata files that could not be read, as `file:line:column: message`.
     pub errors: Vec<String>,
+    /// What the pack holds that Stormdesk does not run (sensors, rules,
+    /// aliases, policies), one line per kind with the reason.
+    #[serde(default)]
+    pub ignored: Vec<String>,
+    /// The directory of a pack of the same name that this one hides.
+    #[serde(default)]
+    pub shadows: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -71,6 +78,31 @@ pub struct ActionDetail {
 pub struct Catalog {
     pub packs: Vec<Pack>,
     pub errors: Vec<PackError>,
+    /// Packs hidden by a later pack of the same name (e.g. the bundled `core`
+    /// by an installed `core`).
+    pub shadowed: Vec<Shadowed>,
+}
+
+/// A pack that another pack of the same name replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Shadowed {
+    pub pack: String,
+    /// The directory of the pack that is used.
+    pub used: PathBuf,
+    /// The directory of the pack that is not.
+    pub hidden: PathBuf,
+}
+
+impl std::fmt::Display for Shadowed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pack '{}' in {} takes the place of the pack of the same name in {}",
+            self.pack,
+            self.used.display(),
+            self.hidden.display()
+        )
+    }
 }
 
 impl Catalog {
@@ -90,7 +122,14 @@ impl Catalog {
                 pack::load_packs_dir(dir)
             };
             for p in packs {
-                catalog.packs.retain(|old| old.name != p.name);
+                if let Some(i) = catalog.packs.iter().position(|old| old.name == p.name) {
+                    let old = catalog.packs.remove(i);
+                    catalog.shadowed.push(Shadowed {
+                        pack: p.name.clone(),
+                        used: p.dir.clone(),
+                        hidden: old.dir,
+                    });
+                }
                 catalog.packs.push(p);
             }
             catalog.errors.extend(errors);
@@ -140,6 +179,13 @@ impl Catalog {
                     })
                     .collect(),
                 errors: p.errors.iter().map(|e| e.to_string()).collect(),
+                ignored: p.ignored.iter().map(|i| i.to_string()).collect(),
+                shadows: self
+                    .shadowed
+                    .iter()
+                    .rev()
+                    .find(|s| s.pack == p.name && s.used == p.dir)
+                    .map(|s| s.hidden.display().to_string()),
             })
             .collect()
     }
@@ -198,7 +244,11 @@ pub fn find_action<'p>(
             reason: u.reason.clone(),
         });
     }
-    Err(EngineError::UnknownAction(action_ref.to_string()))
+    // An action whose metadata did not load: say why, not "not found".
+    match pack.get_action(action_name) {
+        Err(e @ PackError::BrokenAction { .. }) => Err(e.into()),
+        _ => Err(EngineError::UnknownAction(action_ref.to_string())),
+    }
 }
 
 /// The detail faces show for one action of a pack.

@@ -109,7 +109,9 @@ impl Engine {
         paths.create_all()?;
         let api_token = token::load_or_create_api_token(&paths.token_file())?;
         let store = Store::open(&paths.db())?;
-        let mut pack_dirs = Vec::new();
+        // Lowest precedence first: the bundled packs, then installed packs,
+        // then the directories given; a later pack of the same name wins.
+        let mut pack_dirs = vec![crate::bundled::install_core(&paths.data)?];
         if !opts.no_examples {
             pack_dirs.push(crate::bundled::install_examples(&paths.data)?);
         }
@@ -124,6 +126,9 @@ impl Engine {
             .collect();
         for e in &catalog.errors {
             tracing::warn!(error = %e, "pack not loaded");
+        }
+        for s in &catalog.shadowed {
+            tracing::warn!("{s}");
         }
         let worktrees = Worktrees::new(
             paths.worktrees(),
@@ -333,7 +338,7 @@ impl Engine {
                 Some(crate::workflow::prepare(
                     &req.action,
                     catalog::entry_point_path(pack, action).as_deref(),
-                    &resolved.all,
+                    &resolved.declared,
                 )?)
             } else {
                 None

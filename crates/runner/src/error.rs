@@ -42,14 +42,6 @@ pub enum RunError {
     EntryPointNotFound { action_ref: String, path: PathBuf },
 
     #[error(
-        "action `{action_ref}` uses runner `local-shell-cmd` but has an entry_point (`{}`); \
-         entry_point is only valid for `local-shell-script`: change the runner type or remove \
-         the entry_point",
-        path.display()
-    )]
-    UnexpectedEntryPoint { action_ref: String, path: PathBuf },
-
-    #[error(
         "action `{action_ref}` has no runner parameter `{name}`; give it a value in the action \
          metadata or in the run's parameters"
     )]

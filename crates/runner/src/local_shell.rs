@@ -1,5 +1,5 @@
 //! StackStorm's local runners: `local-shell-cmd` (a command line through
-//! `/bin/sh -c`) and `local-shell-script` (the action's script with arguments
+//! `bash -c`) and `local-shell-script` (the action's script with arguments
 //! built from its parameters).
 
 #![cfg_attr(
@@ -27,6 +27,11 @@ use crate::{CancelHandle, RunError, RunEvent, RunOutcome};
 /// StackStorm's default `timeout` for the local runners, in seconds.
 const DEFAULT_TIMEOUT: u64 = 60;
 const DEFAULT_KWARG_OP: &str = "--";
+/// The shell commands and shebang-less scripts run in. StackStorm's local
+/// runner runs the action as its system user, `sudo -E -u stanley -- bash -c
+/// CMD` (`st2common/models/system/action.py`, `ShellCommandAction`), so
+/// content written for StackStorm may use bash syntax (`echo $[1+2]`).
+const SHELL: &str = "bash";
 
 pub(crate) fn run_cmd(
     req: &RunnerRequest,
@@ -37,7 +42,7 @@ pub(crate) fn run_cmd(
     let argv = if params.bool("sudo", false)? {
         sudo_argv(cmd.into())
     } else {
-        vec!["/bin/sh".into(), "-c".into(), cmd.into()]
+        vec![SHELL.into(), "-c".into(), cmd.into()]
     };
     run_argv(req, &params, argv, on_event, cancel)
 }
@@ -158,8 +163,8 @@ fn shell_outcome(out: ProcessOutput, timeout: &Timeout) -> RunOutcome {
 
 /// The command that runs `script` the way StackStorm's `chmod +x script;
 /// script` would, without modifying the pack: directly when executable,
-/// otherwise through its `#!` interpreter, and through `/bin/sh` when it has
-/// no `#!` line (what the shell does with an executable text file).
+/// otherwise through its `#!` interpreter, and through bash when it has no
+/// `#!` line (what StackStorm's `bash -c` does with an executable text file).
 fn script_invocation(script: &Path) -> Vec<OsString> {
     let path = script.as_os_str().to_os_string();
     let executable = fs::metadata(script)
@@ -182,7 +187,7 @@ fn script_invocation(script: &Path) -> Vec<OsString> {
             None => (line, None),
         };
         if interpreter.is_empty() {
-            return vec!["/bin/sh".into(), path];
+            return vec![SHELL.into(), path];
         }
         let mut argv = vec![OsString::from_vec(interpreter.to_vec())];
         if let Some(arg) = arg.filter(|a| !a.is_empty()) {
@@ -195,6 +200,6 @@ fn script_invocation(script: &Path) -> Vec<OsString> {
     if binary {
         vec![path]
     } else {
-        vec!["/bin/sh".into(), path]
+        vec![SHELL.into(), path]
     }
 }

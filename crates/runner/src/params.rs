@@ -41,14 +41,9 @@ impl<'a> Params<'a> {
     }
 
     /// For the command runners (local and remote): the parameters and the
-    /// required `cmd`; an entry point is a mistake in the action's metadata.
+    /// required `cmd`. An `entry_point` is ignored, as StackStorm's command
+    /// runners run `cmd` whatever the metadata's `entry_point` says.
     pub fn for_command(req: &'a RunnerRequest) -> Result<(Self, &'a str), RunError> {
-        if let Some(path) = &req.entry_point {
-            return Err(RunError::UnexpectedEntryPoint {
-                action_ref: req.action_ref.clone(),
-                path: path.clone(),
-            });
-        }
         let params = Self::new(req);
         let cmd = params
             .string("cmd")?

@@ -69,13 +69,21 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&installed)?);
             } else {
-                println!(
-                    "installed pack {} at {} ({}) in {}",
-                    installed.pack,
-                    installed.revision.as_deref().unwrap_or("detached"),
-                    &installed.sha[..12],
-                    installed.dir.display()
-                );
+                match &installed.sha {
+                    Some(sha) => println!(
+                        "installed pack {} at {} ({}) in {}",
+                        installed.pack,
+                        installed.revision.as_deref().unwrap_or("detached"),
+                        &sha[..12],
+                        installed.dir.display()
+                    ),
+                    None => println!(
+                        "installed pack {} (a plain directory: no revisions) in {}",
+                        installed.pack,
+                        installed.dir.display()
+                    ),
+                }
+                print_report(&installed.report);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -133,6 +141,18 @@ fn list(ctx: &Ctx, json: bool) -> anyhow::Result<ExitCode> {
                     p.path,
                     if p.git { "  (git)" } else { "" }
                 );
+                if let Some(hidden) = &p.shadows {
+                    println!("    takes the place of the pack of the same name in {hidden}");
+                }
+                for e in &p.errors {
+                    println!("    not loaded: {e}");
+                }
+                for u in &p.unsupported {
+                    println!("    unsupported: {}: {}", u.name, u.reason);
+                }
+                for i in &p.ignored {
+                    println!("    ignored: {i}");
+                }
             }
             for e in engine.pack_errors() {
                 eprintln!("not loaded: {e}");
@@ -141,6 +161,20 @@ fn list(ctx: &Ctx, json: bool) -> anyhow::Result<ExitCode> {
         engine.shutdown();
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What `pack install` found in the pack besides what runs.
+fn print_report(r: &git::PackReport) {
+    println!("{} action(s) ready to run", r.actions);
+    for e in &r.errors {
+        println!("  not loaded: {e}");
+    }
+    for u in &r.unsupported {
+        println!("  unsupported: {u}");
+    }
+    for i in &r.ignored {
+        println!("  ignored: {i}");
+    }
 }
 
 fn print_revisions(r: &Revisions) -> anyhow::Result<()> {

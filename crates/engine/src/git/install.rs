@@ -23,9 +23,12 @@ pub struct Progress {
 pub struct Installed {
     pub pack: String,
     pub dir: PathBuf,
-    pub sha: String,
+    /// The commit checked out; none for a plain directory.
+    pub sha: Option<String>,
     /// The branch or tag checked out, when one was asked for or is the default.
     pub revision: Option<String>,
+    /// What loaded and what did not.
+    pub report: PackReport,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,25 +66,66 @@ fn callbacks<'a>(progress: &'a mut dyn FnMut(Progress)) -> RemoteCallbacks<'a> {
     cb
 }
 
-/// A local path becomes absolute (so the clone's origin stays valid); URLs pass through.
-fn normalise_source(source: &str) -> Result<String, GitError> {
+/// Where a pack comes from.
+enum Source {
+    /// A git URL, or a local repository (made absolute so the clone's origin stays valid).
+    Git(String),
+    /// A plain directory holding a pack: copied, and it has no revisions.
+    Directory(PathBuf),
+}
+
+fn classify_source(source: &str) -> Result<Source, GitError> {
     let path = Path::new(source);
     if source.contains("://") || (source.contains('@') && source.contains(':')) || !path.exists() {
-        return Ok(source.to_string());
+        return Ok(Source::Git(source.to_string()));
     }
     let abs = path
         .canonicalize()
         .map_err(|e| GitError::io("reading the pack source", path, e))?;
-    if !is_git_repo(&abs) && !abs.join("HEAD").is_file() {
+    if is_git_repo(&abs) || abs.join("HEAD").is_file() {
+        return Ok(Source::Git(abs.display().to_string()));
+    }
+    if !abs.is_dir() {
         return Err(GitError::Clone {
             source_: source.to_string(),
             message: format!(
-                "{} is not a git repository: run `git init` and commit the pack there, or give a git URL",
+                "{} is neither a git repository nor a pack directory: give a git URL or the directory holding pack.yaml",
                 abs.display()
             ),
         });
     }
-    Ok(abs.display().to_string())
+    Ok(Source::Directory(abs))
+}
+
+/// Copies the pack directory `from` to `to` (files, directories, symlinks,
+/// modes), iteratively: depth is not limited by the call stack.
+fn copy_pack_dir(from: &Path, to: &Path) -> Result<(), GitError> {
+    let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
+    while let Some((src, dst)) = pending.pop() {
+        std::fs::create_dir_all(&dst).map_err(|e| GitError::io("copying the pack", &dst, e))?;
+        let entries =
+            std::fs::read_dir(&src).map_err(|e| GitError::io("reading the pack", &src, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| GitError::io("reading the pack", &src, e))?;
+            let path = entry.path();
+            let target = dst.join(entry.file_name());
+            let kind = entry
+                .file_type()
+                .map_err(|e| GitError::io("reading the pack", &path, e))?;
+            if kind.is_dir() {
+                pending.push((path, target));
+            } else if kind.is_symlink() {
+                let link = std::fs::read_link(&path)
+                    .map_err(|e| GitError::io("reading the pack", &path, e))?;
+                std::os::unix::fs::symlink(&link, &target)
+                    .map_err(|e| GitError::io("copying the pack", &target, e))?;
+            } else {
+                std::fs::copy(&path, &target)
+                    .map_err(|e| GitError::io("copying the pack", &target, e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Clones `source` and checks out `rev` (default: the remote's default branch),
@@ -94,37 +138,27 @@ pub fn install_pack(
     force: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Installed, GitError> {
-    let url = normalise_source(source)?;
+    let origin = classify_source(source)?;
     std::fs::create_dir_all(packs_dir)
         .map_err(|e| GitError::io("creating the packs directory", packs_dir, e))?;
     let tmp = packs_dir.join(format!(".install-{:08x}", rand::random::<u32>()));
     let mut cleanup = Cleanup(Some(tmp.clone()));
-    let mut fetch = FetchOptions::new();
-    fetch.remote_callbacks(callbacks(progress));
-    let repo = RepoBuilder::new()
-        .fetch_options(fetch)
-        .clone(&url, &tmp)
-        .map_err(|e| GitError::Clone {
-            source_: source.to_string(),
-            message: e.message().to_string(),
-        })?;
-    let mut revision = repo
-        .head()
-        .ok()
-        .filter(|h| h.is_branch())
-        .and_then(|h| h.shorthand().map(str::to_string));
-    if let Some(rev) = rev {
-        checkout_rev(&repo, source, rev)?;
-        revision = Some(rev.to_string());
-    }
-    let sha = repo
-        .head()
-        .and_then(|h| h.peel_to_commit())
-        .map(|c| c.id().to_string())
-        .map_err(|e| GitError::Clone {
-            source_: source.to_string(),
-            message: format!("the repository has no commits: {}", e.message()),
-        })?;
+    let (sha, revision) = match &origin {
+        Source::Git(url) => clone_at(url, source, &tmp, rev, progress)?,
+        Source::Directory(dir) => {
+            if let Some(rev) = rev {
+                return Err(GitError::Clone {
+                    source_: source.to_string(),
+                    message: format!(
+                        "{} is a plain directory, not a git repository, so it has no revision {rev}: leave out --ref, or install from its git repository",
+                        dir.display()
+                    ),
+                });
+            }
+            copy_pack_dir(dir, &tmp)?;
+            (None, None)
+        }
+    };
     if !tmp.join("pack.yaml").is_file() && !tmp.join("pack.yml").is_file() {
         return Err(GitError::NotAPack {
             source_: source.to_string(),
@@ -147,16 +181,99 @@ pub fn install_pack(
         std::fs::remove_dir_all(&dest)
             .map_err(|e| GitError::io("removing the installed pack", &dest, e))?;
     }
-    drop(repo);
     std::fs::rename(&tmp, &dest)
         .map_err(|e| GitError::io("moving the pack into place", &dest, e))?;
     cleanup.0 = None;
+    let report = PackReport::of(&pack::load_pack(&dest).unwrap_or(loaded));
     Ok(Installed {
-        pack: loaded.name,
+        pack: report.pack.clone(),
         dir: dest,
         sha,
         revision,
+        report,
     })
+}
+
+/// Clones `url` into `dir` and checks out `rev`; returns the commit and the
+/// branch or tag checked out. `rev` that names no revision is tried with a
+/// `v` in front, as StackStorm's `st2 pack install pack=1.2.0` finds tag
+/// `v1.2.0`.
+fn clone_at(
+    url: &str,
+    source: &str,
+    dir: &Path,
+    rev: Option<&str>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(Option<String>, Option<String>), GitError> {
+    let mut fetch = FetchOptions::new();
+    fetch.remote_callbacks(callbacks(progress));
+    let repo = RepoBuilder::new()
+        .fetch_options(fetch)
+        .clone(url, dir)
+        .map_err(|e| GitError::Clone {
+            source_: source.to_string(),
+            message: e.message().to_string(),
+        })?;
+    let mut revision = repo
+        .head()
+        .ok()
+        .filter(|h| h.is_branch())
+        .and_then(|h| h.shorthand().map(str::to_string));
+    if let Some(rev) = rev {
+        let picked = match checkout_rev(&repo, source, rev) {
+            Err(GitError::UnknownRevision { .. }) if !rev.starts_with('v') => {
+                let prefixed = format!("v{rev}");
+                match checkout_rev(&repo, source, &prefixed) {
+                    Ok(()) => prefixed,
+                    // Report the revision as it was asked for.
+                    Err(_) => return checkout_rev(&repo, source, rev).map(|_| (None, None)),
+                }
+            }
+            other => other.map(|_| rev.to_string())?,
+        };
+        revision = Some(picked);
+    }
+    let sha = repo
+        .head()
+        .and_then(|h| h.peel_to_commit())
+        .map(|c| c.id().to_string())
+        .map_err(|e| GitError::Clone {
+            source_: source.to_string(),
+            message: format!("the repository has no commits: {}", e.message()),
+        })?;
+    Ok((Some(sha), revision))
+}
+
+/// What a loaded pack holds that an operator should know about: actions that
+/// did not load, actions whose runner Stormdesk cannot run, and content it
+/// ignores. `pack install` prints it; nothing is left unsaid.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PackReport {
+    pub pack: String,
+    /// Actions that can run.
+    pub actions: usize,
+    /// `file:line:column: message` per action that did not load.
+    pub errors: Vec<String>,
+    /// `name: reason` per action of an unsupported runner.
+    pub unsupported: Vec<String>,
+    /// Sensors, rules, aliases, ... with the reason they are not run.
+    pub ignored: Vec<String>,
+}
+
+impl PackReport {
+    pub fn of(p: &pack::Pack) -> PackReport {
+        PackReport {
+            pack: p.name.clone(),
+            actions: p.actions.len(),
+            errors: p.errors.iter().map(|e| e.to_string()).collect(),
+            unsupported: p
+                .unsupported
+                .iter()
+                .map(|u| format!("{}: {}", u.name, u.reason))
+                .collect(),
+            ignored: p.ignored.iter().map(|i| i.to_string()).collect(),
+        }
+    }
 }
 
 /// Checks out a branch (as a local branch following origin's) or, for a tag or

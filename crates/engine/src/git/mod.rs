@@ -11,7 +11,7 @@ mod worktree;
 mod worktrees;
 
 pub use error::GitError;
-pub use install::{install_pack, update_pack, Installed, Progress, Updated};
+pub use install::{install_pack, update_pack, Installed, PackReport, Progress, Updated};
 pub use repo::{head_commit, is_git_repo};
 pub use revisions::{
     list_revisions, tag_version, CheckedOut, Revision, RevisionKind, Revisions, RECENT_COMMITS,

@@ -1,5 +1,6 @@
 //! Action metadata (`actions/*.yaml`) and parameter schemas.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -25,7 +26,14 @@ pub struct ParamSpec {
     pub type_: Option<String>,
     #[serde(default)]
     pub required: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `Some(Value::Null)` when the metadata says `default: null`: StackStorm
+    /// counts a declared null default as a default (an immutable parameter may
+    /// rely on it, and the parameter then reaches the action as `None`).
+    #[serde(
+        default,
+        deserialize_with = "declared",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub default: Option<Value>,
     #[serde(rename = "enum", default, skip_serializing_if = "Option::is_none")]
     pub enum_: Option<Vec<Value>>,
@@ -41,6 +49,11 @@ pub struct ParamSpec {
     /// Other JSON-schema keywords, kept as written (`items`, `minimum`, ...).
     #[serde(flatten, default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
+}
+
+/// Keeps an explicit `null` as `Some(Value::Null)`; an absent key stays `None`.
+fn declared<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl ParamSpec {
@@ -322,6 +335,7 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
     let mut parameters = raw.parameters.unwrap_or_default();
     let keys: ParamKeys = serde_yaml::from_str(text).map_err(|e| FileProblem::from_yaml(nm, &e))?;
     let keys = keys.parameters.unwrap_or_default();
+    let mut positions: BTreeMap<u64, String> = BTreeMap::new();
     for (pname, spec) in parameters.iter_mut() {
         if let Some(t) = spec.type_.as_deref() {
             if !PARAM_TYPES.contains(&t) {
@@ -334,22 +348,32 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
                 ));
             }
         }
-        let set: Vec<&str> = keys
-            .get(pname)
-            .and_then(|k| k.as_ref())
+        let written = keys.get(pname).and_then(|k| k.as_ref());
+        let set: Vec<&str> = written
             .map(|k| k.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        if let Some(base) = runner.parameters().get(pname) {
+        let base = runner.parameters().get(pname);
+        check_immutable(pname, base, &set).map_err(|m| FileProblem::plain(nm, m))?;
+        if let Some(base) = base {
             *spec = override_runner_param(pname, base, spec, &set)
                 .map_err(|m| FileProblem::plain(nm, m))?;
         }
-        if spec.immutable && spec.default.is_none() {
-            return Err(FileProblem::plain(
-                nm,
-                format!("immutable parameter '{pname}' needs a default value: add `default:` or remove `immutable: true`"),
-            ));
+        if let Some(pos) = written.and_then(|k| k.get("position")) {
+            let Some(pos) = pos.as_u64() else {
+                return Err(FileProblem::plain(
+                    nm,
+                    format!("parameter '{pname}' has position {pos}; positions are whole numbers from 0"),
+                ));
+            };
+            if let Some(other) = positions.insert(pos, pname.clone()) {
+                return Err(FileProblem::plain(
+                    nm,
+                    format!("parameters {pname} and {other} have the same position {pos}; positions must be unique"),
+                ));
+            }
         }
     }
+    check_contiguous(&positions).map_err(|m| FileProblem::plain(nm, m))?;
 
     let entry_point = raw.entry_point.filter(|e| !e.trim().is_empty());
     if runner.needs_entry_point {
@@ -384,6 +408,47 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
     })))
 }
 
+/// StackStorm's rule for `immutable` in action metadata
+/// (`st2common/validators/api/action.py`, `_validate_parameters`): a runner
+/// parameter that the runner already declares immutable cannot be declared
+/// immutable again, and an immutable parameter needs a `default` key, its own
+/// or the runner's (`default: null` counts).
+fn check_immutable(name: &str, base: Option<&ParamSpec>, set: &[&str]) -> Result<(), String> {
+    if !set.contains(&"immutable") {
+        return Ok(());
+    }
+    let has_default = set.contains(&"default") || base.is_some_and(|b| b.default.is_some());
+    if base.is_some_and(|b| b.immutable) {
+        return Err(format!(
+            "runner parameter '{name}' is declared immutable in the runner; remove `immutable` from it"
+        ));
+    }
+    if !has_default {
+        return Err(format!(
+            "immutable parameter '{name}' needs a default value: add `default:` or remove `immutable: true`"
+        ));
+    }
+    Ok(())
+}
+
+/// Positions must run without gaps (StackStorm's
+/// `_validate_position_values_contiguous`).
+fn check_contiguous(positions: &BTreeMap<u64, String>) -> Result<(), String> {
+    let (Some((&min, _)), Some((&max, _))) =
+        (positions.first_key_value(), positions.last_key_value())
+    else {
+        return Ok(());
+    };
+    if max - min + 1 == positions.len() as u64 {
+        return Ok(());
+    }
+    let listed: Vec<String> = positions.iter().map(|(p, n)| format!("{n}={p}")).collect();
+    Err(format!(
+        "parameter positions must be contiguous, without gaps; found {}",
+        listed.join(", ")
+    ))
+}
+
 /// Applies StackStorm's rules for an action parameter that redeclares a
 /// runner parameter; `set` lists the attribute keys the action wrote.
 fn override_runner_param(
@@ -408,11 +473,6 @@ fn override_runner_param(
                 RUNNER_PARAM_OVERRIDABLE_ATTRS.join(", ")
             ));
         }
-    }
-    if set.contains(&"immutable") && base.immutable {
-        return Err(format!(
-            "runner parameter '{name}' is already immutable in the runner; remove `immutable` from it"
-        ));
     }
     let pick = |key: &str| set.contains(&key);
     Ok(ParamSpec {

@@ -6,7 +6,32 @@ use std::path::{Path, PathBuf};
 use super::action::{parse_action, FileProblem, Parsed};
 use super::config::read_config_schema;
 use super::meta::PackMeta;
-use super::{ActionFileError, Pack, PackError, UnsupportedAction};
+use super::{ActionFileError, IgnoredContent, Pack, PackError, UnsupportedAction};
+
+/// Pack content StackStorm loads and Stormdesk does not run, with the reason
+/// shown to the operator.
+const IGNORED_KINDS: &[(&str, &str)] = &[
+    (
+        "sensors",
+        "Stormdesk runs no sensors; start their actions from the console, the CLI or the API",
+    ),
+    (
+        "rules",
+        "Stormdesk has no rules engine; rules are not evaluated",
+    ),
+    (
+        "aliases",
+        "Stormdesk has no ChatOps; action aliases are not served",
+    ),
+    (
+        "policies",
+        "Stormdesk does not apply action policies (concurrency, retry on failure)",
+    ),
+    (
+        "triggers",
+        "Stormdesk has no triggers; trigger types are not registered",
+    ),
+];
 
 /// Loads the pack in `dir`. Broken or unsupported actions do not fail the
 /// pack: they are listed in [`Pack::errors`] and [`Pack::unsupported`].
@@ -48,9 +73,25 @@ pub fn load_pack(dir: &Path) -> Result<Pack, PackError> {
         unsupported: Vec::new(),
         errors: Vec::new(),
         config_schema,
+        ignored: ignored_content(dir),
     };
     load_actions(&mut pack)?;
     Ok(pack)
+}
+
+/// Counts the metadata files of each kind of content Stormdesk does not run.
+fn ignored_content(dir: &Path) -> Vec<IgnoredContent> {
+    IGNORED_KINDS
+        .iter()
+        .filter_map(|&(kind, reason)| {
+            let files = metadata_files(&dir.join(kind)).ok()?.len();
+            (files > 0).then_some(IgnoredContent {
+                kind,
+                files,
+                reason,
+            })
+        })
+        .collect()
 }
 
 fn read(path: &Path) -> Result<String, PackError> {

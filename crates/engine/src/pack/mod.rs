@@ -54,6 +54,32 @@ pub struct Pack {
     pub errors: Vec<ActionFileError>,
     /// `config.schema.yaml`, key by key, when the pack has one.
     pub config_schema: Option<Map<String, Value>>,
+    /// Content StackStorm would load that Stormdesk does not run.
+    pub ignored: Vec<IgnoredContent>,
+}
+
+/// A kind of pack content Stormdesk does not run (sensors, rules, ...), how
+/// many files of it the pack holds, and why it is not run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IgnoredContent {
+    /// The pack subdirectory: `sensors`, `rules`, `aliases`, `policies`, `triggers`.
+    pub kind: &'static str,
+    /// Metadata files found there.
+    pub files: usize,
+    pub reason: &'static str,
+}
+
+impl fmt::Display for IgnoredContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({} file{}): {}",
+            self.kind,
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            self.reason
+        )
+    }
 }
 
 /// An action the pack declares but Stormdesk cannot run.

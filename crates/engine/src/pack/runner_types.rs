@@ -79,6 +79,7 @@ sudo:
 sudo_password:
   type: string
   secret: true
+  default: null
   description: Password for sudo when passwordless sudo is not allowed.
 timeout:
   type: integer
@@ -124,32 +125,22 @@ log_level:
   description: Lowest level of the action's self.logger messages that are kept.
 "#;
 
+// StackStorm's orquesta runner declares no runner parameters; the revision
+// is Stormdesk's addition (a workflow and its pack's tasks run at it).
 const ORQUESTA: &str = r#"
 content_version:
   type: string
   description: Pack revision (commit, tag or branch) to run the workflow from.
-notify:
-  type: array
-  default: []
-  items:
-    type: string
-  description: Tasks to send notifications for.
 "#;
 
+// Only what StackStorm's http runner.yaml declares: `method`, `body`,
+// `params`, `timeout` and the rest are parameters of the action (core.http
+// declares them), which the runner reads from the action parameters.
 const HTTP: &str = r#"
 url:
   type: string
   required: true
   description: URL of the HTTP endpoint.
-method:
-  type: string
-  enum: [HEAD, GET, POST, PUT, PATCH, DELETE, OPTIONS, TRACE, PURGE]
-  description: HTTP method; GET, or POST when a body is given.
-body:
-  description: Request body; an object or array is sent as JSON.
-params:
-  type: object
-  description: Query string parameters.
 headers:
   type: object
   description: Request headers.
@@ -177,12 +168,11 @@ http_proxy:
 https_proxy:
   type: string
   description: HTTPS proxy URL.
-timeout:
-  type: number
-  default: 60
-  description: Seconds before the request is abandoned and marked as timed out.
 "#;
 
+// StackStorm's remote runner.yaml; `concurrency` and `ssh_config` are
+// Stormdesk's additions. `parallel` is immutable (StackStorm always ran the
+// hosts in parallel whatever it said).
 const REMOTE_COMMON: &str = r#"
 hosts:
   type: string
@@ -211,8 +201,9 @@ bastion_host:
   description: Host the SSH connections go through.
 parallel:
   type: boolean
-  default: true
-  description: Run on the hosts in parallel (StackStorm always did, whatever this said).
+  default: false
+  immutable: true
+  description: Kept for StackStorm compatibility; hosts always run in parallel.
 concurrency:
   type: integer
   description: At most this many hosts at once (default STORMDESK_SSH_MAX_PARALLEL or 20).
@@ -223,10 +214,6 @@ cwd:
   type: string
   default: /tmp
   description: Working directory on the remote hosts.
-dir:
-  type: string
-  default: /tmp
-  description: Remote directory scripts are copied to.
 env:
   type: object
   description: Extra environment variables.
@@ -241,11 +228,27 @@ sudo:
 sudo_password:
   type: string
   secret: true
+  default: null
   description: Password for sudo.
 timeout:
   type: integer
   default: 60
   description: Seconds before the action is killed.
+"#;
+
+const REMOTE_CMD_DIR: &str = r#"
+dir:
+  type: string
+  default: /tmp
+  immutable: true
+  description: Remote directory scripts are copied to.
+"#;
+
+const REMOTE_SCRIPT_DIR: &str = r#"
+dir:
+  type: string
+  default: /tmp
+  description: Remote directory scripts are copied to.
 "#;
 
 const DEFS: &[Def] = &[
@@ -284,14 +287,14 @@ const DEFS: &[Def] = &[
         &["run-remote"],
         Support::Supported,
         false,
-        &[LOCAL_CMD, REMOTE_COMMON],
+        &[LOCAL_CMD, REMOTE_COMMON, REMOTE_CMD_DIR],
     ),
     (
         "remote-shell-script",
         &["run-remote-script"],
         Support::Supported,
         true,
-        &[REMOTE_COMMON, SCRIPT_EXTRA],
+        &[REMOTE_COMMON, REMOTE_SCRIPT_DIR, SCRIPT_EXTRA],
     ),
     ("action-chain", &[], Support::NotYet, true, &[]),
     ("inquirer", &[], Support::NotYet, false, &[]),
@@ -439,9 +442,10 @@ mod tests {
         assert!(p["password"].secret);
         assert_eq!(p["allow_redirects"].default, Some(json!(false)));
         assert_eq!(p["verify_ssl_cert"].default, Some(json!(true)));
-        assert_eq!(p["timeout"].default, Some(json!(60)));
-        assert_eq!(p["method"].default, None);
-        assert!(p["body"].type_.is_none());
+        // Action parameters in StackStorm (core.http declares them).
+        for name in ["method", "body", "params", "timeout"] {
+            assert!(!p.contains_key(name), "{name}");
+        }
     }
 
     #[test]
@@ -454,14 +458,17 @@ mod tests {
         for secret in ["password", "private_key", "passphrase", "sudo_password"] {
             assert!(p[secret].secret, "{secret}");
         }
-        assert_eq!(p["parallel"].default, Some(json!(true)));
-        assert!(!p["parallel"].immutable);
+        assert_eq!(p["parallel"].default, Some(json!(false)));
+        assert!(p["parallel"].immutable);
+        assert!(p["dir"].immutable);
+        assert_eq!(p["sudo_password"].default, Some(serde_json::Value::Null));
         assert_eq!(p["timeout"].default, Some(json!(60)));
         assert_eq!(p["cwd"].default, Some(json!("/tmp")));
         let script = runner_type("remote-shell-script").unwrap();
         assert!(script.needs_entry_point);
         assert!(!script.parameters().contains_key("cmd"));
         assert_eq!(script.parameters()["dir"].default, Some(json!("/tmp")));
+        assert!(!script.parameters()["dir"].immutable);
         assert_eq!(script.parameters()["kwarg_op"].default, Some(json!("--")));
     }
 }

@@ -186,7 +186,25 @@ fn action_metadata_problems_say_what_to_fix() {
             "name: badtype\nrunner_type: noop\nparameters:\n  x:\n    type: str\n",
             "unknown type 'str'",
         ),
+        // StackStorm's `_validate_parameters`: `parallel` is immutable in the
+        // remote runner already.
+        (
+            "reimmut.yaml",
+            "name: reimmut\nrunner_type: remote-shell-cmd\nparameters:\n  parallel:\n    immutable: true\n",
+            "declared immutable in the runner",
+        ),
+        (
+            "samepos.yaml",
+            "name: samepos\nrunner_type: local-shell-script\nentry_point: s.sh\nparameters:\n  a:\n    position: 0\n  b:\n    position: 0\n",
+            "have the same position 0",
+        ),
+        (
+            "gappos.yaml",
+            "name: gappos\nrunner_type: local-shell-script\nentry_point: s.sh\nparameters:\n  a:\n    position: 0\n  b:\n    position: 2\n",
+            "contiguous",
+        ),
     ];
+    write(tmp.path(), "actions/s.sh", "#!/bin/sh\n");
     for (file, text, _) in &cases {
         write(tmp.path(), &format!("actions/{file}"), text);
     }
@@ -461,4 +479,97 @@ limits:
     minimal_pack(tmp2.path());
     let bare = load_pack(tmp2.path()).unwrap();
     assert_eq!(load_pack_config(&bare, tmp2.path()).unwrap(), json!({}));
+}
+
+/// What StackStorm accepts, Stormdesk accepts (st2common/validators/api/action.py).
+#[test]
+fn metadata_stackstorm_accepts_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    minimal_pack(tmp.path());
+    // core.echo: immutable runner parameters with no default of their own
+    // (`sudo_password` has `default: null` in the runner, `kwarg_op` "--").
+    write(
+        tmp.path(),
+        "actions/echo.yaml",
+        "name: echo\nrunner_type: local-shell-cmd\nparameters:\n  message:\n    type: string\n  cmd:\n    type: string\n    required: true\n    default: 'echo {{message}}'\n    immutable: true\n  kwarg_op:\n    immutable: true\n  sudo:\n    default: false\n    immutable: true\n  sudo_password:\n    immutable: true\n",
+    );
+    // `body` and `method` are action parameters of an http action, of any type.
+    write(
+        tmp.path(),
+        "actions/post.yaml",
+        "name: post\nrunner_type: http-request\nparameters:\n  url:\n    default: http://x\n  body:\n    type: object\n  method:\n    type: string\n    default: POST\n    immutable: true\n",
+    );
+    // `default: null` counts as a default for an action parameter too.
+    write(
+        tmp.path(),
+        "actions/nulldef.yaml",
+        "name: nulldef\nrunner_type: noop\nparameters:\n  x:\n    type: string\n    default: null\n    immutable: true\n",
+    );
+    // A command action with an entry point (StackStorm runs `cmd` anyway);
+    // positions may start anywhere as long as they run without gaps.
+    write(
+        tmp.path(),
+        "actions/cmdentry.yaml",
+        "name: cmdentry\nrunner_type: local-shell-cmd\nentry_point: whatever.sh\nparameters:\n  cmd:\n    default: 'true'\n  a:\n    position: 1\n  b:\n    position: 2\n",
+    );
+    let pack = load_pack(tmp.path()).unwrap();
+    assert!(pack.errors.is_empty(), "{:?}", pack.errors);
+    let echo = pack.get_action("echo").unwrap().effective_parameters();
+    assert!(echo["sudo_password"].immutable);
+    assert_eq!(echo["sudo_password"].default, Some(serde_json::Value::Null));
+    assert!(echo["kwarg_op"].immutable);
+    let post = pack.get_action("post").unwrap().effective_parameters();
+    assert_eq!(post["body"].type_.as_deref(), Some("object"));
+    assert!(!pack.get_action("post").unwrap().is_runner_param("body"));
+    assert_eq!(
+        pack.get_action("nulldef").unwrap().parameters["x"].default,
+        Some(serde_json::Value::Null)
+    );
+    assert!(pack.get_action("cmdentry").is_ok());
+}
+
+/// StackStorm's own packs load unmodified (test data in ../shared/st2-packs,
+/// or STORMDESK_ST2_PACKS).
+#[test]
+fn stackstorms_own_packs_load_without_errors() {
+    let Some(root) = st2_packs() else { return };
+    for name in ["core", "linux", "examples"] {
+        let pack = load_pack(&root.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            pack.errors.is_empty(),
+            "{name}: {:#?}",
+            pack.errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        );
+        assert!(!pack.actions.is_empty(), "{name}");
+    }
+    let examples = load_pack(&root.join("examples")).unwrap();
+    let kinds: Vec<&str> = examples.ignored.iter().map(|i| i.kind).collect();
+    for kind in ["sensors", "rules", "aliases", "triggers"] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
+    }
+}
+
+/// StackStorm's own packs (test data, never copied into the project):
+/// `STORMDESK_ST2_PACKS`, else `../shared/st2-packs` beside the repository.
+/// Missing, the test fails, unless `STORMDESK_ST2_PACKS_OPTIONAL=1` (set by
+/// `.ci/run` on a machine without them), when it says it is skipped.
+pub(crate) fn st2_packs() -> Option<std::path::PathBuf> {
+    let dir = std::env::var_os("STORMDESK_ST2_PACKS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/st2-packs"));
+    if dir.join("core/pack.yaml").is_file() {
+        return Some(dir);
+    }
+    let msg = format!(
+        "StackStorm's packs are not at {}: set STORMDESK_ST2_PACKS to the directory holding core/, linux/ and examples/",
+        dir.display()
+    );
+    if std::env::var_os("STORMDESK_ST2_PACKS_OPTIONAL").is_some_and(|v| v == "1") {
+        eprintln!("SKIPPED: {msg}");
+        return None;
+    }
+    panic!("{msg}");
 }

@@ -46,7 +46,9 @@ fn hello_renders_its_immutable_cmd() {
     assert_eq!(r.runner["timeout"], json!(60));
     assert_eq!(r.runner["kwarg_op"], json!("--"));
     assert_eq!(r.runner["sudo"], json!(false));
-    assert!(!r.runner.contains_key("sudo_password"));
+    // Declared but unset: there, as null (StackStorm passes None).
+    assert_eq!(r.runner["sudo_password"], serde_json::Value::Null);
+    assert!(!r.all.contains_key("sudo_password"));
     assert_eq!(r.action.len(), 1);
     assert_eq!(r.action[0].name, "name");
     assert_eq!(r.action[0].value, json!("world"));

@@ -29,6 +29,10 @@ pub(crate) fn prepare(
         .map_err(|e| fail(format!("cannot read {}: {e}", path.display())))?;
     let spec =
         WorkflowSpec::from_yaml(&text).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    // Every declared parameter arrives, null when unset, as StackStorm's
+    // `render_final_params` gives them to Orquesta (`inputs=action_params`,
+    // st2common/services/workflows.py); Orquesta takes a given input, even
+    // null, over the spec's default (`render_input`).
     let input: Map<String, Value> = parameters
         .iter()
         .filter(|(name, _)| spec.input.iter().any(|i| &i.name == *name))

@@ -557,7 +557,7 @@ async fn install_from_a_path_and_a_url_then_update_from_origin() {
         .await
         .unwrap();
     assert_eq!(installed.pack, "deploy");
-    assert_eq!(installed.sha, gf.shas.main.to_string());
+    assert_eq!(installed.sha, Some(gf.shas.main.to_string()));
     assert_eq!(installed.revision.as_deref(), Some("main"));
     assert_eq!(installed.dir, gf.fx.home.path().join("packs/deploy"));
     let summary = engine
@@ -599,11 +599,13 @@ async fn install_from_a_path_and_a_url_then_update_from_origin() {
 
     // A file:// URL pinned at a tag, replacing the installed pack.
     let url = format!("file://{}", gf.src.display());
+    // `1.0.0` finds tag `v1.0.0`, as StackStorm's pack install does.
     let pinned = engine
-        .install_pack(&url, Some("v1.0.0"), true)
+        .install_pack(&url, Some("1.0.0"), true)
         .await
         .unwrap();
-    assert_eq!(pinned.sha, gf.shas.v1_0.to_string());
+    assert_eq!(pinned.sha, Some(gf.shas.v1_0.to_string()));
+    assert_eq!(pinned.revision.as_deref(), Some("v1.0.0"));
     let done = run_ok(&engine, at("deploy.greet", None, Map::new())).await;
     assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
     let revs = engine.revisions("deploy").await.unwrap();
@@ -619,14 +621,17 @@ async fn install_refuses_what_is_not_a_git_pack_and_update_reports_locks() {
     let gf = GitFixture::new();
     let engine = gf.engine_with(|o| o.pack_dirs.clear()).await;
 
-    // A plain directory.
+    // A plain directory without a pack.
     let plain = gf.fx.path("plain");
     std::fs::create_dir_all(&plain).unwrap();
     let err = engine
         .install_pack(plain.to_str().unwrap(), None, false)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("is not a git repository"), "{err}");
+    assert!(
+        err.to_string().contains("holds no StackStorm pack"),
+        "{err}"
+    );
 
     // A repository without pack.yaml.
     let mut nopack = GitPack::init(&gf.fx.path("nopack"));
@@ -879,4 +884,98 @@ async fn worktrees_are_clean_checkouts_with_modes_links_and_filters() {
         .unwrap();
     let notes = std::fs::read_to_string(filtered.checkout().dir.join("notes.txt")).unwrap();
     assert_eq!(notes, "one\r\ntwo\r\n", ".gitattributes filters apply");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_copies_a_plain_pack_directory_and_reports_what_does_not_run() {
+    let gf = GitFixture::new();
+    let engine = gf.engine_with(|o| o.pack_dirs.clear()).await;
+    let src = gf.fx.path("plainpack");
+    let write = |rel: &str, text: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "pack.yaml",
+        "ref: plainpack\nname: plainpack\nversion: 0.1.0\n",
+    );
+    write(
+        "actions/hi.yaml",
+        "name: hi\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: echo plain\n",
+    );
+    write(
+        "actions/broken.yaml",
+        "name: broken\nrunner_type: local-shell-cmd\nparameters:\n  x:\n    type: strin\n",
+    );
+    write(
+        "actions/chain.yaml",
+        "name: chain\nrunner_type: winrm-cmd\n",
+    );
+    write("sensors/watch.yaml", "class_name: Watch\n");
+    write("rules/r1.yaml", "name: r1\n");
+    write("rules/r2.yaml", "name: r2\n");
+
+    // A revision makes no sense for a directory.
+    let err = engine
+        .install_pack(src.to_str().unwrap(), Some("v1"), false)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("plain directory"), "{err}");
+
+    let installed = engine
+        .install_pack(src.to_str().unwrap(), None, false)
+        .await
+        .unwrap();
+    assert_eq!(installed.sha, None);
+    assert_eq!(installed.pack, "plainpack");
+    assert!(installed.dir.join("actions/hi.yaml").is_file());
+    let r = &installed.report;
+    assert_eq!(r.actions, 1);
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(
+        r.errors[0].contains("broken.yaml") && r.errors[0].contains("strin"),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.unsupported.len(), 1);
+    assert!(
+        r.unsupported[0].starts_with("chain: runner type winrm-cmd"),
+        "{:?}",
+        r.unsupported
+    );
+    assert_eq!(r.ignored.len(), 2, "{:?}", r.ignored);
+    assert!(
+        r.ignored[0].starts_with("sensors (1 file)"),
+        "{:?}",
+        r.ignored
+    );
+    assert!(
+        r.ignored[1].starts_with("rules (2 files)"),
+        "{:?}",
+        r.ignored
+    );
+
+    let done = run_ok(&engine, at("plainpack.hi", None, Map::new())).await;
+    assert_eq!(done.result["stdout"], json!("plain"));
+    // A broken action says why it did not load, not "not found".
+    let err = engine
+        .run(stormdesk_engine::RunRequest {
+            action: "plainpack.broken".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("invalid metadata") && msg.contains("strin"),
+        "{msg}"
+    );
+    let summary = engine
+        .packs()
+        .into_iter()
+        .find(|p| p.ref_ == "plainpack")
+        .unwrap();
+    assert!(!summary.git);
+    assert_eq!(summary.ignored, r.ignored);
 }

@@ -178,10 +178,9 @@ fn run(
         .string("sudo_password")?
         .filter(|p| !p.is_empty())
         .map(str::to_string);
-    let parallel = params.bool("parallel", true)?;
-    let concurrency = if parallel { concurrency(params)? } else { 1 }
-        .min(hosts.len())
-        .max(1);
+    // `parallel` is immutable in StackStorm's runner.yaml and its runner
+    // always fans out; `concurrency: 1` runs the hosts one after another.
+    let concurrency = concurrency(params)?.min(hosts.len()).max(1);
     // Secrets of this runner never leave it, whatever the engine asked to mask.
     let secrets = Secrets::new(
         ["password", "passphrase", "private_key", "sudo_password"]

@@ -72,11 +72,4 @@ fn bad_runner_parameters_are_named() {
         ),
         "{err}"
     );
-
-    let mut req = request("local-shell-cmd", json!({"cmd": "true"}));
-    req.entry_point = Some("/tmp/x.sh".into());
-    assert!(matches!(
-        run_err(&req),
-        RunError::UnexpectedEntryPoint { .. }
-    ));
 }

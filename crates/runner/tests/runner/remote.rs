@@ -576,14 +576,14 @@ fn password_is_refused_with_a_hint_and_without_the_value() {
 }
 
 #[test]
-fn sequential_when_parallel_is_false_and_hosts_are_deduplicated() {
+fn sequential_with_concurrency_one_and_hosts_are_deduplicated() {
     let sshd = Sshd::start();
     let order = sshd.dir.path().join("order");
     let req = remote(
         &sshd,
         "remote-shell-cmd",
         "web1,web2,web1,web3",
-        json!({"cmd": format!("echo start >> '{0}'; sleep 0.2; echo end >> '{0}'", order.display()), "parallel": false}),
+        json!({"cmd": format!("echo start >> '{0}'; sleep 0.2; echo end >> '{0}'", order.display()), "concurrency": 1}),
     );
     let (outcome, _) = run_lib(&req);
     assert_eq!(

@@ -150,3 +150,33 @@ fn a_background_process_holding_stdout_does_not_hang_the_run() {
     assert_eq!(outcome.status, RunnerStatus::Succeeded);
     assert_eq!(outcome.result["stdout"], "done");
 }
+
+#[test]
+fn commands_run_in_bash_as_stackstorms_local_runner_does() {
+    // `$[...]` arithmetic and `[[ ]]` are bash-only: dash would print `$[1+2]`.
+    let (outcome, _) = run_lib(&request(
+        "local-shell-cmd",
+        json!({"cmd": "echo $[1+2]; [[ a == a ]] && echo ok"}),
+    ));
+    assert_eq!(
+        outcome.status,
+        RunnerStatus::Succeeded,
+        "{:?}",
+        outcome.result
+    );
+    assert_eq!(outcome.result["stdout"], "3\nok");
+}
+
+#[test]
+fn an_entry_point_on_a_command_action_is_ignored_as_in_stackstorm() {
+    let mut req = request("local-shell-cmd", json!({"cmd": "echo ran"}));
+    req.entry_point = Some("/nonexistent/x.sh".into());
+    let (outcome, _) = run_lib(&req);
+    assert_eq!(
+        outcome.status,
+        RunnerStatus::Succeeded,
+        "{:?}",
+        outcome.result
+    );
+    assert_eq!(outcome.result["stdout"], "ran");
+}
