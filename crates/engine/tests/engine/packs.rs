@@ -1,0 +1,145 @@
+//! StackStorm content as StackStorm runs it: the bundled `core` pack, a pack
+//! of the same name taking its place, every declared parameter reaching the
+//! action, workflow inputs without default.
+
+use serde_json::{json, Map, Value};
+use stormdesk_engine::{Engine, RunRequest, Status};
+
+use crate::common::{finished, params, Fixture};
+
+fn write(dir: &std::path::Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+async fn run(engine: &Engine, action: &str, p: Map<String, Value>) -> stormdesk_engine::Execution {
+    let started = engine
+        .run(RunRequest {
+            action: action.into(),
+            parameters: p,
+            content_version: None,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{action}: {e}"));
+    finished(engine, &started.id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_pack_is_always_there_with_stackstorms_actions() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+
+    let done = run(&engine, "core.echo", params(&[("message", json!("hi there"))])).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["stdout"], json!("hi there"));
+
+    let done = run(&engine, "core.error", params(&[("message", json!("oops"))])).await;
+    assert_eq!(done.result["stderr"], json!("oops"));
+    assert_eq!(done.result["stdout"], json!(""));
+
+    // core.local runs bash, as StackStorm's local runner does.
+    let done = run(&engine, "core.local", params(&[("cmd", json!("echo $[1+2]"))])).await;
+    assert_eq!(done.result["stdout"], json!(3), "{}", done.result);
+
+    let done = run(&engine, "core.noop", Map::new()).await;
+    assert_eq!(done.status, Status::Succeeded);
+
+    let done = run(&engine, "core.uuid", Map::new()).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    let uuid = done.result["result"].as_str().unwrap().to_string();
+    assert_eq!(uuid.len(), 36, "{uuid}");
+    assert_eq!(uuid.as_bytes()[14], b'4', "a uuid4: {uuid}");
+
+    let done = run(&engine, "core.pause", params(&[("max_pause", json!(0))])).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+
+    let done = run(
+        &engine,
+        "core.inject_trigger",
+        params(&[("trigger_name", json!("ops.deployed")), ("payload", json!({"v": 1}))]),
+    )
+    .await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["result"]["trigger"], json!("ops.deployed"));
+    assert_eq!(done.result["result"]["rules_evaluated"], json!(false));
+
+    // Listed as unsupported, with the reason, until their runners exist.
+    let err = engine
+        .run(RunRequest {
+            action: "core.winrm_cmd".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("winrm-cmd"), "{err}");
+    let core = engine.packs().into_iter().find(|p| p.ref_ == "core").unwrap();
+    assert!(core.errors.is_empty(), "{:?}", core.errors);
+    assert!(core.shadows.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_named_core_takes_the_bundled_ones_place_with_a_notice() {
+    let fx = Fixture::new();
+    let mine = fx.packs.join("mycore");
+    write(&mine, "pack.yaml", "ref: core\nname: core\nversion: 9.9.9\n");
+    write(
+        &mine,
+        "actions/echo.yaml",
+        "name: echo\nrunner_type: local-shell-cmd\nparameters:\n  message: {type: string}\n  cmd: {default: 'echo mine {{message}}', immutable: true}\n",
+    );
+    let engine = fx.engine().await;
+    let done = run(&engine, "core.echo", params(&[("message", json!("x"))])).await;
+    assert_eq!(done.result["stdout"], json!("mine x"));
+    let core = engine.packs().into_iter().find(|p| p.ref_ == "core").unwrap();
+    assert_eq!(core.version.as_deref(), Some("9.9.9"));
+    let hidden = core.shadows.expect("a notice that it hides the bundled core");
+    assert!(hidden.ends_with("bundled/core"), "{hidden}");
+    // Only what the user's pack has: the bundled core.noop is gone with it.
+    assert!(engine.action("core.noop").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_declared_parameter_reaches_a_python_action() {
+    let fx = Fixture::new();
+    let pack = fx.packs.join("opt");
+    write(&pack, "pack.yaml", "ref: opt\nname: opt\nversion: 0.1.0\n");
+    write(
+        &pack,
+        "actions/opt.yaml",
+        "name: opt\nrunner_type: python-script\nentry_point: opt.py\nparameters:\n  a: {type: string, required: true}\n  b: {type: string}\n  c: {type: integer, default: 3}\n",
+    );
+    // No defaults in Python for `b`: StackStorm passes it as None.
+    write(
+        &pack,
+        "actions/opt.py",
+        "from st2common.runners.base_action import Action\n\n\nclass Opt(Action):\n    def run(self, a, b, c):\n        return {'a': a, 'b': b, 'c': c}\n",
+    );
+    let engine = fx.engine().await;
+    let done = run(&engine, "opt.opt", params(&[("a", json!("x"))])).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["result"], json!({"a": "x", "b": null, "c": 3}));
+    // The record keeps what had a value.
+    assert_eq!(done.parameters.get("b"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_input_without_default_is_null() {
+    let fx = Fixture::new();
+    let pack = fx.packs.join("wfin");
+    write(&pack, "pack.yaml", "ref: wfin\nname: wfin\nversion: 0.1.0\n");
+    write(
+        &pack,
+        "actions/flow.yaml",
+        "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\nparameters:\n  who: {type: string}\n",
+    );
+    write(
+        &pack,
+        "actions/workflows/flow.yaml",
+        "version: 1.0\ninput:\n  - who\noutput:\n  - who: <% ctx().who %>\n  - missing: <% ctx().who = null %>\ntasks:\n  t:\n    action: core.noop\n",
+    );
+    let engine = fx.engine().await;
+    let done = run(&engine, "wfin.flow", Map::new()).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["output"], json!({"who": null, "missing": true}));
+}
