@@ -69,6 +69,9 @@ pub(crate) struct Live {
     pub control: Option<mpsc::UnboundedSender<launch::Control>>,
     /// Left running by an earlier engine; its runner is not our child.
     pub adopted: bool,
+    /// A final report is being committed; until the store has it, other
+    /// reports are asked to come again (nothing is acknowledged unstored).
+    pub finishing: bool,
 }
 
 pub(crate) struct Inner {
@@ -356,7 +359,12 @@ impl Engine {
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
             };
-            let masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
+            let mut masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
+            // A workflow's secret passed to a task as an ordinary parameter
+            // is still a secret in the task's record.
+            for value in masked.values_mut() {
+                secrets.mask_value(value);
+            }
             (
                 request,
                 masked,
@@ -422,6 +430,7 @@ impl Engine {
                     child_pid: None,
                     control: None,
                     adopted: false,
+                    finishing: false,
                 },
             );
         // Queued, not awaited: the writer keeps order, and until it commits the
@@ -667,6 +676,11 @@ impl Engine {
 
     /// Completes an execution (first completion wins), masks secrets in the result,
     /// and forgets its callback token.
+    ///
+    /// The completion is taken only once the store has committed it: if the
+    /// store cannot write (a full disk), the execution stays as it was, the
+    /// error goes back to the caller (a runner gets HTTP 503 and keeps its
+    /// result in its spool), and a later report can complete it.
     pub(crate) async fn finish(
         &self,
         id: &str,
@@ -681,6 +695,12 @@ impl Engine {
             if entry.execution.status.is_completed() {
                 return Ok(None);
             }
+            if entry.finishing {
+                return Err(EngineError::Busy(format!(
+                    "the completion of execution {id} is being saved; report again"
+                )));
+            }
+            entry.finishing = true;
             self.with_secrets(id, |secrets| secrets.mask_value(&mut result));
             let status = if entry.execution.status == Status::Canceling
                 && !matches!(status, Status::Succeeded)
@@ -689,16 +709,40 @@ impl Engine {
             } else {
                 status
             };
-            complete(&mut entry.execution, status, result);
-            entry.execution.clone()
+            let mut done = entry.execution.clone();
+            complete(&mut done, status, result);
+            done
         };
-        self.persist(&execution, false).await?;
+        if let Err(e) = self.persist(&execution, false).await {
+            if let Some(entry) = self
+                .inner
+                .live
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(id)
+            {
+                entry.finishing = false;
+            }
+            tracing::error!(execution = %id, error = %e, "the completion was not saved; it stays pending until it can be");
+            return Err(e);
+        }
         tracing::info!(execution = %id, status = %execution.status, "completed");
-        self.inner
+        let had_runner = self
+            .inner
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+            .remove(id)
+            .is_some_and(|l| l.runner_pid.is_some() || l.control.is_some());
+        // A runner's output may still arrive after its final status, so its
+        // secrets go when it exits (launch.rs); a workflow has no runner.
+        if !had_runner {
+            self.inner
+                .secrets
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
+        }
         self.inner
             .leases
             .lock()

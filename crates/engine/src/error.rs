@@ -43,6 +43,12 @@ pub enum EngineError {
     },
     #[error("the store's writer has stopped; restart Stormdesk")]
     StoreClosed,
+    /// The store could not commit a write (a full disk, a read-only file).
+    #[error("the store at {path} cannot save changes: {message}; free disk space or fix the file's permissions, nothing reported is lost meanwhile")]
+    StoreWrite { path: String, message: String },
+    /// Try again shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("could not bind the callback listener on {addr}: {source}")]
     Bind {
         addr: String,
@@ -104,6 +110,7 @@ impl EngineError {
             EngineError::NotActive { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",
             EngineError::Git(e) => e.code(),
+            EngineError::StoreWrite { .. } | EngineError::Busy(_) => "unavailable",
             EngineError::RunnerSpawn { .. }
             | EngineError::Store { .. }
             | EngineError::StoreClosed

@@ -202,6 +202,17 @@ async fn on_runner_exit(
     // Output may be spooled even when the final status got through.
     if let Err(e) = crate::reconcile::spool_file(engine, id).await {
         tracing::warn!(execution = %id, error = %e, "spool reconcile failed");
+        // The result is in the spool and the periodic sweep applies it when
+        // the store can take it: the runner's exit says nothing more.
+        if engine
+            .inner
+            .paths
+            .spool()
+            .join(format!("{id}.json"))
+            .exists()
+        {
+            return;
+        }
     }
     engine
         .inner

@@ -103,6 +103,7 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineEr
                     child_pid,
                     control: None,
                     adopted: true,
+                    finishing: false,
                 },
             );
     }
@@ -160,16 +161,46 @@ async fn sweep(engine: &Engine, at_start: bool) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// Applies `<spool>/<id>.json` if present, then removes it.
+/// Applies `<spool>/<id>.json` if present, then removes it. A file that can
+/// never be applied (not a runner record) is moved to `<spool>/rejected/`
+/// and its execution fails with a message saying where the file is: it is
+/// neither retried for ever nor lost.
 pub(crate) async fn spool_file(engine: &Engine, id: &str) -> Result<(), EngineError> {
     let path = engine.inner.paths.spool().join(format!("{id}.json"));
-    let record = match read_spool(&path)? {
-        Some(r) => r,
-        None => return Ok(()),
+    let record = match read_spool(&path) {
+        Ok(Some(r)) => r,
+        Ok(None) => return Ok(()),
+        Err(e) => return reject_spool(engine, id, &path, e).await,
     };
     engine.apply_output(id, record.chunks).await?;
     engine.apply_update(id, record.update).await?;
     std::fs::remove_file(&path).map_err(|e| EngineError::io("cannot remove spool file", &path, e))
+}
+
+async fn reject_spool(
+    engine: &Engine,
+    id: &str,
+    path: &Path,
+    e: EngineError,
+) -> Result<(), EngineError> {
+    if matches!(e, EngineError::Io { .. }) {
+        return Err(e);
+    }
+    let dir = engine.inner.paths.spool().join("rejected");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| EngineError::io("cannot move a spool file aside", &dir, e))?;
+    let kept = dir.join(format!("{id}.json"));
+    std::fs::rename(path, &kept)
+        .map_err(|e| EngineError::io("cannot move a spool file aside", &kept, e))?;
+    tracing::error!(execution = %id, file = %kept.display(), error = %e, "a spooled result could not be read; moved aside");
+    engine
+        .finish(
+            id,
+            Status::Failed,
+            json!({"error": format!("the runner's spooled result could not be read ({e}); the file is kept at {}", kept.display())}),
+        )
+        .await?;
+    Ok(())
 }
 
 fn read_spool(path: &Path) -> Result<Option<SpoolRecord>, EngineError> {

@@ -43,6 +43,7 @@
 mod args;
 pub mod callback;
 mod cancel;
+pub mod depth;
 mod error;
 pub mod mask;
 pub mod process;

@@ -39,13 +39,36 @@ pub(crate) fn run_cmd(
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
     let (params, cmd) = Params::for_command(req)?;
-    let argv = if params.bool("sudo", false)? {
-        sudo_argv(cmd.into())
+    // A command line that holds a secret would show it to every local user in
+    // `ps`; it travels in the environment instead (readable by the same user
+    // only) and bash evaluates it, dropping the variable first.
+    let hidden = req
+        .secrets
+        .iter()
+        .any(|s| s.len() >= 3 && cmd.contains(s.as_str()));
+    let line: OsString = if hidden {
+        HIDDEN_CMD_LINE.into()
     } else {
-        vec![SHELL.into(), "-c".into(), cmd.into()]
+        cmd.into()
     };
-    run_argv(req, &params, argv, on_event, cancel)
+    let argv = if params.bool("sudo", false)? {
+        sudo_argv(line)
+    } else {
+        vec![SHELL.into(), "-c".into(), line]
+    };
+    let extra_env = if hidden {
+        vec![(HIDDEN_CMD_VAR.to_string(), cmd.to_string())]
+    } else {
+        vec![]
+    };
+    run_argv(req, &params, argv, extra_env, on_event, cancel)
 }
+
+/// The variable a secret-bearing command line travels in.
+const HIDDEN_CMD_VAR: &str = "STORMDESK_ACTION_CMD";
+/// What `ps` shows instead of a command line that holds a secret.
+const HIDDEN_CMD_LINE: &str =
+    "__c=$STORMDESK_ACTION_CMD; unset STORMDESK_ACTION_CMD; eval \"$__c\"";
 
 pub(crate) fn run_script(
     req: &RunnerRequest,
@@ -63,18 +86,18 @@ pub(crate) fn run_script(
             .map(|a| shell_quote(a.as_bytes()))
             .collect::<Vec<_>>()
             .join(" ");
-        argv = sudo_argv(line);
+        argv = sudo_argv(line.into());
     }
-    run_argv(req, &params, argv, on_event, cancel)
+    run_argv(req, &params, argv, vec![], on_event, cancel)
 }
 
 /// `sudo -E -- bash -c COMMAND`, as StackStorm runs with `sudo: true`; `-E`
 /// keeps the action's environment.
-fn sudo_argv(command_line: String) -> Vec<OsString> {
+fn sudo_argv(command_line: OsString) -> Vec<OsString> {
     ["sudo", "-E", "--", "bash", "-c"]
         .into_iter()
         .map(OsString::from)
-        .chain([OsString::from(command_line)])
+        .chain([command_line])
         .collect()
 }
 
@@ -82,12 +105,14 @@ fn run_argv(
     req: &RunnerRequest,
     params: &Params<'_>,
     mut argv: Vec<OsString>,
+    extra_env: Vec<(String, String)>,
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
     let timeout = params.timeout(DEFAULT_TIMEOUT)?;
     let mut env = params.env()?;
     env.extend(st2_action_env(req));
+    env.extend(extra_env);
     let program = argv.remove(0);
     let spec = ProcessSpec {
         program: program.clone(),

@@ -17,8 +17,10 @@ use std::process::ExitCode;
 use std::thread;
 
 use crate::callback::Reporter;
-use crate::mask::Secrets;
-use crate::protocol::{Callback, ExecutionUpdate, RunnerRequest, RunnerStatus, SpoolRecord};
+use crate::mask::{Secrets, StreamMasker};
+use crate::protocol::{
+    Callback, ExecutionUpdate, RunnerRequest, RunnerStatus, SpoolRecord, Stream,
+};
 use crate::{run_with_events, spool, CancelHandle, RunError, RunEvent, RunOutcome};
 use serde_json::json;
 
@@ -88,9 +90,12 @@ fn watch_signals(cancel: CancelHandle) {
 
 fn final_update(outcome: Result<RunOutcome, RunError>) -> ExecutionUpdate {
     match outcome {
-        Ok(outcome) => ExecutionUpdate {
+        Ok(mut outcome) => ExecutionUpdate {
             status: outcome.status,
-            result: Some(outcome.result),
+            result: Some({
+                crate::depth::cap_depth(&mut outcome.result, crate::depth::MAX_RESULT_DEPTH);
+                outcome.result
+            }),
             pid: outcome.pid,
         },
         // As StackStorm reports a runner that failed before the action ran.
@@ -102,18 +107,46 @@ fn final_update(outcome: Result<RunOutcome, RunError>) -> ExecutionUpdate {
     }
 }
 
+/// One [`StreamMasker`] per output stream.
+#[derive(Default)]
+struct Maskers([StreamMasker; 3]);
+
+impl Maskers {
+    fn of(&mut self, stream: Stream) -> &mut StreamMasker {
+        &mut self.0[match stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+            Stream::Other => 2,
+        }]
+    }
+
+    /// What each stream still holds back, at the end of the run.
+    fn finish(&mut self, secrets: &Secrets) -> Vec<(Stream, String)> {
+        [Stream::Stdout, Stream::Stderr, Stream::Other]
+            .into_iter()
+            .map(|s| (s, self.of(s).finish(secrets)))
+            .filter(|(_, rest)| !rest.is_empty())
+            .collect()
+    }
+}
+
 fn run_unreported(req: &RunnerRequest, cancel: &CancelHandle) -> ExitCode {
     let secrets = Secrets::new(req.secrets.iter().cloned());
     let mut stderr = io::stderr();
+    let mut maskers = Maskers::default();
     let outcome = run_with_events(
         req,
         &mut |event| {
-            if let RunEvent::Output { data, .. } = event {
-                let _ = stderr.write_all(secrets.mask_str(data).as_bytes());
+            if let RunEvent::Output { stream, data } = event {
+                let out = maskers.of(stream).push(&secrets, data);
+                let _ = stderr.write_all(out.as_bytes());
             }
         },
         cancel,
     );
+    for (_, rest) in maskers.finish(&secrets) {
+        let _ = stderr.write_all(rest.as_bytes());
+    }
     let mut update = final_update(outcome);
     if let Some(result) = update.result.as_mut() {
         secrets.mask_value(result);
@@ -132,6 +165,7 @@ fn print_final(update: &ExecutionUpdate) {
 fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle) -> ExitCode {
     let secrets = Secrets::new(req.secrets.iter().cloned());
     let mut reporter = Reporter::start(&req.execution_id, callback);
+    let mut maskers = Maskers::default();
     let outcome = run_with_events(
         req,
         &mut |event| match event {
@@ -139,10 +173,18 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
             RunEvent::Output { stream, data } if secrets.is_empty() => {
                 reporter.output(stream, data)
             }
-            RunEvent::Output { stream, data } => reporter.output(stream, &secrets.mask_str(data)),
+            RunEvent::Output { stream, data } => {
+                let out = maskers.of(stream).push(&secrets, data);
+                if !out.is_empty() {
+                    reporter.output(stream, &out);
+                }
+            }
         },
         cancel,
     );
+    for (stream, rest) in maskers.finish(&secrets) {
+        reporter.output(stream, &rest);
+    }
     let mut update = final_update(outcome);
     if let Some(result) = update.result.as_mut() {
         secrets.mask_value(result);

@@ -96,6 +96,8 @@ impl From<EngineError> for ApiError {
             "invalid_input" | "unsupported" | "pack_error" => StatusCode::BAD_REQUEST,
             "conflict" => StatusCode::CONFLICT,
             "git_error" => StatusCode::UNPROCESSABLE_ENTITY,
+            // Runners retry and then keep the report in their spool.
+            "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_body())

@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS workflows (
     id TEXT PRIMARY KEY,
     state TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS meta (
+    k TEXT PRIMARY KEY,
+    v TEXT NOT NULL
+);
 "#;
 
 /// An execution that was not completed when the engine last stopped.
@@ -79,6 +83,36 @@ pub(crate) fn store_err(path: &Path) -> impl Fn(rusqlite::Error) -> EngineError 
     }
 }
 
+/// Creates the database file with mode 0600 when it is new, and takes other
+/// users' access away from an existing one.
+fn private_file(path: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map(drop)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Ok(()),
+                _ => Err(EngineError::io("cannot create the store", path, e)),
+            })?;
+    }
+    restrict(path);
+    Ok(())
+}
+
+/// Mode 0600 when the file exists and is ours; anything else is left alone.
+fn restrict(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}
+
 fn open(path: &Path, flags: OpenFlags) -> Result<Connection, EngineError> {
     let conn = Connection::open_with_flags(path, flags).map_err(store_err(path))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -88,13 +122,32 @@ fn open(path: &Path, flags: OpenFlags) -> Result<Connection, EngineError> {
 
 impl Store {
     /// Opens (creating if needed) the store and starts its writer thread.
+    ///
+    /// The database and its WAL files are readable by their owner only
+    /// (SQLite gives the WAL and shared-memory files the database's mode). A
+    /// store that cannot be written (read-only file or directory, full disk)
+    /// is refused here, with the reason, rather than failing each write later.
     pub fn open(path: &Path) -> Result<Store, EngineError> {
+        private_file(path)?;
         let conn = open(path, OpenFlags::default())?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         )
         .map_err(store_err(path))?;
         conn.execute_batch(SCHEMA).map_err(store_err(path))?;
+        conn.execute(
+            "INSERT INTO meta (k, v) VALUES ('opened', ?1) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+            params![crate::model::now_rfc3339()],
+        )
+        .map_err(|e| EngineError::StoreWrite {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            restrict(Path::new(&side));
+        }
         let reader = open(path, OpenFlags::default())?;
         Ok(Store {
             path: path.to_path_buf(),

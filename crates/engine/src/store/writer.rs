@@ -6,7 +6,6 @@ use std::sync::mpsc;
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
-use super::store_err;
 use crate::error::EngineError;
 use crate::keys::KeyValuePair;
 use crate::model::{Execution, OutputChunk};
@@ -80,17 +79,48 @@ fn run(mut conn: Connection, path: PathBuf, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let result = commit(&mut conn, &batch).map_err(|e| store_err(&path)(e));
-        for (i, (_, done)) in batch.into_iter().enumerate() {
-            let reply = match &result {
-                Ok(changed) => Ok(changed[i]),
-                Err(e) => Err(EngineError::BadRequest(format!("store write failed: {e}"))),
-            };
-            let _ = done.send(reply);
+        match commit(&mut conn, &batch) {
+            Ok(changed) => {
+                for ((_, done), n) in batch.into_iter().zip(changed) {
+                    let _ = done.send(Ok(n));
+                }
+            }
+            // One operation that cannot be written must not take the others
+            // with it: each is tried on its own.
+            Err(_) if batch.len() > 1 => {
+                for job in batch {
+                    let reply = commit(&mut conn, std::slice::from_ref(&job))
+                        .map(|changed| changed[0])
+                        .map_err(|e| write_failed(&path, &e));
+                    let _ = job.1.send(reply);
+                }
+            }
+            Err(e) => {
+                let _ = batch
+                    .into_iter()
+                    .next()
+                    .map(|(_, done)| done.send(Err(write_failed(&path, &e))));
+            }
         }
-        if let Err(e) = result {
-            tracing::error!(error = %e, "store write failed");
-        }
+    }
+}
+
+/// A write that did not commit, said loudly: whoever waits for it keeps what
+/// it wanted stored (a runner keeps its spool) and can report it again.
+fn write_failed(path: &std::path::Path, e: &rusqlite::Error) -> EngineError {
+    let full = matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+    );
+    let message = if full {
+        format!("the disk is full ({e})")
+    } else {
+        e.to_string()
+    };
+    tracing::error!(store = %path.display(), "the store cannot save changes: {message}");
+    EngineError::StoreWrite {
+        path: path.display().to_string(),
+        message,
     }
 }
 

@@ -31,6 +31,7 @@ pub(crate) async fn recover(engine: &Engine, workflows: Vec<Execution>) -> Resul
                     child_pid: None,
                     control: None,
                     adopted: false,
+                    finishing: false,
                 },
             );
         let state = engine.inner.store.workflow_state(&id).await?;

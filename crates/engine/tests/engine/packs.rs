@@ -30,7 +30,12 @@ async fn the_core_pack_is_always_there_with_stackstorms_actions() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
 
-    let done = run(&engine, "core.echo", params(&[("message", json!("hi there"))])).await;
+    let done = run(
+        &engine,
+        "core.echo",
+        params(&[("message", json!("hi there"))]),
+    )
+    .await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(done.result["stdout"], json!("hi there"));
 
@@ -39,7 +44,12 @@ async fn the_core_pack_is_always_there_with_stackstorms_actions() {
     assert_eq!(done.result["stdout"], json!(""));
 
     // core.local runs bash, as StackStorm's local runner does.
-    let done = run(&engine, "core.local", params(&[("cmd", json!("echo $[1+2]"))])).await;
+    let done = run(
+        &engine,
+        "core.local",
+        params(&[("cmd", json!("echo $[1+2]"))]),
+    )
+    .await;
     assert_eq!(done.result["stdout"], json!(3), "{}", done.result);
 
     let done = run(&engine, "core.noop", Map::new()).await;
@@ -57,7 +67,10 @@ async fn the_core_pack_is_always_there_with_stackstorms_actions() {
     let done = run(
         &engine,
         "core.inject_trigger",
-        params(&[("trigger_name", json!("ops.deployed")), ("payload", json!({"v": 1}))]),
+        params(&[
+            ("trigger_name", json!("ops.deployed")),
+            ("payload", json!({"v": 1})),
+        ]),
     )
     .await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
@@ -73,7 +86,11 @@ async fn the_core_pack_is_always_there_with_stackstorms_actions() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("winrm-cmd"), "{err}");
-    let core = engine.packs().into_iter().find(|p| p.ref_ == "core").unwrap();
+    let core = engine
+        .packs()
+        .into_iter()
+        .find(|p| p.ref_ == "core")
+        .unwrap();
     assert!(core.errors.is_empty(), "{:?}", core.errors);
     assert!(core.shadows.is_none());
 }
@@ -82,7 +99,11 @@ async fn the_core_pack_is_always_there_with_stackstorms_actions() {
 async fn a_pack_named_core_takes_the_bundled_ones_place_with_a_notice() {
     let fx = Fixture::new();
     let mine = fx.packs.join("mycore");
-    write(&mine, "pack.yaml", "ref: core\nname: core\nversion: 9.9.9\n");
+    write(
+        &mine,
+        "pack.yaml",
+        "ref: core\nname: core\nversion: 9.9.9\n",
+    );
     write(
         &mine,
         "actions/echo.yaml",
@@ -91,9 +112,15 @@ async fn a_pack_named_core_takes_the_bundled_ones_place_with_a_notice() {
     let engine = fx.engine().await;
     let done = run(&engine, "core.echo", params(&[("message", json!("x"))])).await;
     assert_eq!(done.result["stdout"], json!("mine x"));
-    let core = engine.packs().into_iter().find(|p| p.ref_ == "core").unwrap();
+    let core = engine
+        .packs()
+        .into_iter()
+        .find(|p| p.ref_ == "core")
+        .unwrap();
     assert_eq!(core.version.as_deref(), Some("9.9.9"));
-    let hidden = core.shadows.expect("a notice that it hides the bundled core");
+    let hidden = core
+        .shadows
+        .expect("a notice that it hides the bundled core");
     assert!(hidden.ends_with("bundled/core"), "{hidden}");
     // Only what the user's pack has: the bundled core.noop is gone with it.
     assert!(engine.action("core.noop").is_err());
@@ -127,7 +154,11 @@ async fn every_declared_parameter_reaches_a_python_action() {
 async fn a_workflow_input_without_default_is_null() {
     let fx = Fixture::new();
     let pack = fx.packs.join("wfin");
-    write(&pack, "pack.yaml", "ref: wfin\nname: wfin\nversion: 0.1.0\n");
+    write(
+        &pack,
+        "pack.yaml",
+        "ref: wfin\nname: wfin\nversion: 0.1.0\n",
+    );
     write(
         &pack,
         "actions/flow.yaml",

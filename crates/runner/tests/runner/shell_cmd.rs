@@ -180,3 +180,38 @@ fn an_entry_point_on_a_command_action_is_ignored_as_in_stackstorm() {
     );
     assert_eq!(outcome.result["stdout"], "ran");
 }
+
+#[test]
+fn a_secret_in_the_command_line_is_not_shown_in_ps() {
+    let mut req = request(
+        "local-shell-cmd",
+        json!({"cmd": "echo 'pw=hunter2-xyz'; tr '\\0' ' ' < /proc/$$/cmdline"}),
+    );
+    req.secrets = vec!["hunter2-xyz".into()];
+    // The library does not mask (the runner process does): what the shell
+    // printed is what it saw.
+    let (outcome, _) = run_lib(&req);
+    assert_eq!(
+        outcome.status,
+        RunnerStatus::Succeeded,
+        "{:?}",
+        outcome.result
+    );
+    let stdout = outcome.result["stdout"].as_str().unwrap().to_string();
+    let (first, cmdline) = stdout.split_once('\n').unwrap();
+    assert_eq!(first, "pw=hunter2-xyz");
+    assert!(cmdline.starts_with("bash -c "), "{cmdline}");
+    assert!(
+        !cmdline.contains("hunter2"),
+        "the secret is on the command line: {cmdline}"
+    );
+    // Without a secret in it, the command line is the command, as in StackStorm.
+    let (outcome, _) = run_lib(&request(
+        "local-shell-cmd",
+        json!({"cmd": "tr '\\0' ' ' < /proc/$$/cmdline"}),
+    ));
+    assert!(outcome.result["stdout"]
+        .as_str()
+        .unwrap()
+        .contains("/proc/$$/cmdline"));
+}
