@@ -160,11 +160,13 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("string", |state: &State, v: Value| text(state, &v));
     env.add_filter(
         "join",
-        |state: &State,
-         v: Value,
-         d: Option<String>,
-         attribute: Option<String>|
-         -> Result<String, Error> {
+        |state: &State, v: Value, d: Option<String>, kwargs: Kwargs| -> Result<String, Error> {
+            let attribute: Option<String> = kwargs.get("attribute")?;
+            let d = match d {
+                Some(d) => Some(d),
+                None => kwargs.get("d")?,
+            };
+            kwargs.assert_all_used()?;
             let sep = d.unwrap_or_default();
             let mut parts = Vec::new();
             let items: Vec<Value> = match v.as_str() {
@@ -244,7 +246,12 @@ pub fn register(env: &mut Environment<'static>) {
     env.add_filter("e", escape);
     env.add_filter(
         "tojson",
-        |state: &State, v: Value, indent: Option<i64>| -> Result<Value, Error> {
+        |state: &State, v: Value, indent: Option<i64>, kwargs: Kwargs| -> Result<Value, Error> {
+            let indent = match indent {
+                Some(i) => Some(i),
+                None => kwargs.get("indent")?,
+            };
+            kwargs.assert_all_used()?;
             let json = to_json(state, &v)?;
             let opts = DumpOptions {
                 indent: indent.map(|n| " ".repeat(n.max(0) as usize)),
@@ -337,6 +344,73 @@ pub fn register(env: &mut Environment<'static>) {
             }
             let mapping = Value::from_iter(map);
             percent_format(&template, &[], Some(&mapping))
+        },
+    );
+    env.add_filter(
+        "dictsort",
+        |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
+            // Jinja2 returns (key, value) tuples.
+            let sorted = minijinja::filters::dictsort(&v, kwargs)?;
+            let mut pairs = Vec::new();
+            for p in sorted.try_iter()? {
+                pairs.push(crate::pyobjects::PyTuple::value(p.try_iter()?.collect()));
+            }
+            Ok(Value::from(pairs))
+        },
+    );
+    env.add_filter(
+        "truncate",
+        |state: &State, v: Value, args: Rest<Value>, kwargs: Kwargs| -> Result<String, Error> {
+            let pick = |i: usize, name: &str| -> Result<Option<Value>, Error> {
+                match args.get(i) {
+                    Some(v) => Ok(Some(v.clone())),
+                    None => kwargs.get(name),
+                }
+            };
+            let length = pick(0, "length")?.and_then(|v| v.as_usize());
+            let killwords = pick(1, "killwords")?.map(|v| v.is_true());
+            let end = pick(2, "end")?.and_then(|v| v.as_str().map(str::to_string));
+            let leeway = pick(3, "leeway")?.and_then(|v| v.as_usize());
+            kwargs.assert_all_used()?;
+            let s = text(state, &v)?;
+            let length = length.unwrap_or(255);
+            let end = end.unwrap_or_else(|| "...".into());
+            let leeway = leeway.unwrap_or(5);
+            let end_len = end.chars().count();
+            if length < end_len {
+                return Err(op(format!(
+                    "expected length >= {end_len}, got {length} (AssertionError)"
+                )));
+            }
+            let chars: Vec<char> = s.chars().collect();
+            if chars.len() <= length + leeway {
+                return Ok(s);
+            }
+            let head: String = chars[..length - end_len].iter().collect();
+            if killwords.unwrap_or(false) {
+                return Ok(head + &end);
+            }
+            let cut = match head.rfind(' ') {
+                Some(i) => head[..i].to_string(),
+                None => head,
+            };
+            Ok(cut + &end)
+        },
+    );
+    env.add_filter(
+        "attr",
+        |state: &State, v: Value, name: String| -> Result<Value, Error> {
+            // Jinja2's `attr` reads Python attributes only, never dict keys.
+            if v.kind() == ValueKind::Map {
+                if state.undefined_behavior() == minijinja::UndefinedBehavior::Strict {
+                    return Err(Error::new(
+                        ErrorKind::UndefinedError,
+                        format!("'dict object' has no attribute '{name}'"),
+                    ));
+                }
+                return Ok(Value::UNDEFINED);
+            }
+            v.get_attr(&name)
         },
     );
     env.add_filter(

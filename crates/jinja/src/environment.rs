@@ -177,15 +177,14 @@ pub fn environment(opts: &Options) -> Environment<'static> {
     );
     builtins::register(&mut env);
 
-    let mut names: Vec<&'static str> = ST2_FILTERS.to_vec();
-    if opts.orquesta {
-        names.extend(
-            ORQUESTA_FUNCTIONS
-                .iter()
-                .filter(|n| !ST2_FILTERS.contains(n)),
-        );
-    }
-    for name in names {
+    // Orquesta registers exactly its function catalog as filters (no
+    // `to_complex`, no `decrypt_kv`); parameters get `get_filters()`.
+    let names: &[&'static str] = if opts.orquesta {
+        ORQUESTA_FUNCTIONS
+    } else {
+        ST2_FILTERS
+    };
+    for &name in names {
         let store = opts.datastore.clone();
         env.add_filter(
             name,

@@ -79,8 +79,7 @@ pub fn py_split(
                         break;
                     }
                     if out.len() == max {
-                        let rest: String = chars[i..].iter().collect();
-                        out.push(rest.trim_end_matches(py_isspace).to_string());
+                        out.push(chars[i..].iter().collect());
                         break;
                     }
                     let start = i;
@@ -99,8 +98,7 @@ pub fn py_split(
                         break;
                     }
                     if out.len() == max {
-                        let rest: String = chars[..i].iter().collect();
-                        out.push(rest.trim_start_matches(py_isspace).to_string());
+                        out.push(chars[..i].iter().collect());
                         break;
                     }
                     let end = i;

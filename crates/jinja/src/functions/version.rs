@@ -149,6 +149,9 @@ pub fn match_expr(version: &SemVer, expr: &str) -> Result<bool, String> {
         (two.clone(), &expr[2..])
     } else if two.starts_with('>') || two.starts_with('<') {
         (two[..1].to_string(), &expr[1..])
+    } else if expr.starts_with(|c: char| c.is_ascii_digit()) {
+        // semver 3: a bare version means `==`.
+        ("==".to_string(), expr)
     } else {
         return Err(
             "match_expr parameter should be in format <op><ver>, where <op> is one of ['<', '>', '==', '<=', '>=', '!=']"

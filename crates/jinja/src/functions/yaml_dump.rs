@@ -201,10 +201,10 @@ fn analyze(scalar: &str, allow_unicode: bool) -> Analysis {
             line_breaks = true;
         }
         if !(ch == '\n' || (' '..='~').contains(&ch)) {
-            let unicode = (ch == '\u{85}'
-                || ('\u{a0}'..='\u{d7ff}').contains(&ch)
-                || ('\u{e000}'..='\u{fffd}').contains(&ch)
-                || ('\u{10000}'..'\u{10ffff}').contains(&ch))
+            // libyaml's IS_PRINTABLE: the BMP ranges only (no NEL, no
+            // astral characters, no BOM).
+            let unicode = (('\u{a0}'..='\u{d7ff}').contains(&ch)
+                || ('\u{e000}'..='\u{fffd}').contains(&ch))
                 && ch != '\u{feff}';
             if !unicode || !allow_unicode {
                 special = true;
@@ -284,13 +284,11 @@ struct Emitter {
     indents: Vec<Option<usize>>,
     indent: Option<usize>,
     flow_level: usize,
-    root_context: bool,
     mapping_context: bool,
     simple_key_context: bool,
     column: usize,
     whitespace: bool,
     indention: bool,
-    open_ended: bool,
     best_indent: usize,
     best_width: usize,
     allow_unicode: bool,
@@ -337,7 +335,6 @@ impl Emitter {
         };
         self.whitespace = whitespace;
         self.indention = self.indention && indention;
-        self.open_ended = false;
         self.write(&data);
     }
 
@@ -371,21 +368,11 @@ impl Emitter {
     fn step(&mut self) {
         match self.state {
             State::DocumentStart => {
+                // libyaml (CSafeDumper) writes no `---` and no `...` around
+                // an implicit document, whatever its root scalar.
                 if matches!(self.event(), Event::StreamEnd) {
-                    if self.open_ended {
-                        self.write_indicator("...", true, false, false);
-                        self.write_indent();
-                    }
                     self.state = State::Nothing;
                     return;
-                }
-                // The (implicit) document start: PyYAML writes `---` only
-                // before an empty root scalar.
-                if let Event::Scalar { value, .. } = self.event() {
-                    if value.is_empty() {
-                        self.write_indent();
-                        self.write_indicator("---", true, false, false);
-                    }
                 }
                 self.states.push(State::DocumentEnd);
                 self.expect_node(true, false, false);
@@ -468,8 +455,9 @@ impl Emitter {
     fn check_simple_key(&self) -> bool {
         match self.event() {
             Event::Scalar { value, .. } => {
+                // libyaml accepts an empty simple key (`'': 1`).
                 let a = analyze(value, self.allow_unicode);
-                value.chars().count() < 128 && !a.empty && !a.multiline
+                value.chars().count() < 128 && !a.multiline
             }
             Event::SeqStart => self.next_is(|e| matches!(e, Event::SeqEnd)),
             Event::MapStart => self.next_is(|e| matches!(e, Event::MapEnd)),
@@ -478,7 +466,7 @@ impl Emitter {
     }
 
     fn expect_node(&mut self, root: bool, mapping: bool, simple_key: bool) {
-        self.root_context = root;
+        let _ = root;
         self.mapping_context = mapping;
         self.simple_key_context = simple_key;
         match self.event() {
@@ -538,9 +526,6 @@ impl Emitter {
     }
 
     fn write_plain(&mut self, text: &str, split: bool) {
-        if self.root_context {
-            self.open_ended = true;
-        }
         if text.is_empty() {
             return;
         }
@@ -643,70 +628,67 @@ impl Emitter {
         self.write_indicator("'", false, false, false);
     }
 
+    /// libyaml's `yaml_emitter_write_double_quoted`: folds at the first
+    /// space of a run past the width, escaping a following space.
     fn write_double_quoted(&mut self, text: &str, split: bool) {
         self.write_indicator("\"", true, false, false);
         let chars: Vec<char> = text.chars().collect();
-        let (mut start, mut end) = (0, 0);
-        while end <= chars.len() {
-            let ch = chars.get(end).copied();
-            let must_escape = ch.is_none_or(|c| {
-                "\"\\\u{85}\u{2028}\u{2029}\u{feff}".contains(c)
-                    || !((' '..='~').contains(&c)
-                        || (self.allow_unicode
-                            && (('\u{a0}'..='\u{d7ff}').contains(&c)
-                                || ('\u{e000}'..='\u{fffd}').contains(&c))))
-            });
-            if must_escape {
-                if start < end {
-                    let data: String = chars[start..end].iter().collect();
-                    self.write(&data);
-                    start = end;
-                }
-                if let Some(c) = ch {
-                    let data = match c {
-                        '\0' => "\\0".to_string(),
-                        '\u{7}' => "\\a".into(),
-                        '\u{8}' => "\\b".into(),
-                        '\t' => "\\t".into(),
-                        '\n' => "\\n".into(),
-                        '\u{b}' => "\\v".into(),
-                        '\u{c}' => "\\f".into(),
-                        '\r' => "\\r".into(),
-                        '\u{1b}' => "\\e".into(),
-                        '"' => "\\\"".into(),
-                        '\\' => "\\\\".into(),
-                        '\u{85}' => "\\N".into(),
-                        '\u{a0}' => "\\_".into(),
-                        '\u{2028}' => "\\L".into(),
-                        '\u{2029}' => "\\P".into(),
-                        c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
-                        c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
-                        c => format!("\\U{:08X}", c as u32),
-                    };
-                    self.write(&data);
-                    start = end + 1;
-                }
-            }
-            if 0 < end
-                && end + 1 < chars.len()
-                && (ch == Some(' ') || start >= end)
-                && self.column as i64 + end as i64 - start as i64 > self.best_width as i64
-                && split
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            let printable = c == '\n'
+                || (' '..='~').contains(&c)
+                || (self.allow_unicode
+                    && (('\u{a0}'..='\u{d7ff}').contains(&c)
+                        || ('\u{e000}'..='\u{fffd}').contains(&c))
+                    && c != '\u{feff}');
+            if !printable
+                || matches!(
+                    c,
+                    '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}' | '"' | '\\'
+                )
             {
-                let mut data: String = chars[start.min(end)..end].iter().collect();
-                data.push('\\');
-                if start < end {
-                    start = end;
-                }
+                let data = match c {
+                    '\0' => "\\0".to_string(),
+                    '\u{7}' => "\\a".into(),
+                    '\u{8}' => "\\b".into(),
+                    '\t' => "\\t".into(),
+                    '\n' => "\\n".into(),
+                    '\u{b}' => "\\v".into(),
+                    '\u{c}' => "\\f".into(),
+                    '\r' => "\\r".into(),
+                    '\u{1b}' => "\\e".into(),
+                    '"' => "\\\"".into(),
+                    '\\' => "\\\\".into(),
+                    '\u{85}' => "\\N".into(),
+                    '\u{a0}' => "\\_".into(),
+                    '\u{2028}' => "\\L".into(),
+                    '\u{2029}' => "\\P".into(),
+                    c if (c as u32) <= 0xff => format!("\\x{:02X}", c as u32),
+                    c if (c as u32) <= 0xffff => format!("\\u{:04X}", c as u32),
+                    c => format!("\\U{:08X}", c as u32),
+                };
                 self.write(&data);
-                self.write_indent();
-                self.whitespace = false;
-                self.indention = false;
-                if chars.get(start) == Some(&' ') {
-                    self.write("\\");
+                spaces = false;
+            } else if c == ' ' {
+                if split
+                    && !spaces
+                    && self.column > self.best_width
+                    && i != 0
+                    && i + 1 != chars.len()
+                {
+                    self.write_indent();
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.write("\\");
+                    }
+                } else {
+                    self.write(" ");
                 }
+                spaces = true;
+            } else {
+                let mut buf = [0u8; 4];
+                self.write(c.encode_utf8(&mut buf));
+                spaces = false;
             }
-            end += 1;
         }
         self.write_indicator("\"", false, false, false);
     }
@@ -728,13 +710,11 @@ pub fn dump_with(value: &Value, indent: Option<i64>, allow_unicode: bool) -> Str
         indents: Vec::new(),
         indent: None,
         flow_level: 0,
-        root_context: false,
         mapping_context: false,
         simple_key_context: false,
         column: 0,
         whitespace: true,
         indention: true,
-        open_ended: false,
         best_indent,
         best_width: 80,
         allow_unicode,
@@ -754,7 +734,7 @@ mod tests {
             dump_with(&v, None, true),
             "a: text\nb:\n- 1\n- x: 'yes'\ne: []\nn: null\n"
         );
-        assert_eq!(dump_with(&json!("abc"), None, true), "abc\n...\n");
+        assert_eq!(dump_with(&json!("abc"), None, true), "abc\n");
         assert_eq!(
             dump_with(&json!([[1, 2], 3]), None, true),
             "- - 1\n  - 2\n- 3\n"

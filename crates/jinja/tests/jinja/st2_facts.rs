@@ -1,0 +1,1 @@
+//! Facts from StackStorm filter tests (filled in below).
