@@ -516,7 +516,6 @@ fn seq_method(value: &Value, method: &str, args: &[Value]) -> Option<Result<Valu
             let what = args.first()?;
             let r = value
                 .try_iter()
-                .map_err(Error::from)
                 .and_then(|mut it| {
                     it.position(|x| &x == what)
                         .map(Value::from)
@@ -571,7 +570,7 @@ mod tests {
     fn split_like_python() {
         assert_eq!(
             py_split("  a b  c ", None, 1, false).unwrap(),
-            vec!["a", "b  c"]
+            vec!["a", "b  c "]
         );
         assert_eq!(
             py_split("a,,b", Some(","), -1, false).unwrap(),
