@@ -155,8 +155,187 @@ fn jinja_title(s: &str) -> String {
     out
 }
 
+fn as_i128(v: &Value) -> Option<i128> {
+    match v.kind() {
+        ValueKind::Bool => Some(i128::from(v.is_true())),
+        ValueKind::Number if v.is_integer() => i128::try_from(v.clone()).ok(),
+        _ => None,
+    }
+}
+
+fn float_of_number(v: &Value) -> Option<f64> {
+    matches!(v.kind(), ValueKind::Number | ValueKind::Bool)
+        .then(|| float_of(v))
+        .flatten()
+}
+
+/// Jinja2's `make_attrgetter`: dotted names, integer parts index.
+fn attr_path(v: &Value, path: &str) -> Result<Value, Error> {
+    let mut v = v.clone();
+    for part in path.split('.') {
+        v = match part.parse::<i64>() {
+            Ok(i) => v.get_item(&Value::from(i))?,
+            Err(_) => v.get_attr(part)?,
+        };
+    }
+    Ok(v)
+}
+
+fn min_max(v: Value, kwargs: Kwargs, want_max: bool) -> Result<Value, Error> {
+    let case_sensitive: Option<bool> = kwargs.get("case_sensitive")?;
+    let attribute: Option<String> = kwargs.get("attribute")?;
+    kwargs.assert_all_used()?;
+    let key = |item: &Value| -> Result<Value, Error> {
+        let k = match &attribute {
+            Some(a) => attr_path(item, a)?,
+            None => item.clone(),
+        };
+        Ok(match (k.as_str(), case_sensitive.unwrap_or(false)) {
+            (Some(s), false) => Value::from(s.to_lowercase()),
+            _ => k,
+        })
+    };
+    let mut best: Option<(Value, Value)> = None;
+    for item in v.try_iter()? {
+        let k = key(&item)?;
+        let better = match &best {
+            None => true,
+            Some((bk, _)) if want_max => k > *bk,
+            Some((bk, _)) => k < *bk,
+        };
+        if better {
+            best = Some((k, item));
+        }
+    }
+    // Jinja2 returns an undefined value for an empty sequence.
+    Ok(best.map_or(Value::UNDEFINED, |(_, item)| item))
+}
+
+fn pprint_fits(v: &Value) -> Option<String> {
+    // pprint.pformat sorts dict keys; short values print on one line.
+    let sorted = sort_maps(v);
+    let s = crate::pyrepr::py_repr(&sorted);
+    (s.chars().count() <= 80).then_some(s)
+}
+
+fn sort_maps(v: &Value) -> Value {
+    match v.kind() {
+        ValueKind::Map => {
+            let mut pairs: Vec<(Value, Value)> = v
+                .try_iter()
+                .map(|keys| {
+                    keys.map(|k| (k.clone(), v.get_item(&k).unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::from_iter(pairs.into_iter().map(|(k, val)| (k, sort_maps(&val))))
+        }
+        ValueKind::Seq
+            if v.downcast_object_ref::<crate::pyobjects::PyTuple>()
+                .is_none() =>
+        {
+            Value::from(
+                v.try_iter()
+                    .map(|it| it.map(|x| sort_maps(&x)).collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            )
+        }
+        _ => v.clone(),
+    }
+}
+
 /// Installs the overrides.
 pub fn register(env: &mut Environment<'static>) {
+    env.add_test("sequence", |v: Value| -> bool {
+        // Jinja2: anything with a length and items (text, lists, dicts).
+        matches!(
+            v.kind(),
+            ValueKind::String | ValueKind::Seq | ValueKind::Map
+        )
+    });
+    env.add_filter("sum", |v: Value, kwargs: Kwargs| -> Result<Value, Error> {
+        let attribute: Option<String> = kwargs.get("attribute")?;
+        let start: Option<Value> = kwargs.get("start")?;
+        kwargs.assert_all_used()?;
+        let mut total = start.unwrap_or(Value::from(0));
+        for item in v.try_iter()? {
+            let item = match &attribute {
+                Some(a) => attr_path(&item, a)?,
+                None => item,
+            };
+            total = match (as_i128(&total), as_i128(&item)) {
+                (Some(a), Some(b)) => Value::from(a + b),
+                _ => match (float_of_number(&total), float_of_number(&item)) {
+                    (Some(a), Some(b)) => Value::from(a + b),
+                    _ => {
+                        return Err(op(format!(
+                            "unsupported operand type(s) for +: '{}' and '{}' (TypeError)",
+                            total.kind(),
+                            item.kind()
+                        )))
+                    }
+                },
+            };
+        }
+        Ok(total)
+    });
+    env.add_filter("min", |v: Value, kwargs: Kwargs| min_max(v, kwargs, false));
+    env.add_filter("max", |v: Value, kwargs: Kwargs| min_max(v, kwargs, true));
+    env.add_filter(
+        "groupby",
+        |v: Value, attribute: Option<String>, kwargs: Kwargs| -> Result<Value, Error> {
+            let groups = minijinja::filters::groupby(v, attribute.as_deref(), kwargs)?;
+            let mut out = Vec::new();
+            for g in groups.try_iter()? {
+                let grouper = g.get_attr("grouper")?;
+                let list: Vec<Value> = g.get_attr("list")?.try_iter()?.collect();
+                out.push(crate::pyobjects::PyTuple::named(
+                    vec![grouper, Value::from(list)],
+                    &["grouper", "list"],
+                ));
+            }
+            Ok(Value::from(out))
+        },
+    );
+    env.add_filter(
+        "wordwrap",
+        |v: Value, args: Rest<Value>, kwargs: Kwargs| -> Result<Value, Error> {
+            // Jinja2 also takes these positionally.
+            let names = [
+                "width",
+                "break_long_words",
+                "wrapstring",
+                "break_on_hyphens",
+            ];
+            let mut all: Vec<(String, Value)> = Vec::new();
+            for (name, value) in names.iter().zip(args.iter()) {
+                all.push((name.to_string(), value.clone()));
+            }
+            for k in kwargs.args() {
+                all.push((k.to_string(), kwargs.get::<Value>(k)?));
+            }
+            minijinja_contrib::filters::wordwrap(&v, Kwargs::from_iter(all))
+        },
+    );
+    env.add_filter(
+        "forceescape",
+        |state: &State, v: Value| -> Result<Value, Error> {
+            Ok(Value::from_safe_string(markup_escape(&text(state, &v)?)))
+        },
+    );
+    env.add_filter(
+        "pprint",
+        |state: &State, v: Value| -> Result<String, Error> {
+            if v.is_undefined()
+                && state.undefined_behavior() == minijinja::UndefinedBehavior::Strict
+            {
+                return Err(Error::from(ErrorKind::UndefinedError));
+            }
+            pprint_fits(&v)
+                .ok_or_else(|| op("pprint of values wider than 80 columns is not supported"))
+        },
+    );
     env.add_filter("string", |state: &State, v: Value| text(state, &v));
     env.add_filter(
         "join",

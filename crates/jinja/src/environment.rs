@@ -175,6 +175,7 @@ pub fn environment(opts: &Options) -> Environment<'static> {
             minijinja::tests::is_in(state, item, container)
         },
     );
+    minijinja_contrib::add_to_environment(&mut env);
     builtins::register(&mut env);
 
     // Orquesta registers exactly its function catalog as filters (no

@@ -10,14 +10,20 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 use crate::datastore::{Datastore, KvScope};
 
 /// A Python tuple: a sequence that prints as `('a', 1)`. Methods such as
-/// `dict.items()` and `str.partition()` return these.
+/// `dict.items()` and `str.partition()` return these; a named tuple (the
+/// groups of `groupby`) also answers its field names.
 #[derive(Debug, Clone)]
-pub struct PyTuple(pub Vec<Value>);
+pub struct PyTuple(pub Vec<Value>, pub &'static [&'static str]);
 
 impl PyTuple {
     /// Wraps the items into a template value.
     pub fn value(items: Vec<Value>) -> Value {
-        Value::from_object(PyTuple(items))
+        Value::from_object(PyTuple(items, &[]))
+    }
+
+    /// A named tuple: `fields[i]` reads item `i`.
+    pub fn named(items: Vec<Value>, fields: &'static [&'static str]) -> Value {
+        Value::from_object(PyTuple(items, fields))
     }
 
     /// The tuple's items.
@@ -32,6 +38,10 @@ impl Object for PyTuple {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        if let Some(name) = key.as_str() {
+            let i = self.1.iter().position(|f| *f == name)?;
+            return self.0.get(i).cloned();
+        }
         let i = key.as_i64()?;
         let len = self.0.len() as i64;
         let i = if i < 0 { i + len } else { i };
