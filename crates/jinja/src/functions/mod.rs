@@ -187,9 +187,9 @@ fn regex(
     func: &str,
     pattern: &Value,
     ignorecase: Option<&Value>,
-) -> Result<pyre::PyRegex, FunctionError> {
+) -> Result<std::sync::Arc<pyre::PyRegex>, FunctionError> {
     let p = want_str(func, "the pattern", pattern)?;
-    pyre::PyRegex::new(p, truthy(ignorecase))
+    pyre::PyRegex::cached(p, truthy(ignorecase))
         .map_err(|e| FunctionError::new(func, Kind::Value, e.0))
 }
 

@@ -10,7 +10,21 @@
 //! errors. Iteration follows Python 3.7+: an empty match right after a
 //! non-empty one counts.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
 use fancy_regex::{Captures, Regex, RegexBuilder};
+
+/// Compiled patterns kept, as Python's `re` module keeps its cache (it
+/// holds 512); compiling a Unicode pattern costs far more than matching.
+const CACHE_SIZE: usize = 512;
+
+type Cache = Mutex<HashMap<(String, bool), Arc<PyRegex>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
 
 /// A compiled Python pattern.
 pub struct PyRegex {
@@ -264,6 +278,25 @@ fn has_inline_flag(pattern: &str, flag: char) -> bool {
 }
 
 impl PyRegex {
+    /// A compiled pattern from the cache, compiled on first use.
+    pub fn cached(pattern: &str, ignorecase: bool) -> Result<Arc<PyRegex>, ReError> {
+        let key = (pattern.to_string(), ignorecase);
+        if let Some(re) = cache()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(re.clone());
+        }
+        let re = Arc::new(PyRegex::new(pattern, ignorecase)?);
+        let mut c = cache().lock().unwrap_or_else(PoisonError::into_inner);
+        if c.len() >= CACHE_SIZE {
+            c.clear();
+        }
+        c.insert(key, re.clone());
+        Ok(re)
+    }
+
     /// Compiles a Python pattern; `ignorecase` is `re.I`.
     pub fn new(pattern: &str, ignorecase: bool) -> Result<Self, ReError> {
         let translated = translate(pattern)?;
@@ -327,7 +360,7 @@ impl PyRegex {
         // Anchor by wrapping; validate the pattern alone first so errors
         // read as Python's.
         translate(pattern)?;
-        let anchored = PyRegex::new(&format!("\\A(?:{pattern})"), ignorecase)?;
+        let anchored = PyRegex::cached(&format!("\\A(?:{pattern})"), ignorecase)?;
         anchored.search(text)
     }
 
