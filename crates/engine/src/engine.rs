@@ -53,7 +53,20 @@ pub struct EngineOptions {
     /// Unused worktrees kept per pack before the least recently used are
     /// removed (default [`crate::git::DEFAULT_KEEP`]).
     pub worktree_keep: Option<usize>,
+    /// Deepest nesting of workflows (a top-level run is level 1); a task
+    /// that would go deeper fails with an error naming the path. Default
+    /// [`DEFAULT_MAX_DEPTH`]. StackStorm has no limit, so a workflow that
+    /// calls itself never stops there.
+    pub max_depth: Option<usize>,
+    /// Most executions running at once under one top-level run. Default
+    /// [`DEFAULT_MAX_LIVE_PER_ROOT`].
+    pub max_live_per_root: Option<usize>,
 }
+
+/// Default of [`EngineOptions::max_depth`].
+pub const DEFAULT_MAX_DEPTH: usize = 50;
+/// Default of [`EngineOptions::max_live_per_root`].
+pub const DEFAULT_MAX_LIVE_PER_ROOT: usize = 5_000;
 
 /// How long a canceled runner gets to stop its process tree before it is killed.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(5);
@@ -94,6 +107,8 @@ pub(crate) struct Inner {
     pub prewarm: bool,
     pub warm: Mutex<Option<launch::Idle>>,
     pub callback_attempts: u32,
+    pub max_depth: usize,
+    pub max_live_per_root: usize,
     pub url: RwLock<String>,
     pub shutdown: CancellationToken,
     /// The tasks watching runner processes.
@@ -146,6 +161,11 @@ impl Engine {
             prewarm: opts.prewarm,
             warm: Mutex::new(None),
             callback_attempts: opts.callback_attempts.unwrap_or(5),
+            max_depth: opts.max_depth.unwrap_or(DEFAULT_MAX_DEPTH).max(1),
+            max_live_per_root: opts
+                .max_live_per_root
+                .unwrap_or(DEFAULT_MAX_LIVE_PER_ROOT)
+                .max(1),
             paths,
             store,
             bus: EventBus::new(),
@@ -291,6 +311,9 @@ impl Engine {
         parent: Option<String>,
         mut context: Map<String, Value>,
     ) -> Result<Execution, EngineError> {
+        if let Some(parent) = &parent {
+            self.check_limits(parent, &req.action)?;
+        }
         let lease = match &req.content_version {
             Some(rev) => Some(self.checkout_for(&req.action, rev).await?),
             None => None,
@@ -468,6 +491,74 @@ impl Engine {
         self.execution(&id).await
     }
 
+    /// Refuses a child of `parent` that would nest too deep or that would
+    /// have too many executions running under one top-level run.
+    fn check_limits(&self, parent: &str, action: &str) -> Result<(), EngineError> {
+        let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+        // The ancestors, nearest first, walked with a loop (never the stack).
+        let mut chain: Vec<&Execution> = Vec::new();
+        let mut next = Some(parent);
+        while let Some(id) = next {
+            let Some(l) = live.get(id) else { break };
+            chain.push(&l.execution);
+            next = l.execution.parent.as_deref();
+            if chain.len() > self.inner.max_depth + 1 {
+                break;
+            }
+        }
+        let path = || {
+            let mut names: Vec<String> = chain
+                .iter()
+                .rev()
+                .map(|e| match e.context.get("task").and_then(Value::as_str) {
+                    Some(task) => format!("{task} ({})", e.action),
+                    None => e.action.clone(),
+                })
+                .collect();
+            names.push(action.to_string());
+            if names.len() > 8 {
+                let tail = names.split_off(names.len() - 4);
+                names.truncate(3);
+                names.push("...".into());
+                names.extend(tail);
+            }
+            names.join(" > ")
+        };
+        if chain.len() + 1 > self.inner.max_depth {
+            return Err(EngineError::Limit(format!(
+                "running {action} would nest workflows {} levels deep, beyond the limit of {} ({}); a workflow that calls itself needs a condition that ends it, or raise the limit (--max-depth)",
+                chain.len() + 1,
+                self.inner.max_depth,
+                path()
+            )));
+        }
+        let root = chain.last().map_or(parent, |e| e.id.as_str());
+        let under_root = live
+            .values()
+            .filter(|l| !l.execution.status.is_completed())
+            .filter(|l| {
+                let mut at = Some(l.execution.id.as_str());
+                while let Some(id) = at {
+                    if id == root {
+                        return true;
+                    }
+                    at = live.get(id).and_then(|x| x.execution.parent.as_deref());
+                }
+                false
+            })
+            .count();
+        if under_root >= self.inner.max_live_per_root {
+            return Err(EngineError::Limit(format!(
+                "running {action} would make {} executions run at once under {} ({}), beyond the limit of {}; lower the concurrency of with-items tasks or raise the limit (--max-live-per-root)",
+                under_root + 1,
+                root,
+                path(),
+                self.inner.max_live_per_root
+            )));
+        }
+        Ok(())
+    }
+
     /// Waits until the execution has completed and returns its final record.
     pub async fn wait(&self, id: &str) -> Result<Execution, EngineError> {
         let mut rx = self.inner.bus.subscribe();
@@ -500,6 +591,12 @@ impl Engine {
         if self.inner.workflows.get(id).is_some() {
             return crate::workflow::cancel(self, id).await;
         }
+        self.cancel_action(id).await
+    }
+
+    /// Cancels an execution that is not a workflow (a workflow's cascade
+    /// calls this for the actions it waits on).
+    pub(crate) async fn cancel_action(&self, id: &str) -> Result<Execution, EngineError> {
         enum Found {
             Gone,
             Already(Execution),

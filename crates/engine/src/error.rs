@@ -49,6 +49,9 @@ pub enum EngineError {
     /// Try again shortly.
     #[error("{0}")]
     Busy(String),
+    /// A configured limit (nesting depth, executions per run) was reached.
+    #[error("{0}")]
+    Limit(String),
     #[error("could not bind the callback listener on {addr}: {source}")]
     Bind {
         addr: String,
@@ -103,9 +106,10 @@ impl EngineError {
             EngineError::UnknownAction(_)
             | EngineError::UnknownPack(_)
             | EngineError::UnknownExecution(_) => "not_found",
-            EngineError::Params(_) | EngineError::BadRequest(_) | EngineError::Workflow { .. } => {
-                "invalid_input"
-            }
+            EngineError::Params(_)
+            | EngineError::BadRequest(_)
+            | EngineError::Workflow { .. }
+            | EngineError::Limit(_) => "invalid_input",
             EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
             EngineError::NotActive { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",

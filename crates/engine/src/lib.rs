@@ -29,6 +29,10 @@ pub mod workflow;
 
 pub use catalog::{ActionDetail, ActionSummary, PackSummary};
 pub use engine::{Engine, EngineOptions};
+/// Defaults of the limits in [`EngineOptions`].
+pub mod engine_limits {
+    pub use crate::engine::{DEFAULT_MAX_DEPTH, DEFAULT_MAX_LIVE_PER_ROOT};
+}
 pub use error::{EngineError, ErrorBody};
 pub use events::BusEvent;
 pub use launch::default_runner_bin;

@@ -36,6 +36,13 @@ pub struct ServeArgs {
         value_name = "MS"
     )]
     poll_interval: u64,
+    /// Deepest nesting of workflows before a task is refused (a workflow
+    /// that calls itself stops here).
+    #[arg(long = "max-depth", env = "STORMDESK_MAX_DEPTH", default_value_t = stormdesk_engine::engine_limits::DEFAULT_MAX_DEPTH)]
+    max_depth: usize,
+    /// Most executions running at once under one top-level run.
+    #[arg(long = "max-live-per-root", env = "STORMDESK_MAX_LIVE_PER_ROOT", default_value_t = stormdesk_engine::engine_limits::DEFAULT_MAX_LIVE_PER_ROOT)]
+    max_live_per_root: usize,
 }
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -43,6 +50,8 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let mut opts = ctx.options();
         opts.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
         opts.prewarm = true;
+        opts.max_depth = Some(args.max_depth);
+        opts.max_live_per_root = Some(args.max_live_per_root);
         if args.completion_mode == "poll" {
             opts.completion = stormdesk_engine::workflow::CompletionMode::Poll(
                 std::time::Duration::from_millis(args.poll_interval.max(1)),

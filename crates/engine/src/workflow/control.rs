@@ -25,18 +25,57 @@ async fn children(engine: &Engine, id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The workflows below `id` (itself first), level by level, and the action
+/// executions they are waiting on. Walks with a queue: however deep the
+/// nesting, the call stack stays flat.
+async fn subtree(engine: &Engine, id: &str) -> (Vec<String>, Vec<String>) {
+    let mut workflows = vec![id.to_string()];
+    let mut actions = Vec::new();
+    let mut next = 0;
+    while next < workflows.len() {
+        let wf = workflows[next].clone();
+        next += 1;
+        for (child, runner) in children(engine, &wf).await {
+            if runner == WORKFLOW_RUNNER {
+                workflows.push(child);
+            } else {
+                actions.push(child);
+            }
+        }
+    }
+    (workflows, actions)
+}
+
 pub(crate) async fn cancel(engine: &Engine, id: &str) -> Result<Execution, EngineError> {
     let current = engine.execution(id).await?;
     if current.status.is_completed() || engine.inner.workflows.get(id).is_none() {
         return Err(not_active(id, current.status, "canceled"));
     }
-    advance(engine, id, Step::Cancel).await;
-    for (child, _) in children(engine, id).await {
-        if let Err(e) = Box::pin(engine.cancel(&child)).await {
+    // Every workflow below stops issuing tasks first (top down), then the
+    // actions they wait on are canceled, then the statuses settle bottom up.
+    let mut workflows = vec![id.to_string()];
+    let mut actions = Vec::new();
+    let mut next = 0;
+    while next < workflows.len() {
+        let wf = workflows[next].clone();
+        next += 1;
+        advance(engine, &wf, Step::Cancel).await;
+        for (child, runner) in children(engine, &wf).await {
+            if runner == WORKFLOW_RUNNER {
+                workflows.push(child);
+            } else {
+                actions.push(child);
+            }
+        }
+    }
+    for child in actions {
+        if let Err(e) = engine.cancel_action(&child).await {
             tracing::debug!(child = %child, error = %e, "child not canceled");
         }
     }
-    advance(engine, id, Step::Recheck).await;
+    for wf in workflows.iter().rev() {
+        advance(engine, wf, Step::Recheck).await;
+    }
     engine.execution(id).await
 }
 
@@ -53,13 +92,19 @@ pub(crate) async fn pause(engine: &Engine, id: &str) -> Result<Execution, Engine
     {
         return Err(not_active(id, current.status, "paused"));
     }
-    advance(engine, id, Step::Pause).await;
-    for (child, runner) in children(engine, id).await {
-        if runner == WORKFLOW_RUNNER {
-            let _ = Box::pin(pause(engine, &child)).await;
+    let (workflows, _) = subtree(engine, id).await;
+    for wf in &workflows {
+        let running = engine
+            .execution(wf)
+            .await
+            .is_ok_and(|e| matches!(e.status, Status::Running | Status::Resuming));
+        if running {
+            advance(engine, wf, Step::Pause).await;
         }
     }
-    advance(engine, id, Step::Recheck).await;
+    for wf in workflows.iter().rev() {
+        advance(engine, wf, Step::Recheck).await;
+    }
     engine.execution(id).await
 }
 
@@ -70,11 +115,16 @@ pub(crate) async fn resume(engine: &Engine, id: &str) -> Result<Execution, Engin
     {
         return Err(not_active(id, current.status, "resumed"));
     }
-    for (child, runner) in children(engine, id).await {
-        if runner == WORKFLOW_RUNNER {
-            let _ = Box::pin(resume(engine, &child)).await;
+    // Children first, so a parent that resumes finds them running.
+    let (workflows, _) = subtree(engine, id).await;
+    for wf in workflows.iter().rev() {
+        let paused = engine
+            .execution(wf)
+            .await
+            .is_ok_and(|e| matches!(e.status, Status::Paused | Status::Pausing));
+        if paused {
+            advance(engine, wf, Step::Resume).await;
         }
     }
-    advance(engine, id, Step::Resume).await;
     engine.execution(id).await
 }

@@ -5,6 +5,7 @@ mod common;
 mod gitpack;
 mod keys;
 mod lifecycle;
+mod limits;
 mod packs;
 mod params;
 mod recovery;
