@@ -62,6 +62,8 @@ pub enum EngineError {
     Git(Box<GitError>),
     #[error("workflow '{action}' cannot start: {message}")]
     Workflow { action: String, message: String },
+    #[error(transparent)]
+    PythonEnv(Box<crate::pyenv::PyEnvError>),
 }
 
 impl From<ParamError> for EngineError {
@@ -104,6 +106,7 @@ impl EngineError {
             EngineError::NotActive { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",
             EngineError::Git(e) => e.code(),
+            EngineError::PythonEnv(e) => e.code(),
             EngineError::RunnerSpawn { .. }
             | EngineError::Store { .. }
             | EngineError::StoreClosed
