@@ -44,6 +44,11 @@ impl From<PyEnvError> for EngineError {
 }
 
 impl Engine {
+    /// The engine's Python environments (to list, prune or count builds).
+    pub fn python_envs(&self) -> &crate::pyenv::PyEnvs {
+        &self.inner.pyenvs
+    }
+
     /// The environment a Python action of `pack` runs with when the pack's
     /// files are at `pack_dir` (a revision's worktree or the pack itself).
     pub(crate) async fn python_env_for_run(

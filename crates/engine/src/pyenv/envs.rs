@@ -111,6 +111,7 @@ pub struct PyEnvs {
     interpreter: Mutex<Option<Interpreter>>,
     tool: Mutex<Option<Tool>>,
     slots: Mutex<HashMap<SlotKey, Arc<Slot>>>,
+    builds: AtomicUsize,
 }
 
 impl PyEnvs {
@@ -130,7 +131,13 @@ impl PyEnvs {
             interpreter: Mutex::new(None),
             tool: Mutex::new(None),
             slots: Mutex::new(HashMap::new()),
+            builds: AtomicUsize::new(0),
         }
+    }
+
+    /// How many environments this instance has built (base layers included).
+    pub fn builds(&self) -> usize {
+        self.builds.load(Ordering::Acquire)
     }
 
     pub fn root(&self) -> &Path {
@@ -370,6 +377,7 @@ impl PyEnvs {
         let built = if fresh {
             let interpreter = self.interpreter()?;
             let tool = self.tool(&interpreter.executable)?;
+            self.builds.fetch_add(1, Ordering::AcqRel);
             make(&tool)
         } else {
             // Another process built it while this one waited for the lock.

@@ -17,17 +17,13 @@ pub enum PyEnvError {
         line: Option<usize>,
         message: String,
     },
-    /// One requirement could not be installed; `line` is the line of the
-    /// pack's requirements that asked for it (directly or through its
-    /// dependencies), when known.
-    #[error("pack '{pack}': requirement '{requirement}'{} could not be installed: {reason}. Fix {} and run `stormdesk pack setup-venv {pack}`{}\n{details}",
-        at.as_ref().map(|(f, l, t)| format!(" ({} line {l}: {t})", f.display())).unwrap_or_default(),
-        at.as_ref().map(|(f, _, _)| f.display().to_string()).unwrap_or_else(|| "the requirement".into()),
-        revision.as_ref().map(|r| format!(" --content-version {r}")).unwrap_or_default())]
+    /// One requirement could not be installed; `at` is the line of the
+    /// pack's requirements that asked for it, when it is a direct one.
+    #[error("{}", requirement_message(pack, requirement, at.as_ref(), reason, revision.as_deref(), details))]
     Requirement {
         pack: String,
         requirement: String,
-        /// (file, line number, line text) of the pack's line.
+        /// (file relative to the pack, line number, line text).
         at: Option<(PathBuf, usize, String)>,
         reason: String,
         /// The revision the requirements came from, when not the checked-out one.
@@ -69,4 +65,39 @@ impl PyEnvError {
             }
         }
     }
+}
+
+fn requirement_message(
+    pack: &str,
+    requirement: &str,
+    at: Option<&(PathBuf, usize, String)>,
+    reason: &str,
+    revision: Option<&str>,
+    details: &str,
+) -> String {
+    let (place, file) = match at {
+        Some((file, line, text)) if text == requirement => {
+            (format!(" ({} line {line})", file.display()), file.display().to_string())
+        }
+        Some((file, line, text)) => (
+            format!(" ({} line {line}: {text})", file.display()),
+            file.display().to_string(),
+        ),
+        None => (" (a dependency of the pack's requirements)".to_string(), "requirements.txt".to_string()),
+    };
+    let retry = match revision {
+        Some(rev) => format!(
+            "Fix {file} (in a new commit: this revision's stays as it is) and retry with `stormdesk pack setup-venv {pack} --content-version {rev}`"
+        ),
+        None => format!("Fix {file} and retry with `stormdesk pack setup-venv {pack}`"),
+    };
+    let mut msg = format!(
+        "pack '{pack}': requirement '{requirement}'{place} could not be installed: {}. {retry}.",
+        reason.trim_end_matches('.')
+    );
+    if !details.trim().is_empty() {
+        msg.push_str("\ninstaller output:\n");
+        msg.push_str(details);
+    }
+    msg
 }

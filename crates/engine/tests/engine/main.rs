@@ -6,6 +6,7 @@ mod gitpack;
 mod keys;
 mod lifecycle;
 mod params;
+mod pyenv;
 mod recovery;
 mod revisions;
 mod workflows;
