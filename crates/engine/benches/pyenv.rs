@@ -18,13 +18,13 @@ use stormdesk_engine::{Engine, EngineOptions, RunRequest, Status};
 
 /// Pure-Python requirement sets, one per tag `r<i>`.
 const SETS: &[(&str, &str)] = &[
-    ("0.8.7", "8.0.0"),
-    ("0.8.8", "8.0.1"),
-    ("0.8.9", "8.0.2"),
-    ("0.8.10", "8.0.3"),
     ("0.9.0", "8.0.4"),
-    ("0.8.6", "7.0.0"),
-    ("0.8.5", "6.1.2"),
+    ("0.9.0", "8.0.3"),
+    ("0.8.10", "8.0.2"),
+    ("0.8.10", "8.0.1"),
+    ("0.8.9", "8.0.0"),
+    ("0.8.8", "7.0.0"),
+    ("0.9.0", "6.1.2"),
 ];
 
 fn env(name: &str, default: usize) -> usize {
@@ -57,7 +57,11 @@ fn requirements(i: usize) -> String {
 /// `sh` is a shell action for the same-revision baseline.
 fn build_pack(dir: &Path, sets: usize) {
     std::fs::create_dir_all(dir.join("actions")).unwrap();
-    std::fs::write(dir.join("pack.yaml"), "ref: bench\nname: bench\nversion: 1.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("pack.yaml"),
+        "ref: bench\nname: bench\nversion: 1.0.0\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("actions/ver.yaml"),
         "name: ver\nrunner_type: python-script\nentry_point: ver.py\n",
@@ -86,8 +90,12 @@ fn build_pack(dir: &Path, sets: usize) {
         let oid = repo
             .commit(Some("HEAD"), &sig, &sig, &format!("r{i}"), &tree, &parents)
             .unwrap();
-        repo.tag_lightweight(&format!("r{i}"), &repo.find_object(oid, None).unwrap(), false)
-            .unwrap();
+        repo.tag_lightweight(
+            &format!("r{i}"),
+            &repo.find_object(oid, None).unwrap(),
+            false,
+        )
+        .unwrap();
     }
 }
 
@@ -127,7 +135,11 @@ fn main() {
     let fresh = env("PYENV_FRESH", 5).min(SETS.len() - 1);
     let reuse = env("PYENV_REUSE", 200);
     let runner = stormdesk_engine::default_runner_bin();
-    assert!(runner.is_file(), "build the runner first: {}", runner.display());
+    assert!(
+        runner.is_file(),
+        "build the runner first: {}",
+        runner.display()
+    );
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src/bench");
     build_pack(&src, fresh + 1);
@@ -185,7 +197,12 @@ fn main() {
     // the runner and the page cache; none of it is timed.
     run("bench.ver", "r0");
     for i in 0..=fresh {
-        uv_baseline(&python, &cache, &req_file(i), &home.path().join(format!("warm/{i}")));
+        uv_baseline(
+            &python,
+            &cache,
+            &req_file(i),
+            &home.path().join(format!("warm/{i}")),
+        );
     }
     let builds_before = engine.python_envs().builds();
 
@@ -215,11 +232,14 @@ fn main() {
         let start = Instant::now();
         let envs = engine.clone();
         let dir = pack_dir.clone();
-        rt.block_on(tokio::task::spawn_blocking(move || {
-            envs.python_envs()
-                .for_pack("bench", &dir, None, &|_| {})
-                .map(drop)
-        }))
+        rt.block_on(async move {
+            tokio::task::spawn_blocking(move || {
+                envs.python_envs()
+                    .for_pack("bench", &dir, None, &|_| {})
+                    .map(drop)
+            })
+            .await
+        })
         .unwrap()
         .unwrap();
         lookup.push(start.elapsed());
@@ -231,7 +251,10 @@ fn main() {
     println!(
         "{fresh} new environments (2 pure-Python requirements each, warm cache), {reuse} reuse samples (medians)"
     );
-    println!("uv venv + uv pip install -r                {:>9.1} ms  (baseline)", ms(uv_m));
+    println!(
+        "uv venv + uv pip install -r                {:>9.1} ms  (baseline)",
+        ms(uv_m)
+    );
     println!(
         "first run, new environment: until done     {:>9.1} ms  = {:.2}x uv",
         ms(ours_m),

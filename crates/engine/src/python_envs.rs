@@ -37,6 +37,15 @@ pub struct PythonEnvSummary {
     pub built: bool,
 }
 
+fn task_failed(e: tokio::task::JoinError) -> EngineError {
+    PyEnvError::Io {
+        doing: "finish the task building".into(),
+        path: PathBuf::from("the Python environment"),
+        message: e.to_string(),
+    }
+    .into()
+}
+
 impl From<PyEnvError> for EngineError {
     fn from(e: PyEnvError) -> Self {
         EngineError::PythonEnv(Box::new(e))
@@ -70,7 +79,7 @@ impl Engine {
                 .for_pack(&pack, &dir, rev.as_deref(), &log_progress)
         })
         .await
-        .map_err(|e| EngineError::BadRequest(format!("the Python environment task failed: {e}")))??;
+        .map_err(task_failed)??;
         Ok(lease)
     }
 
@@ -131,7 +140,7 @@ impl Engine {
             }
         })
         .await
-        .map_err(|e| EngineError::BadRequest(format!("the Python environment task failed: {e}")))??;
+        .map_err(task_failed)??;
         drop(worktree);
         let requirements = dir.join(REQUIREMENTS_FILE);
         let base = lease

@@ -3,9 +3,8 @@
 Started by stormdesk-runner as `python3 -u wrapper.py`. It reads one JSON document
 from stdin:
 
-    {"entry_point": "/abs/path/action.py", "pack": "mypack", "pack_dir": "/abs/pack",
-     "config": {...}, "parameters": {...}, "log_level": "DEBUG",
-     "result_file": "/private/tmp/result.json"}
+    {"entry_point": "/abs/path/action.py", "pack": "mypack", "config": {...},
+     "parameters": {...}, "log_level": "DEBUG", "result_file": "/private/tmp/result.json"}
 
 then loads the action class, calls `run(**parameters)` and writes
 `{"status": true|false|null, "result": ...}` to `result_file`. The action's own

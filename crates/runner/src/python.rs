@@ -85,7 +85,6 @@ pub(crate) fn run(
     let mut stdin = serde_json::to_vec(&json!({
         "entry_point": entry_point,
         "pack": pack_name(&req.action_ref),
-        "pack_dir": req.pack_dir,
         "config": config,
         "parameters": parameters,
         "log_level": log_level,

@@ -155,7 +155,11 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
                         .map(|c| format!(" at {}", &c[..c.len().min(12)]))
                         .unwrap_or_default(),
                     summary.dir.display(),
-                    if summary.built { "built" } else { "already there" }
+                    if summary.built {
+                        "built"
+                    } else {
+                        "already there"
+                    }
                 );
             }
             Ok(ExitCode::SUCCESS)

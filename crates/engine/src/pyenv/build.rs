@@ -159,7 +159,13 @@ pub fn build(b: &Build<'_>) -> Result<PathBuf, PyEnvError> {
         Ok(()) => cleanup.0 = None,
         // Another process finished the same environment first: same content.
         Err(_) if is_complete(&dest) => {}
-        Err(e) => return Err(PyEnvError::io("move the environment into place at", &dest, e)),
+        Err(e) => {
+            return Err(PyEnvError::io(
+                "move the environment into place at",
+                &dest,
+                e,
+            ))
+        }
     }
     (b.progress)(&EnvEvent::Built {
         env: b.label.to_string(),
@@ -205,7 +211,11 @@ fn tool_error(b: &Build<'_>, doing: &str, f: Failed) -> PyEnvError {
         env: env_name(b),
         tool: b.tool.name().to_string(),
         doing: doing.to_string(),
-        details: if d.details.is_empty() { f.what } else { d.details },
+        details: if d.details.is_empty() {
+            f.what
+        } else {
+            d.details
+        },
     }
 }
 

@@ -17,7 +17,7 @@ use super::build::{build, is_complete, site_packages, Build, Install, MARKER};
 use super::interpreter::{identify, locate, Interpreter};
 use super::requirements::Requirements;
 use super::tool::{env_python, Tool, ToolChoice};
-use super::{PyEnvError, PyEnvOptions, Progress, BASE_REQUIREMENTS, DEFAULT_KEEP};
+use super::{Progress, PyEnvError, PyEnvOptions, BASE_REQUIREMENTS, DEFAULT_KEEP};
 
 /// Bumped when the layout of an environment changes, so old ones are not reused.
 const LAYOUT: &str = "stormdesk-pyenv-1";
@@ -266,6 +266,14 @@ impl PyEnvs {
         force: bool,
         progress: Progress<'_>,
     ) -> Result<PyEnvLease, PyEnvError> {
+        if pack.is_empty() || pack.starts_with('.') || pack.contains(['/', '\\', '\0']) {
+            return Err(PyEnvError::Requirements {
+                pack: pack.to_string(),
+                file: pack_dir.to_path_buf(),
+                line: None,
+                message: "the pack's name cannot name a directory of environments; give the pack a plain `ref` in pack.yaml".into(),
+            });
+        }
         let base = self.base(progress)?;
         let Some(reqs) = Requirements::read(pack, pack_dir)? else {
             return Ok(base);

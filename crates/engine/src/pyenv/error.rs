@@ -76,14 +76,18 @@ fn requirement_message(
     details: &str,
 ) -> String {
     let (place, file) = match at {
-        Some((file, line, text)) if text == requirement => {
-            (format!(" ({} line {line})", file.display()), file.display().to_string())
-        }
+        Some((file, line, text)) if text == requirement => (
+            format!(" ({} line {line})", file.display()),
+            file.display().to_string(),
+        ),
         Some((file, line, text)) => (
             format!(" ({} line {line}: {text})", file.display()),
             file.display().to_string(),
         ),
-        None => (" (a dependency of the pack's requirements)".to_string(), "requirements.txt".to_string()),
+        None => (
+            " (a dependency of the pack's requirements)".to_string(),
+            "requirements.txt".to_string(),
+        ),
     };
     let retry = match revision {
         Some(rev) => format!(

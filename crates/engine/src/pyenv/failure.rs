@@ -95,7 +95,11 @@ fn named_requirements(text: &str) -> Vec<String> {
             push(rest.split([' ', '\n']).next().unwrap_or(rest));
         }
     }
-    for marker in ["Failed to build `", "Failed to download `", "Failed to fetch `"] {
+    for marker in [
+        "Failed to build `",
+        "Failed to download `",
+        "Failed to fetch `",
+    ] {
         for (i, _) in text.match_indices(marker) {
             let rest = &text[i + marker.len()..];
             if let Some(end) = rest.find('`') {

@@ -105,7 +105,10 @@ pub fn identify(python: &Path, cache_file: &Path) -> Result<Interpreter, PyEnvEr
     if real.as_deref() == Some(found.executable.as_path()) {
         if let Some(now) = stamp(python) {
             cache.interpreters.insert(key, (now, found.clone()));
-            let _ = write_atomically(cache_file, &serde_json::to_vec_pretty(&cache).unwrap_or_default());
+            let _ = write_atomically(
+                cache_file,
+                &serde_json::to_vec_pretty(&cache).unwrap_or_default(),
+            );
         }
     }
     Ok(found)
@@ -132,11 +135,13 @@ fn probe(python: &Path) -> Result<Interpreter, PyEnvError> {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     match (lines.next(), lines.next(), lines.next()) {
-        (Some(exe), Some(identity), Some(version)) if version.starts_with("3.") => Ok(Interpreter {
-            executable: PathBuf::from(exe),
-            identity: identity.to_string(),
-            version: version.to_string(),
-        }),
+        (Some(exe), Some(identity), Some(version)) if version.starts_with("3.") => {
+            Ok(Interpreter {
+                executable: PathBuf::from(exe),
+                identity: identity.to_string(),
+                version: version.to_string(),
+            })
+        }
         (_, _, Some(version)) => Err(fail(format!("it is Python {version}; Python 3 is needed"))),
         _ => Err(fail(format!("unexpected answer: {text}"))),
     }
@@ -144,7 +149,11 @@ fn probe(python: &Path) -> Result<Interpreter, PyEnvError> {
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let tmp = path.with_extension(format!(
+        "tmp-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

@@ -49,7 +49,8 @@ impl Requirements {
         let mut normalised = String::new();
         // (file, depth, included from (file, line)); includes are read after
         // the file that names them, in the order they are named.
-        let mut stack: Vec<(PathBuf, usize, Option<(PathBuf, usize)>)> = vec![(file.clone(), 0, None)];
+        let mut stack: Vec<(PathBuf, usize, Option<(PathBuf, usize)>)> =
+            vec![(file.clone(), 0, None)];
         let mut seen: Vec<PathBuf> = Vec::new();
         while let Some((path, depth, from)) = stack.pop() {
             let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
@@ -180,7 +181,11 @@ fn include_target(line: &str) -> Option<&str> {
 /// The distribution name a requirement line asks for (`six>=1.9; python_version<'4'`
 /// gives `six`); `None` for options, URLs and paths.
 pub fn requirement_name(line: &str) -> Option<&str> {
-    if line.starts_with('-') || line.starts_with('.') || line.starts_with('/') || line.contains("://") {
+    if line.starts_with('-')
+        || line.starts_with('.')
+        || line.starts_with('/')
+        || line.contains("://")
+    {
         let egg = line.split("#egg=").nth(1)?;
         return Some(egg.split(['&', ' ', '[']).next().unwrap_or(egg));
     }
@@ -237,9 +242,15 @@ mod tests {
 
     #[test]
     fn names_compare_as_pypi_does() {
-        assert_eq!(requirement_name("python-slugify==8.0.4"), Some("python-slugify"));
+        assert_eq!(
+            requirement_name("python-slugify==8.0.4"),
+            Some("python-slugify")
+        );
         assert_eq!(requirement_name("Foo_Bar[extra]>=1"), Some("Foo_Bar"));
-        assert_eq!(requirement_name("-e git+https://x/y.git#egg=thing"), Some("thing"));
+        assert_eq!(
+            requirement_name("-e git+https://x/y.git#egg=thing"),
+            Some("thing")
+        );
         assert_eq!(requirement_name("--index-url https://x"), None);
         assert_eq!(canonical_name("Foo__Bar.baz"), "foo-bar-baz");
     }

@@ -163,7 +163,11 @@ async fn each_revision_runs_with_its_own_requirements_built_once_and_shared() {
     assert_eq!(envs_of(&fx, "pydeps").len(), 2);
 
     // Runs after that reuse them.
-    run_ok(&engine, at("pydeps.ver", Some("v1.1.0"), Default::default())).await;
+    run_ok(
+        &engine,
+        at("pydeps.ver", Some("v1.1.0"), Default::default()),
+    )
+    .await;
     assert_eq!(engine.python_envs().builds(), 3);
     engine.shutdown();
 
@@ -204,7 +208,11 @@ async fn a_requirement_that_cannot_be_installed_is_named_with_its_line() {
         .filter(|n| !n.ends_with(".lock"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    run_ok(&engine, at("pydeps.ver", Some("v2.0.0"), Default::default())).await;
+    run_ok(
+        &engine,
+        at("pydeps.ver", Some("v2.0.0"), Default::default()),
+    )
+    .await;
     engine.shutdown();
 }
 
@@ -274,7 +282,11 @@ async fn a_pack_without_requirements_runs_on_the_base_layer_in_a_bare_python() {
     // of the machine's own site-packages is on the path.
     let venvs = fx.home.path().join("virtualenvs");
     let prefix = PathBuf::from(r["prefix"].as_str().unwrap());
-    assert!(prefix.starts_with(venvs.join("base")), "{}", prefix.display());
+    assert!(
+        prefix.starts_with(venvs.join("base")),
+        "{}",
+        prefix.display()
+    );
     assert_eq!(r["PATH"], json!(prefix.join("bin").display().to_string()));
     assert_eq!(r["machine_packages"], json!(false));
     for entry in r["path"].as_array().unwrap() {
@@ -380,7 +392,11 @@ async fn install_builds_the_environment_and_setup_python_env_redoes_it_at_a_revi
         .await
         .unwrap();
     assert_eq!(installed.pack, "pydeps");
-    assert_eq!(engine.python_envs().builds(), 2, "base and main's requirements");
+    assert_eq!(
+        engine.python_envs().builds(),
+        2,
+        "base and main's requirements"
+    );
     assert_eq!(envs_of(&fx, "pydeps").len(), 1);
 
     let events = Arc::new(Mutex::new(Vec::<EnvEvent>::new()));
@@ -415,7 +431,11 @@ async fn install_builds_the_environment_and_setup_python_env_redoes_it_at_a_revi
         .unwrap();
     assert_eq!(again.dir, summary.dir);
     assert!(again.built);
-    let done = run_ok(&engine, at("pydeps.ver", Some("v1.0.0"), Default::default())).await;
+    let done = run_ok(
+        &engine,
+        at("pydeps.ver", Some("v1.0.0"), Default::default()),
+    )
+    .await;
     assert_eq!(done.result["result"]["tabulate"], json!("0.8.10"));
     engine.shutdown();
 }
@@ -432,7 +452,11 @@ async fn without_uv_environments_are_built_with_venv_and_pip() {
         }
     })
     .await;
-    let done = run_ok(&engine, at("pydeps.ver", Some("v2.0.0"), Default::default())).await;
+    let done = run_ok(
+        &engine,
+        at("pydeps.ver", Some("v2.0.0"), Default::default()),
+    )
+    .await;
     assert_eq!(done.result["result"]["tabulate"], json!("0.9.0"));
     assert_eq!(done.result["result"]["slugify"], json!("8.0.4"));
     let marker = envs_of(&fx, "pydeps")[0].join(stormdesk_engine::pyenv::MARKER);

@@ -468,7 +468,10 @@ fn the_requests_interpreter_runs_the_action_with_its_bin_first_on_path() {
     // An environment-like layout: `<env>/bin/python` linking to the real
     // executable of the machine's python3 (not a launcher such as a shim).
     let out = std::process::Command::new("python3")
-        .args(["-c", "import os, sys; print(os.path.realpath(sys.executable))"])
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ])
         .output()
         .expect("python3 on PATH");
     let real = String::from_utf8(out.stdout).unwrap().trim().to_string();
