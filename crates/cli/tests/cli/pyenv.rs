@@ -44,7 +44,11 @@ fn py_pack(dir: &Path) {
     std::fs::create_dir_all(dir.join("actions")).unwrap();
     let repo = Repository::init(dir).unwrap();
     repo.set_head("refs/heads/main").unwrap();
-    std::fs::write(dir.join("pack.yaml"), "ref: clipy\nname: clipy\nversion: 1.0.0\n").unwrap();
+    std::fs::write(
+        dir.join("pack.yaml"),
+        "ref: clipy\nname: clipy\nversion: 1.0.0\n",
+    )
+    .unwrap();
     std::fs::write(
         dir.join("actions/ver.yaml"),
         "name: ver\nrunner_type: python-script\nentry_point: ver.py\n",
@@ -58,7 +62,10 @@ fn py_pack(dir: &Path) {
     for (tag, reqs) in [
         ("v1.0.0", "tabulate==0.8.10\n"),
         ("v2.0.0", "tabulate==0.9.0\n"),
-        ("v3.0.0", "tabulate==0.9.0\nstormdesk-no-such-package-xyz==1.0\n"),
+        (
+            "v3.0.0",
+            "tabulate==0.9.0\nstormdesk-no-such-package-xyz==1.0\n",
+        ),
     ] {
         std::fs::write(dir.join("requirements.txt"), reqs).unwrap();
         let oid = commit(&repo, tag);

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::error::RequirementFailure;
 use super::failure::diagnose;
 use super::interpreter::{write_atomically, Interpreter};
 use super::requirements::Requirements;
@@ -226,7 +227,7 @@ fn install_error(b: &Build<'_>, f: Failed) -> PyEnvError {
     };
     let d = diagnose(&f.output, reqs);
     match d.requirement {
-        Some(requirement) => PyEnvError::Requirement {
+        Some(requirement) => PyEnvError::Requirement(Box::new(RequirementFailure {
             pack: b.label.to_string(),
             requirement,
             at: d.line.map(|l| {
@@ -240,7 +241,7 @@ fn install_error(b: &Build<'_>, f: Failed) -> PyEnvError {
             reason: d.reason,
             revision: b.revision.map(str::to_string),
             details: d.details,
-        },
+        })),
         None => PyEnvError::Tool {
             env: env_name(b),
             tool: b.tool.name().to_string(),

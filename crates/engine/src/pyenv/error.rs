@@ -17,20 +17,9 @@ pub enum PyEnvError {
         line: Option<usize>,
         message: String,
     },
-    /// One requirement could not be installed; `at` is the line of the
-    /// pack's requirements that asked for it, when it is a direct one.
-    #[error("{}", requirement_message(pack, requirement, at.as_ref(), reason, revision.as_deref(), details))]
-    Requirement {
-        pack: String,
-        requirement: String,
-        /// (file relative to the pack, line number, line text).
-        at: Option<(PathBuf, usize, String)>,
-        reason: String,
-        /// The revision the requirements came from, when not the checked-out one.
-        revision: Option<String>,
-        /// The installer's own error lines.
-        details: String,
-    },
+    /// One requirement could not be installed.
+    #[error("{0}")]
+    Requirement(Box<RequirementFailure>),
     /// The installer failed without naming a requirement (network, disk, tool).
     #[error("{env}: {tool} failed while {doing}: {details}")]
     Tool {
@@ -45,6 +34,36 @@ pub enum PyEnvError {
         path: PathBuf,
         message: String,
     },
+}
+
+/// A requirement the installer could not install, and where the pack asks for it.
+#[derive(Debug, Clone)]
+pub struct RequirementFailure {
+    pub pack: String,
+    /// As the installer named it, e.g. `tabulate==99.0`.
+    pub requirement: String,
+    /// (file relative to the pack, line number, line text) of the pack's
+    /// line, when it is a direct requirement.
+    pub at: Option<(PathBuf, usize, String)>,
+    /// The installer's own sentence.
+    pub reason: String,
+    /// The revision the requirements came from, when not the checked-out one.
+    pub revision: Option<String>,
+    /// The installer's own error lines.
+    pub details: String,
+}
+
+impl std::fmt::Display for RequirementFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&requirement_message(
+            &self.pack,
+            &self.requirement,
+            self.at.as_ref(),
+            &self.reason,
+            self.revision.as_deref(),
+            &self.details,
+        ))
+    }
 }
 
 impl PyEnvError {

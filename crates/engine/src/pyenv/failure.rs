@@ -135,9 +135,9 @@ fn parse_error_line(text: &str, reqs: &Requirements) -> Option<RequirementLine> 
     let canonical = path.canonicalize().ok();
     reqs.lines
         .iter()
+        .rev()
         .filter(|l| l.file.canonicalize().ok() == canonical)
-        .filter(|l| l.line <= line_no)
-        .last()
+        .find(|l| l.line <= line_no)
         .cloned()
 }
 
@@ -248,5 +248,23 @@ mod tests {
             diagnose(&lines(out), None).reason,
             "Because a depends on b And because c, we can conclude x."
         );
+    }
+
+    #[test]
+    fn a_line_uv_cannot_parse_is_found_by_its_byte_position() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("requirements.txt"),
+            "six==1.16.0\ntabulate===\n",
+        )
+        .unwrap();
+        let reqs = Requirements::read("p", dir.path()).unwrap().unwrap();
+        let out = format!(
+            "error: Couldn't parse requirement in `{}` at position 12\n  cause: Unexpected end of version specifier, expected version\n         tabulate===\n                 ^^^",
+            reqs.file.display()
+        );
+        let d = diagnose(&lines(&out), Some(&reqs));
+        assert_eq!(d.requirement.as_deref(), Some("tabulate==="));
+        assert_eq!(d.line.map(|l| l.line), Some(2));
     }
 }

@@ -42,7 +42,7 @@ use serde::Serialize;
 
 pub use build::{site_packages, BASE_PTH, MARKER};
 pub use envs::{list, Env, PyEnvLease, PyEnvs};
-pub use error::PyEnvError;
+pub use error::{PyEnvError, RequirementFailure};
 pub use failure::{diagnose, Diagnosis};
 pub use interpreter::{Interpreter, PYTHON_VAR};
 pub use requirements::{RequirementLine, Requirements, REQUIREMENTS_FILE};

@@ -15,6 +15,10 @@ pub const REQUIREMENTS_FILE: &str = "requirements.txt";
 /// How deep `-r`/`-c` includes may nest.
 pub const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// A file still to read: its path, how deep it is included, and the
+/// (file, line) that includes it.
+type Pending = (PathBuf, usize, Option<(PathBuf, usize)>);
+
 /// One requirement line as written, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequirementLine {
@@ -49,8 +53,7 @@ impl Requirements {
         let mut normalised = String::new();
         // (file, depth, included from (file, line)); includes are read after
         // the file that names them, in the order they are named.
-        let mut stack: Vec<(PathBuf, usize, Option<(PathBuf, usize)>)> =
-            vec![(file.clone(), 0, None)];
+        let mut stack: Vec<Pending> = vec![(file.clone(), 0, None)];
         let mut seen: Vec<PathBuf> = Vec::new();
         while let Some((path, depth, from)) = stack.pop() {
             let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
