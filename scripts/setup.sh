@@ -29,8 +29,19 @@ command -v cargo >/dev/null || {
 }
 
 # uv builds the packs' Python environments and the test venvs (PyPI).
-command -v uv >/dev/null || python3 -m uv --version >/dev/null 2>&1 ||
-  python3 -m pip install -q --disable-pip-version-check uv
+if ! command -v uv >/dev/null && ! python3 -m uv --version >/dev/null 2>&1; then
+  if ! python3 -m pip install -q --disable-pip-version-check uv 2>/dev/null; then
+    # Debian's python3 has no pip and refuses system-wide installs (PEP 668):
+    # uv gets a venv of its own, linked onto PATH.
+    tools="${XDG_DATA_HOME:-$HOME/.local/share}/stormdesk/tools"
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install -q --disable-pip-version-check uv
+    bin=/usr/local/bin
+    [ -w "$bin" ] || { bin="$HOME/.local/bin"; mkdir -p "$bin"; }
+    ln -sf "$tools/bin/uv" "$bin/uv"
+    echo "installed uv into $tools (linked from $bin/uv)"
+  fi
+fi
 
 (cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run build)
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

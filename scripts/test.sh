@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${STORMDESK_SETUP_DONE:-}" ] || bash scripts/setup.sh
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
+# Every engine the tests start (CLI, browser, desktop) shares one download
+# cache for the packs' Python environments.
+export STORMDESK_PYENV_CACHE="${STORMDESK_PYENV_CACHE:-$PWD/target/pyenv-cache}"
 # The engine's tests start the real runner process, built here first.
 cargo build --workspace --bins
 status=0

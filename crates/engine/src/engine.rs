@@ -61,6 +61,8 @@ pub struct EngineOptions {
     /// Most executions running at once under one top-level run. Default
     /// [`DEFAULT_MAX_LIVE_PER_ROOT`].
     pub max_live_per_root: Option<usize>,
+    /// How Python environments are built (interpreter, cache, limit).
+    pub pyenv: crate::pyenv::PyEnvOptions,
 }
 
 /// Default of [`EngineOptions::max_depth`].
@@ -98,6 +100,9 @@ pub(crate) struct Inner {
     pub workflows: crate::workflow::Workflows,
     /// The worktree each running execution uses, kept from pruning until it completes.
     pub leases: Mutex<HashMap<String, WorktreeLease>>,
+    pub pyenvs: crate::pyenv::PyEnvs,
+    /// The Python environment each running Python action uses, likewise.
+    pub pyenv_leases: Mutex<HashMap<String, crate::pyenv::PyEnvLease>>,
     /// Secret values per execution, kept until its runner has exited and its
     /// spool is applied (output can arrive after the final status).
     pub secrets: Mutex<HashMap<String, Secrets>>,
@@ -152,6 +157,8 @@ impl Engine {
             paths.worktrees(),
             opts.worktree_keep.unwrap_or(crate::git::DEFAULT_KEEP),
         );
+        let pyenvs =
+            crate::pyenv::PyEnvs::new(paths.virtualenvs(), paths.python_cache(), &opts.pyenv);
         let inner = Arc::new(Inner {
             runner_bin: opts
                 .runner_bin
@@ -175,6 +182,8 @@ impl Engine {
             worktrees,
             workflows: crate::workflow::Workflows::new(opts.completion),
             leases: Mutex::new(HashMap::new()),
+            pyenvs,
+            pyenv_leases: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             api_token,
             url: RwLock::new(String::new()),
@@ -202,10 +211,12 @@ impl Engine {
             for (name, dir) in git_packs {
                 bg.inner.worktrees.clean(&name, &dir);
             }
+            bg.inner.pyenvs.clean();
         })
         .await;
         if opts.prewarm {
             launch::prewarm(&engine);
+            engine.prewarm_python();
         }
         let bg = engine.clone();
         tokio::spawn(async move {
@@ -378,6 +389,7 @@ impl Engine {
                 entry_point: catalog::entry_point_path(pack, action),
                 pack_dir: Some(pack.dir.clone()),
                 pack_config: config,
+                python: None,
                 callback: None,
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
@@ -398,6 +410,14 @@ impl Engine {
             )
         };
         let (mut request, parameters, secrets, commit, conductor, pack_name) = prepared;
+        let python_env = match (&request.pack_dir, request.runner_type.as_str()) {
+            (Some(dir), crate::python_envs::PYTHON_RUNNER) => Some(
+                self.python_env_for_run(&pack_name, dir, req.content_version.as_deref())
+                    .await?,
+            ),
+            _ => None,
+        };
+        request.python = python_env.as_ref().map(|l| l.python().to_path_buf());
         let id = new_execution_id();
         request.execution_id = id.clone();
         context
@@ -432,6 +452,9 @@ impl Engine {
         let token = token::random_token();
         if let Some(lease) = lease {
             self.keep_worktree(&id, lease);
+        }
+        if let Some(lease) = python_env {
+            self.keep_python_env(&id, lease);
         }
         if !secrets.is_empty() {
             self.inner
@@ -842,6 +865,11 @@ impl Engine {
         }
         self.inner
             .leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .pyenv_leases
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);

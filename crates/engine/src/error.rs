@@ -71,6 +71,8 @@ pub enum EngineError {
     Git(Box<GitError>),
     #[error("workflow '{action}' cannot start: {message}")]
     Workflow { action: String, message: String },
+    #[error(transparent)]
+    PythonEnv(Box<crate::pyenv::PyEnvError>),
 }
 
 impl From<ParamError> for EngineError {
@@ -115,6 +117,7 @@ impl EngineError {
             EngineError::Pack(_) => "pack_error",
             EngineError::Git(e) => e.code(),
             EngineError::StoreWrite { .. } | EngineError::Busy(_) => "unavailable",
+            EngineError::PythonEnv(e) => e.code(),
             EngineError::RunnerSpawn { .. }
             | EngineError::Store { .. }
             | EngineError::StoreClosed

@@ -22,6 +22,8 @@ pub mod pack;
 mod pack_revisions;
 pub mod params;
 pub mod paths;
+pub mod pyenv;
+mod python_envs;
 pub mod reconcile;
 pub mod store;
 pub mod token;

@@ -121,6 +121,9 @@ impl Engine {
             self.inner.worktrees.remove_all(&installed.pack);
         }
         self.reload_packs();
+        // As `st2 pack install`: the pack's requirements go into its environment.
+        self.setup_python_env(&installed.pack, None, false, std::sync::Arc::new(|_| {}))
+            .await?;
         Ok(installed)
     }
 
@@ -130,6 +133,8 @@ impl Engine {
         let updated =
             git::blocking(move || git::update_pack(&name, &dir, &mut |_: Progress| {})).await?;
         self.reload_packs();
+        self.setup_python_env(&updated.pack, None, false, std::sync::Arc::new(|_| {}))
+            .await?;
         Ok(updated)
     }
 }

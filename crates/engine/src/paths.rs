@@ -79,4 +79,15 @@ impl Paths {
     pub fn worktrees(&self) -> PathBuf {
         self.data.join("worktrees")
     }
+
+    /// Python environments: `<data>/virtualenvs/base/<key>` and
+    /// `<data>/virtualenvs/packs/<pack>/<key>` (see [`crate::pyenv`]).
+    pub fn virtualenvs(&self) -> PathBuf {
+        self.data.join("virtualenvs")
+    }
+
+    /// Downloads and wheels the Python installers cache: `<data>/cache/python`.
+    pub fn python_cache(&self) -> PathBuf {
+        self.data.join("cache").join("python")
+    }
 }

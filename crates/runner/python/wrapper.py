@@ -3,32 +3,54 @@
 Started by stormdesk-runner as `python3 -u wrapper.py`. It reads one JSON document
 from stdin:
 
-    {"entry_point": "/abs/path/action.py", "pack": "mypack", "pack_dir": "/abs/pack",
-     "config": {...}, "parameters": {...}, "log_level": "DEBUG",
-     "result_file": "/private/tmp/result.json"}
+    {"entry_point": "/abs/path/action.py", "pack": "mypack", "config": {...},
+     "parameters": {...}, "log_level": "DEBUG", "result_file": "/private/tmp/result.json"}
 
 then loads the action class, calls `run(**parameters)` and writes
 `{"status": true|false|null, "result": ...}` to `result_file`. The action's own
 stdout and stderr are left alone: the result never travels on them.
 
-StackStorm itself is not needed: the modules `st2common.runners.base_action` and
-`st2actions.runners.pythonrunner` are provided here, both with the same `Action`.
-An exception escaping the action ends this process with a traceback on stderr and
+StackStorm itself is not needed: `lib/` beside this file holds the `st2common`
+modules packs import (`st2common.runners.base_action.Action`, the older
+`st2actions.runners.pythonrunner.Action`, exceptions, constants, util helpers, the
+datastore service). The interpreter is the pack's Python environment (its
+requirements over the base layer with st2client, six, PyYAML and requests). An
+exception escaping the action ends this process with a traceback on stderr and
 exit code 1, as in StackStorm.
 """
 
-import abc
 import datetime
 import importlib.util
 import inspect
 import json
-import logging
 import os
 import sys
-import types
-import urllib.error
-import urllib.parse
-import urllib.request
+
+
+def _set_up_sys_path(entry_point):
+    """The runner sets PYTHONPATH to the pack's `lib/`, its `actions/lib/` and the
+    StackStorm modules beside this file (`lib/`), as StackStorm puts the pack's
+    paths on PYTHONPATH. This script's own directory goes, so `wrapper` never
+    shadows an action's module; the action's directory is appended, as
+    StackStorm does when it loads the action."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    shim = os.path.join(here, "lib")
+    if shim not in sys.path:
+        sys.path.append(shim)
+    action_dir = os.path.dirname(os.path.realpath(entry_point))
+    if action_dir not in sys.path:
+        sys.path.append(action_dir)
+
+
+def _st2_names():
+    """Imported after the import path is set up: they live in `lib/`."""
+    from st2common.runners.base_action import Action
+    from st2common.runners.utils import get_logger_for_python_runner_action
+    from st2common.services.datastore import ActionDatastoreService
+
+    return Action, get_logger_for_python_runner_action, ActionDatastoreService
+
 
 # StackStorm's PYTHON_RUNNER_INVALID_ACTION_STATUS_EXIT_CODE.
 INVALID_STATUS_EXIT_CODE = 220
@@ -38,197 +60,48 @@ INVALID_STATUS_ERROR_MESSAGE = (
     "1. Return a list instead of a tuple\n"
     "2. Return a tuple where a first items is a status flag - (True, ('item1', 'item2'))\n"
 )
-SYSTEM_SCOPE = "system"
-# StackStorm's separator between the "pack.Class" prefix and a local key name.
-DATASTORE_KEY_SEPARATOR = ":"
-# StackStorm's AUDIT log level sits above CRITICAL.
-AUDIT = logging.CRITICAL + 10
-logging.addLevelName(AUDIT, "AUDIT")
-
 _DEFAULT_LOG_LEVEL = "debug"
-_LOGGERS = {}
-
-
-def get_logger_for_python_runner_action(action_name, log_level=_DEFAULT_LOG_LEVEL):
-    """A logger writing to stderr, named and formatted as StackStorm's action loggers."""
-    logger_name = "actions.python.%s" % (action_name)
-    if logger_name in _LOGGERS:
-        return _LOGGERS[logger_name]
-    level_name = str(log_level or _DEFAULT_LOG_LEVEL).upper()
-    level = AUDIT if level_name == "AUDIT" else getattr(logging, level_name, logging.DEBUG)
-    logger = logging.getLogger(logger_name)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(level)
-    console.setFormatter(logging.Formatter("%(name)-12s: %(levelname)-8s %(message)s"))
-    logger.addHandler(console)
-    logger.setLevel(level)
-    logger.propagate = False
-    _LOGGERS[logger_name] = logger
-    return logger
-
-
-class Action(metaclass=abc.ABCMeta):
-    """Base class of StackStorm Python actions."""
-
-    description = None
-
-    def __init__(self, config=None, action_service=None):
-        self.config = config or {}
-        self.action_service = action_service
-        wrapper = getattr(action_service, "_action_wrapper", None)
-        log_level = getattr(wrapper, "_log_level", _DEFAULT_LOG_LEVEL)
-        self.logger = get_logger_for_python_runner_action(
-            action_name=self.__class__.__name__, log_level=log_level
-        )
-
-    @abc.abstractmethod
-    def run(self, **kwargs):
-        raise NotImplementedError()
-
-
-Action.__module__ = "st2common.runners.base_action"
-
-
-class DatastoreUnavailableError(RuntimeError):
-    pass
 
 
 class ActionService(object):
-    """Datastore access for the action, through the engine's listener.
-
-    The listener speaks StackStorm's key API under ST2_ACTION_API_URL with the
-    per-execution token in ST2_ACTION_AUTH_TOKEN: GET/PUT/DELETE {api}/keys/{name}
-    and GET {api}/keys?prefix=..., with `scope` (and `decrypt`) as query parameters.
-    """
+    """`self.action_service`: the datastore methods of StackStorm's action service,
+    delegating to an `ActionDatastoreService` made on first use."""
 
     def __init__(self, action_wrapper):
         self._action_wrapper = action_wrapper
+        self._datastore_service = None
+
+    @property
+    def datastore_service(self):
+        if self._datastore_service is None:
+            _, get_logger, datastore_cls = _st2_names()
+            w = self._action_wrapper
+            logger = get_logger(action_name=w._class_name, log_level=w._log_level)
+            self._datastore_service = datastore_cls(
+                logger=logger, pack_name=w._pack, class_name=w._class_name
+            )
+        return self._datastore_service
 
     def get_user_info(self):
-        return self._request("GET", "/user")
+        return self.datastore_service.get_user_info()
 
     def list_values(self, local=True, prefix=None, limit=None, offset=None):
-        if local:
-            prefix = self._local_prefix() + (prefix or "")
-        query = {"prefix": prefix, "limit": limit, "offset": offset}
-        return self._request("GET", "/keys", query=query) or []
-
-    def get_value(self, name, local=True, scope=SYSTEM_SCOPE, decrypt=False):
-        name = self._key_name(name, local)
-        query = {"scope": scope, "decrypt": "true" if decrypt else None}
-        item = self._request("GET", "/keys/" + _quote(name), query=query, missing=None)
-        if item is None:
-            return None
-        return item.get("value") if isinstance(item, dict) else item
-
-    def set_value(self, name, value, ttl=None, local=True, scope=SYSTEM_SCOPE, encrypt=False):
-        name = self._key_name(name, local)
-        body = {"name": name, "value": value, "scope": scope}
-        if ttl:
-            body["ttl"] = ttl
-        if encrypt:
-            body["secret"] = True
-        self._request("PUT", "/keys/" + _quote(name), query={"scope": scope}, body=body)
-        return True
-
-    def delete_value(self, name, local=True, scope=SYSTEM_SCOPE):
-        name = self._key_name(name, local)
-        missing = object()
-        found = self._request(
-            "DELETE", "/keys/" + _quote(name), query={"scope": scope}, missing=missing
+        return self.datastore_service.list_values(
+            local=local, prefix=prefix, limit=limit, offset=offset
         )
-        return found is not missing
 
-    def _local_prefix(self):
-        w = self._action_wrapper
-        return "%s.%s%s" % (w._pack, w._class_name, DATASTORE_KEY_SEPARATOR)
+    def get_value(self, name, local=True, scope="system", decrypt=False):
+        return self.datastore_service.get_value(
+            name=name, local=local, scope=scope, decrypt=decrypt
+        )
 
-    def _key_name(self, name, local):
-        return self._local_prefix() + name if local else name
+    def set_value(self, name, value, ttl=None, local=True, scope="system", encrypt=False):
+        return self.datastore_service.set_value(
+            name=name, value=value, ttl=ttl, local=local, scope=scope, encrypt=encrypt
+        )
 
-    def _request(self, method, path, query=None, body=None, missing=None):
-        api_url = os.environ.get("ST2_ACTION_API_URL")
-        token = os.environ.get("ST2_ACTION_AUTH_TOKEN")
-        if not api_url or not token:
-            raise DatastoreUnavailableError(
-                "The datastore is not available to this action: it was run without the "
-                "Stormdesk engine's callback listener (ST2_ACTION_API_URL/ST2_ACTION_AUTH_TOKEN "
-                "are not set). Run it through the engine to use self.action_service."
-            )
-        url = api_url.rstrip("/") + path
-        query = {k: v for k, v in (query or {}).items() if v is not None}
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        data = None
-        headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
-        if body is not None:
-            data = json.dumps(body).encode("utf-8")
-            headers["Content-Type"] = "application/json"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                payload = resp.read()
-        except urllib.error.HTTPError as e:
-            if e.code == 404:
-                return missing
-            detail = e.read().decode("utf-8", "replace").strip()
-            raise RuntimeError(
-                "Datastore request %s %s failed with HTTP %s: %s" % (method, path, e.code, detail)
-            )
-        if not payload:
-            return None
-        return json.loads(payload.decode("utf-8"))
-
-
-def _quote(name):
-    return urllib.parse.quote(name, safe="")
-
-
-def _install_st2_modules():
-    """Makes both StackStorm import paths of `Action` importable."""
-
-    def module(name, package=False, **attrs):
-        m = types.ModuleType(name)
-        if package:
-            m.__path__ = []
-        for key, value in attrs.items():
-            setattr(m, key, value)
-        sys.modules[name] = m
-        parent, _, child = name.rpartition(".")
-        if parent:
-            setattr(sys.modules[parent], child, m)
-        return m
-
-    module("st2common", package=True)
-    module("st2common.runners", package=True)
-    module(
-        "st2common.runners.base_action",
-        Action=Action,
-        __all__=["Action"],
-    )
-    module(
-        "st2common.runners.utils",
-        get_logger_for_python_runner_action=get_logger_for_python_runner_action,
-    )
-    module("st2actions", package=True)
-    module("st2actions.runners", package=True)
-    module("st2actions.runners.pythonrunner", Action=Action, __all__=["Action"])
-
-
-def _set_up_sys_path(entry_point, pack_dir):
-    # The wrapper's own directory would shadow nothing useful and could shadow
-    # the action's modules.
-    wrapper_dir = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != wrapper_dir]
-    if pack_dir:
-        lib_dir = os.path.join(pack_dir, "lib")
-        if os.path.isdir(lib_dir):
-            # Like the pack's common libs on PYTHONPATH in StackStorm.
-            sys.path.insert(0, lib_dir)
-    # StackStorm appends the action's directory when it loads the action.
-    action_dir = os.path.dirname(os.path.realpath(entry_point))
-    if action_dir not in sys.path:
-        sys.path.append(action_dir)
+    def delete_value(self, name, local=True, scope="system"):
+        return self.datastore_service.delete_value(name=name, local=local, scope=scope)
 
 
 def _load_action_class(entry_point):
@@ -247,7 +120,8 @@ def _load_action_class(entry_point):
     ]
     # Prefer real Action subclasses; StackStorm also accepts any class of the
     # module that implements run(), first by name.
-    preferred = [c for c in classes if issubclass(c, Action)] or classes
+    action_base = _st2_names()[0]
+    preferred = [c for c in classes if issubclass(c, action_base)] or classes
     if not preferred:
         raise Exception(
             'File "%s" has no action class (a class with a run() method, usually derived '
@@ -296,7 +170,6 @@ class PythonActionWrapper(object):
     def __init__(self, request):
         self._entry_point = request["entry_point"]
         self._pack = request.get("pack") or "unknown"
-        self._pack_dir = request.get("pack_dir")
         self._config = request.get("config") or {}
         self._parameters = request.get("parameters") or {}
         self._log_level = request.get("log_level") or _DEFAULT_LOG_LEVEL
@@ -304,7 +177,7 @@ class PythonActionWrapper(object):
         self._class_name = None
 
     def run(self):
-        _set_up_sys_path(self._entry_point, self._pack_dir)
+        _set_up_sys_path(self._entry_point)
         action_cls = _load_action_class(self._entry_point)
         self._class_name = action_cls.__name__
         action = _instantiate(action_cls, self._config, ActionService(self))
@@ -333,7 +206,6 @@ def main():
     request = json.loads(sys.stdin.buffer.read().decode("utf-8"))
     # The action gets no stdin, as in StackStorm.
     sys.stdin = open(os.devnull)
-    _install_st2_modules()
     PythonActionWrapper(request).run()
 
 

@@ -21,8 +21,9 @@
 //! (`ST2_ACTION_PACK_NAME`, `ST2_ACTION_EXECUTION_ID`, and with a callback
 //! `ST2_ACTION_API_URL` = `{callback.url}/v1` and `ST2_ACTION_AUTH_TOKEN` =
 //! the per-execution token) on top of the runner's own environment and the
-//! `env` runner parameter. `python-script` runs `python3`, or the interpreter
-//! named by `STORMDESK_PYTHON`.
+//! `env` runner parameter. `python-script` runs the request's `python` (the
+//! pack's environment, chosen by the engine), else the interpreter named by
+//! `STORMDESK_PYTHON`, else `python3`.
 //!
 //! The remote runners run the system `ssh` (or `STORMDESK_SSH`), so the
 //! user's ssh config, agent and known_hosts apply. `STORMDESK_SSH_CONFIG` (or
@@ -60,6 +61,8 @@ mod params;
 mod pyfmt;
 #[cfg(feature = "python-script")]
 mod python;
+#[cfg(feature = "python-script")]
+mod python_files;
 #[cfg(any(feature = "remote-shell-cmd", feature = "remote-shell-script"))]
 mod remote;
 #[cfg(any(

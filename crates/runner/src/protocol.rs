@@ -40,6 +40,11 @@ pub struct RunnerRequest {
     /// The pack config (`self.config` for Python actions).
     #[serde(default)]
     pub pack_config: Value,
+    /// The interpreter of `python-script` actions: `bin/python` of the pack's
+    /// Python environment at this revision (its `bin/` also goes first on
+    /// `PATH`). `None`: `STORMDESK_PYTHON`, else `python3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<PathBuf>,
     /// Where to report; `None` runs without reporting (library use, tests).
     #[serde(default)]
     pub callback: Option<Callback>,

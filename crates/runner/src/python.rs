@@ -6,10 +6,16 @@
 //! as one JSON document on stdin, so parameter size is not limited by argv;
 //! the action's return value comes back in a private result file, so whatever
 //! the action prints stays its own stdout.
+//!
+//! The process, as StackStorm's `python_runner.py` sets it up: the
+//! interpreter is the pack's environment (`RunnerRequest::python`), whose
+//! `bin/` goes first on `PATH`; `PYTHONPATH` is the pack's `lib/`, its
+//! `actions/lib/` and the wrapper's StackStorm modules (in that order), so
+//! processes the action starts see them too; `ST2_ACTION_*` and StackStorm's
+//! datastore variables (`ST2_API_URL`, `ST2_AUTH_TOKEN`) are set.
 
 use std::ffi::OsString;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -18,18 +24,20 @@ use serde_json::{json, Map, Value};
 
 use crate::params::{api_url, pack_name, st2_action_env, Params};
 use crate::protocol::{RunnerRequest, RunnerStatus};
+use crate::python_files;
 use crate::scratch::{private_dir, unique};
 use crate::shell::{run_process, Group, ProcessSpec};
 use crate::{CancelHandle, RunError, RunEvent, RunOutcome};
 
-const WRAPPER_SOURCE: &str = include_str!("../python/wrapper.py");
 /// StackStorm's default `timeout` for `python-script`, in seconds.
 const DEFAULT_TIMEOUT: u64 = 600;
 const DEFAULT_LOG_LEVEL: &str = "DEBUG";
 /// Exit code of the wrapper when `run()` returned a tuple whose first item is
 /// not a boolean (StackStorm's `PYTHON_RUNNER_INVALID_ACTION_STATUS_EXIT_CODE`).
 const INVALID_STATUS_EXIT_CODE: i32 = 220;
-/// Interpreter override, e.g. a pack's virtualenv python.
+/// The interpreter when the request names none (library use without an
+/// engine); the engine reads it too, for the interpreter it builds
+/// environments from.
 pub const PYTHON_ENV_VAR: &str = "STORMDESK_PYTHON";
 
 pub(crate) fn run(
@@ -54,8 +62,16 @@ pub(crate) fn run(
     }
 
     let dir = private_dir().map_err(|(path, source)| RunError::PythonWrapper { path, source })?;
-    let wrapper = install_wrapper(&dir)?;
+    let files = python_files::install(&dir)?;
     let result_file = ResultFile::create(&dir)?;
+    env.push(("PYTHONPATH".into(), python_path(req, &files.lib)));
+    // As in StackStorm, a PATH in the `env` parameter wins.
+    let user_path = env.iter().any(|(name, _)| name == "PATH");
+    if let Some(bin) = req.python.as_deref().and_then(Path::parent) {
+        if !user_path {
+            env.push(("PATH".into(), path_with(bin)));
+        }
+    }
 
     let parameters: Map<String, Value> = req
         .action_parameters
@@ -69,7 +85,6 @@ pub(crate) fn run(
     let mut stdin = serde_json::to_vec(&json!({
         "entry_point": entry_point,
         "pack": pack_name(&req.action_ref),
-        "pack_dir": req.pack_dir,
         "config": config,
         "parameters": parameters,
         "log_level": log_level,
@@ -78,11 +93,14 @@ pub(crate) fn run(
     .expect("a JSON value always serialises");
     stdin.push(b'\n');
 
-    let python = std::env::var_os(PYTHON_ENV_VAR).unwrap_or_else(|| OsString::from("python3"));
+    let python = match &req.python {
+        Some(p) => p.clone().into_os_string(),
+        None => std::env::var_os(PYTHON_ENV_VAR).unwrap_or_else(|| OsString::from("python3")),
+    };
     let spec = ProcessSpec {
         program: python.clone(),
         // -u: unbuffered, so output streams live as in StackStorm.
-        args: vec!["-u".into(), wrapper.into_os_string()],
+        args: vec!["-u".into(), files.wrapper.into_os_string()],
         env,
         env_remove: Vec::new(),
         cwd: None,
@@ -136,42 +154,31 @@ pub(crate) fn run(
     })
 }
 
-/// Writes the wrapper once per content version; concurrent runners race
-/// harmlessly because each renames a complete file into place.
-fn install_wrapper(dir: &Path) -> Result<PathBuf, RunError> {
-    let path = dir.join(format!(
-        "wrapper-{:016x}.py",
-        fnv1a(WRAPPER_SOURCE.as_bytes())
-    ));
-    let wrap = |source| RunError::PythonWrapper {
-        path: path.clone(),
-        source,
-    };
-    if fs::read(&path).is_ok_and(|existing| existing == WRAPPER_SOURCE.as_bytes()) {
-        return Ok(path);
+/// `PYTHONPATH` of the action: the pack's `lib/` (StackStorm's common pack
+/// libs), `actions/lib/` (always on StackStorm's path), then the StackStorm
+/// modules; only directories that exist, except the last.
+fn python_path(req: &RunnerRequest, st2_lib: &Path) -> String {
+    let mut parts: Vec<PathBuf> = Vec::new();
+    if let Some(pack) = &req.pack_dir {
+        for dir in [pack.join("lib"), pack.join("actions").join("lib")] {
+            if dir.is_dir() {
+                parts.push(dir);
+            }
+        }
     }
-    let tmp = dir.join(format!(".wrapper.{}.{}.tmp", std::process::id(), unique()));
-    let written = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(WRAPPER_SOURCE.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(wrap(e));
-    }
-    Ok(path)
+    parts.push(st2_lib.to_path_buf());
+    let joined = std::env::join_paths(parts).unwrap_or_default();
+    joined.to_string_lossy().into_owned()
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// `PATH` with the environment's `bin/` first, as StackStorm's sandbox path.
+fn path_with(bin: &Path) -> String {
+    let mut parts = vec![bin.to_path_buf()];
+    if let Some(path) = std::env::var_os("PATH") {
+        parts.extend(std::env::split_paths(&path).filter(|p| p != bin));
+    }
+    let joined = std::env::join_paths(parts).unwrap_or_default();
+    joined.to_string_lossy().into_owned()
 }
 
 /// The file the wrapper writes `{"status": bool|null, "result": ...}` to.

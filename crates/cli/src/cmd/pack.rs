@@ -1,11 +1,14 @@
-//! `stormdesk pack list|install|update|revisions`
+//! `stormdesk pack list|install|update|revisions|setup-venv`
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
 use stormdesk_engine::git::{self, Progress, Revisions};
+use stormdesk_engine::pyenv::{EnvEvent, PyEnvOptions, PyEnvs};
 
 use super::Ctx;
 use crate::client::Client;
@@ -42,6 +45,20 @@ pub enum PackCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Make the pack's Python environment anew from its requirements.txt
+    /// (as StackStorm's packs.setup_virtualenv), at a revision if given.
+    SetupVenv {
+        pack: String,
+        /// Tag, branch or commit whose requirements.txt to use (default: as checked out).
+        #[arg(long = "content-version", value_name = "REV")]
+        content_version: Option<String>,
+        /// Keep an environment that already exists for these requirements
+        /// (StackStorm's `update`); by default it is made anew.
+        #[arg(long)]
+        update: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
@@ -66,6 +83,7 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
                 let _ = std::fs::remove_dir_all(ctx.paths()?.worktrees().join(&installed.pack));
             }
             notify_engine(ctx);
+            let env = python_env(ctx, &installed.pack, &installed.dir);
             if json {
                 println!("{}", serde_json::to_string_pretty(&installed)?);
             } else {
@@ -85,13 +103,14 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
                 }
                 print_report(&installed.report);
             }
-            Ok(ExitCode::SUCCESS)
+            env_outcome(&installed.pack, env)
         }
         PackCmd::Update { pack, json } => {
             let dir = ctx.paths()?.packs().join(&pack);
             let updated = git::update_pack(&pack, &dir, &mut progress_line("fetching"))?;
             end_progress();
             notify_engine(ctx);
+            let env = python_env(ctx, &pack, &dir);
             if json {
                 println!("{}", serde_json::to_string_pretty(&updated)?);
             } else {
@@ -109,8 +128,50 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
                     println!("new tags: {}", updated.new_tags.join(", "));
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            env_outcome(&pack, env)
         }
+        PackCmd::SetupVenv {
+            pack,
+            content_version,
+            update,
+            json,
+        } => ctx.runtime()?.block_on(async {
+            let engine = ctx.engine().await?;
+            let summary = engine
+                .setup_python_env(
+                    &pack,
+                    content_version.as_deref(),
+                    !update,
+                    Arc::new(print_env_progress),
+                )
+                .await;
+            engine.shutdown();
+            let summary = summary?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary)?);
+            } else {
+                let what = match &summary.requirements {
+                    Some(_) => "requirements.txt over the base layer",
+                    None => "no requirements.txt: the base layer alone",
+                };
+                println!(
+                    "pack {}{}: Python environment {} ({what}), {}",
+                    summary.pack,
+                    summary
+                        .commit
+                        .as_deref()
+                        .map(|c| format!(" at {}", &c[..c.len().min(12)]))
+                        .unwrap_or_default(),
+                    summary.dir.display(),
+                    if summary.built {
+                        "built"
+                    } else {
+                        "already there"
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
         PackCmd::Revisions { pack, json } => ctx.runtime()?.block_on(async {
             let engine = ctx.engine().await?;
             let revisions = engine.revisions(&pack).await;
@@ -219,6 +280,58 @@ fn progress_line(what: &'static str) -> impl FnMut(Progress) {
 fn end_progress() {
     if std::io::stderr().is_terminal() {
         eprintln!();
+    }
+}
+
+/// Builds the environment of a just installed or updated pack (its
+/// requirements at the checked-out commit), as `st2 pack install` does.
+fn python_env(ctx: &Ctx, pack: &str, dir: &Path) -> anyhow::Result<()> {
+    let paths = ctx.paths()?;
+    let envs = PyEnvs::new(
+        paths.virtualenvs(),
+        paths.python_cache(),
+        &PyEnvOptions::default(),
+    );
+    envs.for_pack(pack, dir, None, &print_env_progress)?;
+    Ok(())
+}
+
+/// The pack itself is installed either way; a failed environment is an error
+/// that says how to retry.
+fn env_outcome(pack: &str, env: anyhow::Result<()>) -> anyhow::Result<ExitCode> {
+    match env {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!(
+                "error: the pack is in place, but its Python environment could not be made: {e:#}\n(retry with `stormdesk pack setup-venv {pack}`)"
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Build progress on stderr: what is built, the installer's lines, the result.
+fn print_env_progress(event: &EnvEvent) {
+    match event {
+        EnvEvent::Building {
+            env,
+            tool,
+            requirements,
+            ..
+        } => {
+            let what = if env == "base" {
+                "the base Python environment (st2client, six, PyYAML, requests)".to_string()
+            } else {
+                format!("the Python environment of pack {env}")
+            };
+            eprintln!("building {what} with {tool}: {requirements} requirements");
+        }
+        EnvEvent::Output { line, .. } => eprintln!("  {line}"),
+        EnvEvent::Built { dir, millis, .. } => eprintln!(
+            "ready in {:.1} s: {}",
+            *millis as f64 / 1000.0,
+            dir.display()
+        ),
     }
 }
 

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod packs;
+mod pyenv;
 mod restart;
 
 pub(crate) fn stormdesk(home: &Path) -> Command {

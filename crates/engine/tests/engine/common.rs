@@ -18,6 +18,21 @@ pub fn runner_bin() -> PathBuf {
     bin
 }
 
+/// Python environments of test engines: built from Debian's bare
+/// interpreter when there is one (`STORMDESK_TEST_PYTHON` overrides), so no
+/// result depends on what the machine's own `python3` has installed, with
+/// downloads cached for every test in `target/pyenv-cache`.
+pub fn pyenv_options() -> stormdesk_engine::pyenv::PyEnvOptions {
+    let bare = Path::new("/usr/bin/python3");
+    stormdesk_engine::pyenv::PyEnvOptions {
+        python: std::env::var_os("STORMDESK_TEST_PYTHON")
+            .map(PathBuf::from)
+            .or_else(|| bare.is_file().then(|| bare.to_path_buf())),
+        cache_dir: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv-cache")),
+        ..Default::default()
+    }
+}
+
 pub struct Fixture {
     pub home: tempfile::TempDir,
     pub packs: PathBuf,
@@ -37,6 +52,7 @@ impl Fixture {
             pack_dirs: vec![self.packs.clone()],
             runner_bin: Some(runner_bin()),
             callback_attempts: Some(2),
+            pyenv: pyenv_options(),
             ..Default::default()
         }
     }

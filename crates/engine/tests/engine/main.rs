@@ -8,6 +8,7 @@ mod lifecycle;
 mod limits;
 mod packs;
 mod params;
+mod pyenv;
 mod recovery;
 mod revisions;
 mod workflows;

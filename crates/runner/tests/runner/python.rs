@@ -331,3 +331,172 @@ fn action_service_without_listener_fails_clearly() {
         "{stderr}"
     );
 }
+
+/// The `st2common` modules packs import besides `Action`, and what their
+/// helpers return (StackStorm's behaviour, from its source).
+const ST2COMMON_ACTION: &str = r#"import datetime
+
+from st2actions.runners.pythonrunner import Action as LegacyAction
+from st2common import log as logging
+from st2common.constants.action import LIVEACTION_COMPLETED_STATES, LIVEACTION_STATUS_SUCCEEDED
+from st2common.constants.keyvalue import DATASTORE_KEY_SEPARATOR, FULL_SYSTEM_SCOPE, SYSTEM_SCOPE
+from st2common.exceptions import StackStormBaseException, StackStormPluginException
+from st2common.exceptions.action import InvalidActionParameterException
+from st2common.exceptions.actionrunner import ActionRunnerException
+from st2common.exceptions.apivalidation import ValueValidationException
+from st2common.exceptions.connection import ConnectionErrorException
+from st2common.exceptions.content import ParseException
+from st2common.exceptions.db import StackStormDBObjectNotFoundError
+from st2common.exceptions.keyvalue import InvalidScopeException
+from st2common.exceptions.param import ParamException
+from st2common.exceptions.ssh import InvalidCredentialsException
+from st2common.runners.base_action import Action
+from st2common.runners.utils import get_logger_for_python_runner_action
+from st2common.services.datastore import ActionDatastoreService
+from st2common.util import date as date_utils
+from st2common.util import isotime, jsonify, misc
+from st2common.util.shell import quote_unix
+
+
+class Shim(Action):
+    def run(self):
+        dt = datetime.datetime(2020, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+        return {
+            "legacy_is_action": LegacyAction is Action,
+            "statuses": [LIVEACTION_STATUS_SUCCEEDED, len(LIVEACTION_COMPLETED_STATES)],
+            "scopes": [SYSTEM_SCOPE, FULL_SYSTEM_SCOPE, DATASTORE_KEY_SEPARATOR],
+            "hierarchy": [
+                issubclass(ActionRunnerException, StackStormPluginException),
+                issubclass(StackStormPluginException, StackStormBaseException),
+                issubclass(ParamException, StackStormBaseException),
+                issubclass(InvalidActionParameterException, StackStormBaseException),
+                issubclass(ValueValidationException, StackStormBaseException),
+                issubclass(StackStormDBObjectNotFoundError, StackStormBaseException),
+                issubclass(InvalidScopeException, StackStormBaseException),
+                issubclass(ParseException, ValueError),
+                issubclass(ConnectionErrorException, Exception),
+                issubclass(InvalidCredentialsException, Exception),
+            ],
+            "quote": quote_unix("a b'c"),
+            "iso": [isotime.format(dt), isotime.format(dt, usec=False, offset=False)],
+            "parsed": isotime.parse("2020-01-02T03:04:05Z").isoformat(),
+            "not_iso": isotime.validate("yesterday", raise_exception=False),
+            "utc": date_utils.convert_to_utc(datetime.datetime(2020, 1, 2)).isoformat(),
+            "json": [jsonify.try_loads('{"a": 1}'), jsonify.try_loads("not json"),
+                     jsonify.get_json_type_for_python_value([1])],
+            "strip": misc.strip_shell_chars("out\r\n"),
+            "merged": misc.deep_update({"a": {"b": 1}}, {"a": {"c": 2}, "d": 3}),
+            "logger": [logging.getLogger("pack.x").name, hasattr(logging.getLogger("y"), "audit"),
+                       self.logger.name,
+                       get_logger_for_python_runner_action("Shim") is self.logger],
+            "datastore_prefix": ActionDatastoreService(self.logger, "p", "C")._get_full_key_name("k", True),
+        }
+"#;
+
+#[test]
+fn st2common_modules_packs_import_behave_as_stackstorm() {
+    let pack = Pack::new();
+    let (outcome, _) = run_lib(&pack.request("shim", ST2COMMON_ACTION, json!({})));
+    assert_eq!(
+        outcome.status,
+        RunnerStatus::Succeeded,
+        "{}",
+        outcome.result
+    );
+    assert_eq!(
+        outcome.result["result"],
+        json!({
+            "legacy_is_action": true,
+            "statuses": ["succeeded", 5],
+            "scopes": ["system", "st2kv.system", ":"],
+            "hierarchy": [true, true, true, true, true, true, true, true, true, true],
+            "quote": "'a b'\"'\"'c'",
+            "iso": ["2020-01-02T03:04:05.000000+00:00", "2020-01-02T03:04:05Z"],
+            "parsed": "2020-01-02T03:04:05+00:00",
+            "not_iso": false,
+            "utc": "2020-01-02T00:00:00+00:00",
+            "json": [{"a": 1}, "not json", "array"],
+            "strip": "out",
+            "merged": {"a": {"b": 1, "c": 2}, "d": 3},
+            "logger": ["st2.pack.x", true, "st2.actions.python.Shim", true],
+            "datastore_prefix": "p.C:k",
+        })
+    );
+}
+
+#[test]
+fn pack_lib_and_actions_lib_reach_the_action_and_its_subprocesses() {
+    let pack = Pack::new();
+    write_file(
+        &pack.path().join("actions/lib/helpers.py"),
+        "WHERE = 'actions/lib'\n",
+        false,
+    );
+    let req = pack.request(
+        "paths",
+        "import os, subprocess, sys\n\
+         import helpers\n\
+         from packlib import shout\n\
+         from st2common.runners.base_action import Action\n\
+         \n\
+         class Paths(Action):\n\
+         \x20   def run(self):\n\
+         \x20       child = subprocess.check_output([sys.executable, '-c',\n\
+         \x20           'import helpers, packlib, st2common.util.shell; print(helpers.WHERE)'])\n\
+         \x20       return [helpers.WHERE, shout('x'), child.decode().strip(),\n\
+         \x20               os.environ['PYTHONPATH'].split(os.pathsep)[:2]]\n",
+        json!({"env": {"PYTHONPATH": "/ignored"}}),
+    );
+    let (outcome, _) = run_lib(&req);
+    assert_eq!(
+        outcome.status,
+        RunnerStatus::Succeeded,
+        "{}",
+        outcome.result
+    );
+    let lib = pack.path().join("lib").display().to_string();
+    let actions_lib = pack.path().join("actions/lib").display().to_string();
+    assert_eq!(
+        outcome.result["result"],
+        json!(["actions/lib", "X!", "actions/lib", [lib, actions_lib]])
+    );
+}
+
+#[test]
+fn the_requests_interpreter_runs_the_action_with_its_bin_first_on_path() {
+    let pack = Pack::new();
+    // An environment-like layout: `<env>/bin/python` linking to the real
+    // executable of the machine's python3 (not a launcher such as a shim).
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os, sys; print(os.path.realpath(sys.executable))",
+        ])
+        .output()
+        .expect("python3 on PATH");
+    let real = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let env = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(env.path().join("bin")).unwrap();
+    let python = env.path().join("bin/python");
+    std::os::unix::fs::symlink(real, &python).unwrap();
+    let mut req = pack.request(
+        "interp",
+        "import os, sys\n\
+         from st2common.runners.base_action import Action\n\
+         class Interp(Action):\n\
+         \x20   def run(self):\n\
+         \x20       return [sys.executable, os.environ['PATH'].split(os.pathsep)[0]]\n",
+        json!({}),
+    );
+    req.python = Some(python.clone());
+    let (outcome, _) = run_lib(&req);
+    assert_eq!(
+        outcome.result["result"],
+        json!([
+            python.display().to_string(),
+            env.path().join("bin").display().to_string()
+        ]),
+        "{}",
+        outcome.result
+    );
+}

@@ -32,6 +32,7 @@ pub fn request(runner_type: &str, runner_parameters: Value) -> RunnerRequest {
         entry_point: None,
         pack_dir: None,
         pack_config: Value::Null,
+        python: None,
         callback: None,
         spool_dir: None,
         secrets: Vec::new(),

@@ -1,0 +1,7 @@
+from st2common.exceptions import StackStormBaseException
+
+__all__ = ["ParamException"]
+
+
+class ParamException(StackStormBaseException):
+    pass

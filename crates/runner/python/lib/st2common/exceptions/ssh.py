@@ -1,0 +1,9 @@
+__all__ = ["InvalidCredentialsException", "NoHostsConnectedToException"]
+
+
+class InvalidCredentialsException(Exception):
+    pass
+
+
+class NoHostsConnectedToException(Exception):
+    pass
