@@ -1,0 +1,1049 @@
+//! Queries over collections (`yaql/standard_library/queries.py`): lazy
+//! where yaql returns a generator (`where`, `select`, `skip`, `take`,
+//! `range`, `sequence`, ...), so `sequence().where($ > 3).take(2)` ends.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use indexmap::{IndexMap, IndexSet};
+
+use super::collections::{count, gen, to_tuple};
+use super::ops::{combine_lists, compare};
+use super::{o, ov, ov_var, p, Kind::*, Ov, Ty::*, D};
+use crate::expr::yaql::error::{self, Error, R};
+use crate::expr::yaql::interp::{collect, iterate, Args, Interp, Lambda as Lam, A};
+use crate::expr::yaql::value::{DynIter, LazyIter, Ordering, V};
+
+pub static OVERLOADS: &[Ov] = &[
+    ov(
+        "where",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        where_,
+    ),
+    ov(
+        "filter",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        where_,
+    ),
+    ov(
+        "select",
+        M,
+        &[p("collection", Iterable), p("selector", Lambda)],
+        select,
+    ),
+    ov(
+        "map",
+        M,
+        &[p("collection", Iterable), p("selector", Lambda)],
+        select,
+    ),
+    ov(
+        "limit",
+        M,
+        &[p("collection", Iterable), p("count", Int)],
+        limit,
+    ),
+    ov(
+        "take",
+        M,
+        &[p("collection", Iterable), p("count", Int)],
+        limit,
+    ),
+    ov(
+        "skip",
+        M,
+        &[p("collection", Iterable), p("count", Int)],
+        |_, a| {
+            let n = a.int(1);
+            if n < 0 {
+                return Err(error::value_error(
+                    "Indices for islice() must be None or an integer: 0 <= x <= sys.maxsize.",
+                ));
+            }
+            Ok(lazy(iterate(a.v(0))?.skip(n as usize)))
+        },
+    ),
+    ov_var("append", FM, &[p("collection", Iterable)], Any, |_, a| {
+        let extra = a.rest_values();
+        Ok(lazy(iterate(a.v(0))?.chain(extra.into_iter().map(Ok))))
+    }),
+    ov(
+        "distinct",
+        FM,
+        &[p("collection", Iterable), o("keySelector", Lambda, D::Null)],
+        |it, a| {
+            let key = a.lam(1).cloned();
+            let mut seen: IndexSet<V<'_>> = IndexSet::new();
+            let mut out = Vec::new();
+            for item in iterate(a.v(0))? {
+                let item = item?;
+                let k = match &key {
+                    Some(l) => it.call(l, &[item.clone()])?,
+                    None => item.clone(),
+                };
+                if seen.insert(k) {
+                    out.push(item);
+                }
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov(
+        "enumerate",
+        FM,
+        &[p("collection", Iterable), o("start", IntN, D::I(0))],
+        |_, a| {
+            let start = a.int(1);
+            let it = iterate(a.v(0))?
+                .enumerate()
+                .map(move |(i, v)| v.and_then(|v| V::list(vec![V::Int(start + i as i64), v])));
+            Ok(lazy(it))
+        },
+    ),
+    ov(
+        "any",
+        FM,
+        &[p("collection", Iterable), o("predicate", Lambda, D::Null)],
+        |it, a| {
+            for item in iterate(a.v(0))? {
+                let item = item?;
+                let hit = match a.lam(1) {
+                    Some(l) => it.call(l, &[item])?.truthy(),
+                    None => true,
+                };
+                if hit {
+                    return Ok(V::Bool(true));
+                }
+            }
+            Ok(V::Bool(false))
+        },
+    ),
+    ov(
+        "all",
+        FM,
+        &[p("collection", Iterable), o("predicate", Lambda, D::Null)],
+        |it, a| {
+            for item in iterate(a.v(0))? {
+                let item = item?;
+                let ok = match a.lam(1) {
+                    Some(l) => it.call(l, &[item])?.truthy(),
+                    None => item.truthy(),
+                };
+                if !ok {
+                    return Ok(V::Bool(false));
+                }
+            }
+            Ok(V::Bool(true))
+        },
+    ),
+    ov_var("concat", FM, &[], Iterable, |_, a| {
+        let mut chain: DynIter<'_> = Box::new(std::iter::empty());
+        for c in a.rest_values() {
+            chain = Box::new(chain.chain(iterate(&c)?));
+        }
+        Ok(lazy(chain))
+    }),
+    ov("count", M, &[p("collection", Iterable)], |_, a| {
+        count(a.v(0)).map(V::Int)
+    }),
+    ov("memorize", M, &[p("collection", Iterable)], |_, a| {
+        to_tuple(a.v(0))
+    }),
+    ov(
+        "sum",
+        M,
+        &[p("collection", Iterable), o("initial", Any, D::NoValue)],
+        |it, a| {
+            let env = a.env.clone();
+            aggregate(a, |acc, x| {
+                it.call_values("#operator_+", vec![acc, x], Vec::new(), &env)
+            })
+        },
+    ),
+    ov(
+        "max",
+        M,
+        &[p("collection", Iterable), o("initial", Any, D::NoValue)],
+        |_, a| {
+            aggregate(a, |acc, x| {
+                Ok(if compare(">", &x, &acc)? { x } else { acc })
+            })
+        },
+    ),
+    ov(
+        "min",
+        M,
+        &[p("collection", Iterable), o("initial", Any, D::NoValue)],
+        |_, a| {
+            aggregate(a, |acc, x| {
+                Ok(if compare(">", &x, &acc)? { acc } else { x })
+            })
+        },
+    ),
+    ov(
+        "first",
+        M,
+        &[p("collection", Iterable), o("default", Any, D::NoValue)],
+        |_, a| match iterate(a.v(0))?.next() {
+            Some(v) => v,
+            None if a.absent(1) => Err(Error::new("StopIteration", "")),
+            None => Ok(a.v(1).clone()),
+        },
+    ),
+    ov("single", M, &[p("collection", Iterable)], |_, a| {
+        let mut it = iterate(a.v(0))?;
+        let first = it.next().ok_or_else(|| Error::new("StopIteration", ""))??;
+        match it.next() {
+            None => Ok(first),
+            Some(_) => Err(Error::new(
+                "StopIteration",
+                "Collection contains more than one item",
+            )),
+        }
+    }),
+    ov(
+        "last",
+        M,
+        &[p("collection", Iterable), o("default", Any, D::NoValue)],
+        |_, a| {
+            let mut last = None;
+            for item in iterate(a.v(0))? {
+                last = Some(item?);
+            }
+            match last {
+                Some(v) => Ok(v),
+                None if a.absent(1) => Err(Error::new("StopIteration", "")),
+                None => Ok(a.v(1).clone()),
+            }
+        },
+    ),
+    ov(
+        "selectMany",
+        M,
+        &[p("collection", Iterable), p("selector", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let mut out = Vec::new();
+            for item in iterate(a.v(0))? {
+                let inner = apply(it, &l, a.v(1), &[item?])?;
+                if inner.is_iterable() {
+                    out.extend(collect(&inner)?);
+                } else {
+                    out.push(inner);
+                }
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov("range", F, &[p("stop", Int)], |_, a| range(0, a.int(0), 1)),
+    ov(
+        "range",
+        F,
+        &[p("start", Int), p("stop", Int), o("step", Int, D::I(1))],
+        |_, a| range(a.int(0), a.int(1), a.int(2)),
+    ),
+    ov(
+        "sequence",
+        F,
+        &[o("start", Int, D::I(0)), o("step", Int, D::I(1))],
+        |_, a| {
+            let (start, step) = (a.int(0), a.int(1));
+            let it = (0i64..).map(move |i| {
+                i.checked_mul(step)
+                    .and_then(|d| start.checked_add(d))
+                    .map(V::Int)
+                    .ok_or_else(error::overflow)
+            });
+            Ok(lazy(it))
+        },
+    ),
+    ov(
+        "orderBy",
+        M,
+        &[p("collection", Iterable), p("selector", Lambda)],
+        |it, a| order_by(it, a, true),
+    ),
+    ov(
+        "orderByDescending",
+        M,
+        &[p("collection", Iterable), p("selector", Lambda)],
+        |it, a| order_by(it, a, false),
+    ),
+    ov(
+        "thenBy",
+        M,
+        &[p("collection", Ordered), p("selector", Lambda)],
+        |_, a| then_by(a, true),
+    ),
+    ov(
+        "thenByDescending",
+        M,
+        &[p("collection", Ordered), p("selector", Lambda)],
+        |_, a| then_by(a, false),
+    ),
+    ov(
+        "groupBy",
+        M,
+        &[
+            p("collection", Iterable),
+            p("keySelector", Lambda),
+            o("valueSelector", Lambda, D::Null),
+            o("aggregator", Lambda, D::Null),
+        ],
+        group_by,
+    ),
+    ov(
+        "join",
+        M,
+        &[
+            p("collection1", Iterable),
+            p("collection2", Iterable),
+            p("predicate", Lambda),
+            p("selector", Lambda),
+        ],
+        |it, a| {
+            let right = collect(a.v(1))?;
+            let (pred, sel) = (a.lam(2).cloned(), a.lam(3).cloned());
+            let mut out = Vec::new();
+            for x in iterate(a.v(0))? {
+                let x = x?;
+                for y in &right {
+                    let pair = [x.clone(), y.clone()];
+                    if apply(it, &pred, a.v(2), &pair)?.truthy() {
+                        out.push(apply(it, &sel, a.v(3), &pair)?);
+                    }
+                }
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov_var("zip", M, &[], Iterable, |_, a| zip(a.rest_values(), None)),
+    Ov {
+        name: "zipLongest",
+        kind: M,
+        params: &[],
+        var: Some(Iterable),
+        kw: Some(Any),
+        no_kwargs: false,
+        f: |_, a| {
+            let fill =
+                a.kw.iter()
+                    .find(|(k, _)| &**k == "default")
+                    .map_or(V::Null, |(_, v)| v.clone());
+            zip(a.rest_values(), Some(fill))
+        },
+    },
+    ov(
+        "repeat",
+        M,
+        &[p("value", Any), o("times", Int, D::I(-1))],
+        |_, a| {
+            let (v, times) = (a.v(0).clone(), a.int(1));
+            let it = std::iter::repeat(v).map(Ok);
+            Ok(if times < 0 {
+                lazy(it)
+            } else {
+                lazy(it.take(times as usize))
+            })
+        },
+    ),
+    ov("cycle", M, &[p("collection", Iterable)], |_, a| {
+        let items = collect(a.v(0))?;
+        Ok(lazy(
+            items
+                .into_iter()
+                .map(Ok)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .cycle(),
+        ))
+    }),
+    ov(
+        "takeWhile",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let k = a.v(1).clone();
+            let mut done = false;
+            let src = iterate(a.v(0))?;
+            Ok(lazy(src.map_while(move |x| {
+                if done {
+                    return None;
+                }
+                let x = match x {
+                    Ok(x) => x,
+                    Err(e) => return Some(Err(e)),
+                };
+                match apply(it, &l, &k, &[x.clone()]) {
+                    Ok(r) if r.truthy() => Some(Ok(x)),
+                    Ok(_) => {
+                        done = true;
+                        None
+                    }
+                    Err(e) => Some(Err(e)),
+                }
+            })))
+        },
+    ),
+    ov(
+        "skipWhile",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let k = a.v(1).clone();
+            let mut skipping = true;
+            let src = iterate(a.v(0))?;
+            Ok(lazy(src.filter_map(move |x| {
+                let x = match x {
+                    Ok(x) => x,
+                    Err(e) => return Some(Err(e)),
+                };
+                if skipping {
+                    match apply(it, &l, &k, &[x.clone()]) {
+                        Ok(r) if r.truthy() => return None,
+                        Ok(_) => skipping = false,
+                        Err(e) => return Some(Err(e)),
+                    }
+                }
+                Some(Ok(x))
+            })))
+        },
+    ),
+    ov(
+        "indexOf",
+        M,
+        &[p("collection", Iterable), p("item", Any)],
+        |_, a| {
+            for (i, x) in iterate(a.v(0))?.enumerate() {
+                if x? == *a.v(1) {
+                    return Ok(V::Int(i as i64));
+                }
+            }
+            Ok(V::Int(-1))
+        },
+    ),
+    ov(
+        "lastIndexOf",
+        M,
+        &[p("collection", Iterable), p("item", Any)],
+        |_, a| {
+            let mut found = -1;
+            for (i, x) in iterate(a.v(0))?.enumerate() {
+                if x? == *a.v(1) {
+                    found = i as i64;
+                }
+            }
+            Ok(V::Int(found))
+        },
+    ),
+    ov(
+        "indexWhere",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            for (i, x) in iterate(a.v(0))?.enumerate() {
+                if apply(it, &l, a.v(1), &[x?])?.truthy() {
+                    return Ok(V::Int(i as i64));
+                }
+            }
+            Ok(V::Int(-1))
+        },
+    ),
+    ov(
+        "lastIndexWhere",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let mut found = -1;
+            for (i, x) in iterate(a.v(0))?.enumerate() {
+                if apply(it, &l, a.v(1), &[x?])?.truthy() {
+                    found = i as i64;
+                }
+            }
+            Ok(V::Int(found))
+        },
+    ),
+    ov(
+        "slice",
+        M,
+        &[p("collection", Iterable), p("length", Int)],
+        |_, a| {
+            let n = a.int(1);
+            if n < 0 {
+                return Err(error::value_error(
+                    "Stop argument for islice() must be None or an integer: 0 <= x <= sys.maxsize.",
+                ));
+            }
+            let items = collect(a.v(0))?;
+            let mut out = Vec::new();
+            if n > 0 {
+                for chunk in items.chunks(n as usize) {
+                    out.push(V::tuple(chunk.to_vec())?);
+                }
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov(
+        "splitWhere",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let items = collect(a.v(0))?;
+            let mut out = Vec::new();
+            let mut start = 0;
+            for (end, x) in items.iter().enumerate() {
+                if apply(it, &l, a.v(1), &[x.clone()])?.truthy() {
+                    out.push(V::tuple(items[start..end].to_vec())?);
+                    start = end + 1;
+                }
+            }
+            if start != items.len() {
+                out.push(V::tuple(items[start..].to_vec())?);
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov(
+        "sliceWhere",
+        M,
+        &[p("collection", Iterable), p("predicate", Lambda)],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let items = collect(a.v(0))?;
+            let mut out = Vec::new();
+            let mut start = 0;
+            let mut prev: Option<V<'_>> = None;
+            for (end, x) in items.iter().enumerate() {
+                let cur = apply(it, &l, a.v(1), &[x.clone()])?;
+                if let Some(p) = &prev {
+                    if *p != cur {
+                        out.push(V::tuple(items[start..end].to_vec())?);
+                        start = end;
+                    }
+                }
+                prev = Some(cur);
+            }
+            if start != items.len() {
+                out.push(V::tuple(items[start..].to_vec())?);
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov(
+        "splitAt",
+        M,
+        &[p("collection", Iterable), p("index", Int)],
+        |_, a| {
+            let items = collect(a.v(0))?;
+            let (from, _) =
+                super::strings::slice_bounds(items.len() as i64, a.int(1), items.len() as i64);
+            V::list(vec![
+                V::tuple(items[..from].to_vec())?,
+                V::tuple(items[from..].to_vec())?,
+            ])
+        },
+    ),
+    ov(
+        "aggregate",
+        M,
+        &[
+            p("collection", Iterable),
+            p("selector", Lambda),
+            o("seed", Any, D::NoValue),
+        ],
+        reduce,
+    ),
+    ov(
+        "reduce",
+        M,
+        &[
+            p("collection", Iterable),
+            p("selector", Lambda),
+            o("seed", Any, D::NoValue),
+        ],
+        reduce,
+    ),
+    ov(
+        "accumulate",
+        M,
+        &[
+            p("collection", Iterable),
+            p("selector", Lambda),
+            o("seed", Any, D::NoValue),
+        ],
+        |it, a| {
+            let l = a.lam(1).cloned();
+            let mut items = iterate(a.v(0))?;
+            let mut total = if a.absent(2) {
+                match items.next() {
+                    Some(v) => v?,
+                    None => {
+                        return Err(error::type_error(
+                            "accumulate() of empty sequence with no initial value",
+                        ))
+                    }
+                }
+            } else {
+                a.v(2).clone()
+            };
+            let mut out = vec![total.clone()];
+            for x in items {
+                total = apply(it, &l, a.v(1), &[total, x?])?;
+                out.push(total.clone());
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov("reverse", M, &[p("collection", Iterable)], |_, a| {
+        let mut items = collect(a.v(0))?;
+        items.reverse();
+        Ok(gen(items))
+    }),
+    ov(
+        "mergeWith",
+        M,
+        &[
+            p("dict", Mapping),
+            p("another", Mapping),
+            o("listMerger", Lambda, D::Null),
+            o("itemMerger", Lambda, D::Null),
+            o("maxLevels", Int, D::I(0)),
+        ],
+        |it, a| {
+            let (lm, im) = (a.lam(2).cloned(), a.lam(3).cloned());
+            merge(it, a.v(0), a.v(1), &lm, &im, a.int(4))
+        },
+    ),
+    ov("isIterable", F, &[p("value", Any)], |_, a| {
+        Ok(V::Bool(a.v(0).is_iterable()))
+    }),
+    ov(
+        "generate",
+        F,
+        &[
+            p("initial", Any),
+            p("predicate", Lambda),
+            p("producer", Lambda),
+            o("selector", Lambda, D::Null),
+            o("decycle", Bool, D::B(false)),
+        ],
+        |it, a| {
+            let (pred, prod, sel) = (a.lam(1).cloned(), a.lam(2).cloned(), a.lam(3).cloned());
+            let decycle = a.v(4).truthy();
+            let mut seen: IndexSet<V<'_>> = IndexSet::new();
+            let mut cur = a.v(0).clone();
+            let mut out = Vec::new();
+            while apply(it, &pred, a.v(1), &[cur.clone()])?.truthy() {
+                if decycle && !seen.insert(cur.clone()) {
+                    break;
+                }
+                out.push(match &sel {
+                    Some(l) => it.call(l, &[cur.clone()])?,
+                    None => cur.clone(),
+                });
+                if out.len() > super::MAX_ITEMS {
+                    return Err(super::too_many());
+                }
+                cur = apply(it, &prod, a.v(2), &[cur])?;
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov(
+        "generateMany",
+        F,
+        &[
+            p("initial", Any),
+            p("producer", Lambda),
+            o("selector", Lambda, D::Null),
+            o("decycle", Bool, D::B(false)),
+            o("depthFirst", Bool, D::B(false)),
+        ],
+        |it, a| {
+            let (prod, sel) = (a.lam(1).cloned(), a.lam(2).cloned());
+            let (decycle, depth_first) = (a.v(3).truthy(), a.v(4).truthy());
+            let mut seen: IndexSet<V<'_>> = IndexSet::new();
+            let mut queue = std::collections::VecDeque::from([a.v(0).clone()]);
+            let mut out = Vec::new();
+            while let Some(item) = queue.pop_front() {
+                if decycle && !seen.insert(item.clone()) {
+                    continue;
+                }
+                out.push(match &sel {
+                    Some(l) => it.call(l, &[item.clone()])?,
+                    None => item.clone(),
+                });
+                if out.len() + queue.len() > super::MAX_ITEMS {
+                    return Err(super::too_many());
+                }
+                let produced = collect(&apply(it, &prod, a.v(1), &[item])?)?;
+                if depth_first {
+                    for v in produced.into_iter().rev() {
+                        queue.push_front(v);
+                    }
+                } else {
+                    queue.extend(produced);
+                }
+            }
+            Ok(gen(out))
+        },
+    ),
+    ov(
+        "defaultIfEmpty",
+        M,
+        &[p("collection", Iterable), p("default", Iterable)],
+        |_, a| {
+            let c = a.v(0);
+            if let Some(n) = c.seq_len() {
+                return Ok(if n == 0 { a.v(1).clone() } else { c.clone() });
+            }
+            if let V::Set(s) = c {
+                return Ok(if s.is_empty() {
+                    a.v(1).clone()
+                } else {
+                    c.clone()
+                });
+            }
+            let items = collect(c)?;
+            Ok(if items.is_empty() {
+                a.v(1).clone()
+            } else {
+                to_tuple(&V::tuple(items)?)?
+            })
+        },
+    ),
+];
+
+/// A generator over `it`.
+pub fn lazy<'a>(it: impl std::iter::Iterator<Item = R<V<'a>>> + 'a) -> V<'a> {
+    V::Iter(LazyIter::new(Box::new(it)))
+}
+
+/// Calls a lambda argument, or yields the value given in its place.
+fn apply<'a>(it: &'a Interp<'a>, l: &Option<Lam<'a>>, v: &V<'a>, args: &[V<'a>]) -> R<V<'a>> {
+    match l {
+        Some(l) => it.call(l, args),
+        None => Ok(v.clone()),
+    }
+}
+
+fn where_<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
+    let l = a.lam(1).cloned();
+    let k = a.v(1).clone();
+    let src = iterate(a.v(0))?;
+    Ok(lazy(src.filter_map(move |x| match x {
+        Err(e) => Some(Err(e)),
+        Ok(v) => match apply(it, &l, &k, &[v.clone()]) {
+            Ok(r) if r.truthy() => Some(Ok(v)),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        },
+    })))
+}
+
+fn select<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
+    let l = a.lam(1).cloned();
+    let k = a.v(1).clone();
+    let src = iterate(a.v(0))?;
+    Ok(lazy(
+        src.map(move |x| x.and_then(|v| apply(it, &l, &k, &[v]))),
+    ))
+}
+
+fn limit<'a>(_: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
+    let n = a.int(1);
+    if n < 0 {
+        return Err(error::value_error(
+            "Stop argument for islice() must be None or an integer: 0 <= x <= sys.maxsize.",
+        ));
+    }
+    Ok(lazy(iterate(a.v(0))?.take(n as usize)))
+}
+
+fn range<'a>(start: i64, stop: i64, step: i64) -> R<V<'a>> {
+    if step == 0 {
+        return Err(error::value_error("range() arg 3 must not be zero"));
+    }
+    let it = std::iter::successors(Some(start), move |i| i.checked_add(step))
+        .take_while(move |i| if step > 0 { *i < stop } else { *i > stop })
+        .map(|i| Ok(V::Int(i)));
+    Ok(lazy(it))
+}
+
+/// `functools.reduce` over the collection with `f` (the seed, if given,
+/// is the `initial` argument at index 1).
+fn aggregate<'a>(a: &Args<'a>, mut f: impl FnMut(V<'a>, V<'a>) -> R<V<'a>>) -> R<V<'a>> {
+    let mut items = iterate(a.v(0))?;
+    let mut acc = if a.absent(1) {
+        match items.next() {
+            Some(v) => v?,
+            None => {
+                return Err(error::type_error(
+                    "reduce() of empty iterable with no initial value",
+                ))
+            }
+        }
+    } else {
+        a.v(1).clone()
+    };
+    for x in items {
+        acc = f(acc, x?)?;
+    }
+    Ok(acc)
+}
+
+fn reduce<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
+    let l = a.lam(1).cloned();
+    let k = a.v(1).clone();
+    let seed_absent = a.absent(2);
+    let seed = a.v(2).clone();
+    let shifted = Args {
+        a: vec![
+            a.a[0].clone(),
+            if seed_absent { A::Absent } else { A::V(seed) },
+        ],
+        rest: Vec::new(),
+        kw: Vec::new(),
+        env: a.env.clone(),
+    };
+    aggregate(&shifted, |acc, x| apply(it, &l, &k, &[acc, x]))
+}
+
+fn zip<'a>(collections: Vec<V<'a>>, fill: Option<V<'a>>) -> R<V<'a>> {
+    let mut iters = collections.iter().map(iterate).collect::<R<Vec<_>>>()?;
+    let mut out = Vec::new();
+    if iters.is_empty() {
+        return Ok(gen(out));
+    }
+    loop {
+        let mut row = Vec::with_capacity(iters.len());
+        let mut live = 0;
+        for it in iters.iter_mut() {
+            match it.next() {
+                Some(v) => {
+                    live += 1;
+                    row.push(v?);
+                }
+                None => match &fill {
+                    Some(f) => row.push(f.clone()),
+                    None => return Ok(gen(out)),
+                },
+            }
+        }
+        if live == 0 {
+            return Ok(gen(out));
+        }
+        out.push(V::tuple(row)?);
+        if out.len() > super::MAX_ITEMS {
+            return Err(super::too_many());
+        }
+    }
+}
+
+fn order_by<'a>(it: &'a Interp<'a>, a: &mut Args<'a>, ascending: bool) -> R<V<'a>> {
+    let Some(l) = a.lam(1).cloned() else {
+        return Err(error::no_matching_method("orderBy", ""));
+    };
+    Ok(V::Ordered(Rc::new(Ordering {
+        interp: it,
+        source: a.v(0).clone(),
+        keys: RefCell::new(vec![(l, ascending)]),
+        sorted: RefCell::new(None),
+    })))
+}
+
+fn then_by<'a>(a: &mut Args<'a>, ascending: bool) -> R<V<'a>> {
+    let (V::Ordered(o), Some(l)) = (a.v(0), a.lam(1)) else {
+        return Err(error::no_matching_method("thenBy", ""));
+    };
+    o.keys.borrow_mut().push((l.clone(), ascending));
+    Ok(V::Ordered(o.clone()))
+}
+
+/// The items of an `orderBy` in order (stable, as Python's `sorted`).
+pub fn sorted<'a>(o: &Ordering<'a>) -> R<Rc<Vec<V<'a>>>> {
+    if let Some(s) = o.sorted.borrow().as_ref() {
+        return Ok(s.clone());
+    }
+    let items = collect(&o.source)?;
+    let keys = o.keys.borrow().clone();
+    let mut keyed = Vec::with_capacity(items.len());
+    for item in items {
+        let mut k = Vec::with_capacity(keys.len());
+        for (l, _) in &keys {
+            k.push(o.interp.call(l, &[item.clone()])?);
+        }
+        keyed.push((k, item));
+    }
+    let mut failure: Option<Error> = None;
+    keyed.sort_by(|(x, _), (y, _)| {
+        use std::cmp::Ordering as O;
+        if failure.is_some() {
+            return O::Equal;
+        }
+        for (i, (_, asc)) in keys.iter().enumerate() {
+            let ord = match compare("<", &x[i], &y[i]) {
+                Ok(true) => O::Less,
+                Ok(false) => match compare(">", &x[i], &y[i]) {
+                    Ok(true) => O::Greater,
+                    Ok(false) => continue,
+                    Err(e) => {
+                        failure = Some(e);
+                        return O::Equal;
+                    }
+                },
+                Err(e) => {
+                    failure = Some(e);
+                    return O::Equal;
+                }
+            };
+            return if *asc { ord } else { ord.reverse() };
+        }
+        O::Equal
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let sorted = Rc::new(keyed.into_iter().map(|(_, v)| v).collect::<Vec<_>>());
+    *o.sorted.borrow_mut() = Some(sorted.clone());
+    Ok(sorted)
+}
+
+fn group_by<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
+    let (key, value, agg) = (a.lam(1).cloned(), a.lam(2).cloned(), a.lam(3).cloned());
+    let mut groups: IndexMap<V<'a>, Vec<V<'a>>> = IndexMap::new();
+    for item in iterate(a.v(0))? {
+        let item = item?;
+        let v = match &value {
+            Some(l) => it.call(l, &[item.clone()])?,
+            None => item.clone(),
+        };
+        let k = apply(it, &key, a.v(1), &[item])?;
+        groups.entry(k).or_default().push(v);
+    }
+    let mut out = Vec::with_capacity(groups.len());
+    let mut failure: Option<Error> = None;
+    let mut allow_fallback = true;
+    for (k, values) in groups {
+        let values = V::list(values)?;
+        let pair = V::tuple(vec![k.clone(), values.clone()])?;
+        let Some(agg) = &agg else {
+            out.push(pair);
+            continue;
+        };
+        if failure.is_none() {
+            match it.call(agg, &[values.clone()]) {
+                Ok(result) => {
+                    let n = values.seq_len().unwrap_or(0);
+                    let shaped = n == 2
+                        && result.is_sequence()
+                        && result.seq_len() == Some(2)
+                        && result.seq_get(0) == values.seq_get(0);
+                    if !shaped {
+                        allow_fallback = false;
+                    }
+                    out.push(V::tuple(vec![k, result])?);
+                    continue;
+                }
+                Err(e)
+                    if matches!(
+                        e.class,
+                        "NoMatchingMethodException" | "NoMatchingFunctionException" | "IndexError"
+                    ) =>
+                {
+                    failure = Some(e)
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if allow_fallback {
+            if let Ok(result) = it.call(agg, &[pair]) {
+                if result.seq_len() == Some(2) || result.map_len() == Some(2) {
+                    out.push(result);
+                    continue;
+                }
+            }
+        }
+        return Err(failure.unwrap_or_else(|| error::type_error("groupBy aggregator failed")));
+    }
+    Ok(gen(out))
+}
+
+/// `mergeWith`: nested dicts merge, lists go through `listMerger` (by
+/// default: distinct items of both), other values through `itemMerger`
+/// (by default: the second wins).
+fn merge<'a>(
+    it: &'a Interp<'a>,
+    d1: &V<'a>,
+    d2: &V<'a>,
+    lm: &Option<Lam<'a>>,
+    im: &Option<Lam<'a>>,
+    max_levels: i64,
+) -> R<V<'a>> {
+    let mut result: IndexMap<V<'a>, V<'a>> = IndexMap::new();
+    for (k, v1) in d1.map_items().unwrap_or_default() {
+        let merged = match d2.map_get(&k) {
+            None => v1,
+            Some(v2) => {
+                if max_levels != 1 && v2.is_mapping() {
+                    if !v1.is_mapping() {
+                        return Err(error::type_error(format!(
+                            "Cannot merge <class '{}'> with <class '{}'>",
+                            v1.type_name(),
+                            v2.type_name()
+                        )));
+                    }
+                    let next = if max_levels == 0 { 0 } else { max_levels - 1 };
+                    merge(it, &v1, &v2, lm, im, next)?
+                } else if max_levels != 1 && v2.is_sequence() {
+                    if !v1.is_sequence() {
+                        return Err(error::type_error(format!(
+                            "Cannot merge <class '{}'> with <class '{}'>",
+                            v1.type_name(),
+                            v2.type_name()
+                        )));
+                    }
+                    match lm {
+                        Some(l) => it.call(l, &[v1, v2])?,
+                        None => {
+                            if matches!(v1, V::List(_)) != matches!(v2, V::List(_)) {
+                                return Err(error::type_error(format!(
+                                    "can only concatenate {} (not \"{}\") to {}",
+                                    v1.type_name(),
+                                    v2.type_name(),
+                                    v1.type_name()
+                                )));
+                            }
+                            let both = combine_lists(&v1, &v2)?;
+                            let mut seen = IndexSet::new();
+                            for x in collect(&both)? {
+                                seen.insert(x);
+                            }
+                            V::tuple(seen.into_iter().collect())?
+                        }
+                    }
+                } else {
+                    match im {
+                        Some(l) => it.call(l, &[v1, v2])?,
+                        None => v2,
+                    }
+                }
+            }
+        };
+        result.insert(k, merged);
+    }
+    for (k, v2) in d2.map_items().unwrap_or_default() {
+        if !result.contains_key(&k) {
+            result.insert(k, v2);
+        }
+    }
+    V::dict(result)
+}
