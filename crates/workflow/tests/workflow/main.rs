@@ -13,3 +13,4 @@ mod items;
 mod parallel;
 mod retry;
 mod spec;
+mod yaql_diff;

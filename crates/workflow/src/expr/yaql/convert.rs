@@ -30,7 +30,19 @@ pub fn to_json(v: &V<'_>) -> R<Json> {
         V::Tuple(items) | V::List(items) | V::Values(items) => {
             Json::Array(items.iter().map(to_json).collect::<R<_>>()?)
         }
-        V::Set(s) => Json::Array(s.iter().map(to_json).collect::<R<_>>()?),
+        V::Set(s) => {
+            let items = s.iter().map(to_json).collect::<R<Vec<_>>>()?;
+            // yaql hands sets out as Python sets of converted items, and
+            // lists and dicts cannot be in a set.
+            if let Some(bad) = items.iter().find(|i| i.is_array() || i.is_object()) {
+                let what = if bad.is_array() { "list" } else { "dict" };
+                return Err(Error::new(
+                    "TypeError",
+                    format!("unhashable type: '{what}'"),
+                ));
+            }
+            Json::Array(items)
+        }
         V::Iter(_) | V::Ordered(_) => {
             Json::Array(collect(v)?.iter().map(to_json).collect::<R<_>>()?)
         }

@@ -244,7 +244,15 @@ pub fn repr(v: &V<'_>, fin: bool, out: &mut String) -> R<()> {
             let items: Vec<V<'_>> = s.iter().cloned().collect();
             match (fin, items.is_empty()) {
                 (true, true) => out.push_str("set()"),
-                (true, false) => seq(&items, "{", "}", fin, out)?,
+                (true, false) => {
+                    if let Some(bad) = items.iter().find(|v| v.is_iterable() || v.is_mapping()) {
+                        let what = if bad.is_mapping() { "dict" } else { "list" };
+                        return Err(super::error::type_error(format!(
+                            "unhashable type: '{what}'"
+                        )));
+                    }
+                    seq(&items, "{", "}", fin, out)?
+                }
                 (false, true) => out.push_str("frozenset()"),
                 (false, false) => seq(&items, "frozenset({", "})", fin, out)?,
             }

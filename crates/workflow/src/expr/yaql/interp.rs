@@ -520,6 +520,14 @@ impl<'a> Interp<'a> {
                 error::no_matching_function(name)
             }
         };
+        if overloads[0].no_kwargs {
+            if let Some((k, _)) = kw.first() {
+                return Err(Error::new(
+                    "ArgumentException",
+                    format!("Invalid argument {k}"),
+                ));
+            }
+        }
         // Overloads the arguments fit by count and name.
         let mapped: Vec<(&'static Ov, Vec<Slot>)> = overloads
             .iter()

@@ -71,16 +71,21 @@ pub static OVERLOADS: &[Ov] = &[
         ],
         |_, a| Ok(a.v(0).map_get(a.v(1)).unwrap_or_else(|| a.v(2).clone())),
     ),
+    // Most specific first, as yaql's overload resolution prefers it.
     Ov {
         name: "set",
         kind: M,
-        params: &[p("dict", Mapping), p("key", Any), p("value", Any)],
-        var: None,
+        params: &[p("dict", Mapping)],
+        var: Some(Rule),
         kw: None,
         no_kwargs: true,
         f: |_, a| {
             let mut m = a.v(0).to_index_map().unwrap_or_default();
-            m.insert(a.v(1).clone(), a.v(2).clone());
+            for r in a.rest_values() {
+                if let V::Rule(kv) = r {
+                    m.insert(kv.0.clone(), kv.1.clone());
+                }
+            }
             V::dict(m)
         },
     },
@@ -100,17 +105,13 @@ pub static OVERLOADS: &[Ov] = &[
     Ov {
         name: "set",
         kind: M,
-        params: &[p("dict", Mapping)],
-        var: Some(Rule),
+        params: &[p("dict", Mapping), p("key", Any), p("value", Any)],
+        var: None,
         kw: None,
         no_kwargs: true,
         f: |_, a| {
             let mut m = a.v(0).to_index_map().unwrap_or_default();
-            for r in a.rest_values() {
-                if let V::Rule(kv) = r {
-                    m.insert(kv.0.clone(), kv.1.clone());
-                }
-            }
+            m.insert(a.v(1).clone(), a.v(2).clone());
             V::dict(m)
         },
     },

@@ -1,0 +1,70 @@
+"""Reference side of the YAQL differential test (yaql_diff.rs).
+
+Reads {"ctx": {...}, "result": ..., "cases": [text, ...]} on stdin and
+evaluates every case with Orquesta's YAQL evaluator
+(orquesta.expressions.yql.YAQLEvaluator, over the yaql library), the way a
+workflow field is evaluated. Prints a JSON list with, per case, either
+{"ok": value} or {"error": "ExceptionClass", "message": "..."}.
+
+Sets come out as {"$set": [items sorted by their JSON]} because Python's set
+order is not deterministic; datetimes and timedeltas as str().
+"""
+
+import collections
+import collections.abc
+import datetime
+import json
+import re
+import sys
+
+# orquesta 1.2 uses collections.Mapping, which Python 3.10 removed.
+collections.Mapping = collections.abc.Mapping
+
+from orquesta.expressions import yql  # noqa: E402
+
+
+def plain(value):
+    if isinstance(value, (set, frozenset)):
+        items = [plain(v) for v in value]
+        return {"$set": sorted(items, key=lambda v: json.dumps(v, sort_keys=True))}
+    if isinstance(value, collections.abc.Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (datetime.datetime, datetime.timedelta)):
+        return str(value)
+    return value
+
+
+def error_class(text, exc):
+    message = str(exc)
+    if not isinstance(exc, yql.YaqlEvaluationException):
+        return type(exc).__name__, message
+    if message.startswith("Unable to resolve key "):
+        return "KeyError", message
+    for expr in re.findall("<%.*?%>", text):
+        prefix = "Unable to evaluate expression '%s'. " % expr
+        if message.startswith(prefix):
+            rest = message[len(prefix):]
+            return rest.split(":", 1)[0], message
+    return "YaqlEvaluationException", message
+
+
+def main():
+    request = json.load(sys.stdin)
+    data = dict(request["ctx"])
+    data["__current_task"] = {"id": "task1", "route": 0, "result": request["result"]}
+    out = []
+    for text in request["cases"]:
+        try:
+            value = yql.YAQLEvaluator.evaluate(text, data)
+            encoded = json.dumps(plain(value), allow_nan=False)
+            out.append({"ok": json.loads(encoded)})
+        except Exception as exc:  # every failure is data for the comparison
+            cls, message = error_class(text, exc)
+            out.append({"error": cls, "message": message})
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
