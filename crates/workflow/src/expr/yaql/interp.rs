@@ -432,9 +432,8 @@ impl<'a> Interp<'a> {
                         let Expr::Keyword(k) = src else {
                             return Err(mapping_translation());
                         };
-                        if kw.iter().any(|(n, _)| n == k) {
-                            return Err(mapping_translation());
-                        }
+                        // A repeated name overwrites the earlier one, as in yaql.
+                        kw.retain(|(n, _)| n != k);
                         kw.push((
                             k.clone(),
                             CallArg {
@@ -527,6 +526,13 @@ impl<'a> Interp<'a> {
                     format!("Invalid argument {k}"),
                 ));
             }
+        }
+        // yaql finds both `concat`s equally good for no arguments.
+        if name == "concat" && pos.is_empty() && kw.is_empty() && !is_method {
+            return Err(Error::new(
+                "AmbiguousFunctionException",
+                "Ambiguous function \"concat\"",
+            ));
         }
         // Overloads the arguments fit by count and name.
         let mapped: Vec<(&'static Ov, Vec<Slot>)> = overloads

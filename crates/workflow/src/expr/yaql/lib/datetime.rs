@@ -233,7 +233,8 @@ fn strftime<'a>(dt: &DateTime<FixedOffset>, format: &str) -> R<V<'a>> {
 fn parse(s: &str, format: Option<&str>) -> R<DateTime<FixedOffset>> {
     let utc = FixedOffset::east_opt(0).unwrap_or_else(|| Utc.fix());
     if let Some(f) = format {
-        let f = directives(f);
+        // Python's %f reads 1 to 6 digits.
+        let f = f.replace(".%f", "%.f").replace("%f", "%6f");
         if let Ok(dt) = DateTime::parse_from_str(s, &f) {
             return Ok(dt);
         }
@@ -273,7 +274,19 @@ fn parse(s: &str, format: Option<&str>) -> R<DateTime<FixedOffset>> {
             return Ok(utc.from_utc_datetime(&n));
         }
     }
-    for f in ["%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%m/%d/%Y"] {
+    for f in [
+        "%Y-%m-%d",
+        "%Y%m%d",
+        "%Y/%m/%d",
+        "%m/%d/%Y",
+        "%b %d %Y",
+        "%B %d %Y",
+        "%b %d, %Y",
+        "%B %d, %Y",
+        "%d %b %Y",
+        "%d %B %Y",
+        "%a %b %d %Y",
+    ] {
         if let Ok(d) = NaiveDate::parse_from_str(t2, f) {
             return Ok(utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()));
         }

@@ -208,7 +208,7 @@ pub fn compile(pattern: &str, flags: u32) -> R<Rc<PyRegex>> {
         }
         prefix.push(')');
     }
-    let translated = translate(pattern);
+    let translated = translate(pattern, flags & MULTILINE != 0);
     let re = fancy_regex::Regex::new(&format!("{prefix}{translated}"))
         .map_err(|e| Error::new("error", format!("{e} (pattern {pattern:?})")))?;
     let r = Rc::new(PyRegex {
@@ -226,20 +226,51 @@ pub fn compile(pattern: &str, flags: u32) -> R<Rc<PyRegex>> {
     Ok(r)
 }
 
-/// Python-only syntax in `fancy-regex` terms: `\Z` and `(?P=name)`.
-fn translate(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
+/// Python's `re` syntax in `fancy-regex` terms: `\Z` is `\z`; `(?P=name)`
+/// is `\k<name>`; inside a class `[`, `&` and `~` are literal (no POSIX
+/// classes or set operations in Python); `$` without MULTILINE also
+/// matches before a final newline.
+fn translate(pattern: &str, multiline: bool) -> String {
+    let mut out = String::with_capacity(pattern.len() + 8);
     let chars: Vec<char> = pattern.chars().collect();
+    let multiline = multiline || pattern.contains("(?m") || pattern.contains("(?im");
+    let mut in_class = false;
     let mut i = 0;
     while i < chars.len() {
-        if chars[i] == '\\' && i + 1 < chars.len() {
-            if chars[i + 1] == 'Z' {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            if chars[i + 1] == 'Z' && !in_class {
                 out.push_str("\\z");
             } else {
-                out.push(chars[i]);
+                out.push(c);
                 out.push(chars[i + 1]);
             }
             i += 2;
+            continue;
+        }
+        if in_class {
+            match c {
+                ']' => in_class = false,
+                '[' | '&' | '~' => out.push('\\'),
+                _ => {}
+            }
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        if c == '[' {
+            in_class = true;
+            out.push(c);
+            i += 1;
+            // A `]` (after an optional `^`) right at the start is literal.
+            if chars.get(i) == Some(&'^') {
+                out.push('^');
+                i += 1;
+            }
+            if chars.get(i) == Some(&']') {
+                out.push_str("\\]");
+                i += 1;
+            }
             continue;
         }
         if chars[i..].starts_with(&['(', '?', 'P', '=']) {
@@ -250,7 +281,12 @@ fn translate(pattern: &str) -> String {
                 continue;
             }
         }
-        out.push(chars[i]);
+        if c == '$' && !multiline {
+            out.push_str("(?=\\n?\\z)");
+            i += 1;
+            continue;
+        }
+        out.push(c);
         i += 1;
     }
     out
