@@ -14,3 +14,4 @@ mod parallel;
 mod retry;
 mod spec;
 mod yaql_diff;
+mod yaql_limits;

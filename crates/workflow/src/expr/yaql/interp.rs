@@ -241,7 +241,7 @@ impl<'a> Interp<'a> {
             Expr::Wrap(inner) => self.eval(inner, env),
             Expr::Call { .. } => {
                 self.enter()?;
-                let r = self.eval_call(e, env, None);
+                let r = grow(|| self.eval_call(e, env, None));
                 self.leave();
                 r
             }
@@ -274,7 +274,7 @@ impl<'a> Interp<'a> {
     pub fn call_method(&'a self, l: &Lambda<'a>, receiver: V<'a>) -> R<V<'a>> {
         let env = Frame::child(&l.env);
         self.enter()?;
-        let r = self.eval_call(l.expr, &env, Some(receiver));
+        let r = grow(|| self.eval_call(l.expr, &env, Some(receiver)));
         self.leave();
         r
     }
@@ -361,7 +361,7 @@ impl<'a> Interp<'a> {
             Expr::Call { written: true, .. } => {
                 let env = Frame::child(env);
                 self.enter()?;
-                let r = self.eval_call(right, &env, Some(recv));
+                let r = grow(|| self.eval_call(right, &env, Some(recv)));
                 self.leave();
                 r
             }
@@ -614,6 +614,13 @@ impl<'a> Interp<'a> {
     }
 }
 
+/// Runs `f` with at least 128 KiB of stack left, growing the stack first
+/// when needed (evaluation recurses once per nesting level, which is
+/// limited, but debug builds have large frames).
+pub fn grow<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Slot {
     Pos(usize),
@@ -728,8 +735,8 @@ fn check<'a>(ty: Ty, a: &CallArg<'a>, env: &Env<'a>) -> Option<A<'a>> {
             Some(Expr::Keyword(k)) => Some(A::K(k.clone())),
             _ => None,
         },
-        Ty::RuleLazy => match a.named {
-            Some((s, d)) => Some(A::Rule(
+        Ty::RuleLazy => a.named.map(|(s, d)| {
+            A::Rule(
                 Lambda {
                     expr: s,
                     env: env.clone(),
@@ -738,9 +745,8 @@ fn check<'a>(ty: Ty, a: &CallArg<'a>, env: &Env<'a>) -> Option<A<'a>> {
                     expr: d,
                     env: env.clone(),
                 },
-            )),
-            None => None,
-        },
+            )
+        }),
         _ => {
             let v = a.value.as_ref()?;
             ty.check(v).then(|| A::V(v.clone()))

@@ -118,6 +118,7 @@ pub fn parse(src: &str) -> R<Expr> {
         lex_error: lexed.error,
         pos: 0,
         depth: 0,
+        last: 0,
     };
     let expr = p.expr(1)?;
     match p.peek()? {
@@ -131,7 +132,10 @@ struct Parser<'s> {
     tokens: Vec<(Tok, usize)>,
     lex_error: Option<Error>,
     pos: usize,
+    /// Current recursion depth of the parser.
     depth: usize,
+    /// Depth of the tree the last `expr` or `prefix` call built.
+    last: usize,
 }
 
 impl Parser<'_> {
@@ -186,32 +190,42 @@ impl Parser<'_> {
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(Error::new(
-                "YaqlGrammarException",
-                format!(
-                    "expression nested deeper than {MAX_NESTING} levels; split it into smaller expressions"
-                ),
-            ));
+            return Err(too_deep());
         }
+        Ok(())
+    }
+
+    /// Records the depth of a tree just built; trees deeper than
+    /// [`MAX_NESTING`] are refused (so that evaluating and dropping them
+    /// stays within the stack), including long operator chains.
+    fn built(&mut self, depth: usize) -> R<()> {
+        if depth > MAX_NESTING {
+            return Err(too_deep());
+        }
+        self.last = depth;
         Ok(())
     }
 
     /// An expression whose operators bind at least as tight as `min`.
     fn expr(&mut self, min: u8) -> R<Expr> {
         self.enter()?;
-        let result = self.expr_inner(min);
+        let result = super::interp::grow(|| self.expr_inner(min));
         self.depth -= 1;
         result
     }
 
     fn expr_inner(&mut self, min: u8) -> R<Expr> {
         let mut left = self.prefix()?;
+        let mut depth = self.last;
         loop {
             let (op, power, right_assoc) = match self.peek()? {
                 Some(Tok::LBracket) if INDEX_POWER >= min => {
                     self.pos += 1;
+                    let (rest, d) = self.args(Tok::RBracket)?;
                     let mut args = vec![Arg::Pos(left)];
-                    args.extend(self.args(Tok::RBracket)?);
+                    args.extend(rest);
+                    depth = depth.max(d) + 1;
+                    self.built(depth)?;
                     left = Expr::Call {
                         name: Rc::from("#indexer"),
                         args,
@@ -221,19 +235,24 @@ impl Parser<'_> {
                 }
                 Some(Tok::Op(op)) => match binary_power(op) {
                     Some((p, r)) if p >= min => (*op, p, r),
-                    _ => return Ok(left),
+                    _ => break,
                 },
-                _ => return Ok(left),
+                _ => break,
             };
             self.pos += 1;
             let right = self.expr(if right_assoc { power } else { power + 1 })?;
+            depth = depth.max(self.last) + 1;
+            self.built(depth)?;
             left = Expr::call(&binary_name(op), vec![left, right]);
         }
+        self.last = depth;
+        Ok(left)
     }
 
     fn prefix(&mut self) -> R<Expr> {
         let tok = self.bump()?;
-        Ok(match tok {
+        self.last = 0;
+        let e = match tok {
             Tok::Int(i) => Expr::Const(Lit::Int(i)),
             Tok::Float(f) => Expr::Const(Lit::Float(f)),
             Tok::Str(s) => Expr::Const(Lit::Str(s)),
@@ -247,21 +266,33 @@ impl Parser<'_> {
                 self.expect(Tok::RParen)?;
                 Expr::Wrap(Box::new(inner))
             }
-            Tok::Func(name) => Expr::Call {
-                name,
-                args: self.args(Tok::RParen)?,
-                written: true,
-            },
-            Tok::LBracket => Expr::Call {
-                name: Rc::from("#list"),
-                args: self.args(Tok::RBracket)?,
-                written: false,
-            },
-            Tok::LBrace => Expr::Call {
-                name: Rc::from("#map"),
-                args: self.args(Tok::RBrace)?,
-                written: false,
-            },
+            Tok::Func(name) => {
+                let (args, d) = self.args(Tok::RParen)?;
+                self.last = d;
+                Expr::Call {
+                    name,
+                    args,
+                    written: true,
+                }
+            }
+            Tok::LBracket => {
+                let (args, d) = self.args(Tok::RBracket)?;
+                self.last = d;
+                Expr::Call {
+                    name: Rc::from("#list"),
+                    args,
+                    written: false,
+                }
+            }
+            Tok::LBrace => {
+                let (args, d) = self.args(Tok::RBrace)?;
+                self.last = d;
+                Expr::Call {
+                    name: Rc::from("#map"),
+                    args,
+                    written: false,
+                }
+            }
             Tok::Op(op @ ("+" | "-" | "not")) => {
                 let power = if op == "not" { NOT_POWER } else { SIGN_POWER };
                 let operand = self.expr(power)?;
@@ -271,16 +302,20 @@ impl Parser<'_> {
                 self.pos -= 1;
                 return Err(self.unexpected());
             }
-        })
+        };
+        let depth = self.last + 1;
+        self.built(depth)?;
+        Ok(e)
     }
 
     /// Arguments up to and including `close`, with yaql's rules: skipped
     /// positions, named arguments after positional ones, no trailing comma.
-    fn args(&mut self, close: Tok) -> R<Vec<Arg>> {
+    fn args(&mut self, close: Tok) -> R<(Vec<Arg>, usize)> {
         let mut args: Vec<Arg> = Vec::new();
+        let mut deepest = 0;
         if self.peek()? == Some(&close) {
             self.pos += 1;
-            return Ok(args);
+            return Ok((args, 0));
         }
         let mut named = false;
         loop {
@@ -294,18 +329,18 @@ impl Parser<'_> {
                 continue;
             }
             let value = self.expr(1)?;
+            deepest = deepest.max(self.last);
             if self.peek()? == Some(&Tok::Op("=>")) {
-                let named_allowed = match args.as_slice() {
-                    [] => true,
-                    [.., Arg::Named(..)] | [.., Arg::Pos(_)] => true,
-                    [.., Arg::Pos(_), Arg::Hole] => true,
-                    _ => false,
-                };
+                let named_allowed = matches!(
+                    args.as_slice(),
+                    [] | [.., Arg::Named(..)] | [.., Arg::Pos(_)] | [.., Arg::Pos(_), Arg::Hole]
+                );
                 if !named_allowed {
                     return Err(self.unexpected());
                 }
                 self.pos += 1;
                 let dest = self.expr(1)?;
+                deepest = deepest.max(self.last);
                 args.push(Arg::Named(value, dest));
                 named = true;
             } else {
@@ -316,7 +351,7 @@ impl Parser<'_> {
             }
             let tok = self.bump()?;
             if tok == close {
-                return Ok(args);
+                return Ok((args, deepest));
             }
             if tok != Tok::Comma {
                 self.pos -= 1;
@@ -338,6 +373,15 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+fn too_deep() -> Error {
+    Error::new(
+        "YaqlGrammarException",
+        format!(
+            "expression nested deeper than {MAX_NESTING} levels; split it into smaller expressions"
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -383,5 +427,10 @@ mod tests {
         assert!(e.message.contains("nested deeper"), "{}", e.message);
         let deep = format!("{}1", "-".repeat(5000));
         assert!(parse(&deep).is_err());
+        // A long chain is a deep tree too.
+        let chain = vec!["1"; 5000].join(" + ");
+        assert!(parse(&chain).unwrap_err().message.contains("nested deeper"));
+        let ok = vec!["1"; 100].join(" + ");
+        assert!(parse(&ok).is_ok());
     }
 }

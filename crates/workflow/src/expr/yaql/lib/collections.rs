@@ -48,7 +48,7 @@ pub static OVERLOADS: &[Ov] = &[
             let mut m = IndexMap::new();
             for item in collect(a.v(0))? {
                 let key = match a.lam(1) {
-                    Some(l) => it.call(l, &[item.clone()])?,
+                    Some(l) => it.call(l, std::slice::from_ref(&item))?,
                     None => a.v(1).clone(),
                 };
                 let value = match a.lam(2) {
@@ -457,8 +457,7 @@ fn replace_many<'a>(c: &V<'a>, pos: i64, values: Vec<V<'a>>, count: i64) -> R<V<
     let mut yielded = false;
     for (i, t) in collect(c)?.into_iter().enumerate() {
         let i = i as i64;
-        let hit =
-            (count >= 0 && pos <= i && i < pos.saturating_add(count)) || (count < 0 && i >= pos);
+        let hit = i >= pos && (count < 0 || i < pos.saturating_add(count));
         if hit {
             if !yielded {
                 yielded = true;

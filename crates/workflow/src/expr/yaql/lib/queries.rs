@@ -80,7 +80,7 @@ pub static OVERLOADS: &[Ov] = &[
             for item in iterate(a.v(0))? {
                 let item = item?;
                 let k = match &key {
-                    Some(l) => it.call(l, &[item.clone()])?,
+                    Some(l) => it.call(l, std::slice::from_ref(&item))?,
                     None => item.clone(),
                 };
                 if seen.insert(k) {
@@ -377,7 +377,7 @@ pub static OVERLOADS: &[Ov] = &[
                     Ok(x) => x,
                     Err(e) => return Some(Err(e)),
                 };
-                match apply(it, &l, &k, &[x.clone()]) {
+                match apply(it, &l, &k, std::slice::from_ref(&x)) {
                     Ok(r) if r.truthy() => Some(Ok(x)),
                     Ok(_) => {
                         done = true;
@@ -403,7 +403,7 @@ pub static OVERLOADS: &[Ov] = &[
                     Err(e) => return Some(Err(e)),
                 };
                 if skipping {
-                    match apply(it, &l, &k, &[x.clone()]) {
+                    match apply(it, &l, &k, std::slice::from_ref(&x)) {
                         Ok(r) if r.truthy() => return None,
                         Ok(_) => skipping = false,
                         Err(e) => return Some(Err(e)),
@@ -500,7 +500,7 @@ pub static OVERLOADS: &[Ov] = &[
             let mut out = Vec::new();
             let mut start = 0;
             for (end, x) in items.iter().enumerate() {
-                if apply(it, &l, a.v(1), &[x.clone()])?.truthy() {
+                if apply(it, &l, a.v(1), std::slice::from_ref(x))?.truthy() {
                     out.push(V::tuple(items[start..end].to_vec())?);
                     start = end + 1;
                 }
@@ -522,7 +522,7 @@ pub static OVERLOADS: &[Ov] = &[
             let mut start = 0;
             let mut prev: Option<V<'_>> = None;
             for (end, x) in items.iter().enumerate() {
-                let cur = apply(it, &l, a.v(1), &[x.clone()])?;
+                let cur = apply(it, &l, a.v(1), std::slice::from_ref(x))?;
                 if let Some(p) = &prev {
                     if *p != cur {
                         out.push(V::tuple(items[start..end].to_vec())?);
@@ -678,7 +678,7 @@ pub static OVERLOADS: &[Ov] = &[
                     continue;
                 }
                 out.push(match &sel {
-                    Some(l) => it.call(l, &[item.clone()])?,
+                    Some(l) => it.call(l, std::slice::from_ref(&item))?,
                     None => item.clone(),
                 });
                 if out.len() + queue.len() > super::MAX_ITEMS {
@@ -741,7 +741,7 @@ fn where_<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
     let src = iterate(a.v(0))?;
     Ok(lazy(src.filter_map(move |x| match x {
         Err(e) => Some(Err(e)),
-        Ok(v) => match apply(it, &l, &k, &[v.clone()]) {
+        Ok(v) => match apply(it, &l, &k, std::slice::from_ref(&v)) {
             Ok(r) if r.truthy() => Some(Ok(v)),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
@@ -879,7 +879,7 @@ pub fn sorted<'a>(o: &Ordering<'a>) -> R<Rc<Vec<V<'a>>>> {
     for item in items {
         let mut k = Vec::with_capacity(keys.len());
         for (l, _) in &keys {
-            k.push(o.interp.call(l, &[item.clone()])?);
+            k.push(o.interp.call(l, std::slice::from_ref(&item))?);
         }
         keyed.push((k, item));
     }
@@ -923,7 +923,7 @@ fn group_by<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
     for item in iterate(a.v(0))? {
         let item = item?;
         let v = match &value {
-            Some(l) => it.call(l, &[item.clone()])?,
+            Some(l) => it.call(l, std::slice::from_ref(&item))?,
             None => item.clone(),
         };
         let k = apply(it, &key, a.v(1), &[item])?;
@@ -940,7 +940,7 @@ fn group_by<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
             continue;
         };
         if failure.is_none() {
-            match it.call(agg, &[values.clone()]) {
+            match it.call(agg, std::slice::from_ref(&values)) {
                 Ok(result) => {
                     let n = values.seq_len().unwrap_or(0);
                     let shaped = n == 2

@@ -100,7 +100,7 @@ pub static OVERLOADS: &[Ov] = &[
                 other => other.clone(),
             };
             let ok = match a.lam(1) {
-                Some(l) => it.call(l, &[obj.clone()])?.truthy(),
+                Some(l) => it.call(l, std::slice::from_ref(&obj))?.truthy(),
                 None => a.v(1).truthy(),
             };
             if !ok {
