@@ -1,7 +1,7 @@
 //! Guard rails of the YAQL implementation: nesting at the limit evaluates
 //! within a small stack, nesting past it and runaway recursion are clear
 //! errors, and random token soup never panics (a seeded fuzz run; set
-//! `YAQL_FUZZ_CASES` for a longer one).
+//! `YAQL_FUZZ_CASES` and `YAQL_FUZZ_SEED` for a longer or another one).
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -107,7 +107,11 @@ fn random_token_soup_never_panics() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3000);
-    let mut rng = StdRng::seed_from_u64(12);
+    let seed = std::env::var("YAQL_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
+    let mut rng = StdRng::seed_from_u64(seed);
     let mut parsed = 0;
     for _ in 0..cases {
         let len = rng.gen_range(1..16);
