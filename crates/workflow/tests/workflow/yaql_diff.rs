@@ -75,6 +75,18 @@ fn load() -> Table {
 }
 
 fn reference(table: &Table) -> Vec<Value> {
+    let request = serde_json::json!({
+        "ctx": table.ctx,
+        "result": table.result,
+        "cases": table.cases,
+    });
+    let results = run_reference(&request);
+    assert_eq!(results.len(), table.cases.len());
+    results
+}
+
+/// Runs `yaql_reference.py` once with `request` on stdin.
+fn run_reference(request: &Value) -> Vec<Value> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let venv = Command::new("bash")
         .arg(root.join("scripts/pyvenv.sh"))
@@ -95,11 +107,6 @@ fn reference(table: &Table) -> Vec<Value> {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the reference python");
-    let request = serde_json::json!({
-        "ctx": table.ctx,
-        "result": table.result,
-        "cases": table.cases,
-    });
     child
         .stdin
         .take()
@@ -108,9 +115,7 @@ fn reference(table: &Table) -> Vec<Value> {
         .expect("write cases");
     let out = child.wait_with_output().expect("reference output");
     assert!(out.status.success(), "yaql_reference.py failed");
-    let results: Vec<Value> = serde_json::from_slice(&out.stdout).expect("reference JSON");
-    assert_eq!(results.len(), table.cases.len());
-    results
+    serde_json::from_slice(&out.stdout).expect("reference JSON")
 }
 
 /// JSON equality where the reference's `{"$set": [...]}` matches a list
@@ -201,4 +206,62 @@ fn yaql_matches_the_reference() {
         table.cases.len(),
         mismatches.join("\n")
     );
+}
+
+/// Every `<% %>` expression in StackStorm's own packs (`ST2_PACKS`, default
+/// `/work/shared/st2-packs`) parses here exactly when it parses in
+/// Orquesta's yaql engine, with the same error class when it does not.
+#[test]
+fn st2_pack_expressions_parse_as_in_orquesta() {
+    let root = std::env::var_os("ST2_PACKS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/st2-packs"));
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                files.push(path);
+            }
+        }
+    }
+    let mut expressions: Vec<String> = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (start, end) in stormdesk_workflow::expr::yaql::segments(&text) {
+            let inner = text[start..end]
+                .trim_matches(|c| matches!(c, '<' | '%' | '>'))
+                .trim()
+                .to_string();
+            if !expressions.contains(&inner) {
+                expressions.push(inner);
+            }
+        }
+    }
+    assert!(
+        expressions.len() > 50,
+        "found only {} expressions under {}",
+        expressions.len(),
+        root.display()
+    );
+    let theirs = run_reference(&serde_json::json!({ "parse": expressions }));
+    let mut mismatches = Vec::new();
+    for (expr, theirs) in expressions.iter().zip(&theirs) {
+        let ours = stormdesk_workflow::expr::yaql::parse(expr);
+        let same = match (&ours, theirs.get("error")) {
+            (Ok(_), None) => true,
+            (Err(e), Some(Value::String(class))) => e.class == class,
+            _ => false,
+        };
+        if !same {
+            mismatches.push(format!("{expr}: ours {ours:?}, reference {theirs}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
 }

@@ -6,6 +6,9 @@ evaluates every case with Orquesta's YAQL evaluator
 workflow field is evaluated. Prints a JSON list with, per case, either
 {"ok": value} or {"error": "ExceptionClass", "message": "..."}.
 
+With {"parse": [expression, ...]} instead, only parses each expression
+with Orquesta's yaql engine and prints {"ok": null} or {"error": class}.
+
 Sets come out as {"$set": [items sorted by their JSON]} because Python's set
 order is not deterministic; datetimes and timedeltas as str().
 """
@@ -50,8 +53,22 @@ def error_class(text, exc):
     return "YaqlEvaluationException", message
 
 
+def parse_only(expressions):
+    out = []
+    for expr in expressions:
+        try:
+            yql.YAQLEvaluator._engine(expr)
+            out.append({"ok": None})
+        except Exception as exc:  # the class is the data
+            out.append({"error": type(exc).__name__, "message": str(exc)})
+    return out
+
+
 def main():
     request = json.load(sys.stdin)
+    if "parse" in request:
+        json.dump(parse_only(request["parse"]), sys.stdout)
+        return
     data = dict(request["ctx"])
     data["__current_task"] = {"id": "task1", "route": 0, "result": request["result"]}
     out = []
