@@ -6,6 +6,8 @@ evaluates every case with Orquesta's YAQL evaluator
 workflow field is evaluated. Prints a JSON list with, per case, either
 {"ok": value} or {"error": "ExceptionClass", "message": "..."}.
 
+With "time": N in the request, evaluates the whole table N times and prints
+{"median_us_per_case": ...} in thread CPU time (benches/yaql.rs).
 With {"parse": [expression, ...]} instead, only parses each expression
 with Orquesta's yaql engine and prints {"ok": null} or {"error": class}.
 
@@ -64,8 +66,29 @@ def parse_only(expressions):
     return out
 
 
+def timing(data, cases, rounds):
+    import time
+
+    per_case = []
+    for _ in range(rounds):
+        start = time.thread_time()
+        for text in cases:
+            try:
+                yql.YAQLEvaluator.evaluate(text, data)
+            except Exception:  # errors cost time too; the value is not needed
+                pass
+        per_case.append((time.thread_time() - start) * 1e6 / len(cases))
+    per_case.sort()
+    return {"median_us_per_case": per_case[len(per_case) // 2]}
+
+
 def main():
     request = json.load(sys.stdin)
+    if "time" in request:
+        data = dict(request["ctx"])
+        data["__current_task"] = {"id": "task1", "route": 0, "result": request["result"]}
+        json.dump(timing(data, request["cases"], request["time"]), sys.stdout)
+        return
     if "parse" in request:
         json.dump(parse_only(request["parse"]), sys.stdout)
         return
