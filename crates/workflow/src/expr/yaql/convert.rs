@@ -27,10 +27,10 @@ pub fn to_json(v: &V<'_>) -> R<Json> {
         V::Str(s) => Json::String(s.to_string()),
         V::JArr(a) => Json::Array((*a).clone()),
         V::JMap(m) => Json::Object((*m).clone()),
-        V::Tuple(items) | V::List(items) | V::Values(items) => {
+        V::Tuple(items) | V::List(items) | V::Values(items, _) => {
             Json::Array(items.iter().map(to_json).collect::<R<_>>()?)
         }
-        V::Set(s) => {
+        V::Set(s, _) => {
             let items = s.iter().map(to_json).collect::<R<Vec<_>>>()?;
             // yaql hands sets out as Python sets of converted items, and
             // lists and dicts cannot be in a set.

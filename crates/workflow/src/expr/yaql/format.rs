@@ -6,7 +6,7 @@ use chrono::{Datelike, Timelike};
 
 use super::error::R;
 use super::interp::iterate;
-use super::value::V;
+use super::value::{SetKind, V};
 
 /// Python's `repr(float)`: shortest round-trip digits, exponent form below
 /// 1e-4 and from 1e16.
@@ -240,7 +240,13 @@ pub fn repr(v: &V<'_>, fin: bool, out: &mut String) -> R<()> {
             }
             out.push('}');
         }
-        V::Set(s) => {
+        V::Set(_, SetKind::Keys(m) | SetKind::Items(m)) if !fin => {
+            out.push_str(v.type_name());
+            out.push('(');
+            repr(m, fin, out)?;
+            out.push(')');
+        }
+        V::Set(s, _) => {
             let items: Vec<V<'_>> = s.iter().cloned().collect();
             match (fin, items.is_empty()) {
                 (true, true) => out.push_str("set()"),
@@ -257,8 +263,12 @@ pub fn repr(v: &V<'_>, fin: bool, out: &mut String) -> R<()> {
                 (false, false) => seq(&items, "frozenset({", "})", fin, out)?,
             }
         }
-        V::Values(items) if !fin => seq(items, "dict_values([", "])", fin, out)?,
-        V::Iter(_) | V::Ordered(_) | V::Values(_) => {
+        V::Values(_, mapping) if !fin => {
+            out.push_str("ValuesView(");
+            repr(mapping, fin, out)?;
+            out.push(')');
+        }
+        V::Iter(_) | V::Ordered(_) | V::Values(..) => {
             if fin {
                 let items = iterate(v)?.collect::<R<Vec<_>>>()?;
                 seq(&items, "[", "]", fin, out)?;

@@ -519,6 +519,18 @@ impl<'a> Interp<'a> {
                 error::no_matching_function(name)
             }
         };
+        // A skipped position among `*args` hands yaql's NO_VALUE marker to
+        // the function, which no result can hold.
+        if pos.iter().any(|a| a.hole)
+            && overloads.iter().all(|o| {
+                o.var.is_some() && o.params.len() <= pos.iter().position(|a| a.hole).unwrap_or(0)
+            })
+        {
+            return Err(Error::new(
+                "TypeError",
+                "Object of type MarkerClass is not JSON serializable (a skipped argument has no value)",
+            ));
+        }
         if overloads[0].no_kwargs {
             if let Some((k, _)) = kw.first() {
                 return Err(Error::new(
@@ -790,11 +802,11 @@ pub fn iterate<'a>(v: &V<'a>) -> R<DynIter<'a>> {
             Box::new((0..t.len()).map(move |i| Ok(t[i].clone())))
         }
         V::JArr(a) => Box::new(a.iter().map(|j| Ok(V::from_json(j)))),
-        V::Set(s) => {
+        V::Set(s, _) => {
             let s = s.clone();
             Box::new((0..s.len()).map(move |i| Ok(s[i].clone())))
         }
-        V::Values(t) => {
+        V::Values(t, _) => {
             let t = t.clone();
             Box::new((0..t.len()).map(move |i| Ok(t[i].clone())))
         }

@@ -74,10 +74,12 @@ pub enum V<'a> {
     Tuple(Rc<Vec<V<'a>>>),
     List(Rc<Vec<V<'a>>>),
     Dict(Rc<IndexMap<V<'a>, V<'a>>>),
-    Set(Rc<IndexSet<V<'a>>>),
+    /// A frozenset, or a dict's keys or items view (also sets in Python,
+    /// without the frozenset methods).
+    Set(Rc<IndexSet<V<'a>>>, SetKind<'a>),
     Iter(Rc<LazyIter<'a>>),
     /// `dict.values()`: re-iterable, but neither a sequence nor a set.
-    Values(Rc<Vec<V<'a>>>),
+    Values(Rc<Vec<V<'a>>>, Box<V<'a>>),
     Ordered(Rc<Ordering<'a>>),
     DateTime(DateTime<FixedOffset>),
     /// A `timedelta`, in microseconds.
@@ -118,7 +120,7 @@ impl<'a> V<'a> {
     }
 
     pub fn set(set: IndexSet<V<'a>>) -> V<'a> {
-        V::Set(Rc::new(set))
+        V::Set(Rc::new(set), SetKind::Frozen)
     }
 
     pub fn from_json(j: &'a Json) -> V<'a> {
@@ -150,9 +152,11 @@ impl<'a> V<'a> {
             V::JArr(_) | V::Tuple(_) => "tuple",
             V::List(_) => "list",
             V::JMap(_) | V::Dict(_) => "dict",
-            V::Set(_) => "frozenset",
+            V::Set(_, SetKind::Frozen) => "frozenset",
+            V::Set(_, SetKind::Keys(_)) => "KeysView",
+            V::Set(_, SetKind::Items(_)) => "ItemsView",
             V::Iter(_) => "generator",
-            V::Values(_) => "dict_values",
+            V::Values(..) => "ValuesView",
             V::Ordered(_) => "OrderingIterable",
             V::DateTime(_) => "datetime",
             V::TimeSpan(_) => "timedelta",
@@ -174,7 +178,7 @@ impl<'a> V<'a> {
             V::JMap(m) => !m.is_empty(),
             V::Tuple(t) | V::List(t) => !t.is_empty(),
             V::Dict(d) => !d.is_empty(),
-            V::Set(s) => !s.is_empty(),
+            V::Set(s, _) => !s.is_empty(),
             V::TimeSpan(t) => *t != 0,
             _ => true,
         }
@@ -268,9 +272,9 @@ impl<'a> V<'a> {
             V::JArr(_)
                 | V::Tuple(_)
                 | V::List(_)
-                | V::Set(_)
+                | V::Set(..)
                 | V::Iter(_)
-                | V::Values(_)
+                | V::Values(..)
                 | V::Ordered(_)
         )
     }
@@ -278,6 +282,16 @@ impl<'a> V<'a> {
     pub fn is_sequence(&self) -> bool {
         matches!(self, V::JArr(_) | V::Tuple(_) | V::List(_))
     }
+}
+
+/// What a set value is in Python.
+#[derive(Clone)]
+pub enum SetKind<'a> {
+    Frozen,
+    /// `dict.keys()` of this mapping.
+    Keys(Box<V<'a>>),
+    /// `dict.items()` of this mapping.
+    Items(Box<V<'a>>),
 }
 
 /// A Python number.
@@ -323,7 +337,7 @@ pub fn depth(v: &V<'_>) -> usize {
     match v {
         V::Tuple(t) | V::List(t) => 1 + t.iter().map(depth).max().unwrap_or(0),
         V::Dict(d) => 1 + d.values().map(depth).max().unwrap_or(0),
-        V::Set(s) => 1 + s.iter().map(depth).max().unwrap_or(0),
+        V::Set(s, _) => 1 + s.iter().map(depth).max().unwrap_or(0),
         _ => 0,
     }
 }
@@ -355,9 +369,9 @@ pub fn py_eq<'a>(a: &V<'a>, b: &V<'a>) -> bool {
                     .iter()
                     .all(|(k, v)| b.map_get(k).is_some_and(|w| py_eq(v, &w)))
         }
-        (V::Set(x), V::Set(y)) => x.len() == y.len() && x.iter().all(|v| y.contains(v)),
+        (V::Set(x, _), V::Set(y, _)) => x.len() == y.len() && x.iter().all(|v| y.contains(v)),
         (V::Iter(x), V::Iter(y)) => Rc::ptr_eq(x, y),
-        (V::Values(x), V::Values(y)) => Rc::ptr_eq(x, y),
+        (V::Values(x, _), V::Values(y, _)) => Rc::ptr_eq(x, y),
         (V::Ordered(x), V::Ordered(y)) => Rc::ptr_eq(x, y),
         (V::DateTime(x), V::DateTime(y)) => x == y,
         (V::TimeSpan(x), V::TimeSpan(y)) => x == y,
@@ -410,14 +424,14 @@ impl Hash for V<'_> {
                 4u8.hash(state);
                 self.map_len().hash(state);
             }
-            V::Set(s) => {
+            V::Set(s, _) => {
                 5u8.hash(state);
                 s.len().hash(state);
             }
             V::DateTime(d) => d.hash(state),
             V::TimeSpan(t) => t.hash(state),
             V::Regex(r) => r.pattern.hash(state),
-            V::Iter(_) | V::Values(_) | V::Ordered(_) | V::Context(_) | V::Rule(_) => {
+            V::Iter(_) | V::Values(..) | V::Ordered(_) | V::Context(_) | V::Rule(_) => {
                 9u8.hash(state)
             }
         }

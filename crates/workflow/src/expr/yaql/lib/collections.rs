@@ -6,7 +6,7 @@ use super::ops::{contains, dict_from_rules};
 use super::{o, ov, ov_var, p, Kind::*, Ov, Ty::*, D};
 use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{collect, iterate};
-use crate::expr::yaql::value::{LazyIter, V};
+use crate::expr::yaql::value::{LazyIter, SetKind, V};
 
 pub static OVERLOADS: &[Ov] = &[
     ov_var("list", F, &[], Any, |_, a| {
@@ -122,20 +122,27 @@ pub static OVERLOADS: &[Ov] = &[
     }),
     ov("keys", M, &[p("dict", Mapping)], |_, a| {
         let items = a.v(0).map_items().unwrap_or_default();
-        Ok(V::set(items.into_iter().map(|(k, _)| k).collect()))
+        Ok(V::Set(
+            std::rc::Rc::new(items.into_iter().map(|(k, _)| k).collect()),
+            SetKind::Keys(Box::new(a.v(0).clone())),
+        ))
     }),
     ov("values", M, &[p("dict", Mapping)], |_, a| {
         let items = a.v(0).map_items().unwrap_or_default();
-        Ok(V::Values(std::rc::Rc::new(
-            items.into_iter().map(|(_, v)| v).collect(),
-        )))
+        Ok(V::Values(
+            std::rc::Rc::new(items.into_iter().map(|(_, v)| v).collect()),
+            Box::new(a.v(0).clone()),
+        ))
     }),
     ov("items", M, &[p("dict", Mapping)], |_, a| {
         let mut set = IndexSet::new();
         for (k, v) in a.v(0).map_items().unwrap_or_default() {
             set.insert(V::tuple(vec![k, v])?);
         }
-        Ok(V::set(set))
+        Ok(V::Set(
+            std::rc::Rc::new(set),
+            SetKind::Items(Box::new(a.v(0).clone())),
+        ))
     }),
     ov(
         "contains",
@@ -165,7 +172,7 @@ pub static OVERLOADS: &[Ov] = &[
         Ok(V::Bool(a.v(0).is_sequence()))
     }),
     ov("isSet", F, &[p("arg", Any)], |_, a| {
-        Ok(V::Bool(matches!(a.v(0), V::Set(_))))
+        Ok(V::Bool(matches!(a.v(0), V::Set(..))))
     }),
     ov("len", FM, &[p("dict", Mapping)], |_, a| {
         Ok(V::Int(a.v(0).map_len().unwrap_or(0) as i64))
@@ -174,7 +181,7 @@ pub static OVERLOADS: &[Ov] = &[
         Ok(V::Int(a.v(0).seq_len().unwrap_or(0) as i64))
     }),
     ov("len", FM, &[p("set", Set)], |_, a| match a.v(0) {
-        V::Set(s) => Ok(V::Int(s.len() as i64)),
+        V::Set(s, _) => Ok(V::Int(s.len() as i64)),
         _ => Ok(V::Int(0)),
     }),
     ov("len", FM, &[p("collection", Iterator)], |_, a| {
@@ -299,11 +306,13 @@ pub static OVERLOADS: &[Ov] = &[
         |_, a| set_op(a.v(0), a.v(1), "symmetric"),
     ),
     ov_var("add", M, &[p("set", Set)], Any, |_, a| {
+        frozen_method(a.v(0), "union")?;
         let mut s = set_items(a.v(0));
         s.extend(a.rest_values());
         Ok(V::set(s))
     }),
     ov_var("remove", M, &[p("set", Set)], Any, |_, a| {
+        frozen_method(a.v(0), "difference")?;
         let mut s = set_items(a.v(0));
         for v in a.rest_values() {
             s.shift_remove(&v);
@@ -317,14 +326,31 @@ pub fn gen<'a>(items: Vec<V<'a>>) -> V<'a> {
     V::Iter(LazyIter::new(Box::new(items.into_iter().map(Ok))))
 }
 
+/// Keys and items views lack the frozenset methods yaql calls.
+fn frozen_method(v: &V<'_>, op: &str) -> R<()> {
+    if matches!(v, V::Set(_, SetKind::Frozen)) {
+        return Ok(());
+    }
+    let method = match op {
+        "intersect" => "intersection",
+        "symmetric" => "symmetric_difference",
+        other => other,
+    };
+    Err(Error::new(
+        "AttributeError",
+        format!("'{}' object has no attribute '{method}'", v.type_name()),
+    ))
+}
+
 fn set_items<'a>(v: &V<'a>) -> IndexSet<V<'a>> {
     match v {
-        V::Set(s) => s.as_ref().clone(),
+        V::Set(s, _) => s.as_ref().clone(),
         _ => IndexSet::new(),
     }
 }
 
 pub fn set_op<'a>(l: &V<'a>, r: &V<'a>, op: &str) -> R<V<'a>> {
+    frozen_method(l, op)?;
     let (x, y) = (set_items(l), set_items(r));
     Ok(V::set(match op {
         "union" => x.union(&y).cloned().collect(),

@@ -9,7 +9,7 @@ use indexmap::{IndexMap, IndexSet};
 use super::{ov, ov_var, p, Kind::*, Ov, Ty::*};
 use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{iterate, key_error, Args};
-use crate::expr::yaql::value::{LazyIter, Num, V};
+use crate::expr::yaql::value::{LazyIter, Num, SetKind, V};
 
 pub static OVERLOADS: &[Ov] = &[
     ov(
@@ -333,7 +333,7 @@ pub fn combine_lists<'a>(l: &V<'a>, r: &V<'a>) -> R<V<'a>> {
         items.extend(r.seq_items().unwrap_or_default());
         return V::tuple(items);
     }
-    if let (V::Set(x), V::Set(y)) = (l, r) {
+    if let (V::Set(x, SetKind::Frozen), V::Set(y, SetKind::Frozen)) = (l, r) {
         let mut s: IndexSet<V<'a>> = x.as_ref().clone();
         s.extend(y.iter().cloned());
         return Ok(V::set(s));
@@ -344,7 +344,7 @@ pub fn combine_lists<'a>(l: &V<'a>, r: &V<'a>) -> R<V<'a>> {
 
 /// Python's `value in collection`.
 pub fn contains<'a>(collection: &V<'a>, value: &V<'a>) -> R<bool> {
-    if let V::Set(s) = collection {
+    if let V::Set(s, _) = collection {
         return Ok(s.contains(value));
     }
     for item in iterate(collection)? {
@@ -431,7 +431,7 @@ pub fn compare<'a>(op: &str, a: &V<'a>, b: &V<'a>) -> R<bool> {
         (V::Null, V::Null) => Equal,
         (V::Null, _) => Less,
         (_, V::Null) => Greater,
-        (V::Set(x), V::Set(y)) => {
+        (V::Set(x, _), V::Set(y, _)) => {
             let sub = x.iter().all(|v| y.contains(v));
             let sup = y.iter().all(|v| x.contains(v));
             return Ok(match op {

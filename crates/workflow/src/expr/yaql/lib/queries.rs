@@ -705,7 +705,7 @@ pub static OVERLOADS: &[Ov] = &[
             if let Some(n) = c.seq_len() {
                 return Ok(if n == 0 { a.v(1).clone() } else { c.clone() });
             }
-            if let V::Set(s) = c {
+            if let V::Set(s, _) = c {
                 return Ok(if s.is_empty() {
                     a.v(1).clone()
                 } else {
