@@ -14,4 +14,5 @@ mod parallel;
 mod retry;
 mod spec;
 mod yaql_diff;
+mod yaql_examples;
 mod yaql_limits;
