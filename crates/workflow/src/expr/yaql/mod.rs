@@ -20,6 +20,7 @@ pub mod interp;
 pub mod lexer;
 pub mod lib;
 pub mod parser;
+pub mod resolve;
 pub mod value;
 
 use std::cell::RefCell;
@@ -188,25 +189,22 @@ fn python_str_of_json(v: &Value) -> String {
 /// Names of context variables an expression reads (`ctx(x)`, `ctx('x')`,
 /// `ctx().x`), for inspection, as Orquesta's `extract_vars` finds them.
 pub fn ctx_references(expr: &Expr, out: &mut Vec<String>) {
-    // Explicit stack: the tree's depth is bounded by the parser, but the
-    // walk needs no recursion at all.
+    // Explicit stack, children pushed in reverse: a left-to-right pre-order
+    // walk without recursion.
     let mut stack = vec![expr];
-    let mut found: Vec<(usize, String)> = Vec::new();
-    let mut order = 0usize;
     while let Some(e) = stack.pop() {
-        order += 1;
         match e {
             Expr::Call { name, args, .. } => {
                 if &**name == "ctx" {
                     if let [Arg::Pos(Expr::Keyword(k) | Expr::Const(Lit::Str(k)))] = args.as_slice()
                     {
-                        found.push((order, k.to_string()));
+                        out.push(k.to_string());
                     }
                 }
                 if let Some((left, Expr::Keyword(attr))) = e.binary("#operator_.") {
                     if matches!(left, Expr::Call { name, args, written: true } if &**name == "ctx" && args.is_empty())
                     {
-                        found.push((order, attr.to_string()));
+                        out.push(attr.to_string());
                     }
                 }
                 for a in args.iter().rev() {
@@ -224,7 +222,6 @@ pub fn ctx_references(expr: &Expr, out: &mut Vec<String>) {
             _ => {}
         }
     }
-    out.extend(found.into_iter().map(|(_, n)| n));
 }
 
 #[cfg(test)]

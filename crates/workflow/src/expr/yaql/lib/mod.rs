@@ -14,6 +14,7 @@ pub mod ops;
 pub mod orquesta;
 pub mod queries;
 pub mod regex;
+pub mod shaping;
 pub mod strings;
 pub mod system;
 
@@ -243,6 +244,7 @@ fn registry() -> &'static HashMap<&'static str, Vec<&'static Ov>> {
             strings::OVERLOADS,
             collections::OVERLOADS,
             queries::OVERLOADS,
+            shaping::OVERLOADS,
             regex::OVERLOADS,
             system::OVERLOADS,
             datetime::OVERLOADS,
