@@ -132,3 +132,19 @@ fn random_token_soup_never_panics() {
     }
     assert!(parsed > 0, "the fuzz run produced no valid expression");
 }
+
+#[test]
+fn endless_generators_end_with_an_error() {
+    for text in [
+        "<% sequence().any($ < 0) %>",
+        "<% 1.repeat().where($ = 2).first() %>",
+        "<% [1].cycle().join([2], $1 = $2, $1) %>",
+    ] {
+        let e = eval(text).unwrap_err();
+        assert!(e.contains("CollectionTooLargeException"), "{text}: {e}");
+    }
+    assert_eq!(
+        eval("<% sequence().where($ > 3).take(2) %>").unwrap(),
+        json!([4, 5])
+    );
+}

@@ -74,18 +74,21 @@ pub static OVERLOADS: &[Ov] = &[
         |it, a| {
             let key = a.lam(1).cloned();
             let mut seen: IndexSet<V<'_>> = IndexSet::new();
-            let mut out = Vec::new();
-            for item in iterate(a.v(0))? {
-                let item = item?;
+            let src = iterate(a.v(0))?;
+            Ok(lazy(src.filter_map(move |item| {
+                let item = match item {
+                    Ok(v) => v,
+                    Err(e) => return Some(Err(e)),
+                };
                 let k = match &key {
-                    Some(l) => it.call(l, std::slice::from_ref(&item))?,
+                    Some(l) => match it.call(l, std::slice::from_ref(&item)) {
+                        Ok(k) => k,
+                        Err(e) => return Some(Err(e)),
+                    },
                     None => item.clone(),
                 };
-                if seen.insert(k) {
-                    out.push(item);
-                }
-            }
-            Ok(gen(out))
+                seen.insert(k).then_some(Ok(item))
+            })))
         },
     ),
     ov(
@@ -223,16 +226,19 @@ pub static OVERLOADS: &[Ov] = &[
         &[p("collection", Iterable), p("selector", Lambda)],
         |it, a| {
             let l = a.lam(1).cloned();
-            let mut out = Vec::new();
-            for item in iterate(a.v(0))? {
-                let inner = apply(it, &l, a.v(1), &[item?])?;
-                if inner.is_iterable() {
-                    out.extend(collect(&inner)?);
-                } else {
-                    out.push(inner);
-                }
-            }
-            Ok(gen(out))
+            let k = a.v(1).clone();
+            let src = iterate(a.v(0))?;
+            Ok(lazy(src.flat_map(move |item| {
+                let inner = item.and_then(|v| apply(it, &l, &k, &[v]));
+                let items: Vec<R<V<'_>>> = match inner {
+                    Ok(inner) if inner.is_iterable() => match collect(&inner) {
+                        Ok(items) => items.into_iter().map(Ok).collect(),
+                        Err(e) => vec![Err(e)],
+                    },
+                    other => vec![other],
+                };
+                items
+            })))
         },
     ),
     ov("range", F, &[p("stop", Int)], |_, a| range(0, a.int(0), 1)),
@@ -254,7 +260,7 @@ pub static OVERLOADS: &[Ov] = &[
                     .map(V::Int)
                     .ok_or_else(error::overflow)
             });
-            Ok(lazy(it))
+            Ok(lazy(bounded(it)))
         },
     ),
     ov(
@@ -265,7 +271,7 @@ pub static OVERLOADS: &[Ov] = &[
             let (v, times) = (a.v(0).clone(), a.int(1));
             let it = std::iter::repeat(v).map(Ok);
             Ok(if times < 0 {
-                lazy(it)
+                lazy(bounded(it))
             } else {
                 lazy(it.take(times as usize))
             })
@@ -273,14 +279,14 @@ pub static OVERLOADS: &[Ov] = &[
     ),
     ov("cycle", M, &[p("collection", Iterable)], |_, a| {
         let items = collect(a.v(0))?;
-        Ok(lazy(
+        Ok(lazy(bounded(
             items
                 .into_iter()
                 .map(Ok)
                 .collect::<Vec<_>>()
                 .into_iter()
                 .cycle(),
-        ))
+        )))
     }),
     ov(
         "takeWhile",
@@ -557,6 +563,16 @@ pub static OVERLOADS: &[Ov] = &[
         },
     ),
 ];
+
+/// An endless generator that stops with `CollectionTooLargeException`
+/// after [`super::MAX_ITEMS`] items, so that no query over it (`any`,
+/// `join`, `where` that never matches) can loop forever.
+fn bounded<'a>(
+    it: impl std::iter::Iterator<Item = R<V<'a>>> + 'a,
+) -> impl std::iter::Iterator<Item = R<V<'a>>> + 'a {
+    it.take(super::MAX_ITEMS)
+        .chain(std::iter::once_with(|| Err(super::too_many())))
+}
 
 /// A generator over `it`.
 pub fn lazy<'a>(it: impl std::iter::Iterator<Item = R<V<'a>>> + 'a) -> V<'a> {
