@@ -19,6 +19,7 @@ pub struct Error {
     pub message: String,
 }
 
+/// A YAQL result.
 pub type R<T> = Result<T, Error>;
 
 impl Error {
@@ -83,6 +84,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// `NoFunctionRegisteredException`: no function of that name.
 pub fn no_function(name: &str) -> Error {
     Error::new(
         "NoFunctionRegisteredException",
@@ -90,6 +92,7 @@ pub fn no_function(name: &str) -> Error {
     )
 }
 
+/// `NoMethodRegisteredException`: no method of that name.
 pub fn no_method(name: &str, receiver: &str) -> Error {
     Error::new(
         "NoMethodRegisteredException",
@@ -97,6 +100,7 @@ pub fn no_method(name: &str, receiver: &str) -> Error {
     )
 }
 
+/// `NoMatchingFunctionException`: no overload fits the arguments.
 pub fn no_matching_function(name: &str) -> Error {
     Error::new(
         "NoMatchingFunctionException",
@@ -104,6 +108,7 @@ pub fn no_matching_function(name: &str) -> Error {
     )
 }
 
+/// `NoMatchingMethodException`: no method overload fits.
 pub fn no_matching_method(name: &str, receiver: &str) -> Error {
     Error::new(
         "NoMatchingMethodException",
@@ -111,14 +116,17 @@ pub fn no_matching_method(name: &str, receiver: &str) -> Error {
     )
 }
 
+/// Python's `TypeError`.
 pub fn type_error(message: impl Into<String>) -> Error {
     Error::new("TypeError", message)
 }
 
+/// Python's `ValueError`.
 pub fn value_error(message: impl Into<String>) -> Error {
     Error::new("ValueError", message)
 }
 
+/// An integer result beyond 64 bits.
 pub fn overflow() -> Error {
     Error::new(
         "OverflowError",

@@ -21,6 +21,7 @@ use crate::expr::Scope;
 /// `def` stops here with `RecursionError` instead of exhausting the stack).
 pub const MAX_EVAL_DEPTH: usize = 160;
 
+/// A context and its parents.
 pub type Env<'a> = Rc<Frame<'a>>;
 
 /// One yaql context: variables and `def` functions, over a parent.
@@ -615,6 +616,7 @@ pub fn grow<T>(f: impl FnOnce() -> T) -> T {
     stacker::maybe_grow(128 * 1024, 2 * 1024 * 1024, f)
 }
 
+/// The value of a literal.
 pub fn lit_value<'a>(lit: &Lit) -> V<'a> {
     match lit {
         Lit::Null => V::Null,

@@ -80,6 +80,7 @@ fn is_word_start(c: char) -> bool {
     is_word(c) && !c.is_ascii_digit() && !c.is_numeric()
 }
 
+/// Tokenizes `src` up to its end or its first illegal character.
 pub fn lex(src: &str) -> Lexed {
     let chars: Vec<char> = src.chars().collect();
     let mut tokens = Vec::new();

@@ -22,7 +22,9 @@ use super::interp::{Env, Interp, Lambda};
 /// so that comparing, hashing and converting them cannot exhaust the stack.
 pub const MAX_VALUE_DEPTH: usize = 200;
 
+/// One item a generator yields.
 pub type Item<'a> = R<V<'a>>;
+/// A generator's iterator.
 pub type DynIter<'a> = Box<dyn Iterator<Item = Item<'a>> + 'a>;
 
 /// A Python generator: pulled once, shared by every reference to it.

@@ -8,6 +8,7 @@ use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{collect, iterate};
 use crate::expr::yaql::value::{LazyIter, SetKind, V};
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov_var("list", F, &[], Any, |_, a| {
         V::tuple(expand_iterators(a.rest_values())?)
@@ -349,6 +350,7 @@ fn set_items<'a>(v: &V<'a>) -> IndexSet<V<'a>> {
     }
 }
 
+/// `union`, `intersect`, `difference` or `symmetric` of two sets.
 pub fn set_op<'a>(l: &V<'a>, r: &V<'a>, op: &str) -> R<V<'a>> {
     frozen_method(l, op)?;
     let (x, y) = (set_items(l), set_items(r));
@@ -373,6 +375,7 @@ fn expand_iterators<'a>(args: Vec<V<'a>>) -> R<Vec<V<'a>>> {
     Ok(out)
 }
 
+/// `toList()`: the items as a tuple.
 pub fn to_tuple<'a>(v: &V<'a>) -> R<V<'a>> {
     match v {
         V::Tuple(_) | V::JArr(_) => Ok(v.clone()),
@@ -380,6 +383,7 @@ pub fn to_tuple<'a>(v: &V<'a>) -> R<V<'a>> {
     }
 }
 
+/// Pulls every item and counts them.
 pub fn count(v: &V<'_>) -> R<i64> {
     let mut n = 0;
     for item in iterate(v)? {

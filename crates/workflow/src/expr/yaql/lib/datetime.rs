@@ -15,6 +15,7 @@ use crate::expr::yaql::value::{Num, V};
 
 const DAY: i64 = 86_400_000_000;
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov(
         "datetime",

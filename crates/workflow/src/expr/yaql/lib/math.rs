@@ -10,6 +10,7 @@ use super::{o, ov, p, Kind::*, Ov, Ty::*, D};
 use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::value::{Num, V};
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov("abs", F, &[p("op", Num)], |_, a| match a.v(0) {
         V::Int(i) => i.checked_abs().map(V::Int).ok_or_else(error::overflow),

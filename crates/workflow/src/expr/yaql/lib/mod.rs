@@ -29,6 +29,7 @@ use super::value::V;
 /// this stops `sequence()` and `repeat()` from consuming all memory).
 pub const MAX_ITEMS: usize = 1_000_000;
 
+/// The error for a collection over [`MAX_ITEMS`].
 pub fn too_many() -> Error {
     Error::new(
         "CollectionTooLargeException",
@@ -185,6 +186,7 @@ pub const fn o(name: &'static str, ty: Ty, d: D) -> P {
     P { name, ty, d }
 }
 
+/// An overload's implementation.
 pub type Imp = for<'a> fn(&'a Interp<'a>, &mut Args<'a>) -> R<V<'a>>;
 
 /// One overload of a yaql function.

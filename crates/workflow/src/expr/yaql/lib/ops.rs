@@ -11,6 +11,7 @@ use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{iterate, key_error, Args};
 use crate::expr::yaql::value::{LazyIter, Num, SetKind, V};
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov(
         "#operator_+",
@@ -290,6 +291,7 @@ pub fn dict_from_rules<'a>(a: &Args<'a>) -> R<V<'a>> {
     V::dict(m)
 }
 
+/// `seq[i]`, negative from the end; `IndexError` outside.
 pub fn index<'a>(seq: &V<'a>, i: i64) -> R<V<'a>> {
     let len = seq.seq_len().unwrap_or(0) as i64;
     let pos = if i < 0 { len + i } else { i };

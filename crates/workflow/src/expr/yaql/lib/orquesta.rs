@@ -11,6 +11,7 @@ use crate::expr::yaql::error::{Error, R};
 use crate::expr::yaql::format::py_str;
 use crate::expr::yaql::value::V;
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov("ctx", F, &[o("key", Any, D::Null)], |it, a| {
         let key = a.v(0);

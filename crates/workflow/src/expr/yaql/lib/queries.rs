@@ -12,6 +12,7 @@ use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{collect, iterate, Args, Interp, Lambda as Lam, A};
 use crate::expr::yaql::value::{DynIter, LazyIter, V};
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov(
         "where",

@@ -19,6 +19,7 @@ const IGNORECASE: u32 = 2;
 const MULTILINE: u32 = 8;
 const DOTALL: u32 = 16;
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov(
         "regex",

@@ -16,6 +16,7 @@ use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{collect, iterate, Args, Interp, Lambda as Lam};
 use crate::expr::yaql::value::{Ordering, V};
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov(
         "orderBy",

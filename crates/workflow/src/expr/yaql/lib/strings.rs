@@ -7,6 +7,7 @@ use crate::expr::yaql::format::py_str;
 use crate::expr::yaql::interp::{collect, Args};
 use crate::expr::yaql::value::V;
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     ov("len", FM, &[p("string", Str)], |_, a| {
         Ok(V::Int(s(a, 0).chars().count() as i64))

@@ -11,6 +11,7 @@ use crate::expr::yaql::error::{self, Error, R};
 use crate::expr::yaql::interp::{collect, iterate, Args, Interp, A};
 use crate::expr::yaql::value::V;
 
+/// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
     Ov {
         name: "let",
