@@ -19,7 +19,7 @@ use crate::expr::Scope;
 
 /// Deepest nesting of calls and lambdas during evaluation (a recursive
 /// `def` stops here with `RecursionError` instead of exhausting the stack).
-pub const MAX_EVAL_DEPTH: usize = 160;
+pub const MAX_EVAL_DEPTH: usize = 512;
 
 /// A context and its parents.
 pub type Env<'a> = Rc<Frame<'a>>;

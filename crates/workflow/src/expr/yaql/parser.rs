@@ -15,7 +15,7 @@ use super::error::{Error, R};
 use super::lexer::{lex, Tok};
 
 /// Deepest nesting of brackets, calls and operators the parser accepts.
-pub const MAX_NESTING: usize = 128;
+pub const MAX_NESTING: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lit {
