@@ -125,6 +125,8 @@ pub enum A<'a> {
 /// The arguments an overload receives, in parameter order, then the extra
 /// positional ones (`*args`) and extra named ones (`**kwargs`).
 pub struct Args<'a> {
+    /// The function's name.
+    pub name: &'static str,
     pub a: Vec<A<'a>>,
     pub rest: Vec<A<'a>>,
     pub kw: Vec<(Rc<str>, V<'a>)>,

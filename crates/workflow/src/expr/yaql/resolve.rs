@@ -79,6 +79,7 @@ pub fn resolve<'a>(
     env: &Env<'a>,
 ) -> Option<Args<'a>> {
     let mut out = Args {
+        name: ov.name,
         a: Vec::with_capacity(slots.len()),
         rest: Vec::new(),
         kw: Vec::new(),

@@ -664,6 +664,7 @@ fn reduce<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
     let seed_absent = a.absent(2);
     let seed = a.v(2).clone();
     let shifted = Args {
+        name: a.name,
         a: vec![
             a.a[0].clone(),
             if seed_absent { A::Absent } else { A::V(seed) },
