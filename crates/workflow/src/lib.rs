@@ -4,7 +4,7 @@
 //!   parsed from YAML with positions on errors.
 //! - [`inspect()`]: static checks (undefined and unreachable tasks,
 //!   expression syntax, undefined context variables, joins, start tasks).
-//! - [`expr`]: YAQL (`<% %>`, a subset written here) and Jinja (`{{ }}`, via
+//! - [`expr`]: YAQL (`<% %>`, the whole language, written here) and Jinja (`{{ }}`, via
 //!   minijinja) with Orquesta's functions.
 //! - [`Conductor`]: the deterministic state machine that turns task results
 //!   into task requests; its state serialises so a run survives a restart.
@@ -12,7 +12,7 @@
 //! What it is not: it performs no IO, spawns nothing, reads no clock and
 //! has no async runtime. Launching actions, waiting for delays and reading
 //! the datastore (`st2kv`, through [`Env`]) are the caller's job.
-//! See `README.md` for the driver contract and the supported YAQL subset.
+//! See `README.md` for the driver contract and what YAQL differs in.
 
 pub mod conductor;
 pub mod expr;

@@ -177,25 +177,10 @@ pub fn evaluate_str(s: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError
     match language(s) {
         None => Ok(Value::String(s.to_string())),
         Some(Language::Jinja) => jinja::evaluate(s, scope).map_err(|r| err(s, r)),
-        Some(Language::Yaql) => {
-            let segments = yaql_segments(s).map_err(|r| err(s, r))?;
-            let trimmed = s.trim();
-            if segments.len() == 1 && trimmed.starts_with("<%") && trimmed.ends_with("%>") {
-                let expr = yaql::parse(segments[0].2).map_err(|r| err(s, r))?;
-                return yaql::eval::eval(&expr, scope).map_err(|r| err(s, r));
-            }
-            let mut out = String::with_capacity(s.len());
-            let mut last = 0;
-            for (start, end, inner) in segments {
-                out.push_str(&s[last..start]);
-                let expr = yaql::parse(inner).map_err(|r| err(&s[start..end], r))?;
-                let value = yaql::eval::eval(&expr, scope).map_err(|r| err(&s[start..end], r))?;
-                out.push_str(&functions::display(&value));
-                last = end;
-            }
-            out.push_str(&s[last..]);
-            Ok(Value::String(out))
-        }
+        Some(Language::Yaql) => yaql::evaluate_text(s, scope).map_err(|e| ExpressionError {
+            reason: e.message(),
+            expression: e.expression,
+        }),
     }
 }
 

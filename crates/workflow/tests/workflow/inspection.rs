@@ -93,10 +93,10 @@ tasks:
     assert_eq!(
         errors,
         vec![
-            "task \"t\" input.a: invalid expression \"<% ctx(x) + %>\": the expression ended unexpectedly",
+            "task \"t\" input.a: invalid expression \"<% ctx(x) + %>\": YaqlGrammarException: Parse error: unexpected end of statement",
             "task \"t\" input.b.nested: invalid expression \"{{ ctx('x') }\": unexpected `}`, expected end of variable block",
             "task \"t\" input.c: invalid expression \"{% if %}\": unexpected end of block",
-            "task \"t\" next[0].when: invalid expression \"<% succeeded( %>\": the expression ended unexpectedly",
+            "task \"t\" next[0].when: invalid expression \"<% succeeded( %>\": YaqlGrammarException: Parse error: unexpected end of statement",
         ]
     );
 }
@@ -129,7 +129,7 @@ tasks:
   t2:
     action: x.y v=<% ctx(later) %> j="{{ ctx('undefined_j') }}" k="{{ _.name }}"
 output:
-  - o: <% $.missing %>
+  - o: <% ctx().missing %>
 "#,
     );
     assert_eq!(

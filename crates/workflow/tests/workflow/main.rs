@@ -13,3 +13,6 @@ mod items;
 mod parallel;
 mod retry;
 mod spec;
+mod yaql_diff;
+mod yaql_examples;
+mod yaql_limits;
