@@ -352,6 +352,10 @@ impl Engine {
                 &req.parameters,
                 &RenderContext {
                     config: config.clone(),
+                    action_context: self.action_context(&pack.name, parent.as_deref(), &context),
+                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::new(
+                        self.inner.paths.db(),
+                    ))),
                 },
             )?;
             // A workflow's secrets are its tasks' secrets too, whatever
@@ -512,6 +516,46 @@ impl Engine {
             return Err(e);
         }
         self.execution(&id).await
+    }
+
+    /// `action_context` for parameter templates, as StackStorm builds it
+    /// from the execution's context: `user`, `pack`, `api_url`, the task's
+    /// place in its workflow, and for a task `parent` (the workflow's
+    /// `execution_id`, `user` and `pack`).
+    fn action_context(
+        &self,
+        pack: &str,
+        parent: Option<&str>,
+        context: &Map<String, Value>,
+    ) -> Value {
+        let mut ac = context.clone();
+        let user = ac
+            .get("user")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(current_user);
+        ac.insert("user".into(), Value::String(user.clone()));
+        ac.insert("pack".into(), Value::String(pack.to_string()));
+        ac.insert(
+            "api_url".into(),
+            Value::String(format!("{}/v1", self.api_url())),
+        );
+        if let Some(parent) = parent {
+            let parent_pack = {
+                let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                live.get(parent)
+                    .and_then(|l| l.execution.action.split('.').next().map(str::to_string))
+            };
+            ac.insert(
+                "parent".into(),
+                serde_json::json!({
+                    "execution_id": parent,
+                    "user": user,
+                    "pack": parent_pack,
+                }),
+            );
+        }
+        Value::Object(ac)
     }
 
     /// Refuses a child of `parent` that would nest too deep or that would

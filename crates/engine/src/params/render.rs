@@ -1,6 +1,8 @@
 //! StackStorm's parameter rendering: values and defaults that contain
-//! `{{ }}` or `{% %}` are Jinja templates rendered against the other
-//! parameters (and `config_context`, the pack config), in dependency order.
+//! `{{ }}` or `{% %}` are Jinja templates (StackStorm's Jinja, from
+//! `stormdesk-jinja`: Python methods and `str()`, StackStorm's filters)
+//! rendered against the other parameters, `config_context` (the pack
+//! config), `action_context` and `st2kv`, in dependency order.
 //!
 //! A template that is a single expression (`"{{ count }}"`) keeps the type of
 //! what it evaluates to, for parameters that are not strings; that is what
@@ -9,15 +11,15 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use indexmap::IndexMap;
-use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
+use stormdesk_jinja::minijinja::{self, Environment, ErrorKind};
 
 use super::error::ParamError;
 use super::RenderContext;
 use crate::pack::ParamSpec;
 
 /// Names templates may use besides the parameters.
-const CONTEXT_NAMES: &[&str] = &["config_context"];
+const CONTEXT_NAMES: &[&str] = &["config_context", "action_context", "st2kv"];
 
 pub(crate) struct Rendered {
     pub values: IndexMap<String, Value>,
@@ -27,19 +29,12 @@ pub(crate) struct Rendered {
     pub tainted: HashSet<String>,
 }
 
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.add_filter("to_json_string", |v: minijinja::Value| {
-        serde_json::to_string(&v)
-            .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))
-    });
-    env.add_filter("to_complex", |v: minijinja::Value| v);
-    env.add_filter("json_escape", |s: String| {
-        let quoted = serde_json::to_string(&s).unwrap_or_default();
-        quoted[1..quoted.len() - 1].to_string()
-    });
-    env
+fn environment(ctx: &RenderContext) -> Environment<'static> {
+    let mut opts = stormdesk_jinja::Options::st2();
+    if let Some(store) = &ctx.datastore {
+        opts = opts.with_datastore(store.clone() as std::sync::Arc<dyn stormdesk_jinja::Datastore>);
+    }
+    stormdesk_jinja::environment(&opts)
 }
 
 pub(crate) fn is_template(s: &str) -> bool {
@@ -81,7 +76,7 @@ pub(crate) fn render(
     mut values: IndexMap<String, Value>,
     ctx: &RenderContext,
 ) -> Result<Rendered, ParamError> {
-    let env = environment();
+    let env = environment(ctx);
     let globals: HashSet<String> = env.globals().map(|(k, _)| k.to_string()).collect();
 
     // Find the templates and what they depend on.
@@ -145,6 +140,9 @@ pub(crate) fn render(
         let context = context_value(specs, &values, ctx);
         let native = spec.and_then(|s| s.type_.as_deref()) != Some("string");
         let raw = values[name].clone();
+        if let Some(store) = &ctx.datastore {
+            store.take_decrypted();
+        }
         let rendered = render_value(&env, &raw, &context, native).map_err(|message| {
             ParamError::Template {
                 action: action.to_string(),
@@ -156,7 +154,9 @@ pub(crate) fn render(
                 },
             }
         })?;
-        if secret_dep {
+        // A template that decrypted a datastore secret holds a secret.
+        let decrypted = ctx.datastore.as_ref().is_some_and(|s| s.take_decrypted());
+        if secret_dep || decrypted {
             tainted.insert(name.clone());
         }
         values.insert(name.clone(), rendered);
@@ -270,6 +270,12 @@ fn context_value(
         ctx.config.clone()
     };
     map.insert("config_context".to_string(), config);
+    let action_context = if ctx.action_context.is_null() {
+        Value::Object(Map::new())
+    } else {
+        ctx.action_context.clone()
+    };
+    map.insert("action_context".to_string(), action_context);
     minijinja::Value::from_serialize(&map)
 }
 

@@ -303,7 +303,30 @@ fn globals_and_filters_are_not_variables() {
     );
     let r = resolve(&a, json!({})).unwrap();
     assert_eq!(r.all["n"], json!([0, 1, 2]));
-    assert_eq!(r.all["j"], json!("{\"a\":1}"));
+    // StackStorm's to_json_string: json.dumps with ", " and ": ".
+    assert_eq!(r.all["j"], json!("{\"a\": 1}"));
+}
+
+/// Templates as StackStorm renders them: Python methods, Python `str()` in
+/// text, StackStorm's filters, `action_context`.
+#[test]
+fn templates_render_as_stackstorms_jinja() {
+    let a = action(
+        "noop",
+        "names_csv: {type: string, default: \"red,green,blue\"}\nnames: {type: array, default: \"{{ names_csv.split(',') }}\"}\nshout: {type: string, default: \"{{ names_csv.upper() }} {{ names }} {{ none }}\"}\nfirst: {type: string, default: \"{{ names_csv | regex_replace('[aeiou]', '_') }}\"}\nwho: {type: string, default: \"{{ action_context.user }}@{{ action_context.pack }}\"}\n",
+    );
+    let ctx = RenderContext {
+        action_context: json!({"user": "ada", "pack": "p"}),
+        ..Default::default()
+    };
+    let r = resolve_parameters(&a, &Map::new(), &ctx).unwrap();
+    assert_eq!(r.all["names"], json!(["red", "green", "blue"]));
+    assert_eq!(
+        r.all["shout"],
+        json!("RED,GREEN,BLUE ['red', 'green', 'blue'] None")
+    );
+    assert_eq!(r.all["first"], json!("r_d,gr__n,bl__"));
+    assert_eq!(r.all["who"], json!("ada@p"));
 }
 
 const SECRET: &str = "hunter2-very-secret";

@@ -174,3 +174,37 @@ async fn a_workflow_input_without_default_is_null() {
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(done.result["output"], json!({"who": null, "missing": true}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_templates_read_the_datastore_and_a_decrypted_secret_stays_secret() {
+    use stormdesk_engine::keys::{KeyScope, KeySet};
+    let fx = Fixture::new();
+    let pack = fx.packs.join("kvp");
+    write(&pack, "pack.yaml", "ref: kvp\nname: kvp\nversion: 0.1.0\n");
+    write(
+        &pack,
+        "actions/show.yaml",
+        "name: show\nrunner_type: local-shell-cmd\nparameters:\n  region: {type: string, default: '{{ st2kv.system.region }}'}\n  token: {type: string, default: '{{ st2kv.system.api_token | decrypt_kv }}'}\n  who: {type: string, default: '{{ action_context.user }} in {{ action_context.pack }}'}\n  cmd: {immutable: true, default: 'echo \"{{region}} {{who}} {{token}}\"'}\n",
+    );
+    let engine = fx.engine().await;
+    engine
+        .key_set(KeySet::new(KeyScope::System, "region", "eu-west-1"))
+        .await
+        .unwrap();
+    let mut secret = KeySet::new(KeyScope::System, "api_token", "tok-5ecret-9");
+    secret.secret = true;
+    engine.key_set(secret).await.unwrap();
+
+    let done = run(&engine, "kvp.show", Map::new()).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    let stdout = done.result["stdout"].as_str().unwrap();
+    assert!(stdout.starts_with("eu-west-1 "), "{stdout}");
+    assert!(
+        stdout.ends_with(" in kvp ********"),
+        "the decrypted secret is masked: {stdout}"
+    );
+    assert_eq!(done.parameters["region"], json!("eu-west-1"));
+    // The parameter that decrypted it, and the one rendered from it, are secret.
+    assert_eq!(done.parameters["token"], json!("********"));
+    assert!(!done.parameters["cmd"].to_string().contains("5ecret"));
+}
