@@ -4,6 +4,18 @@ use std::path::{Path, PathBuf};
 
 use crate::error::EngineError;
 
+/// Mode 0700 on a directory this user owns.
+fn private_dir(dir: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta =
+        std::fs::metadata(dir).map_err(|e| EngineError::io("cannot read directory", dir, e))?;
+    if meta.uid() == nix::unistd::getuid().as_raw() && meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| EngineError::io("cannot make directory private", dir, e))?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     pub data: PathBuf,
@@ -38,6 +50,9 @@ impl Paths {
         Ok(paths)
     }
 
+    /// Creates the data and config folders, private to their owner (0700)
+    /// whoever created them: the store, tokens, spooled results and logs live
+    /// there. A folder owned by someone else is left as it is.
     pub fn create_all(&self) -> Result<(), EngineError> {
         for dir in [
             self.data.clone(),
@@ -48,6 +63,7 @@ impl Paths {
         ] {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| EngineError::io("cannot create directory", &dir, e))?;
+            private_dir(&dir)?;
         }
         Ok(())
     }

@@ -51,11 +51,26 @@ pub fn load_or_create_api_token(path: &Path) -> Result<String, EngineError> {
     }
 }
 
-/// Constant-time comparison so a token cannot be guessed byte by byte.
+/// Constant-time comparison so a token cannot be guessed byte by byte. An
+/// empty token never matches (not even another empty one): a record that lost
+/// its token must not open the door to a request that sends none.
 pub fn tokens_equal(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
+    if a.is_empty() || b.is_empty() || a.len() != b.len() {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_tokens_never_match() {
+        assert!(!tokens_equal("", ""));
+        assert!(!tokens_equal("", "x"));
+        assert!(tokens_equal("abc", "abc"));
+        assert!(!tokens_equal("abc", "abd"));
+    }
 }

@@ -168,14 +168,22 @@ fn merge_runner_override(base: &ParamSpec, action: &ParamSpec) -> ParamSpec {
     }
 }
 
+/// The largest integer a JSON float holds exactly (2^53 - 1).
+const MAX_EXACT_FLOAT_INT: f64 = 9_007_199_254_740_991.0;
+
 /// Whether `value` has JSON type `ty` (StackStorm/JSON-schema names).
 /// An integer-valued float counts as an integer; any number as a number.
 pub fn value_matches_type(ty: &str, value: &Value) -> bool {
     match ty {
         "string" => value.is_string(),
+        // A float is an integer only while it is exact: 1e23 read as JSON is
+        // not 99999999999999999999999 any more, so it is refused, not stored.
         "integer" => match value {
             Value::Number(n) => {
-                n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+                n.is_i64()
+                    || n.is_u64()
+                    || n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() <= MAX_EXACT_FLOAT_INT)
             }
             _ => false,
         },
@@ -393,6 +401,7 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
                 format!("entry point {ep} does not exist (looked for {}); fix `entry_point` or add the file", path.display()),
             ));
         }
+        inside_pack(file, &path).map_err(|m| FileProblem::plain(nm, m))?;
     }
 
     Ok(Parsed::Action(Box::new(Action {
@@ -406,6 +415,27 @@ pub(crate) fn parse_action(pack: &str, file: &Path, text: &str) -> Result<Parsed
         parameters,
         meta_file: file.to_path_buf(),
     })))
+}
+
+/// An entry point must be a file of the pack: `../x.sh`, an absolute path
+/// elsewhere or a symlink that leads out of the pack is refused, as
+/// StackStorm refuses entry points outside the pack directory
+/// (`st2common/content/utils.py`, `get_entry_point_abs_path`). Symlinks are
+/// resolved first, which StackStorm does not do.
+fn inside_pack(meta_file: &Path, entry_point: &Path) -> Result<(), String> {
+    let actions = actions_dir_of(meta_file);
+    let pack = actions.parent().unwrap_or(&actions);
+    let (Ok(pack), Ok(target)) = (pack.canonicalize(), entry_point.canonicalize()) else {
+        return Ok(());
+    };
+    if target.starts_with(&pack) {
+        return Ok(());
+    }
+    Err(format!(
+        "entry point {} leads outside the pack (to {}); keep the file inside the pack directory",
+        entry_point.display(),
+        target.display()
+    ))
 }
 
 /// StackStorm's rule for `immutable` in action metadata

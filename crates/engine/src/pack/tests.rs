@@ -573,3 +573,54 @@ pub(crate) fn st2_packs() -> Option<std::path::PathBuf> {
     }
     panic!("{msg}");
 }
+
+#[test]
+fn entry_points_outside_the_pack_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pack_dir = tmp.path().join("p");
+    minimal_pack(&pack_dir);
+    write(tmp.path(), "outside.sh", "#!/bin/sh\necho out\n");
+    write(&pack_dir, "actions/inside.sh", "#!/bin/sh\necho in\n");
+    std::os::unix::fs::symlink(
+        tmp.path().join("outside.sh"),
+        pack_dir.join("actions/link.sh"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(
+        pack_dir.join("actions/inside.sh"),
+        pack_dir.join("actions/ok_link.sh"),
+    )
+    .unwrap();
+    let abs = tmp.path().join("outside.sh");
+    let cases = [
+        ("dotdot", "../../outside.sh".to_string()),
+        ("absolute", abs.display().to_string()),
+        ("symlink", "link.sh".to_string()),
+    ];
+    for (name, ep) in &cases {
+        write(
+            &pack_dir,
+            &format!("actions/{name}.yaml"),
+            &format!("name: {name}\nrunner_type: local-shell-script\nentry_point: '{ep}'\n"),
+        );
+    }
+    write(
+        &pack_dir,
+        "actions/good.yaml",
+        "name: good\nrunner_type: local-shell-script\nentry_point: ok_link.sh\n",
+    );
+    let pack = load_pack(&pack_dir).unwrap();
+    for (name, _) in &cases {
+        let e = pack
+            .errors
+            .iter()
+            .find(|e| e.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} was accepted: {:?}", pack.errors));
+        assert!(
+            e.message.contains("leads outside the pack"),
+            "{name}: {}",
+            e.message
+        );
+    }
+    assert!(pack.get_action("good").is_ok(), "{:?}", pack.errors);
+}

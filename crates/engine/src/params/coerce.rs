@@ -28,9 +28,15 @@ fn normalize_integer(n: Number) -> Number {
 pub(crate) fn from_text(ty: &str, items_type: Option<&str>, s: &str) -> Result<Value, String> {
     let t = s.trim();
     match ty {
-        "integer" => parse_integer(t)
-            .map(Value::from)
-            .ok_or_else(|| "not a whole number".to_string()),
+        "integer" => parse_integer(t).map(Value::from).ok_or_else(|| {
+            let digits = t.strip_prefix(['-', '+']).unwrap_or(t);
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                "a whole number beyond 64 bits (from -9223372036854775808 to 9223372036854775807)"
+                    .to_string()
+            } else {
+                "not a whole number".to_string()
+            }
+        }),
         "number" => parse_number(t).ok_or_else(|| "not a number".to_string()),
         "boolean" => parse_bool(t)
             .map(Value::Bool)

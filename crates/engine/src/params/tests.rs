@@ -441,3 +441,19 @@ fn runner_overrides_from_metadata_apply() {
     let r = resolve(sleep, json!({"timeout": 1})).unwrap();
     assert_eq!(r.runner["timeout"], json!(1));
 }
+
+/// Integers beyond 64 bits are refused with a clear error, never stored
+/// rounded (99999999999999999999999 as JSON is the float 1e23).
+#[test]
+fn integers_beyond_64_bits_are_refused() {
+    let a = action("noop", "n: {type: integer}\n");
+    let (_, s) = err(&a, json!({"n": "99999999999999999999999"}));
+    assert!(s.contains("beyond 64 bits"), "{s}");
+    let big: Value = serde_json::from_str(r#"{"n": 99999999999999999999999}"#).unwrap();
+    let (_, s) = err(&a, big);
+    assert!(s.contains("'n'") && s.contains("integer"), "{s}");
+    let r = resolve(&a, json!({"n": 9223372036854775807i64})).unwrap();
+    assert_eq!(r.all["n"], json!(9223372036854775807i64));
+    let r = resolve(&a, json!({"n": "-9223372036854775808"})).unwrap();
+    assert_eq!(r.all["n"], json!(i64::MIN));
+}
