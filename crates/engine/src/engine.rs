@@ -17,8 +17,8 @@ use crate::events::{BusEvent, EventBus};
 use crate::git::{WorktreeLease, Worktrees};
 use crate::mask::{secret_strings, Secrets};
 use crate::model::{
-    new_execution_id, now_rfc3339, Event, Execution, ExecutionFilter, OutputChunk, RunRequest,
-    Status, StatusLogEntry,
+    new_execution_id, now_rfc3339, Event, Execution, ExecutionAction, ExecutionFilter,
+    ExecutionOutput, ExecutionRunner, RunRequest, Status, StatusLogEntry,
 };
 use crate::params::{self, RenderContext};
 use crate::paths::Paths;
@@ -55,6 +55,21 @@ pub struct EngineOptions {
     pub worktree_keep: Option<usize>,
 }
 
+/// What `Engine::re_run_as` is asked: StackStorm's re-run request.
+#[derive(Debug, Clone, Default)]
+pub struct ReRun {
+    /// Overrides of the original parameters.
+    pub parameters: Map<String, Value>,
+    /// The revision to run at; the original's when absent.
+    pub content_version: Option<String>,
+    /// Workflow tasks to re-run from (StackStorm's `tasks`).
+    pub tasks: Vec<String>,
+    /// With-items tasks to re-run whole (StackStorm's `reset`).
+    pub reset: Vec<String>,
+    /// Who runs it; the original's user when absent.
+    pub user: Option<String>,
+}
+
 /// How long a canceled runner gets to stop its process tree before it is killed.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(5);
 /// How often the spool and adopted runners are checked, besides at start and at runner exit.
@@ -63,7 +78,10 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// What the engine knows of an execution that has not completed.
 pub(crate) struct Live {
     pub execution: Execution,
+    /// The runner's callback token (runner routes only).
     pub token: String,
+    /// sha256 of the action's API token (`ST2_ACTION_AUTH_TOKEN`).
+    pub action_token_hash: Option<String>,
     pub runner_pid: Option<u32>,
     pub child_pid: Option<u32>,
     pub control: Option<mpsc::UnboundedSender<launch::Control>>,
@@ -86,6 +104,9 @@ pub(crate) struct Inner {
     /// spool is applied (output can arrive after the final status).
     pub secrets: Mutex<HashMap<String, Secrets>>,
     pub api_token: String,
+    pub auth: crate::auth::AuthState,
+    /// The console's base URL, for executions' `web_url`.
+    pub console_url: RwLock<Option<String>>,
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
     pub prewarm: bool,
@@ -108,6 +129,7 @@ impl Engine {
         let paths = Paths::resolve(opts.home.as_deref())?;
         paths.create_all()?;
         let api_token = token::load_or_create_api_token(&paths.token_file())?;
+        let local_user = crate::auth::load_or_create_local_user(&paths.credentials_file())?;
         let store = Store::open(&paths.db())?;
         let mut pack_dirs = Vec::new();
         if !opts.no_examples {
@@ -149,11 +171,14 @@ impl Engine {
             leases: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             api_token,
+            auth: crate::auth::AuthState::new(local_user),
+            console_url: RwLock::new(None),
             url: RwLock::new(String::new()),
             shutdown: CancellationToken::new(),
             runners: TaskTracker::new(),
         });
         let engine = Engine { inner };
+        engine.load_auth().await?;
         let addr = opts
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -225,6 +250,16 @@ impl Engine {
         &self.inner.api_token
     }
 
+    /// The console that shows this engine's executions (e.g. `stormdesk
+    /// serve --listen`): executions started from now on get a `web_url`.
+    pub fn set_console_url(&self, url: Option<String>) {
+        *self
+            .inner
+            .console_url
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = url;
+    }
+
     pub fn paths(&self) -> &Paths {
         &self.inner.paths
     }
@@ -264,6 +299,15 @@ impl Engine {
         self.catalog().action_detail(action_ref)
     }
 
+    /// The file an action's `entry_point` names.
+    pub fn entry_point_file(&self, action_ref: &str) -> Result<PathBuf, EngineError> {
+        let catalog = self.catalog();
+        let (pack, action) = catalog.action(action_ref)?;
+        catalog::entry_point_path(pack, action).ok_or_else(|| {
+            EngineError::NotFound(format!("action '{action_ref}' has no entry point"))
+        })
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
         self.inner.bus.subscribe()
     }
@@ -279,11 +323,28 @@ impl Engine {
 
     pub(crate) async fn run_with_parent(
         &self,
-        req: RunRequest,
+        mut req: RunRequest,
         parent: Option<String>,
         mut context: Map<String, Value>,
     ) -> Result<Execution, EngineError> {
-        let lease = match &req.content_version {
+        // The revision may come as StackStorm's runner parameter too; either
+        // way it is the engine's to resolve, never passed on as a parameter.
+        let content_version = match req.parameters.remove("content_version") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(rev)) => Some(rev),
+            Some(other) => {
+                return Err(EngineError::BadRequest(format!(
+                    "action '{}': content_version {other} must be a string (a tag, branch or commit)",
+                    req.action
+                )))
+            }
+        };
+        let content_version = req
+            .content_version
+            .take()
+            .or(content_version)
+            .filter(|r| !r.is_empty());
+        let lease = match &content_version {
             Some(rev) => Some(self.checkout_for(&req.action, rev).await?),
             None => None,
         };
@@ -293,7 +354,7 @@ impl Engine {
                 Some(lease) => crate::pack_revisions::action_in_checkout(
                     lease.checkout(),
                     &req.action,
-                    req.content_version.as_deref().unwrap_or_default(),
+                    content_version.as_deref().unwrap_or_default(),
                 )?,
                 None => catalog.action(&req.action)?,
             };
@@ -350,8 +411,16 @@ impl Engine {
                 callback: None,
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
+                api: None,
             };
-            let masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
+            let mut masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
+            if let Some(rev) = &content_version {
+                masked.insert("content_version".into(), Value::String(rev.clone()));
+            }
+            let mut embedded = ExecutionAction::new(&action.ref_, &action.runner_type);
+            embedded.description = action.description.clone();
+            embedded.enabled = action.enabled;
+            embedded.entry_point = action.entry_point.clone().unwrap_or_default();
             (
                 request,
                 masked,
@@ -359,30 +428,50 @@ impl Engine {
                 commit,
                 conductor,
                 pack.name.clone(),
+                embedded,
             )
         };
-        let (mut request, parameters, secrets, commit, conductor, pack_name) = prepared;
+        let (mut request, parameters, secrets, commit, conductor, pack_name, embedded) = prepared;
         let id = new_execution_id();
         request.execution_id = id.clone();
+        for (k, v) in std::mem::take(&mut req.context) {
+            context.entry(k).or_insert(v);
+        }
+        let user = req
+            .user
+            .clone()
+            .or_else(|| context.get("user").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| self.local_user().to_string());
+        context.insert("user".into(), Value::String(user));
         context
-            .entry("user".to_string())
-            .or_insert_with(|| Value::String(current_user()));
+            .entry("pack".to_string())
+            .or_insert_with(|| Value::String(pack_name.clone()));
+        if let Some(sha) = &commit {
+            context.insert("commit".into(), Value::String(sha.clone()));
+        }
         let now = now_rfc3339();
+        let web_url = self
+            .inner
+            .console_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|base| format!("{}/#/execution/{id}", base.trim_end_matches('/')));
         let mut execution = Execution {
             id: id.clone(),
-            action: req.action.clone(),
-            runner: request.runner_type.clone(),
-            parameters,
+            action: embedded,
+            runner: ExecutionRunner::new(&request.runner_type),
+            liveaction_id: id.clone(),
             status: Status::Requested,
             start_timestamp: now.clone(),
             end_timestamp: None,
             elapsed_seconds: None,
+            web_url,
+            parameters,
+            context,
             result: Value::Null,
-            content_version: req.content_version.clone(),
-            commit: commit.clone(),
             parent,
             children: vec![],
-            context,
             log: vec![StatusLogEntry {
                 status: Status::Requested,
                 timestamp: now.clone(),
@@ -394,6 +483,8 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        let action_token = token::random_token();
+        let action_token_hash = crate::auth::hash_secret(&action_token);
         if let Some(lease) = lease {
             self.keep_worktree(&id, lease);
         }
@@ -413,6 +504,7 @@ impl Engine {
                 Live {
                     execution: execution.clone(),
                     token: token.clone(),
+                    action_token_hash: Some(action_token_hash.clone()),
                     runner_pid: None,
                     child_pid: None,
                     control: None,
@@ -424,14 +516,21 @@ impl Engine {
         self.inner.store.write_nowait(WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token: Some(token.clone()),
+            action_token_hash: Some(action_token_hash),
             runner_pid: None,
         })?;
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
+            created: true,
+        });
+        let api_url = self.api_url();
+        request.api = Some(stormdesk_runner::protocol::ApiAccess {
+            url: format!("{}/v1", api_url.trim_end_matches('/')),
+            token: action_token,
         });
         request.callback = Some(stormdesk_runner::protocol::Callback {
             discover: Some(self.inner.paths.listener_file()),
-            url: self.api_url(),
+            url: api_url,
             token,
             attempts: self.inner.callback_attempts,
             backoff_ms: 50,
@@ -439,7 +538,7 @@ impl Engine {
         tracing::info!(execution = %id, action = %req.action, "scheduled");
         if let Some(conductor) = conductor {
             // Tasks of the workflow's pack run at the commit asked for.
-            let pin = req.content_version.as_ref().and(commit);
+            let pin = content_version.as_ref().and(commit);
             let has_secrets = !request.secrets.is_empty();
             let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
             crate::workflow::begin(self, &id, run);
@@ -465,7 +564,7 @@ impl Engine {
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
-                        if let Event::Execution { execution } = &ev.event {
+                        if let Event::Execution { execution, .. } = &ev.event {
                             if execution.id == id && execution.status.is_completed() {
                                 return Ok(*execution.clone());
                             }
@@ -564,13 +663,23 @@ impl Engine {
         self.inner.store.executions(filter).await
     }
 
+    /// How many executions match `filter` (its `limit` and `offset` aside).
+    pub async fn count_executions(&self, filter: ExecutionFilter) -> Result<u64, EngineError> {
+        self.inner.store.count_executions(filter).await
+    }
+
+    /// The output recorded so far, in order, after chunk `after_seq` when given.
     pub async fn output(
         &self,
         id: &str,
         after_seq: Option<u64>,
-    ) -> Result<Vec<OutputChunk>, EngineError> {
-        self.execution(id).await?;
-        self.inner.store.output(id, after_seq).await
+    ) -> Result<Vec<ExecutionOutput>, EngineError> {
+        let execution = self.execution(id).await?;
+        let chunks = self.inner.store.output(id, after_seq).await?;
+        Ok(chunks
+            .iter()
+            .map(|c| ExecutionOutput::new(&execution, c))
+            .collect())
     }
 
     /// Runs an execution again with its parameters, overridden by `parameters`.
@@ -581,13 +690,53 @@ impl Engine {
         parameters: Map<String, Value>,
         content_version: Option<String>,
     ) -> Result<Execution, EngineError> {
+        self.re_run_as(
+            id,
+            ReRun {
+                parameters,
+                content_version,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// StackStorm's re-run (`POST /v1/executions/{id}/re_run`): a new
+    /// execution of the same action with the original parameters, overridden
+    /// by `req.parameters`, at `req.content_version` or the original revision.
+    pub async fn re_run_as(&self, id: &str, req: ReRun) -> Result<Execution, EngineError> {
+        let ReRun {
+            parameters,
+            content_version,
+            tasks,
+            reset: _,
+            user,
+        } = req;
         let original = self.execution(id).await?;
+        if !tasks.is_empty() {
+            return Err(if original.runner_name() == crate::workflow::WORKFLOW_RUNNER {
+                EngineError::UnsupportedAction {
+                    action: original.action_ref().to_string(),
+                    reason: format!(
+                        "re-running a workflow from chosen tasks ({}) is not supported yet; re-run it whole",
+                        tasks.join(", ")
+                    ),
+                }
+            } else {
+                EngineError::BadRequest(format!(
+                    "execution '{id}' is not a workflow; tasks can only be given to re-run a workflow"
+                ))
+            });
+        }
+        let original_revision = original.content_version().map(str::to_string);
+        let action = original.action_ref().to_string();
+        let user = user.or_else(|| original.user().map(str::to_string));
         let mut merged: Map<String, Value> = original
             .parameters
             .into_iter()
-            .filter(|(_, v)| v.as_str() != Some(crate::mask::MASK))
+            .filter(|(k, v)| v.as_str() != Some(crate::mask::MASK) && k != "content_version")
             .collect();
-        let detail = self.action(&original.action)?;
+        let detail = self.action(&action)?;
         merged.retain(|k, _| {
             detail
                 .parameters
@@ -596,10 +745,14 @@ impl Engine {
                 .unwrap_or(false)
         });
         merged.extend(parameters);
+        let mut context = Map::new();
+        context.insert("re-run".into(), serde_json::json!({ "ref": id }));
         self.run(RunRequest {
-            action: original.action,
+            action,
             parameters: merged,
-            content_version: content_version.or(original.content_version),
+            content_version: content_version.or(original_revision),
+            context,
+            user,
         })
         .await
     }
@@ -641,15 +794,22 @@ impl Engine {
     }
 
     fn upsert(&self, execution: &Execution, keep_token: bool) -> WriteOp {
-        let (callback_token, runner_pid) = {
+        let (callback_token, action_token_hash, runner_pid) = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.get(&execution.id)
-                .map(|l| (keep_token.then(|| l.token.clone()), l.runner_pid))
-                .unwrap_or((None, None))
+                .map(|l| {
+                    (
+                        keep_token.then(|| l.token.clone()),
+                        l.action_token_hash.clone().filter(|_| keep_token),
+                        l.runner_pid,
+                    )
+                })
+                .unwrap_or((None, None, None))
         };
         WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token,
+            action_token_hash,
             runner_pid,
         }
     }
@@ -657,6 +817,7 @@ impl Engine {
     fn publish(&self, execution: &Execution) {
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
+            created: false,
         });
     }
 
@@ -726,7 +887,8 @@ pub(crate) fn complete(execution: &mut Execution, status: Status, result: Value)
     execution.result = result;
 }
 
-fn current_user() -> String {
+/// The login name of the account running Stormdesk.
+pub(crate) fn current_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "stormdesk".to_string())

@@ -7,6 +7,7 @@
 //! itself; each runs in a `stormdesk-runner` process (crate `stormdesk-runner`).
 
 pub mod api;
+pub mod auth;
 pub mod bundled;
 mod callbacks;
 pub mod catalog;
@@ -14,6 +15,7 @@ mod engine;
 pub mod error;
 pub mod events;
 pub mod git;
+mod internal_runs;
 pub mod keys;
 mod launch;
 pub mod mask;
@@ -28,8 +30,12 @@ pub mod token;
 pub mod workflow;
 
 pub use catalog::{ActionDetail, ActionSummary, PackSummary};
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions, ReRun};
 pub use error::{EngineError, ErrorBody};
 pub use events::BusEvent;
 pub use launch::default_runner_bin;
-pub use model::{Event, Execution, ExecutionFilter, OutputChunk, RunRequest, Status, Stream};
+pub use auth::Identity;
+pub use model::{
+    Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
+    OutputChunk, RunRequest, SortOrder, Status, Stream,
+};

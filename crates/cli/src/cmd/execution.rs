@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
 use stormdesk_engine::store::{ReadOnlyStore, Store};
-use stormdesk_engine::{Execution, ExecutionFilter, OutputChunk, Status};
+use stormdesk_engine::{Execution, ExecutionFilter, ExecutionOutput, Status};
 
 use super::Ctx;
 use crate::client::Client;
@@ -105,8 +105,8 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
     } else {
         id.to_string()
     };
-    let show = |c: &OutputChunk| {
-        if only.map(|s| s == c.stream.as_str()).unwrap_or(true) {
+    let show = |c: &ExecutionOutput| {
+        if only.map(|s| s == c.output_type).unwrap_or(true) {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(c.data.as_bytes());
             let _ = out.flush();
@@ -115,7 +115,7 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let execution = store.execution(&id)?.ok_or_else(|| {
         anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
     })?;
-    let workflow = execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER;
+    let workflow = execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER;
     let Some(client) = Client::find(&paths)? else {
         if !execution.status.is_completed() {
             bail!("execution {id} is {} but no engine is running to follow it; start one with `stormdesk serve`", execution.status);
@@ -123,7 +123,11 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
         if workflow {
             stored_tree(&store, &execution, only)?;
         } else {
-            store.output(&id, None)?.iter().for_each(show);
+            store
+                .output(&id, None)?
+                .iter()
+                .map(|c| ExecutionOutput::new(&execution, c))
+                .for_each(|c| show(&c));
         }
         return Ok(super::run::exit_code(execution.status));
     };
@@ -153,7 +157,7 @@ fn stored_tree(store: &ReadOnlyStore, root: &Execution, only: Option<&str>) -> a
                 ..child.clone()
             });
             for c in store.output(&child.id, None)? {
-                tail.output(&child.id, &c);
+                tail.output(&child.id, &ExecutionOutput::new(&child, &c));
             }
             tail.execution(&child);
             queue.push_back(child.id);

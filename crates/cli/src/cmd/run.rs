@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{Map, Value};
-use stormdesk_engine::{Event, RunRequest, Status, Stream};
+use stormdesk_engine::{Event, RunRequest, Status};
 
 use super::Ctx;
 use crate::client::Client;
@@ -60,9 +60,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
         let mut events = engine.subscribe();
         let execution = match engine
             .run(RunRequest {
-                action: args.action.clone(),
-                parameters,
                 content_version: args.content_version.clone(),
+                ..RunRequest::new(args.action.clone(), parameters)
             })
             .await
         {
@@ -78,11 +77,11 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         if !args.json {
-            eprintln!("execution {} of {} started", execution.id, execution.action);
+            eprintln!("execution {} of {} started", execution.id, execution.action_ref());
         }
         let id = execution.id.clone();
         // A workflow shows every task's output, prefixed by its task path.
-        let mut tree = (execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER
+        let mut tree = (execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER
             && !args.json)
             .then(|| crate::tree_tail::TreeTail::new(&execution, None));
         let interrupt = tokio::signal::ctrl_c();
@@ -97,20 +96,20 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
                 }
                 ev = events.recv() => match ev {
                     Ok(ev) => match ev.event {
-                        Event::Output { execution_id, chunk } if execution_id == id && !args.json => {
-                            print_chunk(chunk.stream, &chunk.data);
+                        Event::Output { output } if output.execution_id == id && !args.json => {
+                            print_chunk(&output.output_type, &output.data);
                         }
-                        Event::Execution { execution } if execution.id == id && execution.status.is_completed() => {
+                        Event::Execution { execution, .. } if execution.id == id && execution.status.is_completed() => {
                             break *execution;
                         }
-                        Event::Execution { execution } => {
+                        Event::Execution { execution, .. } => {
                             if let Some(tree) = tree.as_mut() {
                                 tree.execution(&execution);
                             }
                         }
-                        Event::Output { execution_id, chunk } => {
-                            if let Some(tree) = tree.as_mut().filter(|t| t.knows(&execution_id)) {
-                                tree.output(&execution_id, &chunk);
+                        Event::Output { output } => {
+                            if let Some(tree) = tree.as_mut().filter(|t| t.knows(&output.execution_id)) {
+                                tree.output(&output.execution_id, &output);
                             }
                         }
                     },
@@ -135,9 +134,8 @@ fn run_remote(
     // Subscribed before the run starts, so no output is missed.
     let events = client.events(None)?;
     let execution = client.run(&RunRequest {
-        action: args.action.clone(),
-        parameters,
         content_version: args.content_version.clone(),
+        ..RunRequest::new(args.action.clone(), parameters)
     })?;
     if args.r#async {
         print_final(&execution, args.json)?;
@@ -147,18 +145,18 @@ fn run_remote(
         eprintln!(
             "execution {} of {} started on {}",
             execution.id,
-            execution.action,
+            execution.action_ref(),
             client.url()
         );
     }
     let json = args.json;
-    let done = if execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
+    let done = if execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
         drop(events);
         client.follow_tree(&execution.id, None)?
     } else {
         client.follow(&execution.id, Some(events), |c| {
             if !json {
-                print_chunk(c.stream, &c.data)
+                print_chunk(&c.output_type, &c.data)
             }
         })?
     };
@@ -166,10 +164,11 @@ fn run_remote(
     Ok(exit_code(done.status))
 }
 
-fn print_chunk(stream: Stream, data: &str) {
+/// Writes output to stdout, or to stderr for `output_type` `stderr`.
+pub fn print_chunk(output_type: &str, data: &str) {
     // Output is shown as it arrives; a failed write (closed pipe) is not an error of the run.
-    match stream {
-        Stream::Stderr => {
+    match output_type {
+        "stderr" => {
             let _ = std::io::stderr().write_all(data.as_bytes());
         }
         _ => {

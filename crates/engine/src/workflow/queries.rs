@@ -27,7 +27,7 @@ impl Engine {
         let mut out = Vec::new();
         let mut queue = VecDeque::from([(root, 0i32)]);
         while let Some((parent, level)) = queue.pop_front() {
-            if parent.runner != WORKFLOW_RUNNER || (depth >= 0 && level >= depth) {
+            if parent.runner_name() != WORKFLOW_RUNNER || (depth >= 0 && level >= depth) {
                 continue;
             }
             let mut children = self
@@ -49,10 +49,10 @@ impl Engine {
     /// The workflow's tasks and transitions, for display: `{"tasks": [{name, action, next}]}`.
     pub async fn workflow_graph(&self, id: &str) -> Result<Value, EngineError> {
         let execution = self.execution(id).await?;
-        if execution.runner != WORKFLOW_RUNNER {
+        if execution.runner_name() != WORKFLOW_RUNNER {
             return Err(EngineError::BadRequest(format!(
                 "execution '{id}' runs action '{}', which is not a workflow",
-                execution.action
+                execution.action_ref()
             )));
         }
         let graph = match self.inner.workflows.get(id) {
