@@ -266,6 +266,7 @@ fn follows_output_until_completion() {
                 action: "examples.countdown".into(),
                 parameters: params,
                 content_version: None,
+                ..Default::default()
             })
             .await
             .expect("run");

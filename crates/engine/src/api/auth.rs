@@ -52,7 +52,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 pub(super) async fn create_token(
     State(engine): State<Engine>,
     headers: HeaderMap,
-    body: Option<Json<Value>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let (user, password) = basic_credentials(&headers).ok_or_else(|| {
         ApiError::from(EngineError::Unauthorized(
@@ -61,7 +61,8 @@ pub(super) async fn create_token(
                 .into(),
         ))
     })?;
-    let ttl = match body.as_ref().and_then(|Json(b)| b.get("ttl")) {
+    let body = super::optional_body(&body)?;
+    let ttl = match body.get("ttl") {
         None | Some(Value::Null) => None,
         Some(v) => Some(v.as_u64().filter(|t| *t >= 1).ok_or_else(|| {
             bad(format!("ttl {v}: a whole number of seconds, 1 or more"))
@@ -123,9 +124,9 @@ fn enabled(body: &Value) -> Result<Option<bool>, ApiError> {
 pub(super) async fn create_key(
     State(engine): State<Engine>,
     User(who): User,
-    body: Option<Json<Value>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<IssuedApiKey>), ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
+    let body = super::optional_body(&body)?;
     let user = body
         .get("user")
         .and_then(Value::as_str)

@@ -284,9 +284,9 @@ fn pack_source(spec: &str) -> (String, Option<String>) {
 pub(super) async fn st2_install(
     State(engine): State<Engine>,
     User(who): User,
-    body: Option<Json<Value>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
+    let body = super::optional_body(&body)?;
     let packs: Vec<String> = match body.get("packs") {
         Some(Value::Array(a)) if !a.is_empty() => a
             .iter()

@@ -336,9 +336,9 @@ pub(super) async fn re_run(
     State(engine): State<Engine>,
     Caller(who): Caller,
     Path(id): Path<String>,
-    body: Option<Json<Value>>,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Execution>), ApiError> {
-    let body = body.map(|Json(b)| b).unwrap_or(Value::Null);
+    let body = super::optional_body(&body)?;
     let parameters = match body.get("parameters") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),

@@ -182,6 +182,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A JSON body that may be absent: `null` when empty.
+pub(crate) fn optional_body(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|e| bad(format!("the body is not JSON: {e}")))
+}
+
 pub(crate) fn bad(message: impl Into<String>) -> ApiError {
     EngineError::BadRequest(message.into()).into()
 }

@@ -130,6 +130,8 @@ pub(super) async fn stream(
         (Some(id), Some(event)) => Some((id.to_string(), event.to_string())),
         _ => None,
     };
+    let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
+    let end_tx = std::sync::Mutex::new(Some(end_tx));
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -172,21 +174,23 @@ pub(super) async fn stream(
                 .collect();
             stream::iter(out)
         })
-        // Stop after the end event has been sent.
-        .scan(false, |ended, (id, name, data, ends)| {
-            let out = if *ended {
-                None
-            } else {
-                *ended = ends;
-                Some((id, name, data))
-            };
-            futures::future::ready(out)
-        })
-        .map(|(id, name, data)| {
+        .map(move |(id, name, data, ends)| {
+            if ends {
+                // The stream ends once this last event has gone out.
+                if let Some(tx) = end_tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = tx.send(());
+                }
+            }
             Ok(SseEvent::default()
                 .id(id.to_string())
                 .event(name)
                 .data(data.to_string()))
+        })
+        .take_until(async move {
+            if end_rx.await.is_err() {
+                // No end asked: never.
+                futures::future::pending::<()>().await;
+            }
         });
     let shutdown = engine.inner.shutdown.clone().cancelled_owned();
     let events = events.take_until(shutdown);
