@@ -234,7 +234,8 @@ impl Client {
             .into_json()?)
     }
 
-    /// `GET|PUT|DELETE /v1/keys...` with a query string; `None` for a 404 or an empty body.
+    /// `GET|PUT|DELETE /v1/keys...` with a query string; `None` for a 404,
+    /// `null` for a 204.
     pub fn keys(
         &self,
         method: &str,
@@ -248,7 +249,7 @@ impl Client {
             None => req.call(),
         };
         match resp {
-            Ok(r) if r.status() == 204 => Ok(None),
+            Ok(r) if r.status() == 204 => Ok(Some(Value::Null)),
             Ok(r) => Ok(Some(r.into_json()?)),
             Err(ureq::Error::Status(404, _)) => Ok(None),
             Err(e) => Err(api_error(e, &self.url)),

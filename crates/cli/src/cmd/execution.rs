@@ -1,10 +1,12 @@
-//! `stormdesk execution get|list|tail`
+//! `stormdesk execution get|list|tail|cancel|pause|resume|re-run`: the
+//! verbs of StackStorm's `st2 execution`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
+use serde_json::Value;
 use stormdesk_engine::store::{ReadOnlyStore, Store};
 use stormdesk_engine::{Execution, ExecutionFilter, ExecutionOutput, Status};
 
@@ -30,6 +32,46 @@ pub enum ExecutionCmd {
         #[arg(long = "type", value_parser = ["stdout", "stderr"])]
         stream: Option<String>,
     },
+    /// Cancel running executions (a workflow cancels its tasks too).
+    Cancel {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Pause running workflows (and their running child workflows).
+    Pause {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Resume paused workflows.
+    Resume {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Run an execution's action again: its parameters, with `name=value` overrides.
+    #[command(name = "re-run")]
+    ReRun(ReRunArgs),
+}
+
+#[derive(Args)]
+pub struct ReRunArgs {
+    id: String,
+    /// Parameter overrides as `name=value`.
+    parameters: Vec<String>,
+    /// Workflow tasks to re-run from (StackStorm's `--tasks`).
+    #[arg(long, num_args = 1..)]
+    tasks: Vec<String>,
+    /// With-items tasks among `--tasks` whose finished items are kept.
+    #[arg(long = "no-reset", num_args = 1..)]
+    no_reset: Vec<String>,
+    /// Run the pack at this revision instead of the original's.
+    #[arg(long = "content-version", value_name = "REV")]
+    content_version: Option<String>,
+    /// Return once the execution is scheduled.
+    #[arg(long, short = 'a')]
+    r#async: bool,
+    /// Print the execution record as JSON and nothing else on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -85,7 +127,103 @@ pub fn run(ctx: &Ctx, cmd: ExecutionCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ExecutionCmd::Tail { id, stream } => tail(ctx, &id, stream.as_deref()),
+        ExecutionCmd::Cancel { ids } => control(ctx, &ids, Verb::Cancel),
+        ExecutionCmd::Pause { ids } => control(ctx, &ids, Verb::Pause),
+        ExecutionCmd::Resume { ids } => control(ctx, &ids, Verb::Resume),
+        ExecutionCmd::ReRun(args) => re_run(ctx, args),
     }
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// Executions are controlled by the engine that runs them, so these go to
+/// the running engine (`stormdesk serve`, the desktop app, a `stormdesk run`).
+fn control(ctx: &Ctx, ids: &[String], verb: Verb) -> anyhow::Result<ExitCode> {
+    let Some(client) = Client::find(&ctx.paths()?)? else {
+        bail!("no engine is running, so nothing is running to control; start one with `stormdesk serve`");
+    };
+    let mut code = ExitCode::SUCCESS;
+    for id in ids {
+        let outcome = match verb {
+            Verb::Cancel => client.cancel(id).map(|v| match v.get("faultstring") {
+                Some(Value::String(m)) => Err(m.clone()),
+                _ => Ok(format!("execution {id} canceled")),
+            }),
+            Verb::Pause => client
+                .set_status(id, "pausing")
+                .map(|e| Ok(format!("execution {id} {}", e.status))),
+            Verb::Resume => client
+                .set_status(id, "resuming")
+                .map(|e| Ok(format!("execution {id} {}", e.status))),
+        };
+        match outcome {
+            Ok(Ok(line)) => println!("{line}"),
+            Ok(Err(message)) => {
+                eprintln!("execution {id}: {message}");
+                code = ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn re_run(ctx: &Ctx, args: ReRunArgs) -> anyhow::Result<ExitCode> {
+    let parameters = super::run::parse_parameters(&args.parameters)?;
+    if let Some(extra) = args.no_reset.iter().find(|t| !args.tasks.contains(t)) {
+        bail!("--no-reset names task '{extra}', which is not among --tasks");
+    }
+    let reset: Vec<String> = args
+        .tasks
+        .iter()
+        .filter(|t| !args.no_reset.contains(t))
+        .cloned()
+        .collect();
+    if let Some(client) = Client::find(&ctx.paths()?)? {
+        let events = client.events(None)?;
+        let mut body = serde_json::json!({
+            "parameters": parameters,
+            "tasks": args.tasks,
+            "reset": reset,
+        });
+        if let Some(rev) = &args.content_version {
+            body["content_version"] = Value::String(rev.clone());
+        }
+        let execution = client.re_run(&args.id, body)?;
+        return super::run::follow_remote(&client, events, execution, args.r#async, args.json);
+    }
+    ctx.runtime()?.block_on(async {
+        let engine = ctx.engine().await?;
+        let events = engine.subscribe();
+        let started = engine
+            .re_run_as(
+                &args.id,
+                stormdesk_engine::ReRun {
+                    parameters,
+                    content_version: args.content_version.clone(),
+                    tasks: args.tasks.clone(),
+                    reset,
+                    user: None,
+                },
+            )
+            .await;
+        let execution = match started {
+            Ok(e) => e,
+            Err(e) => {
+                engine.shutdown();
+                return Err(anyhow::Error::new(e));
+            }
+        };
+        super::run::follow_local(&engine, events, execution, args.r#async, args.json).await
+    })
 }
 
 fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
