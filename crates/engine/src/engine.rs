@@ -523,6 +523,19 @@ impl Engine {
             execution: Box::new(execution.clone()),
             created: true,
         });
+        // The parent lists its children, as StackStorm's records do.
+        if let Some(parent_id) = &execution.parent {
+            let parent = {
+                let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                live.get_mut(parent_id).map(|l| {
+                    l.execution.children.push(id.clone());
+                    l.execution.clone()
+                })
+            };
+            if let Some(parent) = parent {
+                self.persist_soon(&parent, true)?;
+            }
+        }
         let api_url = self.api_url();
         request.api = Some(stormdesk_runner::protocol::ApiAccess {
             url: format!("{}/v1", api_url.trim_end_matches('/')),

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 mod packs;
 mod restart;
+mod st2;
 mod verbs;
 
 pub(crate) fn stormdesk(home: &Path) -> Command {
