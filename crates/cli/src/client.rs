@@ -199,8 +199,8 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> anyhow::Result<ureq::Response> {
-        let req = ureq::request(method, &format!("{}{path}", self.url))
-            .set("Authorization", &self.auth);
+        let req =
+            ureq::request(method, &format!("{}{path}", self.url)).set("Authorization", &self.auth);
         let resp = match body {
             Some(b) => req.send_json(b),
             None => req.call(),

@@ -105,11 +105,7 @@ impl TreeTail {
             return;
         }
         node.last_seq = Some(chunk.seq);
-        if self
-            .only
-            .as_deref()
-            .is_some_and(|s| s != chunk.output_type)
-        {
+        if self.only.as_deref().is_some_and(|s| s != chunk.output_type) {
             return;
         }
         node.partial.push_str(&chunk.data);

@@ -80,8 +80,9 @@ pub fn load_or_create_local_user(path: &Path) -> Result<LocalUser, EngineError> 
             let meta = std::fs::metadata(path)
                 .map_err(|e| EngineError::io("cannot stat the credentials file", path, e))?;
             if meta.permissions().mode() & 0o077 != 0 {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(|e| EngineError::io("cannot restrict the credentials file", path, e))?;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |e| EngineError::io("cannot restrict the credentials file", path, e),
+                )?;
             }
             return Ok(LocalUser { name, password });
         }
@@ -133,7 +134,9 @@ pub enum IdentityKind {
     AuthToken,
     ApiKey,
     /// The token of a running action: executions, keys and the catalogue only.
-    Action { execution_id: String },
+    Action {
+        execution_id: String,
+    },
 }
 
 impl Identity {
@@ -186,7 +189,11 @@ impl Engine {
         let keys = self.inner.store.auth().api_keys().await?;
         *self.auth().tokens.lock().unwrap_or_else(|e| e.into_inner()) =
             tokens.into_iter().collect();
-        *self.auth().api_keys.lock().unwrap_or_else(|e| e.into_inner()) = keys;
+        *self
+            .auth()
+            .api_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = keys;
         Ok(())
     }
 
@@ -273,7 +280,11 @@ impl Engine {
     /// Who `key` belongs to, if it is an enabled API key.
     pub fn api_key_identity(&self, key: &str) -> Option<Identity> {
         let hash = hash_secret(key);
-        let keys = self.auth().api_keys.lock().unwrap_or_else(|e| e.into_inner());
+        let keys = self
+            .auth()
+            .api_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         keys.iter()
             .find(|k| k.enabled && tokens_equal(&k.key_hash, &hash))
             .map(|k| Identity {
@@ -346,7 +357,11 @@ impl Engine {
             record.metadata = metadata;
         }
         self.inner.store.auth().put_api_key(&record).await?;
-        let mut keys = self.auth().api_keys.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = self
+            .auth()
+            .api_keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(k) = keys.iter_mut().find(|k| k.id == record.id) {
             *k = record.clone();
         }

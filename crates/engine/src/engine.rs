@@ -334,9 +334,9 @@ impl Engine {
             Some(Value::String(rev)) => Some(rev),
             Some(other) => {
                 return Err(EngineError::BadRequest(format!(
-                    "action '{}': content_version {other} must be a string (a tag, branch or commit)",
-                    req.action
-                )))
+                "action '{}': content_version {other} must be a string (a tag, branch or commit)",
+                req.action
+            )))
             }
         };
         let content_version = req
@@ -440,7 +440,12 @@ impl Engine {
         let user = req
             .user
             .clone()
-            .or_else(|| context.get("user").and_then(Value::as_str).map(str::to_string))
+            .or_else(|| {
+                context
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| self.local_user().to_string());
         context.insert("user".into(), Value::String(user));
         context
@@ -727,19 +732,21 @@ impl Engine {
         } = req;
         let original = self.execution(id).await?;
         if !tasks.is_empty() {
-            return Err(if original.runner_name() == crate::workflow::WORKFLOW_RUNNER {
-                EngineError::UnsupportedAction {
+            return Err(
+                if original.runner_name() == crate::workflow::WORKFLOW_RUNNER {
+                    EngineError::UnsupportedAction {
                     action: original.action_ref().to_string(),
                     reason: format!(
                         "re-running a workflow from chosen tasks ({}) is not supported yet; re-run it whole",
                         tasks.join(", ")
                     ),
                 }
-            } else {
-                EngineError::BadRequest(format!(
+                } else {
+                    EngineError::BadRequest(format!(
                     "execution '{id}' is not a workflow; tasks can only be given to re-run a workflow"
                 ))
-            });
+                },
+            );
         }
         let original_revision = original.content_version().map(str::to_string);
         let action = original.action_ref().to_string();

@@ -95,7 +95,10 @@ impl Engine {
         tokio::spawn(async move {
             let (status, result) = match work.await {
                 Ok(value) => (Status::Succeeded, value),
-                Err(e) => (Status::Failed, serde_json::json!({ "error": e.to_string() })),
+                Err(e) => (
+                    Status::Failed,
+                    serde_json::json!({ "error": e.to_string() }),
+                ),
             };
             if let Err(e) = engine.finish(&id, status, result).await {
                 tracing::warn!(execution = %id, error = %e, "could not record the outcome");

@@ -29,12 +29,12 @@ pub mod store;
 pub mod token;
 pub mod workflow;
 
+pub use auth::Identity;
 pub use catalog::{ActionDetail, ActionSummary, PackSummary};
 pub use engine::{Engine, EngineOptions, ReRun};
 pub use error::{EngineError, ErrorBody};
 pub use events::BusEvent;
 pub use launch::default_runner_bin;
-pub use auth::Identity;
 pub use model::{
     Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
     OutputChunk, RunRequest, SortOrder, Status, Stream,

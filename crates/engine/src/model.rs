@@ -266,10 +266,7 @@ impl Execution {
 
     /// The workflow task this execution runs for (`context.orquesta.task_name`).
     pub fn task_name(&self) -> Option<&str> {
-        self.context
-            .get("orquesta")?
-            .get("task_name")?
-            .as_str()
+        self.context.get("orquesta")?.get("task_name")?.as_str()
     }
 }
 
@@ -414,7 +411,9 @@ pub enum Event {
         #[serde(default)]
         created: bool,
     },
-    Output { output: ExecutionOutput },
+    Output {
+        output: ExecutionOutput,
+    },
 }
 
 impl Event {

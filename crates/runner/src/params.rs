@@ -175,4 +175,3 @@ pub(crate) fn st2_action_env(req: &RunnerRequest) -> Vec<(String, String)> {
     }
     env
 }
-

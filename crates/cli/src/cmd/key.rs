@@ -110,7 +110,11 @@ fn show(keys: &[KeyValuePair], json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     for k in keys {
-        let owner = k.user.as_deref().map(|u| format!(" ({u})")).unwrap_or_default();
+        let owner = k
+            .user
+            .as_deref()
+            .map(|u| format!(" ({u})"))
+            .unwrap_or_default();
         let expires = k
             .expire_timestamp
             .as_deref()
@@ -217,7 +221,8 @@ fn remote(client: &Client, cmd: KeyCmd) -> anyhow::Result<ExitCode> {
             json,
         } => {
             scope(&owner.scope)?;
-            let mut body = json!({"name": name, "value": value, "scope": owner.scope, "secret": encrypt});
+            let mut body =
+                json!({"name": name, "value": value, "scope": owner.scope, "secret": encrypt});
             if let Some(user) = owner.user {
                 body["user"] = json!(user);
             }

@@ -99,7 +99,8 @@ pub async fn follow_local(
     }
     let id = execution.id.clone();
     // A workflow shows every task's output, prefixed by its task path.
-    let mut tree = (execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json)
+    let mut tree = (execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER
+        && !json)
         .then(|| crate::tree_tail::TreeTail::new(&execution, None));
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
@@ -137,7 +138,9 @@ pub async fn follow_local(
     print_final(&final_execution, json)?;
     // The runner's last report is acknowledged; let it exit before the
     // listener goes, so it has nothing to spool.
-    engine.wait_for_runners(std::time::Duration::from_secs(5)).await;
+    engine
+        .wait_for_runners(std::time::Duration::from_secs(5))
+        .await;
     engine.shutdown();
     Ok(exit_code(final_execution.status))
 }

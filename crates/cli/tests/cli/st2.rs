@@ -306,11 +306,7 @@ impl St2 {
 }
 
 fn mkfifo(path: &Path) {
-    assert!(Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .unwrap()
-        .success());
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
 }
 
 /// Blocks until execution `id` is in `status`: subscribed first, then checked.
@@ -396,7 +392,10 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let listed = st2.ok(&["execution", "list", "-n", "5"]);
     assert!(listed.contains(&id), "{listed}");
     let text = st2.ok(&["execution", "get", &id]);
-    assert!(text.contains("in the background") && text.contains("succeeded"), "{text}");
+    assert!(
+        text.contains("in the background") && text.contains("succeeded"),
+        "{text}"
+    );
     let output = st2.ok(&["execution", "tail", &id]);
     assert!(output.contains("in the background"), "{output}");
 
@@ -451,7 +450,9 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let mut seen = Vec::new();
     let timeout = std::time::Duration::from_secs(60);
     loop {
-        let line = lines.recv_timeout(timeout).expect("the tail printed no tick");
+        let line = lines
+            .recv_timeout(timeout)
+            .expect("the tail printed no tick");
         let tick = line.contains("tick");
         seen.push(line);
         if tick {
@@ -465,13 +466,19 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let status = tail.wait().unwrap();
     let all = seen.join("\n");
     assert!(status.success(), "{all}");
-    assert!(all.contains("inner-line"), "the subworkflow's output: {all}");
     assert!(
-        all.contains("Child execution (task=inner)") && all.contains("has finished (status=succeeded)"),
+        all.contains("inner-line"),
+        "the subworkflow's output: {all}"
+    );
+    assert!(
+        all.contains("Child execution (task=inner)")
+            && all.contains("has finished (status=succeeded)"),
         "{all}"
     );
     assert!(
-        all.contains(&format!("Execution {nested} has completed (status=succeeded).")),
+        all.contains(&format!(
+            "Execution {nested} has completed (status=succeeded)."
+        )),
         "{all}"
     );
 
@@ -480,7 +487,10 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     st2.ok(&["key", "set", "password", "hunter22", "--encrypt"]);
     st2.ok(&["key", "set", "mine", "only me", "--scope", "user"]);
     let k = st2.json(&["key", "get", "greeting", "-j"]);
-    assert_eq!((&k["value"], &k["scope"]), (&Value::from("hello"), &Value::from("st2kv.system")));
+    assert_eq!(
+        (&k["value"], &k["scope"]),
+        (&Value::from("hello"), &Value::from("st2kv.system"))
+    );
     let masked = st2.json(&["key", "get", "password", "-j"]);
     assert_eq!(masked["value"], "********");
     let clear = st2.json(&["key", "get", "password", "--decrypt", "-j"]);
@@ -497,7 +507,11 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let out = st2.ok(&["key", "delete", "greeting"]);
     assert!(out.contains("deleted"), "{out}");
     let o = st2.run(&["key", "get", "greeting"]);
-    assert!(!o.status.success() || stdout(&o).contains("not found"), "{}", stdout(&o));
+    assert!(
+        !o.status.success() || stdout(&o).contains("not found"),
+        "{}",
+        stdout(&o)
+    );
 
     // A Python action reads and writes keys through st2client, with its own token.
     let kv = st2.json(&["run", "st2t.kv", "name=from_action", "value=42", "-j"]);
@@ -548,10 +562,7 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
 
 #[test]
 fn responses_validate_against_the_openapi_document() {
-    let Some(python) = venv(
-        "openapi",
-        &["openapi-core==0.23.1", "requests==2.32.4"],
-    ) else {
+    let Some(python) = venv("openapi", &["openapi-core==0.23.1", "requests==2.32.4"]) else {
         return;
     };
     let server = Server::start(Path::new("python3"));
@@ -568,9 +579,6 @@ fn responses_validate_against_the_openapi_document() {
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let report: Value = serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
     // Every endpoint StackStorm and Stormdesk both have was exercised.
-    assert!(
-        report["validated"].as_u64().unwrap() >= 40,
-        "{report}"
-    );
+    assert!(report["validated"].as_u64().unwrap() >= 40, "{report}");
     assert_eq!(report["failures"], serde_json::json!([]), "{report}");
 }

@@ -19,12 +19,18 @@ fn keys_round_trip(home: &Path) {
     let k = json(&run(home, &["key", "get", "greeting", "--json"]));
     assert_eq!(k[0]["value"], "hello");
     assert_eq!(k[0]["scope"], "st2kv.system");
-    json(&run(home, &["key", "set", "pw", "hunter22", "--encrypt", "--json"]));
+    json(&run(
+        home,
+        &["key", "set", "pw", "hunter22", "--encrypt", "--json"],
+    ));
     let masked = json(&run(home, &["key", "get", "pw", "--json"]));
     assert_eq!(masked[0]["value"], "********");
     let clear = json(&run(home, &["key", "get", "pw", "--decrypt", "--json"]));
     assert_eq!(clear[0]["value"], "hunter22");
-    json(&run(home, &["key", "set", "mine", "v", "--scope", "user", "--json"]));
+    json(&run(
+        home,
+        &["key", "set", "mine", "v", "--scope", "user", "--json"],
+    ));
     let all = json(&run(home, &["key", "list", "--json"]));
     let names: Vec<(&str, &str)> = all
         .as_array()
@@ -111,7 +117,10 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
     // The gate's reader goes with the canceled task; let the workflow settle.
     let o = run(home.path(), &["execution", "tail", &again_id]);
     assert_eq!(o.status.code(), Some(1));
-    let canceled = json(&run(home.path(), &["execution", "get", &again_id, "--json"]));
+    let canceled = json(&run(
+        home.path(),
+        &["execution", "get", &again_id, "--json"],
+    ));
     assert_eq!(canceled["status"], "canceled");
     // Canceling what has completed says so and fails.
     let o = run(home.path(), &["execution", "cancel", &id]);
@@ -129,7 +138,14 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
 #[test]
 fn control_verbs_need_a_running_engine() {
     let home = tempfile::tempdir().unwrap();
-    let o = run(home.path(), &["execution", "cancel", "000000000000000000000000"]);
+    let o = run(
+        home.path(),
+        &["execution", "cancel", "000000000000000000000000"],
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("no engine is running"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no engine is running"),
+        "{}",
+        stderr(&o)
+    );
 }

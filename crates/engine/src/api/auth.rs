@@ -38,7 +38,9 @@ pub(super) async fn user(Caller(who): Caller) -> Json<Value> {
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get("authorization")?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ").or(value.strip_prefix("basic "))?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or(value.strip_prefix("basic "))?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
@@ -64,9 +66,11 @@ pub(super) async fn create_token(
     let body = super::optional_body(&body)?;
     let ttl = match body.get("ttl") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().filter(|t| *t >= 1).ok_or_else(|| {
-            bad(format!("ttl {v}: a whole number of seconds, 1 or more"))
-        })?),
+        Some(v) => Some(
+            v.as_u64()
+                .filter(|t| *t >= 1)
+                .ok_or_else(|| bad(format!("ttl {v}: a whole number of seconds, 1 or more")))?,
+        ),
     };
     let token = engine.create_token(&user, &password, ttl).await?;
     Ok((StatusCode::CREATED, Json(token)))
@@ -78,7 +82,8 @@ pub(super) async fn validate_token(
     _caller: Caller,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| bad(format!("the body must be {{\"token\": \"...\"}}: {e}")))?;
+    let Json(body) =
+        body.map_err(|e| bad(format!("the body must be {{\"token\": \"...\"}}: {e}")))?;
     let valid = body
         .get("token")
         .and_then(Value::as_str)

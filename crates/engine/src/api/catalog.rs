@@ -19,7 +19,10 @@ use crate::git::{Installed, Revisions, Updated};
 
 /// A listing with StackStorm's `X-Total-Count`, paged by `offset`/`limit`
 /// and trimmed by `include_attributes`/`exclude_attributes`.
-pub(super) fn listing<T: serde::Serialize>(items: Vec<T>, q: &Params) -> Result<Response, ApiError> {
+pub(super) fn listing<T: serde::Serialize>(
+    items: Vec<T>,
+    q: &Params,
+) -> Result<Response, ApiError> {
     let total = items.len();
     let offset = q.int("offset")?.unwrap_or(0).max(0) as usize;
     let limit = match q.int("limit")? {
@@ -72,10 +75,7 @@ pub(super) async fn pack(
 }
 
 /// Loads the packs again (the CLI installed or updated one).
-pub(super) async fn reload(
-    State(engine): State<Engine>,
-    _user: User,
-) -> Json<Vec<PackSummary>> {
+pub(super) async fn reload(State(engine): State<Engine>, _user: User) -> Json<Vec<PackSummary>> {
     engine.reload_packs();
     Json(engine.packs())
 }
@@ -217,9 +217,9 @@ pub(super) async fn entry_point(
 ) -> Result<Response, ApiError> {
     let ref_ = action_ref(&engine, &ref_or_id)?;
     let path = engine.entry_point_file(&ref_)?;
-    let text = tokio::fs::read_to_string(&path).await.map_err(|e| {
-        ApiError::from(EngineError::io("cannot read the entry point", &path, e))
-    })?;
+    let text = tokio::fs::read_to_string(&path)
+        .await
+        .map_err(|e| ApiError::from(EngineError::io("cannot read the entry point", &path, e)))?;
     Ok(([("content-type", "text/plain; charset=utf-8")], text).into_response())
 }
 
@@ -296,7 +296,11 @@ pub(super) async fn st2_install(
                     .ok_or_else(|| bad(format!("packs: {p} is not a string")))
             })
             .collect::<Result<_, _>>()?,
-        _ => return Err(bad("the body needs {\"packs\": [\"name, name=version, or a git URL\", ...]}")),
+        _ => {
+            return Err(bad(
+                "the body needs {\"packs\": [\"name, name=version, or a git URL\", ...]}",
+            ))
+        }
     };
     let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
     let mut parameters = Map::new();
@@ -352,10 +356,7 @@ mod tests {
                 Some("1.2.0".into())
             )
         );
-        assert_eq!(
-            pack_source("/tmp/my-pack"),
-            ("/tmp/my-pack".into(), None)
-        );
+        assert_eq!(pack_source("/tmp/my-pack"), ("/tmp/my-pack".into(), None));
         assert_eq!(
             pack_source("https://example.com/p.git=v1"),
             ("https://example.com/p.git".into(), Some("v1".into()))

@@ -182,10 +182,9 @@ pub(super) async fn get(
 ) -> Result<Json<Value>, ApiError> {
     let q = Params::parse(raw.as_deref());
     let execution = engine.execution(&id).await?;
-    Ok(Json(
-        q.fields()
-            .apply(serde_json::to_value(execution).unwrap_or(Value::Null)),
-    ))
+    Ok(Json(q.fields().apply(
+        serde_json::to_value(execution).unwrap_or(Value::Null),
+    )))
 }
 
 /// `PUT /v1/executions/{id}` `{"status": "pausing" | "resuming" | "canceling"}`
@@ -319,8 +318,14 @@ pub(super) async fn attribute(
     let execution = serde_json::to_value(engine.execution(&id).await?).unwrap_or(Value::Null);
     match execution.get(&attribute) {
         Some(v) => Ok(Json(v.clone())),
-        None if ["result", "end_timestamp", "elapsed_seconds", "parent", "web_url"]
-            .contains(&attribute.as_str()) =>
+        None if [
+            "result",
+            "end_timestamp",
+            "elapsed_seconds",
+            "parent",
+            "web_url",
+        ]
+        .contains(&attribute.as_str()) =>
         {
             Ok(Json(Value::Null))
         }

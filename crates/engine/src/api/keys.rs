@@ -133,7 +133,12 @@ pub(super) async fn list(
     let page: Vec<KeyValuePair> = all
         .into_iter()
         .skip(offset)
-        .take(usize::try_from(limit).ok().filter(|l| *l > 0).unwrap_or(usize::MAX))
+        .take(
+            usize::try_from(limit)
+                .ok()
+                .filter(|l| *l > 0)
+                .unwrap_or(usize::MAX),
+        )
         .collect();
     let mut headers = HeaderMap::new();
     headers.insert("x-total-count", HeaderValue::from(total as u64));

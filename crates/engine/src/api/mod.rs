@@ -107,7 +107,10 @@ pub fn router(engine: Engine) -> Router {
             get(keys::get).put(keys::put).delete(keys::delete),
         )
         .route("/v1/stream", get(stream::stream))
-        .route("/runner/v1/executions/{id}", axum::routing::put(callback::update))
+        .route(
+            "/runner/v1/executions/{id}",
+            axum::routing::put(callback::update),
+        )
         .route("/runner/v1/executions/{id}/output", post(callback::output))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(engine);

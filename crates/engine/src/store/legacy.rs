@@ -57,10 +57,7 @@ pub(super) fn upgrade(mut doc: Value) -> Value {
             let mut orquesta = Map::new();
             orquesta.insert("task_id".into(), task.clone());
             orquesta.insert("task_name".into(), task);
-            orquesta.insert(
-                "task_route".into(),
-                ctx.remove("route").unwrap_or(json!(0)),
-            );
+            orquesta.insert("task_route".into(), ctx.remove("route").unwrap_or(json!(0)));
             if let Some(item) = ctx.remove("item") {
                 orquesta.insert("item_id".into(), item);
             }

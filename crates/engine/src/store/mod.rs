@@ -77,8 +77,7 @@ CREATE TABLE IF NOT EXISTS apikeys (
 "#;
 
 /// Columns added after the first release, added to older stores at open.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("executions", "action_token_hash", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("executions", "action_token_hash", "TEXT")];
 
 /// An execution that was not completed when the engine last stopped.
 #[derive(Debug, Clone)]
@@ -369,7 +368,11 @@ fn filter_sql(f: &ExecutionFilter) -> (String, Vec<String>) {
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        add(" AND doc LIKE ?N ESCAPE '\\'", format!("%{escaped}%"), &mut sql);
+        add(
+            " AND doc LIKE ?N ESCAPE '\\'",
+            format!("%{escaped}%"),
+            &mut sql,
+        );
     }
     (sql, args)
 }

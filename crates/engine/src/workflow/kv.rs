@@ -51,7 +51,10 @@ impl Env for KvEnv {
         } else if let Some(n) = key.strip_prefix("user.") {
             vec![(KeyScope::User, user_key(n))]
         } else {
-            vec![(KeyScope::User, user_key(key)), (KeyScope::System, key.to_string())]
+            vec![
+                (KeyScope::User, user_key(key)),
+                (KeyScope::System, key.to_string()),
+            ]
         };
         let now = crate::keys::timestamp(chrono::Utc::now());
         for (scope, name) in candidates {

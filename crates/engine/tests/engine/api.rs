@@ -90,7 +90,11 @@ async fn every_stackstorm_way_of_authenticating_works_and_nothing_else() {
     // The API token, as a bearer, an X-Auth-Token or a query parameter.
     let (status, body) = call(router.clone(), "GET", "/v1/actions", &api_token, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.as_array().unwrap().iter().any(|a| a["ref"] == "t.echo"));
+    assert!(body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["ref"] == "t.echo"));
     let (status, ..) = send(
         router.clone(),
         "GET",
@@ -143,7 +147,9 @@ async fn every_stackstorm_way_of_authenticating_works_and_nothing_else() {
     assert_eq!(token["user"], json!(user));
     let value = token["token"].as_str().unwrap().to_string();
     let expiry = chrono::DateTime::parse_from_rfc3339(token["expiry"].as_str().unwrap()).unwrap();
-    let ttl = expiry.signed_duration_since(chrono::Utc::now()).num_seconds();
+    let ttl = expiry
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
     assert!((55..=60).contains(&ttl), "expires in {ttl} s");
     let (status, _, me) = send(
         router.clone(),
@@ -231,13 +237,18 @@ async fn every_stackstorm_way_of_authenticating_works_and_nothing_else() {
     let db = std::fs::read(engine.paths().db()).unwrap();
     let wal = std::fs::read(engine.paths().db().with_extension("db-wal")).unwrap_or_default();
     for bytes in [&db, &wal] {
-        assert!(!bytes
-            .windows(value.len())
-            .any(|w| w == value.as_bytes()));
+        assert!(!bytes.windows(value.len()).any(|w| w == value.as_bytes()));
     }
     let again = fx.engine().await;
     let router = stormdesk_engine::api::router(again.clone());
-    let (status, ..) = send(router, "GET", "/v1/actions", &[("x-auth-token", &value)], None).await;
+    let (status, ..) = send(
+        router,
+        "GET",
+        "/v1/actions",
+        &[("x-auth-token", &value)],
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     // The token and credential files are private.
     use std::os::unix::fs::PermissionsExt;
@@ -344,7 +355,10 @@ async fn executions_take_stackstorms_shape_filters_and_paging() {
     // Lists leave results out unless asked, count everything, page and filter.
     for i in 0..3 {
         let e = engine
-            .run(RunRequest::new("t.echo", params(&[("msg", json!(i.to_string()))])))
+            .run(RunRequest::new(
+                "t.echo",
+                params(&[("msg", json!(i.to_string()))]),
+            ))
             .await
             .unwrap();
         finished(&engine, &e.id).await;
@@ -480,7 +494,10 @@ async fn an_actions_token_opens_executions_and_keys_only_while_it_runs() {
     // time the token file is written.
     let opener = fifo.clone();
     let mut writer = tokio::task::spawn_blocking(move || {
-        std::fs::OpenOptions::new().write(true).open(opener).unwrap()
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(opener)
+            .unwrap()
     })
     .await
     .unwrap();
@@ -498,7 +515,10 @@ async fn an_actions_token_opens_executions_and_keys_only_while_it_runs() {
         }
     };
     assert_eq!(with("/v1/keys").await, StatusCode::OK);
-    assert_eq!(with(&format!("/v1/executions/{}", e.id)).await, StatusCode::OK);
+    assert_eq!(
+        with(&format!("/v1/executions/{}", e.id)).await,
+        StatusCode::OK
+    );
     assert_eq!(with("/v1/actions").await, StatusCode::OK);
     assert_eq!(with("/v1/apikeys").await, StatusCode::FORBIDDEN);
     // Its user is the execution's.
@@ -621,7 +641,10 @@ async fn the_stream_speaks_stackstorms_event_names_and_filters() {
     .await
     .unwrap();
     let e = engine
-        .run(RunRequest::new("t.echo", params(&[("msg", json!("streamed"))])))
+        .run(RunRequest::new(
+            "t.echo",
+            params(&[("msg", json!("streamed"))]),
+        ))
         .await
         .unwrap();
     // A stream that ends itself once the execution completes.
@@ -646,7 +669,10 @@ async fn the_stream_speaks_stackstorms_event_names_and_filters() {
         "st2.execution__update",
         "st2.execution.output__create",
     ] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let (_, output) = all
         .iter()
@@ -676,8 +702,9 @@ async fn the_stream_speaks_stackstorms_event_names_and_filters() {
     let (last_name, last) = ended.last().unwrap();
     assert_eq!(last_name, "st2.execution__update");
     assert_eq!(last["status"], json!("succeeded"));
-    assert!(ended.iter().all(|(_, v)| v["id"] == json!(e.id)
-        || v["execution_id"] == json!(e.id)));
+    assert!(ended
+        .iter()
+        .all(|(_, v)| v["id"] == json!(e.id) || v["execution_id"] == json!(e.id)));
     engine.shutdown();
 }
 
@@ -724,7 +751,14 @@ async fn actions_packs_and_runner_types_in_stackstorms_shapes() {
     )
     .await;
     assert!(code.as_str().unwrap().contains("class Big"));
-    let (_, by_pack) = call(router.clone(), "GET", "/v1/actions?pack=t&name=echo", &token, None).await;
+    let (_, by_pack) = call(
+        router.clone(),
+        "GET",
+        "/v1/actions?pack=t&name=echo",
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(by_pack.as_array().unwrap().len(), 1);
 
     let (_, runners) = call(
@@ -738,7 +772,14 @@ async fn actions_packs_and_runner_types_in_stackstorms_shapes() {
     let runners = runners.as_array().unwrap();
     assert_eq!(runners.len(), 1);
     assert!(runners[0]["runner_parameters"].get("timeout").is_some());
-    let (_, runner) = call(router.clone(), "GET", "/v1/runnertypes/orquesta", &token, None).await;
+    let (_, runner) = call(
+        router.clone(),
+        "GET",
+        "/v1/runnertypes/orquesta",
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(runner["name"], json!("orquesta"));
 
     let (_, pack) = call(router.clone(), "GET", "/v1/packs/t", &token, None).await;

@@ -168,7 +168,13 @@ async fn set_get_list_delete_through_the_socket() {
     // A user-scoped key belongs to the caller (the local user here) and is
     // shown with its owner; another user's keys are apart.
     assert_eq!(body[0]["user"], json!(engine.local_user()));
-    let (_, body) = call("GET", format!("{list}?scope=user&user=someone-else"), &token, None).await;
+    let (_, body) = call(
+        "GET",
+        format!("{list}?scope=user&user=someone-else"),
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(names(&body), Vec::<String>::new());
     // A prefix is plain text: '_' and '%' are not wildcards.
     let (_, body) = call("GET", format!("{list}?prefix={}", enc("a_%")), &token, None).await;

@@ -340,7 +340,9 @@ async fn with_items_respects_concurrency_and_a_join_waits_for_both_branches() {
         if execution.id == id && execution.status.is_completed() {
             break;
         }
-        if execution.parent.as_deref() != Some(id.as_str()) || execution.context["orquesta"]["task_name"] != "each" {
+        if execution.parent.as_deref() != Some(id.as_str())
+            || execution.context["orquesta"]["task_name"] != "each"
+        {
             continue;
         }
         if execution.status == Status::Running {
@@ -459,7 +461,10 @@ async fn outer_at_the_gate(
         matches!(ev, Event::Execution { execution, .. } if execution.action.ref_ == "t.gate" && execution.status == Status::Running)
     })
     .await;
-    let Event::Execution { execution: gate, .. } = gate else {
+    let Event::Execution {
+        execution: gate, ..
+    } = gate
+    else {
         unreachable!()
     };
     (e, *gate, fifo, rx)
@@ -478,7 +483,13 @@ async fn cancel_cascades_through_every_level_and_kills_the_action() {
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Canceled);
     for c in engine.descendants(&e.id, -1).await.unwrap() {
-        assert_eq!(c.status, Status::Canceled, "{} {}", c.action_ref(), c.status);
+        assert_eq!(
+            c.status,
+            Status::Canceled,
+            "{} {}",
+            c.action_ref(),
+            c.status
+        );
     }
     let pid = gate.context["pid"].as_u64().unwrap() as u32;
     assert!(pid_gone(pid), "the gate's process was killed");
