@@ -112,6 +112,7 @@ pub fn router(engine: Engine) -> Router {
             axum::routing::put(callback::update),
         )
         .route("/runner/v1/executions/{id}/output", post(callback::output))
+        .fallback(no_route)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(engine);
     // The outer router only normalises the path, then hands the request to
@@ -119,6 +120,15 @@ pub fn router(engine: Engine) -> Router {
     Router::new()
         .fallback_service(routes)
         .layer(axum::middleware::map_request(trim_trailing_slash))
+}
+
+/// StackStorm routes Stormdesk does not have (rules, triggers, ...) say so.
+async fn no_route(method: axum::http::Method, uri: Uri) -> ApiError {
+    EngineError::NotFound(format!(
+        "{method} {}: not part of Stormdesk's API; see /v1/openapi.yaml for what is",
+        uri.path()
+    ))
+    .into()
 }
 
 async fn trim_trailing_slash(mut req: Request) -> Request {

@@ -360,7 +360,7 @@ class Kv(Action):
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_action_uses_the_datastore_with_its_callback_token() {
+async fn python_action_uses_the_datastore_with_its_own_token() {
     let fx = Fixture::new();
     let actions = fx.packs.join("t").join("actions");
     std::fs::write(actions.join("kv.yaml"), KV_ACTION_YAML).unwrap();
