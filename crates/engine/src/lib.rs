@@ -25,13 +25,14 @@ mod pack_revisions;
 pub mod params;
 pub mod paths;
 pub mod reconcile;
+mod rerun;
 pub mod store;
 pub mod token;
 pub mod workflow;
 
 pub use auth::Identity;
 pub use catalog::{ActionDetail, ActionSummary, PackSummary};
-pub use engine::{Engine, EngineOptions, ReRun};
+pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, ErrorBody};
 pub use events::BusEvent;
 pub use launch::default_runner_bin;
@@ -39,3 +40,4 @@ pub use model::{
     Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
     OutputChunk, RunRequest, SortOrder, Status, Stream,
 };
+pub use rerun::ReRun;

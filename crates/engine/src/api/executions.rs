@@ -380,7 +380,7 @@ pub(super) async fn re_run(
     let execution = engine
         .re_run_as(
             &id,
-            crate::engine::ReRun {
+            crate::rerun::ReRun {
                 parameters,
                 content_version,
                 tasks,
