@@ -249,6 +249,8 @@ export interface ExecutionFilter {
   until?: string;
   /** Full text over action, parameters and result. */
   q?: string;
+  /** Leave results out (the HTTP API does unless asked): listings stay light. */
+  exclude_result?: boolean;
 }
 
 export interface ReRunRequest {

@@ -95,7 +95,7 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
   let debounce = 0;
 
   function currentFilter(): ExecutionFilter {
-    const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE };
+    const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE, exclude_result: true };
     if (status.value) f.status = status.value as Status;
     if (pack.value) f.pack = pack.value;
     if (action.value.trim()) f.action = action.value.trim();
