@@ -1,6 +1,7 @@
 //! Stormdesk's engine: packs and their actions, parameter validation, the
-//! execution store, the event bus, the runner processes, and the HTTP API that
-//! doubles as the runners' callback listener.
+//! execution store, the event bus, the runner processes, and the HTTP API
+//! (StackStorm's v1 API, with its auth; see `docs/api.md`) that also serves
+//! the runners' callback routes.
 //!
 //! It is a plain tokio library with no UI dependency: the desktop app, the CLI
 //! and `stormdesk serve` are thin faces over [`Engine`]. It does not run actions
