@@ -3,7 +3,10 @@
 # Rust test suites (workflow conductor, engine, runners, CLI, desktop app) with
 # real processes and files, the browser end-to-end tests (Playwright driving
 # Chromium against a real `stormdesk serve`) and the real desktop window test
-# (tauri-driver + WebKitWebDriver under Xvfb).
+# (tauri-driver + WebKitWebDriver under Xvfb). The CLI suite also drives
+# StackStorm's `st2` CLI and `st2client` from PyPI against `stormdesk serve`
+# and validates the API against docs/openapi.yaml (`crates/cli/tests/cli/st2.rs`);
+# under CI=true a PyPI venv that cannot be made fails it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -n "${STORMDESK_SETUP_DONE:-}" ] || bash scripts/setup.sh

@@ -1,26 +1,21 @@
 //! Forwards the engine's event bus to the UI as Tauri events.
 //!
 //! Event names and payloads (the UI's `TauriBackend` listens to these):
-//! - `execution`: an [`Execution`] whenever one is created or changes;
-//! - `output`: an [`OutputEvent`] for every output chunk of any execution;
+//! - `execution`: an execution (StackStorm's `ActionExecutionAPI` shape)
+//!   whenever one is created or changes, as `st2.execution__create` and
+//!   `st2.execution__update` carry it on the HTTP stream;
+//! - `output`: an `ExecutionOutput` for every output chunk of any
+//!   execution, as `st2.execution.output__create` carries it;
 //! - `resync`: the number of events missed because the UI fell behind the
 //!   bus; the UI should refetch what it shows.
 
-use serde::Serialize;
-use stormdesk_engine::{Engine, Event, OutputChunk};
+use stormdesk_engine::{Engine, Event};
 use tauri::{async_runtime::JoinHandle, AppHandle, Emitter, Runtime};
 use tokio::sync::broadcast::error::RecvError;
 
 pub const EXECUTION_EVENT: &str = "execution";
 pub const OUTPUT_EVENT: &str = "output";
 pub const RESYNC_EVENT: &str = "resync";
-
-/// Payload of the `output` event.
-#[derive(Debug, Clone, Serialize)]
-pub struct OutputEvent {
-    pub execution_id: String,
-    pub chunk: OutputChunk,
-}
 
 /// Owns the forwarding task: dropping it (with the app's state) stops it.
 pub struct EventForwarder {
@@ -55,16 +50,7 @@ impl Drop for EventForwarder {
 
 fn emit<R: Runtime>(app: &AppHandle<R>, event: Event) -> tauri::Result<()> {
     match event {
-        Event::Execution { execution } => app.emit(EXECUTION_EVENT, execution),
-        Event::Output {
-            execution_id,
-            chunk,
-        } => app.emit(
-            OUTPUT_EVENT,
-            OutputEvent {
-                execution_id,
-                chunk,
-            },
-        ),
+        Event::Execution { execution, .. } => app.emit(EXECUTION_EVENT, execution),
+        Event::Output { output } => app.emit(OUTPUT_EVENT, output),
     }
 }

@@ -1,7 +1,7 @@
 //! Following one execution's output: the recorded backlog, then live chunks
 //! from the bus, each chunk once and in `seq` order, until it completes.
 
-use stormdesk_engine::{Engine, EngineError, Event, Execution, OutputChunk};
+use stormdesk_engine::{Engine, EngineError, Event, Execution, ExecutionOutput};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 /// Passes chunks with `seq` past the last one passed; `false` from the sink
@@ -12,8 +12,8 @@ struct Cursor<F> {
     open: bool,
 }
 
-impl<F: FnMut(OutputChunk) -> bool> Cursor<F> {
-    fn push(&mut self, chunk: OutputChunk) {
+impl<F: FnMut(ExecutionOutput) -> bool> Cursor<F> {
+    fn push(&mut self, chunk: ExecutionOutput) {
         if self.open && chunk.seq >= self.next {
             self.next = chunk.seq + 1;
             self.open = (self.sink)(chunk);
@@ -38,7 +38,7 @@ pub async fn follow(
     engine: &Engine,
     id: &str,
     after_seq: Option<u64>,
-    sink: impl FnMut(OutputChunk) -> bool,
+    sink: impl FnMut(ExecutionOutput) -> bool,
 ) -> Result<Execution, EngineError> {
     let mut cursor = Cursor {
         next: after_seq.map_or(0, |s| s + 1),
@@ -55,13 +55,9 @@ pub async fn follow(
         loop {
             match bus.try_recv() {
                 Ok(ev) => {
-                    if let Event::Output {
-                        execution_id,
-                        chunk,
-                    } = ev.event
-                    {
-                        if execution_id == id {
-                            cursor.push(chunk);
+                    if let Event::Output { output } = ev.event {
+                        if output.execution_id == id {
+                            cursor.push(output);
                         }
                     }
                 }
@@ -75,11 +71,8 @@ pub async fn follow(
     while cursor.open {
         match bus.recv().await {
             Ok(ev) => match ev.event {
-                Event::Output {
-                    execution_id,
-                    chunk,
-                } if execution_id == id => cursor.push(chunk),
-                Event::Execution { execution }
+                Event::Output { output } if output.execution_id == id => cursor.push(output),
+                Event::Execution { execution, .. }
                     if execution.id == id && execution.status.is_completed() =>
                 {
                     cursor.catch_up(engine, id).await?;

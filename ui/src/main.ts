@@ -10,7 +10,7 @@ import './styles.css';
 import { BackendError, createBackend, httpConfigFromPage, saveHttpConfig, type Backend } from './lib/backend';
 import { askPermission, CompletionNotifier } from './lib/notify';
 import { applyTheme, effectiveTheme, nextTheme, notifySettings, saveNotifySettings, themeChoice } from './lib/prefs';
-import type { Execution } from './lib/types';
+import { actionRef, contentVersion, type Execution } from './lib/types';
 import { actionView } from './ui/action-view';
 import { catalogView } from './ui/catalog';
 import { h } from './ui/dom';
@@ -116,14 +116,14 @@ async function start(root: HTMLElement): Promise<void> {
 
   async function openReRun(e: Execution): Promise<void> {
     const token = ++selectToken;
-    action.loading(e.action);
+    action.loading(actionRef(e));
     layout.classList.remove('execution-only');
     action.element.hidden = false;
     historyScreen.element.hidden = true;
     try {
-      const detail = await backend.getAction(e.action, e.content_version ?? undefined);
+      const detail = await backend.getAction(actionRef(e), contentVersion(e) ?? undefined);
       if (token === selectToken) {
-        catalog.select(e.action);
+        catalog.select(actionRef(e));
         action.show(detail, e);
         action.element.scrollIntoView({ block: 'nearest' });
       }

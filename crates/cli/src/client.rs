@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::Value;
 use stormdesk_engine::paths::Paths;
 use stormdesk_engine::reconcile::live_listener;
-use stormdesk_engine::{ErrorBody, Execution, OutputChunk, RunRequest};
+use stormdesk_engine::{ErrorBody, Execution, ExecutionOutput, RunRequest};
 
 pub struct Client {
     url: String,
@@ -19,7 +19,7 @@ pub struct Events {
 }
 
 pub enum Seen {
-    Output(String, OutputChunk),
+    Output(ExecutionOutput),
     Execution(Box<Execution>),
 }
 
@@ -44,7 +44,7 @@ impl Client {
         &self,
         id: &str,
         mut events: Option<Events>,
-        mut show: impl FnMut(&OutputChunk),
+        mut show: impl FnMut(&ExecutionOutput),
     ) -> anyhow::Result<Execution> {
         let mut last_seq = None;
         let mut reconnects = 0;
@@ -119,9 +119,9 @@ impl Client {
                         }
                         tail.execution(&e);
                     }
-                    Ok(Some(Seen::Output(id, chunk))) => {
-                        if tail.knows(&id) {
-                            tail.output(&id, &chunk);
+                    Ok(Some(Seen::Output(chunk))) => {
+                        if tail.knows(&chunk.execution_id) {
+                            tail.output(&chunk.execution_id.clone(), &chunk);
                         }
                     }
                     Ok(None) | Err(_) if reconnects < 5 => {
@@ -140,11 +140,14 @@ impl Client {
         &self.url
     }
 
-    /// Opens `/v1/stream`, optionally for one execution.
+    /// Opens `/v1/stream` for executions and their output, optionally of one execution.
     pub fn events(&self, execution: Option<&str>) -> anyhow::Result<Events> {
-        let mut url = format!("{}/v1/stream", self.url);
+        let mut url = format!(
+            "{}/v1/stream?events=st2.execution__create,st2.execution__update,st2.execution.output__create",
+            self.url
+        );
         if let Some(id) = execution {
-            url.push_str(&format!("?execution={id}"));
+            url.push_str(&format!("&execution_ids={id}"));
         }
         let resp = ureq::get(&url)
             .set("Authorization", &self.auth)
@@ -172,10 +175,14 @@ impl Client {
     }
 
     /// Output chunks after `after` (all when `None`).
-    pub fn output_after(&self, id: &str, after: Option<u64>) -> anyhow::Result<Vec<OutputChunk>> {
-        let mut url = format!("{}/v1/executions/{id}/output", self.url);
+    pub fn output_after(
+        &self,
+        id: &str,
+        after: Option<u64>,
+    ) -> anyhow::Result<Vec<ExecutionOutput>> {
+        let mut url = format!("{}/v1/executions/{id}/output?format=json", self.url);
         if let Some(after) = after {
-            url.push_str(&format!("?after={after}"));
+            url.push_str(&format!("&after={after}"));
         }
         let resp = ureq::get(&url)
             .set("Authorization", &self.auth)
@@ -185,32 +192,102 @@ impl Client {
     }
 }
 
+impl Client {
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<ureq::Response> {
+        let req =
+            ureq::request(method, &format!("{}{path}", self.url)).set("Authorization", &self.auth);
+        let resp = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        resp.map_err(|e| api_error(e, &self.url))
+    }
+
+    /// `PUT /v1/executions/{id}` with a status: `pausing`, `resuming`.
+    pub fn set_status(&self, id: &str, status: &str) -> anyhow::Result<Execution> {
+        Ok(self
+            .send(
+                "PUT",
+                &format!("/v1/executions/{id}"),
+                Some(serde_json::json!({ "status": status })),
+            )?
+            .into_json()?)
+    }
+
+    /// `DELETE /v1/executions/{id}`: the execution, or StackStorm's message
+    /// when it had already completed.
+    pub fn cancel(&self, id: &str) -> anyhow::Result<Value> {
+        Ok(self
+            .send("DELETE", &format!("/v1/executions/{id}"), None)?
+            .into_json()?)
+    }
+
+    /// `POST /v1/executions/{id}/re_run`.
+    pub fn re_run(&self, id: &str, body: Value) -> anyhow::Result<Execution> {
+        Ok(self
+            .send("POST", &format!("/v1/executions/{id}/re_run"), Some(body))?
+            .into_json()?)
+    }
+
+    /// `GET|PUT|DELETE /v1/keys...` with a query string; `None` for a 404,
+    /// `null` for a 204.
+    pub fn keys(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Option<Value>> {
+        let req = ureq::request(method, &format!("{}{path_and_query}", self.url))
+            .set("Authorization", &self.auth);
+        let resp = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match resp {
+            Ok(r) if r.status() == 204 => Ok(Some(Value::Null)),
+            Ok(r) => Ok(Some(r.into_json()?)),
+            Err(ureq::Error::Status(404, _)) => Ok(None),
+            Err(e) => Err(api_error(e, &self.url)),
+        }
+    }
+}
+
 impl Events {
     /// The next output chunk or execution update; `None` when the stream ends.
     pub fn next_event(&mut self) -> anyhow::Result<Option<Seen>> {
         let mut data = String::new();
+        let mut name = String::new();
         for line in self.lines.by_ref() {
             let line = line.context("reading the event stream")?;
             if let Some(d) = line.strip_prefix("data:") {
                 data.push_str(d.trim_start());
                 continue;
             }
+            if let Some(n) = line.strip_prefix("event:") {
+                name = n.trim().to_string();
+                continue;
+            }
             if !line.is_empty() || data.is_empty() {
                 continue;
             }
-            let ev: Value = serde_json::from_str(&data).context("decoding an event")?;
+            let seen = match name.as_str() {
+                "st2.execution.output__create" => Some(Seen::Output(
+                    serde_json::from_str(&data).context("decoding an output event")?,
+                )),
+                "st2.execution__create" | "st2.execution__update" => Some(Seen::Execution(
+                    Box::new(serde_json::from_str(&data).context("decoding an execution event")?),
+                )),
+                _ => None,
+            };
             data.clear();
-            match ev.get("type").and_then(Value::as_str) {
-                Some("output") => {
-                    let id = ev["execution_id"].as_str().unwrap_or_default().to_string();
-                    let chunk = serde_json::from_value(ev["chunk"].clone())?;
-                    return Ok(Some(Seen::Output(id, chunk)));
-                }
-                Some("execution") => {
-                    let e = serde_json::from_value(ev["execution"].clone())?;
-                    return Ok(Some(Seen::Execution(Box::new(e))));
-                }
-                _ => {}
+            name.clear();
+            if seen.is_some() {
+                return Ok(seen);
             }
         }
         Ok(None)
@@ -221,12 +298,13 @@ impl Events {
         &mut self,
         id: &str,
         last_seq: &mut Option<u64>,
-        mut show: impl FnMut(&OutputChunk),
+        mut show: impl FnMut(&ExecutionOutput),
     ) -> anyhow::Result<Execution> {
         while let Some(seen) = self.next_event()? {
             match seen {
-                Seen::Output(eid, chunk)
-                    if eid == id && last_seq.map(|l| chunk.seq > l).unwrap_or(true) =>
+                Seen::Output(chunk)
+                    if chunk.execution_id == id
+                        && last_seq.map(|l| chunk.seq > l).unwrap_or(true) =>
                 {
                     show(&chunk);
                     *last_seq = Some(chunk.seq);

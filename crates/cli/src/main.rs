@@ -43,6 +43,9 @@ enum Command {
     /// List and inspect actions.
     #[command(subcommand)]
     Action(cmd::catalog::ActionCmd),
+    /// The key-value datastore: set, get, list and delete keys.
+    #[command(subcommand)]
+    Key(cmd::key::KeyCmd),
     /// List, install and update packs; list their revisions.
     #[command(subcommand)]
     Pack(cmd::pack::PackCmd),
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(&ctx, args),
         Command::Execution(c) => cmd::execution::run(&ctx, c),
         Command::Action(c) => cmd::catalog::action(&ctx, c),
+        Command::Key(c) => cmd::key::run(&ctx, c),
         Command::Pack(c) => cmd::pack::run(&ctx, c),
         Command::Serve(args) => cmd::serve::run(&ctx, args),
         Command::Runner => unreachable!("handled above"),

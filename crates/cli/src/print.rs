@@ -7,15 +7,15 @@ use stormdesk_engine::Execution;
 pub fn execution_summary(e: &Execution) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "id: {}", e.id);
-    let _ = writeln!(s, "action: {}", e.action);
+    let _ = writeln!(s, "action: {}", e.action_ref());
     let _ = writeln!(s, "status: {}", e.status);
     if let Some(elapsed) = e.elapsed_seconds {
         let _ = writeln!(s, "elapsed: {elapsed:.3}s");
     }
-    if let Some(cv) = &e.content_version {
+    if let Some(cv) = e.content_version() {
         let _ = writeln!(s, "content_version: {cv}");
     }
-    if let Some(c) = &e.commit {
+    if let Some(c) = e.commit() {
         let _ = writeln!(s, "commit: {c}");
     }
     if !e.parameters.is_empty() {
@@ -44,7 +44,7 @@ pub fn execution_row(e: &Execution) -> String {
     format!(
         "{:<24}  {:<28}  {:<10}  {}{}",
         e.id,
-        e.action,
+        e.action_ref(),
         e.status.as_str(),
         e.start_timestamp,
         e.elapsed_seconds

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use stormdesk_engine::{Execution, OutputChunk};
+use stormdesk_engine::{Execution, ExecutionOutput};
 
 struct Node {
     path: String,
@@ -23,13 +23,9 @@ pub struct TreeTail {
 }
 
 fn label(e: &Execution) -> String {
-    let task = e
-        .context
-        .get("task")
-        .and_then(|t| t.as_str())
-        .unwrap_or(e.action.as_str())
-        .to_string();
-    match e.context.get("item").and_then(|i| i.as_u64()) {
+    let task = e.task_name().unwrap_or(e.action_ref()).to_string();
+    let item = e.context.get("orquesta").and_then(|o| o.get("item_id"));
+    match item.and_then(|i| i.as_u64()) {
         Some(i) => format!("{task}[{i}]"),
         None => task,
     }
@@ -84,7 +80,7 @@ impl TreeTail {
         let mut out = std::io::stdout().lock();
         if !node.started {
             node.started = true;
-            let _ = writeln!(out, "{} ▸ started {}", node.path, e.action);
+            let _ = writeln!(out, "{} ▸ started {}", node.path, e.action_ref());
         }
         if e.status.is_completed() && !node.finished {
             node.finished = true;
@@ -101,7 +97,7 @@ impl TreeTail {
     }
 
     /// Output of a descendant, each complete line prefixed by its path.
-    pub fn output(&mut self, id: &str, chunk: &OutputChunk) {
+    pub fn output(&mut self, id: &str, chunk: &ExecutionOutput) {
         let Some(node) = self.nodes.get_mut(id) else {
             return;
         };
@@ -109,11 +105,7 @@ impl TreeTail {
             return;
         }
         node.last_seq = Some(chunk.seq);
-        if self
-            .only
-            .as_deref()
-            .is_some_and(|s| s != chunk.stream.as_str())
-        {
+        if self.only.as_deref().is_some_and(|s| s != chunk.output_type) {
             return;
         }
         node.partial.push_str(&chunk.data);

@@ -69,7 +69,7 @@ fn main() {
             let mut running = scheduled;
             loop {
                 let ev = events.recv().await.unwrap();
-                if let Event::Execution { execution } = ev.event {
+                if let Event::Execution { execution, .. } = ev.event {
                     if execution.id != e.id {
                         continue;
                     }

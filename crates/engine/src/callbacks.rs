@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::engine::{set_status, Engine};
 use crate::error::EngineError;
-use crate::model::{Event, Execution, OutputChunk, Status};
+use crate::model::{Event, Execution, ExecutionOutput, OutputChunk, Status};
 use crate::store::WriteOp;
 use crate::token::tokens_equal;
 use stormdesk_runner::protocol::ExecutionUpdate;
@@ -16,14 +16,6 @@ impl Engine {
         live.get(id)
             .map(|l| !l.execution.status.is_completed() && tokens_equal(&l.token, token))
             .unwrap_or(false)
-    }
-
-    /// True when `token` is the callback token of any execution still running
-    /// (the datastore is open to every running action, whatever key it names).
-    pub(crate) fn any_callback_token_valid(&self, token: &str) -> bool {
-        let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.values()
-            .any(|l| !l.execution.status.is_completed() && tokens_equal(&l.token, token))
     }
 
     /// Applies a runner's status update. Updates after completion change nothing.
@@ -88,10 +80,13 @@ impl Engine {
                 chunks: chunks.clone(),
             })
             .await?;
+        let (action, runner) = match self.execution(id).await {
+            Ok(e) => (e.action.ref_, e.runner.name),
+            Err(_) => (String::new(), String::new()),
+        };
         for chunk in chunks {
             self.inner.bus.publish(Event::Output {
-                execution_id: id.to_string(),
-                chunk,
+                output: ExecutionOutput::from_parts(id, &action, &runner, &chunk),
             });
         }
         Ok(())

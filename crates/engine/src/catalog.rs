@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::EngineError;
+use crate::model::resource_id;
 use crate::pack::{self, Action, Pack, PackError, ParamSpec};
 
 /// Runner types the engine runs today (the pack loader also knows workflows
@@ -21,16 +22,40 @@ pub const SUPPORTED_RUNNERS: &[&str] = &[
     "remote-shell-script",
 ];
 
+/// A pack as the API shows it: StackStorm's `PackAPI`
+/// (`st2common/models/api/pack.py`), with Stormdesk's `path` of the pack
+/// directory, `git`, the number of runnable `actions`, the `unsupported`
+/// ones and metadata `errors`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct PackSummary {
+    pub id: String,
+    /// `pack:<ref>`.
+    pub uid: String,
     #[serde(rename = "ref")]
     pub ref_: String,
     pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub contributors: Vec<String>,
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    #[serde(default)]
+    pub python_versions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stackstorm_version: Option<String>,
     pub path: String,
     /// The pack directory is a git repository, so it can run at other revisions.
     pub git: bool,
+    /// How many of its actions can run.
     pub actions: usize,
     pub unsupported: Vec<UnsupportedSummary>,
     /// Action metadata files that could not be read, as `file:line:column: message`.
@@ -51,26 +76,79 @@ pub struct UnsupportedSummary {
     pub reason: String,
 }
 
+/// An action as the API shows it: StackStorm's `ActionAPI`
+/// (`st2common/models/api/action.py`) with Stormdesk's `supported` and
+/// `unsupported_reason`. In a listing and at `/v1/actions/{ref}`,
+/// `parameters` are the action's own (as its metadata declares them); the
+/// overview (`/v1/actions/views/overview/{ref}`, [`ActionDetail`]) merges
+/// the runner's parameters in, in metadata order.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ActionSummary {
+    pub id: String,
+    /// `action:<pack>:<name>`.
+    pub uid: String,
     #[serde(rename = "ref")]
     pub ref_: String,
     pub pack: String,
     pub name: String,
     pub runner_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     pub enabled: bool,
+    /// Relative to the pack's `actions/`; empty for none, as in StackStorm.
+    #[serde(default)]
+    pub entry_point: String,
+    #[serde(default)]
+    pub parameters: IndexMap<String, ParamSpec>,
+    #[serde(default)]
+    pub tags: Vec<Value>,
     pub supported: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsupported_reason: Option<String>,
 }
 
-/// An action with its full, effective parameter schema (runner parameters merged in).
-#[derive(Debug, Clone, Serialize)]
-pub struct ActionDetail {
-    #[serde(flatten)]
-    pub summary: ActionSummary,
-    pub entry_point: Option<String>,
-    pub parameters: IndexMap<String, ParamSpec>,
+/// An action with its full, effective parameter schema (runner parameters
+/// merged in): StackStorm's action overview.
+pub type ActionDetail = ActionSummary;
+
+/// A runner type as the API shows it: StackStorm's `RunnerTypeAPI`, with
+/// Stormdesk's `supported` and `unsupported_reason`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct RunnerTypeSummary {
+    pub id: String,
+    /// `runner_type:<name>`.
+    pub uid: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub runner_package: String,
+    pub runner_module: String,
+    pub runner_parameters: IndexMap<String, ParamSpec>,
+    pub supported: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported_reason: Option<String>,
+}
+
+/// Every runner type StackStorm defines, supported or not.
+pub fn runner_type_summaries() -> Vec<RunnerTypeSummary> {
+    pack::runner_types::runner_types()
+        .iter()
+        .map(|r| RunnerTypeSummary {
+            id: resource_id("runner_type", r.name),
+            uid: format!("runner_type:{}", r.name),
+            name: r.name.to_string(),
+            description: match r.unsupported_reason() {
+                None => format!("StackStorm's {} runner", r.name),
+                Some(reason) => reason,
+            },
+            enabled: r.is_supported(),
+            runner_package: r.name.replace('-', "_"),
+            runner_module: r.name.replace('-', "_"),
+            runner_parameters: r.parameters().clone(),
+            supported: r.is_supported(),
+            unsupported_reason: r.unsupported_reason(),
+        })
+        .collect()
 }
 
 /// Every pack found, plus the packs that failed to load (with why).
@@ -162,10 +240,19 @@ impl Catalog {
         self.packs
             .iter()
             .map(|p| PackSummary {
+                id: resource_id("pack", &p.name),
+                uid: format!("pack:{}", p.name),
                 ref_: p.name.clone(),
                 name: p.meta.name.clone().unwrap_or_else(|| p.name.clone()),
                 description: p.meta.description.clone(),
                 version: p.meta.version.clone(),
+                author: p.meta.author.clone(),
+                email: p.meta.email.clone(),
+                keywords: p.meta.keywords.clone(),
+                contributors: p.meta.contributors.clone(),
+                dependencies: p.meta.dependencies.clone(),
+                python_versions: p.meta.python_versions.clone(),
+                stackstorm_version: p.meta.stackstorm_version.clone(),
                 path: p.dir.display().to_string(),
                 git: crate::git::is_git_repo(&p.dir),
                 actions: p.actions.len(),
@@ -190,20 +277,27 @@ impl Catalog {
             .collect()
     }
 
+    /// Every action, runnable or not, by ref; parameters as declared.
     pub fn action_summaries(&self) -> Vec<ActionSummary> {
         let mut out = Vec::new();
         for p in &self.packs {
             for a in p.actions.values() {
-                out.push(summary(p, a));
+                out.push(summary(p, a, a.parameters.clone()));
             }
             for u in &p.unsupported {
+                let ref_ = format!("{}.{}", p.name, u.name);
                 out.push(ActionSummary {
-                    ref_: format!("{}.{}", p.name, u.name),
+                    id: resource_id("action", &ref_),
+                    uid: format!("action:{}:{}", p.name, u.name),
+                    ref_,
                     pack: p.name.clone(),
                     name: u.name.clone(),
-                    runner_type: String::new(),
+                    runner_type: u.runner_type.clone(),
                     description: None,
                     enabled: false,
+                    entry_point: String::new(),
+                    parameters: IndexMap::new(),
+                    tags: Vec::new(),
                     supported: false,
                     unsupported_reason: Some(u.reason.clone()),
                 });
@@ -213,13 +307,10 @@ impl Catalog {
         out
     }
 
+    /// A runnable action with its effective parameter schema.
     pub fn action_detail(&self, action_ref: &str) -> Result<ActionDetail, EngineError> {
         let (p, a) = self.action(action_ref)?;
-        Ok(ActionDetail {
-            summary: summary(p, a),
-            entry_point: a.entry_point.clone(),
-            parameters: a.effective_parameters(),
-        })
+        Ok(detail(p, a))
     }
 }
 
@@ -251,13 +342,9 @@ pub fn find_action<'p>(
     }
 }
 
-/// The detail faces show for one action of a pack.
+/// The detail faces show for one action of a pack: its effective parameters.
 pub fn detail(pack: &Pack, action: &Action) -> ActionDetail {
-    ActionDetail {
-        summary: summary(pack, action),
-        entry_point: action.entry_point.clone(),
-        parameters: action.effective_parameters(),
-    }
+    summary(pack, action, action.effective_parameters())
 }
 
 /// Runner types the engine runs: the runners, and workflows (conducted in-process).
@@ -265,15 +352,20 @@ pub fn is_supported(runner_type: &str) -> bool {
     SUPPORTED_RUNNERS.contains(&runner_type) || runner_type == crate::workflow::WORKFLOW_RUNNER
 }
 
-fn summary(p: &Pack, a: &Action) -> ActionSummary {
+fn summary(p: &Pack, a: &Action, parameters: IndexMap<String, ParamSpec>) -> ActionSummary {
     let supported = is_supported(&a.runner_type);
     ActionSummary {
+        id: resource_id("action", &a.ref_),
+        uid: format!("action:{}:{}", p.name, a.name),
         ref_: a.ref_.clone(),
         pack: p.name.clone(),
         name: a.name.clone(),
         runner_type: a.runner_type.clone(),
         description: a.description.clone(),
         enabled: a.enabled,
+        entry_point: a.entry_point.clone().unwrap_or_default(),
+        parameters,
+        tags: Vec::new(),
         supported,
         unsupported_reason: (!supported)
             .then(|| format!("runner type {} is not supported yet", a.runner_type)),

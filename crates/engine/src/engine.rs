@@ -17,8 +17,8 @@ use crate::events::{BusEvent, EventBus};
 use crate::git::{WorktreeLease, Worktrees};
 use crate::mask::{secret_strings, Secrets};
 use crate::model::{
-    new_execution_id, now_rfc3339, Event, Execution, ExecutionFilter, OutputChunk, RunRequest,
-    Status, StatusLogEntry,
+    new_execution_id, now_rfc3339, Event, Execution, ExecutionAction, ExecutionFilter,
+    ExecutionOutput, ExecutionRunner, RunRequest, Status, StatusLogEntry,
 };
 use crate::params::{self, RenderContext};
 use crate::paths::Paths;
@@ -78,7 +78,10 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// What the engine knows of an execution that has not completed.
 pub(crate) struct Live {
     pub execution: Execution,
+    /// The runner's callback token (runner routes only).
     pub token: String,
+    /// sha256 of the action's API token (`ST2_ACTION_AUTH_TOKEN`).
+    pub action_token_hash: Option<String>,
     pub runner_pid: Option<u32>,
     pub child_pid: Option<u32>,
     pub control: Option<mpsc::UnboundedSender<launch::Control>>,
@@ -107,6 +110,9 @@ pub(crate) struct Inner {
     /// spool is applied (output can arrive after the final status).
     pub secrets: Mutex<HashMap<String, Secrets>>,
     pub api_token: String,
+    pub auth: crate::auth::AuthState,
+    /// The console's base URL, for executions' `web_url`.
+    pub console_url: RwLock<Option<String>>,
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
     pub prewarm: bool,
@@ -131,6 +137,7 @@ impl Engine {
         let paths = Paths::resolve(opts.home.as_deref())?;
         paths.create_all()?;
         let api_token = token::load_or_create_api_token(&paths.token_file())?;
+        let local_user = crate::auth::load_or_create_local_user(&paths.credentials_file())?;
         let store = Store::open(&paths.db())?;
         // Lowest precedence first: the bundled packs, then installed packs,
         // then the directories given; a later pack of the same name wins.
@@ -186,11 +193,14 @@ impl Engine {
             pyenv_leases: Mutex::new(HashMap::new()),
             secrets: Mutex::new(HashMap::new()),
             api_token,
+            auth: crate::auth::AuthState::new(local_user),
+            console_url: RwLock::new(None),
             url: RwLock::new(String::new()),
             shutdown: CancellationToken::new(),
             runners: TaskTracker::new(),
         });
         let engine = Engine { inner };
+        engine.load_auth().await?;
         let addr = opts
             .listen
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -264,6 +274,16 @@ impl Engine {
         &self.inner.api_token
     }
 
+    /// The console that shows this engine's executions (e.g. `stormdesk
+    /// serve --listen`): executions started from now on get a `web_url`.
+    pub fn set_console_url(&self, url: Option<String>) {
+        *self
+            .inner
+            .console_url
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = url;
+    }
+
     pub fn paths(&self) -> &Paths {
         &self.inner.paths
     }
@@ -303,6 +323,15 @@ impl Engine {
         self.catalog().action_detail(action_ref)
     }
 
+    /// The file an action's `entry_point` names.
+    pub fn entry_point_file(&self, action_ref: &str) -> Result<PathBuf, EngineError> {
+        let catalog = self.catalog();
+        let (pack, action) = catalog.action(action_ref)?;
+        catalog::entry_point_path(pack, action).ok_or_else(|| {
+            EngineError::NotFound(format!("action '{action_ref}' has no entry point"))
+        })
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
         self.inner.bus.subscribe()
     }
@@ -318,14 +347,45 @@ impl Engine {
 
     pub(crate) async fn run_with_parent(
         &self,
-        req: RunRequest,
+        mut req: RunRequest,
         parent: Option<String>,
         mut context: Map<String, Value>,
     ) -> Result<Execution, EngineError> {
         if let Some(parent) = &parent {
             self.check_limits(parent, &req.action)?;
         }
-        let lease = match &req.content_version {
+        for (k, v) in std::mem::take(&mut req.context) {
+            context.entry(k).or_insert(v);
+        }
+        let user = req
+            .user
+            .clone()
+            .or_else(|| {
+                context
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| self.local_user().to_string());
+        context.insert("user".into(), Value::String(user));
+        // The revision may come as StackStorm's runner parameter too; either
+        // way it is the engine's to resolve, never passed on as a parameter.
+        let content_version = match req.parameters.remove("content_version") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(rev)) => Some(rev),
+            Some(other) => {
+                return Err(EngineError::BadRequest(format!(
+                "action '{}': content_version {other} must be a string (a tag, branch or commit)",
+                req.action
+            )))
+            }
+        };
+        let content_version = req
+            .content_version
+            .take()
+            .or(content_version)
+            .filter(|r| !r.is_empty());
+        let lease = match &content_version {
             Some(rev) => Some(self.checkout_for(&req.action, rev).await?),
             None => None,
         };
@@ -335,7 +395,7 @@ impl Engine {
                 Some(lease) => crate::pack_revisions::action_in_checkout(
                     lease.checkout(),
                     &req.action,
-                    req.content_version.as_deref().unwrap_or_default(),
+                    content_version.as_deref().unwrap_or_default(),
                 )?,
                 None => catalog.action(&req.action)?,
             };
@@ -352,7 +412,7 @@ impl Engine {
                 &req.parameters,
                 &RenderContext {
                     config: config.clone(),
-                    action_context: self.action_context(&pack.name, parent.as_deref(), &context),
+                    action_context: self.action_context(&pack.name, &context),
                     datastore: Some(std::sync::Arc::new(params::datastore::KvStore::new(
                         self.inner.paths.db(),
                     ))),
@@ -397,6 +457,7 @@ impl Engine {
                 callback: None,
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
+                api: None,
             };
             let mut masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
             // A workflow's secret passed to a task as an ordinary parameter
@@ -404,6 +465,13 @@ impl Engine {
             for value in masked.values_mut() {
                 secrets.mask_value(value);
             }
+            if let Some(rev) = &content_version {
+                masked.insert("content_version".into(), Value::String(rev.clone()));
+            }
+            let mut embedded = ExecutionAction::new(&action.ref_, &action.runner_type);
+            embedded.description = action.description.clone();
+            embedded.enabled = action.enabled;
+            embedded.entry_point = action.entry_point.clone().unwrap_or_default();
             (
                 request,
                 masked,
@@ -411,12 +479,13 @@ impl Engine {
                 commit,
                 conductor,
                 pack.name.clone(),
+                embedded,
             )
         };
-        let (mut request, parameters, secrets, commit, conductor, pack_name) = prepared;
+        let (mut request, parameters, secrets, commit, conductor, pack_name, embedded) = prepared;
         let python_env = match (&request.pack_dir, request.runner_type.as_str()) {
             (Some(dir), crate::python_envs::PYTHON_RUNNER) => Some(
-                self.python_env_for_run(&pack_name, dir, req.content_version.as_deref())
+                self.python_env_for_run(&pack_name, dir, content_version.as_deref())
                     .await?,
             ),
             _ => None,
@@ -425,24 +494,34 @@ impl Engine {
         let id = new_execution_id();
         request.execution_id = id.clone();
         context
-            .entry("user".to_string())
-            .or_insert_with(|| Value::String(current_user()));
+            .entry("pack".to_string())
+            .or_insert_with(|| Value::String(pack_name.clone()));
+        if let Some(sha) = &commit {
+            context.insert("commit".into(), Value::String(sha.clone()));
+        }
         let now = now_rfc3339();
+        let web_url = self
+            .inner
+            .console_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|base| format!("{}/#/execution/{id}", base.trim_end_matches('/')));
         let mut execution = Execution {
             id: id.clone(),
-            action: req.action.clone(),
-            runner: request.runner_type.clone(),
-            parameters,
+            action: embedded,
+            runner: ExecutionRunner::new(&request.runner_type),
+            liveaction_id: id.clone(),
             status: Status::Requested,
             start_timestamp: now.clone(),
             end_timestamp: None,
             elapsed_seconds: None,
+            web_url,
+            parameters,
+            context,
             result: Value::Null,
-            content_version: req.content_version.clone(),
-            commit: commit.clone(),
             parent,
             children: vec![],
-            context,
             log: vec![StatusLogEntry {
                 status: Status::Requested,
                 timestamp: now.clone(),
@@ -454,6 +533,8 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        let action_token = token::random_token();
+        let action_token_hash = crate::auth::hash_secret(&action_token);
         if let Some(lease) = lease {
             self.keep_worktree(&id, lease);
         }
@@ -476,6 +557,7 @@ impl Engine {
                 Live {
                     execution: execution.clone(),
                     token: token.clone(),
+                    action_token_hash: Some(action_token_hash.clone()),
                     runner_pid: None,
                     child_pid: None,
                     control: None,
@@ -488,14 +570,34 @@ impl Engine {
         self.inner.store.write_nowait(WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token: Some(token.clone()),
+            action_token_hash: Some(action_token_hash),
             runner_pid: None,
         })?;
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
+            created: true,
+        });
+        // The parent lists its children, as StackStorm's records do.
+        if let Some(parent_id) = &execution.parent {
+            let parent = {
+                let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                live.get_mut(parent_id).map(|l| {
+                    l.execution.children.push(id.clone());
+                    l.execution.clone()
+                })
+            };
+            if let Some(parent) = parent {
+                self.persist_soon(&parent, true)?;
+            }
+        }
+        let api_url = self.api_url();
+        request.api = Some(stormdesk_runner::protocol::ApiAccess {
+            url: format!("{}/v1", api_url.trim_end_matches('/')),
+            token: action_token,
         });
         request.callback = Some(stormdesk_runner::protocol::Callback {
             discover: Some(self.inner.paths.listener_file()),
-            url: self.api_url(),
+            url: api_url,
             token,
             attempts: self.inner.callback_attempts,
             backoff_ms: 50,
@@ -503,7 +605,7 @@ impl Engine {
         tracing::info!(execution = %id, action = %req.action, "scheduled");
         if let Some(conductor) = conductor {
             // Tasks of the workflow's pack run at the commit asked for.
-            let pin = req.content_version.as_ref().and(commit);
+            let pin = content_version.as_ref().and(commit);
             let has_secrets = !request.secrets.is_empty();
             let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
             crate::workflow::begin(self, &id, run);
@@ -518,43 +620,16 @@ impl Engine {
         self.execution(&id).await
     }
 
-    /// `action_context` for parameter templates, as StackStorm builds it
-    /// from the execution's context: `user`, `pack`, `api_url`, the task's
-    /// place in its workflow, and for a task `parent` (the workflow's
-    /// `execution_id`, `user` and `pack`).
-    fn action_context(
-        &self,
-        pack: &str,
-        parent: Option<&str>,
-        context: &Map<String, Value>,
-    ) -> Value {
+    /// `action_context` for parameter templates: the execution's context as
+    /// StackStorm gives it to parameter rendering (`user`, `pack`, and for a
+    /// workflow task `parent` and `orquesta`), plus `api_url`.
+    fn action_context(&self, pack: &str, context: &Map<String, Value>) -> Value {
         let mut ac = context.clone();
-        let user = ac
-            .get("user")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .unwrap_or_else(current_user);
-        ac.insert("user".into(), Value::String(user.clone()));
         ac.insert("pack".into(), Value::String(pack.to_string()));
         ac.insert(
             "api_url".into(),
             Value::String(format!("{}/v1", self.api_url())),
         );
-        if let Some(parent) = parent {
-            let parent_pack = {
-                let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-                live.get(parent)
-                    .and_then(|l| l.execution.action.split('.').next().map(str::to_string))
-            };
-            ac.insert(
-                "parent".into(),
-                serde_json::json!({
-                    "execution_id": parent,
-                    "user": user,
-                    "pack": parent_pack,
-                }),
-            );
-        }
         Value::Object(ac)
     }
 
@@ -577,9 +652,9 @@ impl Engine {
             let mut names: Vec<String> = chain
                 .iter()
                 .rev()
-                .map(|e| match e.context.get("task").and_then(Value::as_str) {
-                    Some(task) => format!("{task} ({})", e.action),
-                    None => e.action.clone(),
+                .map(|e| match e.task_name() {
+                    Some(task) => format!("{task} ({})", e.action.ref_),
+                    None => e.action.ref_.clone(),
                 })
                 .collect();
             names.push(action.to_string());
@@ -637,7 +712,7 @@ impl Engine {
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
-                        if let Event::Execution { execution } = &ev.event {
+                        if let Event::Execution { execution, .. } = &ev.event {
                             if execution.id == id && execution.status.is_completed() {
                                 return Ok(*execution.clone());
                             }
@@ -742,44 +817,23 @@ impl Engine {
         self.inner.store.executions(filter).await
     }
 
+    /// How many executions match `filter` (its `limit` and `offset` aside).
+    pub async fn count_executions(&self, filter: ExecutionFilter) -> Result<u64, EngineError> {
+        self.inner.store.count_executions(filter).await
+    }
+
+    /// The output recorded so far, in order, after chunk `after_seq` when given.
     pub async fn output(
         &self,
         id: &str,
         after_seq: Option<u64>,
-    ) -> Result<Vec<OutputChunk>, EngineError> {
-        self.execution(id).await?;
-        self.inner.store.output(id, after_seq).await
-    }
-
-    /// Runs an execution again with its parameters, overridden by `parameters`.
-    /// Secret parameters were never stored in clear, so they must be given again.
-    pub async fn re_run(
-        &self,
-        id: &str,
-        parameters: Map<String, Value>,
-        content_version: Option<String>,
-    ) -> Result<Execution, EngineError> {
-        let original = self.execution(id).await?;
-        let mut merged: Map<String, Value> = original
-            .parameters
-            .into_iter()
-            .filter(|(_, v)| v.as_str() != Some(crate::mask::MASK))
-            .collect();
-        let detail = self.action(&original.action)?;
-        merged.retain(|k, _| {
-            detail
-                .parameters
-                .get(k)
-                .map(|p| !p.immutable)
-                .unwrap_or(false)
-        });
-        merged.extend(parameters);
-        self.run(RunRequest {
-            action: original.action,
-            parameters: merged,
-            content_version: content_version.or(original.content_version),
-        })
-        .await
+    ) -> Result<Vec<ExecutionOutput>, EngineError> {
+        let execution = self.execution(id).await?;
+        let chunks = self.inner.store.output(id, after_seq).await?;
+        Ok(chunks
+            .iter()
+            .map(|c| ExecutionOutput::new(&execution, c))
+            .collect())
     }
 
     /// Runs `f` with the secret values of `id`, if it has any.
@@ -819,15 +873,22 @@ impl Engine {
     }
 
     fn upsert(&self, execution: &Execution, keep_token: bool) -> WriteOp {
-        let (callback_token, runner_pid) = {
+        let (callback_token, action_token_hash, runner_pid) = {
             let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
             live.get(&execution.id)
-                .map(|l| (keep_token.then(|| l.token.clone()), l.runner_pid))
-                .unwrap_or((None, None))
+                .map(|l| {
+                    (
+                        keep_token.then(|| l.token.clone()),
+                        l.action_token_hash.clone().filter(|_| keep_token),
+                        l.runner_pid,
+                    )
+                })
+                .unwrap_or((None, None, None))
         };
         WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token,
+            action_token_hash,
             runner_pid,
         }
     }
@@ -835,6 +896,7 @@ impl Engine {
     fn publish(&self, execution: &Execution) {
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
+            created: false,
         });
     }
 
@@ -944,7 +1006,8 @@ pub(crate) fn complete(execution: &mut Execution, status: Status, result: Value)
     execution.result = result;
 }
 
-fn current_user() -> String {
+/// The login name of the account running Stormdesk.
+pub(crate) fn current_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "stormdesk".to_string())

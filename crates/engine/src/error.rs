@@ -73,6 +73,14 @@ pub enum EngineError {
     Workflow { action: String, message: String },
     #[error(transparent)]
     PythonEnv(Box<crate::pyenv::PyEnvError>),
+    /// Missing or wrong credentials; the message says which to send.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials that may not do this (an action's token outside its scope).
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
 }
 
 impl From<ParamError> for EngineError {
@@ -107,7 +115,10 @@ impl EngineError {
         match self {
             EngineError::UnknownAction(_)
             | EngineError::UnknownPack(_)
-            | EngineError::UnknownExecution(_) => "not_found",
+            | EngineError::UnknownExecution(_)
+            | EngineError::NotFound(_) => "not_found",
+            EngineError::Unauthorized(_) => "unauthorized",
+            EngineError::Forbidden(_) => "forbidden",
             EngineError::Params(_)
             | EngineError::BadRequest(_)
             | EngineError::Workflow { .. }
@@ -135,11 +146,16 @@ impl EngineError {
     }
 }
 
-/// The one error shape across the IPC/HTTP boundary.
+/// The one error shape across the IPC/HTTP boundary: StackStorm's
+/// `{"faultstring": ...}` (its `Error` schema, which `st2client` prints)
+/// with Stormdesk's `code`, one of a small stable set faces branch on:
+/// `not_found`, `invalid_input`, `unsupported`, `conflict`, `pack_error`,
+/// `git_error`, `unauthorized`, `forbidden`, `internal`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct ErrorBody {
-    pub code: String,
+    #[serde(rename = "faultstring", alias = "message")]
     pub message: String,
+    pub code: String,
 }
 
 impl std::fmt::Display for ErrorBody {

@@ -14,19 +14,30 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::mask::MASK;
 
-/// Where a key lives. StackStorm's full names (`st2kv.system`) are accepted too.
+/// Where a key lives: shown with StackStorm's full names (`st2kv.system`,
+/// `st2kv.user`); the short names are accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
 pub enum KeyScope {
+    #[serde(rename = "st2kv.system", alias = "system")]
     System,
+    #[serde(rename = "st2kv.user", alias = "user")]
     User,
 }
 
 impl KeyScope {
+    /// The short name, as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             KeyScope::System => "system",
             KeyScope::User => "user",
+        }
+    }
+
+    /// StackStorm's full name (`st2kv.system`, `st2kv.user`).
+    pub fn full_name(self) -> &'static str {
+        match self {
+            KeyScope::System => "st2kv.system",
+            KeyScope::User => "st2kv.user",
         }
     }
 
@@ -45,14 +56,27 @@ impl std::fmt::Display for KeyScope {
     }
 }
 
-/// A stored key as the API returns it.
+/// A key as the API returns it: StackStorm's `KeyValuePairAPI`
+/// (`st2common/models/api/keyvalue.py`). A user-scoped key is stored as
+/// `<user>:<name>` (StackStorm's `UserKeyReference`) and shown with `name`
+/// and `user` apart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyValuePair {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// `key_value_pair:<scope>:<stored name>`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub uid: String,
     pub name: String,
     /// [`MASK`] for a secret key unless it was read with `decrypt`.
     pub value: String,
     pub scope: KeyScope,
     pub secret: bool,
+    /// True while a secret value is hidden (StackStorm shows the ciphertext).
+    #[serde(default)]
+    pub encrypted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
     /// RFC 3339 UTC with microseconds (`2026-01-01T00:00:00.000000Z`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_timestamp: Option<String>,
@@ -62,8 +86,35 @@ impl KeyValuePair {
     pub(crate) fn masked(mut self, decrypt: bool) -> Self {
         if self.secret && !decrypt {
             self.value = MASK.to_string();
+            self.encrypted = true;
         }
         self
+    }
+
+    /// The stored pair as the API shows it: ids, and a user key's owner apart.
+    pub(crate) fn presented(mut self) -> Self {
+        self.uid = format!("key_value_pair:{}:{}", self.scope.full_name(), self.name);
+        self.id = crate::model::resource_id("key_value_pair", &self.uid);
+        if self.scope == KeyScope::User {
+            if let Some((user, name)) = self.name.split_once(':') {
+                self.user = Some(user.to_string());
+                self.name = name.to_string();
+            }
+        }
+        self
+    }
+}
+
+/// The stored name of a key: `<user>:<name>` in the user scope.
+fn stored_name(scope: KeyScope, user: Option<&str>, name: &str) -> Result<String, EngineError> {
+    match scope {
+        KeyScope::System => Ok(name.to_string()),
+        KeyScope::User => match user.filter(|u| !u.is_empty()) {
+            Some(user) => Ok(format!("{user}:{name}")),
+            None => Err(EngineError::BadRequest(format!(
+                "key '{name}' in scope 'user' needs the user it belongs to"
+            ))),
+        },
     }
 }
 
@@ -71,6 +122,8 @@ impl KeyValuePair {
 #[derive(Debug, Clone)]
 pub struct KeySet {
     pub scope: KeyScope,
+    /// Whose key, in the user scope.
+    pub user: Option<String>,
     pub name: String,
     pub value: String,
     pub secret: bool,
@@ -83,6 +136,7 @@ impl KeySet {
     pub fn new(scope: KeyScope, name: impl Into<String>, value: impl Into<String>) -> KeySet {
         KeySet {
             scope,
+            user: None,
             name: name.into(),
             value: value.into(),
             secret: false,
@@ -119,6 +173,8 @@ impl KeySet {
 #[derive(Debug, Clone, Default)]
 pub struct KeyFilter {
     pub scope: Option<KeyScope>,
+    /// Whose user-scoped keys (none listed without it).
+    pub user: Option<String>,
     /// Names starting with this exact text (no wildcards).
     pub prefix: Option<String>,
     /// At most this many; `None` for all.
@@ -142,49 +198,90 @@ fn check_name(scope: KeyScope, name: &str) -> Result<(), EngineError> {
 
 impl Engine {
     /// The key, or `None` when it was never set, was deleted or has expired.
+    /// A user-scoped key is `user`'s.
     pub async fn key_get(
         &self,
         scope: KeyScope,
+        user: Option<&str>,
         name: &str,
         decrypt: bool,
     ) -> Result<Option<KeyValuePair>, EngineError> {
         check_name(scope, name)?;
+        let stored = stored_name(scope, user, name)?;
         let now = timestamp(Utc::now());
-        let key = self.inner.store.keys().get(scope, name, now).await?;
-        Ok(key.map(|k| k.masked(decrypt)))
+        let key = self.inner.store.keys().get(scope, &stored, now).await?;
+        Ok(key.map(|k| k.masked(decrypt).presented()))
     }
 
     /// Creates or replaces a key; returns it as stored (a secret value masked).
     pub async fn key_set(&self, set: KeySet) -> Result<KeyValuePair, EngineError> {
         check_name(set.scope, &set.name)?;
         let key = KeyValuePair {
-            name: set.name,
+            id: String::new(),
+            uid: String::new(),
+            name: stored_name(set.scope, set.user.as_deref(), &set.name)?,
             value: set.value,
             scope: set.scope,
             secret: set.secret,
+            encrypted: false,
+            user: None,
             expire_timestamp: set.expire_at.map(timestamp),
         };
         let now = timestamp(Utc::now());
         self.inner.store.keys().set(key.clone(), now).await?;
-        Ok(key.masked(false))
+        Ok(key.masked(false).presented())
     }
 
     /// Deletes a key; false when there was none (or it had expired).
-    pub async fn key_delete(&self, scope: KeyScope, name: &str) -> Result<bool, EngineError> {
+    pub async fn key_delete(
+        &self,
+        scope: KeyScope,
+        user: Option<&str>,
+        name: &str,
+    ) -> Result<bool, EngineError> {
         check_name(scope, name)?;
+        let stored = stored_name(scope, user, name)?;
         let now = timestamp(Utc::now());
-        self.inner.store.keys().delete(scope, name, now).await
+        self.inner.store.keys().delete(scope, &stored, now).await
     }
 
-    /// Keys that have not expired, by scope then name.
+    /// Keys that have not expired, system scope first, then by name. With no
+    /// scope, the system keys and `filter.user`'s keys.
     pub async fn key_list(
         &self,
         filter: KeyFilter,
         decrypt: bool,
     ) -> Result<Vec<KeyValuePair>, EngineError> {
         let now = timestamp(Utc::now());
-        let keys = self.inner.store.keys().list(filter, now).await?;
-        Ok(keys.into_iter().map(|k| k.masked(decrypt)).collect())
+        let scopes: Vec<KeyScope> = match filter.scope {
+            Some(s) => vec![s],
+            None => vec![KeyScope::System, KeyScope::User],
+        };
+        let mut out = Vec::new();
+        for scope in scopes {
+            let prefix = filter.prefix.clone().unwrap_or_default();
+            let prefix = match scope {
+                KeyScope::System => prefix,
+                KeyScope::User => match &filter.user {
+                    Some(user) => format!("{user}:{prefix}"),
+                    None => continue,
+                },
+            };
+            let part = KeyFilter {
+                scope: Some(scope),
+                user: None,
+                prefix: Some(prefix).filter(|p| !p.is_empty()),
+                limit: None,
+                offset: 0,
+            };
+            out.extend(self.inner.store.keys().list(part, now.clone()).await?);
+        }
+        Ok(out
+            .into_iter()
+            .skip(filter.offset as usize)
+            .take(filter.limit.map_or(usize::MAX, |l| l as usize))
+            .map(|k| k.masked(decrypt).presented())
+            .collect())
     }
 }
 
@@ -223,10 +320,14 @@ mod tests {
     #[test]
     fn secret_values_are_masked_unless_decrypted() {
         let key = KeyValuePair {
+            id: String::new(),
+            uid: String::new(),
             name: "k".into(),
             value: "hunter2".into(),
             scope: KeyScope::System,
             secret: true,
+            encrypted: false,
+            user: None,
             expire_timestamp: None,
         };
         assert_eq!(key.clone().masked(false).value, MASK);

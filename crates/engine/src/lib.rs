@@ -1,12 +1,14 @@
 //! Stormdesk's engine: packs and their actions, parameter validation, the
-//! execution store, the event bus, the runner processes, and the HTTP API that
-//! doubles as the runners' callback listener.
+//! execution store, the event bus, the runner processes, and the HTTP API
+//! (StackStorm's v1 API, with its auth; see `docs/api.md`) that also serves
+//! the runners' callback routes.
 //!
 //! It is a plain tokio library with no UI dependency: the desktop app, the CLI
 //! and `stormdesk serve` are thin faces over [`Engine`]. It does not run actions
 //! itself; each runs in a `stormdesk-runner` process (crate `stormdesk-runner`).
 
 pub mod api;
+pub mod auth;
 pub mod bundled;
 mod callbacks;
 pub mod catalog;
@@ -14,6 +16,7 @@ mod engine;
 pub mod error;
 pub mod events;
 pub mod git;
+mod internal_runs;
 pub mod keys;
 mod launch;
 pub mod mask;
@@ -25,10 +28,12 @@ pub mod paths;
 pub mod pyenv;
 mod python_envs;
 pub mod reconcile;
+mod rerun;
 pub mod store;
 pub mod token;
 pub mod workflow;
 
+pub use auth::Identity;
 pub use catalog::{ActionDetail, ActionSummary, PackSummary};
 pub use engine::{Engine, EngineOptions};
 /// Defaults of the limits in [`EngineOptions`].
@@ -38,4 +43,8 @@ pub mod engine_limits {
 pub use error::{EngineError, ErrorBody};
 pub use events::BusEvent;
 pub use launch::default_runner_bin;
-pub use model::{Event, Execution, ExecutionFilter, OutputChunk, RunRequest, Status, Stream};
+pub use model::{
+    Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
+    OutputChunk, RunRequest, SortOrder, Status, Stream,
+};
+pub use rerun::ReRun;

@@ -104,47 +104,256 @@ pub struct StatusLogEntry {
     pub timestamp: String,
 }
 
-/// One execution as stored and shown. Parameters have secrets masked.
+/// The action an execution ran, as StackStorm embeds it in an execution
+/// (`ActionAPI`, `st2common/models/api/action.py`): enough to show and re-run
+/// it without the catalogue. The parameter schema is left out; ask
+/// `/v1/actions/{ref}` for it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ExecutionAction {
+    /// A stable id derived from the ref ([`resource_id`]).
+    #[serde(default)]
+    pub id: String,
+    /// `pack.name`.
+    #[serde(rename = "ref")]
+    pub ref_: String,
+    /// `action:<pack>:<name>`.
+    #[serde(default)]
+    pub uid: String,
+    pub name: String,
+    pub pack: String,
+    pub runner_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Relative to the pack's `actions/` directory; empty for none (as StackStorm).
+    #[serde(default)]
+    pub entry_point: String,
+}
+
+/// The runner type of an execution (StackStorm's `RunnerTypeAPI`, without
+/// its parameter schema: `/v1/runnertypes/{name}` has it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ExecutionRunner {
+    #[serde(default)]
+    pub id: String,
+    /// `runner_type:<name>`.
+    #[serde(default)]
+    pub uid: String,
+    pub name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub runner_module: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A stable 24-hex-digit id (the width of StackStorm's Mongo ids) for a
+/// resource Stormdesk keys by name: the start of `sha256("<kind>:<name>")`.
+pub fn resource_id(kind: &str, name: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{kind}:{name}").as_bytes());
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl ExecutionAction {
+    /// The embedded record of `pack.name` run by `runner_type`.
+    pub fn new(ref_: &str, runner_type: &str) -> ExecutionAction {
+        let (pack, name) = ref_.split_once('.').unwrap_or(("", ref_));
+        ExecutionAction {
+            id: resource_id("action", ref_),
+            ref_: ref_.to_string(),
+            uid: format!("action:{pack}:{name}"),
+            name: name.to_string(),
+            pack: pack.to_string(),
+            runner_type: runner_type.to_string(),
+            description: None,
+            enabled: true,
+            entry_point: String::new(),
+        }
+    }
+}
+
+impl ExecutionRunner {
+    pub fn new(name: &str) -> ExecutionRunner {
+        ExecutionRunner {
+            id: resource_id("runner_type", name),
+            uid: format!("runner_type:{name}"),
+            name: name.to_string(),
+            enabled: true,
+            runner_module: name.to_string(),
+        }
+    }
+}
+
+/// One execution as stored, published and served: StackStorm's
+/// `ActionExecutionAPI` (`st2common/models/api/execution.py`, the
+/// `Execution` schema of its `openapi.yaml`). Parameters and results have
+/// secrets masked.
+///
+/// Stormdesk's own facts live where that shape has room for them:
+/// `parameters.content_version` (the revision asked for, a runner parameter
+/// in StackStorm too) and `context.commit` (the commit it resolved to).
+/// Workflow tasks carry StackStorm's `context.orquesta` (`task_name`,
+/// `task_id`, `task_route`, `item_id`, `workflow_execution_id`, plus
+/// `attempt`) and `context.parent` (`execution_id`, `user`, `pack`, and the
+/// parent's own `parent`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Execution {
     pub id: String,
-    /// Action ref, `pack.name`.
-    pub action: String,
-    pub runner: String,
-    pub parameters: Map<String, Value>,
+    pub action: ExecutionAction,
+    pub runner: ExecutionRunner,
+    /// StackStorm keeps a separate live action; here it is the execution itself.
+    #[serde(default)]
+    pub liveaction_id: String,
     pub status: Status,
+    /// RFC 3339 UTC with microseconds, `Z`.
     pub start_timestamp: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_timestamp: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_seconds: Option<f64>,
+    /// The console's page of this execution, when a console serves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_url: Option<String>,
     #[serde(default)]
+    pub parameters: Map<String, Value>,
+    /// `user`, `pack`, `orquesta`, `parent`, `commit`, runner and action pids.
+    #[serde(default)]
+    pub context: Map<String, Value>,
+    /// Absent until the execution completes.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub result: Value,
-    /// The revision asked for (tag, branch, commit), if any.
-    #[serde(default)]
-    pub content_version: Option<String>,
-    /// The commit the run used, when the pack is a git repository.
-    #[serde(default)]
-    pub commit: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     #[serde(default)]
     pub children: Vec<String>,
-    /// user, task name, route, item index, runner pid.
-    #[serde(default)]
-    pub context: Map<String, Value>,
     #[serde(default)]
     pub log: Vec<StatusLogEntry>,
 }
 
-/// What a face asks the engine to run.
+impl Execution {
+    /// `pack.name` of the action.
+    pub fn action_ref(&self) -> &str {
+        &self.action.ref_
+    }
+
+    /// The runner type's name (`orquesta` for workflows).
+    pub fn runner_name(&self) -> &str {
+        &self.runner.name
+    }
+
+    /// The revision asked for (tag, branch or commit), if any.
+    pub fn content_version(&self) -> Option<&str> {
+        self.parameters
+            .get("content_version")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The commit the run used, when its pack is a git repository.
+    pub fn commit(&self) -> Option<&str> {
+        self.context.get("commit").and_then(Value::as_str)
+    }
+
+    /// Who ran it (`context.user`).
+    pub fn user(&self) -> Option<&str> {
+        self.context.get("user").and_then(Value::as_str)
+    }
+
+    /// The workflow task this execution runs for (`context.orquesta.task_name`).
+    pub fn task_name(&self) -> Option<&str> {
+        self.context.get("orquesta")?.get("task_name")?.as_str()
+    }
+}
+
+/// One piece of an execution's output as the API and the event stream show
+/// it: StackStorm's `ActionExecutionOutputAPI`, plus `seq`, the chunk's
+/// gap-free position from 0 (Stormdesk's, for resuming and ordering).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecutionOutput {
+    pub execution_id: String,
+    pub action_ref: String,
+    pub runner_ref: String,
+    /// RFC 3339 UTC.
+    pub timestamp: String,
+    /// `stdout`, `stderr` or `output`.
+    pub output_type: String,
+    pub data: String,
+    pub seq: u64,
+}
+
+impl ExecutionOutput {
+    pub fn new(execution: &Execution, chunk: &OutputChunk) -> ExecutionOutput {
+        ExecutionOutput::from_parts(
+            &execution.id,
+            execution.action_ref(),
+            execution.runner_name(),
+            chunk,
+        )
+    }
+
+    pub fn from_parts(id: &str, action: &str, runner: &str, chunk: &OutputChunk) -> Self {
+        ExecutionOutput {
+            execution_id: id.to_string(),
+            action_ref: action.to_string(),
+            runner_ref: runner.to_string(),
+            timestamp: chunk.timestamp.clone(),
+            output_type: output_type(chunk.stream).to_string(),
+            data: chunk.data.clone(),
+            seq: chunk.seq,
+        }
+    }
+}
+
+/// StackStorm's `output_type` for a stream (`output` for anything else).
+pub fn output_type(stream: Stream) -> &'static str {
+    match stream {
+        Stream::Stdout => "stdout",
+        Stream::Stderr => "stderr",
+        Stream::Other => "output",
+    }
+}
+
+/// What a face asks the engine to run: StackStorm's `ExecutionRequest`
+/// (`action`, `parameters`, `context`, `user`), and Stormdesk's
+/// `content_version` (also accepted as `parameters.content_version`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunRequest {
     pub action: String,
     #[serde(default)]
     pub parameters: Map<String, Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_version: Option<String>,
+    /// Merged into the execution's context (e.g. StackStorm's `trace_context`).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+    /// Who the execution runs as (`context.user`); the caller's user when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+impl RunRequest {
+    pub fn new(action: impl Into<String>, parameters: Map<String, Value>) -> RunRequest {
+        RunRequest {
+            action: action.into(),
+            parameters,
+            ..Default::default()
+        }
+    }
+}
+
+/// Sort order of a listing, by start time.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    /// Newest first (StackStorm's default, `-start_timestamp`).
+    #[default]
+    Desc,
+    Asc,
 }
 
 /// Filters for listing executions; all optional.
@@ -158,10 +367,13 @@ pub struct ExecutionFilter {
     pub pack: Option<String>,
     #[serde(default)]
     pub parent: Option<String>,
-    /// Only top-level executions (no parent).
+    /// Only top-level executions (no parent; StackStorm's `parent=null`).
     #[serde(default)]
     pub roots_only: bool,
-    /// Runs asked at this revision (`content_version`).
+    /// Who ran them (`context.user`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Runs asked at this revision (`parameters.content_version`).
     #[serde(default)]
     pub content_version: Option<String>,
     /// Started at or after / before this RFC 3339 time.
@@ -173,39 +385,42 @@ pub struct ExecutionFilter {
     /// masked), result, context.
     #[serde(default)]
     pub q: Option<String>,
-    /// At most this many (default 100), newest first, after skipping `offset`.
+    /// At most this many (default 100), after skipping `offset`.
     #[serde(default)]
     pub limit: Option<u32>,
     #[serde(default)]
     pub offset: Option<u32>,
+    /// Newest first unless `Asc` (records are kept in the order they started).
+    #[serde(default)]
+    pub order: SortOrder,
+    /// Leave results out (`result` absent): a listing stays fast however
+    /// large each result is.
+    #[serde(default)]
+    pub exclude_result: bool,
 }
 
-/// What the engine publishes on its bus. Faces map these to Tauri events or SSE.
+/// What the engine publishes on its bus. Faces map these to Tauri events or
+/// SSE (StackStorm's `st2.execution__create`, `st2.execution__update`,
+/// `st2.execution.output__create`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     Execution {
         execution: Box<Execution>,
+        /// First publication of this execution.
+        #[serde(default)]
+        created: bool,
     },
     Output {
-        execution_id: String,
-        chunk: OutputChunk,
+        output: ExecutionOutput,
     },
 }
 
 impl Event {
     pub fn execution_id(&self) -> &str {
         match self {
-            Event::Execution { execution } => &execution.id,
-            Event::Output { execution_id, .. } => execution_id,
-        }
-    }
-
-    /// SSE event name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Event::Execution { .. } => "execution",
-            Event::Output { .. } => "output",
+            Event::Execution { execution, .. } => &execution.id,
+            Event::Output { output } => &output.execution_id,
         }
     }
 }

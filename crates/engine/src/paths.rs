@@ -83,6 +83,10 @@ impl Paths {
     pub fn token_file(&self) -> PathBuf {
         self.config.join("token")
     }
+    /// The local user for `POST /auth/v1/tokens` (`username = ...`, `password = ...`; 0600).
+    pub fn credentials_file(&self) -> PathBuf {
+        self.config.join("credentials")
+    }
     /// Pack configs, `<data>/configs/<pack>.yaml`, as StackStorm's `/opt/stackstorm/configs`.
     pub fn configs(&self) -> PathBuf {
         self.data.join("configs")

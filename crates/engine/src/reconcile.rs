@@ -79,7 +79,7 @@ fn is_zombie(pid: u32) -> bool {
 pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineError> {
     let mut workflows = Vec::new();
     for u in engine.inner.store.unfinished().await? {
-        if u.execution.runner == crate::workflow::WORKFLOW_RUNNER {
+        if u.execution.runner_name() == crate::workflow::WORKFLOW_RUNNER {
             workflows.push(u.execution);
             continue;
         }
@@ -99,6 +99,7 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineEr
                 Live {
                     execution: u.execution,
                     token: u.callback_token.unwrap_or_default(),
+                    action_token_hash: u.action_token_hash,
                     runner_pid: u.runner_pid,
                     child_pid,
                     control: None,

@@ -107,7 +107,7 @@ struct Client {
     /// The listener's base URL; re-read from `discover` when it cannot be reached.
     base: String,
     discover: Option<std::path::PathBuf>,
-    /// `/v1/executions/<id>`.
+    /// `/runner/v1/executions/<id>`.
     path: String,
     authorization: String,
     attempts: u32,
@@ -125,7 +125,7 @@ impl Client {
                 .build(),
             base: cb.url.trim_end_matches('/').to_string(),
             discover: cb.discover.clone(),
-            path: format!("/v1/executions/{}", percent_encode(execution_id)),
+            path: format!("/runner/v1/executions/{}", percent_encode(execution_id)),
             authorization: format!("Bearer {}", cb.token),
             attempts: cb.attempts.max(1),
             backoff: Duration::from_millis(cb.backoff_ms),

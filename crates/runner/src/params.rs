@@ -164,14 +164,9 @@ pub(crate) fn st2_action_env(req: &RunnerRequest) -> Vec<(String, String)> {
             req.execution_id.clone(),
         ),
     ];
-    if let Some(cb) = &req.callback {
-        env.push(("ST2_ACTION_API_URL".to_string(), api_url(&cb.url)));
-        env.push(("ST2_ACTION_AUTH_TOKEN".to_string(), cb.token.clone()));
+    if let Some(api) = &req.api {
+        env.push(("ST2_ACTION_API_URL".to_string(), api.url.clone()));
+        env.push(("ST2_ACTION_AUTH_TOKEN".to_string(), api.token.clone()));
     }
     env
-}
-
-/// `{callback.url}/v1`, the equivalent of StackStorm's public API URL.
-pub(crate) fn api_url(base: &str) -> String {
-    format!("{}/v1", base.trim_end_matches('/'))
 }

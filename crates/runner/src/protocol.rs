@@ -3,11 +3,13 @@
 //! The engine writes one [`RunnerRequest`] as a single JSON line on the runner
 //! process's stdin. Any later line `cancel` on stdin asks the runner to cancel.
 //! The runner reports to the engine's callback listener:
-//! - `POST {url}/v1/executions/{id}/output` with an [`OutputBatch`],
-//! - `PUT {url}/v1/executions/{id}` with an [`ExecutionUpdate`]
+//! - `POST {url}/runner/v1/executions/{id}/output` with an [`OutputBatch`],
+//! - `PUT {url}/runner/v1/executions/{id}` with an [`ExecutionUpdate`]
 //!   (first `running` with the child pid, last the final status and result),
 //!
-//! each with `Authorization: Bearer {token}`. When the listener cannot be
+//! each with `Authorization: Bearer {token}` (the per-execution callback
+//! token). These routes are the runner's own, apart from the public
+//! StackStorm API under `/v1`. When the listener cannot be
 //! reached after retries, the runner writes a [`SpoolRecord`] atomically to
 //! `{spool_dir}/{execution_id}.json` and the engine reconciles it.
 
@@ -55,6 +57,33 @@ pub struct RunnerRequest {
     /// output chunk and result it reports or spools.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<String>,
+    /// The StackStorm API as the action sees it (`ST2_ACTION_API_URL`,
+    /// `ST2_ACTION_AUTH_TOKEN`); `None` when the engine offers none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ApiAccess>,
+}
+
+/// What an action needs to call the engine's StackStorm API while it runs:
+/// StackStorm gives each Python action `ST2_ACTION_API_URL` and
+/// `ST2_ACTION_AUTH_TOKEN` (`st2common/runners/base.py`,
+/// `get_action_execution_env`); `st2client.client.Client()` and
+/// `self.action_service` use them.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiAccess {
+    /// Base of the v1 API, e.g. `http://127.0.0.1:41234/v1` (`ST2_ACTION_API_URL`).
+    pub url: String,
+    /// A token the API accepts as `X-Auth-Token` while this execution runs,
+    /// for executions, keys and actions only (`ST2_ACTION_AUTH_TOKEN`).
+    pub token: String,
+}
+
+impl std::fmt::Debug for ApiAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiAccess")
+            .field("url", &self.url)
+            .field("token", &"********")
+            .finish()
+    }
 }
 
 /// One action parameter as passed to a runner.

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::params::{api_url, pack_name, st2_action_env, Params};
+use crate::params::{pack_name, st2_action_env, Params};
 use crate::protocol::{RunnerRequest, RunnerStatus};
 use crate::python_files;
 use crate::scratch::{private_dir, unique};
@@ -55,10 +55,10 @@ pub(crate) fn run(
     // replace it.
     env.retain(|(name, _)| !name.eq_ignore_ascii_case("PYTHONPATH"));
     env.extend(st2_action_env(req));
-    if let Some(cb) = &req.callback {
+    if let Some(api) = &req.api {
         // What StackStorm sets for datastore access through st2client.
-        env.push(("ST2_API_URL".into(), api_url(&cb.url)));
-        env.push(("ST2_AUTH_TOKEN".into(), cb.token.clone()));
+        env.push(("ST2_API_URL".into(), api.url.clone()));
+        env.push(("ST2_AUTH_TOKEN".into(), api.token.clone()));
     }
 
     let dir = private_dir().map_err(|(path, source)| RunError::PythonWrapper { path, source })?;

@@ -1,7 +1,7 @@
 //! Running actions and following executions.
 
 use serde_json::{Map, Value};
-use stormdesk_engine::{Engine, Execution, ExecutionFilter, OutputChunk, RunRequest};
+use stormdesk_engine::{Engine, Execution, ExecutionFilter, ExecutionOutput, RunRequest};
 use tauri::{ipc::Channel, State};
 
 use super::{body, CommandResult};
@@ -15,9 +15,8 @@ pub async fn run_action(
     content_version: Option<String>,
 ) -> CommandResult<Execution> {
     let request = RunRequest {
-        action,
-        parameters: parameters.unwrap_or_default(),
         content_version,
+        ..RunRequest::new(action, parameters.unwrap_or_default())
     };
     engine.run(request).await.map_err(body)
 }
@@ -96,7 +95,7 @@ pub async fn execution_output(
     engine: State<'_, Engine>,
     id: String,
     after_seq: Option<u64>,
-) -> CommandResult<Vec<OutputChunk>> {
+) -> CommandResult<Vec<ExecutionOutput>> {
     engine.output(&id, after_seq).await.map_err(body)
 }
 
@@ -109,7 +108,7 @@ pub async fn follow_output(
     engine: State<'_, Engine>,
     id: String,
     after_seq: Option<u64>,
-    on_chunk: Channel<OutputChunk>,
+    on_chunk: Channel<ExecutionOutput>,
 ) -> CommandResult<Execution> {
     crate::output::follow(&engine, &id, after_seq, |chunk| {
         on_chunk.send(chunk).is_ok()

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use stormdesk_desktop::{build_app, create_main_window, output, start_engine};
-use stormdesk_engine::{Engine, EngineOptions, Execution, OutputChunk, Status};
+use stormdesk_engine::{Engine, EngineOptions, Execution, ExecutionOutput, Status};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
@@ -97,10 +97,7 @@ impl Desktop {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            let data = payload["chunk"]["data"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let data = payload["data"].as_str().unwrap_or_default().to_string();
             let _ = tx.send((id, data));
         });
         rx
@@ -166,7 +163,7 @@ fn runs_hello_and_forwards_its_events() {
         .invoke("run_action", json!({ "action": "examples.hello" }))
         .expect("run_action");
     let id = scheduled["id"].as_str().expect("execution id").to_string();
-    assert_eq!(scheduled["action"], "examples.hello");
+    assert_eq!(scheduled["action"]["ref"], "examples.hello");
 
     let done = wait_completed(&events, &id);
     assert_eq!(done.status, Status::Succeeded, "{done:#?}");
@@ -192,7 +189,7 @@ fn runs_hello_and_forwards_its_events() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|c| c["stream"] == "stdout")
+        .filter(|c| c["output_type"] == "stdout")
         .map(|c| c["data"].as_str().unwrap())
         .collect();
     assert_eq!(text.trim_end(), "Hello, world");
@@ -229,7 +226,10 @@ fn errors_cross_the_boundary_as_code_and_message() {
         .invoke("get_action", json!({ "actionRef": "examples.nope" }))
         .expect_err("unknown action");
     assert_eq!(err["code"], "not_found", "{err:#}");
-    assert!(err["message"].as_str().unwrap().contains("examples.nope"));
+    assert!(err["faultstring"]
+        .as_str()
+        .unwrap()
+        .contains("examples.nope"));
     assert_eq!(err.as_object().unwrap().len(), 2, "{err:#}");
 
     let err = d
@@ -266,10 +266,11 @@ fn follows_output_until_completion() {
                 action: "examples.countdown".into(),
                 parameters: params,
                 content_version: None,
+                ..Default::default()
             })
             .await
             .expect("run");
-        let mut chunks: Vec<OutputChunk> = Vec::new();
+        let mut chunks: Vec<ExecutionOutput> = Vec::new();
         let done = tokio::time::timeout(
             TIMEOUT,
             output::follow(&engine, &scheduled.id, None, |chunk| {
@@ -367,7 +368,11 @@ fn lists_a_workflows_descendants_and_graph() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| e["context"]["task"].as_str().unwrap_or_default())
+        .map(|e| {
+            e["context"]["orquesta"]["task_name"]
+                .as_str()
+                .unwrap_or_default()
+        })
         .collect();
     assert_eq!(tasks, ["greet", "countdown"], "{all:#}");
     assert!(all

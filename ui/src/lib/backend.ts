@@ -65,21 +65,23 @@ export interface Backend {
   onResync(handler: () => void): Promise<Unsubscribe>;
 }
 
-/** Every failure the UI sees: the engine's `{code, message}`, plus transport codes of our own. */
+/** Every failure the UI sees: the engine's `{faultstring, code}`, plus transport codes of our own. */
 export class BackendError extends Error implements ErrorBody {
   readonly code: string;
+  readonly faultstring: string;
 
   constructor(body: ErrorBody) {
-    super(body.message);
+    super(body.faultstring);
     this.name = 'BackendError';
     this.code = body.code;
+    this.faultstring = body.faultstring;
   }
 
   static from(error: unknown): BackendError {
     if (error instanceof BackendError) return error;
     if (isErrorBody(error)) return new BackendError(error);
     const message = error instanceof Error ? error.message : String(error);
-    return new BackendError({ code: 'unavailable', message });
+    return new BackendError({ code: 'unavailable', faultstring: message });
   }
 }
 
@@ -88,7 +90,7 @@ function isErrorBody(value: unknown): value is ErrorBody {
     typeof value === 'object' &&
     value !== null &&
     typeof (value as ErrorBody).code === 'string' &&
-    typeof (value as ErrorBody).message === 'string'
+    typeof (value as ErrorBody).faultstring === 'string'
   );
 }
 
@@ -206,9 +208,7 @@ export class TauriBackend implements Backend {
   }
 
   async onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe> {
-    return listen<{ execution_id: string; chunk: OutputChunk }>('output', (event) =>
-      handler(event.payload.execution_id, event.payload.chunk),
-    );
+    return listen<OutputChunk>('output', (event) => handler(event.payload.execution_id, event.payload));
   }
 
   async onResync(handler: () => void): Promise<Unsubscribe> {
@@ -271,7 +271,10 @@ export class HttpBackend implements Backend {
 
   constructor(private readonly config: HttpConfig) {
     this.location = config.baseUrl || window.location.origin;
-    this.stream = new EventStream(() => this.url('/v1/stream'), () => this.headers());
+    this.stream = new EventStream(
+      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE].join(',') }),
+      () => this.headers(),
+    );
   }
 
   private url(path: string, query: Record<string, string | number | boolean | undefined> = {}): string {
@@ -301,7 +304,7 @@ export class HttpBackend implements Backend {
     } catch (error) {
       throw new BackendError({
         code: 'unavailable',
-        message: `cannot reach the engine at ${this.location}: ${String(error)}`,
+        faultstring: `cannot reach the engine at ${this.location}: ${String(error)}`,
       });
     }
     if (!response.ok) throw await errorFromResponse(response);
@@ -317,9 +320,10 @@ export class HttpBackend implements Backend {
   }
 
   getAction(ref: string, contentVersion?: string): Promise<ActionDetail> {
+    // StackStorm's overview: the runner's parameters merged in.
     return this.request(
       'GET',
-      this.url(`/v1/actions/${encodeURIComponent(ref)}`, { content_version: contentVersion || undefined }),
+      this.url(`/v1/actions/views/overview/${encodeURIComponent(ref)}`, { content_version: contentVersion || undefined }),
     );
   }
 
@@ -347,7 +351,7 @@ export class HttpBackend implements Backend {
     while (pending.length > 0) {
       const next = await Promise.all(
         pending.map((e) =>
-          this.request<Execution[]>('GET', this.url(`/v1/executions/${encodeURIComponent(e.id)}/children`)),
+          this.request<Execution[]>('GET', this.url(`/v1/executions/${encodeURIComponent(e.id)}/children`, { depth: 1 })),
         ),
       );
       const fresh = next.flat().filter((e) => !found.has(e.id));
@@ -381,14 +385,17 @@ export class HttpBackend implements Backend {
     return this.request('GET', this.url('/v1/executions', { ...filter }));
   }
 
-  cancel(id: string): Promise<Execution> {
-    return this.request('DELETE', this.url(`/v1/executions/${encodeURIComponent(id)}`));
+  async cancel(id: string): Promise<Execution> {
+    // StackStorm answers a completed execution's cancel with 200 and a faultstring.
+    const body = await this.request<Execution | ErrorBody>('DELETE', this.url(`/v1/executions/${encodeURIComponent(id)}`));
+    if ('faultstring' in body) throw new BackendError({ code: body.code ?? 'conflict', faultstring: body.faultstring });
+    return body;
   }
 
   output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
     return this.request(
       'GET',
-      this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { after: afterSeq }),
+      this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { format: 'json', after: afterSeq }),
     );
   }
 
@@ -469,7 +476,7 @@ async function errorFromResponse(response: Response): Promise<BackendError> {
     // Not JSON: fall through.
   }
   const code = response.status === 401 || response.status === 403 ? 'unauthorized' : 'unavailable';
-  return new BackendError({ code, message: text || `${response.status} ${response.statusText}` });
+  return new BackendError({ code, faultstring: text || `${response.status} ${response.statusText}` });
 }
 
 /**
@@ -534,26 +541,27 @@ class EventStream {
   }
 }
 
-/** Accepts both `event: execution` + the execution (or `{execution}`) and the bus's tagged `{type, ...}` form. */
+/** StackStorm's stream event names (`st2stream`). */
+const EXECUTION_CREATE = 'st2.execution__create';
+const EXECUTION_UPDATE = 'st2.execution__update';
+const OUTPUT_CREATE = 'st2.execution.output__create';
+
+/** An event of StackStorm's stream: its name, and the resource as data. */
 function parseStreamEvent(name: string, data: string): StreamEvent | null {
-  let payload: Record<string, unknown>;
+  let payload: unknown;
   try {
-    payload = JSON.parse(data) as Record<string, unknown>;
+    payload = JSON.parse(data);
   } catch {
     return null;
   }
-  const kind = name !== 'message' ? name : payload['type'];
-  switch (kind) {
-    case 'execution':
-      return { kind, execution: (payload['execution'] ?? payload) as Execution };
-    case 'output':
-      return {
-        kind,
-        executionId: payload['execution_id'] as string,
-        chunk: payload['chunk'] as OutputChunk,
-      };
-    case 'resync':
-      return { kind };
+  switch (name) {
+    case EXECUTION_CREATE:
+    case EXECUTION_UPDATE:
+      return { kind: 'execution', execution: payload as Execution };
+    case OUTPUT_CREATE: {
+      const chunk = payload as OutputChunk;
+      return { kind: 'output', executionId: chunk.execution_id, chunk };
+    }
     default:
       return null;
   }

@@ -52,7 +52,7 @@ export class CompletionNotifier {
     const settings = notifySettings();
     const seconds = execution.elapsed_seconds ?? (Date.parse(execution.end_timestamp ?? '') - Date.parse(execution.start_timestamp)) / 1000;
     if (!settings.enabled || !(seconds > settings.afterSeconds)) return;
-    const title = `${execution.action} ${execution.status}`;
+    const title = `${execution.action.ref} ${execution.status}`;
     this.sent.push({ id: execution.id, title });
     void show(title, `after ${Math.round(seconds)} s · ${execution.id}`);
   }

@@ -4,7 +4,7 @@
 // event touches one node and its ancestors' counts, never the whole tree.
 // No DOM here; ui/tree-view.ts draws it.
 
-import type { Execution, Status, WorkflowGraph } from './types';
+import { actionRef, itemIndex, taskName, type Execution, type Status, type WorkflowGraph } from './types';
 
 const COMPLETED: ReadonlySet<NodeStatus> = new Set<NodeStatus>(['succeeded', 'failed', 'timeout', 'canceled', 'abandoned']);
 
@@ -16,9 +16,9 @@ export interface TreeNode {
   readonly key: string;
   execution: Execution | null;
   status: NodeStatus;
-  /** Task name in the parent workflow (`context.task`). */
+  /** Task name in the parent workflow (`context.orquesta.task_name`). */
   task: string | null;
-  /** with-items index (`context.item`). */
+  /** with-items index (`context.orquesta.item_id`). */
   item: number | null;
   action: string | null;
   label: string;
@@ -35,16 +35,6 @@ export interface TreeNode {
 function label(task: string | null, item: number | null, action: string | null): string {
   const name = task ?? action?.split('.').slice(1).join('.') ?? action ?? '?';
   return item === null ? name : `${name}[${item}]`;
-}
-
-function contextString(execution: Execution, key: string): string | null {
-  const value = execution.context?.[key];
-  return typeof value === 'string' ? value : null;
-}
-
-function contextNumber(execution: Execution, key: string): number | null {
-  const value = execution.context?.[key];
-  return typeof value === 'number' ? value : null;
 }
 
 export class TreeModel {
@@ -180,8 +170,8 @@ export class TreeModel {
   }
 
   private makeNode(execution: Execution, parent: TreeNode | null): TreeNode {
-    const task = contextString(execution, 'task');
-    const item = contextNumber(execution, 'item');
+    const task = taskName(execution);
+    const item = itemIndex(execution);
     const depth = parent ? parent.depth + 1 : 0;
     return {
       key: execution.id,
@@ -189,8 +179,8 @@ export class TreeModel {
       status: execution.status,
       task,
       item,
-      action: execution.action,
-      label: parent ? label(task, item, execution.action) : execution.action,
+      action: actionRef(execution),
+      label: parent ? label(task, item, actionRef(execution)) : actionRef(execution),
       parent,
       children: [],
       depth,

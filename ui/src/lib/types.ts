@@ -1,10 +1,12 @@
 // Shapes of the engine's DTOs as they cross the IPC/HTTP boundary (snake_case,
-// as serde writes them). Kept by hand in step with crates/engine.
+// as serde writes them): StackStorm's API shapes (ActionExecutionAPI, ActionAPI,
+// PackAPI, ...), the same over the desktop's IPC and the HTTP API. Kept by hand
+// in step with crates/engine and docs/openapi.yaml.
 
-/** The one error shape across the boundary. */
+/** The one error shape across the boundary: StackStorm's `faultstring` and Stormdesk's `code`. */
 export interface ErrorBody {
   code: string;
-  message: string;
+  faultstring: string;
 }
 
 export interface UnsupportedSummary {
@@ -13,11 +15,14 @@ export interface UnsupportedSummary {
   reason: string;
 }
 
+/** StackStorm's PackAPI, with Stormdesk's `path`, `git`, `actions` (a count), `unsupported` and `errors`. */
 export interface PackSummary {
+  id: string;
   ref: string;
   name: string;
-  description: string | null;
-  version: string | null;
+  description?: string;
+  version?: string;
+  author?: string;
   path: string;
   actions: number;
   unsupported: UnsupportedSummary[];
@@ -59,15 +64,22 @@ export interface GraphTask {
   next: string[];
 }
 
+/** StackStorm's ActionAPI, with Stormdesk's `supported` and `unsupported_reason`. */
 export interface ActionSummary {
+  id: string;
+  uid: string;
   ref: string;
   pack: string;
   name: string;
   runner_type: string;
-  description: string | null;
+  description?: string;
   enabled: boolean;
+  /** Relative to the pack's `actions/`; empty for none. */
+  entry_point: string;
+  /** As the action declares them (the overview merges the runner's in). */
+  parameters: Record<string, ParamSpec>;
   supported: boolean;
-  unsupported_reason: string | null;
+  unsupported_reason?: string;
 }
 
 /** One parameter of an action's schema (StackStorm metadata). */
@@ -82,11 +94,8 @@ export interface ParamSpec {
   position?: number | null;
 }
 
-export interface ActionDetail extends ActionSummary {
-  entry_point: string | null;
-  /** In metadata order. */
-  parameters: Record<string, ParamSpec>;
-}
+/** The action overview (`/v1/actions/views/overview/{ref}`): parameters with the runner's merged in, in metadata order. */
+export type ActionDetail = ActionSummary;
 
 export type Status =
   | 'requested'
@@ -135,7 +144,7 @@ export const STATUSES: readonly Status[] = [
 
 /** Workflows are conducted by the engine; their tasks are child executions. */
 export function isWorkflow(execution: Pick<Execution, 'runner'>): boolean {
-  return execution.runner === 'orquesta' || execution.runner === 'action-chain';
+  return execution.runner.name === 'orquesta' || execution.runner.name === 'action-chain';
 }
 
 export interface StatusLogEntry {
@@ -143,30 +152,84 @@ export interface StatusLogEntry {
   timestamp: string;
 }
 
+/** The action as an execution embeds it. */
+export interface ExecutionAction {
+  id: string;
+  /** `pack.name`. */
+  ref: string;
+  uid: string;
+  name: string;
+  pack: string;
+  runner_type: string;
+  description?: string;
+  enabled: boolean;
+  entry_point: string;
+}
+
+/** One execution: StackStorm's ActionExecutionAPI. Absent fields are absent, not null. */
 export interface Execution {
   id: string;
-  /** Action ref, `pack.name`. */
-  action: string;
-  runner: string;
-  /** Secrets are masked. */
+  action: ExecutionAction;
+  runner: { name: string; id?: string; uid?: string; enabled?: boolean; runner_module?: string };
+  liveaction_id?: string;
+  /** Secrets are masked; Stormdesk's `content_version` is the revision asked for. */
   parameters: Record<string, unknown>;
   status: Status;
   start_timestamp: string;
-  end_timestamp: string | null;
-  elapsed_seconds: number | null;
-  result: unknown;
-  content_version: string | null;
-  commit: string | null;
-  parent: string | null;
+  end_timestamp?: string;
+  elapsed_seconds?: number;
+  web_url?: string;
+  /** Absent until the execution completes, and in listings. */
+  result?: unknown;
+  parent?: string;
   children: string[];
+  /** `user`, `pack`, `orquesta` (a workflow task's `task_name`, `item_id`, ...), `parent`, Stormdesk's `commit`. */
   context: Record<string, unknown>;
   log: StatusLogEntry[];
 }
 
+/** `pack.name` of the execution's action. */
+export function actionRef(execution: Execution): string {
+  return execution.action.ref;
+}
+
+/** The revision asked for (`parameters.content_version`). */
+export function contentVersion(execution: Execution): string | null {
+  const value = execution.parameters?.['content_version'];
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+/** The commit the run used (`context.commit`). */
+export function commitOf(execution: Execution): string | null {
+  const value = execution.context?.['commit'];
+  return typeof value === 'string' ? value : null;
+}
+
+function orquesta(execution: Execution): Record<string, unknown> {
+  const value = execution.context?.['orquesta'];
+  return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+}
+
+/** The workflow task this execution runs for (`context.orquesta.task_name`). */
+export function taskName(execution: Execution): string | null {
+  const value = orquesta(execution)['task_name'];
+  return typeof value === 'string' ? value : null;
+}
+
+/** A with-items task's item index (`context.orquesta.item_id`). */
+export function itemIndex(execution: Execution): number | null {
+  const value = orquesta(execution)['item_id'];
+  return typeof value === 'number' ? value : null;
+}
+
+/** One piece of output: StackStorm's ActionExecutionOutputAPI with Stormdesk's `seq`. */
 export interface OutputChunk {
+  execution_id: string;
+  action_ref: string;
+  runner_ref: string;
   /** Per execution, from 0, gap-free. */
   seq: number;
-  stream: 'stdout' | 'stderr' | 'other';
+  output_type: 'stdout' | 'stderr' | 'output';
   data: string;
   timestamp: string;
 }
@@ -186,6 +249,8 @@ export interface ExecutionFilter {
   until?: string;
   /** Full text over action, parameters and result. */
   q?: string;
+  /** Leave results out (the HTTP API does unless asked): listings stay light. */
+  exclude_result?: boolean;
 }
 
 export interface ReRunRequest {

@@ -4,7 +4,7 @@
 
 import { BackendError, type Backend } from '../lib/backend';
 import { CONTENT_VERSION, defaultHint, FieldError, formFields, isRunnerOption, parseField, widgetFor, type Field } from '../lib/params';
-import type { ActionDetail, Execution, Revision, Revisions } from '../lib/types';
+import { contentVersion, type ActionDetail, type Execution, type Revision, type Revisions } from '../lib/types';
 import { append, clear, h } from './dom';
 
 export interface ActionView {
@@ -187,7 +187,7 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
     return cached;
   }
 
-  function show(action: ActionDetail, rerun?: Execution, revision = rerun?.content_version ?? '', values?: Map<string, unknown>): void {
+  function show(action: ActionDetail, rerun?: Execution, revision = (rerun ? contentVersion(rerun) : null) ?? '', values?: Map<string, unknown>): void {
     const token = ++showToken;
     clear(element);
     const prefill = values ?? new Map<string, unknown>(rerun ? Object.entries(rerun.parameters) : []);

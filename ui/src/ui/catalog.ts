@@ -134,7 +134,7 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
         if (!packs.some((p) => p.ref === action.pack)) {
           packs = [
             ...packs,
-            { ref: action.pack, name: action.pack, description: null, version: null, path: '', actions: 0, unsupported: [] },
+            { id: action.pack, ref: action.pack, name: action.pack, path: '', actions: 0, unsupported: [] },
           ];
         }
       }

@@ -5,7 +5,7 @@
 
 import { BackendError, type Backend, type OutputFollow } from '../lib/backend';
 import type { TreeNode } from '../lib/tree';
-import { isCompleted, isWorkflow, type Execution, type OutputChunk, type Status } from '../lib/types';
+import { actionRef, commitOf, contentVersion, isCompleted, isWorkflow, type Execution, type OutputChunk, type Status } from '../lib/types';
 import { append, clear, h } from './dom';
 import { outputPane } from './output-pane';
 import { resultView } from './result-view';
@@ -37,11 +37,13 @@ export function statusBadge(status: Status): HTMLElement {
 
 /** `v1.2.0 → 1a2b3c4`: the revision asked for and the commit it resolved to. */
 export function revisionText(execution: Execution): string {
-  const commit = execution.commit ? execution.commit.slice(0, 7) : '';
-  if (execution.content_version && commit && !execution.commit?.startsWith(execution.content_version)) {
-    return `${execution.content_version} → ${commit}`;
+  const sha = commitOf(execution);
+  const rev = contentVersion(execution);
+  const commit = sha ? sha.slice(0, 7) : '';
+  if (rev && commit && !sha?.startsWith(rev)) {
+    return `${rev} → ${commit}`;
   }
-  return execution.content_version || commit;
+  return rev || commit;
 }
 
 export function executionView(backend: Backend, onReRun: (execution: Execution) => void): ExecutionView {
@@ -109,9 +111,9 @@ export function executionView(backend: Backend, onReRun: (execution: Execution) 
     const revision = revisionText(execution);
     append(header, [
       statusBadge(execution.status),
-      h('strong', { class: 'execution-action' }, execution.action),
+      h('strong', { class: 'execution-action' }, actionRef(execution)),
       h('code', { class: 'execution-id', title: 'Execution id' }, execution.id),
-      revision ? h('code', { class: 'revision', title: `revision ${execution.content_version ?? '(current)'}, commit ${execution.commit ?? '?'}` }, revision) : null,
+      revision ? h('code', { class: 'revision', title: `revision ${contentVersion(execution) ?? '(current)'}, commit ${commitOf(execution) ?? '?'}` }, revision) : null,
       h('span', { class: 'muted timing', 'data-timing': '' }, timing(execution)),
       h(
         'span',
@@ -138,11 +140,11 @@ export function executionView(backend: Backend, onReRun: (execution: Execution) 
       if (changed || header.childElementCount === 0) renderHeader(execution);
       else updateTiming();
     }
-    if (members.has(execution.id) || (execution.parent !== null && members.has(execution.parent))) {
+    if (members.has(execution.id) || (execution.parent !== undefined && members.has(execution.parent))) {
       members.add(execution.id);
       tree.apply(execution);
       if (isWorkflow(execution)) askGraph(execution.id);
-      if (execution.children.length > 0 || execution.parent !== null) treeSection.hidden = false;
+      if (execution.children.length > 0 || execution.parent !== undefined) treeSection.hidden = false;
       if (selected && selected.key === execution.id) {
         // The node object is updated with the tree's next frame; draw from the event.
         renderDetails(selected, execution);
@@ -190,9 +192,9 @@ export function executionView(backend: Backend, onReRun: (execution: Execution) 
     append(detailFacts, [
       h('span', { class: `icon ${statusTone(execution.status)}` }, statusIcon(execution.status)),
       h('span', {}, execution.status),
-      h('span', { class: 'muted' }, execution.action),
+      h('span', { class: 'muted' }, actionRef(execution)),
       node.item !== null ? h('span', { class: 'muted' }, `item ${node.item}`) : null,
-      execution.commit ? h('code', { class: 'commit', title: execution.commit }, execution.commit.slice(0, 7)) : null,
+      commitOf(execution) ? h('code', { class: 'commit', title: commitOf(execution) ?? '' }, (commitOf(execution) ?? '').slice(0, 7)) : null,
       seconds !== null ? h('span', { class: 'muted' }, formatDuration(seconds, true)) : null,
       node.depth > 0 ? h('code', { class: 'muted' }, execution.id) : null,
     ]);

@@ -3,7 +3,7 @@
 // A row opens the execution (re-run, cancel, pause and resume are there).
 
 import { BackendError, type Backend } from '../lib/backend';
-import { isCompleted, STATUSES, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type Status } from '../lib/types';
+import { actionRef, commitOf, contentVersion, isCompleted, STATUSES, taskName, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type Status } from '../lib/types';
 import { clear, h } from './dom';
 import { revisionText, statusBadge } from './execution-view';
 import { elapsed, formatDuration } from './tree-view';
@@ -32,15 +32,15 @@ function toRfc3339(local: string): string | undefined {
  */
 export function matchesFilter(e: Execution, f: ExecutionFilter): boolean {
   if (f.status && e.status !== f.status) return false;
-  if (f.action && e.action !== f.action) return false;
-  if (f.pack && e.action.split('.')[0] !== f.pack) return false;
+  if (f.action && actionRef(e) !== f.action) return false;
+  if (f.pack && e.action.pack !== f.pack) return false;
   if (f.roots_only && e.parent) return false;
-  if (f.content_version && e.content_version !== f.content_version && !(e.commit ?? '').startsWith(f.content_version)) return false;
+  if (f.content_version && contentVersion(e) !== f.content_version && !(commitOf(e) ?? '').startsWith(f.content_version)) return false;
   const started = Date.parse(e.start_timestamp);
   if (f.since && started < Date.parse(f.since)) return false;
   if (f.until && started > Date.parse(f.until)) return false;
   if (f.q) {
-    const haystack = `${e.action} ${JSON.stringify(e.parameters)} ${JSON.stringify(e.result)}`.toLowerCase();
+    const haystack = `${actionRef(e)} ${JSON.stringify(e.parameters)} ${JSON.stringify(e.result ?? null)}`.toLowerCase();
     if (!f.q.toLowerCase().split(/\s+/).filter(Boolean).every((t) => haystack.includes(t))) return false;
   }
   return true;
@@ -95,7 +95,7 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
   let debounce = 0;
 
   function currentFilter(): ExecutionFilter {
-    const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE };
+    const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE, exclude_result: true };
     if (status.value) f.status = status.value as Status;
     if (pack.value) f.pack = pack.value;
     if (action.value.trim()) f.action = action.value.trim();
@@ -115,7 +115,7 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
       'tr',
       { 'data-id': e.id, 'data-status': e.status, tabindex: 0, class: 'execution-row' },
       h('td', {}, statusBadge(e.status)),
-      h('td', {}, h('span', { class: 'history-action' }, e.action), e.context?.['task'] ? h('span', { class: 'muted' }, ` (${String(e.context['task'])})`) : null),
+      h('td', {}, h('span', { class: 'history-action' }, actionRef(e)), taskName(e) ? h('span', { class: 'muted' }, ` (${taskName(e)})`) : null),
       h('td', { title: e.start_timestamp }, Number.isNaN(started.getTime()) ? e.start_timestamp : started.toLocaleString()),
       h('td', {}, seconds === null ? '' : formatDuration(seconds, isCompleted(e.status))),
       h('td', {}, h('code', {}, revisionText(e))),

@@ -56,15 +56,15 @@ export function outputPane(label: string, combined: boolean): OutputPane {
     },
     push(executionId, chunk, prefix = '') {
       if (!combined) {
-        queue(h('span', { class: `chunk ${chunk.stream}` }, chunk.data));
+        queue(h('span', { class: `chunk ${chunk.output_type}` }, chunk.data));
         return;
       }
-      const key = `${executionId}:${chunk.stream}`;
+      const key = `${executionId}:${chunk.output_type}`;
       const before = partial.get(key)?.text ?? '';
       const pieces = (before + chunk.data).split('\n');
       const rest = pieces.pop() ?? '';
-      for (const piece of pieces) queue(line(prefix, piece, chunk.stream));
-      if (rest) partial.set(key, { text: rest, stream: chunk.stream });
+      for (const piece of pieces) queue(line(prefix, piece, chunk.output_type));
+      if (rest) partial.set(key, { text: rest, stream: chunk.output_type });
       else partial.delete(key);
     },
     end(executionId, prefix = '') {

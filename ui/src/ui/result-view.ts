@@ -137,7 +137,7 @@ export function resultKind(runner: string, result: unknown): 'shell' | 'python' 
 
 export function resultView(execution: Execution): HTMLElement {
   const result = execution.result;
-  const kind = resultKind(execution.runner, result);
+  const kind = resultKind(execution.runner.name, result);
   const parts: HTMLElement[] = [];
   if (isObject(result)) {
     switch (kind) {

@@ -3,7 +3,7 @@
 // do), updated at most once per animation frame however many events arrive.
 
 import { TreeModel, type NodeStatus, type TreeNode } from '../lib/tree';
-import type { Execution, WorkflowGraph } from '../lib/types';
+import { commitOf, type Execution, type WorkflowGraph } from '../lib/types';
 import { h } from './dom';
 
 export const ROW_HEIGHT = 26;
@@ -177,7 +177,7 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
 
   function drawCounts(row: Row, node: TreeNode): void {
     const parts: string[] = [];
-    if (node.children.length > 0 && (!node.expanded || node.depth === 0 || node.execution?.runner === 'orquesta')) {
+    if (node.children.length > 0 && (!node.expanded || node.depth === 0 || node.execution?.runner.name === 'orquesta')) {
       for (const status of COUNT_ORDER) {
         const n = node.counts.get(status);
         if (n) parts.push(`<span class="count ${statusTone(status)}" data-status="${status}" title="${status}">${ICONS[status]}${n}</span>`);
@@ -216,7 +216,7 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
       row.icon.title = node.status;
       row.label.textContent = node.label;
       row.action.textContent = node.depth === 0 ? '' : node.action ?? '';
-      const sha = node.execution?.commit;
+      const sha = node.execution ? commitOf(node.execution) : null;
       row.commit.textContent = sha ? sha.slice(0, 7) : '';
       row.commit.title = sha ?? '';
       drawCounts(row, node);

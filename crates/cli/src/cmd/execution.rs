@@ -1,12 +1,14 @@
-//! `stormdesk execution get|list|tail`
+//! `stormdesk execution get|list|tail|cancel|pause|resume|re-run`: the
+//! verbs of StackStorm's `st2 execution`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
+use serde_json::Value;
 use stormdesk_engine::store::{ReadOnlyStore, Store};
-use stormdesk_engine::{Execution, ExecutionFilter, OutputChunk, Status};
+use stormdesk_engine::{Execution, ExecutionFilter, ExecutionOutput, Status};
 
 use super::Ctx;
 use crate::client::Client;
@@ -30,6 +32,46 @@ pub enum ExecutionCmd {
         #[arg(long = "type", value_parser = ["stdout", "stderr"])]
         stream: Option<String>,
     },
+    /// Cancel running executions (a workflow cancels its tasks too).
+    Cancel {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Pause running workflows (and their running child workflows).
+    Pause {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Resume paused workflows.
+    Resume {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// Run an execution's action again: its parameters, with `name=value` overrides.
+    #[command(name = "re-run")]
+    ReRun(ReRunArgs),
+}
+
+#[derive(Args)]
+pub struct ReRunArgs {
+    id: String,
+    /// Parameter overrides as `name=value`.
+    parameters: Vec<String>,
+    /// Workflow tasks to re-run from (StackStorm's `--tasks`).
+    #[arg(long, num_args = 1..)]
+    tasks: Vec<String>,
+    /// With-items tasks among `--tasks` whose finished items are kept.
+    #[arg(long = "no-reset", num_args = 1..)]
+    no_reset: Vec<String>,
+    /// Run the pack at this revision instead of the original's.
+    #[arg(long = "content-version", value_name = "REV")]
+    content_version: Option<String>,
+    /// Return once the execution is scheduled.
+    #[arg(long, short = 'a')]
+    r#async: bool,
+    /// Print the execution record as JSON and nothing else on stdout.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -85,7 +127,103 @@ pub fn run(ctx: &Ctx, cmd: ExecutionCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ExecutionCmd::Tail { id, stream } => tail(ctx, &id, stream.as_deref()),
+        ExecutionCmd::Cancel { ids } => control(ctx, &ids, Verb::Cancel),
+        ExecutionCmd::Pause { ids } => control(ctx, &ids, Verb::Pause),
+        ExecutionCmd::Resume { ids } => control(ctx, &ids, Verb::Resume),
+        ExecutionCmd::ReRun(args) => re_run(ctx, args),
     }
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Cancel,
+    Pause,
+    Resume,
+}
+
+/// Executions are controlled by the engine that runs them, so these go to
+/// the running engine (`stormdesk serve`, the desktop app, a `stormdesk run`).
+fn control(ctx: &Ctx, ids: &[String], verb: Verb) -> anyhow::Result<ExitCode> {
+    let Some(client) = Client::find(&ctx.paths()?)? else {
+        bail!("no engine is running, so nothing is running to control; start one with `stormdesk serve`");
+    };
+    let mut code = ExitCode::SUCCESS;
+    for id in ids {
+        let outcome = match verb {
+            Verb::Cancel => client.cancel(id).map(|v| match v.get("faultstring") {
+                Some(Value::String(m)) => Err(m.clone()),
+                _ => Ok(format!("execution {id} canceled")),
+            }),
+            Verb::Pause => client
+                .set_status(id, "pausing")
+                .map(|e| Ok(format!("execution {id} {}", e.status))),
+            Verb::Resume => client
+                .set_status(id, "resuming")
+                .map(|e| Ok(format!("execution {id} {}", e.status))),
+        };
+        match outcome {
+            Ok(Ok(line)) => println!("{line}"),
+            Ok(Err(message)) => {
+                eprintln!("execution {id}: {message}");
+                code = ExitCode::from(1);
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                code = ExitCode::from(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn re_run(ctx: &Ctx, args: ReRunArgs) -> anyhow::Result<ExitCode> {
+    let parameters = super::run::parse_parameters(&args.parameters)?;
+    if let Some(extra) = args.no_reset.iter().find(|t| !args.tasks.contains(t)) {
+        bail!("--no-reset names task '{extra}', which is not among --tasks");
+    }
+    let reset: Vec<String> = args
+        .tasks
+        .iter()
+        .filter(|t| !args.no_reset.contains(t))
+        .cloned()
+        .collect();
+    if let Some(client) = Client::find(&ctx.paths()?)? {
+        let events = client.events(None)?;
+        let mut body = serde_json::json!({
+            "parameters": parameters,
+            "tasks": args.tasks,
+            "reset": reset,
+        });
+        if let Some(rev) = &args.content_version {
+            body["content_version"] = Value::String(rev.clone());
+        }
+        let execution = client.re_run(&args.id, body)?;
+        return super::run::follow_remote(&client, events, execution, args.r#async, args.json);
+    }
+    ctx.runtime()?.block_on(async {
+        let engine = ctx.engine().await?;
+        let events = engine.subscribe();
+        let started = engine
+            .re_run_as(
+                &args.id,
+                stormdesk_engine::ReRun {
+                    parameters,
+                    content_version: args.content_version.clone(),
+                    tasks: args.tasks.clone(),
+                    reset,
+                    user: None,
+                },
+            )
+            .await;
+        let execution = match started {
+            Ok(e) => e,
+            Err(e) => {
+                engine.shutdown();
+                return Err(anyhow::Error::new(e));
+            }
+        };
+        super::run::follow_local(&engine, events, execution, args.r#async, args.json).await
+    })
 }
 
 fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
@@ -105,8 +243,8 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
     } else {
         id.to_string()
     };
-    let show = |c: &OutputChunk| {
-        if only.map(|s| s == c.stream.as_str()).unwrap_or(true) {
+    let show = |c: &ExecutionOutput| {
+        if only.map(|s| s == c.output_type).unwrap_or(true) {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(c.data.as_bytes());
             let _ = out.flush();
@@ -115,7 +253,7 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let execution = store.execution(&id)?.ok_or_else(|| {
         anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
     })?;
-    let workflow = execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER;
+    let workflow = execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER;
     let Some(client) = Client::find(&paths)? else {
         if !execution.status.is_completed() {
             bail!("execution {id} is {} but no engine is running to follow it; start one with `stormdesk serve`", execution.status);
@@ -123,7 +261,11 @@ fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
         if workflow {
             stored_tree(&store, &execution, only)?;
         } else {
-            store.output(&id, None)?.iter().for_each(show);
+            store
+                .output(&id, None)?
+                .iter()
+                .map(|c| ExecutionOutput::new(&execution, c))
+                .for_each(|c| show(&c));
         }
         return Ok(super::run::exit_code(execution.status));
     };
@@ -153,7 +295,7 @@ fn stored_tree(store: &ReadOnlyStore, root: &Execution, only: Option<&str>) -> a
                 ..child.clone()
             });
             for c in store.output(&child.id, None)? {
-                tail.output(&child.id, &c);
+                tail.output(&child.id, &ExecutionOutput::new(&child, &c));
             }
             tail.execution(&child);
             queue.push_back(child.id);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::Args;
 use serde_json::{Map, Value};
-use stormdesk_engine::{Event, RunRequest, Status, Stream};
+use stormdesk_engine::{Event, RunRequest, Status};
 
 use super::Ctx;
 use crate::client::Client;
@@ -57,12 +57,11 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     ctx.runtime()?.block_on(async {
         let engine = ctx.engine().await?;
-        let mut events = engine.subscribe();
+        let events = engine.subscribe();
         let execution = match engine
             .run(RunRequest {
-                action: args.action.clone(),
-                parameters,
                 content_version: args.content_version.clone(),
+                ..RunRequest::new(args.action.clone(), parameters)
             })
             .await
         {
@@ -72,59 +71,78 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
                 return Err(anyhow::Error::new(e));
             }
         };
-        if args.r#async {
-            print_final(&execution, args.json)?;
-            engine.shutdown();
-            return Ok(ExitCode::SUCCESS);
-        }
-        if !args.json {
-            eprintln!("execution {} of {} started", execution.id, execution.action);
-        }
-        let id = execution.id.clone();
-        // A workflow shows every task's output, prefixed by its task path.
-        let mut tree = (execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER
-            && !args.json)
-            .then(|| crate::tree_tail::TreeTail::new(&execution, None));
-        let interrupt = tokio::signal::ctrl_c();
-        tokio::pin!(interrupt);
-        let mut interrupted = false;
-        let final_execution = loop {
-            tokio::select! {
-                _ = &mut interrupt, if !interrupted => {
-                    interrupted = true;
-                    eprintln!("interrupted: canceling {id}");
-                    let _ = engine.cancel(&id).await;
-                }
-                ev = events.recv() => match ev {
-                    Ok(ev) => match ev.event {
-                        Event::Output { execution_id, chunk } if execution_id == id && !args.json => {
-                            print_chunk(chunk.stream, &chunk.data);
-                        }
-                        Event::Execution { execution } if execution.id == id && execution.status.is_completed() => {
-                            break *execution;
-                        }
-                        Event::Execution { execution } => {
-                            if let Some(tree) = tree.as_mut() {
-                                tree.execution(&execution);
-                            }
-                        }
-                        Event::Output { execution_id, chunk } => {
-                            if let Some(tree) = tree.as_mut().filter(|t| t.knows(&execution_id)) {
-                                tree.output(&execution_id, &chunk);
-                            }
-                        }
-                    },
-                    Err(_) => break engine.wait(&id).await.context("waiting for the execution")?,
-                }
-            }
-        };
-        print_final(&final_execution, args.json)?;
-        // The runner's last report is acknowledged; let it exit before the
-        // listener goes, so it has nothing to spool.
-        engine.wait_for_runners(std::time::Duration::from_secs(5)).await;
-        engine.shutdown();
-        Ok(exit_code(final_execution.status))
+        follow_local(&engine, events, execution, args.r#async, args.json).await
     })
+}
+
+/// Shows an execution started by this process's `engine` (its output, or
+/// its workflow tree) until it completes, then stops the engine. `events`
+/// was subscribed before the execution started.
+pub async fn follow_local(
+    engine: &stormdesk_engine::Engine,
+    mut events: tokio::sync::broadcast::Receiver<stormdesk_engine::BusEvent>,
+    execution: stormdesk_engine::Execution,
+    r#async: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if r#async {
+        print_final(&execution, json)?;
+        engine.shutdown();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !json {
+        eprintln!(
+            "execution {} of {} started",
+            execution.id,
+            execution.action_ref()
+        );
+    }
+    let id = execution.id.clone();
+    // A workflow shows every task's output, prefixed by its task path.
+    let mut tree = (execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER
+        && !json)
+        .then(|| crate::tree_tail::TreeTail::new(&execution, None));
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    let mut interrupted = false;
+    let final_execution = loop {
+        tokio::select! {
+            _ = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                eprintln!("interrupted: canceling {id}");
+                let _ = engine.cancel(&id).await;
+            }
+            ev = events.recv() => match ev {
+                Ok(ev) => match ev.event {
+                    Event::Output { output } if output.execution_id == id && !json => {
+                        print_chunk(&output.output_type, &output.data);
+                    }
+                    Event::Execution { execution, .. } if execution.id == id && execution.status.is_completed() => {
+                        break *execution;
+                    }
+                    Event::Execution { execution, .. } => {
+                        if let Some(tree) = tree.as_mut() {
+                            tree.execution(&execution);
+                        }
+                    }
+                    Event::Output { output } => {
+                        if let Some(tree) = tree.as_mut().filter(|t| t.knows(&output.execution_id)) {
+                            tree.output(&output.execution_id, &output);
+                        }
+                    }
+                },
+                Err(_) => break engine.wait(&id).await.context("waiting for the execution")?,
+            }
+        }
+    };
+    print_final(&final_execution, json)?;
+    // The runner's last report is acknowledged; let it exit before the
+    // listener goes, so it has nothing to spool.
+    engine
+        .wait_for_runners(std::time::Duration::from_secs(5))
+        .await;
+    engine.shutdown();
+    Ok(exit_code(final_execution.status))
 }
 
 fn run_remote(
@@ -135,41 +153,52 @@ fn run_remote(
     // Subscribed before the run starts, so no output is missed.
     let events = client.events(None)?;
     let execution = client.run(&RunRequest {
-        action: args.action.clone(),
-        parameters,
         content_version: args.content_version.clone(),
+        ..RunRequest::new(args.action.clone(), parameters)
     })?;
-    if args.r#async {
-        print_final(&execution, args.json)?;
+    follow_remote(client, events, execution, args.r#async, args.json)
+}
+
+/// Shows an execution started on `client`'s engine until it completes.
+/// `events` was opened before it started.
+pub fn follow_remote(
+    client: &Client,
+    events: crate::client::Events,
+    execution: stormdesk_engine::Execution,
+    r#async: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if r#async {
+        print_final(&execution, json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if !args.json {
+    if !json {
         eprintln!(
             "execution {} of {} started on {}",
             execution.id,
-            execution.action,
+            execution.action_ref(),
             client.url()
         );
     }
-    let json = args.json;
-    let done = if execution.runner == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
+    let done = if execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
         drop(events);
         client.follow_tree(&execution.id, None)?
     } else {
         client.follow(&execution.id, Some(events), |c| {
             if !json {
-                print_chunk(c.stream, &c.data)
+                print_chunk(&c.output_type, &c.data)
             }
         })?
     };
-    print_final(&done, args.json)?;
+    print_final(&done, json)?;
     Ok(exit_code(done.status))
 }
 
-fn print_chunk(stream: Stream, data: &str) {
+/// Writes output to stdout, or to stderr for `output_type` `stderr`.
+pub fn print_chunk(output_type: &str, data: &str) {
     // Output is shown as it arrives; a failed write (closed pipe) is not an error of the run.
-    match stream {
-        Stream::Stderr => {
+    match output_type {
+        "stderr" => {
             let _ = std::io::stderr().write_all(data.as_bytes());
         }
         _ => {
@@ -180,7 +209,7 @@ fn print_chunk(stream: Stream, data: &str) {
     }
 }
 
-fn print_final(execution: &stormdesk_engine::Execution, json: bool) -> anyhow::Result<()> {
+pub fn print_final(execution: &stormdesk_engine::Execution, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(execution)?);
     } else {

@@ -68,14 +68,22 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let url = format!("http://{bound}");
+        if ui_dir.is_some() {
+            engine.set_console_url(Some(url.clone()));
+        }
         // A closed stdout (a supervisor that read the first line and left) must
         // not stop the server, so write errors are ignored.
         let mut out = std::io::stdout();
         let _ = writeln!(out, "stormdesk engine listening on {url}");
         let _ = writeln!(
             out,
-            "API token in {} (send it as `Authorization: Bearer <token>`)",
+            "API token in {} (send it as `Authorization: Bearer <token>` or `X-Auth-Token`)",
             engine.paths().token_file().display()
+        );
+        let _ = writeln!(
+            out,
+            "StackStorm clients: ST2_API_URL={url}/v1 ST2_AUTH_URL={url}/auth/v1 ST2_STREAM_URL={url}/v1 (user and password for `st2 auth` in {})",
+            engine.paths().credentials_file().display()
         );
         match &ui_dir {
             Some(_) => {

@@ -1,5 +1,5 @@
 //! The web console for `stormdesk serve`: one listener that serves the built
-//! UI (`ui/dist`) and passes every `/v1/...` request through to the engine's
+//! UI (`ui/dist`) and passes every `/v1/...` (and `/auth/v1/...`) request through to the engine's
 //! API, so the browser sees one origin (no CORS) and the page finds the API at
 //! its own address.
 //!
@@ -87,7 +87,7 @@ async fn handle(
             return Ok(());
         };
         let path = head.target.split(['?', '#']).next().unwrap_or("/");
-        if path == "/v1" || path.starts_with("/v1/") {
+        if path == "/v1" || path.starts_with("/v1/") || path.starts_with("/auth/v1/") {
             // The rest of the connection belongs to the API.
             return pass_through(conn, api, head, std::mem::take(&mut buf)).await;
         }

@@ -9,6 +9,8 @@ use serde_json::Value;
 mod packs;
 mod pyenv;
 mod restart;
+mod st2;
+mod verbs;
 
 pub(crate) fn stormdesk(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stormdesk"));
@@ -22,11 +24,11 @@ pub(crate) fn run(home: &Path, args: &[&str]) -> Output {
     stormdesk(home).args(args).output().unwrap()
 }
 
-fn stdout(o: &Output) -> String {
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-fn stderr(o: &Output) -> String {
+pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
@@ -41,7 +43,7 @@ fn run_json_prints_only_the_record_and_exits_zero() {
     let e: Value = serde_json::from_str(&stdout(&o)).expect("stdout is exactly one JSON record");
     assert_eq!(e["status"], "succeeded");
     assert_eq!(e["result"]["stdout"], "Hello, tester");
-    assert_eq!(e["action"], "examples.hello");
+    assert_eq!(e["action"]["ref"], "examples.hello");
     // The runner's reports all arrived: nothing was left to spool.
     let spooled = std::fs::read_dir(home.path().join("spool"))
         .unwrap()
@@ -169,7 +171,7 @@ fn packs_flag_adds_a_directory_of_packs() {
 }
 
 /// A `stormdesk serve` process (and its stdout, kept open); killed when dropped.
-struct Server(
+pub(crate) struct Server(
     Child,
     #[allow(dead_code)] BufReader<std::process::ChildStdout>,
 );
@@ -181,7 +183,7 @@ impl Drop for Server {
     }
 }
 
-fn serve(home: &Path) -> Server {
+pub(crate) fn serve(home: &Path) -> Server {
     let mut child = stormdesk(home)
         .arg("serve")
         .stdout(Stdio::piped())

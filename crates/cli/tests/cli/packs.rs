@@ -79,8 +79,8 @@ fn install_list_revisions_and_run_at_a_revision() {
     assert!(o.status.success(), "{}", stderr(&o));
     let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(e["result"]["stdout"], "one");
-    assert_eq!(e["content_version"], "v1.0.0");
-    assert_eq!(e["commit"].as_str().unwrap().len(), 40);
+    assert_eq!(e["parameters"]["content_version"], "v1.0.0");
+    assert_eq!(e["context"]["commit"].as_str().unwrap().len(), 40);
     let o = run(home.path(), &["run", "gp.ver", "--json"]);
     let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(e["result"]["stdout"], "two");

@@ -15,7 +15,7 @@ fn write(path: &Path, text: &str) {
 }
 
 /// Installed pack `kt`: `flow` runs `first`, then `second` (blocks on a fifo), then `third`.
-fn kt_pack(home: &Path) {
+pub(crate) fn kt_pack(home: &Path) {
     let dir = home.join("packs/kt");
     write(
         &dir.join("pack.yaml"),
@@ -104,13 +104,26 @@ fn serve_on(home: &Path, listen: &str) -> Serve {
     Serve { child, url }
 }
 
-/// Blocks on the engine's event stream until an execution of `action` reports `status`.
-fn wait_for_status(url: &str, token: &str, action: &str, status: &str) {
-    let resp = ureq::get(&format!("{url}/v1/stream"))
+/// Blocks until an execution of `action` is in `status`: subscribed to the
+/// engine's event stream first, then the current records are checked, so a
+/// change between the two is not missed.
+pub(crate) fn wait_for_status(url: &str, token: &str, action: &str, status: &str) {
+    let resp = ureq::get(&format!("{url}/v1/stream?events=st2.execution__update"))
         .set("Authorization", &format!("Bearer {token}"))
         .timeout(std::time::Duration::from_secs(30))
         .call()
         .unwrap();
+    let now: Value = ureq::get(&format!(
+        "{url}/v1/executions?action={action}&status={status}"
+    ))
+    .set("Authorization", &format!("Bearer {token}"))
+    .call()
+    .unwrap()
+    .into_json()
+    .unwrap();
+    if !now.as_array().unwrap().is_empty() {
+        return;
+    }
     let reader: Box<dyn Read + Send + Sync> = resp.into_reader();
     for line in BufReader::new(reader).lines() {
         let line = line.expect("event stream ended before the status was seen");
@@ -118,10 +131,7 @@ fn wait_for_status(url: &str, token: &str, action: &str, status: &str) {
             continue;
         };
         let ev: Value = serde_json::from_str(data.trim()).unwrap();
-        if ev["type"] == "execution"
-            && ev["execution"]["action"] == action
-            && ev["execution"]["status"] == status
-        {
+        if ev["action"]["ref"] == action && ev["status"] == status {
             return;
         }
     }
@@ -172,7 +182,7 @@ fn a_workflow_resumes_after_kill_9_without_rerunning_completed_tasks() {
     };
     let first_task = before
         .iter()
-        .find(|e| e["action"] == "kt.echo")
+        .find(|e| e["action"]["ref"] == "kt.echo")
         .expect("the first task ran before the kill")
         .clone();
     assert_eq!(first_task["status"], "succeeded");
@@ -195,7 +205,7 @@ fn a_workflow_resumes_after_kill_9_without_rerunning_completed_tasks() {
     let mut tasks: Vec<&str> = all
         .iter()
         .filter(|e| e["parent"] == id.as_str())
-        .map(|e| e["context"]["task"].as_str().unwrap())
+        .map(|e| e["context"]["orquesta"]["task_name"].as_str().unwrap())
         .collect();
     tasks.sort();
     assert_eq!(

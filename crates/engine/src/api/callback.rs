@@ -1,45 +1,45 @@
-//! The callback listener's routes: runners report status, result and output.
+//! The runners' own routes (`/runner/v1/...`): status, result and output of
+//! one execution, with that execution's callback token, valid while it runs.
+//! They stay apart from StackStorm's `/v1/executions/{id}`, whose `PUT` is
+//! the user's pause, resume and cancel.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
 use serde_json::Value;
 
-use super::{require_callback, ApiError};
+use super::{bad, bearer, ApiError};
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::model::Execution;
 use stormdesk_runner::protocol::{ExecutionUpdate, OutputBatch};
 
-/// `PUT /v1/executions/{id}`: a runner's update (callback token), or a user's
-/// `{"status": "canceled" | "pausing" | "resuming"}` (API token).
-pub(super) async fn put_execution(
+fn require_callback(engine: &Engine, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
+    match bearer(headers) {
+        Some(t) if engine.callback_token_valid(id, t) => Ok(()),
+        _ => Err(EngineError::Unauthorized(format!(
+            "missing or invalid callback token for execution '{id}' (or it is no longer running)"
+        ))
+        .into()),
+    }
+}
+
+/// `PUT /runner/v1/executions/{id}`: a runner's [`ExecutionUpdate`].
+pub(super) async fn update(
     State(engine): State<Engine>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<Execution>, ApiError> {
-    let from_runner = require_callback(&engine, &headers, &id)?;
-    if !from_runner {
-        return match body.get("status").and_then(Value::as_str) {
-            Some("canceled") | Some("canceling") => Ok(Json(engine.cancel(&id).await?)),
-            Some("pausing") | Some("paused") => Ok(Json(engine.pause(&id).await?)),
-            Some("resuming") | Some("running") => Ok(Json(engine.resume(&id).await?)),
-            _ => Err(EngineError::BadRequest(
-                "set {\"status\": \"canceled\"}, \"pausing\" or \"resuming\" through the API"
-                    .into(),
-            )
-            .into()),
-        };
-    }
-    let update: ExecutionUpdate = serde_json::from_value(body)
-        .map_err(|e| EngineError::BadRequest(format!("not a runner update: {e}")))?;
+    require_callback(&engine, &headers, &id)?;
+    let update: ExecutionUpdate =
+        serde_json::from_value(body).map_err(|e| bad(format!("not a runner update: {e}")))?;
     engine.apply_update(&id, update).await?;
     Ok(Json(engine.execution(&id).await?))
 }
 
-/// `POST /v1/executions/{id}/output`: a runner's output chunks.
-pub(super) async fn post_output(
+/// `POST /runner/v1/executions/{id}/output`: a runner's output chunks.
+pub(super) async fn output(
     State(engine): State<Engine>,
     headers: HeaderMap,
     Path(id): Path<String>,

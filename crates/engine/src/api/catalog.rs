@@ -1,39 +1,146 @@
-//! `/v1/packs` and `/v1/actions`, with revisions of git packs.
+//! Packs, actions and runner types in StackStorm's shapes
+//! (`st2api/controllers/v1/{packs,actions,action_views,runnertypes}.py`),
+//! and Stormdesk's git pack routes (revisions, install from a source, update,
+//! reload).
 
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use serde_json::{json, Map, Value};
 
-use super::{require_api, ApiError};
-use crate::catalog::{ActionDetail, ActionSummary, PackSummary};
+use super::attrs::Params;
+use super::{bad, ApiError, Caller, User};
+use crate::catalog::{runner_type_summaries, ActionDetail, ActionSummary, PackSummary};
 use crate::engine::Engine;
+use crate::error::EngineError;
 use crate::git::{Installed, Revisions, Updated};
 
+/// A listing with StackStorm's `X-Total-Count`, paged by `offset`/`limit`
+/// and trimmed by `include_attributes`/`exclude_attributes`.
+pub(super) fn listing<T: serde::Serialize>(
+    items: Vec<T>,
+    q: &Params,
+) -> Result<Response, ApiError> {
+    let total = items.len();
+    let offset = q.int("offset")?.unwrap_or(0).max(0) as usize;
+    let limit = match q.int("limit")? {
+        Some(l) if l > 0 => l as usize,
+        _ => usize::MAX,
+    };
+    let fields = q.fields();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|i| fields.apply(serde_json::to_value(i).unwrap_or(Value::Null)))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total as u64));
+    if limit != usize::MAX {
+        headers.insert("x-limit", HeaderValue::from(limit as u64));
+    }
+    Ok((headers, Json(page)).into_response())
+}
+
+/// `GET /v1/packs?name=&ref=`.
 pub(super) async fn packs(
     State(engine): State<Engine>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<PackSummary>>, ApiError> {
-    require_api(&engine, &headers)?;
-    Ok(Json(engine.packs()))
+    _caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Params::parse(raw.as_deref());
+    let packs: Vec<PackSummary> = engine
+        .packs()
+        .into_iter()
+        .filter(|p| q.get("name").is_none_or(|n| p.name == n))
+        .filter(|p| q.get("ref").is_none_or(|r| p.ref_ == r))
+        .collect();
+    listing(packs, &q)
+}
+
+/// `GET /v1/packs/{ref_or_id}`.
+pub(super) async fn pack(
+    State(engine): State<Engine>,
+    _caller: Caller,
+    Path(ref_or_id): Path<String>,
+) -> Result<Json<PackSummary>, ApiError> {
+    engine
+        .packs()
+        .into_iter()
+        .find(|p| p.ref_ == ref_or_id || p.id == ref_or_id)
+        .map(Json)
+        .ok_or_else(|| EngineError::UnknownPack(ref_or_id).into())
 }
 
 /// Loads the packs again (the CLI installed or updated one).
-pub(super) async fn reload(
-    State(engine): State<Engine>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<PackSummary>>, ApiError> {
-    require_api(&engine, &headers)?;
+pub(super) async fn reload(State(engine): State<Engine>, _user: User) -> Json<Vec<PackSummary>> {
     engine.reload_packs();
-    Ok(Json(engine.packs()))
+    Json(engine.packs())
 }
 
+/// `GET /v1/runnertypes?name=`.
+pub(super) async fn runner_types(
+    _caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Params::parse(raw.as_deref());
+    let types: Vec<_> = runner_type_summaries()
+        .into_iter()
+        .filter(|r| q.get("name").is_none_or(|n| r.name == n))
+        .collect();
+    listing(types, &q)
+}
+
+/// `GET /v1/runnertypes/{name_or_id}`.
+pub(super) async fn runner_type(
+    _caller: Caller,
+    Path(name_or_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    runner_type_summaries()
+        .into_iter()
+        .find(|r| r.name == name_or_id || r.id == name_or_id)
+        .map(|r| Json(serde_json::to_value(r).unwrap_or(Value::Null)))
+        .ok_or_else(|| {
+            EngineError::NotFound(format!(
+                "runner type '{name_or_id}' not found: list them with GET /v1/runnertypes"
+            ))
+            .into()
+        })
+}
+
+fn filtered_actions(engine: &Engine, q: &Params) -> Vec<ActionSummary> {
+    engine
+        .actions()
+        .into_iter()
+        .filter(|a| q.get("pack").is_none_or(|p| a.pack == p))
+        .filter(|a| q.get("name").is_none_or(|n| a.name == n))
+        .filter(|a| q.get("id").is_none_or(|i| a.id == i))
+        .collect()
+}
+
+/// `GET /v1/actions?pack=&name=`: parameters as each action declares them.
 pub(super) async fn actions(
     State(engine): State<Engine>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<ActionSummary>>, ApiError> {
-    require_api(&engine, &headers)?;
-    Ok(Json(engine.actions()))
+    _caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Params::parse(raw.as_deref());
+    listing(filtered_actions(&engine, &q), &q)
+}
+
+/// The ref of an action given by ref or id.
+fn action_ref(engine: &Engine, ref_or_id: &str) -> Result<String, ApiError> {
+    if ref_or_id.contains('.') {
+        return Ok(ref_or_id.to_string());
+    }
+    engine
+        .actions()
+        .into_iter()
+        .find(|a| a.id == ref_or_id)
+        .map(|a| a.ref_)
+        .ok_or_else(|| EngineError::UnknownAction(ref_or_id.to_string()).into())
 }
 
 #[derive(Deserialize)]
@@ -41,26 +148,86 @@ pub(super) struct AtRevision {
     content_version: Option<String>,
 }
 
+/// `GET /v1/actions/{ref_or_id}` (Stormdesk: `?content_version=REV`).
 pub(super) async fn action(
     State(engine): State<Engine>,
-    headers: HeaderMap,
-    Path(action_ref): Path<String>,
-    Query(at): Query<AtRevision>,
-) -> Result<Json<ActionDetail>, ApiError> {
-    require_api(&engine, &headers)?;
+    _caller: Caller,
+    Path(ref_or_id): Path<String>,
+    axum::extract::Query(at): axum::extract::Query<AtRevision>,
+) -> Result<Json<ActionSummary>, ApiError> {
+    let ref_ = action_ref(&engine, &ref_or_id)?;
+    if at.content_version.is_none() {
+        if let Some(a) = engine.actions().into_iter().find(|a| a.ref_ == ref_) {
+            return Ok(Json(a));
+        }
+    }
+    // At a revision: the action as that commit has it (its overview).
     Ok(Json(
         engine
-            .action_at(&action_ref, at.content_version.as_deref())
+            .action_at(&ref_, at.content_version.as_deref())
             .await?,
     ))
 }
 
+/// `GET /v1/actions/views/overview`: every action with runner parameters merged in.
+pub(super) async fn overview(
+    State(engine): State<Engine>,
+    _caller: Caller,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Params::parse(raw.as_deref());
+    let details: Vec<ActionDetail> = filtered_actions(&engine, &q)
+        .into_iter()
+        .map(|a| engine.action(&a.ref_).unwrap_or(a))
+        .collect();
+    listing(details, &q)
+}
+
+/// `GET /v1/actions/views/overview/{ref_or_id}` (Stormdesk: `?content_version=REV`).
+pub(super) async fn overview_one(
+    State(engine): State<Engine>,
+    _caller: Caller,
+    Path(ref_or_id): Path<String>,
+    axum::extract::Query(at): axum::extract::Query<AtRevision>,
+) -> Result<Json<ActionDetail>, ApiError> {
+    let ref_ = action_ref(&engine, &ref_or_id)?;
+    Ok(Json(
+        engine
+            .action_at(&ref_, at.content_version.as_deref())
+            .await?,
+    ))
+}
+
+/// `GET /v1/actions/views/parameters/{ref_or_id}`: `{"parameters": {...}}`, merged.
+pub(super) async fn parameters(
+    State(engine): State<Engine>,
+    _caller: Caller,
+    Path(ref_or_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ref_ = action_ref(&engine, &ref_or_id)?;
+    let detail = engine.action(&ref_)?;
+    Ok(Json(json!({ "parameters": detail.parameters })))
+}
+
+/// `GET /v1/actions/views/entry_point/{ref_or_id}`: the entry point's text.
+pub(super) async fn entry_point(
+    State(engine): State<Engine>,
+    _caller: Caller,
+    Path(ref_or_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let ref_ = action_ref(&engine, &ref_or_id)?;
+    let path = engine.entry_point_file(&ref_)?;
+    let text = tokio::fs::read_to_string(&path)
+        .await
+        .map_err(|e| ApiError::from(EngineError::io("cannot read the entry point", &path, e)))?;
+    Ok(([("content-type", "text/plain; charset=utf-8")], text).into_response())
+}
+
 pub(super) async fn revisions(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    _caller: Caller,
     Path(pack): Path<String>,
 ) -> Result<Json<Revisions>, ApiError> {
-    require_api(&engine, &headers)?;
     Ok(Json(engine.revisions(&pack).await?))
 }
 
@@ -73,12 +240,12 @@ pub(super) struct InstallRequest {
     force: bool,
 }
 
+/// `POST /v1/packs` `{"source", "ref", "force"}` (Stormdesk): installs and answers when done.
 pub(super) async fn install(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    _user: User,
     Json(req): Json<InstallRequest>,
 ) -> Result<Json<Installed>, ApiError> {
-    require_api(&engine, &headers)?;
     Ok(Json(
         engine
             .install_pack(&req.source, req.rev.as_deref(), req.force)
@@ -86,11 +253,113 @@ pub(super) async fn install(
     ))
 }
 
+/// Where StackStorm's `st2 pack install NAME[=VERSION]` takes a pack from: a
+/// git URL or path as given, else the StackStorm Exchange repository of that
+/// name (`StackStorm-Exchange/stackstorm-<name>`).
+fn pack_source(spec: &str) -> (String, Option<String>) {
+    // NAME=VERSION or URL=VERSION; an `=` in a URL's query is no version.
+    let (source, version) = match spec.rsplit_once('=') {
+        Some((s, v)) if !s.is_empty() && !v.is_empty() && !v.contains('/') && !s.contains('?') => {
+            (s.to_string(), Some(v.to_string()))
+        }
+        _ => (spec.to_string(), None),
+    };
+    let looks_like_location = source.contains("://")
+        || source.starts_with('/')
+        || source.starts_with('.')
+        || source.starts_with("git@");
+    if looks_like_location {
+        (source, version)
+    } else {
+        (
+            format!("https://github.com/StackStorm-Exchange/stackstorm-{source}"),
+            version,
+        )
+    }
+}
+
+/// `POST /v1/packs/install` `{"packs": [...], "force"}` as StackStorm: 202
+/// with `{"execution_id"}` of a `packs.install` execution that installs each
+/// pack (from git) and completes with what was installed.
+pub(super) async fn st2_install(
+    State(engine): State<Engine>,
+    User(who): User,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::optional_body(&body)?;
+    let packs: Vec<String> = match body.get("packs") {
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("packs: {p} is not a string")))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(bad(
+                "the body needs {\"packs\": [\"name, name=version, or a git URL\", ...]}",
+            ))
+        }
+    };
+    let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
+    let mut parameters = Map::new();
+    parameters.insert("packs".into(), json!(packs));
+    parameters.insert("force".into(), json!(force));
+    let worker = engine.clone();
+    let execution = engine
+        .run_internal("packs.install", parameters, &who.user, async move {
+            let mut installed = Vec::new();
+            for spec in packs {
+                let (source, version) = pack_source(&spec);
+                let done = worker
+                    .install_pack(&source, version.as_deref(), force)
+                    .await?;
+                installed.push(json!({
+                    "pack": done.pack, "sha": done.sha, "revision": done.revision, "source": source,
+                }));
+            }
+            Ok(json!({ "installed": installed }))
+        })
+        .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "execution_id": execution.id })),
+    ))
+}
+
 pub(super) async fn update(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    _user: User,
     Path(pack): Path<String>,
 ) -> Result<Json<Updated>, ApiError> {
-    require_api(&engine, &headers)?;
     Ok(Json(engine.update_pack(&pack).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack_source;
+
+    #[test]
+    fn pack_names_come_from_the_exchange() {
+        assert_eq!(
+            pack_source("csv"),
+            (
+                "https://github.com/StackStorm-Exchange/stackstorm-csv".into(),
+                None
+            )
+        );
+        assert_eq!(
+            pack_source("csv=1.2.0"),
+            (
+                "https://github.com/StackStorm-Exchange/stackstorm-csv".into(),
+                Some("1.2.0".into())
+            )
+        );
+        assert_eq!(pack_source("/tmp/my-pack"), ("/tmp/my-pack".into(), None));
+        assert_eq!(
+            pack_source("https://example.com/p.git=v1"),
+            ("https://example.com/p.git".into(), Some("v1".into()))
+        );
+    }
 }

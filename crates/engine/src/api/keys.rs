@@ -1,28 +1,20 @@
-//! `/v1/keys`: StackStorm's key-value datastore, for users (API token) and for
-//! running actions (their callback token, e.g. `self.action_service`).
+//! `/v1/keys`: StackStorm's key-value datastore
+//! (`st2api/controllers/v1/keyvalue.py`), for users and for running actions
+//! (their token, e.g. `self.action_service`). User-scoped keys belong to the
+//! caller unless `user` names another.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{bearer, unauthorized, ApiError};
+use super::{ApiError, Caller};
 use crate::engine::Engine;
 use crate::error::{EngineError, ErrorBody};
 use crate::keys::{KeyFilter, KeyScope, KeySet, KeyValuePair};
-use crate::token::tokens_equal;
-
-/// The API token, or the callback token of any running execution.
-fn require_key_access(engine: &Engine, headers: &HeaderMap) -> Result<(), ApiError> {
-    match bearer(headers) {
-        Some(t) if tokens_equal(t, engine.api_token()) || engine.any_callback_token_valid(t) => {
-            Ok(())
-        }
-        _ => Err(unauthorized()),
-    }
-}
 
 fn not_found(scope: KeyScope, name: &str) -> ApiError {
     ApiError(
@@ -44,10 +36,19 @@ fn bad(message: String) -> ApiError {
 #[derive(Debug, Deserialize, Default)]
 pub(super) struct KeyQuery {
     scope: Option<String>,
+    user: Option<String>,
     decrypt: Option<String>,
     prefix: Option<String>,
     limit: Option<String>,
     offset: Option<String>,
+}
+
+/// Whose user-scoped keys: the `user` asked for, else the caller.
+fn owner(q: &KeyQuery, caller: &str) -> String {
+    q.user
+        .clone()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| caller.to_string())
 }
 
 fn query(q: Result<Query<KeyQuery>, QueryRejection>) -> Result<KeyQuery, ApiError> {
@@ -78,29 +79,30 @@ fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
 /// `GET /v1/keys/{name}?scope=&decrypt=`
 pub(super) async fn get(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(name): Path<String>,
     q: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<Json<KeyValuePair>, ApiError> {
-    require_key_access(&engine, &headers)?;
     let q = query(q)?;
     let scope = one_scope(q.scope.as_deref())?;
     let decrypt = flag("decrypt", q.decrypt.as_deref())?;
-    match engine.key_get(scope, &name, decrypt).await? {
+    let user = owner(&q, &who.user);
+    match engine.key_get(scope, Some(&user), &name, decrypt).await? {
         Some(key) => Ok(Json(key)),
         None => Err(not_found(scope, &name)),
     }
 }
 
-/// `GET /v1/keys?prefix=&scope=&decrypt=&limit=&offset=`; scope `system` unless
-/// given, `all` for both. No limit (or 0, or -1) lists everything.
+/// `GET /v1/keys?prefix=&scope=&user=&decrypt=&limit=&offset=`; scope
+/// `system` unless given, `all` for the system keys and the user's. No limit
+/// (or 0, or -1) lists everything. `X-Total-Count` counts them all.
 pub(super) async fn list(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     q: Result<Query<KeyQuery>, QueryRejection>,
-) -> Result<Json<Vec<KeyValuePair>>, ApiError> {
-    require_key_access(&engine, &headers)?;
+) -> Result<Response, ApiError> {
     let q = query(q)?;
+    let user = owner(&q, &who.user);
     let scope = match q.scope.as_deref() {
         None | Some("") => Some(KeyScope::System),
         Some("all") => None,
@@ -119,12 +121,28 @@ pub(super) async fn list(
     let offset = number("offset", q.offset.as_deref())?;
     let filter = KeyFilter {
         scope,
+        user: Some(user),
         prefix: q.prefix.filter(|p| !p.is_empty()),
-        limit: u32::try_from(limit).ok().filter(|l| *l > 0),
-        offset: u32::try_from(offset)
-            .map_err(|_| bad(format!("offset={offset}: expected 0 or more")))?,
+        limit: None,
+        offset: 0,
     };
-    Ok(Json(engine.key_list(filter, decrypt).await?))
+    let offset =
+        usize::try_from(offset).map_err(|_| bad(format!("offset={offset}: expected 0 or more")))?;
+    let all = engine.key_list(filter, decrypt).await?;
+    let total = all.len();
+    let page: Vec<KeyValuePair> = all
+        .into_iter()
+        .skip(offset)
+        .take(
+            usize::try_from(limit)
+                .ok()
+                .filter(|l| *l > 0)
+                .unwrap_or(usize::MAX),
+        )
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total as u64));
+    Ok((headers, Json(page)).into_response())
 }
 
 /// `PUT /v1/keys/{name}?scope=` with `{"value", "scope"?, "ttl"?, "secret"?}`.
@@ -132,12 +150,11 @@ pub(super) async fn list(
 /// the query's, as in StackStorm.
 pub(super) async fn put(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(name): Path<String>,
     q: Result<Query<KeyQuery>, QueryRejection>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<KeyValuePair>, ApiError> {
-    require_key_access(&engine, &headers)?;
     let q = query(q)?;
     let Json(body) = body.map_err(|e| {
         bad(format!(
@@ -169,8 +186,13 @@ pub(super) async fn put(
             "{at}: pre-encrypted values are not supported; send the plain value with \"secret\": true"
         )));
     }
+    let user = match body.get("user") {
+        Some(Value::String(u)) if !u.is_empty() => u.clone(),
+        _ => owner(&q, &who.user),
+    };
     let set = KeySet {
         secret,
+        user: Some(user),
         ..KeySet::new(scope, name.clone(), value)
     };
     let set = match body.get("ttl") {
@@ -190,14 +212,14 @@ pub(super) async fn put(
 /// `DELETE /v1/keys/{name}?scope=`: 204, or 404 when there is no such key.
 pub(super) async fn delete(
     State(engine): State<Engine>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(name): Path<String>,
     q: Result<Query<KeyQuery>, QueryRejection>,
 ) -> Result<StatusCode, ApiError> {
-    require_key_access(&engine, &headers)?;
     let q = query(q)?;
     let scope = one_scope(q.scope.as_deref())?;
-    if engine.key_delete(scope, &name).await? {
+    let user = owner(&q, &who.user);
+    if engine.key_delete(scope, Some(&user), &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(not_found(scope, &name))

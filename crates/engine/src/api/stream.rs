@@ -1,31 +1,137 @@
-//! `GET /v1/stream`: the event bus as Server-Sent Events, resumable with `Last-Event-ID`.
+//! `GET /v1/stream`: the event bus as StackStorm's stream
+//! (`st2stream/controllers/v1/stream.py`): Server-Sent Events named
+//! `st2.execution__create`, `st2.execution__update`,
+//! `st2.execution.output__create`, `st2.liveaction__create` and
+//! `st2.liveaction__update`, each carrying the resource as JSON; filtered by
+//! `events`, `action_refs` and `execution_ids`; ended after the completion of
+//! `end_execution_id` when `end_event` names its event. Every event has an
+//! `id`, so a client resumes with `Last-Event-ID`.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures::stream::{self, Stream, StreamExt};
-use serde::Deserialize;
+use serde_json::{json, Value};
 use tokio_stream::wrappers::{errors::BroadcastStreamRecvError, BroadcastStream};
 
-use super::{require_api, ApiError};
+use super::attrs::Params;
+use super::{ApiError, Caller};
 use crate::engine::Engine;
 use crate::events::BusEvent;
+use crate::model::{Event, Execution};
 
-#[derive(Debug, Deserialize, Default)]
-pub(super) struct StreamQuery {
-    /// Only events of these executions (comma-separated ids).
-    execution: Option<String>,
+pub const EXECUTION_CREATE: &str = "st2.execution__create";
+pub const EXECUTION_UPDATE: &str = "st2.execution__update";
+pub const OUTPUT_CREATE: &str = "st2.execution.output__create";
+pub const LIVEACTION_CREATE: &str = "st2.liveaction__create";
+pub const LIVEACTION_UPDATE: &str = "st2.liveaction__update";
+
+/// StackStorm's `LiveActionAPI` view of an execution.
+fn liveaction(e: &Execution) -> Value {
+    let mut v = json!({
+        "id": e.liveaction_id,
+        "status": e.status,
+        "start_timestamp": e.start_timestamp,
+        "action": e.action.ref_,
+        "action_is_workflow": e.runner.name == crate::workflow::WORKFLOW_RUNNER,
+        "parameters": e.parameters,
+        "context": e.context,
+        "callback": {},
+        "runner_info": {},
+    });
+    if let Some(end) = &e.end_timestamp {
+        v["end_timestamp"] = json!(end);
+    }
+    if !e.result.is_null() {
+        v["result"] = e.result.clone();
+    }
+    v
+}
+
+/// The stream messages of one bus event: `(name, data)`.
+fn messages(event: &Event) -> Vec<(&'static str, Value)> {
+    match event {
+        Event::Execution { execution, created } => {
+            let (exec_name, live_name) = if *created {
+                (EXECUTION_CREATE, LIVEACTION_CREATE)
+            } else {
+                (EXECUTION_UPDATE, LIVEACTION_UPDATE)
+            };
+            vec![
+                (live_name, liveaction(execution)),
+                (
+                    exec_name,
+                    serde_json::to_value(execution).unwrap_or(Value::Null),
+                ),
+            ]
+        }
+        Event::Output { output } => vec![(
+            OUTPUT_CREATE,
+            serde_json::to_value(output).unwrap_or(Value::Null),
+        )],
+    }
+}
+
+fn list(q: &Params, name: &str) -> Option<Vec<String>> {
+    let values: Vec<String> = q
+        .all(name)
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+struct Filter {
+    events: Option<Vec<String>>,
+    action_refs: Option<Vec<String>>,
+    execution_ids: Option<Vec<String>>,
+}
+
+impl Filter {
+    fn keeps(&self, name: &str, event: &Event) -> bool {
+        let (id, action) = match event {
+            Event::Execution { execution, .. } => (&execution.id, &execution.action.ref_),
+            Event::Output { output } => (&output.execution_id, &output.action_ref),
+        };
+        self.events
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+            && self
+                .action_refs
+                .as_ref()
+                .is_none_or(|refs| refs.contains(action))
+            && self
+                .execution_ids
+                .as_ref()
+                .is_none_or(|ids| ids.contains(id))
+    }
 }
 
 pub(super) async fn stream(
     State(engine): State<Engine>,
+    _caller: Caller,
     headers: HeaderMap,
-    Query(q): Query<StreamQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
-    require_api(&engine, &headers)?;
+    let q = Params::parse(raw.as_deref());
+    let filter = Filter {
+        events: list(&q, "events"),
+        action_refs: list(&q, "action_refs"),
+        // `execution` is the name Stormdesk's faces used before.
+        execution_ids: list(&q, "execution_ids").or_else(|| list(&q, "execution")),
+    };
+    let end = match (q.get("end_execution_id"), q.get("end_event")) {
+        (Some(id), Some(event)) => Some((id.to_string(), event.to_string())),
+        _ => None,
+    };
+    let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
+    let end_tx = std::sync::Mutex::new(Some(end_tx));
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -37,9 +143,6 @@ pub(super) async fn stream(
         }
         None => (Vec::new(), engine.bus().subscribe()),
     };
-    let wanted: Option<Vec<String>> = q
-        .execution
-        .map(|s| s.split(',').map(str::to_string).collect());
     let live = BroadcastStream::new(rx).filter_map(|item| async move {
         match item {
             Ok(ev) => Some(ev),
@@ -52,19 +155,42 @@ pub(super) async fn stream(
     });
     let events = stream::iter(replay)
         .chain(live)
-        .filter(move |ev| {
-            let keep = wanted
-                .as_ref()
-                .map(|w| w.iter().any(|id| id == ev.event.execution_id()))
-                .unwrap_or(true);
-            async move { keep }
+        .flat_map(move |ev: BusEvent| {
+            let out: Vec<(u64, &'static str, Value, bool)> = messages(&ev.event)
+                .into_iter()
+                .filter(|(name, _)| filter.keeps(name, &ev.event))
+                .map(|(name, data)| {
+                    let ends = end.as_ref().is_some_and(|(id, event)| {
+                        event == name
+                            && data.get("id").and_then(Value::as_str) == Some(id)
+                            && data
+                                .get("status")
+                                .and_then(Value::as_str)
+                                .and_then(crate::model::Status::parse)
+                                .is_some_and(|s| s.is_completed())
+                    });
+                    (ev.id, name, data, ends)
+                })
+                .collect();
+            stream::iter(out)
         })
-        .map(|ev: BusEvent| {
-            let data = serde_json::to_string(&ev).unwrap_or_default();
+        .map(move |(id, name, data, ends)| {
+            if ends {
+                // The stream ends once this last event has gone out.
+                if let Some(tx) = end_tx.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    let _ = tx.send(());
+                }
+            }
             Ok(SseEvent::default()
-                .id(ev.id.to_string())
-                .event(ev.event.name())
-                .data(data))
+                .id(id.to_string())
+                .event(name)
+                .data(data.to_string()))
+        })
+        .take_until(async move {
+            if end_rx.await.is_err() {
+                // No end asked: never.
+                futures::future::pending::<()>().await;
+            }
         });
     let shutdown = engine.inner.shutdown.clone().cancelled_owned();
     let events = events.take_until(shutdown);

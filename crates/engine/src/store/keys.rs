@@ -139,10 +139,14 @@ fn key_from_row(r: &Row<'_>, p: &Path) -> rusqlite::Result<KeyValuePair> {
         )
     })?;
     Ok(KeyValuePair {
+        id: String::new(),
+        uid: String::new(),
         scope,
         name: r.get(1)?,
         value: r.get(2)?,
         secret: r.get(3)?,
+        encrypted: false,
+        user: None,
         expire_timestamp: r.get(4)?,
     })
 }

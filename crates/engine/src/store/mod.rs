@@ -4,7 +4,9 @@
 //! one transaction (batched); readers use their own connection. Records are kept
 //! as JSON documents with the columns needed for filtering beside them.
 
+mod auth;
 mod keys;
+mod legacy;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -13,8 +15,9 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
 use crate::error::EngineError;
-use crate::model::{Execution, ExecutionFilter, OutputChunk, Status, Stream};
+use crate::model::{Execution, ExecutionFilter, OutputChunk, SortOrder, Status, Stream};
 
+pub use auth::{ApiKeyRecord, Auth, TokenRecord};
 pub(crate) use keys::get_key;
 pub use keys::Keys;
 pub use writer::WriteOp;
@@ -59,13 +62,33 @@ CREATE TABLE IF NOT EXISTS meta (
     k TEXT PRIMARY KEY,
     v TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY,
+    id TEXT NOT NULL,
+    user TEXT NOT NULL,
+    expiry TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS tokens_expiry ON tokens(expiry);
+CREATE TABLE IF NOT EXISTS apikeys (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    user TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1
+);
 "#;
+
+/// Columns added after the first release, added to older stores at open.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("executions", "action_token_hash", "TEXT")];
 
 /// An execution that was not completed when the engine last stopped.
 #[derive(Debug, Clone)]
 pub struct Unfinished {
     pub execution: Execution,
     pub callback_token: Option<String>,
+    pub action_token_hash: Option<String>,
     pub runner_pid: Option<u32>,
 }
 
@@ -148,6 +171,7 @@ impl Store {
             side.push(suffix);
             restrict(Path::new(&side));
         }
+        add_columns(&conn).map_err(store_err(path))?;
         let reader = open(path, OpenFlags::default())?;
         Ok(Store {
             path: path.to_path_buf(),
@@ -194,6 +218,11 @@ impl Store {
         Keys { store: self }
     }
 
+    /// Auth tokens and API keys (hashed).
+    pub fn auth(&self) -> Auth<'_> {
+        Auth { store: self }
+    }
+
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection, &Path) -> Result<T, EngineError> + Send + 'static,
@@ -230,6 +259,11 @@ impl Store {
         self.read(move |c, p| list_executions(c, p, &filter)).await
     }
 
+    /// How many executions match `filter`, ignoring its `limit` and `offset`.
+    pub async fn count_executions(&self, filter: ExecutionFilter) -> Result<u64, EngineError> {
+        self.read(move |c, p| count_executions(c, p, &filter)).await
+    }
+
     pub async fn output(
         &self,
         id: &str,
@@ -244,7 +278,7 @@ impl Store {
         self.read(|c, p| {
             let mut stmt = c
                 .prepare(
-                    "SELECT doc, callback_token, runner_pid FROM executions
+                    "SELECT doc, callback_token, runner_pid, action_token_hash FROM executions
                      WHERE status NOT IN ('succeeded','failed','timeout','canceled','abandoned')",
                 )
                 .map_err(store_err(p))?;
@@ -254,15 +288,18 @@ impl Store {
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<String>>(1)?,
                         r.get::<_, Option<u32>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
                     ))
                 })
                 .map_err(store_err(p))?;
             let mut out = Vec::new();
             for row in rows {
-                let (doc, callback_token, runner_pid) = row.map_err(store_err(p))?;
+                let (doc, callback_token, runner_pid, action_token_hash) =
+                    row.map_err(store_err(p))?;
                 out.push(Unfinished {
                     execution: parse_doc(&doc, p)?,
                     callback_token,
+                    action_token_hash,
                     runner_pid,
                 });
             }
@@ -290,13 +327,39 @@ impl ReadOnlyStore {
     }
 }
 
+fn add_columns(conn: &Connection) -> Result<(), rusqlite::Error> {
+    for (table, column, ty) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            &format!("SELECT count(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+            [column],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {ty}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a stored record; records written by earlier versions (the action
+/// as a bare ref) are brought to the current shape.
 fn parse_doc(doc: &str, path: &Path) -> Result<Execution, EngineError> {
-    serde_json::from_str(doc).map_err(|e| {
+    let corrupt = |e: serde_json::Error| {
         EngineError::BadRequest(format!(
             "corrupt execution record in {}: {e}",
             path.display()
         ))
-    })
+    };
+    match serde_json::from_str::<Execution>(doc) {
+        Ok(e) => Ok(e),
+        Err(first) => {
+            let value: serde_json::Value = serde_json::from_str(doc).map_err(corrupt)?;
+            if !legacy::is_legacy(&value) {
+                return Err(corrupt(first));
+            }
+            serde_json::from_value(legacy::upgrade(value)).map_err(corrupt)
+        }
+    }
 }
 
 fn get_execution(c: &Connection, p: &Path, id: &str) -> Result<Option<Execution>, EngineError> {
@@ -309,46 +372,48 @@ fn get_execution(c: &Connection, p: &Path, id: &str) -> Result<Option<Execution>
     doc.map(|d| parse_doc(&d, p)).transpose()
 }
 
-fn list_executions(
-    c: &Connection,
-    p: &Path,
-    f: &ExecutionFilter,
-) -> Result<Vec<Execution>, EngineError> {
-    let mut sql = String::from("SELECT doc FROM executions WHERE 1=1");
+/// The WHERE clause (after `WHERE 1=1`) and its arguments for `f`.
+fn filter_sql(f: &ExecutionFilter) -> (String, Vec<String>) {
+    let mut sql = String::new();
     let mut args: Vec<String> = Vec::new();
+    let mut add = |clause: &str, value: String, sql: &mut String| {
+        args.push(value);
+        sql.push_str(&clause.replace("?N", &format!("?{}", args.len())));
+    };
     if let Some(status) = f.status {
-        args.push(status.as_str().to_string());
-        sql.push_str(&format!(" AND status = ?{}", args.len()));
+        add(" AND status = ?N", status.as_str().to_string(), &mut sql);
     }
     if let Some(action) = &f.action {
-        args.push(action.clone());
-        sql.push_str(&format!(" AND action = ?{}", args.len()));
+        add(" AND action = ?N", action.clone(), &mut sql);
     }
     if let Some(pack) = &f.pack {
-        args.push(pack.clone());
-        sql.push_str(&format!(" AND pack = ?{}", args.len()));
+        add(" AND pack = ?N", pack.clone(), &mut sql);
     }
     if let Some(parent) = &f.parent {
-        args.push(parent.clone());
-        sql.push_str(&format!(" AND parent = ?{}", args.len()));
+        add(" AND parent = ?N", parent.clone(), &mut sql);
     }
     if f.roots_only {
         sql.push_str(" AND parent IS NULL");
     }
+    if let Some(user) = &f.user {
+        add(
+            " AND json_extract(doc, '$.context.user') = ?N",
+            user.clone(),
+            &mut sql,
+        );
+    }
     if let Some(rev) = &f.content_version {
-        args.push(rev.clone());
-        sql.push_str(&format!(
-            " AND json_extract(doc, '$.content_version') = ?{}",
-            args.len()
-        ));
+        add(
+            " AND json_extract(doc, '$.parameters.content_version') = ?N",
+            rev.clone(),
+            &mut sql,
+        );
     }
     if let Some(since) = &f.since {
-        args.push(since.clone());
-        sql.push_str(&format!(" AND start_ts >= ?{}", args.len()));
+        add(" AND start_ts >= ?N", since.clone(), &mut sql);
     }
     if let Some(until) = &f.until {
-        args.push(until.clone());
-        sql.push_str(&format!(" AND start_ts < ?{}", args.len()));
+        add(" AND start_ts < ?N", until.clone(), &mut sql);
     }
     if let Some(q) = f.q.as_deref().filter(|q| !q.is_empty()) {
         // Case-insensitive containment; `%` and `_` in the text match literally.
@@ -356,15 +421,36 @@ fn list_executions(
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        args.push(format!("%{escaped}%"));
-        sql.push_str(&format!(" AND doc LIKE ?{} ESCAPE '\\'", args.len()));
+        add(
+            " AND doc LIKE ?N ESCAPE '\\'",
+            format!("%{escaped}%"),
+            &mut sql,
+        );
     }
-    sql.push_str(" ORDER BY rowid DESC");
-    sql.push_str(&format!(
-        " LIMIT {} OFFSET {}",
+    (sql, args)
+}
+
+fn list_executions(
+    c: &Connection,
+    p: &Path,
+    f: &ExecutionFilter,
+) -> Result<Vec<Execution>, EngineError> {
+    // Results can be large; SQLite drops them before the record is decoded.
+    let column = if f.exclude_result {
+        "json_remove(doc, '$.result')"
+    } else {
+        "doc"
+    };
+    let (where_sql, args) = filter_sql(f);
+    let order = match f.order {
+        SortOrder::Desc => "DESC",
+        SortOrder::Asc => "ASC",
+    };
+    let sql = format!(
+        "SELECT {column} FROM executions WHERE 1=1{where_sql} ORDER BY rowid {order} LIMIT {} OFFSET {}",
         f.limit.unwrap_or(100),
         f.offset.unwrap_or(0)
-    ));
+    );
     let mut stmt = c.prepare(&sql).map_err(store_err(p))?;
     let rows = stmt
         .query_map(rusqlite::params_from_iter(args.iter()), |r| {
@@ -376,6 +462,16 @@ fn list_executions(
         out.push(parse_doc(&row.map_err(store_err(p))?, p)?);
     }
     Ok(out)
+}
+
+fn count_executions(c: &Connection, p: &Path, f: &ExecutionFilter) -> Result<u64, EngineError> {
+    let (where_sql, args) = filter_sql(f);
+    let sql = format!("SELECT count(*) FROM executions WHERE 1=1{where_sql}");
+    c.query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n.max(0) as u64)
+    .map_err(store_err(p))
 }
 
 fn get_output(

@@ -19,6 +19,8 @@ pub enum WriteOp {
     Upsert {
         execution: Box<Execution>,
         callback_token: Option<String>,
+        /// sha256 of the token the action itself uses on the API while it runs.
+        action_token_hash: Option<String>,
         runner_pid: Option<u32>,
     },
     /// Chunks already present (same execution and seq) are ignored.
@@ -31,6 +33,11 @@ pub enum WriteOp {
     KeySet { key: Box<KeyValuePair>, now: String },
     /// A workflow's conductor state, replaced whole.
     Workflow { id: String, state: String },
+    /// One statement of the store's own modules (auth); counts the rows changed.
+    Exec {
+        sql: &'static str,
+        args: Vec<rusqlite::types::Value>,
+    },
     /// Counts 1 when a key that had not expired was deleted.
     KeyDelete {
         scope: String,
@@ -129,10 +136,11 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<usize>, rusqlite::
     let mut changed = Vec::with_capacity(batch.len());
     {
         let mut upsert = tx.prepare_cached(
-            "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid, action_token_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc,
-               callback_token = excluded.callback_token, runner_pid = excluded.runner_pid",
+               callback_token = excluded.callback_token, runner_pid = excluded.runner_pid,
+               action_token_hash = excluded.action_token_hash",
         )?;
         let mut output = tx.prepare_cached(
             "INSERT OR IGNORE INTO output (execution_id, seq, stream, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -142,21 +150,22 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<usize>, rusqlite::
                 WriteOp::Upsert {
                     execution,
                     callback_token,
+                    action_token_hash,
                     runner_pid,
                 } => {
                     let doc = serde_json::to_string(execution)
                         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    let pack = execution.action.split('.').next().unwrap_or_default();
                     upsert.execute(params![
                         execution.id,
-                        execution.action,
-                        pack,
+                        execution.action.ref_,
+                        execution.action.pack,
                         super::status_column(execution.status),
                         execution.parent,
                         execution.start_timestamp,
                         doc,
                         callback_token,
                         runner_pid,
+                        action_token_hash,
                     ])?
                 }
                 WriteOp::Output {
@@ -181,6 +190,9 @@ fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<usize>, rusqlite::
                      ON CONFLICT(id) DO UPDATE SET state = excluded.state",
                     rusqlite::params![id, state],
                 )?,
+                WriteOp::Exec { sql, args } => {
+                    tx.execute(sql, rusqlite::params_from_iter(args.iter()))?
+                }
                 WriteOp::KeyDelete { scope, name, now } => {
                     super::keys::write_delete(&tx, scope, name, now)?
                 }

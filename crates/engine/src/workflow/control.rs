@@ -21,7 +21,7 @@ async fn children(engine: &Engine, id: &str) -> Vec<(String, String)> {
     let ids = run.lock().await.active_children();
     let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
     ids.into_iter()
-        .filter_map(|c| live.get(&c).map(|l| (c, l.execution.runner.clone())))
+        .filter_map(|c| live.get(&c).map(|l| (c, l.execution.runner.name.clone())))
         .collect()
 }
 
@@ -81,10 +81,11 @@ pub(crate) async fn cancel(engine: &Engine, id: &str) -> Result<Execution, Engin
 
 pub(crate) async fn pause(engine: &Engine, id: &str) -> Result<Execution, EngineError> {
     let current = engine.execution(id).await?;
-    if current.runner != WORKFLOW_RUNNER {
+    if current.runner_name() != WORKFLOW_RUNNER {
         return Err(EngineError::BadRequest(format!(
             "execution '{id}' runs action '{}' ({} runner); only workflows can be paused",
-            current.action, current.runner
+            current.action_ref(),
+            current.runner_name()
         )));
     }
     if !matches!(current.status, Status::Running | Status::Resuming)

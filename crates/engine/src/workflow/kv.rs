@@ -11,22 +11,26 @@ use crate::keys::KeyScope;
 
 pub(crate) struct KvEnv {
     db: PathBuf,
+    /// The workflow's user, whose user-scoped keys `st2kv` reads.
+    user: Option<String>,
     /// Opened on first use; `Some(None)` when it could not be opened.
     conn: Mutex<Option<Option<rusqlite::Connection>>>,
 }
 
 impl KvEnv {
-    pub fn new(engine: &crate::Engine) -> KvEnv {
+    pub fn new(engine: &crate::Engine, user: Option<String>) -> KvEnv {
         KvEnv {
             db: engine.inner.paths.db(),
+            user,
             conn: Mutex::new(None),
         }
     }
 }
 
 impl Env for KvEnv {
-    /// `system.<name>` reads the system scope, `user.<name>` the user scope;
-    /// a bare name tries the user scope, then the system scope.
+    /// `system.<name>` reads the system scope, `user.<name>` the workflow
+    /// user's keys (stored as `<user>:<name>`); a bare name tries the user
+    /// scope, then the system scope.
     fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let conn = guard
@@ -38,16 +42,23 @@ impl Env for KvEnv {
                 .ok()
             })
             .as_ref()?;
-        let candidates: Vec<(KeyScope, &str)> = if let Some(n) = key.strip_prefix("system.") {
-            vec![(KeyScope::System, n)]
+        let user_key = |n: &str| match &self.user {
+            Some(u) => format!("{u}:{n}"),
+            None => n.to_string(),
+        };
+        let candidates: Vec<(KeyScope, String)> = if let Some(n) = key.strip_prefix("system.") {
+            vec![(KeyScope::System, n.to_string())]
         } else if let Some(n) = key.strip_prefix("user.") {
-            vec![(KeyScope::User, n)]
+            vec![(KeyScope::User, user_key(n))]
         } else {
-            vec![(KeyScope::User, key), (KeyScope::System, key)]
+            vec![
+                (KeyScope::User, user_key(key)),
+                (KeyScope::System, key.to_string()),
+            ]
         };
         let now = crate::keys::timestamp(chrono::Utc::now());
         for (scope, name) in candidates {
-            if let Ok(Some(pair)) = crate::store::get_key(conn, &self.db, scope, name, &now) {
+            if let Ok(Some(pair)) = crate::store::get_key(conn, &self.db, scope, &name, &now) {
                 return Some(Value::String(pair.masked(decrypt).value));
             }
         }

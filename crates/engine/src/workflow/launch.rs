@@ -27,24 +27,58 @@ pub(crate) async fn task(
             run.commit.clone().filter(|_| same_pack)
         }
     };
+    let parent_context = engine
+        .execution(workflow)
+        .await
+        .map(|e| e.context)
+        .unwrap_or_default();
     let request = RunRequest {
         action: req.action.clone(),
         parameters,
         content_version,
+        ..Default::default()
     };
-    Box::pin(engine.run_with_parent(request, Some(workflow.to_string()), context(req)))
-        .await
-        .map(|e| e.id)
-        .map_err(|e| e.to_string())
+    Box::pin(engine.run_with_parent(
+        request,
+        Some(workflow.to_string()),
+        context(workflow, &parent_context, req),
+    ))
+    .await
+    .map(|e| e.id)
+    .map_err(|e| e.to_string())
 }
 
-pub(crate) fn context(req: &TaskRequest) -> Map<String, Value> {
-    let mut context = Map::new();
-    context.insert("task".into(), json!(req.key.task));
-    context.insert("route".into(), json!(req.key.route));
-    if let Some(item) = req.key.item {
-        context.insert("item".into(), json!(item));
+/// A task's execution context as StackStorm's workflow service builds it
+/// (`st2common/services/workflows.py`, `request_action_execution`): the
+/// workflow's user, `parent` (the workflow's execution id, user and pack, and
+/// its own `parent`), and `orquesta` naming the task, route and with-items
+/// index; plus Stormdesk's `orquesta.attempt` (the retry count).
+pub(crate) fn context(
+    workflow: &str,
+    parent_context: &Map<String, Value>,
+    req: &TaskRequest,
+) -> Map<String, Value> {
+    let mut parent = Map::new();
+    parent.insert("execution_id".into(), json!(workflow));
+    for key in ["user", "pack", "api_user", "source_channel", "parent"] {
+        if let Some(v) = parent_context.get(key) {
+            parent.insert(key.into(), v.clone());
+        }
     }
-    context.insert("attempt".into(), json!(req.attempt));
+    let mut orquesta = Map::new();
+    orquesta.insert("workflow_execution_id".into(), json!(workflow));
+    orquesta.insert("task_name".into(), json!(req.key.task));
+    orquesta.insert("task_id".into(), json!(req.key.task));
+    orquesta.insert("task_route".into(), json!(req.key.route));
+    if let Some(item) = req.key.item {
+        orquesta.insert("item_id".into(), json!(item));
+    }
+    orquesta.insert("attempt".into(), json!(req.attempt));
+    let mut context = Map::new();
+    if let Some(user) = parent_context.get("user") {
+        context.insert("user".into(), user.clone());
+    }
+    context.insert("parent".into(), Value::Object(parent));
+    context.insert("orquesta".into(), Value::Object(orquesta));
     context
 }

@@ -101,16 +101,25 @@ impl Workflows {
     }
 }
 
-/// The task a child execution runs for, from its context.
+/// The task a child execution runs for, from its `context.orquesta`.
 pub(crate) fn task_key(context: &Map<String, Value>) -> Option<TaskKey> {
+    let orquesta = context.get("orquesta")?;
     Some(TaskKey {
-        task: context.get("task")?.as_str()?.to_string(),
-        route: context.get("route").and_then(Value::as_u64).unwrap_or(0) as u32,
-        item: context
-            .get("item")
+        task: orquesta.get("task_name")?.as_str()?.to_string(),
+        route: orquesta
+            .get("task_route")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as u32,
+        item: orquesta
+            .get("item_id")
             .and_then(Value::as_u64)
             .map(|i| i as usize),
     })
+}
+
+/// Which attempt of its task a child execution is (Stormdesk's `context.orquesta.attempt`).
+pub(crate) fn task_attempt(context: &Map<String, Value>) -> Option<u64> {
+    context.get("orquesta")?.get("attempt")?.as_u64()
 }
 
 pub(crate) fn task_status(status: Status) -> TaskStatus {

@@ -1,7 +1,5 @@
 //! The engine's workflow methods for faces: pause, resume, descendants, graph.
 
-use std::collections::VecDeque;
-
 use serde_json::Value;
 
 use super::{Run, WORKFLOW_RUNNER};
@@ -20,27 +18,34 @@ impl Engine {
         super::resume(self, id).await
     }
 
-    /// Every descendant of an execution, parents before their children, in
-    /// start order; `depth` levels (`-1` or less for all).
+    /// Every descendant of an execution, depth first (each child followed by
+    /// its own descendants, siblings in start order), as StackStorm's
+    /// `get_descendants` lists them by default; `depth` levels (`-1` or less
+    /// for all).
     pub async fn descendants(&self, id: &str, depth: i32) -> Result<Vec<Execution>, EngineError> {
         let root = self.execution(id).await?;
         let mut out = Vec::new();
-        let mut queue = VecDeque::from([(root, 0i32)]);
-        while let Some((parent, level)) = queue.pop_front() {
-            if parent.runner != WORKFLOW_RUNNER || (depth >= 0 && level >= depth) {
+        // An explicit stack: nesting depth comes from the workflows run.
+        let mut stack = vec![(root, 0i32, false)];
+        while let Some((node, level, emit)) = stack.pop() {
+            let expand = node.runner_name() == WORKFLOW_RUNNER && (depth < 0 || level < depth);
+            let node_id = node.id.clone();
+            if emit {
+                out.push(node);
+            }
+            if !expand {
                 continue;
             }
-            let mut children = self
+            let children = self
                 .executions(ExecutionFilter {
-                    parent: Some(parent.id.clone()),
+                    parent: Some(node_id),
                     limit: Some(u32::MAX),
+                    order: crate::model::SortOrder::Asc,
                     ..Default::default()
                 })
                 .await?;
-            children.reverse();
-            for child in children {
-                out.push(child.clone());
-                queue.push_back((child, level + 1));
+            for child in children.into_iter().rev() {
+                stack.push((child, level + 1, true));
             }
         }
         Ok(out)
@@ -49,10 +54,10 @@ impl Engine {
     /// The workflow's tasks and transitions, for display: `{"tasks": [{name, action, next}]}`.
     pub async fn workflow_graph(&self, id: &str) -> Result<Value, EngineError> {
         let execution = self.execution(id).await?;
-        if execution.runner != WORKFLOW_RUNNER {
+        if execution.runner_name() != WORKFLOW_RUNNER {
             return Err(EngineError::BadRequest(format!(
                 "execution '{id}' runs action '{}', which is not a workflow",
-                execution.action
+                execution.action_ref()
             )));
         }
         let graph = match self.inner.workflows.get(id) {

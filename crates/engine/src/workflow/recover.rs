@@ -27,6 +27,7 @@ pub(crate) async fn recover(engine: &Engine, workflows: Vec<Execution>) -> Resul
                 Live {
                     execution,
                     token: String::new(),
+                    action_token_hash: None,
                     runner_pid: None,
                     child_pid: None,
                     control: None,
@@ -81,7 +82,7 @@ async fn catch_up(engine: &Engine, id: &str) -> Result<(), EngineError> {
         for req in pending {
             let existing = children.iter().find(|c| {
                 task_key(&c.context).as_ref() == Some(&req.key)
-                    && c.context.get("attempt").and_then(|a| a.as_u64()) == Some(req.attempt as u64)
+                    && super::task_attempt(&c.context) == Some(req.attempt as u64)
             });
             match existing {
                 Some(child) => run.active.push((req.key, child.id.clone())),

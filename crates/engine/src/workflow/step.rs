@@ -50,7 +50,12 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
     if run.done {
         return;
     }
-    let env = KvEnv::new(engine);
+    let user = {
+        let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.get(id)
+            .and_then(|l| l.execution.user().map(str::to_string))
+    };
+    let env = KvEnv::new(engine, user);
     let requests = match step {
         Step::Start => run.conductor.start(&env),
         Step::Result { child, result } => {

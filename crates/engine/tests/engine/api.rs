@@ -1,26 +1,34 @@
-//! The HTTP API and callback listener, through `Router::oneshot` and a real socket.
+//! The HTTP API (StackStorm's shapes and auth) and the runners' callback
+//! routes, through `Router::oneshot` and a real socket.
+
+use std::io::Write;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use stormdesk_engine::{RunRequest, Status};
+use stormdesk_engine::{Engine, RunRequest, Status};
 use tower::ServiceExt;
 
 use crate::common::*;
 
-pub(crate) async fn call(
+/// A request with `headers`; the answer's status, headers and body (JSON, or a string).
+pub(crate) async fn send(
     router: axum::Router,
     method: &str,
     uri: &str,
-    token: &str,
+    headers: &[(&str, &str)],
     body: Option<Value>,
-) -> (StatusCode, Value) {
-    let req = Request::builder()
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut req = Request::builder()
         .method(method)
         .uri(uri)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req
         .body(
             body.map(|b| Body::from(b.to_string()))
                 .unwrap_or_else(Body::empty),
@@ -28,40 +36,231 @@ pub(crate) async fn call(
         .unwrap();
     let resp = router.oneshot(req).await.unwrap();
     let status = resp.status();
+    let headers = resp.headers().clone();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, headers, body)
+}
+
+/// A request with `Authorization: Bearer <token>`.
+pub(crate) async fn call(
+    router: axum::Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let auth = format!("Bearer {token}");
+    let (status, _, body) = send(router, method, uri, &[("authorization", &auth)], body).await;
+    (status, body)
+}
+
+fn basic(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
     )
 }
 
+fn local_password(engine: &Engine) -> String {
+    let text = std::fs::read_to_string(engine.paths().credentials_file()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("password = "))
+        .unwrap()
+        .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn api_requires_the_api_token() {
+async fn every_stackstorm_way_of_authenticating_works_and_nothing_else() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
     let router = stormdesk_engine::api::router(engine.clone());
+    let api_token = engine.api_token().to_string();
     let (status, body) = call(router.clone(), "GET", "/v1/actions", "wrong", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], json!("unauthorized"));
-    let (status, body) = call(router, "GET", "/v1/actions", engine.api_token(), None).await;
+    assert!(body["faultstring"]
+        .as_str()
+        .unwrap()
+        .contains("X-Auth-Token"));
+    let (status, _, body) = send(router.clone(), "GET", "/v1/actions", &[], None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    // The API token, as a bearer, an X-Auth-Token or a query parameter.
+    let (status, body) = call(router.clone(), "GET", "/v1/actions", &api_token, None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body
         .as_array()
         .unwrap()
         .iter()
-        .any(|a| a["ref"] == json!("t.echo")));
-    // The token file is private.
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(engine.paths().token_file())
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+        .any(|a| a["ref"] == "t.echo"));
+    let (status, ..) = send(
+        router.clone(),
+        "GET",
+        "/v1/actions",
+        &[("x-auth-token", &api_token)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, ..) = send(
+        router.clone(),
+        "GET",
+        &format!("/v1/actions?x-auth-token={api_token}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A token from the auth service, with basic auth against the local user.
+    let password = local_password(&engine);
+    let user = engine.local_user().to_string();
+    let (status, _, bad) = send(
+        router.clone(),
+        "POST",
+        "/auth/v1/tokens",
+        &[("authorization", &basic(&user, "wrong"))],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+    let (status, _, too_long) = send(
+        router.clone(),
+        "POST",
+        "/auth/v1/tokens",
+        &[("authorization", &basic(&user, &password))],
+        Some(json!({"ttl": 86401})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{too_long}");
+    let (status, _, token) = send(
+        router.clone(),
+        "POST",
+        "/auth/v1/tokens",
+        &[("authorization", &basic(&user, &password))],
+        Some(json!({"ttl": 60})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    assert_eq!(token["user"], json!(user));
+    let value = token["token"].as_str().unwrap().to_string();
+    let expiry = chrono::DateTime::parse_from_rfc3339(token["expiry"].as_str().unwrap()).unwrap();
+    let ttl = expiry
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
+    assert!((55..=60).contains(&ttl), "expires in {ttl} s");
+    let (status, _, me) = send(
+        router.clone(),
+        "GET",
+        "/v1/user",
+        &[("x-auth-token", &value)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["username"], json!(user));
+    let (_, valid) = call(
+        router.clone(),
+        "POST",
+        "/auth/v1/tokens/validate",
+        &value,
+        Some(json!({"token": value})),
+    )
+    .await;
+    assert_eq!(valid, json!({"valid": true}));
+
+    // An API key, as a header or a query parameter, until it is disabled.
+    let (status, key) = call(
+        router.clone(),
+        "POST",
+        "/v1/apikeys",
+        &value,
+        Some(json!({"metadata": {"used_by": "ci"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{key}");
+    let key_value = key["key"].as_str().unwrap().to_string();
+    let key_id = key["id"].as_str().unwrap().to_string();
+    let (status, ..) = send(
+        router.clone(),
+        "GET",
+        "/v1/executions",
+        &[("st2-api-key", &key_value)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, ..) = send(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions?st2-api-key={key_value}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = call(router.clone(), "GET", "/v1/apikeys", &api_token, None).await;
+    assert_eq!(listed[0]["metadata"], json!({"used_by": "ci"}));
+    assert!(listed[0].get("key").is_none(), "the key is shown only once");
+    let (status, _) = call(
+        router.clone(),
+        "PUT",
+        &format!("/v1/apikeys/{key_id}"),
+        &api_token,
+        Some(json!({"enabled": false})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, ..) = send(
+        router.clone(),
+        "GET",
+        "/v1/executions",
+        &[("st2-api-key", &key_value)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = call(
+        router.clone(),
+        "DELETE",
+        &format!("/v1/apikeys/{key_id}"),
+        &api_token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Tokens and keys survive a restart, stored as hashes only.
     engine.shutdown();
+    let db = std::fs::read(engine.paths().db()).unwrap();
+    let wal = std::fs::read(engine.paths().db().with_extension("db-wal")).unwrap_or_default();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(value.len()).any(|w| w == value.as_bytes()));
+    }
+    let again = fx.engine().await;
+    let router = stormdesk_engine::api::router(again.clone());
+    let (status, ..) = send(
+        router,
+        "GET",
+        "/v1/actions",
+        &[("x-auth-token", &value)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // The token and credential files are private.
+    use std::os::unix::fs::PermissionsExt;
+    for file in [again.paths().token_file(), again.paths().credentials_file()] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    again.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_through_the_api_and_read_back() {
+async fn executions_take_stackstorms_shape_filters_and_paging() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
     let router = stormdesk_engine::api::router(engine.clone());
@@ -71,23 +270,58 @@ async fn run_through_the_api_and_read_back() {
         "POST",
         "/v1/executions",
         &token,
-        Some(json!({"action": "t.echo", "parameters": {"msg": "via api"}})),
+        Some(json!({"action": "t.echo", "parameters": {"msg": "via api"}, "context": {"trace_context": {"trace_tag": "t1"}}})),
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_string();
+    assert_eq!(body["action"]["ref"], json!("t.echo"));
+    assert_eq!(body["action"]["runner_type"], json!("local-shell-cmd"));
+    assert_eq!(body["runner"]["name"], json!("local-shell-cmd"));
+    assert_eq!(body["liveaction_id"], json!(id));
+    assert_eq!(body["context"]["user"], json!(engine.local_user()));
+    assert_eq!(body["context"]["pack"], json!("t"));
+    assert_eq!(body["context"]["trace_context"]["trace_tag"], json!("t1"));
+    assert!(body.get("result").is_none(), "no result before completion");
     finished(&engine, &id).await;
+
     let (_, body) = call(
         router.clone(),
         "GET",
-        &format!("/v1/executions/{id}"),
+        &format!("/v1/executions/{id}/"),
         &token,
         None,
     )
     .await;
     assert_eq!(body["status"], json!("succeeded"));
     assert_eq!(body["result"]["stdout"], json!("via api"));
-    let (_, out) = call(
+    let pattern = regex_lite(&body["end_timestamp"]);
+    assert!(pattern, "{}", body["end_timestamp"]);
+    assert!(body["elapsed_seconds"].as_f64().unwrap() >= 0.0);
+    let (_, only) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions/{id}?include_attributes=action.ref,status"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(
+        only,
+        json!({"id": id, "action": {"ref": "t.echo"}, "status": "succeeded"})
+    );
+    let (_, without) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions/{id}?exclude_attributes=result"),
+        &token,
+        None,
+    )
+    .await;
+    assert!(without.get("result").is_none() && without.get("status").is_some());
+
+    // Output as StackStorm's text, and as Stormdesk's objects.
+    let (_, text) = call(
         router.clone(),
         "GET",
         &format!("/v1/executions/{id}/output"),
@@ -95,7 +329,85 @@ async fn run_through_the_api_and_read_back() {
         None,
     )
     .await;
+    assert_eq!(text, json!("via api\n"));
+    let (_, out) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions/{id}/output?format=json"),
+        &token,
+        None,
+    )
+    .await;
     assert_eq!(out[0]["data"], json!("via api\n"));
+    assert_eq!(out[0]["output_type"], json!("stdout"));
+    assert_eq!(out[0]["execution_id"], json!(id));
+    assert_eq!(out[0]["seq"], json!(0));
+    let (_, none) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions/{id}/output?output_type=stderr"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(none, json!(""));
+
+    // Lists leave results out unless asked, count everything, page and filter.
+    for i in 0..3 {
+        let e = engine
+            .run(RunRequest::new(
+                "t.echo",
+                params(&[("msg", json!(i.to_string()))]),
+            ))
+            .await
+            .unwrap();
+        finished(&engine, &e.id).await;
+    }
+    let (status, headers, list) = send(
+        router.clone(),
+        "GET",
+        "/v1/executions/?limit=2&action=t.echo&parent=null",
+        &[("x-auth-token", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["x-total-count"], "4");
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list.iter().all(|e| e.get("result").is_none()));
+    assert_eq!(list[0]["parameters"]["msg"], json!("2"), "newest first");
+    let (_, asc) = call(
+        router.clone(),
+        "GET",
+        "/v1/executions?limit=1&sort_asc=True&include_attributes=id,result",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(asc[0]["id"], json!(id));
+    assert_eq!(asc[0]["result"]["stdout"], json!("via api"));
+    let start = body["start_timestamp"].as_str().unwrap();
+    let (_, later) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions?timestamp_gt={start}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(later.as_array().unwrap().len(), 3);
+    let (_, mine) = call(
+        router.clone(),
+        "GET",
+        &format!("/v1/executions?user={}", engine.local_user()),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(mine.as_array().unwrap().len(), 4);
+
+    // Errors are StackStorm's `faultstring` with Stormdesk's code.
     let (status, body) = call(
         router.clone(),
         "POST",
@@ -106,9 +418,9 @@ async fn run_through_the_api_and_read_back() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], json!("invalid_input"));
-    assert!(body["message"].as_str().unwrap().contains("msg"));
+    assert!(body["faultstring"].as_str().unwrap().contains("msg"));
     let (status, body) = call(
-        router,
+        router.clone(),
         "GET",
         "/v1/executions/000000000000000000000000",
         &token,
@@ -117,6 +429,123 @@ async fn run_through_the_api_and_read_back() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], json!("not_found"));
+    // A completed execution cannot be canceled; StackStorm says so with a 200.
+    let (status, body) = call(
+        router.clone(),
+        "DELETE",
+        &format!("/v1/executions/{id}"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["faultstring"],
+        json!("Action cannot be canceled. State = succeeded.")
+    );
+    // Re-run: the same action, the original parameters with overrides.
+    let (status, rerun) = call(
+        router,
+        "POST",
+        &format!("/v1/executions/{id}/re_run"),
+        &token,
+        Some(json!({"parameters": {"msg": "again"}, "tasks": [], "reset": [], "delay": 0})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{rerun}");
+    let again = finished(&engine, rerun["id"].as_str().unwrap()).await;
+    assert_eq!(again.result["stdout"], json!("again"));
+    assert_eq!(again.context["re-run"]["ref"], json!(id));
+    engine.shutdown();
+}
+
+/// StackStorm's timestamp pattern (`ISO8601_UTC_REGEX`), checked by hand.
+fn regex_lite(v: &Value) -> bool {
+    let s = v.as_str().unwrap_or_default();
+    let b = s.as_bytes();
+    s.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && (b[10] == b'T' || b[10] == b' ')
+        && b[13] == b':'
+        && b[16] == b':'
+        && (s.ends_with('Z') || s.ends_with("+00:00"))
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actions_token_opens_executions_and_keys_only_while_it_runs() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let file = fx.path("token");
+    let e = engine
+        .run(RunRequest::new(
+            "t.token_gate",
+            params(&[
+                ("fifo", json!(fifo.display().to_string())),
+                ("file", json!(file.display().to_string())),
+            ]),
+        ))
+        .await
+        .unwrap();
+    // Opening the fifo for writing waits for the action to read it, by which
+    // time the token file is written.
+    let opener = fifo.clone();
+    let mut writer = tokio::task::spawn_blocking(move || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(opener)
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let (url, token) = text.split_once(' ').unwrap();
+    assert_eq!(url, format!("{}/v1", engine.api_url()));
+    let router = stormdesk_engine::api::router(engine.clone());
+    let with = |path: &str| {
+        let router = router.clone();
+        let (path, token) = (path.to_string(), token.to_string());
+        async move {
+            send(router, "GET", &path, &[("x-auth-token", &token)], None)
+                .await
+                .0
+        }
+    };
+    assert_eq!(with("/v1/keys").await, StatusCode::OK);
+    assert_eq!(
+        with(&format!("/v1/executions/{}", e.id)).await,
+        StatusCode::OK
+    );
+    assert_eq!(with("/v1/actions").await, StatusCode::OK);
+    assert_eq!(with("/v1/apikeys").await, StatusCode::FORBIDDEN);
+    // Its user is the execution's.
+    let (_, _, me) = send(
+        router.clone(),
+        "GET",
+        "/v1/user",
+        &[("x-auth-token", token)],
+        None,
+    )
+    .await;
+    assert_eq!(me["username"], json!(engine.local_user()));
+    // The runner's callback routes are not for it.
+    let (status, _) = call(
+        router.clone(),
+        "PUT",
+        &format!("/runner/v1/executions/{}", e.id),
+        token,
+        Some(json!({"status": "succeeded", "result": {"forged": true}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    writer.write_all(b"go\n").unwrap();
+    drop(writer);
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded);
+    assert_eq!(with("/v1/keys").await, StatusCode::UNAUTHORIZED);
     engine.shutdown();
 }
 
@@ -128,28 +557,36 @@ async fn a_callback_with_a_bad_token_is_rejected_and_changes_nothing() {
     let fifo = fx.path("gate.fifo");
     mkfifo(&fifo);
     let e = engine
-        .run(RunRequest {
-            action: "t.gate".into(),
-            parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
-            content_version: None,
-        })
+        .run(RunRequest::new(
+            "t.gate",
+            params(&[("fifo", json!(fifo.display().to_string()))]),
+        ))
         .await
         .unwrap();
     wait_status(&mut rx, &e.id, Status::Running).await;
-    // Through the real socket, as a runner would.
-    let url = format!("{}/v1/executions/{}", engine.api_url(), e.id);
-    let forged = ureq::put(&url)
-        .set("Authorization", "Bearer not-the-token")
-        .send_json(json!({"status": "succeeded", "result": {"forged": true}}));
-    match forged {
-        Err(ureq::Error::Status(code, _)) => assert_eq!(code, 401),
-        other => panic!("expected 401, got {other:?}"),
+    // Through the real socket, as a runner would; the API token is no
+    // callback token either.
+    let url = format!("{}/runner/v1/executions/{}", engine.api_url(), e.id);
+    for token in ["not-the-token", engine.api_token()] {
+        let forged = ureq::put(&url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_json(json!({"status": "succeeded", "result": {"forged": true}}));
+        match forged {
+            Err(ureq::Error::Status(code, _)) => assert_eq!(code, 401),
+            other => panic!("expected 401, got {other:?}"),
+        }
     }
-    let out_url = format!("{}/v1/executions/{}/output", engine.api_url(), e.id);
+    let out_url = format!("{url}/output");
     let forged = ureq::post(&out_url)
         .set("Authorization", "Bearer not-the-token")
         .send_json(json!({"chunks": [{"seq": 99, "stream": "stdout", "data": "forged", "timestamp": "2026-01-01T00:00:00Z"}]}));
     assert!(matches!(forged, Err(ureq::Error::Status(401, _))));
+    // Through the public API, a status that only a runner may report is refused.
+    let public = format!("{}/v1/executions/{}", engine.api_url(), e.id);
+    let forged = ureq::put(&public)
+        .set("X-Auth-Token", engine.api_token())
+        .send_json(json!({"status": "succeeded", "result": {"forged": true}}));
+    assert!(matches!(forged, Err(ureq::Error::Status(400, _))));
     assert_eq!(
         engine.execution(&e.id).await.unwrap().status,
         Status::Running
@@ -163,53 +600,204 @@ async fn a_callback_with_a_bad_token_is_rejected_and_changes_nothing() {
     engine.shutdown();
 }
 
+/// Reads SSE messages as `(event, data)` until `stop` says so.
+fn read_sse(
+    resp: ureq::Response,
+    mut stop: impl FnMut(&str, &Value) -> bool,
+) -> Vec<(String, Value)> {
+    use std::io::BufRead;
+    let mut seen = Vec::new();
+    let mut name = String::new();
+    for line in std::io::BufReader::new(resp.into_reader()).lines() {
+        let Ok(line) = line else { break };
+        if let Some(n) = line.strip_prefix("event:") {
+            name = n.trim().to_string();
+        } else if let Some(data) = line.strip_prefix("data:") {
+            let v: Value = serde_json::from_str(data.trim()).unwrap();
+            let done = stop(&name, &v);
+            seen.push((name.clone(), v));
+            if done {
+                break;
+            }
+        }
+    }
+    seen
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sse_stream_carries_status_and_output() {
+async fn the_stream_speaks_stackstorms_event_names_and_filters() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
-    let url = format!("{}/v1/stream", engine.api_url());
+    let base = format!("{}/v1/stream", engine.api_url());
     let token = engine.api_token().to_string();
-    let stream = tokio::task::spawn_blocking(move || {
-        ureq::get(&url)
-            .set("Authorization", &format!("Bearer {token}"))
-            .call()
-            .unwrap()
-    })
+    let open = |query: String| {
+        let url = format!("{base}{query}");
+        tokio::task::spawn_blocking(move || ureq::get(&url).call().unwrap())
+    };
+    let everything = open(format!("?x-auth-token={token}")).await.unwrap();
+    let filtered = open(format!(
+        "?x-auth-token={token}&events=st2.execution.output__create"
+    ))
     .await
     .unwrap();
     let e = engine
-        .run(RunRequest {
-            action: "t.echo".into(),
-            parameters: params(&[("msg", json!("streamed"))]),
-            content_version: None,
-        })
+        .run(RunRequest::new(
+            "t.echo",
+            params(&[("msg", json!("streamed"))]),
+        ))
         .await
         .unwrap();
+    // A stream that ends itself once the execution completes.
+    let ending = open(format!(
+        "?x-auth-token={token}&end_execution_id={}&end_event=st2.execution__update&execution_ids={}",
+        e.id, e.id
+    ))
+    .await
+    .unwrap();
     let id = e.id.clone();
-    let seen = tokio::task::spawn_blocking(move || {
-        use std::io::BufRead;
-        let mut seen = Vec::new();
-        for line in std::io::BufReader::new(stream.into_reader()).lines() {
-            let line = line.unwrap();
-            if let Some(data) = line.strip_prefix("data:") {
-                let v: Value = serde_json::from_str(data.trim()).unwrap();
-                seen.push(v.clone());
-                if v["type"] == "execution"
-                    && v["execution"]["id"] == json!(id)
-                    && v["execution"]["status"] == json!("succeeded")
-                {
-                    break;
-                }
-            }
-        }
-        seen
+    let all = tokio::task::spawn_blocking(move || {
+        read_sse(everything, |name, v| {
+            name == "st2.execution__update" && v["id"] == json!(id) && v["status"] == "succeeded"
+        })
     });
-    let seen = tokio::time::timeout(WAIT, seen).await.unwrap().unwrap();
-    assert!(seen
+    let all = tokio::time::timeout(WAIT, all).await.unwrap().unwrap();
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "st2.liveaction__create",
+        "st2.execution__create",
+        "st2.liveaction__update",
+        "st2.execution__update",
+        "st2.execution.output__create",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    let (_, output) = all
         .iter()
-        .any(|v| v["type"] == "output" && v["chunk"]["data"] == json!("streamed\n")));
-    assert!(seen
-        .windows(2)
-        .all(|w| w[0]["id"].as_u64() < w[1]["id"].as_u64()));
+        .find(|(n, _)| n == "st2.execution.output__create")
+        .unwrap();
+    assert_eq!(output["data"], json!("streamed\n"));
+    assert_eq!(output["execution_id"], json!(e.id));
+    assert_eq!(output["action_ref"], json!("t.echo"));
+    assert_eq!(output["runner_ref"], json!("local-shell-cmd"));
+    assert_eq!(output["output_type"], json!("stdout"));
+    let (_, created) = all
+        .iter()
+        .find(|(n, _)| n == "st2.execution__create")
+        .unwrap();
+    assert_eq!(created["action"]["ref"], json!("t.echo"));
+    let (_, live) = all
+        .iter()
+        .find(|(n, _)| n == "st2.liveaction__create")
+        .unwrap();
+    assert_eq!(live["action"], json!("t.echo"));
+
+    let only = tokio::task::spawn_blocking(move || read_sse(filtered, |_, _| true));
+    let only = tokio::time::timeout(WAIT, only).await.unwrap().unwrap();
+    assert_eq!(only[0].0, "st2.execution.output__create");
+    let ended = tokio::task::spawn_blocking(move || read_sse(ending, |_, _| false));
+    let ended = tokio::time::timeout(WAIT, ended).await.unwrap().unwrap();
+    let (last_name, last) = ended.last().unwrap();
+    assert_eq!(last_name, "st2.execution__update");
+    assert_eq!(last["status"], json!("succeeded"));
+    assert!(ended
+        .iter()
+        .all(|(_, v)| v["id"] == json!(e.id) || v["execution_id"] == json!(e.id)));
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_packs_and_runner_types_in_stackstorms_shapes() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let router = stormdesk_engine::api::router(engine.clone());
+    let token = engine.api_token().to_string();
+    let (_, action) = call(router.clone(), "GET", "/v1/actions/t.echo", &token, None).await;
+    assert_eq!(action["uid"], json!("action:t:echo"));
+    assert_eq!(action["runner_type"], json!("local-shell-cmd"));
+    assert_eq!(action["entry_point"], json!(""));
+    assert!(action["parameters"].get("msg").is_some());
+    // Declared parameters here, the runner's merged in the overview.
+    assert!(action["parameters"].get("timeout").is_none());
+    let by_id = format!("/v1/actions/{}", action["id"].as_str().unwrap());
+    let (status, same) = call(router.clone(), "GET", &by_id, &token, None).await;
+    assert_eq!((status, &same["ref"]), (StatusCode::OK, &json!("t.echo")));
+    let (_, overview) = call(
+        router.clone(),
+        "GET",
+        "/v1/actions/views/overview/t.echo",
+        &token,
+        None,
+    )
+    .await;
+    assert!(overview["parameters"].get("timeout").is_some());
+    let (_, params) = call(
+        router.clone(),
+        "GET",
+        "/v1/actions/views/parameters/t.echo",
+        &token,
+        None,
+    )
+    .await;
+    assert!(params["parameters"].get("timeout").is_some());
+    let (_, code) = call(
+        router.clone(),
+        "GET",
+        "/v1/actions/views/entry_point/t.big",
+        &token,
+        None,
+    )
+    .await;
+    assert!(code.as_str().unwrap().contains("class Big"));
+    let (_, by_pack) = call(
+        router.clone(),
+        "GET",
+        "/v1/actions?pack=t&name=echo",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(by_pack.as_array().unwrap().len(), 1);
+
+    let (_, runners) = call(
+        router.clone(),
+        "GET",
+        "/v1/runnertypes?name=python-script",
+        &token,
+        None,
+    )
+    .await;
+    let runners = runners.as_array().unwrap();
+    assert_eq!(runners.len(), 1);
+    assert!(runners[0]["runner_parameters"].get("timeout").is_some());
+    let (_, runner) = call(
+        router.clone(),
+        "GET",
+        "/v1/runnertypes/orquesta",
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(runner["name"], json!("orquesta"));
+
+    let (_, pack) = call(router.clone(), "GET", "/v1/packs/t", &token, None).await;
+    assert_eq!(pack["ref"], json!("t"));
+    assert_eq!(pack["uid"], json!("pack:t"));
+    assert_eq!(pack["version"], json!("0.1.0"));
+    let (status, missing) = call(router, "GET", "/v1/packs/nope", &token, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let router = stormdesk_engine::api::router(engine.clone());
+    let (status, _, doc) = send(router, "GET", "/v1/openapi.yaml", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc.as_str().unwrap().contains("ActionExecution"));
     engine.shutdown();
 }

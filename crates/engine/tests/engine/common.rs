@@ -116,6 +116,17 @@ parameters:
 "#,
     );
     write(
+        &actions.join("token_gate.yaml"),
+        r#"name: token_gate
+runner_type: local-shell-cmd
+description: keeps its API token in a file, then waits on a fifo
+parameters:
+  file: {type: string, required: true}
+  fifo: {type: string, required: true}
+  cmd: {immutable: true, default: 'printf "%s %s" "$ST2_ACTION_API_URL" "$ST2_ACTION_AUTH_TOKEN" > {{file}}; read line < {{fifo}}; echo "done-$line"'}
+"#,
+    );
+    write(
         &actions.join("slow.yaml"),
         r#"name: slow
 runner_type: local-shell-cmd
@@ -186,7 +197,7 @@ pub async fn wait_for(
 
 pub async fn wait_status(rx: &mut broadcast::Receiver<BusEvent>, id: &str, status: Status) {
     wait_for(rx, |e| {
-        matches!(e, Event::Execution { execution } if execution.id == id && execution.status == status)
+        matches!(e, Event::Execution { execution, .. } if execution.id == id && execution.status == status)
     })
     .await;
 }

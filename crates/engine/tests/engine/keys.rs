@@ -52,7 +52,7 @@ async fn set_get_list_delete_through_the_socket() {
     let (status, body) = call("GET", key_url(&base, name, "?scope=system"), &token, None).await;
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["code"], json!("not_found"));
-    let message = body["message"].as_str().unwrap();
+    let message = body["faultstring"].as_str().unwrap();
     assert!(
         message.contains(name) && message.contains("system"),
         "{message}"
@@ -66,10 +66,16 @@ async fn set_get_list_delete_through_the_socket() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // StackStorm's KeyValuePairAPI: full scope names, ids, `encrypted`.
     assert_eq!(
         body,
-        json!({"name": name, "value": "1", "scope": "system", "secret": false})
+        json!({
+            "id": body["id"], "uid": format!("key_value_pair:st2kv.system:{name}"),
+            "name": name, "value": "1", "scope": "st2kv.system", "secret": false,
+            "encrypted": false,
+        })
     );
+    assert_eq!(body["id"].as_str().unwrap().len(), 24);
 
     // Replacing keeps one key; scope defaults to system.
     let (status, _) = call(
@@ -133,8 +139,8 @@ async fn set_get_list_delete_through_the_socket() {
     assert_eq!(
         names(&body),
         [
-            "system/examples.Login:counter",
-            "system/examples.Login:other"
+            "st2kv.system/examples.Login:counter",
+            "st2kv.system/examples.Login:other"
         ]
     );
     let other = &body[1];
@@ -152,16 +158,27 @@ async fn set_get_list_delete_through_the_socket() {
     assert_eq!(
         names(&body),
         [
-            "system/examples.Login:counter",
-            "system/examples.Login:other",
-            "user/examples.Login:counter"
+            "st2kv.system/examples.Login:counter",
+            "st2kv.system/examples.Login:other",
+            "st2kv.user/examples.Login:counter"
         ]
     );
     let (_, body) = call("GET", format!("{list}?scope=user"), &token, None).await;
-    assert_eq!(names(&body), ["user/examples.Login:counter"]);
+    assert_eq!(names(&body), ["st2kv.user/examples.Login:counter"]);
+    // A user-scoped key belongs to the caller (the local user here) and is
+    // shown with its owner; another user's keys are apart.
+    assert_eq!(body[0]["user"], json!(engine.local_user()));
+    let (_, body) = call(
+        "GET",
+        format!("{list}?scope=user&user=someone-else"),
+        &token,
+        None,
+    )
+    .await;
+    assert_eq!(names(&body), Vec::<String>::new());
     // A prefix is plain text: '_' and '%' are not wildcards.
     let (_, body) = call("GET", format!("{list}?prefix={}", enc("a_%")), &token, None).await;
-    assert_eq!(names(&body), ["system/a_%b"]);
+    assert_eq!(names(&body), ["st2kv.system/a_%b"]);
     let (_, body) = call("GET", format!("{list}?limit=2&offset=1"), &token, None).await;
     assert_eq!(names(&body).len(), 2);
 
@@ -224,7 +241,7 @@ async fn wrong_token_and_bad_input_are_refused() {
         let (status, resp) = call("PUT", key_url(&base, "k", ""), &token, Some(body.clone())).await;
         assert_eq!(status, 400, "{body}: {resp}");
         assert_eq!(resp["code"], json!("invalid_input"));
-        let message = resp["message"].as_str().unwrap();
+        let message = resp["faultstring"].as_str().unwrap();
         assert!(message.contains(needle), "{body}: {message}");
     }
     let (status, resp) = call("GET", key_url(&base, "k", "?decrypt=maybe"), &token, None).await;
@@ -307,7 +324,7 @@ async fn expired_keys_are_invisible() {
     assert_eq!(status, 200);
     assert!(body.get("expire_timestamp").is_none(), "{body}");
     let got = engine
-        .key_get(KeyScope::System, "lock:deploy", false)
+        .key_get(KeyScope::System, None, "lock:deploy", false)
         .await
         .unwrap();
     assert_eq!(got.unwrap().value, "again");
@@ -343,7 +360,7 @@ class Kv(Action):
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn python_action_uses_the_datastore_with_its_callback_token() {
+async fn python_action_uses_the_datastore_with_its_own_token() {
     let fx = Fixture::new();
     let actions = fx.packs.join("t").join("actions");
     std::fs::write(actions.join("kv.yaml"), KV_ACTION_YAML).unwrap();
@@ -354,6 +371,7 @@ async fn python_action_uses_the_datastore_with_its_callback_token() {
             action: "t.kv".into(),
             parameters: Default::default(),
             content_version: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! Runs from request to recorded completion, with real runner processes.
 
 use serde_json::json;
-use stormdesk_engine::{Event, ExecutionFilter, RunRequest, Status, Stream};
+use stormdesk_engine::{Event, ExecutionFilter, RunRequest, Status};
 
 use crate::common::*;
 
@@ -10,6 +10,7 @@ fn req(action: &str, p: serde_json::Map<String, serde_json::Value>) -> RunReques
         action: action.into(),
         parameters: p,
         content_version: None,
+        ..Default::default()
     }
 }
 
@@ -23,7 +24,7 @@ async fn shell_action_runs_and_everything_is_recorded() {
         .await
         .unwrap();
     assert_eq!(e.status, Status::Scheduled);
-    assert_eq!(e.runner, "local-shell-cmd");
+    assert_eq!(e.runner_name(), "local-shell-cmd");
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Succeeded);
     assert_eq!(
@@ -46,13 +47,14 @@ async fn shell_action_runs_and_everything_is_recorded() {
     // Live output came through the bus, and the store has it in order.
     let ev = wait_for(
         &mut rx,
-        |e| matches!(e, Event::Output { execution_id, .. } if *execution_id == done.id),
+        |e| matches!(e, Event::Output { output } if output.execution_id == done.id),
     )
     .await;
-    let Event::Output { chunk, .. } = ev else {
+    let Event::Output { output } = ev else {
         unreachable!()
     };
-    assert_eq!(chunk.stream, Stream::Stdout);
+    assert_eq!(output.output_type, "stdout");
+    assert_eq!(output.action_ref, "t.echo");
     let out = engine.output(&done.id, None).await.unwrap();
     let text: String = out.iter().map(|c| c.data.as_str()).collect();
     assert_eq!(text, "hello there\n");
@@ -116,7 +118,7 @@ async fn cancel_kills_the_whole_process_tree() {
         .await
         .unwrap();
     wait_for(&mut rx, |ev| {
-        matches!(ev, Event::Output { execution_id, chunk } if *execution_id == e.id && chunk.data.contains("started"))
+        matches!(ev, Event::Output { output } if output.execution_id == e.id && output.data.contains("started"))
     })
     .await;
     let pids: Vec<u32> = std::fs::read_to_string(&pidfile)

@@ -13,6 +13,7 @@ async fn run_err(action: &str, p: serde_json::Map<String, serde_json::Value>) ->
             action: action.into(),
             parameters: p,
             content_version: None,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -85,6 +86,7 @@ async fn string_values_are_coerced_and_defaults_applied() {
             action: "t.types".into(),
             parameters: params(&[("count", json!("42")), ("flag", json!("true"))]),
             content_version: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -11,6 +11,7 @@ fn gate(fifo: &std::path::Path) -> RunRequest {
         action: "t.gate".into(),
         parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
         content_version: None,
+        ..Default::default()
     }
 }
 
@@ -136,6 +137,7 @@ fn secrets_stay_masked_in_output_reconciled_by_a_new_engine() {
                     ("token", json!(secret)),
                 ]),
                 content_version: None,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -47,6 +47,7 @@ fn at(action: &str, rev: Option<&str>, p: Map<String, Value>) -> RunRequest {
         action: action.into(),
         parameters: p,
         content_version: rev.map(str::to_string),
+        ..Default::default()
     }
 }
 
@@ -137,8 +138,11 @@ async fn runs_use_the_script_and_parameters_of_the_asked_revision() {
 
     let v10 = run_ok(&engine, at("deploy.greet", Some("v1.0.0"), Map::new())).await;
     assert_eq!(v10.result["stdout"], json!("v1.0 hello world"));
-    assert_eq!(v10.content_version.as_deref(), Some("v1.0.0"));
-    assert_eq!(v10.commit, Some(gf.shas.v1_0.to_string()));
+    assert_eq!(v10.content_version(), Some("v1.0.0"));
+    assert_eq!(
+        v10.commit().map(str::to_string),
+        Some(gf.shas.v1_0.to_string())
+    );
 
     let v11 = run_ok(
         &engine,
@@ -150,7 +154,10 @@ async fn runs_use_the_script_and_parameters_of_the_asked_revision() {
     )
     .await;
     assert_eq!(v11.result["stdout"], json!("v1.1 hey world"));
-    assert_eq!(v11.commit, Some(gf.shas.v1_1.to_string()));
+    assert_eq!(
+        v11.commit().map(str::to_string),
+        Some(gf.shas.v1_1.to_string())
+    );
 
     // `greeting` does not exist at v1.0.0: the parameters come from that revision.
     let err = engine
@@ -166,19 +173,28 @@ async fn runs_use_the_script_and_parameters_of_the_asked_revision() {
 
     let feature = run_ok(&engine, at("deploy.greet", Some("feature"), Map::new())).await;
     assert_eq!(feature.result["stdout"], json!("feature hello world"));
-    assert_eq!(feature.commit, Some(gf.shas.feature.to_string()));
+    assert_eq!(
+        feature.commit().map(str::to_string),
+        Some(gf.shas.feature.to_string())
+    );
 
     let short = gf.shas.v1_1.to_string()[..7].to_string();
     let by_sha = run_ok(&engine, at("deploy.greet", Some(&short), Map::new())).await;
     assert_eq!(by_sha.result["stdout"], json!("v1.1 hello world"));
-    assert_eq!(by_sha.content_version.as_deref(), Some(short.as_str()));
-    assert_eq!(by_sha.commit, Some(gf.shas.v1_1.to_string()));
+    assert_eq!(by_sha.content_version(), Some(short.as_str()));
+    assert_eq!(
+        by_sha.commit().map(str::to_string),
+        Some(gf.shas.v1_1.to_string())
+    );
 
     // Without a revision: the checked-out content, with its commit recorded.
     let installed = run_ok(&engine, at("deploy.greet", None, Map::new())).await;
     assert_eq!(installed.result["stdout"], json!("main hello world"));
-    assert_eq!(installed.commit, Some(gf.shas.main.to_string()));
-    assert_eq!(installed.content_version, None);
+    assert_eq!(
+        installed.commit().map(str::to_string),
+        Some(gf.shas.main.to_string())
+    );
+    assert_eq!(installed.content_version(), None);
 
     // The action's detail at a revision shows that revision's parameters.
     let old = engine
@@ -740,7 +756,7 @@ async fn the_api_lists_revisions_shows_actions_at_a_revision_and_runs_there() {
     let (status, err) = call("GET", "/v1/actions/deploy.greet?content_version=nope", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
     assert_eq!(err["code"], json!("not_found"));
-    assert!(err["message"]
+    assert!(err["faultstring"]
         .as_str()
         .unwrap()
         .contains("revision 'nope' not found in pack 'deploy'"));
@@ -754,7 +770,10 @@ async fn the_api_lists_revisions_shows_actions_at_a_revision_and_runs_there() {
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let done = finished(&engine, created["id"].as_str().unwrap()).await;
     assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
-    assert_eq!(done.commit, Some(gf.shas.v1_0.to_string()));
+    assert_eq!(
+        done.commit().map(str::to_string),
+        Some(gf.shas.v1_0.to_string())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -806,7 +825,7 @@ output:
         ("flow-v2", f2, "v1.1 hello world"),
     ] {
         let done = run_ok(&engine, at("deploy.flow", Some(rev), Map::new())).await;
-        assert_eq!(done.commit, Some(sha.to_string()));
+        assert_eq!(done.commit().map(str::to_string), Some(sha.to_string()));
         assert_eq!(
             done.result["output"],
             json!({"here": want, "there": "feature hello world"}),
@@ -814,12 +833,12 @@ output:
         );
         let children = engine.descendants(&done.id, 1).await.unwrap();
         assert_eq!(
-            children[0].commit,
+            children[0].commit().map(str::to_string),
             Some(sha.to_string()),
             "tasks inherit the commit"
         );
         assert_eq!(
-            children[1].commit,
+            children[1].commit().map(str::to_string),
             Some(gf.shas.feature.to_string()),
             "unless they pick one"
         );

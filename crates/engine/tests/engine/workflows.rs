@@ -246,11 +246,12 @@ fn run(action: &str, p: Map<String, Value>) -> RunRequest {
         action: action.into(),
         parameters: p,
         content_version: None,
+        ..Default::default()
     }
 }
 
 fn task_of(e: &Execution) -> &str {
-    e.context["task"].as_str().unwrap()
+    e.task_name().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -259,7 +260,7 @@ async fn a_sequential_workflow_publishes_and_outputs_with_real_children() {
     wf_pack(&fx);
     let engine = fx.engine().await;
     let e = engine.run(run("wf.seq", Map::new())).await.unwrap();
-    assert_eq!(e.runner, "orquesta");
+    assert_eq!(e.runner_name(), "orquesta");
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(
@@ -272,8 +273,8 @@ async fn a_sequential_workflow_publishes_and_outputs_with_real_children() {
     for c in &children {
         assert_eq!(c.parent.as_deref(), Some(e.id.as_str()));
         assert_eq!(c.status, Status::Succeeded);
-        assert_eq!(c.context["route"], json!(0));
-        assert_eq!(c.context["attempt"], json!(0));
+        assert_eq!(c.context["orquesta"]["task_route"], json!(0));
+        assert_eq!(c.context["orquesta"]["attempt"], json!(0));
     }
     let graph = engine.workflow_graph(&e.id).await.unwrap();
     assert_eq!(
@@ -295,7 +296,7 @@ async fn four_levels_of_nesting_complete_by_push() {
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(done.result["output"]["got"], json!("deep-1-2-3-4"));
     let all = engine.descendants(&e.id, -1).await.unwrap();
-    let actions: Vec<&str> = all.iter().map(|c| c.action.as_str()).collect();
+    let actions: Vec<&str> = all.iter().map(|c| c.action_ref()).collect();
     assert_eq!(actions, ["wf.l2", "wf.l3", "wf.l4", "t.echo"]);
     // Each level's parent is the one above.
     let mut parent = e.id.clone();
@@ -333,13 +334,15 @@ async fn with_items_respects_concurrency_and_a_join_waits_for_both_branches() {
     let (mut running, mut peak) = (std::collections::HashSet::new(), 0);
     loop {
         let ev = wait_for(&mut rx, |_| true).await;
-        let Event::Execution { execution } = ev else {
+        let Event::Execution { execution, .. } = ev else {
             continue;
         };
         if execution.id == id && execution.status.is_completed() {
             break;
         }
-        if execution.parent.as_deref() != Some(id.as_str()) || execution.context["task"] != "each" {
+        if execution.parent.as_deref() != Some(id.as_str())
+            || execution.context["orquesta"]["task_name"] != "each"
+        {
             continue;
         }
         if execution.status == Status::Running {
@@ -360,7 +363,7 @@ async fn with_items_respects_concurrency_and_a_join_waits_for_both_branches() {
     let mut items: Vec<u64> = children
         .iter()
         .filter(|c| task_of(c) == "each")
-        .map(|c| c.context["item"].as_u64().unwrap())
+        .map(|c| c.context["orquesta"]["item_id"].as_u64().unwrap())
         .collect();
     items.sort();
     assert_eq!(items, [0, 1, 2, 3, 4]);
@@ -455,10 +458,13 @@ async fn outer_at_the_gate(
         .await
         .unwrap();
     let gate = wait_for(&mut rx, |ev| {
-        matches!(ev, Event::Execution { execution } if execution.action == "t.gate" && execution.status == Status::Running)
+        matches!(ev, Event::Execution { execution, .. } if execution.action.ref_ == "t.gate" && execution.status == Status::Running)
     })
     .await;
-    let Event::Execution { execution: gate } = gate else {
+    let Event::Execution {
+        execution: gate, ..
+    } = gate
+    else {
         unreachable!()
     };
     (e, *gate, fifo, rx)
@@ -477,7 +483,13 @@ async fn cancel_cascades_through_every_level_and_kills_the_action() {
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Canceled);
     for c in engine.descendants(&e.id, -1).await.unwrap() {
-        assert_eq!(c.status, Status::Canceled, "{} {}", c.action, c.status);
+        assert_eq!(
+            c.status,
+            Status::Canceled,
+            "{} {}",
+            c.action_ref(),
+            c.status
+        );
     }
     let pid = gate.context["pid"].as_u64().unwrap() as u32;
     assert!(pid_gone(pid), "the gate's process was killed");
@@ -587,7 +599,7 @@ async fn every_bundled_example_workflow_succeeds() {
         .unwrap();
     let mut attempts: Vec<u64> = retried
         .iter()
-        .map(|e| e.context["attempt"].as_u64().unwrap())
+        .map(|e| e.context["orquesta"]["attempt"].as_u64().unwrap())
         .collect();
     attempts.sort();
     assert_eq!(attempts, [0, 1, 2]);
@@ -600,8 +612,8 @@ async fn every_bundled_example_workflow_succeeds() {
         .await
         .unwrap();
     let tree = engine.descendants(&nested[0].id, -1).await.unwrap();
-    assert!(tree.iter().any(|e| e.action == "examples.greet_flow"));
-    assert!(tree.iter().any(|e| e.action == "examples.countdown"));
+    assert!(tree.iter().any(|e| e.action_ref() == "examples.greet_flow"));
+    assert!(tree.iter().any(|e| e.action_ref() == "examples.countdown"));
 }
 
 /// Answers every request on a loopback port with `{"ok": true, "n": 7}`.
@@ -669,6 +681,6 @@ output:
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(done.result["output"], json!({"n": 7, "code": 200}));
     let call = engine.descendants(&e.id, 1).await.unwrap().remove(0);
-    assert_eq!(call.runner, "http-request");
+    assert_eq!(call.runner_name(), "http-request");
     assert_eq!(call.result["parsed"], json!(true));
 }

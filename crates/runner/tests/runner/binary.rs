@@ -59,7 +59,7 @@ fn reports_running_chunks_and_final_result_with_the_bearer_token() {
             "{r:?}"
         );
     }
-    let update_path = "/v1/executions/exec-42";
+    let update_path = "/runner/v1/executions/exec-42";
     let first = &seen[0];
     assert_eq!(
         (first.method.as_str(), first.path.as_str()),

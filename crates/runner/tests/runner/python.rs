@@ -298,6 +298,10 @@ fn action_service_uses_the_listener_key_api() {
     let listener = start_listener(200);
     let mut req = pack.request("kv", KV_ACTION, json!({}));
     req.callback = Some(callback(&listener.url));
+    req.api = Some(stormdesk_runner::protocol::ApiAccess {
+        url: format!("{}/v1", listener.url),
+        token: "secret-token".into(),
+    });
     let (outcome, _) = run_lib(&req);
     assert_eq!(
         outcome.status,

@@ -80,10 +80,15 @@ fn env_parameter_and_stackstorm_variables_reach_the_command() {
         }),
     );
     req.callback = Some(callback("http://127.0.0.1:9/"));
+    // The action's API access is its own token, not the runner's callback token.
+    req.api = Some(stormdesk_runner::protocol::ApiAccess {
+        url: "http://127.0.0.1:9/v1".into(),
+        token: "action-token".into(),
+    });
     let (outcome, _) = run_lib(&req);
     assert_eq!(
         outcome.result["stdout"],
-        "bar baz|5|mypack|exec-1|http://127.0.0.1:9/v1|secret-token"
+        "bar baz|5|mypack|exec-1|http://127.0.0.1:9/v1|action-token"
     );
 }
 

@@ -36,6 +36,7 @@ pub fn request(runner_type: &str, runner_parameters: Value) -> RunnerRequest {
         callback: None,
         spool_dir: None,
         secrets: Vec::new(),
+        api: None,
     }
 }
 

@@ -1,0 +1,151 @@
+//! StackStorm's verbs in Stormdesk's CLI: `execution cancel|pause|resume|re-run`
+//! and `key set|get|list|delete`, against a real `stormdesk serve` (and, for
+//! keys, on the store when no engine runs).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::restart::{kt_pack, wait_for_status};
+use crate::{run, serve, stderr, stdout};
+
+fn json(o: &std::process::Output) -> Value {
+    assert!(o.status.success(), "{}\n{}", stdout(o), stderr(o));
+    serde_json::from_str(&stdout(o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+fn keys_round_trip(home: &Path) {
+    json(&run(home, &["key", "set", "greeting", "hello", "--json"]));
+    let k = json(&run(home, &["key", "get", "greeting", "--json"]));
+    assert_eq!(k[0]["value"], "hello");
+    assert_eq!(k[0]["scope"], "st2kv.system");
+    json(&run(
+        home,
+        &["key", "set", "pw", "hunter22", "--encrypt", "--json"],
+    ));
+    let masked = json(&run(home, &["key", "get", "pw", "--json"]));
+    assert_eq!(masked[0]["value"], "********");
+    let clear = json(&run(home, &["key", "get", "pw", "--decrypt", "--json"]));
+    assert_eq!(clear[0]["value"], "hunter22");
+    json(&run(
+        home,
+        &["key", "set", "mine", "v", "--scope", "user", "--json"],
+    ));
+    let all = json(&run(home, &["key", "list", "--json"]));
+    let names: Vec<(&str, &str)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["scope"].as_str().unwrap(), k["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("st2kv.system", "greeting"),
+            ("st2kv.system", "pw"),
+            ("st2kv.user", "mine")
+        ]
+    );
+    let o = run(home, &["key", "delete", "greeting"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(home, &["key", "get", "greeting"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not found"), "{}", stderr(&o));
+    let o = run(home, &["key", "delete", "greeting"]);
+    assert!(!o.status.success());
+    run(home, &["key", "delete", "pw"]);
+    run(home, &["key", "delete", "mine", "--scope", "user"]);
+}
+
+#[test]
+fn keys_work_with_and_without_a_running_engine() {
+    let home = tempfile::tempdir().unwrap();
+    keys_round_trip(home.path());
+    let _server = serve(home.path());
+    keys_round_trip(home.path());
+}
+
+#[test]
+fn pause_resume_cancel_and_re_run_a_workflow() {
+    let home = tempfile::tempdir().unwrap();
+    kt_pack(home.path());
+    let fifo = home.path().join("gate.fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let _server = serve(home.path());
+    let listener: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.path().join("listener.json")).unwrap())
+            .unwrap();
+    let url = listener["url"].as_str().unwrap().to_string();
+    let token = std::fs::read_to_string(home.path().join("config/token")).unwrap();
+    let fifo_arg = format!("fifo={}", fifo.display());
+    let wf = json(&run(
+        home.path(),
+        &["run", "kt.flow", &fifo_arg, "--async", "--json"],
+    ));
+    let id = wf["id"].as_str().unwrap().to_string();
+    wait_for_status(&url, token.trim(), "kt.gate", "running");
+
+    // Pausing waits for the running task; it completes, then the workflow is paused.
+    let o = run(home.path(), &["execution", "pause", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("pausing"), "{}", stdout(&o));
+    std::fs::write(&fifo, "open\n").unwrap();
+    wait_for_status(&url, token.trim(), "kt.flow", "paused");
+    let o = run(home.path(), &["execution", "resume", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(home.path(), &["execution", "tail", &id]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let done = json(&run(home.path(), &["execution", "get", &id, "--json"]));
+    assert_eq!(done["status"], "succeeded");
+    assert_eq!(done["result"]["output"]["two"], "gate open");
+
+    // Re-run with the same parameters; cancel it while its gate waits.
+    let again = json(&run(
+        home.path(),
+        &["execution", "re-run", &id, "--async", "--json"],
+    ));
+    let again_id = again["id"].as_str().unwrap().to_string();
+    assert_ne!(again_id, id);
+    assert_eq!(again["parameters"]["fifo"], fifo.display().to_string());
+    wait_for_status(&url, token.trim(), "kt.gate", "running");
+    let o = run(home.path(), &["execution", "cancel", &again_id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The gate's reader goes with the canceled task; let the workflow settle.
+    let o = run(home.path(), &["execution", "tail", &again_id]);
+    assert_eq!(o.status.code(), Some(1));
+    let canceled = json(&run(
+        home.path(),
+        &["execution", "get", &again_id, "--json"],
+    ));
+    assert_eq!(canceled["status"], "canceled");
+    // Canceling what has completed says so and fails.
+    let o = run(home.path(), &["execution", "cancel", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot be canceled"), "{}", stderr(&o));
+    // Re-running from chosen tasks is refused with the reason.
+    let o = run(
+        home.path(),
+        &["execution", "re-run", &id, "--tasks", "second"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chosen tasks"), "{}", stderr(&o));
+}
+
+#[test]
+fn control_verbs_need_a_running_engine() {
+    let home = tempfile::tempdir().unwrap();
+    let o = run(
+        home.path(),
+        &["execution", "cancel", "000000000000000000000000"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no engine is running"),
+        "{}",
+        stderr(&o)
+    );
+}
