@@ -939,7 +939,14 @@ impl Engine {
             complete(&mut done, status, result);
             done
         };
-        if let Err(e) = self.persist(&execution, false).await {
+        // Stored first; then forgotten as running; then announced, so whoever
+        // hears of the completion finds it everywhere.
+        if let Err(e) = self
+            .inner
+            .store
+            .write(self.upsert(&execution, false))
+            .await
+        {
             if let Some(entry) = self
                 .inner
                 .live
@@ -969,6 +976,7 @@ impl Engine {
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(id);
         }
+        self.publish(&execution);
         self.inner
             .leases
             .lock()

@@ -48,6 +48,44 @@ pub(crate) async fn task(
     .map_err(|e| e.to_string())
 }
 
+/// Ancestors a task's `context.parent` chain keeps. StackStorm nests every
+/// ancestor's context, so a record grows a level per level of nesting; past
+/// a few levels nobody reads them, and a record nested too deep could not be
+/// read back (JSON parsers stop at 128 levels). `root_id` names the top.
+const PARENT_CHAIN: usize = 8;
+
+fn truncate_parents(parent: &mut Map<String, Value>) {
+    // The top of the chain, wherever it is cut.
+    let mut root = parent.get("execution_id").cloned();
+    let mut at: &Map<String, Value> = parent;
+    while let Some(Value::Object(up)) = at.get("parent") {
+        if let Some(id) = up.get("execution_id") {
+            root = Some(id.clone());
+        }
+        if let Some(r) = up.get("root_id") {
+            root = Some(r.clone());
+        }
+        at = up;
+    }
+    let mut level = 0;
+    let mut cur = parent;
+    loop {
+        level += 1;
+        if level >= PARENT_CHAIN {
+            if cur.remove("parent").is_some() {
+                if let Some(root) = &root {
+                    cur.insert("root_id".into(), root.clone());
+                }
+            }
+            break;
+        }
+        match cur.get_mut("parent") {
+            Some(Value::Object(up)) => cur = up,
+            _ => break,
+        }
+    }
+}
+
 /// A task's execution context as StackStorm's workflow service builds it
 /// (`st2common/services/workflows.py`, `request_action_execution`): the
 /// workflow's user, `parent` (the workflow's execution id, user and pack, and
@@ -65,6 +103,7 @@ pub(crate) fn context(
             parent.insert(key.into(), v.clone());
         }
     }
+    truncate_parents(&mut parent);
     let mut orquesta = Map::new();
     orquesta.insert("workflow_execution_id".into(), json!(workflow));
     orquesta.insert("task_name".into(), json!(req.key.task));

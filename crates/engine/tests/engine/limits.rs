@@ -90,12 +90,12 @@ async fn nested_at_the_gate(
                 ("n", json!(levels)),
                 ("fifo", json!(fifo.display().to_string())),
             ]),
-            content_version: None,
+            ..Default::default()
         })
         .await
         .unwrap();
     wait_for(&mut rx, |ev| {
-        matches!(ev, Event::Execution { execution } if execution.action == "t.gate" && execution.status == Status::Running)
+        matches!(ev, Event::Execution { execution, .. } if execution.action.ref_ == "t.gate" && execution.status == Status::Running)
     })
     .await;
     (root.id, fifo, rx)
@@ -107,7 +107,7 @@ async fn statuses(engine: &Engine, id: &str) -> Vec<(String, Status)> {
     let mut all = Vec::new();
     for e in engine.descendants(id, -1).await.unwrap() {
         let now = engine.execution(&e.id).await.unwrap();
-        all.push((now.action, now.status));
+        all.push((now.action.ref_, now.status));
     }
     all.push(("root".into(), engine.execution(id).await.unwrap().status));
     all
@@ -124,7 +124,7 @@ async fn cancel_of_a_workflow_nested_150_levels_deep_does_not_take_the_engine_do
         .await
         .unwrap()
         .into_iter()
-        .filter(|e| e.action == "deep.down")
+        .filter(|e| e.action.ref_ == "deep.down")
         .count();
     assert_eq!(workflows, 150);
 
@@ -213,7 +213,7 @@ async fn fan_out_beyond_the_live_limit_is_refused_with_the_count() {
         .run(RunRequest {
             action: "fan.out".into(),
             parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
-            content_version: None,
+            ..Default::default()
         })
         .await
         .unwrap();

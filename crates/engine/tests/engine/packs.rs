@@ -18,7 +18,7 @@ async fn run(engine: &Engine, action: &str, p: Map<String, Value>) -> stormdesk_
         .run(RunRequest {
             action: action.into(),
             parameters: p,
-            content_version: None,
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|e| panic!("{action}: {e}"));

@@ -99,6 +99,7 @@ fn at(action: &str, rev: Option<&str>, parameters: serde_json::Map<String, Value
         action: action.into(),
         parameters,
         content_version: rev.map(str::to_string),
+        ..Default::default()
     }
 }
 
