@@ -4,8 +4,8 @@
 //!   parsed from YAML with positions on errors.
 //! - [`inspect()`]: static checks (undefined and unreachable tasks,
 //!   expression syntax, undefined context variables, joins, start tasks).
-//! - [`expr`]: YAQL (`<% %>`, a subset written here) and Jinja (`{{ }}`, via
-//!   minijinja) with Orquesta's functions.
+//! - [`expr`]: YAQL (`<% %>`) and Jinja (`{{ }}`, via minijinja) with
+//!   Orquesta's and StackStorm's workflow functions.
 //! - [`Conductor`]: the deterministic state machine that turns task results
 //!   into task requests; its state serialises so a run survives a restart.
 //!
@@ -21,8 +21,8 @@ pub mod inspect;
 pub mod spec;
 
 pub use conductor::{
-    Conductor, ErrorEntry, TaskKey, TaskNode, TaskRequest, TaskResult, TaskStatus, WorkflowError,
-    WorkflowStatus,
+    Conductor, ErrorEntry, RerunError, RerunOptions, TaskKey, TaskNode, TaskRequest, TaskResult,
+    TaskStatus, WorkflowError, WorkflowStatus,
 };
 pub use expr::{Env, ExpressionError, NoKv};
 pub use inspect::{inspect, InspectionError};

@@ -26,10 +26,10 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, String> {
         Expr::Attr(inner, name) => {
             // Reading one variable must not clone the whole context.
             if is_ctx_root(inner) {
-                return Ok(scope.ctx.get(name).cloned().unwrap_or(Value::Null));
+                return scope.ctx.get(name).cloned().ok_or_else(|| f::missing_key(name));
             }
             match eval(inner, scope)? {
-                Value::Object(mut map) => Ok(map.remove(name).unwrap_or(Value::Null)),
+                Value::Object(mut map) => map.remove(name).ok_or_else(|| f::missing_key(name)),
                 other => Err(format!(
                     "cannot read attribute \"{name}\" of a {}",
                     type_name(&other)
@@ -93,7 +93,7 @@ fn index_value(target: Value, index: &Value) -> Result<Value, String> {
         }
         (Value::Object(mut map), Value::String(k)) => map
             .remove(k)
-            .ok_or_else(|| format!("key \"{k}\" not found")),
+            .ok_or_else(|| f::missing_key(k)),
         (Value::String(s), Value::Number(n)) => {
             let i = n.as_i64().ok_or("string index must be an integer")?;
             let chars: Vec<char> = s.chars().collect();
@@ -235,6 +235,9 @@ fn call(
     let mut kwargs = Vec::with_capacity(kwarg_exprs.len());
     for (k, e) in kwarg_exprs {
         kwargs.push((k.as_str(), eval(e, scope)?));
+    }
+    if let Some(result) = f::workflow_call(name, &args, &kwargs, scope) {
+        return result;
     }
     let kwarg = |key: &str| kwargs.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
     if let Some((unknown, _)) = kwargs.iter().find(|(k, _)| {
