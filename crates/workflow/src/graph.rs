@@ -178,7 +178,9 @@ impl Graph {
             out[e.src as usize].push(i as u32);
             inbound[e.dst as usize].push(i as u32);
         }
-        let by_name = |id: &u32, pick: fn(&Edge) -> NodeId| names[pick(&edges[*id as usize]) as usize].clone();
+        let by_name = |id: &u32, pick: fn(&Edge) -> NodeId| {
+            names[pick(&edges[*id as usize]) as usize].clone()
+        };
         for list in &mut out {
             list.sort_by_key(|id| (by_name(id, |e| e.dst), edges[*id as usize].key));
         }
@@ -196,10 +198,12 @@ impl Graph {
             .collect();
         let barrier = (0..n)
             .map(|t| {
-                spec.tasks.get_index(t).and_then(|(_, task)| match task.join? {
-                    Join::All => Some(None),
-                    Join::Count(k) => Some(Some(k)),
-                })
+                spec.tasks
+                    .get_index(t)
+                    .and_then(|(_, task)| match task.join? {
+                        Join::All => Some(None),
+                        Join::Count(k) => Some(Some(k)),
+                    })
             })
             .collect::<Vec<_>>();
         let split = (0..n)
@@ -230,7 +234,10 @@ impl Graph {
     }
 
     pub fn node(&self, name: &str) -> Option<NodeId> {
-        self.names.iter().position(|n| n == name).map(|i| i as NodeId)
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| i as NodeId)
     }
 
     /// The `continue` command node.
@@ -284,7 +291,12 @@ mod tests {
         assert_eq!(g.roots, vec![0]);
         let keys: Vec<(String, u32)> = g.out[0]
             .iter()
-            .map(|e| (g.name(g.edges[*e as usize].dst).to_string(), g.edges[*e as usize].key))
+            .map(|e| {
+                (
+                    g.name(g.edges[*e as usize].dst).to_string(),
+                    g.edges[*e as usize].key,
+                )
+            })
             .collect();
         assert_eq!(
             keys,

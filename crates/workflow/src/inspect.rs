@@ -78,7 +78,11 @@ impl Collector {
                 Value::Object(map) => {
                     for (k, item) in map.iter().rev() {
                         if let Err(e) = expr::check_str(k) {
-                            self.error(task, path.clone(), format!("{}: {}", e.class(), e.detail()));
+                            self.error(
+                                task,
+                                path.clone(),
+                                format!("{}: {}", e.class(), e.detail()),
+                            );
                         }
                         stack.push((format!("{path}.{k}"), item));
                     }
@@ -89,7 +93,13 @@ impl Collector {
     }
 
     /// Context variables read by a value (keys included) must be defined.
-    fn context(&mut self, task: Option<&str>, field: &str, value: &Value, defined: &BTreeSet<String>) {
+    fn context(
+        &mut self,
+        task: Option<&str>,
+        field: &str,
+        value: &Value,
+        defined: &BTreeSet<String>,
+    ) {
         let mut names = BTreeSet::new();
         let mut stack = vec![value];
         while let Some(v) = stack.pop() {
@@ -160,7 +170,9 @@ fn semantics(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
     let mut queue: VecDeque<&str> = graph.roots.iter().map(|r| graph.name(*r)).collect();
     while let Some(name) = queue.pop_front() {
         traversed.insert(name);
-        let Some(task) = spec.tasks.get(name) else { continue };
+        let Some(task) = spec.tasks.get(name) else {
+            continue;
+        };
         for (i, tr) in task.next.iter().enumerate() {
             for target in &tr.targets {
                 if traversed.contains(target.as_str()) {
@@ -180,6 +192,28 @@ fn semantics(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
     }
     unreachable_joins(spec, graph, c);
     for (name, task) in &spec.tasks {
+        // StackStorm's content check (`inspect_task_contents`): an action
+        // reference names `pack.action`; text after it that Orquesta did
+        // not read as inline parameters makes it an unknown action.
+        if let Some(a) = task
+            .action
+            .as_deref()
+            .filter(|a| expr::language(a).is_none())
+        {
+            if !a.contains('.') {
+                c.error(
+                    Some(name),
+                    "action",
+                    format!("The action reference \"{a}\" is not formatted correctly."),
+                );
+            } else if a.contains(char::is_whitespace) {
+                c.error(
+                    Some(name),
+                    "action",
+                    format!("The action \"{a}\" is not registered in the database (an inline parameter value must be quoted, a number, a list, true/false/null or an expression, e.g. message=\"hi\")."),
+                );
+            }
+        }
         if task.with.is_some() && task.action.is_none() {
             c.error(
                 Some(name),
@@ -313,20 +347,33 @@ fn ctx_checks(spec: &WorkflowSpec, graph: &Graph, context: &[&str], c: &mut Coll
     for p in &spec.input {
         let mut item = serde_json::Map::new();
         item.insert(p.name.clone(), p.default.clone().unwrap_or(Value::Null));
-        c.context(None, &format!("input.{}", p.name), &Value::Object(item), &rolling);
+        c.context(
+            None,
+            &format!("input.{}", p.name),
+            &Value::Object(item),
+            &rolling,
+        );
         rolling.insert(p.name.clone());
     }
     for v in &spec.vars {
         let mut item = serde_json::Map::new();
         item.insert(v.name.clone(), v.value.clone());
-        c.context(None, &format!("vars.{}", v.name), &Value::Object(item), &rolling);
+        c.context(
+            None,
+            &format!("vars.{}", v.name),
+            &Value::Object(item),
+            &rolling,
+        );
         rolling.insert(v.name.clone());
     }
 
     let mut joins: BTreeMap<NodeId, BTreeSet<String>> = BTreeMap::new();
     let mut traversed: BTreeSet<NodeId> = BTreeSet::new();
-    let mut queue: VecDeque<(NodeId, Option<BTreeSet<String>>)> =
-        graph.roots.iter().map(|r| (*r, Some(rolling.clone()))).collect();
+    let mut queue: VecDeque<(NodeId, Option<BTreeSet<String>>)> = graph
+        .roots
+        .iter()
+        .map(|r| (*r, Some(rolling.clone())))
+        .collect();
     while let Some((node, ctx)) = queue.pop_front() {
         traversed.insert(node);
         let task_ctx = match ctx {
@@ -342,14 +389,31 @@ fn ctx_checks(spec: &WorkflowSpec, graph: &Graph, context: &[&str], c: &mut Coll
             for target in &tr.targets {
                 let mut branch = task_ctx.clone();
                 if let Some(when) = &tr.when {
-                    c.context(Some(name), &format!("next[{i}].when"), &Value::String(when.clone()), &branch);
+                    c.context(
+                        Some(name),
+                        &format!("next[{i}].when"),
+                        &Value::String(when.clone()),
+                        &branch,
+                    );
                 }
                 for p in &tr.publish {
-                    c.context(Some(name), &format!("next[{i}].publish.{}", p.name), &p.value, &branch);
+                    c.context(
+                        Some(name),
+                        &format!("next[{i}].publish.{}", p.name),
+                        &p.value,
+                        &branch,
+                    );
                     branch.insert(p.name.clone());
                 }
-                c.context(Some(name), &format!("next[{i}].do"), &Value::String(target.clone()), &branch);
-                let Some(next) = graph.node(target) else { continue };
+                c.context(
+                    Some(name),
+                    &format!("next[{i}].do"),
+                    &Value::String(target.clone()),
+                    &branch,
+                );
+                let Some(next) = graph.node(target) else {
+                    continue;
+                };
                 if traversed.contains(&next) {
                     continue;
                 }
@@ -366,7 +430,12 @@ fn ctx_checks(spec: &WorkflowSpec, graph: &Graph, context: &[&str], c: &mut Coll
     for o in &spec.output {
         let mut item = serde_json::Map::new();
         item.insert(o.name.clone(), o.value.clone());
-        c.context(None, &format!("output.{}", o.name), &Value::Object(item), &rolling);
+        c.context(
+            None,
+            &format!("output.{}", o.name),
+            &Value::Object(item),
+            &rolling,
+        );
         rolling.insert(o.name.clone());
     }
 }

@@ -207,9 +207,17 @@ pub fn item_event(status: St, others: impl Iterator<Item = St> + Clone) -> Strin
         return base;
     }
     let active = others.clone().any(St::is_active);
-    let mut name = base + if active { "_task_active" } else { "_task_dormant" };
+    let mut name = base
+        + if active {
+            "_task_active"
+        } else {
+            "_task_dormant"
+        };
     if !active {
-        if others.clone().any(|s| matches!(s, St::Pending | St::Paused)) {
+        if others
+            .clone()
+            .any(|s| matches!(s, St::Pending | St::Paused))
+        {
             return name + "_items_paused";
         }
         if others.clone().any(|s| s == St::Canceled) {
@@ -234,9 +242,15 @@ mod tests {
 
     #[test]
     fn tables_answer_known_transitions() {
-        assert_eq!(workflow_next(St::Running, "task_failed_workflow_active"), Some(St::Failed));
+        assert_eq!(
+            workflow_next(St::Running, "task_failed_workflow_active"),
+            Some(St::Failed)
+        );
         assert_eq!(task_next(St::Running, "action_timeout"), Some(St::Failed));
-        assert_eq!(task_next(St::Failed, "task_retry_requested"), Some(St::Retrying));
+        assert_eq!(
+            task_next(St::Failed, "task_retry_requested"),
+            Some(St::Retrying)
+        );
         assert_eq!(task_next(St::Succeeded, "action_running"), None);
     }
 

@@ -161,8 +161,6 @@ pub enum WorkflowError {
     Spec(#[from] SpecError),
     #[error("the workflow definition has errors:\n{}", list(.0))]
     Inspection(Vec<InspectionError>),
-    #[error("missing required input: {}", .0.join(", "))]
-    MissingInput(Vec<String>),
     #[error("unknown input: {} (the workflow accepts: {})", .unknown.join(", "), if .accepted.is_empty() { "no input".to_string() } else { .accepted.join(", ") })]
     UnknownInput {
         unknown: Vec<String>,
@@ -198,7 +196,9 @@ impl Conductor {
         Conductor::with_context(spec, input, Map::new())
     }
 
-    /// Check the spec and the input. `context` is the parent context
+    /// Check the spec and the input (an input the workflow does not declare
+    /// is refused; one it declares but is not given is null, as in
+    /// Orquesta). `context` is the parent context
     /// StackStorm gives every workflow (its keys are defined for
     /// inspection and are the start of `ctx()`):
     /// `{"st2": {"action_execution_id", "api_url", "user", "pack",
@@ -214,15 +214,6 @@ impl Conductor {
         let graph = Graph::new(&spec);
         let defined: Vec<&str> = context.keys().map(String::as_str).collect();
         inspect_with(&spec, &graph, &defined).map_err(WorkflowError::Inspection)?;
-        let missing: Vec<String> = spec
-            .input
-            .iter()
-            .filter(|p| p.default.is_none() && !input.contains_key(&p.name))
-            .map(|p| p.name.clone())
-            .collect();
-        if !missing.is_empty() {
-            return Err(WorkflowError::MissingInput(missing));
-        }
         let unknown: Vec<String> = input
             .keys()
             .filter(|k| !spec.input.iter().any(|p| &p.name == *k))
@@ -389,7 +380,11 @@ impl Conductor {
                 let mut next: IndexSet<&str> = IndexSet::new();
                 for tr in &task.next {
                     for target in &tr.targets {
-                        if self.graph.node(target).is_some_and(|n| !self.graph.is_command(n)) {
+                        if self
+                            .graph
+                            .node(target)
+                            .is_some_and(|n| !self.graph.is_command(n))
+                        {
                             next.insert(target);
                         }
                     }

@@ -10,7 +10,9 @@ use super::machines::St;
 use super::update::Event;
 use super::view::StateView;
 use super::{Conductor, TaskKey, TaskRequest};
-use crate::expr::{evaluate_str, evaluate_value, functions::python_str, CurrentTask, Env, ExpressionError, Scope};
+use crate::expr::{
+    evaluate_str, evaluate_value, functions::python_str, CurrentTask, Env, ExpressionError, Scope,
+};
 use crate::graph::NodeId;
 
 /// Tasks without an action completed in one call before the conductor
@@ -50,7 +52,10 @@ impl Conductor {
                     self.update_task_state(
                         task.node,
                         task.route,
-                        Event::Action { status: St::Succeeded, result: Value::Null },
+                        Event::Action {
+                            status: St::Succeeded,
+                            result: Value::Null,
+                        },
                         env,
                     );
                     continue;
@@ -70,7 +75,10 @@ impl Conductor {
                     self.update_task_state(
                         task.node,
                         task.route,
-                        Event::Action { status: St::Succeeded, result: Value::Null },
+                        Event::Action {
+                            status: St::Succeeded,
+                            result: Value::Null,
+                        },
                         env,
                     );
                     continue;
@@ -109,15 +117,25 @@ impl Conductor {
             self.update_task_state(
                 task.node,
                 task.route,
-                Event::Action { status: St::Running, result: Value::Null },
+                Event::Action {
+                    status: St::Running,
+                    result: Value::Null,
+                },
                 &env,
             );
             return;
         }
         for (item, _, _) in &task.actions {
             let event = match item {
-                Some(i) => Event::Item { item: *i, status: St::Running, result: Value::Null },
-                None => Event::Action { status: St::Running, result: Value::Null },
+                Some(i) => Event::Item {
+                    item: *i,
+                    status: St::Running,
+                    result: Value::Null,
+                },
+                None => Event::Action {
+                    status: St::Running,
+                    result: Value::Null,
+                },
             };
             self.update_task_state(task.node, task.route, event, &env);
         }
@@ -134,7 +152,11 @@ impl Conductor {
             .map(|s| (s.node, s.route, s.run_on_fail))
             .collect();
         let remediation: Vec<(NodeId, u32)> = if failed {
-            candidates.iter().filter(|c| c.2).map(|c| (c.0, c.1)).collect()
+            candidates
+                .iter()
+                .filter(|c| c.2)
+                .map(|c| (c.0, c.1))
+                .collect()
         } else {
             Vec::new()
         };
@@ -172,13 +194,26 @@ impl Conductor {
 
     /// Orquesta's `get_task` and `_evaluate_task_actions`: `Ok(None)` when
     /// the task has nothing to hand out now.
-    fn render_task(&mut self, node: NodeId, route: u32, env: &dyn Env) -> Result<Option<NextTask>, ExpressionError> {
+    fn render_task(
+        &mut self,
+        node: NodeId,
+        route: u32,
+        env: &dyn Env,
+    ) -> Result<Option<NextTask>, ExpressionError> {
         let (name, task) = match self.spec.tasks.get_index(node as usize) {
             Some((n, t)) => (n.clone(), t.clone()),
             None => return Ok(None),
         };
-        let staged = self.state.staged(node, route).cloned().expect("staged task");
-        let ctxs = if staged.ctxs.is_empty() { vec![0] } else { staged.ctxs.clone() };
+        let staged = self
+            .state
+            .staged(node, route)
+            .cloned()
+            .expect("staged task");
+        let ctxs = if staged.ctxs.is_empty() {
+            vec![0]
+        } else {
+            staged.ctxs.clone()
+        };
         let ctx = self.state.merged(&ctxs);
         let attempt = staged.retry.as_ref().map_or(0, |r| r.tally);
         let view = StateView::new(self);
@@ -256,7 +291,10 @@ impl Conductor {
                     _ => {
                         return Err(ExpressionError::type_error(
                             &with.items,
-                            format!("The value of \"{}\" is not type of list.", items_expression(&with.items)),
+                            format!(
+                                "The value of \"{}\" is not type of list.",
+                                items_expression(&with.items)
+                            ),
                         ))
                     }
                 };
@@ -264,9 +302,9 @@ impl Conductor {
                 for item in items {
                     let item = match (with.vars.len(), item) {
                         (0, item) => item,
-                        (_, Value::Array(cells)) => Value::Object(
-                            with.vars.iter().cloned().zip(cells).collect(),
-                        ),
+                        (_, Value::Array(cells)) => {
+                            Value::Object(with.vars.iter().cloned().zip(cells).collect())
+                        }
                         (1, item) => {
                             let mut m = Map::new();
                             m.insert(with.vars[0].clone(), item);
@@ -305,7 +343,9 @@ impl Conductor {
                 s.items.clone().unwrap_or_default()
             })
             .unwrap_or_default();
-        let not_run: Vec<usize> = (0..count).filter(|i| statuses.get(*i) == Some(&St::Unset)).collect();
+        let not_run: Vec<usize> = (0..count)
+            .filter(|i| statuses.get(*i) == Some(&St::Unset))
+            .collect();
         let active = statuses.iter().filter(|s| s.is_active()).count() as i64;
         let chosen: Vec<usize> = match concurrency {
             Some(c) => {

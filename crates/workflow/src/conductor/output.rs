@@ -60,7 +60,10 @@ impl Conductor {
             for e in errors {
                 self.log_error(e.to_string(), None, None);
             }
-            if !matches!(self.state.status, St::Timeout | St::Abandoned | St::Canceled) {
+            if !matches!(
+                self.state.status,
+                St::Timeout | St::Abandoned | St::Canceled
+            ) {
                 self.request_workflow_status(St::Failed, env);
             }
         }

@@ -87,7 +87,10 @@ impl Conductor {
             .map(|i| i.get("status").and_then(Value::as_str))
             .collect();
         let completed = ["succeeded", "failed", "timeout", "abandoned", "canceled"];
-        if statuses.iter().all(|s| s.is_some_and(|s| completed.contains(&s))) {
+        if statuses
+            .iter()
+            .all(|s| s.is_some_and(|s| completed.contains(&s)))
+        {
             record.status = if statuses.iter().all(|s| *s == Some("succeeded")) {
                 St::Succeeded
             } else {

@@ -316,8 +316,12 @@ pub fn merge_into(left: &mut Map<String, Value>, right: &Map<String, Value>) {
     // Depth follows the data; walk it with an explicit stack of paths.
     let mut stack: Vec<Vec<String>> = vec![Vec::new()];
     while let Some(path) = stack.pop() {
-        let Some(r) = lookup(right, &path) else { continue };
-        let Some(l) = lookup_mut(left, &path) else { continue };
+        let Some(r) = lookup(right, &path) else {
+            continue;
+        };
+        let Some(l) = lookup_mut(left, &path) else {
+            continue;
+        };
         for (k, v) in r {
             match (l.get_mut(k), v) {
                 (Some(Value::Object(_)), Value::Object(_)) => {
@@ -359,10 +363,19 @@ mod tests {
 
     #[test]
     fn merge_is_deep_and_overwrites() {
-        let mut left = json!({"a": {"x": 1, "y": 2}, "b": 1}).as_object().unwrap().clone();
-        let right = json!({"a": {"y": 3, "z": 4}, "b": [1]}).as_object().unwrap().clone();
+        let mut left = json!({"a": {"x": 1, "y": 2}, "b": 1})
+            .as_object()
+            .unwrap()
+            .clone();
+        let right = json!({"a": {"y": 3, "z": 4}, "b": [1]})
+            .as_object()
+            .unwrap()
+            .clone();
         merge_into(&mut left, &right);
-        assert_eq!(Value::Object(left), json!({"a": {"x": 1, "y": 3, "z": 4}, "b": [1]}));
+        assert_eq!(
+            Value::Object(left),
+            json!({"a": {"x": 1, "y": 3, "z": 4}, "b": [1]})
+        );
     }
 
     #[test]

@@ -9,12 +9,21 @@ use super::state::{Entry, RetryState, Staged};
 use super::view::StateView;
 use super::workflow::Inbound;
 use super::{Conductor, ErrorEntry};
-use crate::expr::{evaluate_str, evaluate_value, functions::truthy, CurrentTask, Env, ExpressionError, Scope};
+use crate::expr::{
+    evaluate_str, evaluate_value, functions::truthy, CurrentTask, Env, ExpressionError, Scope,
+};
 use crate::graph::NodeId;
 
 pub(super) enum Event {
-    Action { status: St, result: Value },
-    Item { item: usize, status: St, result: Value },
+    Action {
+        status: St,
+        result: Value,
+    },
+    Item {
+        item: usize,
+        status: St,
+        result: Value,
+    },
     Command(Command),
 }
 
@@ -69,7 +78,11 @@ impl Conductor {
     }
 
     /// The retry state of a new entry: count and delay evaluated now.
-    pub(super) fn retry_state(&self, node: NodeId, ctxs: &[u32]) -> Result<Option<RetryState>, String> {
+    pub(super) fn retry_state(
+        &self,
+        node: NodeId,
+        ctxs: &[u32],
+    ) -> Result<Option<RetryState>, String> {
         let Some(policy) = self.graph.retry.get(node as usize).and_then(Option::as_ref) else {
             return Ok(None);
         };
@@ -100,7 +113,13 @@ impl Conductor {
     }
 
     /// Orquesta's `update_task_state`.
-    pub(super) fn update_task_state(&mut self, node: NodeId, route: u32, event: Event, env: &dyn Env) {
+    pub(super) fn update_task_state(
+        &mut self,
+        node: NodeId,
+        route: u32,
+        event: Event,
+        env: &dyn Env,
+    ) {
         let is_command = self.graph.is_command(node);
         let staged = self
             .state
@@ -122,7 +141,12 @@ impl Conductor {
             }
         }
         let has_items = self.has_items(node);
-        if staged.is_some() && self.state.staged(node, route).is_some_and(|s| s.items.is_none()) {
+        if staged.is_some()
+            && self
+                .state
+                .staged(node, route)
+                .is_some_and(|s| s.items.is_none())
+        {
             self.state.remove_staged(node, route);
         }
         if let Event::Item { item, status, .. } = &event {
@@ -201,7 +225,12 @@ impl Conductor {
             if self.state.status.is_active() {
                 match self.evaluate_retry(idx, &task_result, env) {
                     Ok(true) => {
-                        return self.update_task_state(node, route, Event::Command(Command::Retry), env)
+                        return self.update_task_state(
+                            node,
+                            route,
+                            Event::Command(Command::Retry),
+                            env,
+                        )
                     }
                     Ok(false) => {}
                     Err(e) => {
@@ -222,7 +251,15 @@ impl Conductor {
             let mut manual_fail = false;
             let mut ready_next: Vec<(NodeId, u32)> = Vec::new();
             for (edge, outcome) in outbound.into_iter().zip(evaluated) {
-                self.follow(idx, edge, outcome, env, &mut commands, &mut manual_fail, &mut ready_next);
+                self.follow(
+                    idx,
+                    edge,
+                    outcome,
+                    env,
+                    &mut commands,
+                    &mut manual_fail,
+                    &mut ready_next,
+                );
             }
             if manual_fail {
                 for (n, r) in ready_next {
@@ -258,7 +295,10 @@ impl Conductor {
         result: &Value,
         env: &dyn Env,
     ) -> Vec<Transition> {
-        let (node, route) = (self.state.sequence[idx].node, self.state.sequence[idx].route);
+        let (node, route) = (
+            self.state.sequence[idx].node,
+            self.state.sequence[idx].route,
+        );
         let ctxs = &self.state.sequence[idx].ctxs;
         let owned;
         let ctx: &Map<String, Value> = if ctxs.as_slice() == [0] {
@@ -305,7 +345,10 @@ impl Conductor {
         manual_fail: &mut bool,
         ready_next: &mut Vec<(NodeId, u32)>,
     ) {
-        let (node, route) = (self.state.sequence[idx].node, self.state.sequence[idx].route);
+        let (node, route) = (
+            self.state.sequence[idx].node,
+            self.state.sequence[idx].route,
+        );
         let dst = self.graph.edges[edge as usize].dst;
         let (met, published) = match outcome {
             Transition::Error(err) => {
@@ -364,7 +407,8 @@ impl Conductor {
             });
         }
         // Without a barrier the transition just met satisfies the task.
-        let ready = !self.graph.has_barrier(dst) || self.inbound_status(dst, route) == Inbound::Satisfied;
+        let ready =
+            !self.graph.has_barrier(dst) || self.inbound_status(dst, route) == Inbound::Satisfied;
         let staged_route = self
             .state
             .with_staged(dst, next_route, |s| {
@@ -441,7 +485,12 @@ impl Conductor {
     }
 
     /// Orquesta's `_evaluate_task_retry`.
-    pub(super) fn evaluate_retry(&mut self, idx: usize, result: &Value, env: &dyn Env) -> Result<bool, ExpressionError> {
+    pub(super) fn evaluate_retry(
+        &mut self,
+        idx: usize,
+        result: &Value,
+        env: &dyn Env,
+    ) -> Result<bool, ExpressionError> {
         let e = &self.state.sequence[idx];
         let Some(retry) = e.retry.clone() else {
             return Ok(false);

@@ -107,7 +107,10 @@ impl Conductor {
     pub(super) fn request_workflow_status(&mut self, status: St, env: &dyn Env) {
         let _ = env;
         let event = format!("workflow_{}", status.as_str());
-        if matches!(status, St::Pausing | St::Paused | St::Canceling | St::Canceled) {
+        if matches!(
+            status,
+            St::Pausing | St::Paused | St::Canceling | St::Canceled
+        ) {
             let active: Vec<usize> = self
                 .state
                 .tasks
@@ -121,10 +124,18 @@ impl Conductor {
                     (e.node, e.route, e.status)
                 };
                 let mut name = event.clone();
-                if let Some(items) = self.state.staged(node, route).and_then(|s| s.items.as_ref()) {
+                if let Some(items) = self
+                    .state
+                    .staged(node, route)
+                    .and_then(|s| s.items.as_ref())
+                {
                     let active = items.iter().any(|s| s.is_active());
                     let incomplete = items.iter().any(|s| !s.is_completed());
-                    name.push_str(if active { "_task_active" } else { "_task_dormant" });
+                    name.push_str(if active {
+                        "_task_active"
+                    } else {
+                        "_task_dormant"
+                    });
                     name.push_str(if incomplete {
                         "_items_incomplete"
                     } else {
@@ -183,7 +194,8 @@ impl Conductor {
     /// Render the output if the workflow completed (StackStorm renders it
     /// on every update until it is not empty).
     pub(super) fn after_event(&mut self, env: &dyn Env) {
-        if self.state.status.is_completed() && self.state.output.as_ref().map_or(true, Map::is_empty)
+        if self.state.status.is_completed()
+            && self.state.output.as_ref().map_or(true, Map::is_empty)
         {
             self.render_output(env);
         }
@@ -232,13 +244,22 @@ impl Conductor {
     }
 
     /// Update the arrival counts of `src`'s barrier successors.
-    pub(super) fn source_changed(&mut self, src: NodeId, route: u32, before: Vec<(NodeId, Option<bool>)>) {
+    pub(super) fn source_changed(
+        &mut self,
+        src: NodeId,
+        route: u32,
+        before: Vec<(NodeId, Option<bool>)>,
+    ) {
         for (dst, old) in before {
             let new = self.source_value(src, dst, route);
             if old == new {
                 continue;
             }
-            let a = self.state.arrivals.entry(Key(dst, route)).or_insert(Arrivals::default());
+            let a = self
+                .state
+                .arrivals
+                .entry(Key(dst, route))
+                .or_insert(Arrivals::default());
             match old {
                 Some(true) => {
                     a.seen -= 1;
@@ -263,7 +284,11 @@ impl Conductor {
         let requirement = self.graph.requirement(node);
         let sources = self.graph.sources[node as usize];
         let a = if self.graph.has_barrier(node) {
-            self.state.arrivals.get(&Key(node, route)).copied().unwrap_or_default()
+            self.state
+                .arrivals
+                .get(&Key(node, route))
+                .copied()
+                .unwrap_or_default()
         } else {
             // Without a barrier the requirement is one inbound task met.
             let mut a = Arrivals::default();
@@ -311,7 +336,9 @@ impl Conductor {
             if dst == cont || entry.next_of(*e) != Some(true) {
                 continue;
             }
-            if self.graph.has_barrier(dst) && self.inbound_status(dst, route) == Inbound::NotSatisfied {
+            if self.graph.has_barrier(dst)
+                && self.inbound_status(dst, route) == Inbound::NotSatisfied
+            {
                 continue;
             }
             return true;
@@ -377,4 +404,5 @@ impl Conductor {
                 }
             }
         }
-    }}
+    }
+}

@@ -125,7 +125,11 @@ fn python_number(n: &Number) -> String {
 }
 
 fn python_quote(s: &str, out: &mut String) {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     out.push(quote);
     for c in s.chars() {
         match c {
@@ -439,10 +443,12 @@ fn call_workflow_function(
     let route_arg = |v: Option<&Value>| -> Result<Option<u32>, String> {
         match v {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .map(|r| Some(r as u32))
-                .ok_or_else(|| format!("TypeError: the route must be an integer, got {}", python_str(v))),
+            Some(v) => v.as_u64().map(|r| Some(r as u32)).ok_or_else(|| {
+                format!(
+                    "TypeError: the route must be an integer, got {}",
+                    python_str(v)
+                )
+            }),
         }
     };
     match name {
@@ -460,11 +466,16 @@ fn call_workflow_function(
         "result" => scope.result_value(),
         "succeeded" | "failed" | "completed" => scope.current_status_is(name).map(Value::Bool),
         "task_status" => {
-            let task = arg(0).ok_or("TypeError: task_status_() missing 1 required positional argument: 'task_id'")?;
+            let task = arg(0).ok_or(
+                "TypeError: task_status_() missing 1 required positional argument: 'task_id'",
+            )?;
             let route = route_arg(arg(1))?;
             let route = route.unwrap_or_else(|| scope.task.map_or(0, |t| t.route));
             Ok(Value::String(
-                scope.statuses.status_of(&python_str(task), route).to_string(),
+                scope
+                    .statuses
+                    .status_of(&python_str(task), route)
+                    .to_string(),
             ))
         }
         "task" => {
@@ -483,13 +494,17 @@ fn call_workflow_function(
                 .find(|(k, _)| *k == "pad")
                 .map_or(Value::Null, |(_, v)| v.clone()),
         ),
-        "json" => json(arg(0).ok_or("TypeError: json_() missing 1 required positional argument: 's'")?),
+        "json" => {
+            json(arg(0).ok_or("TypeError: json_() missing 1 required positional argument: 's'")?)
+        }
         "st2kv" => {
             let key = match arg(0) {
                 Some(Value::String(k)) => k.clone(),
                 Some(_) => return Err("TypeError: Given key is not typeof string.".into()),
                 None => {
-                    return Err("TypeError: st2kv_() missing 1 required positional argument: 'key'".into())
+                    return Err(
+                        "TypeError: st2kv_() missing 1 required positional argument: 'key'".into(),
+                    )
                 }
             };
             let decrypt = match arg(1) {
@@ -504,7 +519,9 @@ fn call_workflow_function(
                 .or_else(|| args.get(2).cloned());
             scope.st2kv_or(&key, decrypt, default)
         }
-        _ => Err(format!("NoFunctionRegisteredException: Unknown function \"{name}\"")),
+        _ => Err(format!(
+            "NoFunctionRegisteredException: Unknown function \"{name}\""
+        )),
     }
 }
 

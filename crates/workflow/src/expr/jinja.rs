@@ -261,7 +261,9 @@ pub fn evaluate(s: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
         if l.missing.is_empty() {
             return match outcome {
                 Outcome::Value(v) => Ok(v),
-                Outcome::Unresolved(list) => Err(error(s.to_string(), list.join(", "), Kind::Unresolved)),
+                Outcome::Unresolved(list) => {
+                    Err(error(s.to_string(), list.join(", "), Kind::Unresolved))
+                }
                 Outcome::Failed(expr, reason) => Err(error(expr, reason, Kind::Evaluate)),
             };
         }

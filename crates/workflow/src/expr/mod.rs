@@ -296,12 +296,17 @@ impl<'a> Scope<'a> {
     }
 
     /// StackStorm's `task(name=None, route=None)`.
-    pub(crate) fn task_info(&self, name: Option<&str>, route: Option<u32>) -> Result<Value, String> {
+    pub(crate) fn task_info(
+        &self,
+        name: Option<&str>,
+        route: Option<u32>,
+    ) -> Result<Value, String> {
         let name = match name {
             Some(n) => n,
-            None => self.current().map(|t| t.name).map_err(|_| {
-                "KeyError: 'id'".to_string()
-            })?,
+            None => self
+                .current()
+                .map(|t| t.name)
+                .map_err(|_| "KeyError: 'id'".to_string())?,
         };
         let route = route.unwrap_or_else(|| self.task.map_or(0, |t| t.route));
         self.statuses.task(name, route, self.env).ok_or_else(|| {
@@ -390,7 +395,8 @@ fn evaluate_once(s: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
             for (start, end) in segments {
                 let text = &s[start..end];
                 let inner = text[2..text.len() - 2].trim();
-                let expr = yaql::parse(inner).map_err(|r| ExpressionError::new(Language::Yaql, text, r))?;
+                let expr = yaql::parse(inner)
+                    .map_err(|r| ExpressionError::new(Language::Yaql, text, r))?;
                 let value = yaql::eval::eval(&expr, scope)
                     .map_err(|r| ExpressionError::new(Language::Yaql, text, r))?;
                 if whole {
@@ -436,7 +442,9 @@ pub fn has_expression(value: &Value) -> bool {
     match value {
         Value::String(s) => language(s).is_some(),
         Value::Array(items) => items.iter().any(has_expression),
-        Value::Object(map) => map.iter().any(|(k, v)| language(k).is_some() || has_expression(v)),
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| language(k).is_some() || has_expression(v)),
         _ => false,
     }
 }
@@ -446,7 +454,8 @@ pub fn has_expression(value: &Value) -> bool {
 /// `{{ }}` alone; mixing both languages in one string is refused.
 pub fn check_str(s: &str) -> Result<(), ExpressionError> {
     let has_yaql = yaql_segments(s).next().is_some();
-    let has_jinja = delimited(s, "{{", "}}").next().is_some() || delimited(s, "{%", "%}").next().is_some();
+    let has_jinja =
+        delimited(s, "{{", "}}").next().is_some() || delimited(s, "{%", "%}").next().is_some();
     match (has_yaql, has_jinja) {
         (true, true) => Err(ExpressionError::syntax(
             Language::Yaql,

@@ -207,7 +207,7 @@ fn named_list(v: &Yaml, path: &str) -> Result<Vec<(String, Option<Value>)>, Spec
 fn assignments(v: &Yaml, path: &str, inline: bool) -> Result<Vec<Assignment>, SpecError> {
     let pairs = match v {
         Yaml::Null => Vec::new(),
-        Yaml::String(s) if inline && !s.is_empty() => parse_params(s).map_err(|e| invalid(path, e))?,
+        Yaml::String(s) if inline && !s.is_empty() => parse_params(s),
         Yaml::Mapping(_) => {
             return Err(invalid(
                 path,
@@ -235,21 +235,29 @@ fn task_spec(name: &str, raw: RawTask) -> Result<TaskSpec, SpecError> {
     let at = |field: &str| format!("task \"{name}\" {field}");
     let mut input = Map::new();
     let mut action = None;
+    // Orquesta: inline parameters, when there are any, become the input
+    // (replacing `input:`) and the action is the text before the first space.
+    let mut inline = None;
     if let Some(a) = raw.action {
-        let a = a.trim();
-        let (reference, params) = a.split_once(char::is_whitespace).unwrap_or((a, ""));
-        if reference.is_empty() {
+        if a.is_empty() {
             return Err(invalid(at("action"), "empty action reference"));
         }
-        action = Some(reference.to_string());
-        for (k, v) in parse_params(params).map_err(|e| invalid(at("action"), e))? {
-            input.insert(k, v);
+        let params = parse_params(&a);
+        if params.is_empty() {
+            action = Some(a);
+        } else {
+            let reference = a.split(' ').next().unwrap_or_default();
+            action = Some(reference.to_string());
+            inline = Some(params.into_iter().collect::<Map<String, Value>>());
         }
     }
     match raw.input {
         None | Some(Yaml::Null) => {}
         Some(Yaml::Mapping(m)) if m.is_empty() => {
-            return Err(invalid(at("input"), "expected at least one action parameter"))
+            return Err(invalid(
+                at("input"),
+                "expected at least one action parameter",
+            ))
         }
         Some(Yaml::Mapping(m)) => {
             for (k, v) in &m {
@@ -260,6 +268,9 @@ fn task_spec(name: &str, raw: RawTask) -> Result<TaskSpec, SpecError> {
             }
         }
         Some(_) => return Err(invalid(at("input"), "expected a map of action parameters")),
+    }
+    if let Some(params) = inline {
+        input = params;
     }
     let next = raw
         .next

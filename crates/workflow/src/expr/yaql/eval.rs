@@ -26,7 +26,11 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, String> {
         Expr::Attr(inner, name) => {
             // Reading one variable must not clone the whole context.
             if is_ctx_root(inner) {
-                return scope.ctx.get(name).cloned().ok_or_else(|| f::missing_key(name));
+                return scope
+                    .ctx
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| f::missing_key(name));
             }
             match eval(inner, scope)? {
                 Value::Object(mut map) => map.remove(name).ok_or_else(|| f::missing_key(name)),
@@ -91,9 +95,9 @@ fn index_value(target: Value, index: &Value) -> Result<Value, String> {
             }
             Ok(items.swap_remove(pos as usize))
         }
-        (Value::Object(mut map), Value::String(k)) => map
-            .remove(k)
-            .ok_or_else(|| f::missing_key(k)),
+        (Value::Object(mut map), Value::String(k)) => {
+            map.remove(k).ok_or_else(|| f::missing_key(k))
+        }
         (Value::String(s), Value::Number(n)) => {
             let i = n.as_i64().ok_or("string index must be an integer")?;
             let chars: Vec<char> = s.chars().collect();
