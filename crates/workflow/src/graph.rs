@@ -41,6 +41,14 @@ pub struct Edge {
     pub when: Option<String>,
 }
 
+/// A join: wait for all inbound tasks or for N of them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Barrier {
+    All,
+    Count(u32),
+}
+
 /// A retry policy: the task's `retry`, or the one `do: retry` implies.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
@@ -61,8 +69,8 @@ pub struct Graph {
     pub inbound: Vec<Vec<u32>>,
     /// Distinct inbound source nodes per node.
     pub sources: Vec<u32>,
-    /// `join: all` (`None` inside is "all") or `join: N`.
-    pub barrier: Vec<Option<Option<u32>>>,
+    /// The task's join, if any.
+    pub barrier: Vec<Option<Barrier>>,
     pub retry: Vec<Option<RetryPolicy>>,
     /// Reached from a start task (part of Orquesta's graph).
     pub reachable: Vec<bool>,
@@ -201,8 +209,8 @@ impl Graph {
                 spec.tasks
                     .get_index(t)
                     .and_then(|(_, task)| match task.join? {
-                        Join::All => Some(None),
-                        Join::Count(k) => Some(Some(k)),
+                        Join::All => Some(Barrier::All),
+                        Join::Count(k) => Some(Barrier::Count(k)),
                     })
             })
             .collect::<Vec<_>>();
@@ -249,9 +257,10 @@ impl Graph {
     /// runs: `join: all` = all of them, `join: N`, else 1.
     pub fn requirement(&self, node: NodeId) -> u32 {
         match self.barrier[node as usize] {
-            Some(None) => self.sources[node as usize],
-            Some(Some(k)) => k,
-            None => 1,
+            Some(Barrier::All) => self.sources[node as usize],
+            // Orquesta reads `join: 0` as 1 (`get_barrier(...) or 1`).
+            Some(Barrier::Count(0)) | None => 1,
+            Some(Barrier::Count(k)) => k,
         }
     }
 

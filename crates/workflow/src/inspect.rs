@@ -20,7 +20,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::expr::{self, vars};
+use crate::expr::{self, functions::closest, vars};
 use crate::graph::{Graph, NodeId};
 use crate::spec::{TaskSpec, WorkflowSpec};
 
@@ -67,7 +67,7 @@ impl Collector {
             match v {
                 Value::String(s) => {
                     if let Err(e) = expr::check_str(s) {
-                        self.error(task, path, format!("{}: {}", e.class(), e.detail()));
+                        self.error(task, path, syntax_message(&e));
                     }
                 }
                 Value::Array(items) => {
@@ -124,10 +124,13 @@ impl Collector {
                 );
             }
             if !defined.contains(&name) {
+                let hint = closest(&name, defined.iter().map(String::as_str))
+                    .map(|n| format!(" Did you mean \"{n}\"?"))
+                    .unwrap_or_default();
                 self.error(
                     task,
                     field,
-                    format!("Variable \"{name}\" is referenced before assignment."),
+                    format!("Variable \"{name}\" is referenced before assignment.{hint}"),
                 );
             }
         }
@@ -181,10 +184,13 @@ fn semantics(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
                 if spec.tasks.contains_key(target) {
                     queue.push_back(target);
                 } else if !crate::spec::is_engine_command(target) {
+                    let hint = closest(target, spec.tasks.keys().map(String::as_str))
+                        .map(|n| format!(" Did you mean \"{n}\"?"))
+                        .unwrap_or_default();
                     c.error(
                         Some(name),
                         format!("next[{i}].do"),
-                        format!("The task \"{target}\" is not defined."),
+                        format!("The task \"{target}\" is not defined.{hint}"),
                     );
                 }
             }
@@ -455,5 +461,14 @@ fn task_context(name: &str, task: &TaskSpec, ctx: &BTreeSet<String>, c: &mut Col
     if let Some(a) = &task.action {
         c.context(t, "action", &Value::String(a.clone()), ctx);
     }
-    c.context(t, "input", &Value::Object(task.input.clone()), ctx);
+    for (k, v) in &task.input {
+        let mut item = serde_json::Map::new();
+        item.insert(k.clone(), v.clone());
+        c.context(t, &format!("input.{k}"), &Value::Object(item), ctx);
+    }
+}
+
+/// An expression that does not parse.
+fn syntax_message(e: &crate::expr::ExpressionError) -> String {
+    format!("invalid expression {:?}: {}", e.expression, e.reason)
 }

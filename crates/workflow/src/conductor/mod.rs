@@ -235,12 +235,17 @@ impl Conductor {
         })
     }
 
-    /// Render input and vars, start, and return the first requests.
+    /// Render input and vars, start, and return the first requests. A
+    /// workflow paused or canceled before it started does not start.
     pub fn start(&mut self, env: &dyn Env) -> Vec<TaskRequest> {
-        if self.state.status != St::Unset || !self.state.contexts.is_empty() {
+        if self.state.status != St::Unset {
             return Vec::new();
         }
         self.initialize(env);
+        if self.state.status == St::Unset {
+            // StackStorm marks a new workflow execution requested.
+            self.state.status = St::Requested;
+        }
         self.request_workflow_status(St::Running, env);
         self.after_event(env);
         self.pump(env)
@@ -257,16 +262,25 @@ impl Conductor {
         self.pump(env)
     }
 
-    /// StackStorm's pause: `pausing` until active tasks finish, then `paused`.
+    /// StackStorm's pause: `pausing` until active tasks finish, then
+    /// `paused`; nothing new is handed out meanwhile.
     pub fn request_pause(&mut self) {
-        if matches!(self.state.status, St::Running | St::Resuming | St::Pausing) {
-            self.request_workflow_status(St::Paused, &NoKv);
+        if self.state.status == St::Unset {
+            self.state.status = St::Requested;
         }
+        self.request_workflow_status(St::Paused, &NoKv);
     }
 
-    /// Continue a paused (or pausing) workflow; returns the held-back requests.
+    /// Continue a paused (or pausing) workflow; returns the held-back
+    /// requests.
     pub fn request_resume(&mut self, env: &dyn Env) -> Vec<TaskRequest> {
         if !matches!(self.state.status, St::Paused | St::Pausing) {
+            return Vec::new();
+        }
+        // Paused before it started: render input and vars now.
+        self.initialize(env);
+        if self.state.status.is_completed() {
+            self.after_event(env);
             return Vec::new();
         }
         self.request_workflow_status(St::Resuming, env);
@@ -278,7 +292,7 @@ impl Conductor {
     /// `canceled`. The output is rendered without a datastore ([`NoKv`]).
     pub fn request_cancel(&mut self) {
         if self.state.status == St::Unset {
-            self.initialize(&NoKv);
+            self.state.status = St::Requested;
         }
         if !self.state.status.is_completed() {
             self.request_workflow_status(St::Canceled, &NoKv);

@@ -7,7 +7,7 @@
 //! are kept as counters and indexes updated where the state changes, so the
 //! cost per task stays flat as workflows grow.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -122,26 +122,30 @@ pub struct Arrivals {
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct State {
     pub status: St,
+    /// Input and vars rendered, start tasks staged (Orquesta's lazy
+    /// workflow state creation).
+    #[serde(default)]
+    pub initialized: bool,
     pub contexts: Vec<Map<String, Value>>,
     /// Route details: the split transitions (`src__tKEY`) as (node, key).
     pub routes: Vec<Vec<(NodeId, u32)>>,
     pub sequence: Vec<Entry>,
     /// The latest entry per (node, route).
-    pub tasks: HashMap<Key, usize>,
+    pub tasks: BTreeMap<Key, usize>,
     /// Staged tasks in staging order.
     pub staged: BTreeMap<u64, Staged>,
-    pub staged_index: HashMap<Key, u64>,
+    pub staged_index: BTreeMap<Key, u64>,
     pub next_stage: u64,
     /// Staged entries that are ready and not completed.
     pub staged_ready: u32,
     /// Latest entries per status.
     pub counts: Vec<u32>,
-    pub arrivals: HashMap<Key, Arrivals>,
+    pub arrivals: BTreeMap<Key, Arrivals>,
     pub errors: Vec<ErrorEntry>,
     pub output: Option<Map<String, Value>>,
     /// StackStorm's task execution records, latest per (task, route).
     #[serde(default)]
-    pub records: HashMap<Key, Record>,
+    pub records: BTreeMap<Key, Record>,
     /// Sequence entries of each rerun request.
     #[serde(default)]
     pub reruns: Vec<Vec<usize>>,
@@ -151,19 +155,20 @@ impl State {
     pub fn new() -> State {
         State {
             status: St::Unset,
+            initialized: false,
             contexts: Vec::new(),
             routes: Vec::new(),
             sequence: Vec::new(),
-            tasks: HashMap::new(),
+            tasks: BTreeMap::new(),
             staged: BTreeMap::new(),
-            staged_index: HashMap::new(),
+            staged_index: BTreeMap::new(),
             next_stage: 0,
             staged_ready: 0,
             counts: vec![0; ALL.len()],
-            arrivals: HashMap::new(),
+            arrivals: BTreeMap::new(),
             errors: Vec::new(),
             output: None,
-            records: HashMap::new(),
+            records: BTreeMap::new(),
             reruns: Vec::new(),
         }
     }
@@ -380,11 +385,11 @@ mod tests {
 
     #[test]
     fn keys_serialise_as_strings() {
-        let mut m = HashMap::new();
+        let mut m = BTreeMap::new();
         m.insert(Key(3, 1), 7usize);
         let s = serde_json::to_string(&m).unwrap();
         assert_eq!(s, r#"{"3:1":7}"#);
-        let back: HashMap<Key, usize> = serde_json::from_str(&s).unwrap();
+        let back: BTreeMap<Key, usize> = serde_json::from_str(&s).unwrap();
         assert_eq!(back[&Key(3, 1)], 7);
     }
 }

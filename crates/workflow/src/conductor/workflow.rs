@@ -51,7 +51,7 @@ impl Conductor {
     /// Orquesta's workflow state initialisation: the parent context, the
     /// rendered input and vars, route 0 and the start tasks.
     pub(super) fn initialize(&mut self, env: &dyn Env) {
-        if !self.state.routes.is_empty() || self.state.status != St::Unset {
+        if std::mem::replace(&mut self.state.initialized, true) {
             return;
         }
         let mut ctx = self.context.clone();

@@ -39,7 +39,6 @@ fn yaql_context_access() {
         ("$.d['k']", json!("v")),
         ("$.xs[0]", json!(1)),
         ("$.xs[-1]", json!(3)),
-        ("ctx().missing_attr", json!(null)),
         ("$.s[1]", json!("b")),
     ];
     for (expr, expected) in cases {
@@ -121,17 +120,31 @@ fn yaql_functions_and_methods() {
 
 #[test]
 fn yaql_errors_say_what_went_wrong() {
-    assert!(yaql_err("ctx(nope)").contains("variable \"nope\" is not defined in ctx"));
+    assert_eq!(
+        yaql_err("ctx(nope)"),
+        "YaqlEvaluationException: Unable to evaluate expression '<% ctx(nope) %>'. \
+         VariableUndefinedError: The variable \"nope\" is undefined."
+    );
+    // A key that does not exist is an error, not null (Orquesta).
+    assert_eq!(
+        yaql_err("ctx().missing_attr"),
+        "YaqlEvaluationException: Unable to resolve key 'missing_attr' in expression \
+         '<% ctx().missing_attr %>' from context."
+    );
     assert!(yaql_err("1 +").contains("ended"));
     assert!(yaql_err("$.xs[10]").contains("out of range"));
     assert!(yaql_err("1 / 0").contains("division by zero"));
     assert!(yaql_err("'a' + 1").contains("unsupported operand"));
     assert!(yaql_err("frobnicate(1)").contains("unknown function frobnicate()"));
     assert!(yaql_err("len(1, 2)").contains("takes 1 argument"));
-    assert!(yaql_err("item()").contains("only available in a task with items"));
-    assert!(yaql_err("succeeded()").contains("only available in task transitions"));
-    let e = yaql_err("$.d['nope']");
-    assert!(e.starts_with("expression \"<% $.d['nope'] %>\""), "{e}");
+    assert!(yaql_err("item(x)").contains("Item is not type of collections.Mapping."));
+    assert!(yaql_err("succeeded()").contains("The current task is not set in the context."));
+    assert!(yaql_err("result()").contains("The current task is not set in the context."));
+    assert_eq!(
+        yaql_err("$.d['nope']"),
+        "YaqlEvaluationException: Unable to resolve key 'nope' in expression \
+         '<% $.d['nope'] %>' from context."
+    );
 }
 
 fn jinja(expr: &str) -> Value {
@@ -163,7 +176,17 @@ fn jinja_expressions_keep_types_and_templates_render_text() {
     }
     let ctx = ctx();
     let e = evaluate_str("{{ ctx('nope') }}", &Scope::workflow(&ctx, &NoKv)).unwrap_err();
-    assert!(e.reason.contains("\"nope\" is not defined"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "JinjaEvaluationException: Unable to evaluate expression '{{ ctx('nope') }}'. \
+         VariableUndefinedError: The variable \"nope\" is undefined."
+    );
+    // An attribute that does not exist leaves the expression unresolved.
+    let e = evaluate_str("{{ ctx().nope }}", &Scope::workflow(&ctx, &NoKv)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "JinjaEvaluationException: There are unresolved variables: ctx().nope"
+    );
 }
 
 #[test]
@@ -220,8 +243,9 @@ vars:
   - url: <% st2kv('api_url') %>
 tasks:
   t:
-    action: core.http url=<% ctx(url) %>
+    action: core.http
     input:
+      url: <% ctx(url) %>
       clear: <% st2kv('token', decrypt => true) %>
       masked: <% st2kv('token') %>
       jinja: "{{ st2kv('token', decrypt=true) }}"
@@ -246,7 +270,10 @@ fn a_missing_st2kv_key_fails_the_workflow_clearly() {
     );
     assert_eq!(r.status(), WorkflowStatus::Failed);
     let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("st2kv key \"nope\" does not exist"), "{msg}");
+    assert!(
+        msg.contains("The key \"nope\" does not exist in the StackStorm datastore."),
+        "{msg}"
+    );
     assert_eq!(r.errors()[0]["task_id"], "t");
     r.succeed_all();
 }
@@ -271,12 +298,15 @@ tasks:
     assert_eq!(r.status(), WorkflowStatus::Failed);
     let e = &r.errors()[0];
     assert_eq!(e["task_id"], "t1");
+    assert_eq!(e["route"], 0);
+    assert_eq!(e["task_transition_id"], "t2__t0");
     let msg = e["message"].as_str().unwrap();
     assert!(
-        msg.starts_with("next[0].when: expression \"<% result().items[5] = 1 %>\""),
+        msg.starts_with(
+            "YaqlEvaluationException: Unable to evaluate expression '<% result().items[5] = 1 %>'."
+        ),
         "{msg}"
     );
-    assert!(msg.contains("out of range"), "{msg}");
 }
 
 #[test]
@@ -301,11 +331,10 @@ output:
         .iter()
         .map(|e| e["message"].as_str().unwrap().to_string())
         .collect();
-    assert!(
-        messages[0].starts_with("next[0].publish.v: "),
-        "{messages:?}"
-    );
-    assert!(messages[1].starts_with("output.o: "), "{messages:?}");
+    assert!(messages[0].contains("'<% result().a.b %>'"), "{messages:?}");
+    assert_eq!(r.errors()[0]["task_transition_id"], "continue__t0");
+    assert!(messages[1].contains("'<% ctx(v) %>'"), "{messages:?}");
+    assert!(r.errors()[1].get("task_id").is_none());
 }
 
 #[test]
