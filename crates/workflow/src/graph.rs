@@ -108,7 +108,7 @@ impl Graph {
                     delay: r.delay.clone(),
                 })
             })
-            .chain(std::iter::repeat(None).take(COMMANDS.len()))
+            .chain(std::iter::repeat_n(None, COMMANDS.len()))
             .collect();
         // Per task: (target, when, transition index), sorted by target name.
         let mut next: Vec<Vec<(String, Option<String>, usize)>> = Vec::with_capacity(tasks);

@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use super::machines::St;
+use super::state::Rendered;
 use super::update::Event;
 use super::view::StateView;
 use super::{Conductor, TaskKey, TaskRequest};
@@ -23,8 +24,8 @@ const ACTIONLESS_LIMIT: usize = 10_000;
 struct NextTask {
     node: NodeId,
     route: u32,
-    /// (item, action, input) to request now.
-    actions: Vec<(Option<usize>, Option<String>, Map<String, Value>)>,
+    /// (item, action and input) to request now.
+    actions: Vec<(Option<usize>, Rendered)>,
     items_count: Option<usize>,
     concurrency: Option<i64>,
     delay: Option<i64>,
@@ -60,7 +61,7 @@ impl Conductor {
                     );
                     continue;
                 }
-                if !has_items && task.actions.first().is_some_and(|a| a.1.is_none()) {
+                if !has_items && task.actions.first().is_some_and(|a| a.1 .0.is_none()) {
                     actionless += 1;
                     if actionless > ACTIONLESS_LIMIT {
                         let message = format!(
@@ -83,7 +84,7 @@ impl Conductor {
                     );
                     continue;
                 }
-                for (item, action, input) in task.actions {
+                for (item, (action, input)) in task.actions {
                     let delay = match (task.delay, item, task.concurrency) {
                         (Some(d), None, _) | (Some(d), Some(_), None) => Some(d),
                         (Some(d), Some(i), Some(c)) if (i as i64) < c => Some(d),
@@ -125,7 +126,7 @@ impl Conductor {
             );
             return;
         }
-        for (item, _, _) in &task.actions {
+        for (item, _) in &task.actions {
             let event = match item {
                 Some(i) => Event::Item {
                     item: *i,
@@ -268,7 +269,7 @@ impl Conductor {
             return Ok(Some(NextTask {
                 node,
                 route,
-                actions: vec![(None, action, input)],
+                actions: vec![(None, (action, input))],
                 items_count: None,
                 concurrency: None,
                 delay,
@@ -329,12 +330,11 @@ impl Conductor {
                 (actions, concurrency)
             }
         };
-        drop(view);
         let count = actions.len();
         let statuses = self
             .state
             .with_staged(node, route, |s| {
-                if s.items.as_ref().map_or(true, Vec::is_empty) {
+                if s.items.as_ref().is_none_or(Vec::is_empty) {
                     s.items = Some(vec![St::Unset; count]);
                 }
                 if s.actions.is_none() {
@@ -366,7 +366,7 @@ impl Conductor {
             route,
             actions: chosen
                 .into_iter()
-                .map(|i| (Some(i), actions[i].0.clone(), actions[i].1.clone()))
+                .map(|i| (Some(i), actions[i].clone()))
                 .collect(),
             items_count: Some(count),
             concurrency,

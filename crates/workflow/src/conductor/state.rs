@@ -81,6 +81,12 @@ impl Entry {
     }
 }
 
+/// A rendered action request: the action (`None` without one) and input.
+pub type Rendered = (Option<String>, Map<String, Value>);
+
+/// The contexts and inbound transitions a task run starts from.
+pub type Origin = (Vec<u32>, Vec<(u32, usize)>);
+
 /// A task waiting to be handed out (Orquesta's staged entry).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Staged {
@@ -100,9 +106,9 @@ pub struct Staged {
     /// Item statuses of a with-items task, once it was handed out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<St>>,
-    /// Rendered item requests: (action, input), rendered once.
+    /// Rendered item requests, rendered once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actions: Option<Vec<(Option<String>, Map<String, Value>)>>,
+    pub actions: Option<Vec<Rendered>>,
 }
 
 impl Staged {

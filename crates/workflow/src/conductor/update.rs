@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::machines::{item_event, task_next, Command, St};
-use super::state::{Entry, RetryState, Staged};
+use super::state::{Entry, Origin, RetryState, Staged};
 use super::view::StateView;
 use super::workflow::Inbound;
 use super::{Conductor, ErrorEntry};
@@ -46,12 +46,7 @@ pub(super) enum Transition {
 
 impl Conductor {
     /// Orquesta's `add_task_state`: a new latest entry for (node, route).
-    pub(super) fn new_entry(
-        &mut self,
-        node: NodeId,
-        route: u32,
-        staged: Option<(Vec<u32>, Vec<(u32, usize)>)>,
-    ) -> usize {
+    pub(super) fn new_entry(&mut self, node: NodeId, route: u32, staged: Option<Origin>) -> usize {
         let (ctxs, prev) = staged.unwrap_or_else(|| (vec![0], Vec::new()));
         let ctxs = if ctxs.is_empty() { vec![0] } else { ctxs };
         let retry = self.retry_state(node, &ctxs);

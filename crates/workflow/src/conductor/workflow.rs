@@ -194,8 +194,7 @@ impl Conductor {
     /// Render the output if the workflow completed (StackStorm renders it
     /// on every update until it is not empty).
     pub(super) fn after_event(&mut self, env: &dyn Env) {
-        if self.state.status.is_completed()
-            && self.state.output.as_ref().map_or(true, Map::is_empty)
+        if self.state.status.is_completed() && self.state.output.as_ref().is_none_or(Map::is_empty)
         {
             self.render_output(env);
         }
@@ -255,11 +254,7 @@ impl Conductor {
             if old == new {
                 continue;
             }
-            let a = self
-                .state
-                .arrivals
-                .entry(Key(dst, route))
-                .or_insert(Arrivals::default());
+            let a = self.state.arrivals.entry(Key(dst, route)).or_default();
             match old {
                 Some(true) => {
                     a.seen -= 1;

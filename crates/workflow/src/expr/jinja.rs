@@ -26,10 +26,13 @@ const MAX_LOOKUP_ROUNDS: usize = 32;
 /// A call that needs the caller: (function, arguments as JSON).
 type LookupKey = (&'static str, String);
 
+/// A call to answer: its key, positional and named arguments.
+type Missing = (LookupKey, Vec<Value>, Vec<(String, Value)>);
+
 #[derive(Default)]
 struct Lookups {
     answers: BTreeMap<LookupKey, Result<Value, String>>,
-    missing: Vec<(LookupKey, Vec<Value>, Vec<(String, Value)>)>,
+    missing: Vec<Missing>,
 }
 
 struct Data {

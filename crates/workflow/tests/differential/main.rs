@@ -221,11 +221,7 @@ fn conducts_as_orquesta() {
     let (cases, skipped): (Vec<Case>, Vec<Case>) = file
         .cases
         .into_iter()
-        .filter(|c| {
-            filter
-                .as_ref()
-                .map_or(true, |f| c.name.contains(f.as_str()))
-        })
+        .filter(|c| filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
         .partition(|c| c.requires.iter().all(|r| capability(r)));
     for c in &skipped {
         eprintln!("skipped {} (needs {})", c.name, c.requires.join(", "));

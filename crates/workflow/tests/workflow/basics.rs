@@ -138,6 +138,7 @@ fn undeclared_input_is_refused_and_missing_input_is_null() {
     // Orquesta: a declared input that is not given is null.
     assert_eq!(r.output(), json!({"a": null}));
     let err = Conductor::new(s, obj(json!({"a": 1, "b": 2, "bogus": 3}))).unwrap_err();
+    assert!(matches!(err, WorkflowError::UnknownInput { .. }));
     assert_eq!(
         err.to_string(),
         "unknown input: bogus (the workflow accepts: a, b, c)"
