@@ -6,10 +6,12 @@ mod rehearsal;
 
 mod basics;
 mod commands;
+mod context;
 mod control;
 mod expressions;
 mod inspection;
 mod items;
 mod parallel;
+mod rerun;
 mod retry;
 mod spec;
