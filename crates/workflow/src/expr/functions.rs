@@ -286,8 +286,8 @@ pub fn zip(args: &[Value], pad: Value) -> Result<Value, String> {
 pub fn json(arg: &Value) -> Result<Value, String> {
     match arg {
         Value::Object(_) => Ok(arg.clone()),
-        Value::String(s) => serde_json::from_str(s).map_err(|e| format!("JSONDecodeError: {e}")),
-        _ => Err("TypeError: Given object is not typeof string.".into()),
+        Value::String(s) => serde_json::from_str(s).map_err(|e| format!("invalid JSON: {e}")),
+        _ => Err("Given object is not typeof string.".into()),
     }
 }
 
@@ -412,7 +412,27 @@ pub fn workflow_call(
         "st2kv" => &["key", "decrypt", "default"],
         _ => return None,
     };
-    Some(call_workflow_function(name, allowed, args, kwargs, scope))
+    Some(classed(
+        name,
+        call_workflow_function(name, allowed, args, kwargs, scope),
+    ))
+}
+
+/// Add Orquesta's exception class to a message of the [`Scope`] methods.
+fn classed(name: &str, result: Result<Value, String>) -> Result<Value, String> {
+    result.map_err(|m| {
+        if missing_key_name(&m).is_some() || m.starts_with("TypeError: ") {
+            return m;
+        }
+        let class = match name {
+            "ctx" if m.contains("inaccessible") => "VariableInaccessibleError",
+            "ctx" => "VariableUndefinedError",
+            "json" if m.starts_with("invalid JSON") => "JSONDecodeError",
+            "json" | "zip" => "TypeError",
+            _ => "ExpressionEvaluationException",
+        };
+        format!("{class}: {m}")
+    })
 }
 
 fn call_workflow_function(

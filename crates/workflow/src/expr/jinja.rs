@@ -232,20 +232,18 @@ fn attempt(env: &Environment<'static>, s: &str, vars: &JValue) -> Outcome {
 
 /// Evaluate a Jinja string (one expression keeps its type).
 pub fn evaluate(s: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
-    let current = if scope.task.is_some() {
-        (|| {
-            Ok((
-                scope.current_status_is("succeeded")?,
-                scope.current_status_is("failed")?,
-                scope.current_status_is("completed")?,
-            ))
-        })()
-    } else {
-        Err("ExpressionEvaluationException: The current task is not set in the context.".into())
-    };
+    let classed = |m: String| format!("ExpressionEvaluationException: {m}");
+    let current = (|| {
+        Ok((
+            scope.current_status_is("succeeded")?,
+            scope.current_status_is("failed")?,
+            scope.current_status_is("completed")?,
+        ))
+    })()
+    .map_err(classed);
     let data = Arc::new(Data {
         ctx: to_j(&Value::Object(scope.ctx.clone())),
-        result: scope.result_value(),
+        result: scope.result_value().map_err(classed),
         item: scope.item.cloned(),
         current,
         lookups: Mutex::new(Lookups::default()),

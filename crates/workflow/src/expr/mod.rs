@@ -97,6 +97,9 @@ pub enum ErrorKind {
     /// A value of the wrong type where the conductor needs one (task delay,
     /// items); the reason is the whole message (`TypeError: ...`).
     Type,
+    /// The evaluator already worded the message as Orquesta does (the
+    /// reason is the whole message after the class).
+    Worded,
 }
 
 /// An expression that failed to parse or evaluate.
@@ -132,6 +135,18 @@ impl ExpressionError {
         }
     }
 
+    /// An error whose message the evaluator already words as Orquesta does
+    /// (`Unable to evaluate expression '...'. Class: ...` or `Unable to
+    /// resolve key ...`): the YAQL evaluator's errors come this way.
+    pub fn worded(language: Language, expression: &str, message: impl Into<String>) -> Self {
+        ExpressionError {
+            expression: expression.to_string(),
+            reason: message.into(),
+            kind: ErrorKind::Worded,
+            language,
+        }
+    }
+
     /// A type error raised by the conductor about an evaluated value.
     pub fn type_error(expression: &str, message: impl Into<String>) -> Self {
         ExpressionError {
@@ -163,7 +178,7 @@ impl ExpressionError {
             ErrorKind::Unresolved => {
                 format!("There are unresolved variables: {}", self.reason)
             }
-            ErrorKind::Type => self.reason.clone(),
+            ErrorKind::Type | ErrorKind::Worded => self.reason.clone(),
             ErrorKind::Evaluate | ErrorKind::Syntax => format!(
                 "Unable to evaluate expression '{}'. {}",
                 self.expression, self.reason
@@ -214,22 +229,25 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// `ctx(name)`: Orquesta's `VariableUndefinedError` when missing.
+    /// `ctx(name)`; the error is the message of Orquesta's
+    /// `VariableUndefinedError` (or `VariableInaccessibleError`).
+    ///
+    /// The methods below return Orquesta's messages without the exception
+    /// class; [`functions::workflow_call`] adds the class.
     pub(crate) fn ctx_var(&self, name: &str) -> Result<&'a Value, String> {
         if name.starts_with("__") && self.ctx.contains_key(name) {
             return Err(format!(
-                "VariableInaccessibleError: The variable \"{name}\" is for internal use and inaccessible."
+                "The variable \"{name}\" is for internal use and inaccessible."
             ));
         }
         self.ctx
             .get(name)
-            .ok_or_else(|| format!("VariableUndefinedError: The variable \"{name}\" is undefined."))
+            .ok_or_else(|| format!("The variable \"{name}\" is undefined."))
     }
 
     fn current(&self) -> Result<CurrentTask<'a>, String> {
-        self.task.ok_or_else(|| {
-            "ExpressionEvaluationException: The current task is not set in the context.".to_string()
-        })
+        self.task
+            .ok_or_else(|| "The current task is not set in the context.".to_string())
     }
 
     /// `succeeded()`, `failed()`, `completed()` of the current task.
@@ -261,13 +279,11 @@ impl<'a> Scope<'a> {
         match key {
             None | Some("") => Ok(item.clone()),
             Some(key) => match item {
-                Value::Object(map) => map.get(key).cloned().ok_or_else(|| {
-                    format!("ExpressionEvaluationException: Item does not have key \"{key}\".")
-                }),
-                _ => Err(
-                    "ExpressionEvaluationException: Item is not type of collections.Mapping."
-                        .to_string(),
-                ),
+                Value::Object(map) => map
+                    .get(key)
+                    .cloned()
+                    .ok_or_else(|| format!("Item does not have key \"{key}\".")),
+                _ => Err("Item is not type of collections.Mapping.".to_string()),
             },
         }
     }
@@ -288,9 +304,7 @@ impl<'a> Scope<'a> {
         match self.env.st2kv(key, decrypt) {
             Some(v) => Ok(v),
             None => default.ok_or_else(|| {
-                format!(
-                    "ExpressionEvaluationException: The key \"{key}\" does not exist in the StackStorm datastore."
-                )
+                format!("The key \"{key}\" does not exist in the StackStorm datastore.")
             }),
         }
     }
@@ -306,11 +320,12 @@ impl<'a> Scope<'a> {
             None => self
                 .current()
                 .map(|t| t.name)
-                .map_err(|_| "KeyError: 'id'".to_string())?,
+                // StackStorm reads the current task's `id`: a KeyError.
+                .map_err(|_| functions::missing_key("id"))?,
         };
         let route = route.unwrap_or_else(|| self.task.map_or(0, |t| t.route));
         self.statuses.task(name, route, self.env).ok_or_else(|| {
-            format!("ExpressionEvaluationException: Unable to find task execution for \"{name}\".")
+            format!("Unable to find task execution for \"{name}\".")
         })
     }
 }

@@ -227,7 +227,10 @@ fn call(
             [] => Ok(Value::Object(scope.ctx.clone())),
             [key] => {
                 let key = eval(key, scope)?;
-                scope.ctx_var(&f::display(&key)).cloned()
+                scope
+                    .ctx_var(&f::display(&key))
+                    .cloned()
+                    .map_err(|m| format!("VariableUndefinedError: {m}"))
             }
             _ => Err("ctx() takes at most one argument".into()),
         };
