@@ -164,18 +164,24 @@ impl Case {
     }
 }
 
+/// The reference: orquesta 1.2.0 (the newest on PyPI) with the networkx it
+/// pins, yaql 3.1.0 and Jinja2 2.11.3 (with MarkupSafe below 2.1) as
+/// StackStorm 3.8 locks them.
+const REFERENCE: &[&str] = &[
+    "orquesta-1.2.0",
+    "orquesta==1.2.0",
+    "networkx==1.11",
+    "yaql==3.1.0",
+    "Jinja2==2.11.3",
+    "MarkupSafe==2.0.1",
+    "setuptools==84.2.1",
+];
+
 fn reference_python() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new("bash")
         .arg(root.join("scripts/pyvenv.sh"))
-        .args([
-            "orquesta-1.2.0",
-            "orquesta==1.2.0",
-            "networkx==1.11",
-            "yaql==3.2.0",
-            "jinja2==3.1.6",
-            "setuptools",
-        ])
+        .args(REFERENCE)
         .stderr(Stdio::inherit())
         .output()
         .expect("run scripts/pyvenv.sh");
