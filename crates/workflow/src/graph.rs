@@ -15,6 +15,9 @@
 //!   cycle) runs once per inbound branch, each on its own route.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use crate::hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -61,6 +64,11 @@ pub struct RetryPolicy {
 pub struct Graph {
     /// Node names: task names, then the commands.
     pub names: Vec<String>,
+    /// Node by name, built on first use (not serialised).
+    #[serde(skip)]
+    index: OnceLock<FxHashMap<String, NodeId>>,
+    /// Distinct barrier (join) successors per node.
+    pub barrier_succ: Vec<Vec<NodeId>>,
     pub tasks: usize,
     pub edges: Vec<Edge>,
     /// Outbound edges per node, sorted by target name (then key).
@@ -110,17 +118,17 @@ impl Graph {
             })
             .chain(std::iter::repeat_n(None, COMMANDS.len()))
             .collect();
-        // Per task: (target, when, transition index), sorted by target name.
-        let mut next: Vec<Vec<(String, Option<String>, usize)>> = Vec::with_capacity(tasks);
+        // Per task: (target, transition index), sorted by target name.
+        let mut next: Vec<Vec<(&str, usize)>> = Vec::with_capacity(tasks);
         for (t, task) in spec.tasks.values().enumerate() {
             let mut list = Vec::new();
             for (i, tr) in task.next.iter().enumerate() {
                 for target in &tr.targets {
-                    list.push((target.clone(), tr.when.clone(), i));
+                    list.push((target.as_str(), i));
                 }
             }
-            list.sort_by(|a, b| a.0.cmp(&b.0));
-            for (target, _, _) in &list {
+            list.sort_by(|a, b| a.0.cmp(b.0));
+            for (target, _) in &list {
                 if let Some(dst) = node_of(target) {
                     prev_count[dst as usize] += 1;
                     succ[t].push(dst);
@@ -128,7 +136,7 @@ impl Graph {
             }
             next.push(list);
         }
-        let in_cycle: Vec<bool> = (0..n).map(|t| reaches_itself(&succ, t)).collect();
+        let in_cycle = cycles(&succ);
 
         let mut roots: Vec<NodeId> = (0..tasks)
             .filter(|t| prev_count[*t] == 0)
@@ -139,7 +147,9 @@ impl Graph {
         // Orquesta's composition: breadth-first from the start tasks.
         let mut reachable = vec![false; n];
         let mut edges: Vec<Edge> = Vec::new();
-        let mut seen_edges: BTreeMap<(NodeId, NodeId, usize, Option<String>), ()> = BTreeMap::new();
+        // Orquesta finds an existing edge by (source, target, criteria,
+        // transition); the transition decides the criteria.
+        let mut seen_edges: BTreeMap<(NodeId, NodeId, usize), ()> = BTreeMap::new();
         let mut pair_keys: BTreeMap<(NodeId, NodeId), u32> = BTreeMap::new();
         let mut queue: std::collections::VecDeque<NodeId> = roots.iter().copied().collect();
         let mut processed = vec![false; n];
@@ -151,8 +161,9 @@ impl Graph {
                 continue;
             }
             processed[node as usize] = true;
-            for (target, when, transition) in &next[node as usize] {
-                if target == "retry" {
+            for (target, transition) in &next[node as usize] {
+                let when = &spec.tasks[node as usize].next[*transition].when;
+                if *target == "retry" {
                     retry[node as usize] = Some(RetryPolicy {
                         when: Some(when.clone().unwrap_or_else(|| "<% completed() %>".into())),
                         count: Value::from(3),
@@ -164,7 +175,7 @@ impl Graph {
                 if !reachable[dst as usize] || !in_cycle[dst as usize] {
                     queue.push_back(dst);
                 }
-                let id = (node, dst, *transition, when.clone());
+                let id = (node, dst, *transition);
                 if seen_edges.insert(id, ()).is_some() {
                     continue;
                 }
@@ -186,14 +197,17 @@ impl Graph {
             out[e.src as usize].push(i as u32);
             inbound[e.dst as usize].push(i as u32);
         }
-        let by_name = |id: &u32, pick: fn(&Edge) -> NodeId| {
-            names[pick(&edges[*id as usize]) as usize].clone()
-        };
+        let name_of = |node: NodeId| names[node as usize].as_str();
         for list in &mut out {
-            list.sort_by_key(|id| (by_name(id, |e| e.dst), edges[*id as usize].key));
+            list.sort_by(|a, b| {
+                let (a, b) = (&edges[*a as usize], &edges[*b as usize]);
+                name_of(a.dst).cmp(name_of(b.dst)).then(a.key.cmp(&b.key))
+            });
         }
         for list in &mut inbound {
-            list.sort_by_key(|id| by_name(id, |e| e.src));
+            list.sort_by(|a, b| {
+                name_of(edges[*a as usize].src).cmp(name_of(edges[*b as usize].src))
+            });
         }
         let sources = inbound
             .iter()
@@ -217,8 +231,17 @@ impl Graph {
         let split = (0..n)
             .map(|t| barrier[t].is_none() && prev_count[t] > 1 && !in_cycle[t])
             .collect();
+        let mut barrier_succ: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+        for e in &edges {
+            let list = &mut barrier_succ[e.src as usize];
+            if barrier[e.dst as usize].is_some() && !list.contains(&e.dst) {
+                list.push(e.dst);
+            }
+        }
         Graph {
             names,
+            index: OnceLock::new(),
+            barrier_succ,
             tasks,
             edges,
             out,
@@ -242,10 +265,16 @@ impl Graph {
     }
 
     pub fn node(&self, name: &str) -> Option<NodeId> {
-        self.names
-            .iter()
-            .position(|n| n == name)
-            .map(|i| i as NodeId)
+        self.index
+            .get_or_init(|| {
+                self.names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), i as NodeId))
+                    .collect()
+            })
+            .get(name)
+            .copied()
     }
 
     /// The `continue` command node.
@@ -269,21 +298,69 @@ impl Graph {
     }
 }
 
-/// Orquesta's `in_cycle`: a breadth-first walk from the task's successors
-/// comes back to it. Iterative; visits each node once.
-fn reaches_itself(succ: &[Vec<NodeId>], start: usize) -> bool {
-    let mut seen = vec![false; succ.len()];
-    let mut todo: Vec<NodeId> = succ[start].clone();
-    while let Some(t) = todo.pop() {
-        if t as usize == start {
-            return true;
-        }
-        if std::mem::replace(&mut seen[t as usize], true) {
+/// Orquesta's `in_cycle` (a walk from the task's successors comes back to
+/// it), for every node at once: the nodes of a strongly connected component
+/// with an edge inside it, found by an iterative Tarjan so that deep chains
+/// cannot overflow the stack.
+fn cycles(succ: &[Vec<NodeId>]) -> Vec<bool> {
+    let n = succ.len();
+    let succ: Vec<Vec<usize>> = succ
+        .iter()
+        .map(|s| s.iter().map(|t| *t as usize).collect())
+        .collect();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut in_cycle = vec![false; n];
+    let mut next_index = 0;
+    for root in 0..n {
+        if index[root] != usize::MAX {
             continue;
         }
-        todo.extend(succ[t as usize].iter().copied());
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next_index;
+        low[root] = next_index;
+        next_index += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut child)) = work.last_mut() {
+            if let Some(&w) = succ[v].get(*child) {
+                *child += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next_index;
+                    low[w] = next_index;
+                    next_index += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                loop {
+                    let w = stack.pop().expect("tarjan stack");
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                let cyclic = component.len() > 1 || succ[v].contains(&v);
+                for w in component {
+                    in_cycle[w] = cyclic;
+                }
+            }
+        }
     }
-    false
+    in_cycle
 }
 
 #[cfg(test)]

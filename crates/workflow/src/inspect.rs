@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,6 +63,9 @@ impl Collector {
 
     /// Syntax of every expression inside a value, keys included.
     fn expressions(&mut self, task: Option<&str>, field: &str, value: &Value) {
+        if !expr::has_expression(value) {
+            return;
+        }
         let mut stack = vec![(field.to_string(), value)];
         while let Some((path, v)) = stack.pop() {
             match v {
@@ -100,6 +104,9 @@ impl Collector {
         value: &Value,
         defined: &BTreeSet<String>,
     ) {
+        if !reads_ctx(value) {
+            return;
+        }
         let mut names = BTreeSet::new();
         let mut stack = vec![value];
         while let Some(v) = stack.pop() {
@@ -137,6 +144,27 @@ impl Collector {
     }
 }
 
+/// Whether any string of the value (keys included) mentions `ctx(`.
+fn reads_ctx(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains("ctx(") => return true,
+            Value::Array(items) => stack.extend(items.iter()),
+            Value::Object(map) => {
+                for (k, item) in map {
+                    if k.contains("ctx(") {
+                        return true;
+                    }
+                    stack.push(item);
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 /// Inspect a workflow with no caller context; `Err` lists every problem.
 pub fn inspect(spec: &WorkflowSpec) -> Result<(), Vec<InspectionError>> {
     inspect_with(spec, &Graph::new(spec), &[])
@@ -169,20 +197,20 @@ fn semantics(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
         );
     }
     // Undefined targets, from the tasks reachable from a start task.
-    let mut traversed: BTreeSet<&str> = BTreeSet::new();
-    let mut queue: VecDeque<&str> = graph.roots.iter().map(|r| graph.name(*r)).collect();
-    while let Some(name) = queue.pop_front() {
-        traversed.insert(name);
-        let Some(task) = spec.tasks.get(name) else {
-            continue;
-        };
+    let mut seen = vec![false; spec.tasks.len()];
+    let mut queue: VecDeque<usize> = VecDeque::new();
+    for r in &graph.roots {
+        seen[*r as usize] = true;
+        queue.push_back(*r as usize);
+    }
+    while let Some(t) = queue.pop_front() {
+        let (name, task) = spec.tasks.get_index(t).expect("task index");
         for (i, tr) in task.next.iter().enumerate() {
             for target in &tr.targets {
-                if traversed.contains(target.as_str()) {
-                    continue;
-                }
-                if spec.tasks.contains_key(target) {
-                    queue.push_back(target);
+                if let Some(next) = spec.tasks.get_index_of(target) {
+                    if !std::mem::replace(&mut seen[next], true) {
+                        queue.push_back(next);
+                    }
                 } else if !crate::spec::is_engine_command(target) {
                     let hint = closest(target, spec.tasks.keys().map(String::as_str))
                         .map(|n| format!(" Did you mean \"{n}\"?"))
@@ -233,6 +261,10 @@ fn semantics(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
 /// Orquesta's `detect_unreachable_tasks`: a join whose inbound tasks sit
 /// behind different splits than the join itself.
 fn unreachable_joins(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
+    if !spec.tasks.values().any(|t| t.join.is_some()) {
+        return;
+    }
+    #[derive(Default)]
     struct Meta {
         splits: BTreeSet<NodeId>,
         prev: BTreeSet<NodeId>,
@@ -241,15 +273,6 @@ fn unreachable_joins(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
     let mut order: Vec<NodeId> = Vec::new();
     let mut queue: VecDeque<(Option<NodeId>, NodeId, Vec<NodeId>)> =
         graph.roots.iter().map(|r| (None, *r, Vec::new())).collect();
-    // Every (task, target) of the spec, sorted by target name.
-    let next_of = |t: NodeId| -> Vec<NodeId> {
-        let Some((_, task)) = spec.tasks.get_index(t as usize) else {
-            return Vec::new();
-        };
-        let mut names: Vec<&String> = task.next.iter().flat_map(|tr| tr.targets.iter()).collect();
-        names.sort();
-        names.into_iter().filter_map(|n| graph.node(n)).collect()
-    };
     while let Some((prev, task, mut splits)) = queue.pop_front() {
         if graph.is_command(task) {
             continue;
@@ -259,16 +282,15 @@ fn unreachable_joins(spec: &WorkflowSpec, graph: &Graph, c: &mut Collector) {
         }
         let meta = staging.entry(task).or_insert_with(|| {
             order.push(task);
-            Meta {
-                splits: BTreeSet::new(),
-                prev: BTreeSet::new(),
-            }
+            Meta::default()
         });
         meta.splits.extend(splits.iter().copied());
-        if let Some(p) = prev {
+        if let Some(p) = prev.filter(|_| graph.has_barrier(task)) {
             meta.prev.insert(p);
         }
-        for next in next_of(task) {
+        // The task's transitions in order of target name.
+        for e in &graph.out[task as usize] {
+            let next = graph.edges[*e as usize].dst;
             if !staging.contains_key(&next) || !graph.in_cycle[next as usize] {
                 queue.push_back((Some(task), next, splits.clone()));
             }
@@ -375,48 +397,47 @@ fn ctx_checks(spec: &WorkflowSpec, graph: &Graph, context: &[&str], c: &mut Coll
 
     let mut joins: BTreeMap<NodeId, BTreeSet<String>> = BTreeMap::new();
     let mut traversed: BTreeSet<NodeId> = BTreeSet::new();
-    let mut queue: VecDeque<(NodeId, Option<BTreeSet<String>>)> = graph
+    // Contexts are shared until a publish changes one.
+    let start = Rc::new(rolling.clone());
+    let mut queue: VecDeque<(NodeId, Option<Rc<BTreeSet<String>>>)> = graph
         .roots
         .iter()
-        .map(|r| (*r, Some(rolling.clone())))
+        .map(|r| (*r, Some(start.clone())))
         .collect();
     while let Some((node, ctx)) = queue.pop_front() {
         traversed.insert(node);
         let task_ctx = match ctx {
             Some(ctx) if !ctx.is_empty() => ctx,
-            _ => joins.get(&node).cloned().unwrap_or_default(),
+            _ => Rc::new(joins.get(&node).cloned().unwrap_or_default()),
         };
-        rolling.extend(task_ctx.iter().cloned());
+        if !task_ctx.is_subset(&rolling) {
+            rolling.extend(task_ctx.iter().cloned());
+        }
         let Some((name, task)) = spec.tasks.get_index(node as usize) else {
             continue;
         };
         task_context(name, task, &task_ctx, c);
         for (i, tr) in task.next.iter().enumerate() {
             for target in &tr.targets {
-                let mut branch = task_ctx.clone();
                 if let Some(when) = &tr.when {
-                    c.context(
-                        Some(name),
-                        &format!("next[{i}].when"),
-                        &Value::String(when.clone()),
-                        &branch,
-                    );
+                    let when = Value::String(when.clone());
+                    c.context(Some(name), &format!("next[{i}].when"), &when, &task_ctx);
                 }
-                for p in &tr.publish {
-                    c.context(
-                        Some(name),
-                        &format!("next[{i}].publish.{}", p.name),
-                        &p.value,
-                        &branch,
-                    );
-                    branch.insert(p.name.clone());
+                let branch = if tr.publish.is_empty() {
+                    task_ctx.clone()
+                } else {
+                    let mut branch = (*task_ctx).clone();
+                    for p in &tr.publish {
+                        let field = format!("next[{i}].publish.{}", p.name);
+                        c.context(Some(name), &field, &p.value, &branch);
+                        branch.insert(p.name.clone());
+                    }
+                    Rc::new(branch)
+                };
+                if target.contains("ctx(") {
+                    let target = Value::String(target.clone());
+                    c.context(Some(name), &format!("next[{i}].do"), &target, &branch);
                 }
-                c.context(
-                    Some(name),
-                    &format!("next[{i}].do"),
-                    &Value::String(target.clone()),
-                    &branch,
-                );
                 let Some(next) = graph.node(target) else {
                     continue;
                 };
@@ -424,7 +445,10 @@ fn ctx_checks(spec: &WorkflowSpec, graph: &Graph, context: &[&str], c: &mut Coll
                     continue;
                 }
                 if graph.has_barrier(next) {
-                    joins.entry(next).or_default().extend(branch);
+                    joins
+                        .entry(next)
+                        .or_default()
+                        .extend(branch.iter().cloned());
                     queue.push_back((next, None));
                 } else {
                     queue.push_back((next, Some(branch)));
@@ -462,9 +486,11 @@ fn task_context(name: &str, task: &TaskSpec, ctx: &BTreeSet<String>, c: &mut Col
         c.context(t, "action", &Value::String(a.clone()), ctx);
     }
     for (k, v) in &task.input {
-        let mut item = serde_json::Map::new();
-        item.insert(k.clone(), v.clone());
-        c.context(t, &format!("input.{k}"), &Value::Object(item), ctx);
+        if k.contains("ctx(") || reads_ctx(v) {
+            let mut item = serde_json::Map::new();
+            item.insert(k.clone(), v.clone());
+            c.context(t, &format!("input.{k}"), &Value::Object(item), ctx);
+        }
     }
 }
 

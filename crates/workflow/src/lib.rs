@@ -17,6 +17,7 @@
 pub mod conductor;
 pub mod expr;
 mod graph;
+mod hash;
 pub mod inspect;
 pub mod spec;
 

@@ -4,7 +4,7 @@
 //! `task_remediated_workflow_active_incomplete`, ...) and looked up in the
 //! transition tables of [`super::tables`].
 
-use std::collections::HashMap;
+use crate::hash::FxHashMap;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
@@ -116,6 +116,28 @@ impl St {
         )
     }
 
+    /// The action event of this status (`action_succeeded`, ...).
+    pub fn action_event(self) -> &'static str {
+        match self {
+            St::Unset => "action_null",
+            St::Requested => "action_requested",
+            St::Scheduled => "action_scheduled",
+            St::Delayed => "action_delayed",
+            St::Running => "action_running",
+            St::Pending => "action_pending",
+            St::Pausing => "action_pausing",
+            St::Paused => "action_paused",
+            St::Resuming => "action_resuming",
+            St::Succeeded => "action_succeeded",
+            St::Failed => "action_failed",
+            St::Timeout => "action_timeout",
+            St::Abandoned => "action_abandoned",
+            St::Retrying => "action_retrying",
+            St::Canceling => "action_canceling",
+            St::Canceled => "action_canceled",
+        }
+    }
+
     /// `STARTING_STATUSES`.
     pub fn is_starting(self) -> bool {
         matches!(
@@ -133,10 +155,37 @@ impl St {
     }
 }
 
-type Table = Vec<HashMap<&'static str, St>>;
+/// An event name built without allocating (the longest is under 64 bytes).
+pub struct EventName {
+    buf: [u8; 96],
+    len: usize,
+}
+
+impl EventName {
+    pub fn new(start: &str) -> EventName {
+        let mut e = EventName {
+            buf: [0; 96],
+            len: 0,
+        };
+        e.push(start);
+        e
+    }
+
+    pub fn push(&mut self, part: &str) {
+        let end = (self.len + part.len()).min(self.buf.len());
+        self.buf[self.len..end].copy_from_slice(&part.as_bytes()[..end - self.len]);
+        self.len = end;
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+type Table = Vec<FxHashMap<&'static str, St>>;
 
 fn build(rows: &'static [(&'static str, &'static str, &'static str)]) -> Table {
-    let mut table: Table = vec![HashMap::new(); ALL.len()];
+    let mut table: Table = vec![FxHashMap::default(); ALL.len()];
     for (from, event, to) in rows {
         table[St::parse(from) as usize].insert(*event, St::parse(to));
     }
@@ -188,54 +237,6 @@ impl Command {
     }
 }
 
-/// The `_items_...` suffix of an item event: the other items' statuses
-/// (Orquesta's `add_context_to_task_item_event`).
-pub fn item_event(status: St, others: impl Iterator<Item = St> + Clone) -> String {
-    let base = format!("action_{}", status.as_str());
-    let contextual = matches!(
-        status,
-        St::Resuming
-            | St::Pending
-            | St::Paused
-            | St::Succeeded
-            | St::Failed
-            | St::Timeout
-            | St::Abandoned
-            | St::Canceled
-    );
-    if !contextual {
-        return base;
-    }
-    let active = others.clone().any(St::is_active);
-    let mut name = base
-        + if active {
-            "_task_active"
-        } else {
-            "_task_dormant"
-        };
-    if !active {
-        if others
-            .clone()
-            .any(|s| matches!(s, St::Pending | St::Paused))
-        {
-            return name + "_items_paused";
-        }
-        if others.clone().any(|s| s == St::Canceled) {
-            return name + "_items_canceled";
-        }
-        if others.clone().any(St::is_abended) {
-            return name + "_items_failed";
-        }
-    }
-    let incomplete = others.clone().any(|s| !s.is_completed());
-    name.push_str(if incomplete {
-        "_items_incomplete"
-    } else {
-        "_items_completed"
-    });
-    name
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,13 +253,5 @@ mod tests {
             Some(St::Retrying)
         );
         assert_eq!(task_next(St::Succeeded, "action_running"), None);
-    }
-
-    #[test]
-    fn item_events_carry_the_other_items() {
-        let e = item_event(St::Failed, [St::Unset, St::Succeeded].into_iter());
-        assert_eq!(e, "action_failed_task_dormant_items_incomplete");
-        let e = item_event(St::Succeeded, [St::Running].into_iter());
-        assert_eq!(e, "action_succeeded_task_active_items_incomplete");
     }
 }

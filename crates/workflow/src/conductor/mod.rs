@@ -13,6 +13,8 @@
 //! running. [`Conductor::request_rerun`] re-runs a completed workflow from
 //! chosen tasks.
 
+mod active;
+mod items;
 mod machines;
 mod next;
 mod output;
@@ -32,6 +34,7 @@ use crate::expr::{Env, NoKv};
 use crate::graph::Graph;
 use crate::inspect::{inspect_with, InspectionError};
 use crate::spec::{SpecError, WorkflowSpec};
+use active::Active;
 use machines::St;
 pub use rerun::{RerunError, RerunOptions};
 use state::State;
@@ -186,7 +189,7 @@ pub struct Conductor {
     context: Map<String, Value>,
     state: State,
     /// Requests handed out and not reported yet, in hand-out order.
-    active: IndexSet<TaskKey>,
+    active: Active,
 }
 
 impl Conductor {
@@ -231,7 +234,7 @@ impl Conductor {
             input,
             context,
             state: State::new(),
-            active: IndexSet::new(),
+            active: Active::default(),
         })
     }
 
@@ -254,7 +257,7 @@ impl Conductor {
     /// Advance with a finished action execution; returns what to launch now.
     /// Results for executions that are not active are ignored.
     pub fn on_task_result(&mut self, result: TaskResult, env: &dyn Env) -> Vec<TaskRequest> {
-        if !self.active.shift_remove(&result.key) {
+        if !self.active.remove(&result.key) {
             return Vec::new();
         }
         self.report(result, env);
@@ -315,7 +318,7 @@ impl Conductor {
 
     /// Launched and not yet reported, in launch order.
     pub fn active_tasks(&self) -> Vec<TaskKey> {
-        self.active.iter().cloned().collect()
+        self.active.keys().cloned().collect()
     }
 
     /// StackStorm's result of the workflow execution: `{"output": {...} |

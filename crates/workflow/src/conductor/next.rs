@@ -6,6 +6,7 @@
 
 use serde_json::{Map, Value};
 
+use super::items::Items;
 use super::machines::St;
 use super::state::Rendered;
 use super::update::Event;
@@ -194,186 +195,224 @@ impl Conductor {
     }
 
     /// Orquesta's `get_task` and `_evaluate_task_actions`: `Ok(None)` when
-    /// the task has nothing to hand out now.
+    /// the task has nothing to hand out now. A with-items task renders its
+    /// items once per staging; later calls only hand out the next items.
     fn render_task(
         &mut self,
         node: NodeId,
         route: u32,
         env: &dyn Env,
     ) -> Result<Option<NextTask>, ExpressionError> {
-        let (name, task) = match self.spec.tasks.get_index(node as usize) {
-            Some((n, t)) => (n.clone(), t.clone()),
-            None => return Ok(None),
+        let Some(staged) = self.state.staged(node, route) else {
+            return Ok(None);
         };
-        let staged = self
-            .state
-            .staged(node, route)
-            .cloned()
-            .expect("staged task");
-        let ctxs = if staged.ctxs.is_empty() {
-            vec![0]
-        } else {
-            staged.ctxs.clone()
-        };
-        let ctx = self.state.merged(&ctxs);
         let attempt = staged.retry.as_ref().map_or(0, |r| r.tally);
-        let view = StateView::new(self);
-        let scope = Scope {
-            ctx: &ctx,
-            task: Some(CurrentTask { name: &name, route }),
-            result: None,
-            item: None,
-            statuses: &view,
-            env,
+        let retry_delay = staged.retry.as_ref().map(|r| r.delay);
+        if staged.actions.is_some() {
+            return Ok(self.next_items(node, route, attempt, retry_delay));
+        }
+        let rendered = self.render(node, route, env)?;
+        let Some(task) = self.spec.tasks.get_index(node as usize).map(|(_, t)| t) else {
+            return Ok(None);
         };
-        let delay = match &staged.retry {
-            Some(r) => r.delay,
-            None => match &task.delay {
-                None => None,
-                Some(d) => {
-                    let v = match d {
-                        Value::String(s) => evaluate_str(s, &scope)?,
-                        other => other.clone(),
-                    };
-                    match v {
-                        Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64(),
-                        Value::Bool(b) => Some(i64::from(b)),
-                        _ => {
-                            return Err(ExpressionError::type_error(
-                                "",
-                                "The value of task delay is not type of integer.",
-                            ))
-                        }
-                    }
-                }
-            },
-        };
-        let render_action = |scope: &Scope<'_>| -> Result<Option<String>, ExpressionError> {
-            match &task.action {
-                None => Ok(None),
-                Some(a) => Ok(Some(match evaluate_str(a, scope)? {
-                    Value::String(s) => s,
-                    other => python_str(&other),
-                })),
-            }
-        };
-        let render_input = |scope: &Scope<'_>| -> Result<Map<String, Value>, ExpressionError> {
-            match evaluate_value(&Value::Object(task.input.clone()), scope)? {
-                Value::Object(m) => Ok(m),
-                _ => Ok(Map::new()),
-            }
-        };
-        let Some(with) = &task.with else {
-            let action = render_action(&scope)?;
-            let input = render_input(&scope)?;
+        let delay = retry_delay.unwrap_or(rendered.delay);
+        if task.with.is_none() {
             return Ok(Some(NextTask {
                 node,
                 route,
-                actions: vec![(None, (action, input))],
+                actions: rendered.actions.into_iter().map(|a| (None, a)).collect(),
                 items_count: None,
                 concurrency: None,
                 delay,
                 attempt,
             }));
-        };
-        // With items: rendered once per staging, then handed out by the
-        // concurrency limit.
-        let (actions, concurrency) = match &staged.actions {
-            Some(actions) => {
-                let concurrency = match &with.concurrency {
-                    None => None,
-                    Some(c) => concurrency_value(&evaluate_value(c, &scope)?),
-                };
-                (actions.clone(), concurrency)
+        }
+        let count = rendered.actions.len();
+        self.state.with_staged(node, route, |s| {
+            if s.items.as_ref().is_none_or(|i| i.len() == 0) {
+                s.items = Some(Items::new(count));
             }
-            None => {
-                let items = match evaluate_str(&with.items, &scope)? {
-                    Value::Array(items) => items,
-                    _ => {
-                        return Err(ExpressionError::type_error(
-                            &with.items,
-                            format!(
-                                "The value of \"{}\" is not type of list.",
-                                items_expression(&with.items)
-                            ),
-                        ))
-                    }
-                };
-                let mut actions = Vec::with_capacity(items.len());
-                for item in items {
-                    let item = match (with.vars.len(), item) {
-                        (0, item) => item,
-                        (_, Value::Array(cells)) => {
-                            Value::Object(with.vars.iter().cloned().zip(cells).collect())
-                        }
-                        (1, item) => {
-                            let mut m = Map::new();
-                            m.insert(with.vars[0].clone(), item);
-                            Value::Object(m)
-                        }
-                        (_, item) => item,
-                    };
-                    let item_scope = Scope {
-                        item: Some(&item),
-                        ctx: &ctx,
-                        task: Some(CurrentTask { name: &name, route }),
-                        result: None,
-                        statuses: &view,
-                        env,
-                    };
-                    actions.push((render_action(&item_scope)?, render_input(&item_scope)?));
-                }
-                let concurrency = match &with.concurrency {
-                    None => None,
-                    Some(c) => concurrency_value(&evaluate_value(c, &scope)?),
-                };
-                (actions, concurrency)
-            }
-        };
-        let count = actions.len();
-        let statuses = self
+            s.actions = Some(rendered.actions);
+            s.concurrency = rendered.concurrency;
+            s.delay = rendered.delay;
+        });
+        if count == 0 {
+            return Ok(Some(NextTask {
+                node,
+                route,
+                actions: Vec::new(),
+                items_count: Some(0),
+                concurrency: rendered.concurrency,
+                delay,
+                attempt,
+            }));
+        }
+        Ok(self.next_items(node, route, attempt, retry_delay))
+    }
+
+    /// The next items of a with-items task under its concurrency.
+    fn next_items(
+        &mut self,
+        node: NodeId,
+        route: u32,
+        attempt: u32,
+        retry_delay: Option<Option<i64>>,
+    ) -> Option<NextTask> {
+        let (chosen, actions, count, concurrency, delay) = self
             .state
             .with_staged(node, route, |s| {
-                if s.items.as_ref().is_none_or(Vec::is_empty) {
-                    s.items = Some(vec![St::Unset; count]);
-                }
-                if s.actions.is_none() {
-                    s.actions = Some(actions.clone());
-                }
-                s.items.clone().unwrap_or_default()
+                let concurrency = s.concurrency;
+                let items = s.items.as_mut()?;
+                let room = match concurrency {
+                    Some(c) => (c - i64::from(items.count(St::is_active))).max(0) as usize,
+                    None => usize::MAX,
+                };
+                let chosen = items.take_unset(room);
+                let actions = s.actions.as_ref()?;
+                let picked: Vec<(Option<usize>, Rendered)> = chosen
+                    .iter()
+                    .map(|i| (Some(*i), actions[*i].clone()))
+                    .collect();
+                Some((chosen, picked, actions.len(), concurrency, s.delay))
             })
-            .unwrap_or_default();
-        let not_run: Vec<usize> = (0..count)
-            .filter(|i| statuses.get(*i) == Some(&St::Unset))
-            .collect();
-        let active = statuses.iter().filter(|s| s.is_active()).count() as i64;
-        let chosen: Vec<usize> = match concurrency {
-            Some(c) => {
-                let room = c - active;
-                if room > 0 {
-                    not_run.into_iter().take(room as usize).collect()
-                } else {
-                    Vec::new()
-                }
-            }
-            None => not_run,
-        };
-        if chosen.is_empty() && count > 0 {
-            return Ok(None);
+            .flatten()?;
+        if chosen.is_empty() {
+            return None;
         }
-        Ok(Some(NextTask {
+        Some(NextTask {
             node,
             route,
-            actions: chosen
-                .into_iter()
-                .map(|i| (Some(i), actions[i].clone()))
-                .collect(),
+            actions,
             items_count: Some(count),
             concurrency,
-            delay,
+            delay: retry_delay.unwrap_or(delay),
             attempt,
-        }))
+        })
     }
+
+    /// Render a staged task: its action and input (once per item for
+    /// with-items), delay and concurrency.
+    fn render(
+        &self,
+        node: NodeId,
+        route: u32,
+        env: &dyn Env,
+    ) -> Result<RenderedTask, ExpressionError> {
+        let (name, task) = self.spec.tasks.get_index(node as usize).expect("task node");
+        let staged = self.state.staged(node, route).expect("staged task");
+        let owned;
+        let ctx: &Map<String, Value> = if staged.ctxs.is_empty() || staged.ctxs == [0] {
+            &self.state.contexts[0]
+        } else {
+            owned = self.state.merged(&staged.ctxs);
+            &owned
+        };
+        let view = StateView::new(self);
+        let scope = Scope {
+            ctx,
+            task: Some(CurrentTask { name, route }),
+            result: None,
+            item: None,
+            statuses: &view,
+            env,
+        };
+        let delay = match &task.delay {
+            None => None,
+            Some(d) => {
+                let v = match d {
+                    Value::String(s) => evaluate_str(s, &scope)?,
+                    other => other.clone(),
+                };
+                match v {
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64(),
+                    Value::Bool(b) => Some(i64::from(b)),
+                    _ => {
+                        return Err(ExpressionError::type_error(
+                            "",
+                            "The value of task delay is not type of integer.",
+                        ))
+                    }
+                }
+            }
+        };
+        let render_one = |scope: &Scope<'_>| -> Result<Rendered, ExpressionError> {
+            let action = match &task.action {
+                None => None,
+                Some(a) => Some(match evaluate_str(a, scope)? {
+                    Value::String(s) => s,
+                    other => python_str(&other),
+                }),
+            };
+            let mut input = Map::new();
+            for (k, v) in &task.input {
+                let key = match evaluate_str(k, scope)? {
+                    Value::String(k) => k,
+                    other => python_str(&other),
+                };
+                input.insert(key, evaluate_value(v, scope)?);
+            }
+            Ok((action, input))
+        };
+        let Some(with) = &task.with else {
+            return Ok(RenderedTask {
+                actions: vec![render_one(&scope)?],
+                concurrency: None,
+                delay,
+            });
+        };
+        let items = match evaluate_str(&with.items, &scope)? {
+            Value::Array(items) => items,
+            _ => {
+                return Err(ExpressionError::type_error(
+                    &with.items,
+                    format!(
+                        "The value of \"{}\" is not type of list.",
+                        items_expression(&with.items)
+                    ),
+                ))
+            }
+        };
+        let mut actions = Vec::with_capacity(items.len());
+        for item in items {
+            let item = match (with.vars.len(), item) {
+                (0, item) => item,
+                (_, Value::Array(cells)) => {
+                    Value::Object(with.vars.iter().cloned().zip(cells).collect())
+                }
+                (1, item) => {
+                    let mut m = Map::new();
+                    m.insert(with.vars[0].clone(), item);
+                    Value::Object(m)
+                }
+                (_, item) => item,
+            };
+            let item_scope = Scope {
+                item: Some(&item),
+                ctx,
+                task: Some(CurrentTask { name, route }),
+                result: None,
+                statuses: &view,
+                env,
+            };
+            actions.push(render_one(&item_scope)?);
+        }
+        let concurrency = match &with.concurrency {
+            None => None,
+            Some(c) => concurrency_value(&evaluate_value(c, &scope)?),
+        };
+        Ok(RenderedTask {
+            actions,
+            concurrency,
+            delay,
+        })
+    }
+}
+
+/// A task rendered from its spec.
+struct RenderedTask {
+    actions: Vec<Rendered>,
+    concurrency: Option<i64>,
+    delay: Option<i64>,
 }
 
 fn concurrency_value(v: &Value) -> Option<i64> {

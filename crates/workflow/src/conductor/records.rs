@@ -20,11 +20,37 @@ use crate::graph::NodeId;
 /// The latest execution record of a task on a route.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Record {
-    pub itemized: bool,
     pub status: St,
-    /// `{}` or the action's result; `{"items": [{status, result} | null]}`
-    /// for with-items.
+    /// `{}` or the action's result (a plain task).
+    #[serde(default)]
     pub result: Value,
+    /// For with-items: (status, result) of each item that reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<Option<(St, Value)>>>,
+    /// Items that reported, and of those the ones that succeeded.
+    #[serde(default)]
+    reported: usize,
+    #[serde(default)]
+    succeeded: usize,
+}
+
+impl Record {
+    /// The result StackStorm stores: `{"items": [{status, result} | null]}`
+    /// for with-items.
+    pub fn result_value(&self) -> Value {
+        match &self.items {
+            None => self.result.clone(),
+            Some(items) => json!({
+                "items": items
+                    .iter()
+                    .map(|i| match i {
+                        None => Value::Null,
+                        Some((s, r)) => json!({"status": s.as_str(), "result": r}),
+                    })
+                    .collect::<Vec<_>>()
+            }),
+        }
+    }
 }
 
 impl Conductor {
@@ -37,20 +63,18 @@ impl Conductor {
                 .state
                 .records
                 .get(&key)
-                .is_some_and(|r| r.itemized && r.status == St::Running);
+                .is_some_and(|r| r.items.is_some() && r.status == St::Running);
         if reuse {
             return;
         }
-        let result = match items {
-            Some(n) => json!({ "items": vec![Value::Null; n] }),
-            None => Value::Object(Map::new()),
-        };
         self.state.records.insert(
             key,
             Record {
-                itemized: items.is_some(),
                 status: St::Running,
-                result,
+                result: Value::Object(Map::new()),
+                items: items.map(|n| vec![None; n]),
+                reported: 0,
+                succeeded: 0,
             },
         );
     }
@@ -67,31 +91,32 @@ impl Conductor {
         let Some(record) = self.state.records.get_mut(&Key(node, route)) else {
             return;
         };
-        let items = record
-            .result
-            .get_mut("items")
-            .and_then(Value::as_array_mut)
-            .filter(|i| record.itemized && !i.is_empty());
-        let (Some(items), Some(item)) = (items, item) else {
+        let (Some(items), Some(item)) = (record.items.as_mut().filter(|i| !i.is_empty()), item)
+        else {
             record.status = status;
             if truthy(result) {
                 record.result = result.clone();
             }
             return;
         };
-        if let Some(slot) = items.get_mut(item) {
-            *slot = json!({"status": status.as_str(), "result": result});
+        let Some(slot) = items.get_mut(item) else {
+            return;
+        };
+        if let Some((old, _)) = slot {
+            record.reported -= 1;
+            if *old == St::Succeeded {
+                record.succeeded -= 1;
+            }
         }
-        let statuses: Vec<Option<&str>> = items
-            .iter()
-            .map(|i| i.get("status").and_then(Value::as_str))
-            .collect();
-        let completed = ["succeeded", "failed", "timeout", "abandoned", "canceled"];
-        if statuses
-            .iter()
-            .all(|s| s.is_some_and(|s| completed.contains(&s)))
-        {
-            record.status = if statuses.iter().all(|s| *s == Some("succeeded")) {
+        *slot = Some((status, result.clone()));
+        if status.is_completed() {
+            record.reported += 1;
+            if status == St::Succeeded {
+                record.succeeded += 1;
+            }
+        }
+        if record.reported == items.len() {
+            record.status = if record.succeeded == items.len() {
                 St::Succeeded
             } else {
                 St::Failed
@@ -106,14 +131,13 @@ impl Conductor {
             .state
             .records
             .get(&Key(node, route))
-            .and_then(|r| r.result.get("items"))
-            .and_then(Value::as_array);
+            .and_then(|r| r.items.as_ref());
         Value::Array(
             items
                 .map(|items| {
                     items
                         .iter()
-                        .map(|i| i.get("result").cloned().unwrap_or(Value::Null))
+                        .map(|i| i.as_ref().map_or(Value::Null, |(_, r)| r.clone()))
                         .collect()
                 })
                 .unwrap_or_default(),

@@ -115,7 +115,7 @@ impl Conductor {
         }
         // Terminal tasks with a met transition continue.
         for e in self.state.sequence.iter_mut() {
-            if e.term && e.next.iter().any(|(_, met)| *met) {
+            if e.term && e.next.values().any(|met| *met) {
                 e.term = false;
             }
         }
@@ -155,7 +155,7 @@ impl Conductor {
         };
         let mut out = vec![idx];
         for (i, e) in self.state.sequence.iter().enumerate() {
-            if e.prev.iter().any(|(_, p)| {
+            if e.prev.values().any(|p| {
                 let src = &self.state.sequence[*p];
                 src.node == node && src.route == route
             }) {
@@ -188,11 +188,7 @@ impl Conductor {
         if has_items && staged_items {
             self.state.with_staged(node, route, |s| {
                 if let Some(items) = s.items.as_mut() {
-                    for st in items.iter_mut() {
-                        if reset_items || st.is_abended() {
-                            *st = St::Unset;
-                        }
-                    }
+                    items.reset(|st| reset_items || st.is_abended());
                 }
             });
         } else {
@@ -210,6 +206,8 @@ impl Conductor {
                 run_on_fail: false,
                 retry: None,
                 items: None,
+                concurrency: None,
+                delay: None,
                 actions: None,
             });
         }

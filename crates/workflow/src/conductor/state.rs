@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::items::Items;
 use super::machines::{St, ALL};
 use super::records::Record;
 use super::ErrorEntry;
@@ -55,12 +56,12 @@ pub struct Entry {
     pub route: u32,
     /// Contexts to merge, in order (index 0 is the initial context).
     pub ctxs: Vec<u32>,
-    /// Inbound transitions that staged it: (edge, sequence index).
+    /// Inbound transitions that staged it: edge -> sequence index.
     #[serde(default)]
-    pub prev: Vec<(u32, usize)>,
-    /// Evaluated outbound transitions: (edge, criteria met).
+    pub prev: Prev,
+    /// Evaluated outbound transitions: edge -> criteria met.
     #[serde(default)]
-    pub next: Vec<(u32, bool)>,
+    pub next: BTreeMap<u32, bool>,
     pub status: St,
     #[serde(default)]
     pub term: bool,
@@ -70,22 +71,23 @@ pub struct Entry {
 
 impl Entry {
     pub fn next_of(&self, edge: u32) -> Option<bool> {
-        self.next.iter().find(|(e, _)| *e == edge).map(|(_, v)| *v)
+        self.next.get(&edge).copied()
     }
 
     pub fn set_next(&mut self, edge: u32, value: bool) {
-        match self.next.iter_mut().find(|(e, _)| *e == edge) {
-            Some(slot) => slot.1 = value,
-            None => self.next.push((edge, value)),
-        }
+        self.next.insert(edge, value);
     }
 }
 
 /// A rendered action request: the action (`None` without one) and input.
 pub type Rendered = (Option<String>, Map<String, Value>);
 
+/// Inbound transitions of a task run: edge -> the sequence index of the
+/// run that took it (Orquesta's `prev`).
+pub type Prev = BTreeMap<u32, usize>;
+
 /// The contexts and inbound transitions a task run starts from.
-pub type Origin = (Vec<u32>, Vec<(u32, usize)>);
+pub type Origin = (Vec<u32>, Prev);
 
 /// A task waiting to be handed out (Orquesta's staged entry).
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -94,7 +96,7 @@ pub struct Staged {
     pub route: u32,
     pub ctxs: Vec<u32>,
     #[serde(default)]
-    pub prev: Vec<(u32, usize)>,
+    pub prev: Prev,
     pub ready: bool,
     #[serde(default)]
     pub completed: bool,
@@ -105,7 +107,12 @@ pub struct Staged {
     pub retry: Option<RetryState>,
     /// Item statuses of a with-items task, once it was handed out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub items: Option<Vec<St>>,
+    pub items: Option<Items>,
+    /// Concurrency and delay of a with-items task, evaluated with its items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<i64>,
     /// Rendered item requests, rendered once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actions: Option<Vec<Rendered>>,
@@ -262,6 +269,8 @@ impl State {
         Some(r)
     }
 
+    /// Stage a task; it replaces an entry staged under the same key (the
+    /// conductor never stages a key twice, so this does not happen).
     pub fn add_staged(&mut self, staged: Staged) {
         let key = Key(staged.node, staged.route);
         if staged.counts_as_staged() {
@@ -271,8 +280,11 @@ impl State {
         self.next_stage += 1;
         self.staged.insert(k, staged);
         if let Some(old) = self.staged_index.insert(key, k) {
-            // Orquesta keeps both and finds the first; the first wins here too.
-            self.staged_index.insert(key, old);
+            if let Some(s) = self.staged.remove(&old) {
+                if s.counts_as_staged() {
+                    self.staged_ready -= 1;
+                }
+            }
         }
     }
 
@@ -284,7 +296,7 @@ impl State {
         let items_active = self.staged[&k]
             .items
             .as_ref()
-            .is_some_and(|items| items.iter().any(|s| s.is_active()));
+            .is_some_and(Items::any_active);
         if items_active {
             return;
         }
@@ -294,14 +306,6 @@ impl State {
             }
         }
         self.staged_index.remove(&Key(node, route));
-        // Another entry staged under the same key (see `add_staged`).
-        if let Some((&other, _)) = self
-            .staged
-            .iter()
-            .find(|(_, s)| s.node == node && s.route == route)
-        {
-            self.staged_index.insert(Key(node, route), other);
-        }
     }
 
     /// Merge contexts in order (Orquesta's `get_task_context`): later ones

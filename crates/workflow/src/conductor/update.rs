@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::machines::{item_event, task_next, Command, St};
+use super::items::item_event;
+use super::machines::{task_next, Command, St};
 use super::state::{Entry, Origin, RetryState, Staged};
 use super::view::StateView;
 use super::workflow::Inbound;
@@ -47,7 +48,7 @@ pub(super) enum Transition {
 impl Conductor {
     /// Orquesta's `add_task_state`: a new latest entry for (node, route).
     pub(super) fn new_entry(&mut self, node: NodeId, route: u32, staged: Option<Origin>) -> usize {
-        let (ctxs, prev) = staged.unwrap_or_else(|| (vec![0], Vec::new()));
+        let (ctxs, prev) = staged.unwrap_or_else(|| (vec![0], Default::default()));
         let ctxs = if ctxs.is_empty() { vec![0] } else { ctxs };
         let retry = self.retry_state(node, &ctxs);
         let before = self.source_values(node, route);
@@ -56,7 +57,7 @@ impl Conductor {
             route,
             ctxs,
             prev,
-            next: Vec::new(),
+            next: Default::default(),
             status: St::Unset,
             term: false,
             retry: None,
@@ -116,27 +117,31 @@ impl Conductor {
         env: &dyn Env,
     ) {
         let is_command = self.graph.is_command(node);
-        let staged = self
-            .state
-            .staged(node, route)
-            .map(|s| (s.route, s.ctxs.clone(), s.prev.clone()));
+        let has_staged = self.state.staged(node, route).is_some();
+        // The staged entry's route, contexts and inbound transitions, for a
+        // new task state entry (copied only when one is made).
+        let origin = |c: &Conductor| {
+            c.state
+                .staged(node, route)
+                .map(|s| (s.route, (s.ctxs.clone(), s.prev.clone())))
+        };
         let mut idx = self.state.entry_idx(node, route);
-        if staged.is_none() && idx.is_none() {
+        if !has_staged && idx.is_none() {
             return;
         }
         if idx.is_none() || is_command {
-            let (r, c, p) = staged.clone().expect("staged when no entry");
-            idx = Some(self.new_entry(node, r, Some((c, p))));
+            let (r, o) = origin(self).expect("staged when no entry");
+            idx = Some(self.new_entry(node, r, Some(o)));
         }
         let mut idx = idx.expect("task state entry");
         let event_status = event.status();
         if self.state.sequence[idx].status.is_completed() && event_status.is_starting() {
-            if let Some((r, c, p)) = staged.clone() {
-                idx = self.new_entry(node, r, Some((c, p)));
+            if let Some((r, o)) = origin(self) {
+                idx = self.new_entry(node, r, Some(o));
             }
         }
         let has_items = self.has_items(node);
-        if staged.is_some()
+        if has_staged
             && self
                 .state
                 .staged(node, route)
@@ -146,8 +151,8 @@ impl Conductor {
         }
         if let Event::Item { item, status, .. } = &event {
             self.state.with_staged(node, route, |s| {
-                if let Some(slot) = s.items.as_mut().and_then(|i| i.get_mut(*item)) {
-                    *slot = *status;
+                if let Some(items) = s.items.as_mut() {
+                    items.set(*item, *status);
                 }
             });
         }
@@ -163,21 +168,17 @@ impl Conductor {
         }
 
         let old = self.state.sequence[idx].status;
-        let event_name = match &event {
-            Event::Action { status, .. } => format!("action_{}", status.as_str()),
-            Event::Command(c) => c.event().to_string(),
-            Event::Item { item, status, .. } => {
-                let items = self.state.staged(node, route).and_then(|s| s.items.clone());
-                match items {
-                    Some(items) => item_event(
-                        *status,
-                        items
-                            .iter()
-                            .enumerate()
-                            .filter(|(i, _)| i != item)
-                            .map(|(_, s)| *s),
-                    ),
-                    None => format!("action_{}", status.as_str()),
+        let event_name: std::borrow::Cow<'static, str> = match &event {
+            Event::Action { status, .. } => status.action_event().into(),
+            Event::Command(c) => c.event().into(),
+            Event::Item { status, .. } => {
+                match self
+                    .state
+                    .staged(node, route)
+                    .and_then(|s| s.items.as_ref())
+                {
+                    Some(items) => item_event(*status, &items.others(*status)).into(),
+                    None => status.action_event().into(),
                 }
             }
         };
@@ -205,6 +206,8 @@ impl Conductor {
                 run_on_fail: false,
                 retry,
                 items: None,
+                concurrency: None,
+                delay: None,
                 actions: None,
             });
         }
@@ -379,12 +382,11 @@ impl Conductor {
             }
             self.state.with_staged(dst, next_route, |s| {
                 s.ctxs.extend(out_ctxs);
-                match s.prev.iter_mut().find(|(e, _)| *e == edge) {
-                    Some(slot) => slot.1 = idx,
-                    None => s.prev.push((edge, idx)),
-                }
+                s.prev.insert(edge, idx);
                 s.items = None;
                 s.actions = None;
+                s.concurrency = None;
+                s.delay = None;
                 s.completed = false;
             });
         } else {
@@ -392,12 +394,14 @@ impl Conductor {
                 node: dst,
                 route: next_route,
                 ctxs: out_ctxs,
-                prev: vec![(edge, idx)],
+                prev: [(edge, idx)].into_iter().collect(),
                 ready: false,
                 completed: false,
                 run_on_fail: false,
                 retry: None,
                 items: None,
+                concurrency: None,
+                delay: None,
                 actions: None,
             });
         }

@@ -74,7 +74,7 @@ impl TaskLookup for StateView<'_> {
         out.insert("route".into(), Value::from(entry.route));
         out.insert(
             "result".into(),
-            record.map_or(Value::Object(Map::new()), |r| r.result.clone()),
+            record.map_or(Value::Object(Map::new()), |r| r.result_value()),
         );
         out.insert("status".into(), Value::String(status.as_str().to_string()));
         out.insert("start_timestamp".into(), field("start_timestamp"));

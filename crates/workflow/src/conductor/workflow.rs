@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::machines::{task_next, workflow_next, St};
+use super::machines::{task_next, workflow_next, EventName, St};
 use super::state::{Arrivals, Key, Staged};
 use super::update::Event;
 use super::{Conductor, ErrorEntry, TaskResult};
@@ -92,12 +92,14 @@ impl Conductor {
                 node: root,
                 route: 0,
                 ctxs: vec![0],
-                prev: Vec::new(),
+                prev: Default::default(),
                 ready: true,
                 completed: false,
                 run_on_fail: false,
                 retry: None,
                 items: None,
+                concurrency: None,
+                delay: None,
                 actions: None,
             });
         }
@@ -129,8 +131,8 @@ impl Conductor {
                     .staged(node, route)
                     .and_then(|s| s.items.as_ref())
                 {
-                    let active = items.iter().any(|s| s.is_active());
-                    let incomplete = items.iter().any(|s| !s.is_completed());
+                    let active = items.any_active();
+                    let incomplete = items.any_incomplete();
                     name.push_str(if active {
                         "_task_active"
                     } else {
@@ -223,23 +225,19 @@ impl Conductor {
     pub(super) fn source_value(&self, src: NodeId, dst: NodeId, route: u32) -> Option<bool> {
         let entry = self.state.entry(src, route)?;
         Some(
-            self.graph.inbound[dst as usize]
+            self.graph.out[src as usize]
                 .iter()
-                .filter(|e| self.graph.edges[**e as usize].src == src)
+                .filter(|e| self.graph.edges[**e as usize].dst == dst)
                 .any(|e| entry.next_of(*e) == Some(true)),
         )
     }
 
     /// Barrier successors of `src` with `src`'s current standing.
     pub(super) fn source_values(&self, src: NodeId, route: u32) -> Vec<(NodeId, Option<bool>)> {
-        let mut out: Vec<(NodeId, Option<bool>)> = Vec::new();
-        for e in &self.graph.out[src as usize] {
-            let dst = self.graph.edges[*e as usize].dst;
-            if self.graph.has_barrier(dst) && !out.iter().any(|(d, _)| *d == dst) {
-                out.push((dst, self.source_value(src, dst, route)));
-            }
-        }
-        out
+        self.graph.barrier_succ[src as usize]
+            .iter()
+            .map(|dst| (*dst, self.source_value(src, *dst, route)))
+            .collect()
     }
 
     /// Update the arrival counts of `src`'s barrier successors.
@@ -344,28 +342,27 @@ impl Conductor {
     /// Orquesta's workflow state machine on a task event.
     pub(super) fn process_task_event(&mut self, node: NodeId, route: u32, status: St) {
         let has_next = self.has_next_tasks(node, route);
-        let mut event = format!("task_{}", status.as_str());
-        if status.is_abended() && has_next {
-            event = "task_remediated".into();
-        }
-        const CONDITIONAL: [&str; 7] = [
-            "task_pending",
-            "task_paused",
-            "task_succeeded",
-            "task_failed",
-            "task_remediated",
-            "task_canceled",
-            "task_retrying",
-        ];
-        if CONDITIONAL.contains(&event.as_str()) {
-            event.push_str(if self.state.has_active_tasks() {
+        let remediated = status.is_abended() && has_next;
+        let mut event = EventName::new("task_");
+        event.push(if remediated {
+            "remediated"
+        } else {
+            status.as_str()
+        });
+        let conditional = remediated
+            || matches!(
+                status,
+                St::Pending | St::Paused | St::Succeeded | St::Failed | St::Canceled | St::Retrying
+            );
+        if conditional {
+            event.push(if self.state.has_active_tasks() {
                 "_workflow_active"
             } else {
                 "_workflow_dormant"
             });
         }
-        if event.starts_with("task_succeeded") || event.starts_with("task_remediated") {
-            event.push_str(if self.state.has_canceling_or_canceled_tasks() {
+        if remediated || status == St::Succeeded {
+            event.push(if self.state.has_canceling_or_canceled_tasks() {
                 "_canceled"
             } else if self.state.has_pausing_or_paused_tasks() {
                 "_paused"
@@ -375,7 +372,7 @@ impl Conductor {
                 "_completed"
             });
         }
-        let Some(new) = workflow_next(self.state.status, &event) else {
+        let Some(new) = workflow_next(self.state.status, event.as_str()) else {
             return;
         };
         self.state.status = new;

@@ -324,9 +324,9 @@ impl<'a> Scope<'a> {
                 .map_err(|_| functions::missing_key("id"))?,
         };
         let route = route.unwrap_or_else(|| self.task.map_or(0, |t| t.route));
-        self.statuses.task(name, route, self.env).ok_or_else(|| {
-            format!("Unable to find task execution for \"{name}\".")
-        })
+        self.statuses
+            .task(name, route, self.env)
+            .ok_or_else(|| format!("Unable to find task execution for \"{name}\"."))
     }
 }
 
@@ -336,7 +336,8 @@ const COMPLETED: [&str; 5] = ["succeeded", "failed", "timeout", "abandoned", "ca
 /// Orquesta's evaluators are; a delimiter without its closing half (or
 /// split across lines) is plain text.
 pub fn language(s: &str) -> Option<Language> {
-    if !s.contains("<%") && !s.contains('{') {
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|c| *c == b'<' || *c == b'{') {
         return None;
     }
     if delimited(s, "{{", "}}").next().is_some() || delimited(s, "{%", "%}").next().is_some() {
@@ -360,20 +361,63 @@ pub(crate) fn delimited<'s>(
     open: &'static str,
     close: &'static str,
 ) -> impl Iterator<Item = (usize, usize)> + 's {
+    let (bytes, open, close) = (s.as_bytes(), open.as_bytes(), close.as_bytes());
     let mut from = 0;
     std::iter::from_fn(move || loop {
-        let start = from + s.get(from..)?.find(open)?;
-        let body = start + open.len();
-        let line_end = s[body..].find('\n').map_or(s.len(), |i| body + i);
-        match s[body..line_end].find(close) {
-            Some(i) => {
-                let end = body + i + close.len();
-                from = end;
-                return Some((start, end));
+        let start = from + find_pair(bytes.get(from..)?, open)?;
+        let body = start + 2;
+        let mut i = body;
+        loop {
+            match bytes.get(i) {
+                None | Some(b'\n') => break,
+                Some(_) if bytes[i..].starts_with(close) => {
+                    from = i + 2;
+                    return Some((start, i + 2));
+                }
+                Some(_) => i += 1,
             }
-            None => from = start + 1,
         }
+        from = start + 1;
     })
+}
+
+/// The first position of a two-byte delimiter (a plain byte scan: the
+/// strings are short and most hold no expression).
+fn find_pair(bytes: &[u8], pair: &[u8]) -> Option<usize> {
+    let (a, b) = (pair[0], pair[1]);
+    let mut i = 0;
+    while let Some(p) = bytes[i..].iter().position(|c| *c == a) {
+        let at = i + p;
+        if bytes.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// Parsed YAQL expressions kept per thread: a workflow evaluates the same
+/// few expressions once per task (`<% succeeded() %>`).
+const YAQL_CACHE: usize = 512;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<crate::hash::FxHashMap<String, std::rc::Rc<yaql::Expr>>> =
+        std::cell::RefCell::new(Default::default());
+}
+
+fn parse_yaql(src: &str) -> Result<std::rc::Rc<yaql::Expr>, String> {
+    if let Some(e) = PARSED.with(|c| c.borrow().get(src).cloned()) {
+        return Ok(e);
+    }
+    let expr = std::rc::Rc::new(yaql::parse(src)?);
+    PARSED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= YAQL_CACHE {
+            c.clear();
+        }
+        c.insert(src.to_string(), expr.clone());
+    });
+    Ok(expr)
 }
 
 /// Depth limit for results that hold further expressions.
@@ -410,8 +454,8 @@ fn evaluate_once(s: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
             for (start, end) in segments {
                 let text = &s[start..end];
                 let inner = text[2..text.len() - 2].trim();
-                let expr = yaql::parse(inner)
-                    .map_err(|r| ExpressionError::new(Language::Yaql, text, r))?;
+                let expr =
+                    parse_yaql(inner).map_err(|r| ExpressionError::new(Language::Yaql, text, r))?;
                 let value = yaql::eval::eval(&expr, scope)
                     .map_err(|r| ExpressionError::new(Language::Yaql, text, r))?;
                 if whole {
@@ -480,7 +524,7 @@ pub fn check_str(s: &str) -> Result<(), ExpressionError> {
         (true, false) => {
             for (start, end) in yaql_segments(s) {
                 let text = &s[start..end];
-                yaql::parse(text[2..text.len() - 2].trim())
+                parse_yaql(text[2..text.len() - 2].trim())
                     .map_err(|r| ExpressionError::syntax(Language::Yaql, text, r))?;
             }
             Ok(())

@@ -69,6 +69,9 @@ fn dotted_var<'a>(p: &Patterns, reference: &'a str) -> Option<&'a str> {
 /// The variables read by every expression segment of `text` (YAQL `<% %>`
 /// and Jinja `{{ }}`), sorted and without duplicates.
 pub fn extract(text: &str) -> Vec<String> {
+    if !text.contains("ctx(") {
+        return Vec::new();
+    }
     let p = patterns();
     let mut out = BTreeSet::new();
     let segments = delimited(text, "<%", "%>").chain(delimited(text, "{{", "}}"));
