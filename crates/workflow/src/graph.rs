@@ -14,7 +14,6 @@
 //! - A split task (reached by more than one transition, no `join`, not in a
 //!   cycle) runs once per inbound branch, each on its own route.
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use crate::hash::FxHashMap;
@@ -38,10 +37,9 @@ pub struct Edge {
     pub dst: NodeId,
     /// Number of this edge among the edges from `src` to `dst`.
     pub key: u32,
-    /// The index of the transition in the source task's `next`.
+    /// The index of the transition in the source task's `next` (its
+    /// `when` is the edge's criteria).
     pub transition: usize,
-    /// The transition's `when`, if any.
-    pub when: Option<String>,
 }
 
 /// A join: wait for all inbound tasks or for N of them.
@@ -149,8 +147,8 @@ impl Graph {
         let mut edges: Vec<Edge> = Vec::new();
         // Orquesta finds an existing edge by (source, target, criteria,
         // transition); the transition decides the criteria.
-        let mut seen_edges: BTreeMap<(NodeId, NodeId, usize), ()> = BTreeMap::new();
-        let mut pair_keys: BTreeMap<(NodeId, NodeId), u32> = BTreeMap::new();
+        let mut seen_edges: FxHashMap<(NodeId, NodeId, usize), ()> = FxHashMap::default();
+        let mut pair_keys: FxHashMap<(NodeId, NodeId), u32> = FxHashMap::default();
         let mut queue: std::collections::VecDeque<NodeId> = roots.iter().copied().collect();
         let mut processed = vec![false; n];
         while let Some(node) = queue.pop_front() {
@@ -185,7 +183,6 @@ impl Graph {
                     dst,
                     key: *key,
                     transition: *transition,
-                    when: when.clone(),
                 });
                 *key += 1;
             }

@@ -419,7 +419,7 @@ fn ctx_checks(spec: &WorkflowSpec, graph: &Graph, context: &[&str], c: &mut Coll
         task_context(name, task, &task_ctx, c);
         for (i, tr) in task.next.iter().enumerate() {
             for target in &tr.targets {
-                if let Some(when) = &tr.when {
+                if let Some(when) = tr.when.as_ref().filter(|w| w.contains("ctx(")) {
                     let when = Value::String(when.clone());
                     c.context(Some(name), &format!("next[{i}].when"), &when, &task_ctx);
                 }

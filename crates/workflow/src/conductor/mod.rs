@@ -257,7 +257,11 @@ impl Conductor {
     /// Advance with a finished action execution; returns what to launch now.
     /// Results for executions that are not active are ignored.
     pub fn on_task_result(&mut self, result: TaskResult, env: &dyn Env) -> Vec<TaskRequest> {
-        if !self.active.remove(&result.key) {
+        let Some(node) = self.graph.node(&result.key.task) else {
+            return Vec::new();
+        };
+        let slot = (node, result.key.route, result.key.item.map(|i| i as u32));
+        if !self.active.remove(slot) {
             return Vec::new();
         }
         self.report(result, env);
@@ -318,7 +322,14 @@ impl Conductor {
 
     /// Launched and not yet reported, in launch order.
     pub fn active_tasks(&self) -> Vec<TaskKey> {
-        self.active.keys().cloned().collect()
+        self.active
+            .slots()
+            .map(|(node, route, item)| TaskKey {
+                task: self.graph.name(*node).to_string(),
+                route: *route,
+                item: item.map(|i| i as usize),
+            })
+            .collect()
     }
 
     /// StackStorm's result of the workflow execution: `{"output": {...} |

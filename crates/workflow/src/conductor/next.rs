@@ -96,7 +96,8 @@ impl Conductor {
                         route: task.route,
                         item,
                     };
-                    self.active.insert(key.clone());
+                    self.active
+                        .insert((task.node, task.route, item.map(|i| i as u32)));
                     out.push(TaskRequest {
                         key,
                         action: action.unwrap_or_default(),
@@ -301,7 +302,7 @@ impl Conductor {
         let (name, task) = self.spec.tasks.get_index(node as usize).expect("task node");
         let staged = self.state.staged(node, route).expect("staged task");
         let owned;
-        let ctx: &Map<String, Value> = if staged.ctxs.is_empty() || staged.ctxs == [0] {
+        let ctx: &Map<String, Value> = if staged.ctxs.is_empty() {
             &self.state.contexts[0]
         } else {
             owned = self.state.merged(&staged.ctxs);

@@ -21,12 +21,9 @@ impl Conductor {
         };
         let mut ctx = self.state.merged(&first.ctxs);
         for e in terms {
-            let mut ids = e.ctxs.clone();
-            if let Some(pos) = ids.iter().position(|c| *c == 0) {
-                ids.remove(pos);
-            }
-            for id in ids {
-                merge_into(&mut ctx, &self.state.contexts[id as usize]);
+            // The others without the initial context (Orquesta removes the 0).
+            for id in &e.ctxs {
+                merge_into(&mut ctx, &self.state.contexts[*id as usize]);
             }
         }
         ctx

@@ -115,7 +115,7 @@ impl Conductor {
         }
         // Terminal tasks with a met transition continue.
         for e in self.state.sequence.iter_mut() {
-            if e.term && e.next.values().any(|met| *met) {
+            if e.term && e.next.contains(&Some(true)) {
                 e.term = false;
             }
         }
@@ -155,7 +155,7 @@ impl Conductor {
         };
         let mut out = vec![idx];
         for (i, e) in self.state.sequence.iter().enumerate() {
-            if e.prev.values().any(|p| {
+            if e.prev.iter().any(|(_, p)| {
                 let src = &self.state.sequence[*p];
                 src.node == node && src.route == route
             }) {

@@ -54,14 +54,16 @@ pub struct RetryState {
 pub struct Entry {
     pub node: NodeId,
     pub route: u32,
-    /// Contexts to merge, in order (index 0 is the initial context).
+    /// Contexts to merge after the initial one (Orquesta's `ctxs.in`
+    /// without its leading 0, which every list has exactly once).
     pub ctxs: Vec<u32>,
     /// Inbound transitions that staged it: edge -> sequence index.
     #[serde(default)]
     pub prev: Prev,
-    /// Evaluated outbound transitions: edge -> criteria met.
+    /// Evaluated outbound transitions, by position in the task's outbound
+    /// edges: criteria met, or `None` when not evaluated.
     #[serde(default)]
-    pub next: BTreeMap<u32, bool>,
+    pub next: Vec<Option<bool>>,
     pub status: St,
     #[serde(default)]
     pub term: bool,
@@ -70,21 +72,33 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn next_of(&self, edge: u32) -> Option<bool> {
-        self.next.get(&edge).copied()
+    /// Whether the outbound transition at `pos` was met.
+    pub fn next_at(&self, pos: usize) -> Option<bool> {
+        self.next.get(pos).copied().flatten()
     }
 
-    pub fn set_next(&mut self, edge: u32, value: bool) {
-        self.next.insert(edge, value);
+    pub fn set_next_at(&mut self, pos: usize, value: bool) {
+        if self.next.len() <= pos {
+            self.next.resize(pos + 1, None);
+        }
+        self.next[pos] = Some(value);
     }
 }
 
 /// A rendered action request: the action (`None` without one) and input.
 pub type Rendered = (Option<String>, Map<String, Value>);
 
-/// Inbound transitions of a task run: edge -> the sequence index of the
-/// run that took it (Orquesta's `prev`).
-pub type Prev = BTreeMap<u32, usize>;
+/// Inbound transitions of a task run: (edge, the sequence index of the run
+/// that took it), sorted by edge (Orquesta's `prev`).
+pub type Prev = Vec<(u32, usize)>;
+
+/// Record that the run `idx` took `edge` into a task.
+pub fn prev_insert(prev: &mut Prev, edge: u32, idx: usize) {
+    match prev.binary_search_by_key(&edge, |(e, _)| *e) {
+        Ok(i) => prev[i].1 = idx,
+        Err(i) => prev.insert(i, (edge, idx)),
+    }
+}
 
 /// The contexts and inbound transitions a task run starts from.
 pub type Origin = (Vec<u32>, Prev);
@@ -94,6 +108,7 @@ pub type Origin = (Vec<u32>, Prev);
 pub struct Staged {
     pub node: NodeId,
     pub route: u32,
+    /// Contexts after the initial one (see [`Entry::ctxs`]).
     pub ctxs: Vec<u32>,
     #[serde(default)]
     pub prev: Prev,
@@ -146,7 +161,7 @@ pub struct State {
     /// The latest entry per (node, route).
     pub tasks: BTreeMap<Key, usize>,
     /// Staged tasks in staging order.
-    pub staged: BTreeMap<u64, Staged>,
+    pub staged: BTreeMap<u64, Box<Staged>>,
     pub staged_index: BTreeMap<Key, u64>,
     pub next_stage: u64,
     /// Staged entries that are ready and not completed.
@@ -247,6 +262,7 @@ impl State {
         self.staged_index
             .get(&Key(node, route))
             .and_then(|k| self.staged.get(k))
+            .map(|s| &**s)
     }
 
     /// Change a staged entry, keeping the ready count right.
@@ -278,7 +294,7 @@ impl State {
         }
         let k = self.next_stage;
         self.next_stage += 1;
-        self.staged.insert(k, staged);
+        self.staged.insert(k, Box::new(staged));
         if let Some(old) = self.staged_index.insert(key, k) {
             if let Some(s) = self.staged.remove(&old) {
                 if s.counts_as_staged() {
@@ -308,10 +324,11 @@ impl State {
         self.staged_index.remove(&Key(node, route));
     }
 
-    /// Merge contexts in order (Orquesta's `get_task_context`): later ones
-    /// overwrite, dicts merge key by key.
+    /// The initial context merged with `ids` in order (Orquesta's
+    /// `get_task_context` of `[0] + ids`): later ones overwrite, dicts merge
+    /// key by key.
     pub fn merged(&self, ids: &[u32]) -> Map<String, Value> {
-        let mut out = Map::new();
+        let mut out = self.contexts.first().cloned().unwrap_or_default();
         for id in ids {
             merge_into(&mut out, &self.contexts[*id as usize]);
         }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::items::item_event;
 use super::machines::{task_next, Command, St};
-use super::state::{Entry, Origin, RetryState, Staged};
+use super::state::{prev_insert, Entry, Origin, RetryState, Staged};
 use super::view::StateView;
 use super::workflow::Inbound;
 use super::{Conductor, ErrorEntry};
@@ -48,8 +48,7 @@ pub(super) enum Transition {
 impl Conductor {
     /// Orquesta's `add_task_state`: a new latest entry for (node, route).
     pub(super) fn new_entry(&mut self, node: NodeId, route: u32, staged: Option<Origin>) -> usize {
-        let (ctxs, prev) = staged.unwrap_or_else(|| (vec![0], Default::default()));
-        let ctxs = if ctxs.is_empty() { vec![0] } else { ctxs };
+        let (ctxs, prev) = staged.unwrap_or_default();
         let retry = self.retry_state(node, &ctxs);
         let before = self.source_values(node, route);
         let idx = self.state.push_entry(Entry {
@@ -248,10 +247,10 @@ impl Conductor {
             let evaluated = self.evaluate_transitions(idx, &outbound, &task_result, env);
             let mut manual_fail = false;
             let mut ready_next: Vec<(NodeId, u32)> = Vec::new();
-            for (edge, outcome) in outbound.into_iter().zip(evaluated) {
+            for (pos, (edge, outcome)) in outbound.into_iter().zip(evaluated).enumerate() {
                 self.follow(
                     idx,
-                    edge,
+                    (pos, edge),
                     outcome,
                     env,
                     &mut commands,
@@ -299,7 +298,7 @@ impl Conductor {
         );
         let ctxs = &self.state.sequence[idx].ctxs;
         let owned;
-        let ctx: &Map<String, Value> = if ctxs.as_slice() == [0] {
+        let ctx: &Map<String, Value> = if ctxs.is_empty() {
             &self.state.contexts[0]
         } else {
             owned = self.state.merged(ctxs);
@@ -310,7 +309,10 @@ impl Conductor {
             .iter()
             .map(|edge| {
                 let e = &self.graph.edges[*edge as usize];
-                let met = match &e.when {
+                let when = self.spec.tasks[node as usize].next[e.transition]
+                    .when
+                    .as_ref();
+                let met = match when {
                     None => Ok(true),
                     Some(when) => {
                         let scope = self.task_scope(&view, ctx, node, route, Some(result), env);
@@ -336,7 +338,7 @@ impl Conductor {
     fn follow(
         &mut self,
         idx: usize,
-        edge: u32,
+        (pos, edge): (usize, u32),
         outcome: Transition,
         env: &dyn Env,
         commands: &mut Vec<(NodeId, u32)>,
@@ -358,7 +360,7 @@ impl Conductor {
             Transition::Met(new_ctx, errors) => (true, Some((new_ctx, errors))),
         };
         let before = self.source_values(node, route);
-        self.state.sequence[idx].set_next(edge, met);
+        self.state.sequence[idx].set_next_at(pos, met);
         self.source_changed(node, route, before);
         let Some((new_ctx, errors)) = published else {
             return;
@@ -377,12 +379,9 @@ impl Conductor {
         }
         let next_route = self.evaluate_route(edge, route);
         if self.state.staged(dst, next_route).is_some() {
-            if let Some(pos) = out_ctxs.iter().position(|c| *c == 0) {
-                out_ctxs.remove(pos);
-            }
             self.state.with_staged(dst, next_route, |s| {
                 s.ctxs.extend(out_ctxs);
-                s.prev.insert(edge, idx);
+                prev_insert(&mut s.prev, edge, idx);
                 s.items = None;
                 s.actions = None;
                 s.concurrency = None;
@@ -394,7 +393,7 @@ impl Conductor {
                 node: dst,
                 route: next_route,
                 ctxs: out_ctxs,
-                prev: [(edge, idx)].into_iter().collect(),
+                prev: vec![(edge, idx)],
                 ready: false,
                 completed: false,
                 run_on_fail: false,

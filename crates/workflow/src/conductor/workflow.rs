@@ -91,7 +91,7 @@ impl Conductor {
             self.state.add_staged(Staged {
                 node: root,
                 route: 0,
-                ctxs: vec![0],
+                ctxs: Vec::new(),
                 prev: Default::default(),
                 ready: true,
                 completed: false,
@@ -227,8 +227,10 @@ impl Conductor {
         Some(
             self.graph.out[src as usize]
                 .iter()
-                .filter(|e| self.graph.edges[**e as usize].dst == dst)
-                .any(|e| entry.next_of(*e) == Some(true)),
+                .enumerate()
+                .any(|(pos, e)| {
+                    self.graph.edges[*e as usize].dst == dst && entry.next_at(pos) == Some(true)
+                }),
         )
     }
 
@@ -324,9 +326,9 @@ impl Conductor {
             return false;
         }
         let cont = self.graph.continue_node();
-        for e in &self.graph.out[node as usize] {
+        for (pos, e) in self.graph.out[node as usize].iter().enumerate() {
             let dst = self.graph.edges[*e as usize].dst;
-            if dst == cont || entry.next_of(*e) != Some(true) {
+            if dst == cont || entry.next_at(pos) != Some(true) {
                 continue;
             }
             if self.graph.has_barrier(dst)

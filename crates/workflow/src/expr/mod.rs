@@ -367,15 +367,15 @@ pub(crate) fn delimited<'s>(
         let start = from + find_pair(bytes.get(from..)?, open)?;
         let body = start + 2;
         let mut i = body;
-        loop {
-            match bytes.get(i) {
-                None | Some(b'\n') => break,
-                Some(_) if bytes[i..].starts_with(close) => {
-                    from = i + 2;
-                    return Some((start, i + 2));
-                }
-                Some(_) => i += 1,
+        while let Some(&c) = bytes.get(i) {
+            if c == b'\n' {
+                break;
             }
+            if c == close[0] && bytes.get(i + 1) == Some(&close[1]) {
+                from = i + 2;
+                return Some((start, i + 2));
+            }
+            i += 1;
         }
         from = start + 1;
     })
