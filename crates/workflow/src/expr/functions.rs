@@ -418,6 +418,47 @@ pub fn workflow_call(
     ))
 }
 
+/// An error of a workflow function: Python's exception class and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionError {
+    /// `VariableUndefinedError`, `VariableInaccessibleError`,
+    /// `ExpressionEvaluationException`, `TypeError`, `JSONDecodeError`,
+    /// `KeyError` (message: the key's repr, `'id'`).
+    pub class: &'static str,
+    pub message: String,
+}
+
+/// [`workflow_call`] with the error split into class and message, for an
+/// evaluator that keeps them apart (the YAQL evaluator's `Error`).
+pub fn workflow_call_parts(
+    name: &str,
+    args: &[Value],
+    kwargs: &[(&str, Value)],
+    scope: &Scope<'_>,
+) -> Option<Result<Value, FunctionError>> {
+    const CLASSES: [&str; 6] = [
+        "VariableUndefinedError",
+        "VariableInaccessibleError",
+        "ExpressionEvaluationException",
+        "TypeError",
+        "JSONDecodeError",
+        "KeyError",
+    ];
+    let result = workflow_call(name, args, kwargs, scope)?;
+    Some(result.map_err(|m| {
+        let (class, message) = m.split_once(": ").unwrap_or(("ExpressionEvaluationException", &m));
+        let class = CLASSES
+            .iter()
+            .find(|c| **c == class)
+            .copied()
+            .unwrap_or("ExpressionEvaluationException");
+        FunctionError {
+            class,
+            message: message.to_string(),
+        }
+    }))
+}
+
 /// Add Orquesta's exception class to a message of the [`Scope`] methods.
 fn classed(name: &str, result: Result<Value, String>) -> Result<Value, String> {
     result.map_err(|m| {

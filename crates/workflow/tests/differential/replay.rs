@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use serde_json::{json, Map, Value};
 use stormdesk_workflow::{
     Conductor, Env, RerunOptions, TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowSpec,
+    WorkflowStatus,
 };
 
 use crate::compare::{diff_errors, diff_value};
@@ -115,10 +116,23 @@ pub fn compare_case(case: &Case, theirs: &Value) -> Result<(), String> {
         while steps.front().is_some_and(|s| s.after <= fed) {
             let step = steps.pop_front().expect("step");
             let mut error = Value::Null;
+            // StackStorm refuses to pause or cancel a completed workflow, and
+            // to resume one that is not paused; the conductor ignores those.
+            let before = conductor.status();
+            let refused = |ok: bool| if ok { Value::Null } else { json!("refused") };
             match step.action.as_str() {
-                "pause" => conductor.request_pause(),
-                "resume" => queue.extend(conductor.request_resume(&env)),
-                "cancel" => conductor.request_cancel(),
+                "pause" => {
+                    error = refused(!before.is_completed());
+                    conductor.request_pause()
+                }
+                "resume" => {
+                    error = refused(matches!(before, WorkflowStatus::Paused | WorkflowStatus::Pausing));
+                    queue.extend(conductor.request_resume(&env))
+                }
+                "cancel" => {
+                    error = refused(!before.is_completed());
+                    conductor.request_cancel()
+                }
                 "rerun" => {
                     let options = RerunOptions {
                         tasks: step.tasks.clone(),
