@@ -218,7 +218,7 @@ impl Conductor {
             } else {
                 self.state.with_staged(node, route, |s| s.completed = true);
             }
-            task_result = self.task_result(node, route, &event);
+            task_result = self.task_result(node, route, event);
             if self.state.status.is_active() {
                 match self.evaluate_retry(idx, &task_result, env) {
                     Ok(true) => {
@@ -240,14 +240,14 @@ impl Conductor {
 
         let mut commands: Vec<(NodeId, u32)> = Vec::new();
         if new.is_completed() && new != old {
-            let outbound = self.graph.out[node as usize].clone();
-            if outbound.is_empty() {
+            if self.graph.out[node as usize].is_empty() {
                 self.state.sequence[idx].term = true;
             }
-            let evaluated = self.evaluate_transitions(idx, &outbound, &task_result, env);
+            let evaluated = self.evaluate_transitions(idx, node, &task_result, env);
             let mut manual_fail = false;
             let mut ready_next: Vec<(NodeId, u32)> = Vec::new();
-            for (pos, (edge, outcome)) in outbound.into_iter().zip(evaluated).enumerate() {
+            for (pos, outcome) in evaluated.into_iter().enumerate() {
+                let edge = self.graph.out[node as usize][pos];
                 self.follow(
                     idx,
                     (pos, edge),
@@ -288,10 +288,11 @@ impl Conductor {
     fn evaluate_transitions(
         &self,
         idx: usize,
-        outbound: &[u32],
+        node: NodeId,
         result: &Value,
         env: &dyn Env,
     ) -> Vec<Transition> {
+        let outbound = &self.graph.out[node as usize];
         let (node, route) = (
             self.state.sequence[idx].node,
             self.state.sequence[idx].route,
@@ -518,16 +519,16 @@ impl Conductor {
 
     /// The result transitions see: the action's result, or for with-items
     /// the list of item results (null for items that did not report).
-    pub(super) fn task_result(&self, node: NodeId, route: u32, event: &Event) -> Value {
+    pub(super) fn task_result(&self, node: NodeId, route: u32, event: Event) -> Value {
         if !self.has_items(node) {
             return match event {
-                Event::Action { result, .. } | Event::Item { result, .. } => result.clone(),
+                Event::Action { result, .. } | Event::Item { result, .. } => result,
                 Event::Command(_) => Value::Null,
             };
         }
         match event {
             Event::Item { .. } => self.accumulated(node, route),
-            Event::Action { result, .. } if truthy(result) => result.clone(),
+            Event::Action { result, .. } if truthy(&result) => result,
             _ => Value::Array(Vec::new()),
         }
     }

@@ -446,7 +446,9 @@ pub fn workflow_call_parts(
     ];
     let result = workflow_call(name, args, kwargs, scope)?;
     Some(result.map_err(|m| {
-        let (class, message) = m.split_once(": ").unwrap_or(("ExpressionEvaluationException", &m));
+        let (class, message) = m
+            .split_once(": ")
+            .unwrap_or(("ExpressionEvaluationException", &m));
         let class = CLASSES
             .iter()
             .find(|c| **c == class)

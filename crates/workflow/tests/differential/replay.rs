@@ -126,7 +126,10 @@ pub fn compare_case(case: &Case, theirs: &Value) -> Result<(), String> {
                     conductor.request_pause()
                 }
                 "resume" => {
-                    error = refused(matches!(before, WorkflowStatus::Paused | WorkflowStatus::Pausing));
+                    error = refused(matches!(
+                        before,
+                        WorkflowStatus::Paused | WorkflowStatus::Pausing
+                    ));
                     queue.extend(conductor.request_resume(&env))
                 }
                 "cancel" => {
