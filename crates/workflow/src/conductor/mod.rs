@@ -109,6 +109,7 @@ pub enum WorkflowStatus {
 }
 
 impl WorkflowStatus {
+    /// `succeeded`, `failed` or `canceled`.
     pub fn is_completed(self) -> bool {
         matches!(
             self,
@@ -179,6 +180,9 @@ fn list(errors: &[InspectionError]) -> String {
         .join("\n")
 }
 
+/// One workflow execution being conducted: the spec, its graph, the input,
+/// the caller's context and Orquesta's state. Serialise it after each call
+/// to survive a restart (the encoding is deterministic).
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Conductor {
     spec: WorkflowSpec,
