@@ -7,51 +7,26 @@
 # whether the cost per task stays flat as N grows. Results go to
 # bench/out/conductor.txt (raw logs beside it).
 #
-# Environment: ORQUESTA_PYTHON picks the interpreter for the venv (orquesta
-# from PyPI pins networkx 1.x, which needs Python < 3.9); CONDUCTOR_BENCH_N
-# overrides the sizes (default 10,100,1000); ORQUESTA_BENCH_SECONDS is the
-# time budget per orquesta configuration (default 3, at least one run).
+# Environment: CONDUCTOR_BENCH_N overrides the sizes (default 10,100,1000);
+# ORQUESTA_BENCH_SECONDS is the time budget per orquesta configuration
+# (default 3, at least one run). The orquesta venv is the differential
+# tests' (scripts/pyvenv.sh): orquesta 1.2.0 with the networkx 1.11 it pins,
+# run on current Python through the shims in bench/orquesta_conductor.py.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 out=bench/out
-venv=$out/venv
 mkdir -p "$out"
-
-pick_python() {
-    local candidates=()
-    [[ -n "${ORQUESTA_PYTHON:-}" ]] && candidates+=("$ORQUESTA_PYTHON")
-    candidates+=(python3.8 python3.7)
-    local root="${PYENV_ROOT:-$HOME/.pyenv}"
-    for v in "$root"/versions/3.8* "$root"/versions/3.7*; do
-        [[ -x "$v/bin/python3" ]] && candidates+=("$v/bin/python3")
-    done
-    for p in "${candidates[@]}"; do
-        if "$p" -c 'import sys; assert sys.version_info < (3, 9)' >/dev/null 2>&1; then
-            echo "$p"
-            return
-        fi
-    done
-    echo "warning: no Python < 3.9 found; orquesta's networkx 1.x may not import" >&2
-    echo python3
-}
-
-if [[ ! -x "$venv/bin/python" ]]; then
-    py=$(pick_python)
-    echo "creating $venv with $py" >&2
-    "$py" -m venv "$venv"
-fi
-if ! "$venv/bin/python" -c 'import orquesta.conducting' >/dev/null 2>&1; then
-    "$venv/bin/pip" install -q orquesta
-fi
+python=$(bash scripts/pyvenv.sh orquesta-1.2.0 orquesta==1.2.0 networkx==1.11 \
+    yaql==3.1.0 Jinja2==2.11.3 MarkupSafe==2.0.1 setuptools==84.2.1)
 
 export CONDUCTOR_BENCH_JSON=1
 echo "== stormdesk-workflow (cargo bench) ==" >&2
 cargo bench -p stormdesk-workflow --bench conductor 2>/dev/null | tee "$out/conductor-rust.log" >&2
 echo "== orquesta ==" >&2
-"$venv/bin/python" bench/orquesta_conductor.py | tee "$out/conductor-orquesta.log" >&2
+"$python" bench/orquesta_conductor.py | tee "$out/conductor-orquesta.log" >&2
 
-"$venv/bin/python" - "$out/conductor-rust.log" "$out/conductor-orquesta.log" <<'PY' | tee "$out/conductor.txt"
+"$python" - "$out/conductor-rust.log" "$out/conductor-orquesta.log" <<'PY' | tee "$out/conductor.txt"
 import json
 import sys
 

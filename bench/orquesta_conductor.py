@@ -9,21 +9,37 @@ Prints the median CPU time per task in microseconds; with
 CONDUCTOR_BENCH_JSON=1 also one JSON object per line.
 """
 
+import collections
+import collections.abc
+import fractions
 import json
+import math
 import os
 import statistics
 import sys
 import time
+import warnings
+from importlib import metadata
 
-from orquesta import conducting, events, statuses
-from orquesta.specs import native as native_specs
+# orquesta 1.2.0 (the newest on PyPI) and the networkx 1.11 it pins predate
+# Python 3.9/3.10: restore what those removed before importing them, and
+# rewrite the one inline-parameter pattern Python 3.11 refuses (the same
+# shims as crates/workflow/tests/differential/orquesta_driver.py).
+for _name in ("MutableSequence", "MutableMapping", "Mapping", "Sequence", "Iterable",
+              "Set", "Hashable", "Callable"):
+    setattr(collections, _name, getattr(collections.abc, _name))
+fractions.gcd = math.gcd
+warnings.filterwarnings("ignore", category=SyntaxWarning)
 
-try:  # orquesta >= 1.3 has a version attribute; 1.2 does not
-    from orquesta import __version__ as ORQUESTA_VERSION
-except ImportError:  # pragma: no cover
-    import pkg_resources
+from orquesta.utils import parameters as _params  # noqa: E402
 
-    ORQUESTA_VERSION = pkg_resources.get_distribution("orquesta").version
+_params.REGEX_INLINE_PARAMS = _params.REGEX_INLINE_PARAMS.replace(
+    "(?i)true", "(?i:true)").replace("(?i)false", "(?i:false)")
+
+from orquesta import conducting, events, statuses  # noqa: E402
+from orquesta.specs import native as native_specs  # noqa: E402
+
+ORQUESTA_VERSION = metadata.version("orquesta")
 
 
 def sequential(n):

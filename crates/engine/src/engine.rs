@@ -941,12 +941,7 @@ impl Engine {
         };
         // Stored first; then forgotten as running; then announced, so whoever
         // hears of the completion finds it everywhere.
-        if let Err(e) = self
-            .inner
-            .store
-            .write(self.upsert(&execution, false))
-            .await
-        {
+        if let Err(e) = self.inner.store.write(self.upsert(&execution, false)).await {
             if let Some(entry) = self
                 .inner
                 .live

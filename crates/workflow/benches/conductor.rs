@@ -124,7 +124,12 @@ fn main() {
         "stormdesk-workflow conductor, measured in {}",
         Clock::name()
     );
+    // `CONDUCTOR_BENCH_SHAPE=fanout` measures one shape (for profiling).
+    let only = std::env::var("CONDUCTOR_BENCH_SHAPE").ok();
     for (shape, build) in shapes {
+        if only.as_deref().is_some_and(|o| o != shape) {
+            continue;
+        }
         let cases: Vec<(usize, WorkflowSpec, Map<String, Value>)> = sizes
             .iter()
             .map(|&n| {

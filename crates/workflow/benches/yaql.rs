@@ -16,7 +16,7 @@ use std::time::Duration;
 use nix::time::{clock_gettime, ClockId};
 use serde_json::{json, Map, Value};
 use stormdesk_workflow::expr::yaql::evaluate_text;
-use stormdesk_workflow::expr::{NoTasks, Scope};
+use stormdesk_workflow::expr::{CurrentTask, NoTasks, Scope};
 use stormdesk_workflow::NoKv;
 
 const REFERENCE: &[&str] = &["orquesta==1.2.0", "yaql==3.1.0", "setuptools==84.2.1"];
@@ -65,7 +65,10 @@ fn main() {
     let ctx_map: Map<String, Value> = ctx.as_object().cloned().expect("ctx object");
     let scope = Scope {
         ctx: &ctx_map,
-        task: Some("task1"),
+        task: Some(CurrentTask {
+            name: "task1",
+            route: 0,
+        }),
         result: Some(&result),
         item: None,
         statuses: &NoTasks,

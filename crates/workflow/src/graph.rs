@@ -1,126 +1,309 @@
-//! Facts about the task graph computed once per spec: inbound edges (for
-//! start tasks, joins and splits), cycles, and resolved transition targets,
-//! so the conductor never rescans the spec while conducting.
+//! The workflow graph as Orquesta composes it (`orquesta/composers/native.py`
+//! over `orquesta/specs/native/v1/models.py`), computed once per spec so
+//! the conductor never rescans the spec while conducting.
+//!
+//! - Nodes are the tasks plus the engine commands `continue`, `fail` and
+//!   `noop`, each one node however many transitions lead to it.
+//! - An edge is one (task, transition, target) of the spec; edges between
+//!   the same two nodes are numbered by a `key` in transition order, and
+//!   Orquesta names a transition `target__tKEY` and a route step
+//!   `source__tKEY`.
+//! - `do: retry` is not an edge: it gives the task a retry policy of
+//!   `count: 3` and `when:` the transition's condition (default
+//!   `<% completed() %>`), replacing the task's own `retry`.
+//! - A split task (reached by more than one transition, no `join`, not in a
+//!   cycle) runs once per inbound branch, each on its own route.
 
-use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use crate::hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::spec::{Join, WorkflowSpec};
 
-/// A resolved entry of a transition's `do`.
+/// A node: a task index, or `tasks.len() + k` for the engine commands in
+/// [`COMMANDS`] order.
+pub type NodeId = u32;
+
+/// Engine commands that are nodes of the graph, in node order.
+pub const COMMANDS: [&str; 3] = ["continue", "fail", "noop"];
+
+/// One transition edge.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Edge {
+    pub src: NodeId,
+    pub dst: NodeId,
+    /// Number of this edge among the edges from `src` to `dst`.
+    pub key: u32,
+    /// The index of the transition in the source task's `next` (its
+    /// `when` is the edge's criteria).
+    pub transition: usize,
+}
+
+/// A join: wait for all inbound tasks or for N of them.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Target {
-    Task(usize),
-    Continue,
-    Fail,
-    Noop,
-    Retry,
-    /// A name that is neither a task nor a command (reported by inspection).
-    Undefined,
+#[serde(rename_all = "lowercase")]
+pub enum Barrier {
+    All,
+    Count(u32),
+}
+
+/// A retry policy: the task's `retry`, or the one `do: retry` implies.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RetryPolicy {
+    pub when: Option<String>,
+    pub count: Value,
+    pub delay: Option<Value>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Graph {
-    /// `targets[task][transition]`.
-    pub targets: Vec<Vec<Vec<Target>>>,
-    /// Inbound edges per task, one per (source task, transition).
-    pub inbound_edges: Vec<u32>,
-    /// Distinct inbound source tasks per task.
-    pub inbound_sources: Vec<u32>,
+    /// Node names: task names, then the commands.
+    pub names: Vec<String>,
+    /// Node by name, built on first use (not serialised).
+    #[serde(skip)]
+    index: OnceLock<FxHashMap<String, NodeId>>,
+    /// Distinct barrier (join) successors per node.
+    pub barrier_succ: Vec<Vec<NodeId>>,
+    pub tasks: usize,
+    pub edges: Vec<Edge>,
+    /// Outbound edges per node, sorted by target name (then key).
+    pub out: Vec<Vec<u32>>,
+    /// Inbound edges per node, sorted by source name.
+    pub inbound: Vec<Vec<u32>>,
+    /// Distinct inbound source nodes per node.
+    pub sources: Vec<u32>,
+    /// The task's join, if any.
+    pub barrier: Vec<Option<Barrier>>,
+    pub retry: Vec<Option<RetryPolicy>>,
+    /// Reached from a start task (part of Orquesta's graph).
+    pub reachable: Vec<bool>,
     pub in_cycle: Vec<bool>,
-    /// Tasks without inbound edges, in definition order.
-    pub starts: Vec<usize>,
+    /// Split task: runs once per inbound branch (new route).
+    pub split: Vec<bool>,
+    /// Start tasks (no inbound transition in the spec), sorted by name.
+    pub roots: Vec<NodeId>,
 }
 
 impl Graph {
     pub fn new(spec: &WorkflowSpec) -> Graph {
-        let n = spec.tasks.len();
-        let mut targets = Vec::with_capacity(n);
-        let mut inbound_edges = vec![0u32; n];
-        let mut sources: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for (src, task) in spec.tasks.values().enumerate() {
-            let mut per_task = Vec::with_capacity(task.next.len());
-            for transition in &task.next {
-                let mut resolved: Vec<Target> = Vec::with_capacity(transition.targets.len());
-                let mut seen = BTreeSet::new();
-                for name in &transition.targets {
-                    let target = match name.as_str() {
-                        "continue" => Target::Continue,
-                        "fail" => Target::Fail,
-                        "noop" => Target::Noop,
-                        "retry" => Target::Retry,
-                        _ => spec
-                            .tasks
-                            .get_index_of(name)
-                            .map_or(Target::Undefined, Target::Task),
-                    };
-                    if let Target::Task(t) = target {
-                        // A task named twice in one `do` is one edge.
-                        if !seen.insert(t) {
-                            continue;
-                        }
-                        inbound_edges[t] += 1;
-                        // Sources are visited in order, so a repeat is the last one.
-                        if sources[t].last() != Some(&src) {
-                            sources[t].push(src);
-                        }
-                    }
-                    resolved.push(target);
+        let tasks = spec.tasks.len();
+        let mut names: Vec<String> = spec.tasks.keys().cloned().collect();
+        names.extend(COMMANDS.iter().map(|c| c.to_string()));
+        let n = names.len();
+        let node_of = |name: &str| -> Option<NodeId> {
+            spec.tasks
+                .get_index_of(name)
+                .or_else(|| COMMANDS.iter().position(|c| *c == name).map(|k| tasks + k))
+                .map(|i| i as NodeId)
+        };
+
+        // Every (task, transition, target) of the spec, including
+        // unreachable tasks: Orquesta's split and start-task tests count them.
+        let mut prev_count = vec![0u32; n];
+        let mut succ: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+        let mut retry: Vec<Option<RetryPolicy>> = spec
+            .tasks
+            .values()
+            .map(|t| {
+                t.retry.as_ref().map(|r| RetryPolicy {
+                    when: r.when.clone(),
+                    count: r.count.clone(),
+                    delay: r.delay.clone(),
+                })
+            })
+            .chain(std::iter::repeat_n(None, COMMANDS.len()))
+            .collect();
+        // Per task: (target, transition index), sorted by target name.
+        let mut next: Vec<Vec<(&str, usize)>> = Vec::with_capacity(tasks);
+        for (t, task) in spec.tasks.values().enumerate() {
+            let mut list = Vec::new();
+            for (i, tr) in task.next.iter().enumerate() {
+                for target in &tr.targets {
+                    list.push((target.as_str(), i));
                 }
-                per_task.push(resolved);
             }
-            targets.push(per_task);
+            list.sort_by(|a, b| a.0.cmp(b.0));
+            for (target, _) in &list {
+                if let Some(dst) = node_of(target) {
+                    prev_count[dst as usize] += 1;
+                    succ[t].push(dst);
+                }
+            }
+            next.push(list);
         }
-        let in_cycle = cycles(&targets);
-        let starts = (0..n).filter(|t| inbound_edges[*t] == 0).collect();
+        let in_cycle = cycles(&succ);
+
+        let mut roots: Vec<NodeId> = (0..tasks)
+            .filter(|t| prev_count[*t] == 0)
+            .map(|t| t as NodeId)
+            .collect();
+        roots.sort_by(|a, b| names[*a as usize].cmp(&names[*b as usize]));
+
+        // Orquesta's composition: breadth-first from the start tasks.
+        let mut reachable = vec![false; n];
+        let mut edges: Vec<Edge> = Vec::new();
+        // Orquesta finds an existing edge by (source, target, criteria,
+        // transition); the transition decides the criteria.
+        let mut seen_edges: FxHashMap<(NodeId, NodeId, usize), ()> = FxHashMap::default();
+        let mut pair_keys: FxHashMap<(NodeId, NodeId), u32> = FxHashMap::default();
+        let mut queue: std::collections::VecDeque<NodeId> = roots.iter().copied().collect();
+        let mut processed = vec![false; n];
+        while let Some(node) = queue.pop_front() {
+            reachable[node as usize] = true;
+            if (node as usize) >= tasks || processed[node as usize] {
+                // Commands have no transitions; a task's edges are added the
+                // first time it is processed (later visits find them).
+                continue;
+            }
+            processed[node as usize] = true;
+            for (target, transition) in &next[node as usize] {
+                let when = &spec.tasks[node as usize].next[*transition].when;
+                if *target == "retry" {
+                    retry[node as usize] = Some(RetryPolicy {
+                        when: Some(when.clone().unwrap_or_else(|| "<% completed() %>".into())),
+                        count: Value::from(3),
+                        delay: None,
+                    });
+                    continue;
+                }
+                let Some(dst) = node_of(target) else { continue };
+                if !reachable[dst as usize] || !in_cycle[dst as usize] {
+                    queue.push_back(dst);
+                }
+                let id = (node, dst, *transition);
+                if seen_edges.insert(id, ()).is_some() {
+                    continue;
+                }
+                let key = pair_keys.entry((node, dst)).or_insert(0);
+                edges.push(Edge {
+                    src: node,
+                    dst,
+                    key: *key,
+                    transition: *transition,
+                });
+                *key += 1;
+            }
+        }
+
+        let mut out: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut inbound: Vec<Vec<u32>> = vec![Vec::new(); n];
+        for (i, e) in edges.iter().enumerate() {
+            out[e.src as usize].push(i as u32);
+            inbound[e.dst as usize].push(i as u32);
+        }
+        let name_of = |node: NodeId| names[node as usize].as_str();
+        for list in &mut out {
+            list.sort_by(|a, b| {
+                let (a, b) = (&edges[*a as usize], &edges[*b as usize]);
+                name_of(a.dst).cmp(name_of(b.dst)).then(a.key.cmp(&b.key))
+            });
+        }
+        for list in &mut inbound {
+            list.sort_by(|a, b| {
+                name_of(edges[*a as usize].src).cmp(name_of(edges[*b as usize].src))
+            });
+        }
+        let sources = inbound
+            .iter()
+            .map(|list| {
+                let mut s: Vec<NodeId> = list.iter().map(|id| edges[*id as usize].src).collect();
+                s.sort_unstable();
+                s.dedup();
+                s.len() as u32
+            })
+            .collect();
+        let barrier = (0..n)
+            .map(|t| {
+                spec.tasks
+                    .get_index(t)
+                    .and_then(|(_, task)| match task.join? {
+                        Join::All => Some(Barrier::All),
+                        Join::Count(k) => Some(Barrier::Count(k)),
+                    })
+            })
+            .collect::<Vec<_>>();
+        let split = (0..n)
+            .map(|t| barrier[t].is_none() && prev_count[t] > 1 && !in_cycle[t])
+            .collect();
+        let mut barrier_succ: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+        for e in &edges {
+            let list = &mut barrier_succ[e.src as usize];
+            if barrier[e.dst as usize].is_some() && !list.contains(&e.dst) {
+                list.push(e.dst);
+            }
+        }
         Graph {
-            targets,
-            inbound_edges,
-            inbound_sources: sources.iter().map(|s| s.len() as u32).collect(),
+            names,
+            index: OnceLock::new(),
+            barrier_succ,
+            tasks,
+            edges,
+            out,
+            inbound,
+            sources,
+            barrier,
+            retry,
+            reachable,
             in_cycle,
-            starts,
+            split,
+            roots,
         }
     }
 
-    /// Successor tasks of a task, over all transitions.
-    pub fn successors(&self, task: usize) -> impl Iterator<Item = usize> + '_ {
-        self.targets[task].iter().flatten().filter_map(|t| match t {
-            Target::Task(t) => Some(*t),
-            _ => None,
-        })
+    pub fn name(&self, node: NodeId) -> &str {
+        &self.names[node as usize]
     }
 
-    /// How many distinct inbound tasks must arrive before a join runs.
-    pub fn join_requirement(&self, spec: &WorkflowSpec, task: usize) -> Option<u32> {
-        match spec.tasks[task].join? {
-            Join::All => Some(self.inbound_sources[task]),
-            Join::Count(n) => Some(n),
+    pub fn is_command(&self, node: NodeId) -> bool {
+        node as usize >= self.tasks
+    }
+
+    pub fn node(&self, name: &str) -> Option<NodeId> {
+        self.index
+            .get_or_init(|| {
+                self.names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), i as NodeId))
+                    .collect()
+            })
+            .get(name)
+            .copied()
+    }
+
+    /// The `continue` command node.
+    pub fn continue_node(&self) -> NodeId {
+        self.tasks as NodeId
+    }
+
+    /// How many distinct inbound tasks must be satisfied before the node
+    /// runs: `join: all` = all of them, `join: N`, else 1.
+    pub fn requirement(&self, node: NodeId) -> u32 {
+        match self.barrier[node as usize] {
+            Some(Barrier::All) => self.sources[node as usize],
+            // Orquesta reads `join: 0` as 1 (`get_barrier(...) or 1`).
+            Some(Barrier::Count(0)) | None => 1,
+            Some(Barrier::Count(k)) => k,
         }
     }
 
-    /// A task reached by more than one edge without a join runs once per
-    /// inbound branch, each on its own route (Orquesta's split).
-    pub fn is_split(&self, spec: &WorkflowSpec, task: usize) -> bool {
-        spec.tasks[task].join.is_none() && self.inbound_edges[task] > 1 && !self.in_cycle[task]
+    pub fn has_barrier(&self, node: NodeId) -> bool {
+        self.barrier[node as usize].is_some()
     }
 }
 
-/// Tasks on a cycle (in a strongly connected component with an edge inside
-/// it), by an iterative Tarjan so deep chains cannot overflow the stack.
-fn cycles(targets: &[Vec<Vec<Target>>]) -> Vec<bool> {
-    let n = targets.len();
-    let succ: Vec<Vec<usize>> = targets
+/// Orquesta's `in_cycle` (a walk from the task's successors comes back to
+/// it), for every node at once: the nodes of a strongly connected component
+/// with an edge inside it, found by an iterative Tarjan so that deep chains
+/// cannot overflow the stack.
+fn cycles(succ: &[Vec<NodeId>]) -> Vec<bool> {
+    let n = succ.len();
+    let succ: Vec<Vec<usize>> = succ
         .iter()
-        .map(|ts| {
-            ts.iter()
-                .flatten()
-                .filter_map(|t| match t {
-                    Target::Task(t) => Some(*t),
-                    _ => None,
-                })
-                .collect()
-        })
+        .map(|s| s.iter().map(|t| *t as usize).collect())
         .collect();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0; n];
@@ -182,13 +365,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_cycles_and_starts() {
+    fn edges_are_numbered_per_target_and_commands_are_nodes() {
+        let spec = WorkflowSpec::from_yaml(
+            "version: 1.0\ntasks:\n  a:\n    next:\n      - when: <% succeeded() %>\n        do: b\n      - when: <% failed() %>\n        do: [b, continue]\n  b: {}\n",
+        )
+        .unwrap();
+        let g = Graph::new(&spec);
+        assert_eq!(g.roots, vec![0]);
+        let keys: Vec<(String, u32)> = g.out[0]
+            .iter()
+            .map(|e| {
+                (
+                    g.name(g.edges[*e as usize].dst).to_string(),
+                    g.edges[*e as usize].key,
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            vec![("b".into(), 0), ("b".into(), 1), ("continue".into(), 0)]
+        );
+        // b has two inbound transitions (from one task): a split.
+        assert!(g.split[1]);
+    }
+
+    #[test]
+    fn finds_cycles() {
         let spec = WorkflowSpec::from_yaml(
             "version: 1.0\ntasks:\n  a:\n    next: [{do: b}]\n  b:\n    next: [{do: c}]\n  c:\n    next: [{when: '<% false %>', do: b}, {do: d}]\n  d: {}\n",
         )
         .unwrap();
         let g = Graph::new(&spec);
-        assert_eq!(g.starts, vec![0]);
-        assert_eq!(g.in_cycle, vec![false, true, true, false]);
+        assert_eq!(&g.in_cycle[..4], &[false, true, true, false]);
     }
 }

@@ -1,11 +1,15 @@
-//! Jinja expressions through minijinja, with Orquesta's functions
-//! (`ctx`, `result`, `succeeded`, `failed`, `completed`, `task_status`,
-//! `item`, `zip`, `json`, `st2kv`) and the context also bound to `_`.
+//! Jinja expressions through minijinja, with the workflow functions of
+//! [`workflow_call`](super::functions::workflow_call) and the context also
+//! bound to `_`, evaluated as Orquesta's `JinjaEvaluator` does: each
+//! `{{ }}` alone when the text has no `{% %}` block (an expression whose
+//! value is undefined stays in the text and fails with "There are
+//! unresolved variables"), the whole text as a template otherwise.
 //!
-//! minijinja functions must be `'static`, but `st2kv` and `task_status`
-//! have to ask the caller's borrowed [`Env`](super::Env) and status lookup.
-//! So those functions answer from a cache; a miss is recorded, the caller is
-//! asked once outside minijinja, and the expression is evaluated again.
+//! minijinja functions must be `'static`, but `st2kv`, `task` and
+//! `task_status` have to ask the caller's borrowed [`Env`](super::Env) and
+//! task lookup. So those functions answer from a cache; a miss is
+//! recorded, answered once outside minijinja, and the expression is
+//! evaluated again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -14,24 +18,28 @@ use minijinja::value::{Kwargs, Rest};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::Value;
 
-use super::{functions as f, Scope};
+use super::{delimited, functions as f, ErrorKind as Kind, ExpressionError, Language, Scope};
 
 /// Rounds of "evaluate, then answer missing lookups" before giving up.
 const MAX_LOOKUP_ROUNDS: usize = 32;
 
+/// A call that needs the caller: (function, arguments as JSON).
+type LookupKey = (&'static str, String);
+
+/// A call to answer: its key, positional and named arguments.
+type Missing = (LookupKey, Vec<Value>, Vec<(String, Value)>);
+
 #[derive(Default)]
 struct Lookups {
-    kv: BTreeMap<(String, bool), Option<Value>>,
-    statuses: BTreeMap<String, Option<&'static str>>,
-    missing_kv: Vec<(String, bool)>,
-    missing_status: Vec<String>,
+    answers: BTreeMap<LookupKey, Result<Value, String>>,
+    missing: Vec<Missing>,
 }
 
 struct Data {
     ctx: JValue,
-    result: JValue,
+    result: Result<Value, String>,
     item: Option<Value>,
-    current: Option<Result<(bool, bool, bool), String>>,
+    current: Result<(bool, bool, bool), String>,
     lookups: Mutex<Lookups>,
 }
 
@@ -57,6 +65,36 @@ fn from_j(v: &JValue) -> Result<Value, Error> {
     serde_json::to_value(v).map_err(|e| op_err(e.to_string()))
 }
 
+/// Register a function answered through the lookup cache.
+fn add_lookup(env: &mut Environment<'static>, data: &Arc<Data>, name: &'static str) {
+    let d = data.clone();
+    env.add_function(
+        name,
+        move |args: Rest<JValue>, kwargs: Kwargs| -> Result<JValue, Error> {
+            let args = args.iter().map(from_j).collect::<Result<Vec<_>, _>>()?;
+            let mut named = Vec::new();
+            for k in kwargs.args() {
+                let v: JValue = kwargs.get(k)?;
+                named.push((k.to_string(), from_j(&v)?));
+            }
+            kwargs.assert_all_used()?;
+            let key = (
+                name,
+                serde_json::to_string(&(&args, &named)).unwrap_or_default(),
+            );
+            let mut l = lock(&d.lookups);
+            match l.answers.get(&key) {
+                Some(Ok(v)) => Ok(to_j(v)),
+                Some(Err(e)) => Err(op_err(e.clone())),
+                None => {
+                    l.missing.push((key, args, named));
+                    Err(op_err(PENDING))
+                }
+            }
+        },
+    );
+}
+
 fn environment(data: &Arc<Data>) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
@@ -67,26 +105,27 @@ fn environment(data: &Arc<Data>) -> Environment<'static> {
     env.add_function(
         "ctx",
         move |name: Option<String>| -> Result<JValue, Error> {
-            match name {
+            match name.filter(|n| !n.is_empty()) {
                 None => Ok(d.ctx.clone()),
                 Some(name) => match d.ctx.get_attr(&name) {
                     Ok(v) if !v.is_undefined() => Ok(v),
-                    _ => Err(op_err(format!("variable \"{name}\" is not defined in ctx"))),
+                    _ => Err(op_err(format!(
+                        "VariableUndefinedError: The variable \"{name}\" is undefined."
+                    ))),
                 },
             }
         },
     );
     let d = data.clone();
-    env.add_function("result", move || d.result.clone());
+    env.add_function("result", move || -> Result<JValue, Error> {
+        d.result.as_ref().map(to_j).map_err(|e| op_err(e.clone()))
+    });
     for which in ["succeeded", "failed", "completed"] {
         let d = data.clone();
         env.add_function(which, move || -> Result<bool, Error> {
             match &d.current {
-                None => Err(op_err(format!(
-                    "{which}() is only available in task transitions"
-                ))),
-                Some(Err(e)) => Err(op_err(e.clone())),
-                Some(Ok((s, fl, c))) => Ok(match which {
+                Err(e) => Err(op_err(e.clone())),
+                Ok((s, fl, c)) => Ok(match which {
                     "succeeded" => *s,
                     "failed" => *fl,
                     _ => *c,
@@ -96,53 +135,27 @@ fn environment(data: &Arc<Data>) -> Environment<'static> {
     }
     let d = data.clone();
     env.add_function(
-        "task_status",
-        move |name: String| -> Result<JValue, Error> {
-            let mut l = lock(&d.lookups);
-            match l.statuses.get(&name) {
-                Some(status) => Ok(status.map_or(JValue::from(()), JValue::from)),
-                None => {
-                    l.missing_status.push(name);
-                    Err(op_err(PENDING))
-                }
-            }
-        },
-    );
-    let d = data.clone();
-    env.add_function(
         "item",
         move |key: Option<String>| -> Result<JValue, Error> {
-            let item = d
-                .item
-                .as_ref()
-                .ok_or_else(|| op_err("item() is only available in a task with items"))?;
-            match key {
+            let item = d.item.as_ref().unwrap_or(&Value::Null);
+            match key.filter(|k| !k.is_empty()) {
                 None => Ok(to_j(item)),
-                Some(key) => item
-                    .get(&key)
-                    .map(to_j)
-                    .ok_or_else(|| op_err(format!("the item has no key \"{key}\""))),
+                Some(key) => match item {
+                    Value::Object(map) => map.get(&key).map(to_j).ok_or_else(|| {
+                        op_err(format!(
+                            "ExpressionEvaluationException: Item does not have key \"{key}\"."
+                        ))
+                    }),
+                    _ => Err(op_err(
+                        "ExpressionEvaluationException: Item is not type of collections.Mapping.",
+                    )),
+                },
             }
         },
     );
-    let d = data.clone();
-    env.add_function(
-        "st2kv",
-        move |key: String, kwargs: Kwargs| -> Result<JValue, Error> {
-            let decrypt: Option<bool> = kwargs.get("decrypt")?;
-            kwargs.assert_all_used()?;
-            let k = (key, decrypt.unwrap_or(false));
-            let mut l = lock(&d.lookups);
-            match l.kv.get(&k) {
-                Some(Some(v)) => Ok(to_j(v)),
-                Some(None) => Err(op_err(format!("st2kv key \"{}\" does not exist", k.0))),
-                None => {
-                    l.missing_kv.push(k);
-                    Err(op_err(PENDING))
-                }
-            }
-        },
-    );
+    for name in ["st2kv", "task", "task_status"] {
+        add_lookup(&mut env, data, name);
+    }
     env.add_function(
         "zip",
         |lists: Rest<JValue>, kwargs: Kwargs| -> Result<JValue, Error> {
@@ -159,55 +172,115 @@ fn environment(data: &Arc<Data>) -> Environment<'static> {
     env
 }
 
-/// Split `{{ expr }}` when the whole (trimmed) string is that one expression.
-fn single_expression(s: &str) -> Option<&str> {
-    let t = s.trim();
-    let inner = t.strip_prefix("{{")?.strip_suffix("}}")?;
-    if inner.contains("{{") || inner.contains("}}") || t.contains("{%") {
-        return None;
-    }
-    Some(inner.trim())
+/// `{{ x }}` -> `x`, as Orquesta strips the delimiter characters.
+fn strip_delimiter(expr: &str) -> &str {
+    expr.trim_matches(|c| c == '{' || c == '}').trim()
 }
 
-pub fn evaluate(s: &str, scope: &Scope<'_>) -> Result<Value, String> {
-    let current = scope.task.map(|_| {
+/// One evaluation attempt of the text; `Err` carries the error and, for
+/// "unresolved" outcomes, the expressions left.
+enum Outcome {
+    Value(Value),
+    Unresolved(Vec<String>),
+    Failed(String, String),
+}
+
+fn attempt(env: &Environment<'static>, s: &str, vars: &JValue) -> Outcome {
+    let blocks = delimited(s, "{%", "%}").next().is_some();
+    if blocks {
+        return match env.render_str(s, vars) {
+            Ok(text) => Outcome::Value(Value::String(text)),
+            Err(e) => Outcome::Failed(s.to_string(), describe(e)),
+        };
+    }
+    let segments: Vec<(usize, usize)> = delimited(s, "{{", "}}").collect();
+    let whole = segments.len() == 1 && segments[0] == (0, s.len());
+    let mut out = String::with_capacity(s.len());
+    let mut last = 0;
+    let mut unresolved = Vec::new();
+    for (start, end) in segments {
+        let text = &s[start..end];
+        let value = env
+            .compile_expression(strip_delimiter(text))
+            .and_then(|e| e.eval(vars));
+        let value = match value {
+            Ok(v) => v,
+            Err(e) => return Outcome::Failed(text.to_string(), describe(e)),
+        };
+        out.push_str(&s[last..start]);
+        last = end;
+        if value.is_undefined() {
+            unresolved.push(strip_delimiter(text).to_string());
+            out.push_str(text);
+            continue;
+        }
+        let value = match from_j(&value) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Failed(text.to_string(), describe(e)),
+        };
+        if whole {
+            return Outcome::Value(value);
+        }
+        out.push_str(&f::python_str(&value));
+    }
+    if !unresolved.is_empty() {
+        return Outcome::Unresolved(unresolved);
+    }
+    out.push_str(&s[last..]);
+    Outcome::Value(Value::String(out))
+}
+
+/// Evaluate a Jinja string (one expression keeps its type).
+pub fn evaluate(s: &str, scope: &Scope<'_>) -> Result<Value, ExpressionError> {
+    let classed = |m: String| format!("ExpressionEvaluationException: {m}");
+    let current = (|| {
         Ok((
             scope.current_status_is("succeeded")?,
             scope.current_status_is("failed")?,
             scope.current_status_is("completed")?,
         ))
-    });
+    })()
+    .map_err(classed);
     let data = Arc::new(Data {
         ctx: to_j(&Value::Object(scope.ctx.clone())),
-        result: scope.result.map_or(JValue::from(()), to_j),
+        result: scope.result_value().map_err(classed),
         item: scope.item.cloned(),
         current,
         lookups: Mutex::new(Lookups::default()),
     });
     let env = environment(&data);
     let vars = JValue::from_iter([("_", data.ctx.clone())]);
+    let error = |expression: String, reason: String, kind: Kind| ExpressionError {
+        expression,
+        reason,
+        kind,
+        language: Language::Jinja,
+    };
     for _ in 0..MAX_LOOKUP_ROUNDS {
-        let outcome = match single_expression(s) {
-            Some(expr) => env
-                .compile_expression(expr)
-                .and_then(|e| e.eval(&vars))
-                .and_then(|v| from_j(&v)),
-            None => env.render_str(s, &vars).map(Value::String),
-        };
+        let outcome = attempt(&env, s, &vars);
         let mut l = lock(&data.lookups);
-        if l.missing_kv.is_empty() && l.missing_status.is_empty() {
-            return outcome.map_err(describe);
+        if l.missing.is_empty() {
+            return match outcome {
+                Outcome::Value(v) => Ok(v),
+                Outcome::Unresolved(list) => {
+                    Err(error(s.to_string(), list.join(", "), Kind::Unresolved))
+                }
+                Outcome::Failed(expr, reason) => Err(error(expr, reason, Kind::Evaluate)),
+            };
         }
-        for key in std::mem::take(&mut l.missing_kv) {
-            let value = scope.env.st2kv(&key.0, key.1);
-            l.kv.insert(key, value);
-        }
-        for task in std::mem::take(&mut l.missing_status) {
-            let status = scope.statuses.status_of(&task);
-            l.statuses.insert(task, status);
+        for (key, args, named) in std::mem::take(&mut l.missing) {
+            let named: Vec<(&str, Value)> =
+                named.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let answer = f::workflow_call(key.0, &args, &named, scope)
+                .unwrap_or_else(|| Err(format!("unknown function {}()", key.0)));
+            l.answers.insert(key, answer);
         }
     }
-    Err("too many st2kv/task_status lookups".into())
+    Err(error(
+        s.to_string(),
+        "too many st2kv/task/task_status lookups".into(),
+        Kind::Evaluate,
+    ))
 }
 
 fn describe(e: Error) -> String {
@@ -224,64 +297,23 @@ fn describe(e: Error) -> String {
     msg
 }
 
-/// Syntax check; returns the context variables read via `ctx('x')`,
-/// `ctx().x` and `_.x`.
-pub fn check(s: &str) -> Result<Vec<String>, String> {
+/// Syntax check as Orquesta's `validate`: the whole text as a template,
+/// then each `{{ }}` as an expression.
+pub fn check(s: &str) -> Result<(), ExpressionError> {
     let env = Environment::new();
-    match single_expression(s) {
-        Some(expr) => env.compile_expression(expr).map(|_| ()),
-        None => env.template_from_str(s).map(|_| ()),
+    env.template_from_str(s)
+        .map_err(|e| ExpressionError::syntax(Language::Jinja, s, describe(e)))?;
+    for (start, end) in delimited(s, "{{", "}}") {
+        let text = &s[start..end];
+        env.compile_expression(strip_delimiter(text))
+            .map_err(|e| ExpressionError::syntax(Language::Jinja, text, describe(e)))?;
     }
-    .map_err(describe)?;
-    Ok(references(s))
-}
-
-fn ident_at(s: &str) -> Option<&str> {
-    let end = s
-        .char_indices()
-        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
-        .map_or(s.len(), |(i, _)| i);
-    (end > 0).then(|| &s[..end])
-}
-
-fn references(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let bytes = s.as_bytes();
-    for (i, _) in s.match_indices("ctx(") {
-        if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_') {
-            continue;
-        }
-        let rest = s[i + 4..].trim_start();
-        if let Some(q) = rest.chars().next().filter(|c| *c == '\'' || *c == '"') {
-            if let Some(end) = rest[1..].find(q) {
-                out.push(rest[1..1 + end].to_string());
-            }
-        } else if let Some(after) = rest.strip_prefix(')') {
-            if let Some(name) = after.strip_prefix('.').and_then(ident_at) {
-                out.push(name.to_string());
-            }
-        }
-    }
-    for (i, _) in s.match_indices("_.") {
-        if i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_') {
-            continue;
-        }
-        if let Some(name) = ident_at(&s[i + 2..]) {
-            out.push(name.to_string());
-        }
-    }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references_are_found() {
-        let refs = references("{{ ctx('a') ~ ctx().b ~ _.c ~ my_ctx('z') }}");
-        assert_eq!(refs, vec!["a", "b", "c"]);
-    }
 
     #[test]
     fn syntax_errors_are_reported() {

@@ -1,94 +1,60 @@
-//! Orquesta's inline parameter short form: `core.echo message=<% item() %>`
-//! and `publish: msg="done", n=<% result() %>`, delimited by spaces, commas
-//! or semicolons; expressions and quoted strings may contain delimiters.
+//! Orquesta's inline parameter short form (`orquesta/utils/parameters.py`):
+//! `core.echo message="hi" n=3 flag=true list=[1, 2] x=<% item() %>`, and
+//! `publish: msg="done" n=<% result() %>`.
+//!
+//! A value is one of: a bracketed list, a double- or single-quoted string,
+//! a number, `true`/`false` (any case), `null`, or one `{{ }}` / `<% %>`
+//! expression. Anything else (such as an unquoted word) is not a parameter
+//! and is skipped, exactly as Orquesta skips it; values that are not quoted
+//! strings are read as JSON when they parse as JSON.
 
+use std::sync::OnceLock;
+
+use regex::Regex;
 use serde_json::Value;
 
-/// Parse `k=v k2="v 2"` into ordered pairs.
-pub fn parse_params(src: &str) -> Result<Vec<(String, Value)>, String> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    let is_delim = |c: char| c.is_whitespace() || c == ',' || c == ';';
-    loop {
-        while i < chars.len() && is_delim(chars[i]) {
-            i += 1;
-        }
-        if i >= chars.len() {
-            return Ok(out);
-        }
-        let start = i;
-        while i < chars.len() && (chars[i].is_alphanumeric() || "_-.".contains(chars[i])) {
-            i += 1;
-        }
-        let key: String = chars[start..i].iter().collect();
-        if key.is_empty() || chars.get(i) != Some(&'=') {
-            let rest: String = chars[start..].iter().collect();
-            return Err(format!("expected name=value, found \"{rest}\""));
-        }
-        i += 1;
-        let (value, next) = read_value(&chars, i)?;
-        i = next;
-        out.push((key, value));
-    }
+fn patterns() -> &'static (Regex, Regex) {
+    static P: OnceLock<(Regex, Regex)> = OnceLock::new();
+    P.get_or_init(|| {
+        let params = Regex::new(concat!(
+            r#"([\w]+)=(\[.*\]\s*|"[^"]*"\s*|'[^']*'\s*|[-]?\d*\.\d+|[-]?\d+|(?i:true)|(?i:false)|null"#,
+            r#"|\{\{.*?\}\}|<%.*?%>)"#
+        ))
+        .expect("valid pattern");
+        let quoted = Regex::new(r#""[^"]*"\s*|'[^']*'\s*"#).expect("valid pattern");
+        (params, quoted)
+    })
 }
 
-fn read_value(chars: &[char], mut i: usize) -> Result<(Value, usize), String> {
-    if let Some(&q) = chars.get(i).filter(|c| **c == '"' || **c == '\'') {
-        let mut s = String::new();
-        i += 1;
-        while let Some(&c) = chars.get(i) {
-            if c == q {
-                return Ok((Value::String(s), i + 1));
-            }
-            if c == '\\' && chars.get(i + 1) == Some(&q) {
-                s.push(q);
-                i += 2;
-                continue;
-            }
-            s.push(c);
-            i += 1;
-        }
-        return Err("unterminated quoted value".into());
-    }
-    let start = i;
-    while i < chars.len() {
-        let rest = &chars[i..];
-        let closer = if rest.starts_with(&['<', '%']) {
-            Some(['%', '>'])
-        } else if rest.starts_with(&['{', '{']) {
-            Some(['}', '}'])
+/// Parse `k=v k2="v 2"` into ordered pairs; an empty list when the text
+/// holds no parameter.
+pub fn parse_params(src: &str) -> Vec<(String, Value)> {
+    let (params, quoted) = patterns();
+    let mut out = Vec::new();
+    for c in params.captures_iter(src) {
+        let key = c[1].to_string();
+        let raw = c[2].trim();
+        let quotes_in_param = quoted.is_match(raw);
+        let mut v = raw;
+        v = v.strip_prefix('"').unwrap_or(v);
+        v = v.strip_suffix('"').unwrap_or(v);
+        v = v.strip_prefix('\'').unwrap_or(v);
+        v = v.strip_suffix('\'').unwrap_or(v);
+        let braces = v.starts_with('{') && v.ends_with('}') && !v.is_empty();
+        let quoted_string = !v.is_empty() && quotes_in_param && !braces;
+        let value = if quoted_string {
+            Value::String(v.to_string())
         } else {
-            None
+            let text = if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+                v.to_ascii_lowercase()
+            } else {
+                v.to_string()
+            };
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::String(v.to_string()))
         };
-        if let Some(close) = closer {
-            i += 2;
-            while i < chars.len() && !chars[i..].starts_with(&close) {
-                i += 1;
-            }
-            if i >= chars.len() {
-                return Err("unterminated expression in value".into());
-            }
-            i += 2;
-            continue;
-        }
-        let c = chars[i];
-        if c.is_whitespace() || c == ',' || c == ';' {
-            break;
-        }
-        i += 1;
+        out.push((key, value));
     }
-    let text: String = chars[start..i].iter().collect();
-    let value = if text.contains("<%") || text.contains("{{") {
-        Value::String(text)
-    } else {
-        // Plain words keep YAML's scalar typing: 3 is a number, true a bool.
-        serde_yaml::from_str::<Value>(&text)
-            .ok()
-            .filter(|v| !v.is_object() && !v.is_array())
-            .unwrap_or(Value::String(text))
-    };
-    Ok((value, i))
+    out
 }
 
 #[cfg(test)]
@@ -98,7 +64,7 @@ mod tests {
 
     #[test]
     fn parses_the_documented_forms() {
-        let p = parse_params(r#"msg="task2 done", cd=<% result() %>; n=3 flag=true"#).unwrap();
+        let p = parse_params(r#"msg="task2 done", cd=<% result() %>; n=3 flag=True xs=[1, 2]"#);
         assert_eq!(
             p,
             vec![
@@ -106,15 +72,18 @@ mod tests {
                 ("cd".to_string(), json!("<% result() %>")),
                 ("n".to_string(), json!(3)),
                 ("flag".to_string(), json!(true)),
+                ("xs".to_string(), json!([1, 2])),
             ]
         );
-        let p = parse_params("message=<% item(x) + ' y' %>").unwrap();
-        assert_eq!(p[0].1, json!("<% item(x) + ' y' %>"));
     }
 
     #[test]
-    fn rejects_garbage() {
-        assert!(parse_params("just words").is_err());
-        assert!(parse_params("a=\"open").is_err());
+    fn unquoted_words_are_not_parameters() {
+        assert_eq!(parse_params("message=hello"), vec![]);
+        assert_eq!(parse_params("just words"), vec![]);
+        assert_eq!(
+            parse_params("a=hello b=2"),
+            vec![("b".to_string(), json!(2))]
+        );
     }
 }

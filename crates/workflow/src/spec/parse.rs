@@ -16,7 +16,8 @@ use super::{
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWorkflow {
-    version: Yaml,
+    #[serde(default)]
+    version: Option<Yaml>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -99,9 +100,10 @@ fn yaml_error(e: &serde_yaml::Error) -> SpecError {
 
 pub fn parse(yaml: &str) -> Result<WorkflowSpec, SpecError> {
     let raw: RawWorkflow = serde_yaml::from_str(yaml).map_err(|e| yaml_error(&e))?;
-    let version = match &raw.version {
+    let version = match raw.version.as_ref().unwrap_or(&Yaml::Null) {
+        Yaml::Null => "1.0".to_string(),
         Yaml::Number(n) if n.as_f64() == Some(1.0) => "1.0".to_string(),
-        Yaml::String(s) if s == "1.0" || s == "1" => "1.0".to_string(),
+        Yaml::String(s) if s == "1.0" => "1.0".to_string(),
         other => {
             return Err(invalid(
                 "version",
@@ -119,18 +121,12 @@ pub fn parse(yaml: &str) -> Result<WorkflowSpec, SpecError> {
         .collect();
     let vars = raw
         .vars
-        .map(|v| named_list(&v, "vars"))
+        .map(|v| assignments(&v, "vars", false))
         .transpose()?
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(name, value)| Assignment {
-            name,
-            value: value.unwrap_or(Value::Null),
-        })
-        .collect();
+        .unwrap_or_default();
     let output = raw
         .output
-        .map(|v| assignments(&v, "output"))
+        .map(|v| assignments(&v, "output", false))
         .transpose()?
         .unwrap_or_default();
     if raw.tasks.is_empty() {
@@ -206,20 +202,17 @@ fn named_list(v: &Yaml, path: &str) -> Result<Vec<(String, Option<Value>)>, Spec
     Ok(out)
 }
 
-/// Publish/output: a list of single-key maps, a map, or an inline string.
-fn assignments(v: &Yaml, path: &str) -> Result<Vec<Assignment>, SpecError> {
+/// Publish (a list of single-key maps or an inline `k=v` string) and
+/// output/vars (a list of single-key maps only), as Orquesta's schema has them.
+fn assignments(v: &Yaml, path: &str, inline: bool) -> Result<Vec<Assignment>, SpecError> {
     let pairs = match v {
         Yaml::Null => Vec::new(),
-        Yaml::String(s) => parse_params(s).map_err(|e| invalid(path, e))?,
-        Yaml::Mapping(m) => {
-            let mut pairs = Vec::with_capacity(m.len());
-            for (k, v) in m {
-                let Yaml::String(name) = k else {
-                    return Err(invalid(path, "names must be strings"));
-                };
-                pairs.push((name.clone(), to_json(v, path)?));
-            }
-            pairs
+        Yaml::String(s) if inline && !s.is_empty() => parse_params(s),
+        Yaml::Mapping(_) => {
+            return Err(invalid(
+                path,
+                "expected a list of single-key maps (`- name: value`), not a map",
+            ))
         }
         Yaml::Sequence(_) => named_list(v, path)?
             .into_iter()
@@ -242,19 +235,30 @@ fn task_spec(name: &str, raw: RawTask) -> Result<TaskSpec, SpecError> {
     let at = |field: &str| format!("task \"{name}\" {field}");
     let mut input = Map::new();
     let mut action = None;
+    // Orquesta: inline parameters, when there are any, become the input
+    // (replacing `input:`) and the action is the text before the first space.
+    let mut inline = None;
     if let Some(a) = raw.action {
-        let a = a.trim();
-        let (reference, params) = a.split_once(char::is_whitespace).unwrap_or((a, ""));
-        if reference.is_empty() {
+        if a.is_empty() {
             return Err(invalid(at("action"), "empty action reference"));
         }
-        action = Some(reference.to_string());
-        for (k, v) in parse_params(params).map_err(|e| invalid(at("action"), e))? {
-            input.insert(k, v);
+        let params = parse_params(&a);
+        if params.is_empty() {
+            action = Some(a);
+        } else {
+            let reference = a.split(' ').next().unwrap_or_default();
+            action = Some(reference.to_string());
+            inline = Some(params.into_iter().collect::<Map<String, Value>>());
         }
     }
     match raw.input {
         None | Some(Yaml::Null) => {}
+        Some(Yaml::Mapping(m)) if m.is_empty() => {
+            return Err(invalid(
+                at("input"),
+                "expected at least one action parameter",
+            ))
+        }
         Some(Yaml::Mapping(m)) => {
             for (k, v) in &m {
                 let Yaml::String(k) = k else {
@@ -264,6 +268,9 @@ fn task_spec(name: &str, raw: RawTask) -> Result<TaskSpec, SpecError> {
             }
         }
         Some(_) => return Err(invalid(at("input"), "expected a map of action parameters")),
+    }
+    if let Some(params) = inline {
+        input = params;
     }
     let next = raw
         .next
@@ -276,7 +283,7 @@ fn task_spec(name: &str, raw: RawTask) -> Result<TaskSpec, SpecError> {
         None => None,
         Some(Yaml::String(s)) if s == "all" => Some(Join::All),
         Some(Yaml::Number(n)) => match n.as_u64() {
-            Some(k) if k >= 1 && k <= u64::from(u32::MAX) => Some(Join::Count(k as u32)),
+            Some(k) if k <= u64::from(u32::MAX) => Some(Join::Count(k as u32)),
             _ => {
                 return Err(invalid(
                     at("join"),
@@ -323,15 +330,23 @@ fn task_spec(name: &str, raw: RawTask) -> Result<TaskSpec, SpecError> {
 
 fn expr_text(v: &Yaml, path: &str) -> Result<String, SpecError> {
     match v {
-        Yaml::String(s) => Ok(s.clone()),
-        Yaml::Bool(b) => Ok(format!("<% {b} %>")),
-        _ => Err(invalid(path, "expected an expression string")),
+        Yaml::String(s) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(invalid(
+            path,
+            "expected a non-empty string (an expression such as <% succeeded() %>)",
+        )),
     }
 }
 
+/// A non-negative integer or an expression (Orquesta's
+/// `STRING_OR_POSITIVE_INTEGER`).
 fn number_or_expr(v: &Yaml, path: &str) -> Result<Value, SpecError> {
     match v {
-        Yaml::Number(_) => to_json(v, path),
+        Yaml::Number(n) if n.as_u64().is_some() => to_json(v, path),
+        Yaml::Number(n) => Err(invalid(
+            path,
+            format!("expected a whole number of 0 or more, or an expression, got {n}"),
+        )),
         Yaml::String(s) if crate::expr::language(s).is_some() => Ok(Value::String(s.clone())),
         Yaml::String(s) => s
             .trim()
@@ -354,7 +369,7 @@ fn transition(task: &str, i: usize, raw: RawTransition) -> Result<Transition, Sp
     let when = raw.when.map(|w| expr_text(&w, &at("when"))).transpose()?;
     let publish = match raw.publish {
         None => Vec::new(),
-        Some(p) => assignments(&p, &at("publish"))?,
+        Some(p) => assignments(&p, &at("publish"), true)?,
     };
     let targets = match raw.targets {
         None | Some(Yaml::Null) => Vec::new(),
@@ -377,6 +392,12 @@ fn transition(task: &str, i: usize, raw: RawTransition) -> Result<Transition, Sp
                 "expected a task name or a list of task names",
             ))
         }
+    };
+    // Orquesta: a transition without `do` continues.
+    let targets = if targets.is_empty() {
+        vec!["continue".to_string()]
+    } else {
+        targets
     };
     Ok(Transition {
         when,

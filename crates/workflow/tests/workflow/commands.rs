@@ -33,16 +33,15 @@ fn implicit_continue_fails_the_workflow_and_renders_output() {
     r.fail("task1", json!({"stderr": "oops"}));
     assert_eq!(r.status(), WorkflowStatus::Failed);
     assert_eq!(r.output(), json!({"stdout": null, "stderr": "oops"}));
-    assert_eq!(
-        r.errors(),
-        vec![json!({
-            "type": "error",
-            "message": "Execution failed. See result for details.",
-            "task_id": "task1",
-            "route": 0,
-            "result": {"stderr": "oops"}
-        })]
-    );
+    // Orquesta's entry: the task and its result, no route.
+    let errors = vec![json!({
+        "type": "error",
+        "message": "Execution failed. See result for details.",
+        "task_id": "task1",
+        "result": {"stderr": "oops"}
+    })];
+    assert_eq!(r.errors(), errors);
+    assert_eq!(r.conductor.result()["errors"], json!(errors));
 }
 
 #[test]
@@ -59,7 +58,9 @@ fn noop_remediates_the_failure() {
     r.fail("task1", json!({"stderr": "oops"}));
     assert_eq!(r.status(), WorkflowStatus::Succeeded);
     assert_eq!(r.output(), json!({"stdout": null, "stderr": "oops"}));
-    assert!(r.errors().is_empty());
+    // The remediated failure stays in the errors, not in the result.
+    assert_eq!(r.errors().len(), 1);
+    assert!(r.conductor.result().get("errors").is_none());
 }
 
 #[test]
@@ -95,13 +96,22 @@ output:
     r.ok("task1", json!({"status_code": 404, "body": "missing"}));
     assert_eq!(r.status(), WorkflowStatus::Failed);
     assert_eq!(r.output(), json!({"body": "missing"}));
-    let errors = r.errors();
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0]["task_id"], "task1");
-    assert!(errors[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("\"fail\" command"));
+    // The fail command is a task of its own that fails.
+    assert_eq!(
+        r.errors(),
+        vec![json!({
+            "type": "error",
+            "message": "Execution failed. See result for details.",
+            "task_id": "fail"
+        })]
+    );
+    assert_eq!(
+        r.conductor.sequence(),
+        vec![
+            ("task1".to_string(), 0, "succeeded".to_string()),
+            ("fail".to_string(), 0, "failed".to_string())
+        ]
+    );
 }
 
 /// A cleanup task staged next to `fail` still runs; the workflow fails.
@@ -138,7 +148,8 @@ tasks:
         r.request("task2").input["message"],
         json!("Unable to post message due to error: denied")
     );
-    assert_eq!(r.status(), WorkflowStatus::Running);
+    // The fail command failed the workflow at once; task2 still runs.
+    assert_eq!(r.status(), WorkflowStatus::Failed);
     assert!(
         r.ok("task2", json!(null)).is_empty(),
         "nothing after the remediation"
@@ -168,7 +179,8 @@ tasks:
     r.succeed_all();
     r.assert_seq(&["task1", "cleanup"]);
     assert_eq!(r.status(), WorkflowStatus::Succeeded);
-    assert!(r.errors().is_empty());
+    assert_eq!(r.errors().len(), 1, "the remediated failure is logged");
+    assert_eq!(r.conductor.result(), json!({"output": null}));
 }
 
 /// The documented `retry` engine command: up to 3 retries, no delay.
@@ -221,13 +233,12 @@ output:
         json!({}),
     );
     r.fail("a", json!({"error": "bad"}));
-    assert_eq!(r.status(), WorkflowStatus::Running, "b is still active");
+    // Orquesta fails the workflow at once; b is still active and reports.
+    assert_eq!(r.status(), WorkflowStatus::Failed);
     assert_eq!(r.conductor.active_tasks().len(), 1);
     assert!(r.ok("b", json!(null)).is_empty(), "c is not started");
     r.assert_seq(&["a", "b"]);
     assert_eq!(r.status(), WorkflowStatus::Failed);
-    assert_eq!(r.output(), json!({"b_done": true}));
-    assert_eq!(r.errors().len(), 1);
     assert_eq!(r.errors()[0]["result"], json!({"error": "bad"}));
 }
 

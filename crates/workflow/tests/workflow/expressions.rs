@@ -121,15 +121,17 @@ fn yaql_functions_and_methods() {
 
 #[test]
 fn yaql_errors_say_what_went_wrong() {
-    assert!(yaql_err("ctx(nope)").contains("variable \"nope\" is not defined in ctx"));
+    assert!(yaql_err("ctx(nope)")
+        .contains("VariableUndefinedError: The variable \"nope\" is undefined."));
     assert!(yaql_err("1 +").contains("YaqlGrammarException"));
     assert!(yaql_err("ctx().xs[10]").contains("IndexError: tuple index out of range"));
     assert!(yaql_err("1 / 0").contains("ZeroDivisionError"));
     assert!(yaql_err("'a' + 1").contains("NoMatchingFunctionException"));
     assert!(yaql_err("frobnicate(1)").contains("Unknown function \"frobnicate\""));
     assert!(yaql_err("len(1, 2)").contains("No function \"len\" matches"));
-    assert!(yaql_err("item()").contains("only available in a task with items"));
-    assert!(yaql_err("succeeded()").contains("only available in task transitions"));
+    assert!(yaql_err("item(x)").contains("Item is not type of collections.Mapping."));
+    assert!(yaql_err("succeeded()").contains("The current task is not set in the context."));
+    assert!(yaql_err("result()").contains("The current task is not set in the context."));
     let e = yaql_err("ctx().d['nope']");
     assert!(
         e.contains(
@@ -168,7 +170,17 @@ fn jinja_expressions_keep_types_and_templates_render_text() {
     }
     let ctx = ctx();
     let e = evaluate_str("{{ ctx('nope') }}", &Scope::workflow(&ctx, &NoKv)).unwrap_err();
-    assert!(e.reason.contains("\"nope\" is not defined"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "JinjaEvaluationException: Unable to evaluate expression '{{ ctx('nope') }}'. \
+         VariableUndefinedError: The variable \"nope\" is undefined."
+    );
+    // An attribute that does not exist leaves the expression unresolved.
+    let e = evaluate_str("{{ ctx().nope }}", &Scope::workflow(&ctx, &NoKv)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "JinjaEvaluationException: There are unresolved variables: ctx().nope"
+    );
 }
 
 #[test]
@@ -225,8 +237,9 @@ vars:
   - url: <% st2kv('api_url') %>
 tasks:
   t:
-    action: core.http url=<% ctx(url) %>
+    action: core.http
     input:
+      url: <% ctx(url) %>
       clear: <% st2kv('token', decrypt => true) %>
       masked: <% st2kv('token') %>
       jinja: "{{ st2kv('token', decrypt=true) }}"
@@ -251,7 +264,10 @@ fn a_missing_st2kv_key_fails_the_workflow_clearly() {
     );
     assert_eq!(r.status(), WorkflowStatus::Failed);
     let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("st2kv key \"nope\" does not exist"), "{msg}");
+    assert!(
+        msg.contains("The key \"nope\" does not exist in the StackStorm datastore."),
+        "{msg}"
+    );
     assert_eq!(r.errors()[0]["task_id"], "t");
     r.succeed_all();
 }
@@ -276,12 +292,15 @@ tasks:
     assert_eq!(r.status(), WorkflowStatus::Failed);
     let e = &r.errors()[0];
     assert_eq!(e["task_id"], "t1");
+    assert_eq!(e["route"], 0);
+    assert_eq!(e["task_transition_id"], "t2__t0");
     let msg = e["message"].as_str().unwrap();
     assert!(
-        msg.starts_with("next[0].when: expression \"<% result().items[5] = 1 %>\""),
+        msg.starts_with(
+            "YaqlEvaluationException: Unable to evaluate expression '<% result().items[5] = 1 %>'."
+        ),
         "{msg}"
     );
-    assert!(msg.contains("out of range"), "{msg}");
 }
 
 #[test]
@@ -306,11 +325,10 @@ output:
         .iter()
         .map(|e| e["message"].as_str().unwrap().to_string())
         .collect();
-    assert!(
-        messages[0].starts_with("next[0].publish.v: "),
-        "{messages:?}"
-    );
-    assert!(messages[1].starts_with("output.o: "), "{messages:?}");
+    assert!(messages[0].contains("'<% result().a.b %>'"), "{messages:?}");
+    assert_eq!(r.errors()[0]["task_transition_id"], "continue__t0");
+    assert!(messages[1].contains("'<% ctx(v) %>'"), "{messages:?}");
+    assert!(r.errors()[1].get("task_id").is_none());
 }
 
 #[test]

@@ -152,17 +152,39 @@ output:
 "#,
         json!({"xs": ["a", "b", "c", "d"]}),
     );
+    // Orquesta: while another item is active the task keeps running and
+    // hands out the next items; it fails once every item has reported.
     let issued = r.fail("task1[0]", json!("boom"));
-    assert!(issued.is_empty(), "no new item after a failure");
+    assert_eq!(issued.len(), 1);
+    assert_eq!(issued[0].key.item, Some(2));
     assert_eq!(r.status(), WorkflowStatus::Running);
     r.ok("task1[1]", json!("B"));
-    r.assert_seq(&["task1[0]", "task1[1]"]);
+    r.ok("task1[2]", json!("C"));
+    r.ok("task1[3]", json!("D"));
+    r.assert_seq(&["task1[0]", "task1[1]", "task1[2]", "task1[3]"]);
     assert_eq!(r.status(), WorkflowStatus::Failed);
-    assert_eq!(r.output(), json!({"partial": ["boom", "B", null, null]}));
+    assert_eq!(r.output(), json!({"partial": ["boom", "B", "C", "D"]}));
     let errors = r.errors();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["task_id"], "task1");
-    assert_eq!(errors[0]["result"], json!(["boom", "B", null, null]));
+    assert_eq!(
+        errors[0]["result"],
+        json!("boom"),
+        "the failed item's result"
+    );
+}
+
+/// With nothing else active, a failed item fails the task at once; the
+/// items not started never run.
+#[test]
+fn a_failed_item_with_nothing_active_fails_the_task_at_once() {
+    let mut r = Rehearsal::new(
+        "version: 1.0\ntasks:\n  t:\n    with: {items: '<% [1, 2, 3] %>', concurrency: 1}\n    action: a.b\n",
+        json!({}),
+    );
+    assert!(r.fail("t[0]", json!("boom")).is_empty());
+    assert_eq!(r.status(), WorkflowStatus::Failed);
+    r.assert_seq(&["t[0]"]);
 }
 
 #[test]
@@ -197,9 +219,9 @@ fn items_that_are_not_a_list_fail_with_the_expression() {
     assert!(r.outstanding.is_empty());
     assert_eq!(r.status(), WorkflowStatus::Failed);
     let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
-    assert!(
-        msg.contains("with.items") && msg.contains("must be a list"),
-        "{msg}"
+    assert_eq!(
+        msg,
+        "TypeError: The value of \"<% ctx(xs) %>\" is not type of list."
     );
     r.succeed_all();
 }

@@ -6,11 +6,13 @@ mod rehearsal;
 
 mod basics;
 mod commands;
+mod context;
 mod control;
 mod expressions;
 mod inspection;
 mod items;
 mod parallel;
+mod rerun;
 mod retry;
 mod spec;
 mod yaql_diff;

@@ -86,6 +86,14 @@ impl Rehearsal {
 
     pub fn with_env(yaml: &str, input: Value, env: TestKv) -> Rehearsal {
         let conductor = Conductor::new(spec(yaml), obj(input)).unwrap_or_else(|e| panic!("{e}"));
+        Self::start(conductor, env)
+    }
+
+    pub fn from_conductor(conductor: Conductor) -> Rehearsal {
+        Self::start(conductor, TestKv::default())
+    }
+
+    fn start(conductor: Conductor, env: TestKv) -> Rehearsal {
         let mut r = Rehearsal {
             conductor,
             requests: Vec::new(),
@@ -177,11 +185,13 @@ impl Rehearsal {
         self.conductor.result()["output"].clone()
     }
 
+    /// Every error logged (also those of remediated tasks).
     pub fn errors(&self) -> Vec<Value> {
-        self.conductor.result()["errors"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        self.conductor
+            .errors()
+            .iter()
+            .map(|e| serde_json::to_value(e).expect("error entry"))
+            .collect()
     }
 
     pub fn request(&self, sel: &str) -> &TaskRequest {

@@ -32,7 +32,10 @@ tasks:
     r.succeed_all();
     r.assert_seq(&["task1", "task1@1", "task1@2", "task2"]);
     assert_eq!(r.status(), WorkflowStatus::Succeeded);
-    assert!(r.errors().is_empty());
+    // Each failure is logged (the same entry once); the result of a
+    // workflow that succeeded carries no errors.
+    assert_eq!(r.errors().len(), 1);
+    assert!(r.conductor.result().get("errors").is_none());
 }
 
 #[test]
@@ -111,10 +114,26 @@ tasks:
     action: a.b
     delay: <% ctx(wait) * 2 %>
 "#,
-        json!({"wait": 1.5}),
+        json!({"wait": 2}),
     );
     assert_eq!(r.request("a").delay_seconds, Some(5.0));
-    assert_eq!(r.request("b").delay_seconds, Some(3.0));
+    assert_eq!(r.request("b").delay_seconds, Some(4.0));
+}
+
+/// Orquesta takes whole seconds only.
+#[test]
+fn a_delay_that_is_not_an_integer_fails_the_workflow() {
+    let r = Rehearsal::new(
+        "version: 1.0\ntasks:\n  a:\n    action: a.b\n    delay: <% 1.5 %>\n",
+        json!({}),
+    );
+    assert!(r.outstanding.is_empty());
+    assert_eq!(r.status(), WorkflowStatus::Failed);
+    assert_eq!(
+        r.errors()[0]["message"],
+        "TypeError: The value of task delay is not type of integer."
+    );
+    assert_eq!(r.errors()[0]["task_id"], "a");
 }
 
 #[test]

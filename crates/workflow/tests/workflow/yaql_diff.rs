@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::{Map, Value};
 use stormdesk_workflow::expr::yaql::evaluate_text;
-use stormdesk_workflow::expr::{NoTasks, Scope};
+use stormdesk_workflow::expr::{CurrentTask, NoTasks, Scope};
 use stormdesk_workflow::NoKv;
 
 /// What StackStorm runs: yaql as locked in st2's `lockfiles/st2.lock`, and
@@ -162,7 +162,10 @@ fn yaql_matches_the_reference() {
     };
     let scope = Scope {
         ctx,
-        task: Some("task1"),
+        task: Some(CurrentTask {
+            name: "task1",
+            route: 0,
+        }),
         result: Some(&table.result),
         item: None,
         statuses: &NoTasks,

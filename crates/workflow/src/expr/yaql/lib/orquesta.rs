@@ -19,7 +19,6 @@ use crate::expr::yaql::error::{Error, R};
 use crate::expr::yaql::format::py_str;
 use crate::expr::yaql::interp::{Args, Interp};
 use crate::expr::yaql::value::V;
-use crate::expr::Scope;
 
 /// The overloads of this module.
 pub static OVERLOADS: &[Ov] = &[
@@ -43,9 +42,13 @@ pub static OVERLOADS: &[Ov] = &[
             .map(V::from_json)
             .map_err(|m| Error::new("VariableUndefinedError", m))
     }),
-    ov("result", F, &[], |it, _| {
-        Ok(it.scope.result.map_or(V::Null, V::from_json))
-    }),
+    ov("result", F, &[], call),
+    ov(
+        "task",
+        F,
+        &[o("task_id", Any, D::Null), o("route", Any, D::Null)],
+        call,
+    ),
     ov("succeeded", F, &[], call),
     ov("failed", F, &[], call),
     ov("completed", F, &[], call),
@@ -106,7 +109,7 @@ fn call<'a>(it: &'a Interp<'a>, a: &mut Args<'a>) -> R<V<'a>> {
         kwargs.push((k.clone(), to_json(v)?));
     }
     let kwargs: Vec<(&str, Value)> = kwargs.iter().map(|(k, v)| (&**k, v.clone())).collect();
-    match workflow_call(name, &args, &kwargs, it.scope) {
+    match f::workflow_call(name, &args, &kwargs, it.scope) {
         Some(Ok(v)) => from_owned(v),
         Some(Err(m)) => Err(classed(&m)),
         None => Err(Error::new(
@@ -136,59 +139,4 @@ fn classed(message: &str) -> Error {
         }
     }
     Error::new("ExpressionEvaluationException", message)
-}
-
-/// Orquesta's (`succeeded`, `failed`, `completed`, `task_status`, `item`,
-/// `zip`, `json`) and StackStorm's (`st2kv`) functions on JSON values;
-/// errors are worded `Class: message`. `None` for any other name.
-fn workflow_call(
-    name: &str,
-    args: &[Value],
-    kwargs: &[(&str, Value)],
-    scope: &Scope<'_>,
-) -> Option<Result<Value, String>> {
-    let arg = |i: usize, key: &str| -> Option<&Value> {
-        args.get(i)
-            .or_else(|| kwargs.iter().find(|(k, _)| *k == key).map(|(_, v)| v))
-    };
-    let text = |v: Option<&Value>| v.map(f::display).unwrap_or_default();
-    let classed = |class: &str, r: Result<Value, String>| r.map_err(|m| format!("{class}: {m}"));
-    Some(match name {
-        "succeeded" | "failed" | "completed" => classed(
-            "ExpressionEvaluationException",
-            scope.current_status_is(name).map(Value::Bool),
-        ),
-        "task_status" => Ok(scope.task_status(&text(arg(0, "task_id")))),
-        "item" => {
-            let key = arg(0, "key").filter(|k| f::truthy(k)).map(f::display);
-            classed("ExpressionEvaluationException", scope.item(key.as_deref()))
-        }
-        "st2kv" => {
-            let decrypt = arg(1, "decrypt").is_some_and(f::truthy);
-            match (
-                scope.st2kv(&text(arg(0, "key")), decrypt),
-                arg(2, "default"),
-            ) {
-                (Ok(v), _) => Ok(v),
-                (Err(_), Some(d)) => Ok(d.clone()),
-                (Err(m), None) => Err(format!("ExpressionEvaluationException: {m}")),
-            }
-        }
-        "zip" => {
-            let pad = kwargs
-                .iter()
-                .find(|(k, _)| *k == "pad")
-                .map_or(Value::Null, |(_, v)| v.clone());
-            classed("TypeError", f::zip(args, pad))
-        }
-        "json" => f::json(&args.first().cloned().unwrap_or(Value::Null)).map_err(|m| {
-            let class = if m.starts_with("invalid JSON") {
-                "JSONDecodeError"
-            } else {
-                "TypeError"
-            };
-            format!("{class}: {m}")
-        }),
-        _ => return None,
-    })
 }
