@@ -347,9 +347,21 @@ impl Engine {
 
     pub(crate) async fn run_with_parent(
         &self,
+        req: RunRequest,
+        parent: Option<String>,
+        context: Map<String, Value>,
+    ) -> Result<Execution, EngineError> {
+        self.run_from(req, parent, context, None).await
+    }
+
+    /// As [`Engine::run_with_parent`]; a workflow re-run from chosen tasks
+    /// (`rerun`) continues the original's conductor instead of starting anew.
+    pub(crate) async fn run_from(
+        &self,
         mut req: RunRequest,
         parent: Option<String>,
         mut context: Map<String, Value>,
+        rerun: Option<crate::workflow::RerunFrom>,
     ) -> Result<Execution, EngineError> {
         if let Some(parent) = &parent {
             self.check_limits(parent, &req.action)?;
@@ -389,6 +401,7 @@ impl Engine {
             Some(rev) => Some(self.checkout_for(&req.action, rev).await?),
             None => None,
         };
+        let id = new_execution_id();
         let prepared = {
             let catalog = self.catalog();
             let (pack, action) = match &lease {
@@ -435,14 +448,35 @@ impl Engine {
                     .flat_map(secret_strings)
                     .chain(inherited),
             );
-            let conductor = if action.runner_type == crate::workflow::WORKFLOW_RUNNER {
-                Some(crate::workflow::prepare(
-                    &req.action,
-                    catalog::entry_point_path(pack, action).as_deref(),
-                    &resolved.declared,
-                )?)
-            } else {
-                None
+            let conductor = match rerun {
+                Some(from) if action.runner_type == crate::workflow::WORKFLOW_RUNNER => {
+                    let user = context
+                        .get("user")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    Some(crate::workflow::rerun_conductor(
+                        self,
+                        &req.action,
+                        user,
+                        from,
+                    )?)
+                }
+                Some(_) => {
+                    return Err(EngineError::BadRequest(format!(
+                        "'{}' is not a workflow; tasks can only be given to re-run a workflow",
+                        req.action
+                    )))
+                }
+                None if action.runner_type == crate::workflow::WORKFLOW_RUNNER => Some((
+                    crate::workflow::prepare(
+                        &req.action,
+                        catalog::entry_point_path(pack, action).as_deref(),
+                        &resolved.declared,
+                        self.st2_context(&id, &req.action, &pack.name, &context),
+                    )?,
+                    crate::workflow::Step::Start,
+                )),
+                None => None,
             };
             let request = stormdesk_runner::protocol::RunnerRequest {
                 execution_id: String::new(),
@@ -491,7 +525,6 @@ impl Engine {
             _ => None,
         };
         request.python = python_env.as_ref().map(|l| l.python().to_path_buf());
-        let id = new_execution_id();
         request.execution_id = id.clone();
         context
             .entry("pack".to_string())
@@ -603,12 +636,12 @@ impl Engine {
             backoff_ms: 50,
         });
         tracing::info!(execution = %id, action = %req.action, "scheduled");
-        if let Some(conductor) = conductor {
+        if let Some((conductor, first)) = conductor {
             // Tasks of the workflow's pack run at the commit asked for.
             let pin = content_version.as_ref().and(commit);
             let has_secrets = !request.secrets.is_empty();
             let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
-            crate::workflow::begin(self, &id, run);
+            crate::workflow::begin(self, &id, run, first);
             return self.execution(&id).await;
         }
         if let Err(e) = launch::spawn(self, request).await {
@@ -618,6 +651,54 @@ impl Engine {
             return Err(e);
         }
         self.execution(&id).await
+    }
+
+    /// The context StackStorm gives a workflow (`ctx().st2`, `ctx().parent`;
+    /// `orquesta_runner.py`, `_construct_st2_context`): the execution's id
+    /// (also the workflow execution's: Stormdesk has no separate record for
+    /// it), the API's URL, user, pack, action and runner, and the
+    /// execution's own context as `parent`.
+    fn st2_context(
+        &self,
+        id: &str,
+        action: &str,
+        pack: &str,
+        context: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut st2 = Map::new();
+        st2.insert("action_execution_id".into(), Value::String(id.to_string()));
+        st2.insert(
+            "api_url".into(),
+            Value::String(format!("{}/v1", self.api_url())),
+        );
+        let user = context
+            .get("user")
+            .cloned()
+            .unwrap_or_else(|| Value::String(self.local_user().to_string()));
+        st2.insert("user".into(), user);
+        st2.insert("pack".into(), Value::String(pack.to_string()));
+        st2.insert("action".into(), Value::String(action.to_string()));
+        st2.insert(
+            "runner".into(),
+            Value::String(crate::workflow::WORKFLOW_RUNNER.to_string()),
+        );
+        st2.insert(
+            "workflow_execution_id".into(),
+            Value::String(id.to_string()),
+        );
+        for key in ["api_user", "source_channel"] {
+            if let Some(v) = context.get(key) {
+                st2.insert(key.into(), v.clone());
+            }
+        }
+        let mut out = Map::new();
+        out.insert("st2".into(), Value::Object(st2));
+        let mut parent = context.clone();
+        parent
+            .entry("pack".to_string())
+            .or_insert_with(|| Value::String(pack.to_string()));
+        out.insert("parent".into(), Value::Object(parent));
+        out
     }
 
     /// `action_context` for parameter templates: the execution's context as

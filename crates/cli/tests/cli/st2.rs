@@ -426,6 +426,32 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let tree = st2.ok(&["execution", "get", &flow]);
     assert!(tree.contains("wait") && tree.contains("after"), "{tree}");
 
+    // re-run the workflow from one task: only `after` runs again.
+    // For a workflow, `-j` prints the execution, then its tasks: the first document.
+    let out = st2.ok(&["execution", "re-run", &flow, "--tasks", "after", "-j"]);
+    let rerun: serde_json::Value = serde_json::Deserializer::from_str(&out)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no JSON in {out}"))
+        .unwrap();
+    assert_eq!(rerun["status"], "succeeded", "{rerun}");
+    let get = |path: String| -> Value {
+        ureq::get(&format!("{}{path}", server.api))
+            .set("X-Auth-Token", &server.token)
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap()
+    };
+    let full = get(format!("/v1/executions/{}", rerun["id"].as_str().unwrap()));
+    assert_eq!(full["context"]["re-run"]["ref"], flow.as_str(), "{full}");
+    let children = get(format!(
+        "/v1/executions/{}/children",
+        rerun["id"].as_str().unwrap()
+    ));
+    let children = children.as_array().cloned().unwrap_or_default();
+    assert_eq!(children.len(), 1, "only the chosen task ran again: {rerun}");
+
     // tail a nested workflow live: a child ticks until told to stop, then a
     // subworkflow's task prints once the tail is following.
     let stop = server.path("stop");

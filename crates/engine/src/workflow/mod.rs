@@ -35,7 +35,7 @@ use crate::model::{Execution, Status};
 pub(crate) use control::{cancel, pause, resume};
 pub(crate) use recover::recover;
 pub(crate) use run::Run;
-pub(crate) use start::{begin, prepare};
+pub(crate) use start::{begin, prepare, rerun_conductor, RerunFrom};
 pub(crate) use step::{advance, Step};
 pub(crate) use tracker::spawn_tracker;
 

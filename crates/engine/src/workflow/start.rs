@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use stormdesk_workflow::{Conductor, WorkflowSpec};
+use stormdesk_workflow::{Conductor, RerunOptions, WorkflowSpec};
 
 use super::{advance, Run, Step};
 use crate::engine::{set_status, Engine};
@@ -12,11 +12,13 @@ use crate::error::EngineError;
 use crate::model::Status;
 
 /// Reads and checks the workflow definition at `path` and creates its
-/// conductor with the action parameters that the workflow declares as input.
+/// conductor with the action parameters that the workflow declares as input
+/// and StackStorm's workflow context (`ctx().st2`, `ctx().parent`).
 pub(crate) fn prepare(
     action: &str,
     path: Option<&Path>,
     parameters: &Map<String, Value>,
+    context: Map<String, Value>,
 ) -> Result<Conductor, EngineError> {
     let fail = |message: String| EngineError::Workflow {
         action: action.to_string(),
@@ -38,12 +40,13 @@ pub(crate) fn prepare(
         .filter(|(name, _)| spec.input.iter().any(|i| &i.name == *name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Conductor::new(spec, input).map_err(|e| fail(format!("{}: {e}", path.display())))
+    Conductor::with_context(spec, input, context)
+        .map_err(|e| fail(format!("{}: {e}", path.display())))
 }
 
 /// Marks the workflow running and starts conducting it (on its own task, so
 /// the caller gets the record back at once).
-pub(crate) fn begin(engine: &Engine, id: &str, run: Run) {
+pub(crate) fn begin(engine: &Engine, id: &str, run: Run, first: Step) {
     engine.inner.workflows.insert(id, run);
     let running = {
         let mut live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
@@ -58,5 +61,56 @@ pub(crate) fn begin(engine: &Engine, id: &str, run: Run) {
         }
     }
     let (engine, id) = (engine.clone(), id.to_string());
-    tokio::spawn(async move { advance(&engine, &id, Step::Start).await });
+    tokio::spawn(async move { advance(&engine, &id, first).await });
+}
+
+/// What a workflow re-run from chosen tasks continues from: the original
+/// execution and StackStorm's `tasks` and `reset`.
+pub(crate) struct RerunFrom {
+    pub original: String,
+    /// The original's saved state (the `workflows` table), when it has one.
+    pub state: Option<String>,
+    pub options: RerunOptions,
+}
+
+/// The original's conductor, re-run from the chosen tasks, as StackStorm's
+/// workflow service does for `st2 execution re-run <id> --tasks ...`
+/// (`st2common/services/workflows.py`, `request_rerun`): completed tasks
+/// keep their results, the chosen ones run again with the context they had.
+/// Unknown task names, a workflow that has not completed or one that saved
+/// secrets masked are refused before anything is recorded.
+pub(crate) fn rerun_conductor(
+    engine: &Engine,
+    action: &str,
+    user: Option<String>,
+    from: RerunFrom,
+) -> Result<(Conductor, Step), EngineError> {
+    let fail = |message: String| EngineError::Workflow {
+        action: action.to_string(),
+        message,
+    };
+    let state = from.state.ok_or_else(|| {
+        fail(format!(
+            "execution {} has no saved workflow state to re-run from; re-run it whole",
+            from.original
+        ))
+    })?;
+    let saved: Run = serde_json::from_str(&state).map_err(|e| {
+        fail(format!(
+            "the saved state of execution {} cannot be read ({e}); re-run it whole",
+            from.original
+        ))
+    })?;
+    if saved.has_secrets {
+        return Err(fail(format!(
+            "execution {} has secret inputs, which are never stored, so it cannot continue from its tasks; re-run it whole",
+            from.original
+        )));
+    }
+    let mut conductor = saved.conductor;
+    let env = super::kv::KvEnv::new(engine, user);
+    let requests = conductor
+        .request_rerun(&from.options, &env)
+        .map_err(|e| fail(format!("cannot re-run execution {}: {e}", from.original)))?;
+    Ok((conductor, Step::Launch(requests)))
 }

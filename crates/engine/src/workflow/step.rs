@@ -13,6 +13,8 @@ use crate::store::WriteOp;
 
 pub(crate) enum Step {
     Start,
+    /// Requests already issued by the conductor (a re-run from tasks).
+    Launch(Vec<TaskRequest>),
     /// A child execution completed.
     Result {
         child: String,
@@ -58,6 +60,7 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
     let env = KvEnv::new(engine, user);
     let requests = match step {
         Step::Start => run.conductor.start(&env),
+        Step::Launch(requests) => requests,
         Step::Result { child, result } => {
             match run
                 .active

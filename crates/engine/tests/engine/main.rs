@@ -10,5 +10,6 @@ mod packs;
 mod params;
 mod pyenv;
 mod recovery;
+mod rerun;
 mod revisions;
 mod workflows;

@@ -1,4 +1,5 @@
-//! Jinja expressions through minijinja, with the workflow functions of
+//! Jinja expressions through StackStorm's Jinja (`stormdesk-jinja` over
+//! minijinja), with the workflow functions of
 //! [`workflow_call`](super::functions::workflow_call) and the context also
 //! bound to `_`, evaluated as Orquesta's `JinjaEvaluator` does: each
 //! `{{ }}` alone when the text has no `{% %}` block (an expression whose
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use minijinja::value::{Kwargs, Rest};
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JValue};
+use minijinja::{Environment, Error, ErrorKind, Value as JValue};
 use serde_json::Value;
 
 use super::{delimited, functions as f, ErrorKind as Kind, ExpressionError, Language, Scope};
@@ -95,11 +96,11 @@ fn add_lookup(env: &mut Environment<'static>, data: &Arc<Data>, name: &'static s
     );
 }
 
+/// StackStorm's Orquesta Jinja environment (`stormdesk-jinja`: Python
+/// methods and `str()`, StackStorm's functions as filters and functions),
+/// with the workflow functions that read this evaluation's scope.
 fn environment(data: &Arc<Data>) -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
+    let mut env = stormdesk_jinja::environment(&stormdesk_jinja::Options::orquesta());
 
     let d = data.clone();
     env.add_function(
