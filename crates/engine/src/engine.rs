@@ -63,6 +63,11 @@ pub struct EngineOptions {
     pub max_live_per_root: Option<usize>,
     /// How Python environments are built (interpreter, cache, limit).
     pub pyenv: crate::pyenv::PyEnvOptions,
+    /// Bytes of output one execution keeps (all streams together; long
+    /// result strings are cut to it too, and the result says so in
+    /// `truncated`). Default `STORMDESK_MAX_OUTPUT_BYTES`, else
+    /// [`stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES`] (8 MiB).
+    pub max_output_bytes: Option<u64>,
 }
 
 /// Default of [`EngineOptions::max_depth`].
@@ -78,7 +83,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// What the engine knows of an execution that has not completed.
 pub(crate) struct Live {
     pub execution: Execution,
-    /// The runner's callback token (runner routes only).
+    /// The runner's callback token (runner routes only), as
+    /// [`token::callback_token_hash`] keeps it: the clear token exists only
+    /// in the runner's request.
     pub token: String,
     /// sha256 of the action's API token (`ST2_ACTION_AUTH_TOKEN`).
     pub action_token_hash: Option<String>,
@@ -120,6 +127,7 @@ pub(crate) struct Inner {
     pub callback_attempts: u32,
     pub max_depth: usize,
     pub max_live_per_root: usize,
+    pub max_output_bytes: u64,
     pub url: RwLock<String>,
     pub shutdown: CancellationToken,
     /// The tasks watching runner processes.
@@ -179,6 +187,15 @@ impl Engine {
             max_live_per_root: opts
                 .max_live_per_root
                 .unwrap_or(DEFAULT_MAX_LIVE_PER_ROOT)
+                .max(1),
+            max_output_bytes: opts
+                .max_output_bytes
+                .or_else(|| {
+                    std::env::var("STORMDESK_MAX_OUTPUT_BYTES")
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .unwrap_or(stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES)
                 .max(1),
             paths,
             store,
@@ -458,6 +475,7 @@ impl Engine {
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
                 api: None,
+                max_output_bytes: Some(self.inner.max_output_bytes),
             };
             let mut masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
             // A workflow's secret passed to a task as an ordinary parameter
@@ -533,6 +551,7 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        let token_hash = token::callback_token_hash(&token);
         let action_token = token::random_token();
         let action_token_hash = crate::auth::hash_secret(&action_token);
         if let Some(lease) = lease {
@@ -556,7 +575,7 @@ impl Engine {
                 id.clone(),
                 Live {
                     execution: execution.clone(),
-                    token: token.clone(),
+                    token: token_hash.clone(),
                     action_token_hash: Some(action_token_hash.clone()),
                     runner_pid: None,
                     child_pid: None,
@@ -569,7 +588,7 @@ impl Engine {
         // live map answers every read of this execution.
         self.inner.store.write_nowait(WriteOp::Upsert {
             execution: Box::new(execution.clone()),
-            callback_token: Some(token.clone()),
+            callback_token: Some(token_hash),
             action_token_hash: Some(action_token_hash),
             runner_pid: None,
         })?;

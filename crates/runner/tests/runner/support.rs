@@ -37,6 +37,7 @@ pub fn request(runner_type: &str, runner_parameters: Value) -> RunnerRequest {
         spool_dir: None,
         secrets: Vec::new(),
         api: None,
+        max_output_bytes: None,
     }
 }
 
