@@ -855,6 +855,18 @@ impl Engine {
             .collect())
     }
 
+    /// How many executions the engine holds secret values for (in memory
+    /// only, for masking): each is forgotten once its execution completed
+    /// and its runner exited. For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn held_secrets(&self) -> usize {
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
     /// Runs `f` with the secret values of `id`, if it has any.
     pub(crate) fn with_secrets(&self, id: &str, f: impl FnOnce(&Secrets)) {
         let secrets = self.inner.secrets.lock().unwrap_or_else(|e| e.into_inner());

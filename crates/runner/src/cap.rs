@@ -119,7 +119,10 @@ mod tests {
         let cap = OutputCap::new(4);
         let mut r = json!({"stdout": "0123456789", "stderr": "ok", "return_code": 0});
         cap.cap_result(&mut r);
-        assert!(r["stdout"].as_str().unwrap().starts_with("0123\n[stormdesk"));
+        assert!(r["stdout"]
+            .as_str()
+            .unwrap()
+            .starts_with("0123\n[stormdesk"));
         assert_eq!(r["stderr"], "ok");
         assert_eq!(
             r["truncated"],

@@ -139,12 +139,10 @@ pub enum ParamError {
         /// `None` when the template is a secret parameter's value.
         variable: Option<String>,
     },
-    #[error("parameter '{name}' of action {action} is nested {depth} levels deep, beyond the limit of {limit}; pass deep data as a JSON string (or a file) instead")]
+    #[error("parameter '{name}' of action {action} is nested more than {limit} levels deep (arrays and objects); pass deep data as a JSON string (or a file) instead")]
     TooDeep {
         action: String,
         name: String,
-        /// How deep the value goes (at least `limit + 1`; counting stops there).
-        depth: usize,
         limit: usize,
     },
     #[error("parameter '{name}' of action {action} could not be rendered: {message}")]

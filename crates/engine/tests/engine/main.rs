@@ -2,6 +2,7 @@
 
 mod api;
 mod common;
+mod faults;
 mod gitpack;
 mod keys;
 mod lifecycle;
