@@ -732,10 +732,6 @@ fn check_private(home: &Path) {
     }
 }
 
-fn is_root() -> bool {
-    nix::unistd::getuid().is_root()
-}
-
 /// A local user made for the test (root only), removed when dropped.
 struct OtherUser(String);
 
@@ -776,19 +772,6 @@ impl Drop for OtherUser {
     }
 }
 
-/// Root, or (outside CI) a skip that says so; under `CI=true` a failure.
-fn needs_root(what: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{what} needs root (CI runs as root)"
-    );
-    eprintln!("SKIPPED: {what} needs root");
-    false
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_data_folder_and_database_are_private_whoever_made_the_folder() {
     // The engine makes the folder.
@@ -827,7 +810,7 @@ async fn the_data_folder_and_database_are_private_whoever_made_the_folder() {
     check_private(&pre);
     engine.shutdown();
 
-    if !needs_root("reading the store as another local user") {
+    if !root_or_skip("reading the store as another local user") {
         return;
     }
     let other = OtherUser::create();

@@ -2,6 +2,7 @@
 
 mod api;
 mod common;
+mod disk;
 mod faults;
 mod gitpack;
 mod keys;
