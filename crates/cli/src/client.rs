@@ -234,6 +234,11 @@ impl Client {
             .into_json()?)
     }
 
+    /// `GET path`: the JSON answer, `None` for a 404.
+    pub fn get_optional(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        self.keys("GET", path, None)
+    }
+
     /// `GET|PUT|DELETE /v1/keys...` with a query string; `None` for a 404,
     /// `null` for a 204.
     pub fn keys(

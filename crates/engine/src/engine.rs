@@ -584,14 +584,24 @@ impl Engine {
                     finishing: false,
                 },
             );
-        // Queued, not awaited: the writer keeps order, and until it commits the
-        // live map answers every read of this execution.
-        self.inner.store.write_nowait(WriteOp::Upsert {
+        let record = WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token: Some(token_hash),
             action_token_hash: Some(action_token_hash),
             runner_pid: None,
-        })?;
+        };
+        if execution.parent.is_none() {
+            // A top-level run's id goes back to whoever asked (an API client,
+            // `stormdesk run --async`): it is stored before it is given out.
+            if let Err(e) = self.inner.store.write(record).await {
+                self.forget(&id);
+                return Err(e);
+            }
+        } else {
+            // A workflow's task: queued, not awaited (the writer keeps order,
+            // and until it commits the live map answers every read of it).
+            self.inner.store.write_nowait(record)?;
+        }
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
             created: true,
@@ -865,6 +875,30 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .len()
+    }
+
+    /// Drops what the engine holds for an execution that could not be recorded.
+    fn forget(&self, id: &str) {
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .pyenv_leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     /// Runs `f` with the secret values of `id`, if it has any.
