@@ -4,6 +4,7 @@ mod api;
 mod common;
 mod disk;
 mod faults;
+mod fuzz;
 mod gitpack;
 mod keys;
 mod lifecycle;

@@ -3,6 +3,7 @@
 mod binary;
 mod cancel;
 mod errors;
+mod fuzz;
 mod http;
 mod python;
 mod remote;
