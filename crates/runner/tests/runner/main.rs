@@ -10,4 +10,5 @@ mod remote;
 mod shell_cmd;
 mod shell_script;
 mod sshd;
+mod sudo;
 mod support;
