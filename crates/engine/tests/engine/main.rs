@@ -1,6 +1,7 @@
 //! Engine integration tests: real runner processes, real SQLite files, a real listener.
 
 mod api;
+mod claims;
 mod common;
 mod disk;
 mod faults;

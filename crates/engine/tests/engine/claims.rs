@@ -1,0 +1,405 @@
+//! What the README and docs/architecture.md say the engine does, each shown
+//! so that the test fails when the behaviour breaks (issue 18).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use stormdesk_engine::workflow::CompletionMode;
+use stormdesk_engine::{Engine, EngineOptions, Event, RunRequest, Status};
+
+use crate::common::*;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn script(path: &Path, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    write(path, text);
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.to_path_buf()
+}
+
+fn gate(fifo: &Path) -> RunRequest {
+    RunRequest {
+        action: "t.gate".into(),
+        parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
+        ..Default::default()
+    }
+}
+
+/// A workflow pack `c`: `c.items` runs `t.gate` on five items, two at a
+/// time; `c.two` runs two noop tasks in a row; `c.secret` waits on a gate
+/// with a secret input.
+fn claims_pack(fx: &Fixture) {
+    let dir = fx.packs.join("c");
+    write(&dir.join("pack.yaml"), "ref: c\nname: c\nversion: 0.1.0\n");
+    for (name, params, body) in [
+        (
+            "items",
+            "  fifo: {type: string, required: true}\n",
+            "version: 1.0\ninput:\n  - fifo\ntasks:\n  each:\n    with:\n      items: i in <% [1, 2, 3, 4, 5] %>\n      concurrency: 2\n    action: t.gate\n    input:\n      fifo: <% ctx().fifo %>\n",
+        ),
+        (
+            "two",
+            "",
+            "version: 1.0\ntasks:\n  first:\n    action: core.noop\n    next:\n      - do: second\n  second:\n    action: core.noop\n",
+        ),
+        (
+            "secret",
+            "  fifo: {type: string, required: true}\n  password: {type: string, required: true, secret: true}\n",
+            "version: 1.0\ninput:\n  - fifo\n  - password\ntasks:\n  wait:\n    action: t.gate\n    input:\n      fifo: <% ctx().fifo %>\n",
+        ),
+    ] {
+        write(
+            &dir.join(format!("actions/{name}.yaml")),
+            &format!("name: {name}\nrunner_type: orquesta\nentry_point: workflows/{name}.yaml\nparameters:\n{params}"),
+        );
+        write(&dir.join(format!("actions/workflows/{name}.yaml")), body);
+    }
+}
+
+/// Opens `fifo` for writing (read-write, so it never waits for a reader),
+/// writes `lines` and keeps it open until the returned sender is dropped.
+fn hold_fifo(fifo: &Path, lines: usize) -> std::sync::mpsc::Sender<()> {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let f = fifo.to_path_buf();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&f)
+            .unwrap();
+        w.write_all("go\n".repeat(lines).as_bytes()).unwrap();
+        let _ = held.recv();
+    });
+    release
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_items_runs_exactly_concurrency_items_at_once() {
+    let fx = Fixture::new();
+    claims_pack(&fx);
+    let engine = fx.engine().await;
+    let mut rx = engine.subscribe();
+    let fifo = fx.path("items.fifo");
+    mkfifo(&fifo);
+    let e = engine
+        .run(RunRequest {
+            action: "c.items".into(),
+            parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut running = std::collections::HashSet::new();
+    let mut peak = 0;
+    let mut release = None;
+    loop {
+        let ev = wait_for(&mut rx, |_| true).await;
+        let Event::Execution { execution, .. } = ev else {
+            continue;
+        };
+        if execution.id == e.id && execution.status.is_completed() {
+            break;
+        }
+        if execution.parent.as_deref() != Some(e.id.as_str()) {
+            continue;
+        }
+        if execution.status == Status::Running {
+            running.insert(execution.id.clone());
+        } else if execution.status.is_completed() {
+            running.remove(&execution.id);
+        }
+        peak = peak.max(running.len());
+        // Every gate blocks until the fifo has lines: two run at once
+        // before any can finish. Then all may go.
+        if running.len() == 2 && release.is_none() {
+            release = Some(hold_fifo(&fifo, 5));
+        }
+    }
+    assert_eq!(peak, 2, "concurrency 2: two items at once, never more");
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(engine.descendants(&e.id, -1).await.unwrap().len(), 5);
+}
+
+#[test]
+fn a_runner_reaches_an_engine_restarted_on_another_port_through_listener_json() {
+    let fx = Fixture::new();
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let options = EngineOptions {
+        advertise: true,
+        ..fx.options()
+    };
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let (id, first_url) = first.block_on(async {
+        let engine = Engine::start(options.clone()).await.unwrap();
+        let mut rx = engine.subscribe();
+        let e = engine.run(gate(&fifo)).await.unwrap();
+        wait_status(&mut rx, &e.id, Status::Running).await;
+        (e.id, engine.api_url())
+    });
+    first.shutdown_background();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = Engine::start(options).await.unwrap();
+        assert_ne!(engine.api_url(), first_url, "a new port");
+        std::fs::write(&fifo, "moved\n").unwrap();
+        // Within 20 s: before the engine's first periodic look at the spool
+        // (30 s), so only a report to the new port can complete it.
+        let done = tokio::time::timeout(Duration::from_secs(20), engine.wait(&id))
+            .await
+            .expect("the runner did not reach the restarted engine")
+            .unwrap();
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        assert_eq!(done.result["stdout"], json!("waiting\ndone-moved"));
+        assert!(!fx.path("spool").join(format!("{id}.json")).exists());
+        engine.shutdown();
+    });
+}
+
+#[test]
+fn the_spool_is_applied_periodically_without_a_runner_exit_or_a_restart() {
+    let fx = Fixture::new();
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    // No listener.json: a runner whose engine is gone cannot find the next.
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let id = first.block_on(async {
+        let engine = fx.engine().await;
+        let mut rx = engine.subscribe();
+        let e = engine.run(gate(&fifo)).await.unwrap();
+        wait_status(&mut rx, &e.id, Status::Running).await;
+        e.id
+    });
+    first.shutdown_background();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = fx.engine().await;
+        let mut rx = engine.subscribe();
+        // The adopted runner is not this engine's child: when it spools and
+        // exits, only the periodic look at the spool (every 30 s) finds it.
+        let started = Instant::now();
+        std::fs::write(&fifo, "late\n").unwrap();
+        let done = tokio::time::timeout(Duration::from_secs(45), async {
+            loop {
+                let ev = rx.recv().await.expect("event bus closed");
+                if matches!(&ev.event, Event::Execution { execution, .. } if execution.id == id && execution.status == Status::Succeeded) {
+                    break;
+                }
+            }
+        })
+        .await;
+        assert!(done.is_ok(), "the spool was not applied within 45 s");
+        let record = engine.execution(&id).await.unwrap();
+        assert_eq!(record.result["stdout"], json!("waiting\ndone-late"));
+        assert!(!fx.path("spool").join(format!("{id}.json")).exists());
+        assert!(
+            started.elapsed() > Duration::from_secs(1),
+            "applied by the periodic sweep, not at once"
+        );
+        engine.shutdown();
+    });
+}
+
+#[test]
+fn a_workflow_with_secret_inputs_fails_after_a_restart_saying_why() {
+    let fx = Fixture::new();
+    claims_pack(&fx);
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let options = EngineOptions {
+        advertise: true,
+        ..fx.options()
+    };
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let id = first.block_on(async {
+        let engine = Engine::start(options.clone()).await.unwrap();
+        let mut rx = engine.subscribe();
+        let e = engine
+            .run(RunRequest {
+                action: "c.secret".into(),
+                parameters: params(&[
+                    ("fifo", json!(fifo.display().to_string())),
+                    ("password", json!("restart-secret-1")),
+                ]),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        wait_for(&mut rx, |ev| {
+            matches!(ev, Event::Execution { execution, .. } if execution.action.ref_ == "t.gate" && execution.status == Status::Running)
+        })
+        .await;
+        e.id
+    });
+    first.shutdown_background();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = Engine::start(options).await.unwrap();
+        let done = finished(&engine, &id).await;
+        assert_eq!(done.status, Status::Failed, "{}", done.result);
+        let text = done.result.to_string();
+        assert!(text.contains("secret"), "{text}");
+        assert!(!text.contains("restart-secret-1"), "{text}");
+        std::fs::write(&fifo, "go\n").unwrap();
+        engine.shutdown();
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_that_ignores_cancel_is_killed_with_its_action_after_the_grace() {
+    let fx = Fixture::new();
+    // The runner never hears the engine's `cancel` line: its stdin goes to
+    // a `sleep` instead.
+    let deaf = script(
+        &fx.path("deaf-runner.sh"),
+        &format!(
+            "#!/bin/bash\nIFS= read -r line\n{{ printf '%s\\n' \"$line\"; exec sleep 1000; }} | exec {}\n",
+            runner_bin().display()
+        ),
+    );
+    let engine = Engine::start(EngineOptions {
+        runner_bin: Some(deaf),
+        ..fx.options()
+    })
+    .await
+    .unwrap();
+    let mut rx = engine.subscribe();
+    let pidfile = fx.path("tree.pids");
+    let e = engine
+        .run(RunRequest {
+            action: "t.tree".into(),
+            parameters: params(&[("pidfile", json!(pidfile.display().to_string()))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait_for(&mut rx, |ev| {
+        matches!(ev, Event::Output { output } if output.execution_id == e.id && output.data.contains("started"))
+    })
+    .await;
+    let running = engine.execution(&e.id).await.unwrap();
+    let runner_pid = running.context["runner_pid"].as_u64().unwrap() as u32;
+    let action_pids: Vec<u32> = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(action_pids.len(), 2);
+    let asked = Instant::now();
+    engine.cancel(&e.id).await.unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Canceled, "{}", done.result);
+    // Killed, not stopped by the runner: the engine waited out its grace.
+    assert!(
+        asked.elapsed() >= Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+    for pid in action_pids.iter().chain([&runner_pid]) {
+        assert!(pid_gone(*pid), "process {pid} survived the cancel");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_completion_mode_advances_a_workflow_only_when_the_tracker_polls() {
+    let fx = Fixture::new();
+    claims_pack(&fx);
+    let every = Duration::from_millis(1500);
+    let engine = Engine::start(EngineOptions {
+        completion: CompletionMode::Poll(every),
+        ..fx.options()
+    })
+    .await
+    .unwrap();
+    let mut rx = engine.subscribe();
+    let e = engine
+        .run(RunRequest {
+            action: "c.two".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // When `first` completes, `second` starts at the next poll, not at once.
+    let mut first_done = None;
+    let mut second_created = None;
+    while second_created.is_none() {
+        let ev = wait_for(&mut rx, |_| true).await;
+        let Event::Execution { execution, created } = ev else {
+            continue;
+        };
+        let task = execution.task_name().unwrap_or("").to_string();
+        if task == "first" && execution.status.is_completed() && first_done.is_none() {
+            first_done = Some(Instant::now());
+        }
+        if task == "second" && created {
+            second_created = Some(Instant::now());
+        }
+    }
+    let gap = second_created.unwrap() - first_done.expect("first completed before second");
+    assert!(
+        gap >= Duration::from_millis(300),
+        "second started {gap:?} after first completed: that is push, not a poll every {every:?}"
+    );
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prestarted_runner_is_the_one_that_runs_the_next_action() {
+    let fx = Fixture::new();
+    // A runner that says its pid when it starts, before any request: the
+    // first one through a fifo the test reads.
+    let said = fx.path("first.fifo");
+    mkfifo(&said);
+    let noting = script(
+        &fx.path("noting-runner.sh"),
+        &format!(
+            "#!/bin/bash
+if [ -p {f} ]; then echo $$ > {f}; rm -f {f}; fi
+exec {}
+",
+            runner_bin().display(),
+            f = said.display(),
+        ),
+    );
+    let engine = Engine::start(EngineOptions {
+        runner_bin: Some(noting),
+        prewarm: true,
+        ..fx.options()
+    })
+    .await
+    .unwrap();
+    let mut rx = engine.subscribe();
+    let first: u64 = tokio::time::timeout(
+        WAIT,
+        tokio::task::spawn_blocking(move || std::fs::read_to_string(said).unwrap()),
+    )
+    .await
+    .expect("no runner was started ahead")
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    let e = engine
+        .run(RunRequest {
+            action: "t.echo".into(),
+            parameters: params(&[("msg", json!("warm"))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait_status(&mut rx, &e.id, Status::Succeeded).await;
+    let record = engine.execution(&e.id).await.unwrap();
+    assert_eq!(
+        record.context["runner_pid"].as_u64(),
+        Some(first),
+        "the run used the runner started ahead"
+    );
+}
