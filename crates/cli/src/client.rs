@@ -8,6 +8,7 @@ use stormdesk_engine::paths::Paths;
 use stormdesk_engine::reconcile::live_listener;
 use stormdesk_engine::{ErrorBody, Execution, ExecutionOutput, RunRequest};
 
+#[derive(Clone)]
 pub struct Client {
     url: String,
     auth: String,

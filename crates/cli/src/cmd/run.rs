@@ -252,6 +252,7 @@ pub fn follow_remote(
             client.url()
         );
     }
+    cancel_on_interrupt(client, &execution.id);
     let done = if execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
         drop(events);
         client.follow_tree(&execution.id, None)?
@@ -264,6 +265,31 @@ pub fn follow_remote(
     };
     print_final(&done, json)?;
     Ok(exit_code(done.status))
+}
+
+/// Ctrl-C cancels the execution on the engine that runs it (the follow then
+/// sees it end); a second Ctrl-C leaves at once, the execution canceling.
+fn cancel_on_interrupt(client: &Client, id: &str) {
+    let (client, id) = (client.clone(), id.to_string());
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("interrupted: canceling {id}");
+            if let Err(e) = client.cancel(&id) {
+                eprintln!("error: {e:#}");
+            }
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        });
+    });
 }
 
 /// Writes output to stdout, or to stderr for `output_type` `stderr`.

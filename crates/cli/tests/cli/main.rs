@@ -6,6 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod claims;
 mod owner;
 mod packs;
 mod pyenv;

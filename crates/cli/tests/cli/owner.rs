@@ -18,7 +18,7 @@ fn write(path: &Path, text: &str) {
 
 /// Packs directory with pack `own`: `own.top` runs the workflow `own.sub`,
 /// which waits on a fifo (`own.gate`) then echoes.
-fn own_pack(dir: &Path) -> PathBuf {
+pub(crate) fn own_pack(dir: &Path) -> PathBuf {
     let pack = dir.join("own");
     write(
         &pack.join("pack.yaml"),
@@ -27,6 +27,10 @@ fn own_pack(dir: &Path) -> PathBuf {
     write(
         &pack.join("actions/gate.yaml"),
         "name: gate\nrunner_type: local-shell-cmd\nparameters:\n  fifo: {type: string, required: true}\n  cmd: {immutable: true, default: 'read line < {{fifo}}; echo \"gate $line\"'}\n",
+    );
+    write(
+        &pack.join("actions/wait.yaml"),
+        "name: wait\nrunner_type: local-shell-cmd\nparameters:\n  fifo: {type: string, required: true}\n  cmd: {immutable: true, default: 'echo waiting; read line < {{fifo}}; echo \"gate $line\"'}\n",
     );
     write(
         &pack.join("actions/say.yaml"),
@@ -52,7 +56,7 @@ fn own_pack(dir: &Path) -> PathBuf {
 }
 
 /// `stormdesk [--packs DIR ...] serve`, once it listens.
-fn serve_with(home: &Path, packs: &[&Path]) -> Server {
+pub(crate) fn serve_with(home: &Path, packs: &[&Path]) -> Server {
     let mut cmd = stormdesk(home);
     for p in packs {
         cmd.arg("--packs").arg(p);
@@ -70,7 +74,7 @@ fn serve_with(home: &Path, packs: &[&Path]) -> Server {
     Server(child, out)
 }
 
-fn listener(home: &Path) -> (String, String) {
+pub(crate) fn listener(home: &Path) -> (String, String) {
     let l: Value =
         serde_json::from_str(&std::fs::read_to_string(home.join("listener.json")).unwrap())
             .unwrap();
@@ -81,7 +85,7 @@ fn listener(home: &Path) -> (String, String) {
     )
 }
 
-fn mkfifo(path: &Path) {
+pub(crate) fn mkfifo(path: &Path) {
     assert!(std::process::Command::new("mkfifo")
         .arg(path)
         .status()
@@ -228,7 +232,7 @@ fn run_async_without_a_running_engine_refuses_and_records_nothing() {
 // Class 3: a store that cannot be written.
 
 /// Waits at most `limit` for `child`; kills it and fails when it hangs.
-fn bounded(child: Child, limit: Duration, what: &str) -> Output {
+pub(crate) fn bounded(child: Child, limit: Duration, what: &str) -> Output {
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
