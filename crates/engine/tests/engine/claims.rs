@@ -403,3 +403,99 @@ exec {}
         "the run used the runner started ahead"
     );
 }
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The worktree paths `git worktree list --porcelain` prints, the main one aside.
+fn git_worktree_list(repo: &Path) -> Vec<String> {
+    let o = std::process::Command::new("git")
+        .args(["worktree", "list", "--porcelain"])
+        .current_dir(repo)
+        .output()
+        .expect("git");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut out: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .filter(|p| Path::new(p) != repo)
+        .map(str::to_string)
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_18_revisions_keep_the_16_most_recent_worktrees_each_listed_by_git() {
+    let fx = Fixture::new();
+    let src = fx.path("src/deploy");
+    let (mut git, _) = crate::gitpack::deploy_pack(&src);
+    let repo = src.canonicalize().unwrap();
+    let mut tags = Vec::new();
+    for i in 1..=18 {
+        git.write(
+            "actions/greet.sh",
+            &format!("#!/bin/sh\necho \"r{i} $1\"\n"),
+        );
+        let oid = git.commit(&format!("release {i}"));
+        git.tag(&format!("r{i}"), oid);
+        tags.push((format!("r{i}"), oid.to_string()));
+    }
+    let mut opts = fx.options();
+    opts.pack_dirs.push(src.clone());
+    let engine = Engine::start(opts).await.unwrap();
+    let wt = fx.path("worktrees/deploy");
+    for (n, (tag, sha)) in tags.iter().enumerate() {
+        let e = engine
+            .run(RunRequest {
+                action: "deploy.greet".into(),
+                content_version: Some(tag.clone()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let done = finished(&engine, &e.id).await;
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        assert_eq!(done.result["stdout"], json!(format!("{tag} world")));
+        if n == 0 {
+            // `git worktree list` itself knows the worktree.
+            let listed = git_worktree_list(&repo);
+            let path = wt.join(sha).canonicalize().unwrap();
+            assert_eq!(listed, vec![path.display().to_string()], "{listed:?}");
+        }
+    }
+    // Pruning runs in the background after each new worktree: bounded wait
+    // until the count settles at the default limit.
+    let deadline = Instant::now() + WAIT;
+    while entries(&wt).len() > 16 || git_worktree_list(&repo).len() > 16 {
+        assert!(Instant::now() < deadline, "{:?}", entries(&wt));
+        tokio::task::yield_now().await;
+    }
+    let kept = entries(&wt);
+    let expected: Vec<String> = {
+        let mut v: Vec<String> = tags[2..].iter().map(|(_, sha)| sha.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(kept, expected, "the two least recently used went");
+    let mut listed = git_worktree_list(&repo);
+    listed.iter_mut().for_each(|p| {
+        *p = Path::new(p)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string()
+    });
+    listed.sort();
+    assert_eq!(listed, expected, "git lists exactly the worktrees kept");
+}
