@@ -7,6 +7,7 @@ mod fuzz;
 mod http;
 mod python;
 mod remote;
+mod remote_parallel;
 mod shell_cmd;
 mod shell_script;
 mod sshd;
