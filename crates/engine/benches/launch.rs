@@ -178,7 +178,10 @@ fn live_runners(runner: &std::path::Path) -> usize {
             let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
             let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
-                .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().starts_with('Z')))
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                })
                 .unwrap_or(true);
             if !zombie && exe.is_ok_and(|e| e == runner) {
                 n += 1;

@@ -499,3 +499,100 @@ async fn runs_at_18_revisions_keep_the_16_most_recent_worktrees_each_listed_by_g
     listed.sort();
     assert_eq!(listed, expected, "git lists exactly the worktrees kept");
 }
+
+/// Reads SSE frames `(id, event, data)` from `reader` until `stop` says so
+/// or the stream ends.
+fn sse_frames(
+    reader: Box<dyn std::io::Read + Send + Sync>,
+    mut stop: impl FnMut(&(u64, String, serde_json::Value)) -> bool,
+) -> Vec<(u64, String, serde_json::Value)> {
+    use std::io::BufRead;
+    let mut frames = Vec::new();
+    let (mut id, mut event) = (0u64, String::new());
+    for line in std::io::BufReader::new(reader).lines() {
+        let Ok(line) = line else { break };
+        if let Some(v) = line.strip_prefix("id:") {
+            id = v.trim().parse().unwrap();
+        } else if let Some(v) = line.strip_prefix("event:") {
+            event = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            let frame = (id, event.clone(), serde_json::from_str(v.trim()).unwrap());
+            let done = stop(&frame);
+            frames.push(frame);
+            if done {
+                break;
+            }
+        }
+    }
+    frames
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stream_resumes_after_the_last_event_id_with_what_was_missed() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let url = engine.api_url();
+    let auth = format!("Bearer {}", engine.api_token());
+    let stream = move |last: Option<u64>, query: String| {
+        let mut req = ureq::get(&format!("{url}/v1/stream?{query}")).set("Authorization", &auth);
+        if let Some(id) = last {
+            req = req.set("Last-Event-ID", &id.to_string());
+        }
+        req.call().unwrap().into_reader()
+    };
+    // A client sees the first run complete, then goes away.
+    let reader = tokio::task::spawn_blocking({
+        let stream = stream.clone();
+        move || stream(None, "events=st2.execution__update".into())
+    })
+    .await
+    .unwrap();
+    let first = engine
+        .run(RunRequest {
+            action: "t.echo".into(),
+            parameters: params(&[("msg", json!("one"))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let first_id = first.id.clone();
+    let seen = tokio::task::spawn_blocking(move || {
+        sse_frames(reader, |(_, _, d)| {
+            d["id"] == json!(first_id) && d["status"] == "succeeded"
+        })
+    })
+    .await
+    .unwrap();
+    let last = seen.last().unwrap().0;
+    // While it is away, a second run.
+    let second = engine
+        .run(RunRequest {
+            action: "t.echo".into(),
+            parameters: params(&[("msg", json!("two"))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    finished(&engine, &second.id).await;
+    // Back with Last-Event-ID: what it missed, and nothing it had seen.
+    let query = format!(
+        "events=st2.execution__update&end_execution_id={}&end_event=st2.execution__update",
+        second.id
+    );
+    let replayed = tokio::time::timeout(
+        WAIT,
+        tokio::task::spawn_blocking(move || sse_frames(stream(Some(last), query), |_| false)),
+    )
+    .await
+    .expect("the resumed stream did not end")
+    .unwrap();
+    assert!(replayed.iter().all(|(id, _, _)| *id > last), "{replayed:?}");
+    assert!(replayed.iter().all(|(_, _, d)| d["id"] != json!(first.id)));
+    let statuses: Vec<&str> = replayed
+        .iter()
+        .filter(|(_, _, d)| d["id"] == json!(second.id))
+        .map(|(_, _, d)| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.last(), Some(&"succeeded"), "{statuses:?}");
+    assert!(statuses.contains(&"running"), "{statuses:?}");
+}
