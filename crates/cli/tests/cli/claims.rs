@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::owner::{bounded, listener, mkfifo, own_pack, serve_with};
+use crate::owner::{bounded, listener, mkfifo, own_pack, serve_args, serve_with};
 use crate::restart::wait_for_status;
 use crate::{run, stderr, stdout, stormdesk};
 
@@ -118,4 +118,35 @@ fn tail_follows_a_run_live_before_it_ends() {
     let done = bounded(tail, Duration::from_secs(30), "tail");
     assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
     assert_eq!(rest, "gate open\n");
+}
+
+#[test]
+fn serve_with_completion_mode_poll_advances_workflows_at_the_poll_interval() {
+    let home = tempfile::tempdir().unwrap();
+    own_pack(&home.path().join("packs"));
+    let _server = serve_args(
+        home.path(),
+        &[],
+        &["--completion-mode", "poll", "--poll-interval", "1500"],
+    );
+    let o = run(home.path(), &["run", "own.two", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("\"succeeded\""), "{}", stdout(&o));
+    let wf: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let task = |i: usize| -> Value {
+        let id = wf["children"][i].as_str().unwrap();
+        serde_json::from_str(&stdout(&run(
+            home.path(),
+            &["execution", "get", id, "--json"],
+        )))
+        .unwrap()
+    };
+    let (first, second) = (task(0), task(1));
+    assert_eq!(first["context"]["orquesta"]["task_name"], "first");
+    let ts = |v: &Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    let gap = ts(&second["start_timestamp"]) - ts(&first["end_timestamp"]);
+    assert!(
+        gap >= chrono::Duration::milliseconds(300),
+        "the second task started {gap} after the first ended: not at a poll"
+    );
 }

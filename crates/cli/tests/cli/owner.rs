@@ -36,6 +36,14 @@ pub(crate) fn own_pack(dir: &Path) -> PathBuf {
         &pack.join("actions/say.yaml"),
         "name: say\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {immutable: true, default: 'echo said'}\n",
     );
+    write(
+        &pack.join("actions/two.yaml"),
+        "name: two\nrunner_type: orquesta\nentry_point: workflows/two.yaml\n",
+    );
+    write(
+        &pack.join("actions/workflows/two.yaml"),
+        "version: 1.0\ntasks:\n  first:\n    action: core.noop\n    next:\n      - do: second\n  second:\n    action: core.noop\n",
+    );
     for (name, body) in [
         (
             "top",
@@ -57,12 +65,18 @@ pub(crate) fn own_pack(dir: &Path) -> PathBuf {
 
 /// `stormdesk [--packs DIR ...] serve`, once it listens.
 pub(crate) fn serve_with(home: &Path, packs: &[&Path]) -> Server {
+    serve_args(home, packs, &[])
+}
+
+/// `stormdesk [--packs DIR ...] serve ARGS`, once it listens.
+pub(crate) fn serve_args(home: &Path, packs: &[&Path], args: &[&str]) -> Server {
     let mut cmd = stormdesk(home);
     for p in packs {
         cmd.arg("--packs").arg(p);
     }
     let mut child = cmd
         .arg("serve")
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
