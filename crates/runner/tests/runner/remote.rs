@@ -137,14 +137,6 @@ fn env_and_cwd_apply_on_the_remote_side() {
     );
 }
 
-fn which(program: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-    })
-}
-
 #[test]
 fn script_is_copied_run_with_its_arguments_and_removed() {
     let sshd = Sshd::start();
