@@ -218,7 +218,7 @@ fn given() -> impl Strategy<Value = Map<String, Value>> {
 }
 
 proptest! {
-    #![proptest_config(config(300))]
+    #![proptest_config(config(600))]
 
     #[test]
     fn fuzz_pack_and_action_metadata(
@@ -258,7 +258,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(1500))]
+    #![proptest_config(config(3000))]
 
     /// The bundled example pack's actions with fuzzed values: every typed
     /// parameter, defaults, and templates that read other parameters.
@@ -390,7 +390,7 @@ fn report() -> impl Strategy<Value = (bool, Value)> {
 }
 
 proptest! {
-    #![proptest_config(config(60))]
+    #![proptest_config(config(120))]
 
     /// Random report sequences on the runner's routes of a live execution:
     /// each is applied or refused, the record stays readable, and a proper

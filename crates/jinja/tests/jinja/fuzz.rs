@@ -149,7 +149,7 @@ fn context() -> serde_json::Value {
 }
 
 proptest! {
-    #![proptest_config(config(1500))]
+    #![proptest_config(config(4000))]
 
     #[test]
     fn fuzz_jinja_templates(t in soup()) {

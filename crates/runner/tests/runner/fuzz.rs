@@ -121,7 +121,7 @@ fn text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(config(3000))]
+    #![proptest_config(config(10000))]
 
     #[test]
     fn fuzz_protocol_messages(t in text()) {
@@ -138,7 +138,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(12))]
+    #![proptest_config(config(24))]
 
     /// The runner process given a random request line: it refuses it (exit
     /// 2, a message) or runs it without a callback; it never panics (101).

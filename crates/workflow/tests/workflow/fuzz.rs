@@ -340,7 +340,7 @@ fn parse_and_inspect(yaml: &str) {
 }
 
 proptest! {
-    #![proptest_config(config(200))]
+    #![proptest_config(config(600))]
 
     #[test]
     fn fuzz_workflow_yaml_structured(yaml in workflow()) {
@@ -364,7 +364,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(config(400))]
+    #![proptest_config(config(1500))]
 
     #[test]
     fn fuzz_yaql_expressions(s in soup(YAQL)) {
