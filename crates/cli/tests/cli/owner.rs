@@ -234,13 +234,26 @@ fn run_async_without_a_running_engine_refuses_and_records_nothing() {
         );
     }
     assert!(stored_ids(home.path()).is_empty());
+    // A re-run is a run: the same rule.
+    let o = run(home.path(), &["run", "examples.hello", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let first = first["id"].as_str().unwrap().to_string();
+    let o = run(home.path(), &["execution", "re-run", &first, "--async"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(
+        stderr(&o).contains("start `stormdesk serve`"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(stored_ids(home.path()), vec![first.clone()]);
     let _server = serve_with(home.path(), &[]);
     let o = run(
         home.path(),
         &["run", "examples.hello", "--async", "--local"],
     );
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
-    assert!(stored_ids(home.path()).is_empty());
+    assert_eq!(stored_ids(home.path()), vec![first]);
 }
 
 // Class 3: a store that cannot be written.
