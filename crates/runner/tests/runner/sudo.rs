@@ -21,8 +21,13 @@ struct TestUser {
     rule: Option<PathBuf>,
 }
 
+/// useradd, usermod and userdel lock /etc/passwd and fail (not wait) when
+/// another holds it: the tests take turns.
+static ACCOUNTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl TestUser {
     fn create(tag: &str, sudoer: bool) -> TestUser {
+        let _turn = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("sd{tag}{}", std::process::id() % 100_000);
         let status = Command::new("useradd")
             .args(["--create-home", "--shell", "/bin/bash", &name])
@@ -57,6 +62,7 @@ impl Drop for TestUser {
         if let Some(rule) = &self.rule {
             let _ = std::fs::remove_file(rule);
         }
+        let _turn = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         let _ = Command::new("userdel").args(["-r", &self.name]).status();
     }
 }
