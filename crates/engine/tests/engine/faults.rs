@@ -738,6 +738,11 @@ struct OtherUser(String);
 impl OtherUser {
     fn create() -> OtherUser {
         let name = format!("sdt{}", std::process::id() % 100_000);
+        // Left over by a run that was killed: start clean.
+        let _ = std::process::Command::new("userdel")
+            .arg(&name)
+            .stderr(std::process::Stdio::null())
+            .status();
         let status = std::process::Command::new("useradd")
             .args(["--no-create-home", "--shell", "/bin/sh", &name])
             .status()

@@ -29,6 +29,11 @@ impl TestUser {
     fn create(tag: &str, sudoer: bool) -> TestUser {
         let _turn = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
         let name = format!("sd{tag}{}", std::process::id() % 100_000);
+        // Left over by a run that was killed: start clean.
+        let _ = Command::new("userdel")
+            .args(["-r", &name])
+            .stderr(Stdio::null())
+            .status();
         let status = Command::new("useradd")
             .args(["--create-home", "--shell", "/bin/bash", &name])
             .status()
