@@ -8,6 +8,7 @@ use stormdesk_engine::paths::Paths;
 use stormdesk_engine::reconcile::live_listener;
 use stormdesk_engine::{ErrorBody, Execution, ExecutionOutput, RunRequest};
 
+#[derive(Clone)]
 pub struct Client {
     url: String,
     auth: String,
@@ -232,6 +233,11 @@ impl Client {
         Ok(self
             .send("POST", &format!("/v1/executions/{id}/re_run"), Some(body))?
             .into_json()?)
+    }
+
+    /// `GET path`: the JSON answer, `None` for a 404.
+    pub fn get_optional(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        self.keys("GET", path, None)
     }
 
     /// `GET|PUT|DELETE /v1/keys...` with a query string; `None` for a 404,

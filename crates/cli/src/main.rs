@@ -95,10 +95,20 @@ fn init_logging(cli: &Cli) {
         .then(|| stormdesk_engine::paths::Paths::resolve(cli.home.as_deref()).ok())
         .flatten()
         .filter(|p| std::fs::create_dir_all(p.logs()).is_ok())
-        .map(|p| {
+        .and_then(|p| {
+            // A log folder that cannot be written (a read-only disk) costs the
+            // log file, not the command: the command then says what is wrong.
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("stormdesk.log")
+                .build(p.logs())
+                .map_err(|e| eprintln!("warning: no log file in {}: {e}", p.logs().display()))
+                .ok()
+        })
+        .map(|appender| {
             fmt::layer()
                 .with_ansi(false)
-                .with_writer(tracing_appender::rolling::daily(p.logs(), "stormdesk.log"))
+                .with_writer(appender)
                 .with_filter(
                     EnvFilter::try_from_env("STORMDESK_LOG").unwrap_or_else(|_| "info".into()),
                 )

@@ -63,6 +63,11 @@ pub struct EngineOptions {
     pub max_live_per_root: Option<usize>,
     /// How Python environments are built (interpreter, cache, limit).
     pub pyenv: crate::pyenv::PyEnvOptions,
+    /// Bytes of output one execution keeps (all streams together; long
+    /// result strings are cut to it too, and the result says so in
+    /// `truncated`). Default `STORMDESK_MAX_OUTPUT_BYTES`, else
+    /// [`stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES`] (8 MiB).
+    pub max_output_bytes: Option<u64>,
 }
 
 /// Default of [`EngineOptions::max_depth`].
@@ -78,7 +83,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// What the engine knows of an execution that has not completed.
 pub(crate) struct Live {
     pub execution: Execution,
-    /// The runner's callback token (runner routes only).
+    /// The runner's callback token (runner routes only), as
+    /// [`token::callback_token_hash`] keeps it: the clear token exists only
+    /// in the runner's request.
     pub token: String,
     /// sha256 of the action's API token (`ST2_ACTION_AUTH_TOKEN`).
     pub action_token_hash: Option<String>,
@@ -120,6 +127,7 @@ pub(crate) struct Inner {
     pub callback_attempts: u32,
     pub max_depth: usize,
     pub max_live_per_root: usize,
+    pub max_output_bytes: u64,
     pub url: RwLock<String>,
     pub shutdown: CancellationToken,
     /// The tasks watching runner processes.
@@ -179,6 +187,15 @@ impl Engine {
             max_live_per_root: opts
                 .max_live_per_root
                 .unwrap_or(DEFAULT_MAX_LIVE_PER_ROOT)
+                .max(1),
+            max_output_bytes: opts
+                .max_output_bytes
+                .or_else(|| {
+                    std::env::var("STORMDESK_MAX_OUTPUT_BYTES")
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .unwrap_or(stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES)
                 .max(1),
             paths,
             store,
@@ -492,6 +509,7 @@ impl Engine {
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
                 api: None,
+                max_output_bytes: Some(self.inner.max_output_bytes),
             };
             let mut masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
             // A workflow's secret passed to a task as an ordinary parameter
@@ -566,6 +584,7 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        let token_hash = token::callback_token_hash(&token);
         let action_token = token::random_token();
         let action_token_hash = crate::auth::hash_secret(&action_token);
         if let Some(lease) = lease {
@@ -589,7 +608,7 @@ impl Engine {
                 id.clone(),
                 Live {
                     execution: execution.clone(),
-                    token: token.clone(),
+                    token: token_hash.clone(),
                     action_token_hash: Some(action_token_hash.clone()),
                     runner_pid: None,
                     child_pid: None,
@@ -598,14 +617,24 @@ impl Engine {
                     finishing: false,
                 },
             );
-        // Queued, not awaited: the writer keeps order, and until it commits the
-        // live map answers every read of this execution.
-        self.inner.store.write_nowait(WriteOp::Upsert {
+        let record = WriteOp::Upsert {
             execution: Box::new(execution.clone()),
-            callback_token: Some(token.clone()),
+            callback_token: Some(token_hash),
             action_token_hash: Some(action_token_hash),
             runner_pid: None,
-        })?;
+        };
+        if execution.parent.is_none() {
+            // A top-level run's id goes back to whoever asked (an API client,
+            // `stormdesk run --async`): it is stored before it is given out.
+            if let Err(e) = self.inner.store.write(record).await {
+                self.forget(&id);
+                return Err(e);
+            }
+        } else {
+            // A workflow's task: queued, not awaited (the writer keeps order,
+            // and until it commits the live map answers every read of it).
+            self.inner.store.write_nowait(record)?;
+        }
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution.clone()),
             created: true,
@@ -915,6 +944,42 @@ impl Engine {
             .iter()
             .map(|c| ExecutionOutput::new(&execution, c))
             .collect())
+    }
+
+    /// How many executions the engine holds secret values for (in memory
+    /// only, for masking): each is forgotten once its execution completed
+    /// and its runner exited. For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn held_secrets(&self) -> usize {
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Drops what the engine holds for an execution that could not be recorded.
+    fn forget(&self, id: &str) {
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .pyenv_leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     /// Runs `f` with the secret values of `id`, if it has any.

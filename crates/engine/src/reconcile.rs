@@ -98,7 +98,7 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineEr
                 u.execution.id.clone(),
                 Live {
                     execution: u.execution,
-                    token: u.callback_token.unwrap_or_default(),
+                    token: crate::token::stored_callback_token(u.callback_token),
                     action_token_hash: u.action_token_hash,
                     runner_pid: u.runner_pid,
                     child_pid,

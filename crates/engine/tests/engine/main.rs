@@ -1,7 +1,11 @@
 //! Engine integration tests: real runner processes, real SQLite files, a real listener.
 
 mod api;
+mod claims;
 mod common;
+mod disk;
+mod faults;
+mod fuzz;
 mod gitpack;
 mod keys;
 mod lifecycle;

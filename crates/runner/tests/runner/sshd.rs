@@ -31,7 +31,6 @@ pub struct Sshd {
     pub config: PathBuf,
     /// The accepted client key.
     pub key: PathBuf,
-    pub user: String,
     child: Child,
 }
 
@@ -200,7 +199,6 @@ impl Sshd {
             dir,
             port,
             config,
-            user,
             child,
         }
     }

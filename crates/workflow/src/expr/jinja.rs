@@ -174,6 +174,25 @@ fn environment(data: &Arc<Data>) -> Environment<'static> {
 }
 
 /// `{{ x }}` -> `x`, as Orquesta strips the delimiter characters.
+/// `compile_expression`, refusing text with a template delimiter first:
+/// minijinja 2.24's lexer panics on some (`}} {{`), where Jinja2 reports a
+/// syntax error.
+fn compile<'env, 'source>(
+    env: &'env Environment<'source>,
+    expr: &'source str,
+) -> Result<minijinja::Expression<'env, 'source>, minijinja::Error> {
+    if let Some(d) = ["{{", "}}", "{%", "%}", "{#", "#}"]
+        .iter()
+        .find(|d| expr.contains(**d))
+    {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            format!("unexpected '{d}' in an expression"),
+        ));
+    }
+    env.compile_expression(expr)
+}
+
 fn strip_delimiter(expr: &str) -> &str {
     expr.trim_matches(|c| c == '{' || c == '}').trim()
 }
@@ -201,9 +220,7 @@ fn attempt(env: &Environment<'static>, s: &str, vars: &JValue) -> Outcome {
     let mut unresolved = Vec::new();
     for (start, end) in segments {
         let text = &s[start..end];
-        let value = env
-            .compile_expression(strip_delimiter(text))
-            .and_then(|e| e.eval(vars));
+        let value = compile(env, strip_delimiter(text)).and_then(|e| e.eval(vars));
         let value = match value {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(text.to_string(), describe(e)),
@@ -306,7 +323,7 @@ pub fn check(s: &str) -> Result<(), ExpressionError> {
         .map_err(|e| ExpressionError::syntax(Language::Jinja, s, describe(e)))?;
     for (start, end) in delimited(s, "{{", "}}") {
         let text = &s[start..end];
-        env.compile_expression(strip_delimiter(text))
+        compile(&env, strip_delimiter(text))
             .map_err(|e| ExpressionError::syntax(Language::Jinja, text, describe(e)))?;
     }
     Ok(())
