@@ -12,4 +12,8 @@ mod pyenv;
 mod recovery;
 mod rerun;
 mod revisions;
+#[path = "../../../runner/tests/runner/sshd.rs"]
+mod sshd;
+mod st2;
+mod st2_packs;
 mod workflows;
