@@ -46,9 +46,8 @@ pub fn prerequisite(present: bool, what: &str, fix: &str) -> bool {
 
 /// Whether `program` is on `PATH`.
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// StackStorm's packs: `STORMDESK_ST2_PACKS`, else `../shared/st2-packs`
@@ -215,7 +214,10 @@ fn localhost_config(s: &Sshd) -> String {
 /// fetch pages: `/json` (a JSON document), `/echo` (the request back, as
 /// JSON), `/page` (HTML with repository links), anything else 404.
 async fn serve_http() -> String {
-    async fn echo(Query(query): Query<BTreeMap<String, String>>, req: Request) -> axum::Json<Value> {
+    async fn echo(
+        Query(query): Query<BTreeMap<String, String>>,
+        req: Request,
+    ) -> axum::Json<Value> {
         let method = req.method().to_string();
         let headers: Map<String, Value> = req
             .headers()
@@ -223,7 +225,9 @@ async fn serve_http() -> String {
             .filter(|(k, _)| k.as_str().starts_with("x-") || *k == "content-type")
             .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or_default())))
             .collect();
-        let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+            .await
+            .unwrap();
         axum::Json(json!({
             "method": method,
             "query": query,
@@ -306,7 +310,11 @@ fn dns_answer(query: &[u8]) -> Option<Vec<u8>> {
     // Response, recursion desired and available; NXDOMAIN when unknown.
     let rd = query[2] & 0x01;
     out.push(0x84 | rd);
-    out.push(if known || labels.join(".") == DNS_NAME { 0x80 } else { 0x83 });
+    out.push(if known || labels.join(".") == DNS_NAME {
+        0x80
+    } else {
+        0x83
+    });
     out.extend_from_slice(&[0, 1, 0, u8::from(known), 0, 0, 0, 0]);
     out.extend_from_slice(question);
     if known {

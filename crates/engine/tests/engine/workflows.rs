@@ -391,17 +391,18 @@ async fn a_failing_task_fails_the_workflow_with_errors_and_output() {
         .collect();
     assert_eq!(tasks, ["boom"], "nothing after the failure runs");
 
-    // A task whose action does not exist fails with a message naming it.
-    let e = engine
+    // A task whose action does not exist is refused before anything runs,
+    // with StackStorm's inspection message (`inspect_task_contents`).
+    let err = engine
         .run(run("wf.unknown_action", Map::new()))
         .await
-        .unwrap();
-    let done = finished(&engine, &e.id).await;
-    assert_eq!(done.status, Status::Failed);
+        .unwrap_err()
+        .to_string();
     assert!(
-        done.result.to_string().contains("t.nope"),
-        "{}",
-        done.result
+        err.contains(
+            "task \"ghost\" action: The action \"t.nope\" is not registered in the database."
+        ),
+        "{err}"
     );
 }
 
