@@ -270,6 +270,20 @@ fn a_missing_st2kv_key_fails_the_workflow_clearly() {
     );
     assert_eq!(r.errors()[0]["task_id"], "t");
     r.succeed_all();
+
+    // The message names the key as the datastore keeps it: without the
+    // `system.` scope prefix (StackStorm's `_derive_scope_and_key`).
+    let mut r = Rehearsal::with_env(
+        "version: 1.0\ntasks:\n  t:\n    action: x.y k=<% st2kv('system.nope') %>\n",
+        json!({}),
+        kv(),
+    );
+    let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("The key \"nope\" does not exist in the StackStorm datastore."),
+        "{msg}"
+    );
+    r.succeed_all();
 }
 
 #[test]
