@@ -368,3 +368,23 @@ output:
     r.ok("t[1]", json!(2));
     assert_eq!(r.output(), json!({"total": 3, "status": "succeeded"}));
 }
+
+#[test]
+fn a_workflow_whose_input_or_vars_fail_to_render_has_only_that_error_and_no_output() {
+    for (input, vars) in [
+        ("  - name: <% abs(8).value %>\n", "  - greeting: null\n"),
+        ("  - name\n", "  - greeting: <% abs(8).value %>\n"),
+    ] {
+        let r = Rehearsal::new(&format!(
+            "version: 1.0\ninput:\n{input}vars:\n{vars}output:\n  - greeting: <% ctx().greeting %>\ntasks:\n  t:\n    action: x.y\n"
+        ), json!({}));
+        assert_eq!(r.status(), WorkflowStatus::Failed);
+        assert_eq!(r.output(), Value::Null);
+        let errors = r.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0]["message"],
+            "YaqlEvaluationException: Unable to evaluate expression '<% abs(8).value %>'. NoFunctionRegisteredException: Unknown function \"#property#value\""
+        );
+    }
+}
