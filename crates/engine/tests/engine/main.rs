@@ -16,4 +16,6 @@ mod revisions;
 mod sshd;
 mod st2;
 mod st2_packs;
+mod st2_scenarios;
+mod st2_workflows;
 mod workflows;

@@ -18,12 +18,15 @@ use axum::routing::{any, get};
 use serde_json::{json, Map, Value};
 use stormdesk_engine::{Engine, EngineOptions, Execution, RunRequest};
 
+use regex::Regex;
+use stormdesk_engine::Status;
+
 use crate::common::{pyenv_options, runner_bin};
 use crate::sshd::Sshd;
 
 /// How long one StackStorm action or workflow may take, building its
 /// pack's Python environment included (a cold download cache in CI).
-pub const CASE_WAIT: Duration = Duration::from_secs(600);
+pub const CASE_WAIT: Duration = Duration::from_secs(300);
 
 /// True under CI (`CI=true`), where a missing prerequisite is a failure.
 pub fn in_ci() -> bool {
@@ -322,4 +325,78 @@ fn dns_answer(query: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&DNS_ANSWER);
     }
     Some(out)
+}
+
+/// A check of a completed execution.
+pub enum Check {
+    /// The value at a JSON pointer into the result equals this.
+    Eq(&'static str, Value),
+    /// The string at a JSON pointer into the result matches this regex.
+    Re(&'static str, &'static str),
+    /// A file the action wrote matches this regex.
+    File(String, &'static str),
+    /// The string at a JSON pointer into the result is this prefix followed
+    /// by the execution's id.
+    EqId(&'static str, String),
+}
+
+/// Whether `execution` has `status` and passes every check; the first
+/// difference, with the whole result, otherwise.
+pub fn check(execution: &Execution, status: Status, checks: &[Check]) -> Result<(), String> {
+    if execution.status != status {
+        return Err(format!(
+            "status {:?}, StackStorm's is {status:?}; result {}",
+            execution.status, execution.result
+        ));
+    }
+    for c in checks {
+        match c {
+            Check::Eq(ptr, want) => {
+                let got = execution.result.pointer(ptr);
+                if got != Some(want) {
+                    return Err(format!(
+                        "result{ptr} is {}, StackStorm's is {want}; result {}",
+                        got.map(Value::to_string).unwrap_or("missing".into()),
+                        execution.result
+                    ));
+                }
+            }
+            Check::Re(ptr, re) => {
+                // Numbers (stdout parsed as JSON) are matched as written.
+                let got = execution.result.pointer(ptr).and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                });
+                if !got
+                    .as_deref()
+                    .is_some_and(|s| Regex::new(re).unwrap().is_match(s))
+                {
+                    return Err(format!(
+                        "result{ptr} is {got:?}, StackStorm's matches /{re}/; result {}",
+                        execution.result
+                    ));
+                }
+            }
+            Check::EqId(ptr, prefix) => {
+                let want = format!("{prefix}{}", execution.id);
+                let got = execution.result.pointer(ptr).and_then(Value::as_str);
+                if got != Some(want.as_str()) {
+                    return Err(format!(
+                        "result{ptr} is {got:?}, StackStorm's is {want:?}; result {}",
+                        execution.result
+                    ));
+                }
+            }
+            Check::File(path, re) => {
+                let text = std::fs::read_to_string(path).unwrap_or_default();
+                if !Regex::new(re).unwrap().is_match(&text) {
+                    return Err(format!(
+                        "{path} holds {text:?}, StackStorm's matches /{re}/"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }

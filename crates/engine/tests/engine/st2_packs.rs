@@ -19,21 +19,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use futures::future::join_all;
-use regex::Regex;
 use serde_json::{json, Value};
-use stormdesk_engine::{Execution, Status};
+use stormdesk_engine::Status;
 
-use crate::st2::{make_executable, on_path, pack_actions, prerequisite, St2, DNS_NAME};
-
-/// A check of a completed execution.
-enum Check {
-    /// The value at a JSON pointer into the result equals this.
-    Eq(&'static str, Value),
-    /// The string at a JSON pointer into the result matches this regex.
-    Re(&'static str, &'static str),
-    /// A file the action wrote matches this regex.
-    File(String, &'static str),
-}
+use crate::st2::{
+    check, make_executable, on_path, pack_actions, prerequisite, Check, St2, DNS_NAME,
+};
 
 struct Case {
     action: &'static str,
@@ -845,55 +836,6 @@ fn prepare(t: &St2) -> Vec<std::process::Child> {
                 .unwrap()
         })
         .collect()
-}
-
-fn check(execution: &Execution, status: Status, checks: &[Check]) -> Result<(), String> {
-    if execution.status != status {
-        return Err(format!(
-            "status {:?}, StackStorm's is {status:?}; result {}",
-            execution.status, execution.result
-        ));
-    }
-    for c in checks {
-        match c {
-            Check::Eq(ptr, want) => {
-                let got = execution.result.pointer(ptr);
-                if got != Some(want) {
-                    return Err(format!(
-                        "result{ptr} is {}, StackStorm's is {want}; result {}",
-                        got.map(Value::to_string).unwrap_or("missing".into()),
-                        execution.result
-                    ));
-                }
-            }
-            Check::Re(ptr, re) => {
-                // Numbers (stdout parsed as JSON) are matched as written.
-                let got = execution.result.pointer(ptr).and_then(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                });
-                if !got
-                    .as_deref()
-                    .is_some_and(|s| Regex::new(re).unwrap().is_match(s))
-                {
-                    return Err(format!(
-                        "result{ptr} is {got:?}, StackStorm's matches /{re}/; result {}",
-                        execution.result
-                    ));
-                }
-            }
-            Check::File(path, re) => {
-                let text = std::fs::read_to_string(path).unwrap_or_default();
-                if !Regex::new(re).unwrap().is_match(&text) {
-                    return Err(format!(
-                        "{path} holds {text:?}, StackStorm's matches /{re}/"
-                    ));
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 fn present(t: &St2, program: &str) -> bool {
