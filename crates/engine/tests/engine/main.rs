@@ -12,6 +12,8 @@ mod pyenv;
 mod recovery;
 mod rerun;
 mod revisions;
+// The runner tests' loopback sshd, shared (its ssh config aliases are theirs).
+#[allow(dead_code)]
 #[path = "../../../runner/tests/runner/sshd.rs"]
 mod sshd;
 mod st2;

@@ -91,7 +91,6 @@ pub struct St2 {
     pub engine: Engine,
     /// The engine's home; also holds scratch files of the cases.
     pub home: tempfile::TempDir,
-    pub root: PathBuf,
     /// The loopback sshd the remote actions' `localhost` reaches, when
     /// sshd is installed.
     pub sshd: Option<Sshd>,
@@ -150,7 +149,6 @@ impl St2 {
         Some(St2 {
             engine,
             home,
-            root,
             sshd,
             ssh_config,
             http,

@@ -550,6 +550,43 @@ async fn pause_and_resume_cascade_through_nested_workflows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subworkflow_paused_alone_pauses_its_idle_parent_and_its_resume_resumes_it() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let (e, _gate, fifo, mut rx) = outer_at_the_gate(&fx, &engine).await;
+    let inner = engine.descendants(&e.id, 1).await.unwrap().remove(0);
+    assert_eq!(
+        engine.pause(&inner.id).await.unwrap().status,
+        Status::Pausing
+    );
+    assert_eq!(
+        engine.execution(&e.id).await.unwrap().status,
+        Status::Running,
+        "the parent runs while its subworkflow is pausing"
+    );
+    // The gate finishes: the subworkflow pauses, and its parent, which has
+    // nothing else active, pauses too (StackStorm's semantics).
+    std::fs::write(&fifo, "go\n").unwrap();
+    wait_status(&mut rx, &inner.id, Status::Paused).await;
+    wait_status(&mut rx, &e.id, Status::Paused).await;
+    // Resuming the subworkflow resumes the parent.
+    engine.resume(&inner.id).await.unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceling_a_subworkflow_cancels_its_parent() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let (e, _gate, _fifo, _rx) = outer_at_the_gate(&fx, &engine).await;
+    let inner = engine.descendants(&e.id, 1).await.unwrap().remove(0);
+    engine.cancel(&inner.id).await.unwrap();
+    assert_eq!(finished(&engine, &inner.id).await.status, Status::Canceled);
+    assert_eq!(finished(&engine, &e.id).await.status, Status::Canceled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_bundled_example_workflow_succeeds() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
