@@ -28,6 +28,9 @@ use crate::sshd::Sshd;
 /// pack's Python environment included (a cold download cache in CI).
 pub const CASE_WAIT: Duration = Duration::from_secs(300);
 
+/// How many cases of one corpus test run at once.
+pub const AT_ONCE: usize = 6;
+
 /// True under CI (`CI=true`), where a missing prerequisite is a failure.
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
