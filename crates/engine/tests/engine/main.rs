@@ -17,6 +17,7 @@ mod revisions;
 #[path = "../../../runner/tests/runner/sshd.rs"]
 mod sshd;
 mod st2;
+mod st2_actions;
 mod st2_packs;
 mod st2_scenarios;
 mod st2_workflows;
