@@ -118,6 +118,46 @@ async fn control(t: &St2, what: &str, id: &str) -> Result<(), String> {
     r.map(|_| ()).map_err(|e| format!("{what} {id}: {e}"))
 }
 
+/// Scenarios where Stormdesk differs from StackStorm on purpose (the README
+/// lists them): scenario, StackStorm's outcome, Stormdesk's and why.
+pub const DIFFERENCES: &[(&str, &str, &str)] = &[
+    (
+        "cancellation",
+        "task1 runs to completion (succeeded) while the workflow is canceling",
+        "canceling the workflow cancels task1's action",
+    ),
+    (
+        "cancellation_cascade_down_to_subworkflow",
+        "both workflows stay canceling until the running action finishes",
+        "the action is canceled, both are canceled at once",
+    ),
+    (
+        "cancellation_cascade_up_from_subworkflow",
+        "both workflows stay canceling until the running action finishes",
+        "the action is canceled, both are canceled at once",
+    ),
+    (
+        "cancellation_cascade_up_to_workflow_with_other_subworkflow",
+        "all three stay canceling until the running actions finish",
+        "the actions are canceled, all three are canceled at once",
+    ),
+    (
+        "with_items_cancellation",
+        "the running items finish (succeeded)",
+        "the running items are canceled",
+    ),
+    (
+        "with_items_concurrency_cancellation",
+        "the running items finish (succeeded)",
+        "the running items are canceled",
+    ),
+    (
+        "task_delay_workflow_cancellation",
+        "task1 is a `delayed` execution, then `canceled`",
+        "task1 has no execution before its delay is over",
+    ),
+];
+
 /// One scenario of StackStorm's integration tests.
 pub struct Scenario {
     pub name: &'static str,

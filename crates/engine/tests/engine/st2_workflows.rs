@@ -559,6 +559,13 @@ async fn stackstorms_example_workflows_run_with_stackstorms_results() {
         "core.ask runs now: run the orquesta-ask workflows with StackStorm's results"
     );
 
+    for (name, _, _) in crate::st2_scenarios::DIFFERENCES {
+        assert!(
+            scenarios.iter().any(|s| s.name == *name),
+            "DIFFERENCES names {name}, which is not a scenario"
+        );
+    }
+
     // A few at a time: the suite shares two cores with other tests.
     let simple = futures::stream::iter(cases.iter().map(|c| run_case(&t, c)))
         .buffered(AT_ONCE)
