@@ -490,6 +490,8 @@ impl Engine {
                         catalog::entry_point_path(pack, action).as_deref(),
                         &resolved.declared,
                         self.st2_context(&id, &req.action, &pack.name, &context),
+                        pack,
+                        &catalog,
                     )?,
                     crate::workflow::Step::Start,
                 )),

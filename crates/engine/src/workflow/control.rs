@@ -127,5 +127,16 @@ pub(crate) async fn resume(engine: &Engine, id: &str) -> Result<Execution, Engin
             advance(engine, wf, Step::Resume).await;
         }
     }
+    // A resumed subworkflow resumes the workflows above it that paused
+    // (StackStorm's `handle_action_execution_resume`), level by level.
+    let mut parent = engine.execution(id).await?.parent;
+    while let Some(p) = parent {
+        let above = engine.execution(&p).await?;
+        if !matches!(above.status, Status::Paused | Status::Pausing) {
+            break;
+        }
+        advance(engine, &p, Step::Resume).await;
+        parent = above.parent;
+    }
     engine.execution(id).await
 }

@@ -28,9 +28,9 @@ impl KvEnv {
 }
 
 impl Env for KvEnv {
-    /// `system.<name>` reads the system scope, `user.<name>` the workflow
-    /// user's keys (stored as `<user>:<name>`); a bare name tries the user
-    /// scope, then the system scope.
+    /// As StackStorm's `st2kv` (`st2common/util/keyvalue.py`, `get_key`):
+    /// `system.<name>` reads the system scope; any other key is the workflow
+    /// user's (stored as `<user>:<key>`).
     fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let conn = guard
@@ -42,26 +42,24 @@ impl Env for KvEnv {
                 .ok()
             })
             .as_ref()?;
-        let user_key = |n: &str| match &self.user {
-            Some(u) => format!("{u}:{n}"),
-            None => n.to_string(),
-        };
-        let candidates: Vec<(KeyScope, String)> = if let Some(n) = key.strip_prefix("system.") {
-            vec![(KeyScope::System, n.to_string())]
-        } else if let Some(n) = key.strip_prefix("user.") {
-            vec![(KeyScope::User, user_key(n))]
+        let scope = if key.starts_with("system.") {
+            KeyScope::System
         } else {
-            vec![
-                (KeyScope::User, user_key(key)),
-                (KeyScope::System, key.to_string()),
-            ]
+            KeyScope::User
         };
+        let name = self.st2kv_name(key);
         let now = crate::keys::timestamp(chrono::Utc::now());
-        for (scope, name) in candidates {
-            if let Ok(Some(pair)) = crate::store::get_key(conn, &self.db, scope, &name, &now) {
-                return Some(Value::String(pair.masked(decrypt).value));
-            }
+        match crate::store::get_key(conn, &self.db, scope, &name, &now) {
+            Ok(Some(pair)) => Some(Value::String(pair.masked(decrypt).value)),
+            _ => None,
         }
-        None
+    }
+
+    fn st2kv_name(&self, key: &str) -> String {
+        match (key.strip_prefix("system."), &self.user) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(user)) => format!("{user}:{key}"),
+            (None, None) => key.to_string(),
+        }
     }
 }

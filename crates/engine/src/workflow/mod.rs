@@ -13,6 +13,7 @@
 //! lock while holding their own except through spawned tasks, so nested
 //! workflows cannot deadlock.
 
+mod contents;
 mod control;
 mod kv;
 mod launch;

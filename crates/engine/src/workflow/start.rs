@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use serde_json::{Map, Value};
-use stormdesk_workflow::{Conductor, RerunOptions, WorkflowSpec};
+use stormdesk_workflow::{Conductor, RerunOptions, WorkflowError, WorkflowSpec};
 
 use super::{advance, Run, Step};
 use crate::engine::{set_status, Engine};
@@ -13,12 +13,17 @@ use crate::model::Status;
 
 /// Reads and checks the workflow definition at `path` and creates its
 /// conductor with the action parameters that the workflow declares as input
-/// and StackStorm's workflow context (`ctx().st2`, `ctx().parent`).
+/// and StackStorm's workflow context (`ctx().st2`, `ctx().parent`). Besides
+/// Orquesta's inspection, StackStorm's check of the tasks' actions and
+/// inputs ([`super::contents`]) runs against `own` (the workflow's pack, at
+/// its revision) and `catalog`; every error of both is reported.
 pub(crate) fn prepare(
     action: &str,
     path: Option<&Path>,
     parameters: &Map<String, Value>,
     context: Map<String, Value>,
+    own: &crate::pack::Pack,
+    catalog: &crate::catalog::Catalog,
 ) -> Result<Conductor, EngineError> {
     let fail = |message: String| EngineError::Workflow {
         action: action.to_string(),
@@ -40,8 +45,24 @@ pub(crate) fn prepare(
         .filter(|(name, _)| spec.input.iter().any(|i| &i.name == *name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Conductor::with_context(spec, input, context)
-        .map_err(|e| fail(format!("{}: {e}", path.display())))
+    let contents = super::contents::inspect_contents(&spec, own, catalog);
+    let invalid = |errors| {
+        fail(format!(
+            "{}: {}",
+            path.display(),
+            WorkflowError::Inspection(errors)
+        ))
+    };
+    match Conductor::with_context(spec, input, context) {
+        Ok(conductor) if contents.is_empty() => Ok(conductor),
+        Ok(_) => Err(invalid(contents)),
+        Err(WorkflowError::Inspection(errors)) => {
+            let mut all = contents;
+            all.extend(errors);
+            Err(invalid(all))
+        }
+        Err(e) => Err(fail(format!("{}: {e}", path.display()))),
+    }
 }
 
 /// Marks the workflow running and starts conducting it (on its own task, so

@@ -58,6 +58,10 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
             .and_then(|l| l.execution.user().map(str::to_string))
     };
     let env = KvEnv::new(engine, user);
+    // A child's end that makes the workflow canceling (a task canceled)
+    // cancels the rest of it, as StackStorm's cascade does.
+    let from_child = matches!(step, Step::Result { .. });
+    let was_canceling = canceling(run.conductor.status());
     let requests = match step {
         Step::Start => run.conductor.start(&env),
         Step::Launch(requests) => requests,
@@ -123,7 +127,20 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
         }
     };
     launch_all(engine, id, &mut run, requests, &env).await;
+    let cascade = from_child && !was_canceling && canceling(run.conductor.status());
     settle(engine, id, run).await;
+    if cascade {
+        let (engine, id) = (engine.clone(), id.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = super::control::cancel(&engine, &id).await {
+                tracing::debug!(workflow = %id, error = %e, "cancel cascade");
+            }
+        });
+    }
+}
+
+fn canceling(status: WorkflowStatus) -> bool {
+    matches!(status, WorkflowStatus::Canceling | WorkflowStatus::Canceled)
 }
 
 /// Launches requests (delayed ones after their delay); a request that cannot
@@ -244,6 +261,23 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
             }
         }
         WorkflowStatus::Canceling | WorkflowStatus::Canceled => Status::Canceling,
+        // Every task still active is a paused subworkflow (one paused on its
+        // own): the workflow pauses too, as StackStorm's does when a task
+        // pauses and nothing else is active.
+        WorkflowStatus::Running
+            if run.delayed.is_empty() && run.pending.is_empty() && {
+                let children = run.active_children();
+                let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                !children.is_empty()
+                    && children.iter().all(|c| {
+                        live.get(c)
+                            .is_some_and(|l| l.execution.status == Status::Paused)
+                    })
+            } =>
+        {
+            run.conductor.request_pause();
+            Status::Paused
+        }
         _ => Status::Running,
     };
     drop(run);

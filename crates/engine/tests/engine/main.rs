@@ -16,4 +16,13 @@ mod pyenv;
 mod recovery;
 mod rerun;
 mod revisions;
+// The runner tests' loopback sshd, shared (its ssh config aliases are theirs).
+#[allow(dead_code)]
+#[path = "../../../runner/tests/runner/sshd.rs"]
+mod sshd;
+mod st2;
+mod st2_actions;
+mod st2_packs;
+mod st2_scenarios;
+mod st2_workflows;
 mod workflows;

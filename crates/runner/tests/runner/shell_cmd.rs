@@ -181,20 +181,6 @@ fn commands_run_in_bash_as_stackstorms_local_runner_does() {
 }
 
 #[test]
-fn an_entry_point_on_a_command_action_is_ignored_as_in_stackstorm() {
-    let mut req = request("local-shell-cmd", json!({"cmd": "echo ran"}));
-    req.entry_point = Some("/nonexistent/x.sh".into());
-    let (outcome, _) = run_lib(&req);
-    assert_eq!(
-        outcome.status,
-        RunnerStatus::Succeeded,
-        "{:?}",
-        outcome.result
-    );
-    assert_eq!(outcome.result["stdout"], "ran");
-}
-
-#[test]
 fn a_secret_in_the_command_line_is_not_shown_in_ps() {
     let mut req = request(
         "local-shell-cmd",

@@ -338,10 +338,13 @@ class Run:
         steps = sorted(self.case.get("steps") or [], key=lambda s: s["after"])
         applied = []
         try:
+            # StackStorm's workflows.request: a workflow already completed when
+            # its conductor is made (input or vars failed to render) is not
+            # requested, so its output is never rendered.
             if self.conductor.get_workflow_status() not in COMPLETED:
                 self.conductor.request_workflow_status(statuses.RUNNING)
-            self.request_next_tasks()
-            self.update_execution_records()
+                self.request_next_tasks()
+                self.update_execution_records()
             limit = self.case.get("max_requests", 500)
             while True:
                 while steps and steps[0]["after"] <= len(self.trace):
