@@ -31,6 +31,10 @@ pub struct Sshd {
     pub config: PathBuf,
     /// The accepted client key.
     pub key: PathBuf,
+    /// The login name the server accepts (the engine's tests, which share
+    /// this file, write it into ssh client configs).
+    #[allow(dead_code)]
+    pub user: String,
     child: Child,
 }
 
@@ -199,6 +203,7 @@ impl Sshd {
             dir,
             port,
             config,
+            user,
             child,
         }
     }
