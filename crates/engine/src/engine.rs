@@ -63,6 +63,9 @@ pub struct EngineOptions {
     pub max_live_per_root: Option<usize>,
     /// How Python environments are built (interpreter, cache, limit).
     pub pyenv: crate::pyenv::PyEnvOptions,
+    /// How long one minute of an Inquiry's `ttl` lasts (default 60 s);
+    /// tests shorten it to see Inquiries expire.
+    pub inquiry_ttl_unit: Option<Duration>,
 }
 
 /// Default of [`EngineOptions::max_depth`].
@@ -101,6 +104,10 @@ pub(crate) struct Inner {
     pub live: Mutex<HashMap<String, Live>>,
     pub worktrees: Worktrees,
     pub workflows: crate::workflow::Workflows,
+    /// The ActionChains this engine is running.
+    pub chains: crate::chain::Chains,
+    /// One minute of an Inquiry's ttl.
+    pub inquiry_ttl_unit: Duration,
     /// The worktree each running execution uses, kept from pruning until it completes.
     pub leases: Mutex<HashMap<String, WorktreeLease>>,
     pub pyenvs: crate::pyenv::PyEnvs,
@@ -188,6 +195,8 @@ impl Engine {
             live: Mutex::new(HashMap::new()),
             worktrees,
             workflows: crate::workflow::Workflows::new(opts.completion),
+            chains: crate::chain::Chains::default(),
+            inquiry_ttl_unit: opts.inquiry_ttl_unit.unwrap_or(Duration::from_secs(60)),
             leases: Mutex::new(HashMap::new()),
             pyenvs,
             pyenv_leases: Mutex::new(HashMap::new()),
@@ -209,8 +218,8 @@ impl Engine {
         if opts.advertise {
             reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
         }
-        let workflows = reconcile::at_start(&engine).await?;
-        crate::workflow::recover(&engine, workflows).await?;
+        let in_process = reconcile::at_start(&engine).await?;
+        crate::nesting::recover(&engine, in_process).await?;
         if let crate::workflow::CompletionMode::Poll(every) = opts.completion {
             crate::workflow::spawn_tracker(&engine, every);
         }
@@ -298,7 +307,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = catalog;
     }
 
-    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
         self.inner.catalog.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -444,6 +453,17 @@ impl Engine {
             } else {
                 None
             };
+            // A chain file is read and inspected before anything is recorded.
+            let chain = if action.runner_type == crate::chain::CHAIN_RUNNER {
+                Some(crate::chain::prepare(
+                    &catalog,
+                    lease.as_ref().map(|l| l.checkout()),
+                    &req.action,
+                    catalog::entry_point_path(pack, action).as_deref(),
+                )?)
+            } else {
+                None
+            };
             let request = stormdesk_runner::protocol::RunnerRequest {
                 execution_id: String::new(),
                 runner_type: action.runner_type.clone(),
@@ -477,12 +497,13 @@ impl Engine {
                 masked,
                 secrets,
                 commit,
-                conductor,
+                (conductor, chain),
                 pack.name.clone(),
                 embedded,
             )
         };
-        let (mut request, parameters, secrets, commit, conductor, pack_name, embedded) = prepared;
+        let (mut request, parameters, secrets, commit, (conductor, chain), pack_name, embedded) =
+            prepared;
         let python_env = match (&request.pack_dir, request.runner_type.as_str()) {
             (Some(dir), crate::python_envs::PYTHON_RUNNER) => Some(
                 self.python_env_for_run(&pack_name, dir, content_version.as_deref())
@@ -611,6 +632,22 @@ impl Engine {
             crate::workflow::begin(self, &id, run);
             return self.execution(&id).await;
         }
+        if let Some(spec) = chain {
+            let pin = content_version.as_ref().and(commit);
+            crate::chain::begin(self, &id, spec, &request, pack_name, pin);
+            return self.execution(&id).await;
+        }
+        match request.runner_type.as_str() {
+            crate::inquiry::INQUIRY_RUNNER => {
+                crate::inquiry::begin(self, &id, &request.runner_parameters).await?;
+                return self.execution(&id).await;
+            }
+            crate::announcement::ANNOUNCEMENT_RUNNER => {
+                crate::announcement::run(self, &id, &request).await?;
+                return self.execution(&id).await;
+            }
+            _ => {}
+        }
         if let Err(e) = launch::spawn(self, request).await {
             let message = e.to_string();
             self.finish(&id, Status::Failed, serde_json::json!({ "error": message }))
@@ -732,6 +769,9 @@ impl Engine {
     pub async fn cancel(&self, id: &str) -> Result<Execution, EngineError> {
         if self.inner.workflows.get(id).is_some() {
             return crate::workflow::cancel(self, id).await;
+        }
+        if self.inner.chains.get(id).is_some() {
+            return crate::chain::cancel(self, id).await;
         }
         self.cancel_action(id).await
     }
@@ -982,7 +1022,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        crate::workflow::child_completed(self, &execution);
+        crate::nesting::child_completed(self, &execution);
         Ok(Some(execution))
     }
 }

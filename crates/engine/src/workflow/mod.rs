@@ -33,6 +33,7 @@ use stormdesk_workflow::{TaskKey, TaskStatus};
 use crate::model::{Execution, Status};
 
 pub(crate) use control::{cancel, pause, resume};
+pub(crate) use launch::truncate_parents;
 pub(crate) use recover::recover;
 pub(crate) use run::Run;
 pub(crate) use start::{begin, prepare};
@@ -141,17 +142,23 @@ pub(crate) fn child_completed(engine: &crate::Engine, execution: &Execution) {
     if engine.inner.workflows.mode != CompletionMode::Push {
         return;
     }
-    let Some(key) = task_key(&execution.context) else {
+    let Some(step) = result_step(execution) else {
         return;
     };
-    let step = Step::Result {
+    let engine = engine.clone();
+    tokio::spawn(async move { advance(&engine, &parent, step).await });
+}
+
+/// The step that feeds a completed task execution to its workflow; `None`
+/// when the execution is not a workflow task.
+pub(crate) fn result_step(execution: &Execution) -> Option<Step> {
+    let key = task_key(&execution.context)?;
+    Some(Step::Result {
         child: execution.id.clone(),
         result: stormdesk_workflow::TaskResult {
             key,
             status: task_status(execution.status),
             result: execution.result.clone(),
         },
-    };
-    let engine = engine.clone();
-    tokio::spawn(async move { advance(&engine, &parent, step).await });
+    })
 }

@@ -2,7 +2,7 @@
 //! asks for, save the state, settle the execution's status.
 
 use serde_json::json;
-use stormdesk_workflow::{TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowStatus};
+use stormdesk_workflow::{TaskHold, TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowStatus};
 use tokio::sync::MutexGuard;
 
 use super::kv::KvEnv;
@@ -28,6 +28,19 @@ pub(crate) enum Step {
     Cancel,
     /// Nothing new: re-evaluate the status (a child workflow paused).
     Recheck,
+    /// A child reported a status before it completes: an Inquiry waits for
+    /// its answer (`pending`), a child workflow paused (`paused`).
+    Held {
+        child: String,
+        key: TaskKey,
+        hold: TaskHold,
+    },
+    /// A held child runs again: the workflow resumes too, as StackStorm's
+    /// `handle_action_execution_resume` resumes the parent workflow.
+    ChildResumed {
+        child: String,
+        key: TaskKey,
+    },
     /// After a restart: launch what was issued but not started.
     Relaunch,
 }
@@ -111,6 +124,28 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
             more
         }
         Step::Recheck => vec![],
+        Step::Held { child, key, hold } => {
+            if !run.active.iter().any(|(k, c)| *k == key && *c == child) {
+                return;
+            }
+            run.conductor.on_task_held(&key, hold, &env);
+            vec![]
+        }
+        Step::ChildResumed { child, key } => {
+            if !run.active.iter().any(|(k, c)| *k == key && *c == child) {
+                return;
+            }
+            let mut held = vec![];
+            if matches!(
+                run.conductor.status(),
+                WorkflowStatus::Pausing | WorkflowStatus::Paused
+            ) {
+                held = std::mem::take(&mut run.pending);
+                held.extend(run.conductor.request_resume(&env));
+            }
+            held.extend(run.conductor.on_task_resumed(&key, &env));
+            held
+        }
         Step::Relaunch => {
             let delayed: Vec<TaskRequest> = run.delayed.clone();
             for req in &delayed {
@@ -228,9 +263,10 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
             let children = run.active_children();
             let all_paused = {
                 let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                // An Inquiry waiting for its answer counts as paused.
                 children.iter().all(|c| {
                     live.get(c)
-                        .map(|l| l.execution.status == Status::Paused)
+                        .map(|l| matches!(l.execution.status, Status::Paused | Status::Pending))
                         .unwrap_or(false)
                 })
             };
@@ -250,22 +286,23 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
             Some(entry)
                 if entry.execution.status != want && !entry.execution.status.is_completed() =>
             {
+                let before = entry.execution.status;
                 set_status(&mut entry.execution, want);
-                Some(entry.execution.clone())
+                Some((before, entry.execution.clone()))
             }
             _ => None,
         }
     };
-    if let Some(execution) = changed {
+    if let Some((before, execution)) = changed {
         if let Err(e) = engine.persist_soon(&execution, false) {
             tracing::error!(workflow = %id, error = %e, "workflow status not saved");
         }
-        // A paused child may complete its parent's pausing.
+        // A paused child pauses its task in the parent (and may complete
+        // the parent's pausing); one that runs again resumes it.
         if want == Status::Paused {
-            if let Some(parent) = execution.parent {
-                let engine = engine.clone();
-                tokio::spawn(async move { advance(&engine, &parent, Step::Recheck).await });
-            }
+            crate::nesting::child_held(engine, &execution, TaskHold::Paused);
+        } else if want == Status::Running && matches!(before, Status::Paused | Status::Pausing) {
+            crate::nesting::child_resumed(engine, &execution);
         }
     }
 }
