@@ -422,8 +422,12 @@ impl Engine {
                 &RenderContext {
                     config: config.clone(),
                     action_context: self.action_context(&pack.name, &context),
-                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::new(
+                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::for_user(
                         self.inner.paths.db(),
+                        context
+                            .get("user")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     ))),
                 },
             )?;

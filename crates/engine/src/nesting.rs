@@ -125,6 +125,7 @@ pub(crate) async fn recover(
             }
         }
     }
+    crate::inquiry::register(engine, &inquiries);
     let chains = crate::chain::register(engine, chains).await?;
     crate::workflow::recover(engine, workflows).await?;
     crate::chain::catch_up(engine, chains).await;

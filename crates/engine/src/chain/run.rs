@@ -32,6 +32,9 @@ pub(crate) struct Current {
     /// The child reported `pending` or `paused` and has not completed.
     #[serde(default)]
     pub held: Option<Status>,
+    /// The child's result when it reported `pending`.
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub held_result: Value,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]

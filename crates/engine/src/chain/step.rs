@@ -85,9 +85,16 @@ async fn advance_inner(engine: &Engine, id: &str, step: ChainStep) {
     settle(engine, id, guard, flow).await;
 }
 
-fn datastore(engine: &Engine) -> Arc<crate::params::datastore::KvStore> {
-    Arc::new(crate::params::datastore::KvStore::new(
+/// The datastore as the chain's user sees it.
+fn datastore(engine: &Engine, run: &ChainRun) -> Arc<crate::params::datastore::KvStore> {
+    let user = run
+        .parent_context
+        .get("user")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Arc::new(crate::params::datastore::KvStore::for_user(
         engine.inner.paths.db(),
+        user,
     ))
 }
 
@@ -98,7 +105,7 @@ fn action_context(run: &ChainRun) -> Value {
 /// Renders `vars` and runs the default link.
 async fn start(engine: &Engine, id: &str, run: &mut ChainRun) -> Flow {
     if !run.started {
-        let env = render::environment(Some(datastore(engine)));
+        let env = render::environment(Some(datastore(engine, run)));
         let ctx = render::vars_context(&run.parameters, &action_context(run));
         match render::render(&env, &run.spec.vars, &ctx, "chain variable", "") {
             Ok(vars) => run.vars = vars,
@@ -149,6 +156,7 @@ async fn go(engine: &Engine, id: &str, run: &mut ChainRun, mut next: Option<Stri
                     child,
                     created_at,
                     held: None,
+                    held_result: Value::Null,
                 });
                 return Flow::Wait;
             }
@@ -182,7 +190,7 @@ async fn launch(
             link.name, link.ref_, link.name, link.ref_
         )));
     }
-    let env = render::environment(Some(datastore(engine)));
+    let env = render::environment(Some(datastore(engine, run)));
     let ctx = render::params_context(
         &run.parameters,
         &run.results,
@@ -250,8 +258,18 @@ async fn link_done(
         status,
         result.clone(),
     );
+    if current.held == Some(Status::Pending) {
+        // StackStorm's resume keeps the result the link had when it went
+        // pending and puts the final one under `result` (`context_result[
+        // name]["result"] = ...`): `{{ task1.result.response.x }}`.
+        let mut seen = current.held_result.clone();
+        if let Value::Object(map) = &mut seen {
+            map.insert("result".into(), result.clone());
+            run.results.insert(link.name.clone(), seen);
+        }
+    }
     if !link.publish.is_empty() {
-        let env = render::environment(Some(datastore(engine)));
+        let env = render::environment(Some(datastore(engine, run)));
         let ctx = render::publish_context(
             &run.parameters,
             &link.name,
@@ -315,6 +333,9 @@ async fn held(engine: &Engine, run: &mut ChainRun, child: &str, status: Status) 
         .await
         .map(|e| e.result)
         .unwrap_or(Value::Null);
+    if let Some(current) = run.current.as_mut() {
+        current.held_result = result.clone();
+    }
     if run
         .tasks
         .last()
@@ -470,6 +491,7 @@ async fn relaunch(engine: &Engine, id: &str, run: &mut ChainRun, children: Vec<E
                 child: child.id.clone(),
                 created_at: child.start_timestamp.clone(),
                 held: None,
+                held_result: Value::Null,
             });
             if child.status.is_completed() {
                 return link_done(engine, id, run, child.status, child.result.clone()).await;

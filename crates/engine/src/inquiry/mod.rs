@@ -195,27 +195,31 @@ async fn expire(engine: &Engine, id: &str) {
     }
 }
 
-/// After a restart: pending Inquiries are live again and expire on time.
+/// After a restart, first: pending Inquiries are live again (so a parent
+/// workflow catching up sees them pending).
+pub(crate) fn register(engine: &Engine, inquiries: &[Execution]) {
+    let mut live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+    for e in inquiries {
+        live.insert(
+            e.id.clone(),
+            Live {
+                execution: e.clone(),
+                token: String::new(),
+                action_token_hash: None,
+                runner_pid: None,
+                child_pid: None,
+                control: None,
+                adopted: false,
+                finishing: false,
+            },
+        );
+    }
+}
+
+/// After a restart, once parents are back: pending Inquiries expire on
+/// time; one stopped before it went pending asks again.
 pub(crate) fn recover(engine: &Engine, inquiries: Vec<Execution>) {
     for e in inquiries {
-        engine
-            .inner
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(
-                e.id.clone(),
-                Live {
-                    execution: e.clone(),
-                    token: String::new(),
-                    action_token_hash: None,
-                    runner_pid: None,
-                    child_pid: None,
-                    control: None,
-                    adopted: false,
-                    finishing: false,
-                },
-            );
         if e.status == Status::Pending {
             tracing::info!(execution = %e.id, "inquiry still pending after restart");
             arm_expiry(engine, &e);

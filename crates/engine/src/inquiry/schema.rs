@@ -174,10 +174,8 @@ fn assign_defaults(instance: &mut Value, schema: &Value, depth: usize) -> Result
     for (name, property) in properties {
         if let Some(default) = property.get("default") {
             match instance {
-                Value::Object(map) => {
-                    if map.get(name).is_none_or(Value::is_null) {
-                        map.insert(name.clone(), default.clone());
-                    }
+                Value::Object(map) if map.get(name).is_none_or(Value::is_null) => {
+                    map.insert(name.clone(), default.clone());
                 }
                 Value::Array(items) => {
                     for item in items.iter_mut() {

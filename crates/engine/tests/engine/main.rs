@@ -1,8 +1,10 @@
 //! Engine integration tests: real runner processes, real SQLite files, a real listener.
 
 mod api;
+mod chains;
 mod common;
 mod gitpack;
+mod inquiries;
 mod keys;
 mod lifecycle;
 mod limits;
