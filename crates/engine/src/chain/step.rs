@@ -326,6 +326,13 @@ async fn held(engine: &Engine, run: &mut ChainRun, child: &str, status: Status) 
     if run.phase == Phase::Canceling || current.held == Some(status) {
         return Flow::Wait;
     }
+    let hold = match status {
+        Status::Pending => stormdesk_workflow::TaskHold::Pending,
+        _ => stormdesk_workflow::TaskHold::Paused,
+    };
+    if !crate::workflow::still_held(engine, child, hold) {
+        return Flow::Wait;
+    }
     current.held = Some(status);
     let (link, created_at) = (current.link.clone(), current.created_at.clone());
     let result = engine

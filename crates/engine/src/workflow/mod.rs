@@ -133,6 +133,21 @@ pub(crate) fn task_status(status: Status) -> TaskStatus {
     }
 }
 
+/// Whether `child` still has the status of `hold` (a late notification of
+/// a child that has since moved on is ignored).
+pub(crate) fn still_held(
+    engine: &crate::Engine,
+    child: &str,
+    hold: stormdesk_workflow::TaskHold,
+) -> bool {
+    let want = match hold {
+        stormdesk_workflow::TaskHold::Pending => Status::Pending,
+        stormdesk_workflow::TaskHold::Paused => Status::Paused,
+    };
+    let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+    live.get(child).is_some_and(|l| l.execution.status == want)
+}
+
 /// Called when any execution completes: with push completion, a child of a
 /// workflow advances its parent at once (on a task of its own, never inline).
 pub(crate) fn child_completed(engine: &crate::Engine, execution: &Execution) {

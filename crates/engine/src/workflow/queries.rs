@@ -11,7 +11,9 @@ impl Engine {
     /// Pauses a workflow (or an ActionChain) and, through it, every
     /// running child workflow.
     pub async fn pause(&self, id: &str) -> Result<Execution, EngineError> {
-        if self.inner.chains.get(id).is_some() {
+        if self.inner.chains.get(id).is_some()
+            || self.execution(id).await?.runner_name() == crate::chain::CHAIN_RUNNER
+        {
             return crate::chain::pause(self, id).await;
         }
         super::pause(self, id).await
@@ -19,7 +21,9 @@ impl Engine {
 
     /// Resumes a paused workflow (or ActionChain) and its paused child workflows.
     pub async fn resume(&self, id: &str) -> Result<Execution, EngineError> {
-        if self.inner.chains.get(id).is_some() {
+        if self.inner.chains.get(id).is_some()
+            || self.execution(id).await?.runner_name() == crate::chain::CHAIN_RUNNER
+        {
             return crate::chain::resume(self, id).await;
         }
         super::resume(self, id).await

@@ -83,7 +83,24 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
                 // Already fed (push and a recovery both saw it), or not ours.
                 None => return,
             }
-            run.conductor.on_task_result(result, &env)
+            // A child workflow that paused and then completed before its
+            // resume reached us: it runs again first, or Orquesta would
+            // ignore the completion of a paused task.
+            let mut requests = vec![];
+            if run.conductor.task_hold(&result.key) == Some(TaskHold::Paused)
+                && result.status != TaskStatus::Canceled
+            {
+                if matches!(
+                    run.conductor.status(),
+                    WorkflowStatus::Pausing | WorkflowStatus::Paused
+                ) {
+                    requests = std::mem::take(&mut run.pending);
+                    requests.extend(run.conductor.request_resume(&env));
+                }
+                requests.extend(run.conductor.on_task_resumed(&result.key, &env));
+            }
+            requests.extend(run.conductor.on_task_result(result, &env));
+            requests
         }
         Step::Delayed { key, attempt } => {
             let Some(i) = run
@@ -126,6 +143,11 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
         Step::Recheck => vec![],
         Step::Held { child, key, hold } => {
             if !run.active.iter().any(|(k, c)| *k == key && *c == child) {
+                return;
+            }
+            // A hold that arrives after the child moved on (answered,
+            // resumed) is stale.
+            if !super::still_held(engine, &child, hold) {
                 return;
             }
             run.conductor.on_task_held(&key, hold, &env);
@@ -259,7 +281,11 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
         return;
     }
     let want = match status {
-        WorkflowStatus::Pausing | WorkflowStatus::Paused => {
+        // Paused once the conductor is: a child that paused (or an Inquiry
+        // waiting) reaches it as a held task, so its own status says when
+        // nothing runs any more.
+        WorkflowStatus::Pausing => Status::Pausing,
+        WorkflowStatus::Paused => {
             let children = run.active_children();
             let all_paused = {
                 let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());

@@ -65,6 +65,14 @@ output:
 "#,
     );
     write(
+        &dir.join("actions/wraps_chain.yaml"),
+        "name: wraps_chain\nrunner_type: orquesta\nentry_point: workflows/wraps_chain.yaml\n",
+    );
+    write(
+        &dir.join("actions/workflows/wraps_chain.yaml"),
+        "version: 1.0\ntasks:\n  ask_in_chain:\n    action: examples.chain-test-inquiry\n    next:\n      - when: <% succeeded() %>\n        do: after\n  after:\n    action: core.echo message=\"done\"\n",
+    );
+    write(
         &dir.join("actions/for_alice.yaml"),
         "name: for_alice\nrunner_type: inquirer\nparameters:\n  users: {default: [alice]}\n  roles: {default: [approvers]}\n  route: {default: ops}\n",
     );
@@ -458,4 +466,41 @@ async fn announcements_go_out_on_the_bus_with_their_route() {
     let done = finished(&engine, &e.id).await;
     assert_eq!(done.status, Status::Succeeded);
     assert_eq!(done.result, json!({"message": {"text": "deploy done"}}));
+}
+
+/// An Inquiry in a chain that is a workflow's task: the chain pauses, and
+/// (as StackStorm's inquirer asks the root to pause) the workflow with it;
+/// the answer resumes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inquiry_in_a_chain_in_a_workflow_pauses_and_resumes_every_level() {
+    let fx = Fixture::new();
+    ask_pack(&fx);
+    let Some(opts) = examples_options(&fx) else {
+        return;
+    };
+    let engine = Engine::start(opts).await.unwrap();
+    let wf = engine
+        .run(RunRequest::new("q.wraps_chain", Map::new()))
+        .await
+        .unwrap();
+    wait_root(&engine, &wf.id, Status::Paused).await;
+    let ask = pending_task(&engine, &wf.id, "task1").await;
+    let chain = engine
+        .execution(ask.parent.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(chain.status, Status::Paused);
+    assert_eq!(chain.result["tasks"][0]["state"], json!("pending"));
+    engine
+        .respond_inquiry(&ask.id, json!({"secondfactor": "abc"}), "me")
+        .await
+        .unwrap();
+    let done = finished(&engine, &wf.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    let chain = engine.execution(&chain.id).await.unwrap();
+    assert_eq!(chain.status, Status::Succeeded, "{}", chain.result);
+    assert_eq!(
+        chain.result["tasks"][1]["result"]["stdout"],
+        json!("We can now authenticate to foo service with abc")
+    );
 }

@@ -67,6 +67,19 @@ impl Conductor {
         self.after_event(env);
     }
 
+    /// Whether the task of `key` is held (its latest status is `pending` or
+    /// `paused`). A held `paused` task must run again
+    /// ([`Conductor::on_task_resumed`]) before its result counts: Orquesta's
+    /// status machine ignores a completion while a task is paused.
+    pub fn task_hold(&self, key: &TaskKey) -> Option<TaskHold> {
+        let node = self.graph.node(&key.task)?;
+        match self.state.entry(node, key.route)?.status {
+            St::Pending => Some(TaskHold::Pending),
+            St::Paused => Some(TaskHold::Paused),
+            _ => None,
+        }
+    }
+
     /// A held execution runs again (a paused child workflow resumed): the
     /// task and the workflow go back to running, as StackStorm's
     /// `resume_task_execution` and `resume_workflow_execution` do. As there,
