@@ -220,6 +220,31 @@ impl Client {
             .into_json()?)
     }
 
+    /// `GET /v1/inquiries?limit=`.
+    pub fn inquiries(&self, limit: u32) -> anyhow::Result<Vec<stormdesk_engine::inquiry::Inquiry>> {
+        Ok(self
+            .send("GET", &format!("/v1/inquiries?limit={limit}"), None)?
+            .into_json()?)
+    }
+
+    /// `GET /v1/inquiries/{id}`.
+    pub fn inquiry(&self, id: &str) -> anyhow::Result<stormdesk_engine::inquiry::Inquiry> {
+        Ok(self
+            .send("GET", &format!("/v1/inquiries/{id}"), None)?
+            .into_json()?)
+    }
+
+    /// `PUT /v1/inquiries/{id}` `{"response": ...}`: `{"id", "response"}`.
+    pub fn respond(&self, id: &str, response: Value) -> anyhow::Result<Value> {
+        Ok(self
+            .send(
+                "PUT",
+                &format!("/v1/inquiries/{id}"),
+                Some(serde_json::json!({"id": id, "response": response})),
+            )?
+            .into_json()?)
+    }
+
     /// `DELETE /v1/executions/{id}`: the execution, or StackStorm's message
     /// when it had already completed.
     pub fn cancel(&self, id: &str) -> anyhow::Result<Value> {

@@ -43,6 +43,9 @@ enum Command {
     /// List and inspect actions.
     #[command(subcommand)]
     Action(cmd::catalog::ActionCmd),
+    /// Inquiries (`core.ask`): list, show and answer what workflows ask.
+    #[command(subcommand)]
+    Inquiry(cmd::inquiry::InquiryCmd),
     /// The key-value datastore: set, get, list and delete keys.
     #[command(subcommand)]
     Key(cmd::key::KeyCmd),
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Command::Execution(c) => cmd::execution::run(&ctx, c),
         Command::Action(c) => cmd::catalog::action(&ctx, c),
         Command::Key(c) => cmd::key::run(&ctx, c),
+        Command::Inquiry(c) => cmd::inquiry::run(&ctx, c),
         Command::Pack(c) => cmd::pack::run(&ctx, c),
         Command::Serve(args) => cmd::serve::run(&ctx, args),
         Command::Runner => unreachable!("handled above"),

@@ -68,6 +68,9 @@ pub struct EngineOptions {
     /// `truncated`). Default `STORMDESK_MAX_OUTPUT_BYTES`, else
     /// [`stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES`] (8 MiB).
     pub max_output_bytes: Option<u64>,
+    /// How long one minute of an Inquiry's `ttl` lasts (default 60 s);
+    /// tests shorten it to see Inquiries expire.
+    pub inquiry_ttl_unit: Option<Duration>,
 }
 
 /// Default of [`EngineOptions::max_depth`].
@@ -108,6 +111,10 @@ pub(crate) struct Inner {
     pub live: Mutex<HashMap<String, Live>>,
     pub worktrees: Worktrees,
     pub workflows: crate::workflow::Workflows,
+    /// The ActionChains this engine is running.
+    pub chains: crate::chain::Chains,
+    /// One minute of an Inquiry's ttl.
+    pub inquiry_ttl_unit: Duration,
     /// The worktree each running execution uses, kept from pruning until it completes.
     pub leases: Mutex<HashMap<String, WorktreeLease>>,
     pub pyenvs: crate::pyenv::PyEnvs,
@@ -205,6 +212,8 @@ impl Engine {
             live: Mutex::new(HashMap::new()),
             worktrees,
             workflows: crate::workflow::Workflows::new(opts.completion),
+            chains: crate::chain::Chains::default(),
+            inquiry_ttl_unit: opts.inquiry_ttl_unit.unwrap_or(Duration::from_secs(60)),
             leases: Mutex::new(HashMap::new()),
             pyenvs,
             pyenv_leases: Mutex::new(HashMap::new()),
@@ -226,8 +235,8 @@ impl Engine {
         if opts.advertise {
             reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
         }
-        let workflows = reconcile::at_start(&engine).await?;
-        crate::workflow::recover(&engine, workflows).await?;
+        let in_process = reconcile::at_start(&engine).await?;
+        crate::nesting::recover(&engine, in_process).await?;
         if let crate::workflow::CompletionMode::Poll(every) = opts.completion {
             crate::workflow::spawn_tracker(&engine, every);
         }
@@ -315,7 +324,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = catalog;
     }
 
-    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
         self.inner.catalog.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -443,8 +452,12 @@ impl Engine {
                 &RenderContext {
                     config: config.clone(),
                     action_context: self.action_context(&pack.name, &context),
-                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::new(
+                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::for_user(
                         self.inner.paths.db(),
+                        context
+                            .get("user")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     ))),
                 },
             )?;
@@ -497,6 +510,17 @@ impl Engine {
                 )),
                 None => None,
             };
+            // A chain file is read and inspected before anything is recorded.
+            let chain = if action.runner_type == crate::chain::CHAIN_RUNNER {
+                Some(crate::chain::prepare(
+                    &catalog,
+                    lease.as_ref().map(|l| l.checkout()),
+                    &req.action,
+                    catalog::entry_point_path(pack, action).as_deref(),
+                )?)
+            } else {
+                None
+            };
             let request = stormdesk_runner::protocol::RunnerRequest {
                 execution_id: String::new(),
                 runner_type: action.runner_type.clone(),
@@ -531,12 +555,13 @@ impl Engine {
                 masked,
                 secrets,
                 commit,
-                conductor,
+                (conductor, chain),
                 pack.name.clone(),
                 embedded,
             )
         };
-        let (mut request, parameters, secrets, commit, conductor, pack_name, embedded) = prepared;
+        let (mut request, parameters, secrets, commit, (conductor, chain), pack_name, embedded) =
+            prepared;
         let python_env = match (&request.pack_dir, request.runner_type.as_str()) {
             (Some(dir), crate::python_envs::PYTHON_RUNNER) => Some(
                 self.python_env_for_run(&pack_name, dir, content_version.as_deref())
@@ -674,6 +699,22 @@ impl Engine {
             let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
             crate::workflow::begin(self, &id, run, first);
             return self.execution(&id).await;
+        }
+        if let Some(spec) = chain {
+            let pin = content_version.as_ref().and(commit);
+            crate::chain::begin(self, &id, spec, &request, pack_name, pin);
+            return self.execution(&id).await;
+        }
+        match request.runner_type.as_str() {
+            crate::inquiry::INQUIRY_RUNNER => {
+                crate::inquiry::begin(self, &id, &request.runner_parameters).await?;
+                return self.execution(&id).await;
+            }
+            crate::announcement::ANNOUNCEMENT_RUNNER => {
+                crate::announcement::run(self, &id, &request).await?;
+                return self.execution(&id).await;
+            }
+            _ => {}
         }
         if let Err(e) = launch::spawn(self, request).await {
             let message = e.to_string();
@@ -844,6 +885,9 @@ impl Engine {
     pub async fn cancel(&self, id: &str) -> Result<Execution, EngineError> {
         if self.inner.workflows.get(id).is_some() {
             return crate::workflow::cancel(self, id).await;
+        }
+        if self.inner.chains.get(id).is_some() {
+            return crate::chain::cancel(self, id).await;
         }
         self.cancel_action(id).await
     }
@@ -1130,7 +1174,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        crate::workflow::child_completed(self, &execution);
+        crate::nesting::child_completed(self, &execution);
         Ok(Some(execution))
     }
 }

@@ -7,20 +7,24 @@
 //! and `stormdesk serve` are thin faces over [`Engine`]. It does not run actions
 //! itself; each runs in a `stormdesk-runner` process (crate `stormdesk-runner`).
 
+mod announcement;
 pub mod api;
 pub mod auth;
 pub mod bundled;
 mod callbacks;
 pub mod catalog;
+pub mod chain;
 mod engine;
 pub mod error;
 pub mod events;
 pub mod git;
+pub mod inquiry;
 mod internal_runs;
 pub mod keys;
 mod launch;
 pub mod mask;
 pub mod model;
+mod nesting;
 pub mod pack;
 mod pack_revisions;
 pub mod params;

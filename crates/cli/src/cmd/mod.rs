@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod execution;
+pub mod inquiry;
 pub mod key;
 pub mod pack;
 pub mod run;

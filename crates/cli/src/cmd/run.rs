@@ -202,6 +202,7 @@ pub async fn follow_local(
                             tree.output(&output.execution_id, &output);
                         }
                     }
+                    Event::Announcement { .. } => {}
                 },
                 Err(_) => break engine.wait(&id).await.context("waiting for the execution")?,
             }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 mod claims;
 mod owner;
+mod inquiry;
 mod packs;
 mod pyenv;
 mod restart;

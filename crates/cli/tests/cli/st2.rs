@@ -138,6 +138,33 @@ tasks:
 "#,
     );
     action(
+        "ask.yaml",
+        "name: ask\nrunner_type: inquirer\nparameters:\n  schema:\n    default:\n      type: object\n      properties:\n        approved: {type: boolean, description: Go on?, required: true}\n",
+    );
+    action(
+        "asks.yaml",
+        "name: asks\nrunner_type: orquesta\nentry_point: workflows/asks.yaml\n",
+    );
+    action(
+        "workflows/asks.yaml",
+        r#"version: 1.0
+tasks:
+  ask:
+    action: st2t.ask
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - approved: <% result().response.approved %>
+        do: done
+  done:
+    action: st2t.echo
+    input:
+      msg: approved <% ctx().approved %>
+output:
+  - approved: <% ctx().approved %>
+"#,
+    );
+    action(
         "kv.yaml",
         "name: kv\nrunner_type: python-script\nentry_point: kv.py\nparameters:\n  name: {type: string, required: true}\n  value: {type: string, required: true}\n",
     );
@@ -448,6 +475,43 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     ));
     let children = children.as_array().cloned().unwrap_or_default();
     assert_eq!(children.len(), 1, "only the chosen task ran again: {rerun}");
+    // Inquiries: a workflow asks; `st2 inquiry` lists, shows and answers it.
+    let asks = st2.start(&["st2t.asks"]);
+    wait_for_id(&server.api, &server.token, &asks, "paused");
+    let inquiries = st2.json(&["inquiry", "list", "-j"]);
+    let iid = inquiries[0]["id"].as_str().unwrap().to_string();
+    let table = st2.ok(&["inquiry", "list"]);
+    assert!(table.contains(&iid), "{table}");
+    let inquiry = st2.json(&["inquiry", "get", &iid, "-j"]);
+    assert_eq!(
+        inquiry["schema"]["properties"]["approved"]["type"],
+        "boolean"
+    );
+    assert_eq!(inquiry["ttl"], 1440);
+    let refused = st2.run(&["inquiry", "respond", &iid, "-r", r#"{"approved": "maybe"}"#]);
+    let said = format!("{}{}", stdout(&refused), stderr(&refused));
+    assert!(
+        said.contains("did not pass schema validation"),
+        "an answer that does not match the schema: {said}"
+    );
+    let out = st2.ok(&["inquiry", "respond", &iid, "-r", r#"{"approved": true}"#]);
+    assert!(
+        out.contains(&format!("Response accepted for inquiry {iid}.")),
+        "{out}"
+    );
+    wait_for_id(&server.api, &server.token, &asks, "succeeded");
+    let done: Value = ureq::get(&format!("{}/v1/executions/{asks}", server.api))
+        .set("X-Auth-Token", &server.token)
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(done["result"]["output"]["approved"], true, "{done}");
+    // Answered, it is no longer an open Inquiry (400 from the API, which
+    // st2 reports as not found, as it does against StackStorm).
+    let gone = st2.run(&["inquiry", "get", &iid]);
+    let said = format!("{}{}", stdout(&gone), stderr(&gone));
+    assert!(said.contains("not found"), "{said}");
 
     // tail a nested workflow live: a child ticks until told to stop, then a
     // subworkflow's task prints once the tail is following.

@@ -15,6 +15,7 @@ mod auth;
 mod callback;
 mod catalog;
 mod executions;
+mod inquiries;
 mod keys;
 mod stream;
 
@@ -101,6 +102,11 @@ pub fn router(engine: Engine) -> Router {
             get(executions::attribute),
         )
         .route("/v1/executions/{id}/re_run", post(executions::re_run))
+        .route("/v1/inquiries", get(inquiries::list))
+        .route(
+            "/v1/inquiries/{id}",
+            get(inquiries::get).put(inquiries::respond),
+        )
         .route("/v1/keys", get(keys::list))
         .route(
             "/v1/keys/{name}",

@@ -54,7 +54,8 @@ pub(crate) async fn task(
 /// read back (JSON parsers stop at 128 levels). `root_id` names the top.
 const PARENT_CHAIN: usize = 8;
 
-fn truncate_parents(parent: &mut Map<String, Value>) {
+/// Cuts a `parent` chain to [`PARENT_CHAIN`] levels, naming the top in `root_id`.
+pub(crate) fn truncate_parents(parent: &mut Map<String, Value>) {
     // The top of the chain, wherever it is cut.
     let mut root = parent.get("execution_id").cloned();
     let mut at: &Map<String, Value> = parent;

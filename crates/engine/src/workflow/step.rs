@@ -2,7 +2,7 @@
 //! asks for, save the state, settle the execution's status.
 
 use serde_json::json;
-use stormdesk_workflow::{TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowStatus};
+use stormdesk_workflow::{TaskHold, TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowStatus};
 use tokio::sync::MutexGuard;
 
 use super::kv::KvEnv;
@@ -30,6 +30,19 @@ pub(crate) enum Step {
     Cancel,
     /// Nothing new: re-evaluate the status (a child workflow paused).
     Recheck,
+    /// A child reported a status before it completes: an Inquiry waits for
+    /// its answer (`pending`), a child workflow paused (`paused`).
+    Held {
+        child: String,
+        key: TaskKey,
+        hold: TaskHold,
+    },
+    /// A held child runs again: the workflow resumes too, as StackStorm's
+    /// `handle_action_execution_resume` resumes the parent workflow.
+    ChildResumed {
+        child: String,
+        key: TaskKey,
+    },
     /// After a restart: launch what was issued but not started.
     Relaunch,
 }
@@ -77,7 +90,24 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
                 // Already fed (push and a recovery both saw it), or not ours.
                 None => return,
             }
-            run.conductor.on_task_result(result, &env)
+            // A child workflow that paused and then completed before its
+            // resume reached us: it runs again first, or Orquesta would
+            // ignore the completion of a paused task.
+            let mut requests = vec![];
+            if run.conductor.task_hold(&result.key) == Some(TaskHold::Paused)
+                && result.status != TaskStatus::Canceled
+            {
+                if matches!(
+                    run.conductor.status(),
+                    WorkflowStatus::Pausing | WorkflowStatus::Paused
+                ) {
+                    requests = std::mem::take(&mut run.pending);
+                    requests.extend(run.conductor.request_resume(&env));
+                }
+                requests.extend(run.conductor.on_task_resumed(&result.key, &env));
+            }
+            requests.extend(run.conductor.on_task_result(result, &env));
+            requests
         }
         Step::Delayed { key, attempt } => {
             let Some(i) = run
@@ -118,6 +148,33 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
             more
         }
         Step::Recheck => vec![],
+        Step::Held { child, key, hold } => {
+            if !run.active.iter().any(|(k, c)| *k == key && *c == child) {
+                return;
+            }
+            // A hold that arrives after the child moved on (answered,
+            // resumed) is stale.
+            if !super::still_held(engine, &child, hold) {
+                return;
+            }
+            run.conductor.on_task_held(&key, hold, &env);
+            vec![]
+        }
+        Step::ChildResumed { child, key } => {
+            if !run.active.iter().any(|(k, c)| *k == key && *c == child) {
+                return;
+            }
+            let mut held = vec![];
+            if matches!(
+                run.conductor.status(),
+                WorkflowStatus::Pausing | WorkflowStatus::Paused
+            ) {
+                held = std::mem::take(&mut run.pending);
+                held.extend(run.conductor.request_resume(&env));
+            }
+            held.extend(run.conductor.on_task_resumed(&key, &env));
+            held
+        }
         Step::Relaunch => {
             let delayed: Vec<TaskRequest> = run.delayed.clone();
             for req in &delayed {
@@ -244,13 +301,18 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
         return;
     }
     let want = match status {
-        WorkflowStatus::Pausing | WorkflowStatus::Paused => {
+        // Paused once the conductor is: a child that paused (or an Inquiry
+        // waiting) reaches it as a held task, so its own status says when
+        // nothing runs any more.
+        WorkflowStatus::Pausing => Status::Pausing,
+        WorkflowStatus::Paused => {
             let children = run.active_children();
             let all_paused = {
                 let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                // An Inquiry waiting for its answer counts as paused.
                 children.iter().all(|c| {
                     live.get(c)
-                        .map(|l| l.execution.status == Status::Paused)
+                        .map(|l| matches!(l.execution.status, Status::Paused | Status::Pending))
                         .unwrap_or(false)
                 })
             };
@@ -287,22 +349,23 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
             Some(entry)
                 if entry.execution.status != want && !entry.execution.status.is_completed() =>
             {
+                let before = entry.execution.status;
                 set_status(&mut entry.execution, want);
-                Some(entry.execution.clone())
+                Some((before, entry.execution.clone()))
             }
             _ => None,
         }
     };
-    if let Some(execution) = changed {
+    if let Some((before, execution)) = changed {
         if let Err(e) = engine.persist_soon(&execution, false) {
             tracing::error!(workflow = %id, error = %e, "workflow status not saved");
         }
-        // A paused child may complete its parent's pausing.
+        // A paused child pauses its task in the parent (and may complete
+        // the parent's pausing); one that runs again resumes it.
         if want == Status::Paused {
-            if let Some(parent) = execution.parent {
-                let engine = engine.clone();
-                tokio::spawn(async move { advance(&engine, &parent, Step::Recheck).await });
-            }
+            crate::nesting::child_held(engine, &execution, TaskHold::Paused);
+        } else if want == Status::Running && matches!(before, Status::Paused | Status::Pausing) {
+            crate::nesting::child_resumed(engine, &execution);
         }
     }
 }

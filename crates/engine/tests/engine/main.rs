@@ -2,11 +2,13 @@
 
 mod api;
 mod claims;
+mod chains;
 mod common;
 mod disk;
 mod faults;
 mod fuzz;
 mod gitpack;
+mod inquiries;
 mod keys;
 mod lifecycle;
 mod limits;

@@ -14,6 +14,7 @@
 //! chosen tasks.
 
 mod active;
+mod hold;
 mod items;
 mod machines;
 mod next;
@@ -35,6 +36,7 @@ use crate::graph::Graph;
 use crate::inspect::{inspect_with, InspectionError};
 use crate::spec::{SpecError, WorkflowSpec};
 use active::Active;
+pub use hold::TaskHold;
 use machines::St;
 pub use rerun::{RerunError, RerunOptions};
 use state::State;
