@@ -6,6 +6,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod console;
 mod packs;
 mod pyenv;
 mod restart;
