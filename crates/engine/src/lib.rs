@@ -16,12 +16,13 @@ mod engine;
 pub mod error;
 pub mod events;
 pub mod git;
-mod internal_runs;
+pub mod internal_runs;
 pub mod keys;
 mod launch;
 pub mod mask;
 pub mod model;
 pub mod pack;
+mod pack_jobs;
 mod pack_revisions;
 pub mod params;
 pub mod paths;
@@ -47,4 +48,5 @@ pub use model::{
     Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
     OutputChunk, RunRequest, SortOrder, Status, Stream,
 };
+pub use pack_jobs::pack_source;
 pub use rerun::ReRun;
