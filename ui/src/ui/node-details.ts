@@ -7,7 +7,7 @@ import type { Backend } from '../lib/backend';
 import type { OutputHub } from '../lib/output-hub';
 import { copyText } from '../lib/save';
 import { formatDuration, formatTime, relative } from '../lib/time';
-import type { TreeModel, TreeNode } from '../lib/tree';
+import { FAILED, type TreeModel, type TreeNode } from '../lib/tree';
 import { actionRef, commitOf, isCompleted, isWorkflow, itemsCount, userOf, type Execution } from '../lib/types';
 import { append, clear, h } from './dom';
 import { icon, iconHtml, statusSymbol } from './icons';
@@ -178,7 +178,9 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
         panel.append(
           resultView(e, {
             onTask: (task) => {
-              const target = [...(node as TreeNode).children].reverse().find((c) => c.task === task);
+              // The task's failed execution (a with-items item, a retry), else its last.
+              const runs = (node as TreeNode).children.filter((c) => c.task === task);
+              const target = runs.find((c) => FAILED.has(c.status)) ?? runs[runs.length - 1];
               if (target) options.select(target);
             },
           }),
