@@ -80,7 +80,7 @@ async function start(root: HTMLElement): Promise<void> {
     lastHistory = hash;
     shownRoute = hash;
   });
-  const home = homeView(backend, cache);
+  const home = homeView(backend, cache, history.schemas);
   const packs = packsView(backend, hub, cache, () => void load());
   const catalog = catalogView((summary) => go(`#/action/${summary.ref}`));
 

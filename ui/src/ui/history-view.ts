@@ -8,7 +8,7 @@
 import { BackendError, type Backend } from '../lib/backend';
 import type { ExecutionCache } from '../lib/executions';
 import { formatDuration, formatTime, onZoneChange, relative } from '../lib/time';
-import { actionRef, commitOf, contentVersion, isCompleted, isWorkflow, STATUSES, taskName, userOf, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type Status } from '../lib/types';
+import { actionRef, commitOf, contentVersion, isCompleted, isWorkflow, STATUSES, taskName, userOf, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type ParamSpec, type Status } from '../lib/types';
 import { clear, h } from './dom';
 import { revisionText, statusBadge } from './execution-header';
 import { icon } from './icons';
@@ -25,6 +25,8 @@ export interface HistoryView {
   /** Reloads with the current filters (after missed events). */
   reload(): void;
   setCatalog(packs: PackSummary[], actions: ActionSummary[]): void;
+  /** Each action's own parameters, for the previews. */
+  readonly schemas: ReadonlyMap<string, Record<string, ParamSpec>>;
   update(execution: Execution): void;
   focusSearch(): void;
 }
@@ -56,9 +58,16 @@ export function matchesFilter(e: Execution, f: ExecutionFilter): boolean {
   return true;
 }
 
-/** `name=ops, count=3`: the parameters, short. */
-export function parameterPreview(parameters: Record<string, unknown> | undefined, max = 80): string {
+/**
+ * `name=ops, count=3`: the parameters an operator gave, short. With the
+ * action's schema (`declared`, as the action declares its parameters), only
+ * its own mutable ones; runner parameters, fixed commands and unset ones stay
+ * out (every declared parameter is passed, null when unset).
+ */
+export function parameterPreview(parameters: Record<string, unknown> | undefined, max = 80, declared?: Record<string, ParamSpec>): string {
   const text = Object.entries(parameters ?? {})
+    .filter(([k, v]) => v !== null && v !== undefined && k !== 'content_version')
+    .filter(([k]) => (declared ? declared[k] !== undefined && !declared[k]?.immutable : true))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(', ');
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
@@ -136,6 +145,8 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
   );
 
   let filter: ExecutionFilter = { roots_only: true };
+  /** Each action's own parameters (from the catalogue), for the preview. */
+  const schemas = new Map<string, Record<string, ParamSpec>>();
   let shownCount = 0;
   const byId = new Map<string, Row>();
   let token = 0;
@@ -209,7 +220,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
         )
       : null;
     const task = taskName(e);
-    const preview = parameterPreview(e.parameters);
+    const preview = parameterPreview(e.parameters, 80, schemas.get(actionRef(e)));
     return [
       h('td', { class: 'twisty-cell' }, twisty),
       h('td', {}, statusBadge(e.status)),
@@ -372,6 +383,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
 
   return {
     element,
+    schemas,
     load(text) {
       setFromQuery(text);
       reload();
@@ -384,6 +396,8 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
       pack.value = chosen;
       clear(actionList);
       actionList.append(...actions.map((a) => h('option', { value: a.ref })));
+      schemas.clear();
+      for (const a of actions) schemas.set(a.ref, a.parameters ?? {});
     },
     update(e) {
       const existing = byId.get(e.id);

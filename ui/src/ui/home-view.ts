@@ -5,7 +5,7 @@
 import { BackendError, type Backend } from '../lib/backend';
 import type { ExecutionCache } from '../lib/executions';
 import { formatDuration, formatTime, relative } from '../lib/time';
-import { actionRef, isCompleted, userOf, type Execution } from '../lib/types';
+import { actionRef, isCompleted, userOf, type Execution, type ParamSpec } from '../lib/types';
 import { clear, h } from './dom';
 import { statusBadge } from './execution-header';
 import { parameterPreview } from './history-view';
@@ -19,7 +19,7 @@ export interface HomeView {
   update(execution: Execution): void;
 }
 
-export function homeView(backend: Backend, cache: ExecutionCache): HomeView {
+export function homeView(backend: Backend, cache: ExecutionCache, schemas: ReadonlyMap<string, Record<string, ParamSpec>> = new Map()): HomeView {
   const running = h('tbody', {});
   const recent = h('tbody', {});
   const noneRunning = h('p', { class: 'muted' }, 'Nothing is running.');
@@ -59,7 +59,7 @@ export function homeView(backend: Backend, cache: ExecutionCache): HomeView {
       { 'data-run': e.id, 'data-status': e.status, class: 'run-row' },
       h('td', {}, statusBadge(e.status)),
       h('td', {}, h('a', { href: `#/execution/${e.id}`, class: 'history-action', title: actionRef(e) }, actionRef(e))),
-      h('td', { class: 'params-cell' }, h('code', {}, parameterPreview(e.parameters, 60))),
+      h('td', { class: 'params-cell' }, h('code', {}, parameterPreview(e.parameters, 60, schemas.get(actionRef(e))))),
       h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), h('span', { class: 'muted rel' }, relative(e.start_timestamp))),
       h('td', { 'data-took': '' }, seconds === null ? '' : formatDuration(seconds)),
       h('td', {}, userOf(e) ?? ''),
