@@ -48,6 +48,8 @@ export function executionView(
   hub: OutputHub,
   cache: ExecutionCache,
   onReRun: (execution: Execution) => void,
+  /** For benchmarks: called after each frame's tree update (events applied, ms spent). */
+  onFlush?: (applied: number, ms: number) => void,
 ): ExecutionView {
   let root: Execution | null = null;
   const members = new Set<string>();
@@ -79,6 +81,7 @@ export function executionView(
       showNode(node);
     },
     onApplied: (nodes) => applied(nodes),
+    onFlush,
   });
   const details = nodeDetails(backend, hub, tree.model, { select: (node) => select(node.key) });
   const treePane = h('section', { class: 'tree-pane', 'aria-label': 'Tasks' }, tree.element);

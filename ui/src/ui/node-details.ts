@@ -71,7 +71,8 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
   let root = false;
   let multi = false;
   const sourced = new Set<string>();
-  let overflow = 0;
+  /** Tasks below the node whose output is not followed (past MAX_SOURCES). */
+  const overflow = new Set<string>();
 
   const title = h('h2', { class: 'detail-title' });
   const facts = h('div', { class: 'facts node-facts' });
@@ -216,31 +217,40 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
   }
 
   function addSource(n: TreeNode): void {
-    if (sourced.has(n.key)) return;
+    if (sourced.has(n.key) || overflow.has(n.key)) return;
     const spec = sourceOf(n);
     if (!spec) return;
     if (sourced.size >= MAX_SOURCES) {
-      overflow++;
-      overflowNote.hidden = false;
-      overflowNote.textContent = `The output of ${overflow.toLocaleString()} more tasks is not followed here: select a subworkflow or a task to see its own.`;
+      overflow.add(n.key);
       return;
     }
     sourced.add(n.key);
     output.add(spec);
   }
 
+  /** Says how many tasks' output is not followed (once per batch of changes). */
+  function drawOverflow(): void {
+    overflowNote.hidden = overflow.size === 0;
+    if (overflow.size > 0) {
+      overflowNote.textContent = `The output of ${overflow.size.toLocaleString()} more tasks is not followed here (Download has it all): select a subworkflow or a task to see its own.`;
+    }
+  }
+
   function startOutput(): void {
     sourced.clear();
-    overflow = 0;
+    overflow.clear();
     overflowNote.hidden = true;
     if (!node) return;
     const e = node.execution;
     multi = node.children.length > 0 || (e !== null && isWorkflow(e));
     const name = `${(e ? actionRef(e) : node.label).replace(/[^A-Za-z0-9._-]+/g, '_')}${e ? `-${e.id.slice(-8)}` : ''}`;
-    output.show([], multi, name);
+    output.show([], multi, name, () =>
+      multi ? model.subtree(node as TreeNode).filter((n) => n !== node).flatMap((n) => sourceOf(n) ?? []) : node?.execution ? [{ id: node.key, prefix: model.path(node) }] : [],
+    );
     if (multi) {
       for (const n of model.subtree(node)) if (n !== node) addSource(n);
     } else if (e) addSource(node);
+    drawOverflow();
     output.setDone(e !== null ? isCompleted(e.status) : node.status !== 'waiting');
   }
 
@@ -304,6 +314,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
         below = true;
         if (multi) addSource(n);
       }
+      if (below && multi) drawOverflow();
       if (below && tab === 'timeline' && timelineFrame === 0) {
         // At most a few redraws a second, however many events come.
         timelineFrame = window.setTimeout(() => {

@@ -27,8 +27,11 @@ export interface OutputSourceSpec {
 
 export interface OutputView {
   readonly element: HTMLElement;
-  /** Shows these executions' output; `multi` prefixes lines with their task path. */
-  show(sources: OutputSourceSpec[], multi: boolean, name: string): void;
+  /**
+   * Shows these executions' output; `multi` prefixes lines with their task
+   * path. `all` lists every execution the download takes (default: those shown).
+   */
+  show(sources: OutputSourceSpec[], multi: boolean, name: string, all?: () => OutputSourceSpec[]): void;
   /** Adds an execution to what is shown (a task that appeared). */
   add(source: OutputSourceSpec): void;
   /** Whether every execution shown has completed (for "No output" vs "Waiting for output"). */
@@ -95,6 +98,7 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
   const element = h('div', { class: 'output-view' }, toolbar, pane);
 
   let sources: Source[] = [];
+  let everything: (() => OutputSourceSpec[]) | null = null;
   let multi = false;
   let name = 'output';
   let done = false;
@@ -253,7 +257,7 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
       if (hub.loaded(spec.id)) source.loaded = true;
       receive(source, chunks, mine);
     });
-    drawEmpty();
+    schedule();
   }
 
   function clear(): void {
@@ -278,9 +282,11 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
   async function download(): Promise<void> {
     note.textContent = 'Preparing the log…';
     const all: Line[] = [];
-    const shown = sources.slice();
-    for (const source of shown) {
-      const chunks = await backend.output(source.spec.id);
+    const specs = everything ? everything() : sources.map((s) => s.spec);
+    for (const [order, spec] of specs.entries()) {
+      const source = { spec, order };
+      if (specs.length > 20) note.textContent = `Preparing the log… ${order + 1} of ${specs.length}`;
+      const chunks = await backend.output(spec.id);
       const partial = new Map<string, Line>();
       for (const chunk of chunks) {
         const pieces = chunk.data.replace(/\r\n/g, '\n').split('\n');
@@ -325,10 +331,11 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
 
   return {
     element,
-    show(list, isMulti, fileName) {
+    show(list, isMulti, fileName, all) {
       clear();
       multi = isMulti;
       name = fileName;
+      everything = all ?? null;
       pane.classList.toggle('combined', multi);
       for (const spec of list) add(spec);
       drawEmpty();

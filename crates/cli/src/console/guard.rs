@@ -60,7 +60,7 @@ impl HostGuard {
                 || self.bound.ip().is_unspecified()
                 || self.allowed.iter().any(|a| a.parse::<IpAddr>() == Ok(ip));
         }
-        name == "localhost" || self.allowed.iter().any(|a| *a == name)
+        name == "localhost" || self.allowed.contains(&name)
     }
 
     fn refusal(&self, host: &str) -> String {
