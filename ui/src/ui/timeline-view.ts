@@ -93,9 +93,14 @@ export function gantt(model: TreeModel, top: TreeNode, onSelect: (node: TreeNode
     h(
       'div',
       { class: 'gantt-axis' },
-      h('span', {}, formatTime(new Date(first).toISOString(), { ms: true })),
-      h('span', {}, `${formatDuration(span / 1000)}`),
-      h('span', {}, formatTime(new Date(last).toISOString(), { ms: true })),
+      h('span', { class: 'gantt-label muted' }, formatTime(new Date(first).toISOString(), { date: true, zone: true }).split(' ')[0]),
+      h(
+        'span',
+        { class: 'gantt-scale' },
+        h('span', {}, formatTime(new Date(first).toISOString(), { date: false, ms: true })),
+        h('span', {}, formatTime(new Date(last).toISOString(), { date: false, ms: true })),
+      ),
+      h('span', { class: 'gantt-duration' }, formatDuration(span / 1000)),
     ),
     rows,
     nodes.length > MAX_BARS ? h('p', { class: 'muted' }, `${nodes.length - MAX_BARS} more tasks not drawn: select a subworkflow to see its own.`) : null,
