@@ -2,6 +2,7 @@
 
 mod client;
 mod cmd;
+mod console;
 mod print;
 mod tree_tail;
 

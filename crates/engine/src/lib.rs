@@ -19,13 +19,14 @@ pub mod error;
 pub mod events;
 pub mod git;
 pub mod inquiry;
-mod internal_runs;
+pub mod internal_runs;
 pub mod keys;
 mod launch;
 pub mod mask;
 pub mod model;
 mod nesting;
 pub mod pack;
+mod pack_jobs;
 mod pack_revisions;
 pub mod params;
 pub mod paths;
@@ -51,4 +52,5 @@ pub use model::{
     Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
     OutputChunk, RunRequest, SortOrder, Status, Stream,
 };
+pub use pack_jobs::pack_source;
 pub use rerun::ReRun;

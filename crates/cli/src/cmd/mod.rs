@@ -7,7 +7,6 @@ pub mod key;
 pub mod pack;
 pub mod run;
 pub mod serve;
-mod static_ui;
 
 use std::path::PathBuf;
 

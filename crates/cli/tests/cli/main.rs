@@ -7,8 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use serde_json::Value;
 
 mod claims;
-mod owner;
+mod console;
 mod inquiry;
+mod owner;
 mod packs;
 mod pyenv;
 mod restart;

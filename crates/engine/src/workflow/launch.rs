@@ -91,7 +91,8 @@ pub(crate) fn truncate_parents(parent: &mut Map<String, Value>) {
 /// (`st2common/services/workflows.py`, `request_action_execution`): the
 /// workflow's user, `parent` (the workflow's execution id, user and pack, and
 /// its own `parent`), and `orquesta` naming the task, route and with-items
-/// index; plus Stormdesk's `orquesta.attempt` (the retry count).
+/// index; plus Stormdesk's `orquesta.attempt` (the retry count) and
+/// `orquesta.items_count` (a with-items task's number of items).
 pub(crate) fn context(
     workflow: &str,
     parent_context: &Map<String, Value>,
@@ -112,6 +113,10 @@ pub(crate) fn context(
     orquesta.insert("task_route".into(), json!(req.key.route));
     if let Some(item) = req.key.item {
         orquesta.insert("item_id".into(), json!(item));
+        // Stormdesk's: how many items the task has, for "2 of 4" in consoles.
+        if let Some(count) = req.items_count {
+            orquesta.insert("items_count".into(), json!(count));
+        }
     }
     orquesta.insert("attempt".into(), json!(req.attempt));
     let mut context = Map::new();

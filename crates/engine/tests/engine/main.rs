@@ -1,8 +1,8 @@
 //! Engine integration tests: real runner processes, real SQLite files, a real listener.
 
 mod api;
-mod claims;
 mod chains;
+mod claims;
 mod common;
 mod disk;
 mod faults;

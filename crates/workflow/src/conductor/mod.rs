@@ -63,6 +63,9 @@ pub struct TaskRequest {
     pub delay_seconds: Option<f64>,
     /// 0 for the first try; retries count up.
     pub attempt: u32,
+    /// For a with-items task: how many items it has (consoles show "2 of 4").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_count: Option<usize>,
 }
 
 /// How an action execution ended.
