@@ -7,11 +7,11 @@
 //! its `requirements.txt`), HTTP ones against a listener on 127.0.0.1,
 //! remote ones over a real sshd on 127.0.0.1 that is their `localhost`.
 //!
-//! [`NOT_RUN`] lists the actions that cannot run here, with the reason; the
-//! test checks that every action of the packs is in exactly one of the two
-//! tables and that each listed one indeed does not run (an unsupported
-//! runner is still unsupported, an action that fails here still fails), so
-//! a regression and an improvement both show. Orquesta workflows are in
+//! [`NOT_RUN`] lists the actions that do not run in this test, with the
+//! reason (what the machine lacks, or the test elsewhere in this suite that
+//! drives them, checked by name); the test checks that every action of the
+//! packs is in exactly one of the two tables and that an action listed as
+//! failing here still fails, so a regression and an improvement both show. Orquesta workflows are in
 //! `st2_workflows.rs`. The README's "What of a StackStorm pack runs" points
 //! here.
 
@@ -27,8 +27,6 @@ use crate::st2_actions::{cases, Case};
 
 /// Why an action of StackStorm's packs does not run here.
 enum NotRun {
-    /// Its runner is not supported yet: the catalog must say so.
-    Runner(&'static str),
     /// It needs what this machine does not have (the internet, a Windows
     /// host); it is not attempted.
     Needs(&'static str),
@@ -184,8 +182,7 @@ async fn stackstorms_own_actions_run_with_stackstorms_results() {
         );
     }
 
-    // Unsupported runners are still unsupported (a newly supported one shows
-    // here); an action run elsewhere is named in that test's source or data.
+    // An action run elsewhere is named in that test's source or data.
     let elsewhere = [
         include_str!("chains.rs"),
         include_str!("data/st2_example_chains.yaml"),
@@ -193,14 +190,12 @@ async fn stackstorms_own_actions_run_with_stackstorms_results() {
     ];
     for (a, why) in NOT_RUN {
         match why {
-            NotRun::Runner(reason) => assert!(
-                !actions[*a].1,
-                "{a} is listed as not running ({reason}) but its runner is supported now: move it to the cases with StackStorm's result"
-            ),
             NotRun::Elsewhere(test) => {
                 let function = test.rsplit("::").next().unwrap();
                 assert!(
-                    elsewhere.iter().any(|src| src.contains(&format!("fn {function}("))),
+                    elsewhere
+                        .iter()
+                        .any(|src| src.contains(&format!("fn {function}("))),
                     "{a}: the test {test} it is listed under does not exist"
                 );
                 assert!(
@@ -276,9 +271,7 @@ async fn stackstorms_own_actions_run_with_stackstorms_results() {
     }
     for (a, why) in NOT_RUN {
         match why {
-            NotRun::Runner(reason) | NotRun::Needs(reason) => {
-                eprintln!("not run: {a}: {reason}")
-            }
+            NotRun::Needs(reason) => eprintln!("not run: {a}: {reason}"),
             NotRun::Elsewhere(test) => eprintln!("run in {test}: {a}"),
         }
     }
