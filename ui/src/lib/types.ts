@@ -290,3 +290,41 @@ export interface RunRequest {
   parameters: Record<string, unknown>;
   content_version?: string;
 }
+
+/**
+ * An open Inquiry: StackStorm's `InquiryResponseAPI` (`GET /v1/inquiries`),
+ * the pending execution of the `inquirer` runner (`core.ask`) that holds it.
+ */
+export interface Inquiry {
+  /** The execution's id. */
+  id: string;
+  route: string;
+  /** Minutes from its start until it times out; 0 or less: never. */
+  ttl: number;
+  /** Who may answer (empty: anyone); the engine refuses others. */
+  users: string[];
+  /** Recorded as StackStorm does; Stormdesk has no RBAC to check them against. */
+  roles: string[];
+  schema: InquirySchema;
+}
+
+/**
+ * The part of an Inquiry's JSON schema the answer form reads. As in
+ * StackStorm, a property is required when it says `required: true` (Draft 3
+ * style); an object-level `required` list is not checked by the engine.
+ */
+export interface InquirySchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  properties?: Record<string, InquirySchema & { required?: unknown }>;
+  enum?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+}
+
+/** The execution of the `inquirer` runner, waiting for its answer. */
+export function isPendingInquiry(execution: Pick<Execution, 'runner' | 'status'>): boolean {
+  return execution.runner.name === 'inquirer' && execution.status === 'pending';
+}
