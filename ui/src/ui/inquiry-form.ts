@@ -112,7 +112,7 @@ export function inquiryForm(backend: Backend, inquiry: Inquiry, execution: Execu
   const form = h(
     'form',
     { class: 'inquiry-form', 'aria-label': 'Answer', 'data-inquiry': inquiry.id, novalidate: true },
-    title ? h('p', { class: 'inquiry-prompt' }, title) : null,
+    title ? h('p', { class: 'inquiry-prompt inquiry-title' }, title) : null,
     inquiry.schema.description ? h('p', { class: 'inquiry-prompt' }, inquiry.schema.description) : null,
     rows.length === 0 ? h('p', { class: 'muted' }, 'The schema asks for nothing: the answer is empty.') : rows,
     h(
