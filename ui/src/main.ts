@@ -308,8 +308,8 @@ async function start(root: HTMLElement): Promise<void> {
   });
   await load();
   if (!root.contains(layout)) return;
-  await loadInquiries();
   route();
+  void loadInquiries();
   exposeForTests(backend, notifier, hub, cache, { tracker, asked });
 }
 
