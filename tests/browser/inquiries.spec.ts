@@ -126,8 +126,20 @@ test('the Inquiries screen answers one; only the users it names may answer anoth
   const result = await server.api<{ output: { answer: Record<string, unknown> } }>('GET', `/v1/executions/${release.id}/result`);
   expect(result.output.answer).toEqual({ approved: true, replicas: 2, environment: 'production' });
 
-  // Canceled elsewhere: it leaves the list too.
+  // An Inquiry run on its own: its execution shows the question too.
+  await other.locator('.inquiry-source').click();
+  await expect(page).toHaveURL(new RegExp(`#/execution/${guarded.id}$`));
+  const execution = page.getByRole('region', { name: 'Execution' });
+  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'pending');
+  await expect(execution.locator('.asking')).toHaveText('Waiting for a response.');
+  await expect(execution.locator('.inquiry-slot form.inquiry-form [data-field="continue"]')).toBeVisible();
+
+  // Canceled elsewhere: the question goes away, here and in the list.
   await server.api('DELETE', `/v1/executions/${guarded.id}`);
+  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'canceled');
+  await expect(execution.locator('.inquiry-slot')).toBeHidden();
+  await expect(execution.locator('.asking')).toBeHidden();
+  await page.goBack();
   await expect(screen.locator('.inquiry-card')).toHaveCount(0);
   await expect(screen.getByText('Nothing is waiting for a response.')).toBeVisible();
   await expect(count).toBeHidden();

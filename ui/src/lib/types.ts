@@ -218,10 +218,12 @@ function orquesta(execution: Execution): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 }
 
-/** The workflow task this execution runs for (`context.orquesta.task_name`). */
+/** The workflow task this execution runs for (`context.orquesta.task_name`; an ActionChain's link: `context.chain.name`). */
 export function taskName(execution: Execution): string | null {
   const value = orquesta(execution)['task_name'];
-  return typeof value === 'string' ? value : null;
+  if (typeof value === 'string') return value;
+  const link = execution.context?.['chain'] as { name?: unknown } | undefined;
+  return typeof link?.name === 'string' ? link.name : null;
 }
 
 /** A with-items task's item index (`context.orquesta.item_id`). */
