@@ -157,13 +157,12 @@ struct Connection {
 impl Connection {
     fn from_params(req: &RunnerRequest, params: &Params<'_>) -> Result<Self, RunError> {
         let required = |name: &'static str| -> Result<String, RunError> {
-            params
-                .string(name)?
-                .map(str::to_string)
-                .ok_or_else(|| RunError::MissingRunnerParameter {
+            params.string(name)?.map(str::to_string).ok_or_else(|| {
+                RunError::MissingRunnerParameter {
                     action_ref: req.action_ref.clone(),
                     name,
-                })
+                }
+            })
         };
         let host = required("host")?;
         if host.trim().is_empty() {
@@ -249,9 +248,8 @@ fn run(
         .into_iter()
         .map(|(k, v)| (k, Value::String(v)))
         .collect();
-    let secrets = Secrets::new(
-        std::iter::once(conn.password.clone()).chain(req.secrets.iter().cloned()),
-    );
+    let secrets =
+        Secrets::new(std::iter::once(conn.password.clone()).chain(req.secrets.iter().cloned()));
 
     let dir = private_dir().map_err(|(path, source)| RunError::PythonWrapper { path, source })?;
     let result_file = ScratchFile::create(&dir, "winrm-result", b"", 0o600).map_err(|source| {
