@@ -38,7 +38,6 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::args::positional_value;
 use crate::mask::Secrets;
 use crate::params::{invalid_parameter, Params};
 use crate::protocol::{RunnerRequest, RunnerStatus, Stream};
@@ -106,6 +105,7 @@ pub(crate) fn run_ps_cmd(
 /// parameters serialised as for the shell script runners (ordered by
 /// `position`), the others as `{kwarg_op}{name}` with their JSON value, which
 /// the driver turns into PowerShell literals.
+#[cfg(feature = "winrm-ps-script")]
 pub(crate) fn run_ps_script(
     req: &RunnerRequest,
     on_event: &mut dyn FnMut(RunEvent<'_>),
@@ -130,7 +130,7 @@ pub(crate) fn run_ps_script(
         script,
         positional: positional
             .into_iter()
-            .map(|p| positional_value(&p.value))
+            .map(|p| crate::args::positional_value(&p.value))
             .collect(),
         named: req
             .action_parameters

@@ -455,7 +455,10 @@ fn handle(shared: &Shared, body: &str) -> (&'static str, String) {
 
 fn decode_ps(b64: &str) -> String {
     let bytes = B64.decode(b64.trim()).expect("-encodedcommand is base64");
-    assert!(bytes.len() % 2 == 0, "UTF-16LE has an even number of bytes");
+    assert!(
+        bytes.len().is_multiple_of(2),
+        "UTF-16LE has an even number of bytes"
+    );
     let units: Vec<u16> = bytes
         .chunks(2)
         .map(|c| u16::from_le_bytes([c[0], c[1]]))
