@@ -297,7 +297,6 @@ fn run(
     }
     let mut stdin = serde_json::to_vec(&input).expect("a JSON value always serialises");
     stdin.push(b'\n');
-    drop(input);
 
     let python = match &req.python {
         Some(p) => p.clone().into_os_string(),
@@ -341,7 +340,7 @@ fn run(
     let written = fs::read_to_string(&result_file.path).unwrap_or_default();
     drop(result_file);
     let outcome = serde_json::from_str::<DriverOutcome>(&written).ok();
-    let (status, mut result) = if out.canceled {
+    let (status, result) = if out.canceled {
         let mut result = host_result(-1, &out.stdout, &out.stderr);
         result.insert("error".into(), "canceled".into());
         (RunnerStatus::Canceled, result)
@@ -406,7 +405,7 @@ fn run(
             }
         }
     };
-    let mut value = Value::Object(std::mem::take(&mut result));
+    let mut value = Value::Object(result);
     secrets.mask_value(&mut value);
     Ok(RunOutcome {
         status,
