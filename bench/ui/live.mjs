@@ -153,15 +153,37 @@ const line = (s) => `p50 ${ms(s.p50)}  p95 ${ms(s.p95)}  max ${ms(s.max)}  (n=${
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a');
 const load = () => loadavg().map((v) => v.toFixed(2)).join(' ');
 
+/**
+ * The baseline's page: a page of the console's origin that runs nothing
+ * else (`/console/info`, a JSON answer), where a bare fetch() of the
+ * descendants endpoint is timed.
+ */
+async function bareFetch(page, id) {
+  return page.evaluate(async (id) => {
+    const start = performance.now();
+    const response = await fetch(`/v1/executions/${encodeURIComponent(id)}/children?depth=-1`, { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    const value = await response.json();
+    return { ms: performance.now() - start, n: value.length };
+  }, id);
+}
+
+/** Where the time to open went: document loaded, descendants answered, tree shown (ms since navigation). */
+async function phases(page) {
+  return page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const l = window.__live;
+    return { domContentLoaded: nav?.domContentLoadedEventEnd ?? NaN, descAt: l.desc?.at ?? NaN, request: l.descRequest() };
+  });
+}
+
 /** Opens the run's page in a new tab; resolves when the tree counts the nodes of the console's own descendants answer. */
-async function openRun(context, server, id, tag) {
+async function openRun(context, baseline, server, id, tag) {
   const page = await context.newPage();
   await page.goto(`${server.url}/?bench=${tag}#/execution/${id}`, { waitUntil: 'commit' });
   const shownAt = await page.evaluate(() => window.__live.shown());
   const desc = await page.evaluate(() => window.__live.desc);
-  const request = await page.evaluate(() => window.__live.descRequest());
-  const bare = await page.evaluate(() => window.__live.bareFetch());
-  return { page, shownAt, desc, request, bare };
+  const bare = await bareFetch(baseline, id);
+  return { page, shownAt, desc, phases: await phases(page), bare };
 }
 
 /**
@@ -219,21 +241,23 @@ try {
   await signIn.goto(`${server.url}/?token=${server.token}`);
   await signIn.locator('.action-item[data-ref="uibench.flow"]').waitFor({ timeout: 30_000 });
   await signIn.close();
+  const baseline = await context.newPage();
+  await baseline.goto(`${server.url}/console/info`);
 
   const parameters = { subflows: options.subflows, items: options.items, concurrency: options.concurrency };
-  const live = { open: [], bare: [], request: [], screen: [], raw: [], own: [], work: [], intervals: [], longTasks: 0, longTaskMs: 0, updates: 0, seconds: 0, runSeconds: [] };
+  const live = { requestKinds: {}, treeRefetches: 0, streamConnects: 0, requestsDuring: 0, open: [], bare: [], request: [], dcl: [], render: [], screen: [], raw: [], own: [], work: [], intervals: [], longTasks: 0, longTaskMs: 0, updates: 0, seconds: 0, runSeconds: [] };
   let lastId = null;
   for (let run = 0; run < options.runs; run++) {
     const started = await server.api('POST', '/v1/executions', { action: 'uibench.flow', parameters });
     lastId = started.id;
-    const opened = await openRun(context, server, started.id, `live${run}`);
+    const opened = await openRun(context, baseline, server, started.id, `live${run}`);
     const record = await completed(server, started.id, 600_000);
     if (record.status !== 'succeeded') throw new Error(`run ${started.id} ended ${record.status}: ${JSON.stringify(record.result)}`);
     const allShownAt = await opened.page.evaluate((n) => window.__live.finalAt(n), NODES);
     const data = await opened.page.evaluate(() => {
       const l = window.__live;
       l.closeStream();
-      return { es: l.es, counts: l.counts, work: l.work, frames: l.frames, longTasks: l.longTasks, updates: l.updates, timeOrigin: l.timeOrigin };
+      return { es: l.es, requests: l.requests, counts: l.counts, work: l.work, frames: l.frames, longTasks: l.longTasks, updates: l.updates, timeOrigin: l.timeOrigin };
     });
     await opened.page.close();
     const runSeconds = (epochMs(record.end_timestamp) - epochMs(record.start_timestamp)) / 1000;
@@ -248,7 +272,9 @@ try {
     );
     live.open.push(opened.shownAt);
     live.bare.push(opened.bare.ms);
-    if (opened.request) live.request.push(opened.request.ms);
+    if (opened.phases.request) live.request.push(opened.phases.request.ms);
+    live.dcl.push(opened.phases.domContentLoaded);
+    live.render.push(opened.shownAt - opened.phases.descAt);
     live.screen.push(...l.screen);
     live.raw.push(...l.raw);
     live.own.push(...l.own);
@@ -261,21 +287,31 @@ try {
       }
     }
     live.updates += updates;
+    const during = data.requests.filter(inWindow).map(([, path]) => path);
+    live.treeRefetches += during.filter((path) => path.endsWith('/children')).length;
+    live.streamConnects += data.requests.filter(([, path]) => path === '/v1/stream').length;
+    live.requestsDuring += during.length;
+    for (const path of during) {
+      const kind = path.replace(/^\/v1\/executions\/[^/]+/, '/v1/executions/{id}');
+      live.requestKinds[kind] = (live.requestKinds[kind] ?? 0) + 1;
+    }
     live.seconds += (allShownAt - opened.shownAt) / 1000;
   }
 
   // The last run again, completed: opened as from History.
-  const done = { open: [], bare: [], request: [] };
+  const done = { open: [], bare: [], request: [], dcl: [], render: [] };
   for (let i = 0; i < options.opens; i++) {
     const page = await context.newPage();
     await page.goto(`${server.url}/?bench=done${i}#/execution/${lastId}`, { waitUntil: 'commit' });
     const shownAt = await page.evaluate((n) => window.__live.finalAt(n), NODES);
-    const request = await page.evaluate(() => window.__live.descRequest());
-    const bare = await page.evaluate(() => window.__live.bareFetch());
+    const p = await phases(page);
+    const bare = await bareFetch(baseline, lastId);
     if (bare.n !== NODES) throw new Error(`the descendants endpoint answered ${bare.n} records, expected ${NODES}`);
     done.open.push(shownAt);
     done.bare.push(bare.ms);
-    if (request) done.request.push(request.ms);
+    if (p.request) done.request.push(p.request.ms);
+    done.dcl.push(p.domContentLoaded);
+    done.render.push(shownAt - p.descAt);
     await page.close();
   }
 
@@ -293,21 +329,26 @@ try {
   out(`  load average (1/5/15 min): at start ${loadStart}; at end ${load()} (2 cores shared with other builds)`);
   out('opening the run while it runs (navigation -> the tree counts the nodes of the console\'s own descendants answer):');
   out(`  console:                ${line(open)}`);
-  out(`  its descendants request (Resource Timing): ${line(stats(live.request))}`);
-  out(`  baseline, bare fetch() of /v1/executions/{id}/children?depth=-1 in the same page: ${line(bare)}`);
+  out(`    of which: page loaded (DOMContentLoaded) ${line(stats(live.dcl))}`);
+  out(`    the console's descendants request (Resource Timing, request to last byte): ${line(stats(live.request))}`);
+  out(`    descendants answer parsed -> tree drawn: ${line(stats(live.render))}`);
+  out(`  baseline, bare fetch() of /v1/executions/{id}/children?depth=-1 (+ JSON parse) from a quiet page of the same origin, at the moment the tree is shown: ${line(bare)}`);
   out(`  ratio console/bare fetch: p50 ${ratio(open.p50, bare.p50)}`);
   out(`task completions, end_timestamp -> on screen (${live.updates} updates over ${live.seconds.toFixed(1)} s while watched, ${(live.updates / Math.max(live.seconds, 1e-9)).toFixed(0)}/s):`);
   out(`  console (the tree's root row counts it): ${line(screen)}`);
   out(`  baseline, raw EventSource on /v1/stream receives it: ${line(raw)}`);
   out(`  the console's own cost (on screen - EventSource, per completion): ${line(own)}`);
   out(`  ratio console/EventSource: p50 ${ratio(screen.p50, raw.p50)}  p95 ${ratio(screen.p95, raw.p95)}`);
+  out(`  the console's requests while watched: ${live.requestsDuring} (${Object.entries(live.requestKinds).map(([k, n]) => `${k} ${n}`).join(', ')}); descendants refetches (resync after missed events): ${live.treeRefetches}; stream connections: ${live.streamConnects} in ${options.runs} pages`);
   out('frame work while the run completes (animation-frame callbacks + the style/layout they cause):');
   out(`  ${line(work)}`);
   out(`  frame interval ${line(intervals)}; ${live.intervals.filter((f) => f > 20).length} over 20 ms; long tasks (> 50 ms): ${live.longTasks} (${ms(live.longTaskMs)})`);
   out(`opening the completed run (navigation -> the tree counts all ${NODES} nodes final):`);
   out(`  console:                ${line(dOpen)}`);
-  out(`  its descendants request (Resource Timing): ${line(stats(done.request))}`);
-  out(`  baseline, bare fetch() of the same endpoint in the same page: ${line(dBare)}`);
+  out(`    of which: page loaded (DOMContentLoaded) ${line(stats(done.dcl))}`);
+  out(`    the console's descendants request (Resource Timing): ${line(stats(done.request))}`);
+  out(`    descendants answer parsed -> tree drawn: ${line(stats(done.render))}`);
+  out(`  baseline, bare fetch() of the same endpoint (+ JSON parse) from the quiet page: ${line(dBare)}`);
   out(`  ratio console/bare fetch: p50 ${ratio(dOpen.p50, dBare.p50)}`);
   out(JSON.stringify({ options, live: { open, bare, screen, raw, own, work, intervals }, completed: { open: dOpen, bare: dBare } }));
 } finally {

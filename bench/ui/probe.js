@@ -11,7 +11,8 @@
 //   and how many records it held;
 // - `work`: each animation-frame callback (the tree's updates are drawn in
 //   one) plus the style and layout it causes: [start, ms];
-// - `frames`: animation-frame timestamps; `longTasks`: [start, ms].
+// - `frames`: animation-frame timestamps; `longTasks`: [start, ms];
+// - `requests`: the console's fetch() calls, [at, path].
 // All times are `performance.now()`: milliseconds since navigation started.
 (() => {
   const match = /^#\/execution\/(.+)$/.exec(location.hash);
@@ -45,6 +46,15 @@
     if (FINAL.has(e.status)) live.es.push([e.id, e.parent ?? null, e.status, e.end_timestamp ?? null, at]);
   });
   live.closeStream = () => source.close();
+
+  // The console's requests: [at, path] (a resync after missed events refetches the tree).
+  const fetch_ = window.fetch.bind(window);
+  live.requests = [];
+  window.fetch = (input, init) => {
+    const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+    live.requests.push([performance.now(), url.pathname]);
+    return fetch_(input, init);
+  };
 
   // The console's descendants answer: when parsed, how many records.
   const json = Response.prototype.json;
@@ -120,13 +130,6 @@
     // No long-task timing in this browser.
   }
 
-  /** The bare fetch of the same descendants endpoint (the baseline for opening). */
-  live.bareFetch = async () => {
-    const start = performance.now();
-    const response = await fetch(children + '?depth=-1', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
-    const value = await json.call(response);
-    return { ms: performance.now() - start, n: value.length };
-  };
   /** The console's own descendants request, from Resource Timing (request start to last byte). */
   live.descRequest = () => {
     const entry = performance.getEntriesByType('resource').find((e) => e.name.includes(children));
