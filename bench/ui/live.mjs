@@ -245,7 +245,7 @@ try {
   await baseline.goto(`${server.url}/console/info`);
 
   const parameters = { subflows: options.subflows, items: options.items, concurrency: options.concurrency };
-  const live = { requestKinds: {}, treeRefetches: 0, streamConnects: 0, requestsDuring: 0, open: [], bare: [], request: [], dcl: [], render: [], screen: [], raw: [], own: [], work: [], intervals: [], longTasks: 0, longTaskMs: 0, updates: 0, seconds: 0, runSeconds: [] };
+  const live = { before: [], records: [], requestKinds: {}, treeRefetches: 0, streamConnects: 0, requestsDuring: 0, open: [], bare: [], request: [], dcl: [], render: [], screen: [], raw: [], own: [], work: [], intervals: [], longTasks: 0, longTaskMs: 0, updates: 0, seconds: 0, runSeconds: [] };
   let lastId = null;
   for (let run = 0; run < options.runs; run++) {
     const started = await server.api('POST', '/v1/executions', { action: 'uibench.flow', parameters });
@@ -268,12 +268,14 @@ try {
     const frames = data.frames.filter((at) => at >= opened.shownAt && at <= allShownAt);
     console.error(
       `run ${run + 1}/${options.runs}: ${runSeconds.toFixed(2)} s; tree shown at ${ms(opened.shownAt)} (${opened.desc?.n} records in the answer); ` +
-        `${l.screen.length} completions measured after that, ${updates} updates over ${((allShownAt - opened.shownAt) / 1000).toFixed(2)} s`,
+        `${l.before} completed before the page's EventSource opened, ${l.screen.length} completions measured after the tree was shown, ${updates} updates over ${((allShownAt - opened.shownAt) / 1000).toFixed(2)} s`,
     );
     live.open.push(opened.shownAt);
     live.bare.push(opened.bare.ms);
+    live.records.push(`${opened.desc?.n}/${opened.bare.n}`);
     if (opened.phases.request) live.request.push(opened.phases.request.ms);
     live.dcl.push(opened.phases.domContentLoaded);
+    if (opened.phases.request) live.before.push(opened.phases.request.start - opened.phases.domContentLoaded);
     live.render.push(opened.shownAt - opened.phases.descAt);
     live.screen.push(...l.screen);
     live.raw.push(...l.raw);
@@ -299,18 +301,21 @@ try {
   }
 
   // The last run again, completed: opened as from History.
-  const done = { open: [], bare: [], request: [], dcl: [], render: [] };
+  const done = { before: [], open: [], bare: [], request: [], dcl: [], render: [] };
   for (let i = 0; i < options.opens; i++) {
+    // The baseline first, on a quiet server (the console, once open, reads
+    // its nodes' output, which would load the server under the baseline).
+    const bare = await bareFetch(baseline, lastId);
     const page = await context.newPage();
     await page.goto(`${server.url}/?bench=done${i}#/execution/${lastId}`, { waitUntil: 'commit' });
     const shownAt = await page.evaluate((n) => window.__live.finalAt(n), NODES);
     const p = await phases(page);
-    const bare = await bareFetch(baseline, lastId);
     if (bare.n !== NODES) throw new Error(`the descendants endpoint answered ${bare.n} records, expected ${NODES}`);
     done.open.push(shownAt);
     done.bare.push(bare.ms);
     if (p.request) done.request.push(p.request.ms);
     done.dcl.push(p.domContentLoaded);
+    if (p.request) done.before.push(p.request.start - p.domContentLoaded);
     done.render.push(shownAt - p.descAt);
     await page.close();
   }
@@ -330,9 +335,11 @@ try {
   out('opening the run while it runs (navigation -> the tree counts the nodes of the console\'s own descendants answer):');
   out(`  console:                ${line(open)}`);
   out(`    of which: page loaded (DOMContentLoaded) ${line(stats(live.dcl))}`);
+  out(`    page loaded -> descendants requested (sign-in check, packs and actions, the execution): ${line(stats(live.before))}`);
   out(`    the console's descendants request (Resource Timing, request to last byte): ${line(stats(live.request))}`);
   out(`    descendants answer parsed -> tree drawn: ${line(stats(live.render))}`);
-  out(`  baseline, bare fetch() of /v1/executions/{id}/children?depth=-1 (+ JSON parse) from a quiet page of the same origin, at the moment the tree is shown: ${line(bare)}`);
+  out(`  baseline, bare fetch() of /v1/executions/{id}/children?depth=-1 (+ JSON parse) from a quiet page of the same origin, at the moment the tree is shown (the server is also answering the console's output requests then): ${line(bare)}`);
+  out(`  records in the answers, console/bare fetch: ${live.records.join(', ')}`);
   out(`  ratio console/bare fetch: p50 ${ratio(open.p50, bare.p50)}`);
   out(`task completions, end_timestamp -> on screen (${live.updates} updates over ${live.seconds.toFixed(1)} s while watched, ${(live.updates / Math.max(live.seconds, 1e-9)).toFixed(0)}/s):`);
   out(`  console (the tree's root row counts it): ${line(screen)}`);
@@ -346,9 +353,10 @@ try {
   out(`opening the completed run (navigation -> the tree counts all ${NODES} nodes final):`);
   out(`  console:                ${line(dOpen)}`);
   out(`    of which: page loaded (DOMContentLoaded) ${line(stats(done.dcl))}`);
+  out(`    page loaded -> descendants requested: ${line(stats(done.before))}`);
   out(`    the console's descendants request (Resource Timing): ${line(stats(done.request))}`);
   out(`    descendants answer parsed -> tree drawn: ${line(stats(done.render))}`);
-  out(`  baseline, bare fetch() of the same endpoint (+ JSON parse) from the quiet page: ${line(dBare)}`);
+  out(`  baseline, bare fetch() of the same endpoint (+ JSON parse) from the quiet page, just before each open: ${line(dBare)}`);
   out(`  ratio console/bare fetch: p50 ${ratio(dOpen.p50, dBare.p50)}`);
   out(JSON.stringify({ options, live: { open, bare, screen, raw, own, work, intervals }, completed: { open: dOpen, bare: dBare } }));
 } finally {

@@ -13,7 +13,10 @@ cd "$(dirname "$0")/../.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 [ -d ui/node_modules ] || (cd ui && npm ci --no-audit --no-fund --loglevel=error)
 [ -d tests/browser/node_modules ] || (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-# Release builds embed ui/dist (docs/console.md): build it first.
-(cd ui && npm run build --silent >/dev/null)
+# Release builds embed ui/dist (docs/console.md): (re)build it first when
+# the UI's sources are newer (a rebuild alone would relink the binary).
+if [ ! -f ui/dist/index.html ] || [ -n "$(find ui/src ui/index.html ui/package.json -newer ui/dist/index.html -print -quit)" ]; then
+  (cd ui && npm run build --silent >/dev/null)
+fi
 cargo build --release -p stormdesk -p stormdesk-runner --bins
 node bench/ui/live.mjs "$@"
