@@ -1,14 +1,15 @@
 // The console watched live through the real thing: `stormdesk serve`
 // (release build, the console built into it), a real workflow run by the
 // engine, the console's own API fetches and event stream, in Debian's
-// Chromium. Each figure against a baseline measured in the same page in
-// the same run:
+// Chromium. Each figure against a baseline measured in the same run:
 // - opening the run (navigation -> the tree counts the nodes of the
 //   console's own descendants answer) vs a bare fetch() of the same
-//   descendants endpoint;
+//   descendants endpoint from a page of the same origin that runs nothing
+//   else (live: at the moment the tree is shown; completed: just before
+//   each open);
 // - event to screen for task completions (the execution's end_timestamp ->
-//   the tree counts it) vs a raw EventSource on /v1/stream receiving the
-//   same update;
+//   the tree counts it) vs a raw EventSource on /v1/stream in the same page
+//   receiving the same update;
 // - frame work while the run completes (as bench/ui/bench.ts measures it);
 // - opening the completed run vs the bare fetch.
 // Page-side probes: bench/ui/probe.js. Usage: bench/ui/live.sh [--subflows N]
@@ -23,7 +24,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const repo = resolve(fileURLToPath(import.meta.url), '../../..');
 const { chromium } = await import(pathToFileURL(join(repo, 'tests/browser/node_modules/playwright-core/index.mjs')).href);
 
-const options = { subflows: 10, items: 100, concurrency: 10, runs: 3, opens: 5 };
+const options = { subflows: 10, items: 100, concurrency: 10, runs: 5, opens: 15 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) {
   const key = argv[i]?.replace(/^--/, '');
