@@ -190,34 +190,46 @@ async function openRun(context, baseline, server, id, tag) {
 /**
  * Event to screen, per task completion received after the tree was shown.
  * The tree draws only the rows in view, so a completion is seen on screen
- * through the root row's counts, which every completion changes: the
- * console applies events in stream order, which is the order the raw
- * EventSource receives them in, so the k-th completion the EventSource
- * received is on screen when the root row counts k (plus those completed
- * before the EventSource opened) final nodes.
+ * through the root row's counts, which every completion changes. The
+ * console counts the nodes final in its descendants answer (`snapshot`),
+ * then one more for each completion event of another node, in the order
+ * its own stream connection delivers them: the k-th such completion is on
+ * screen when the root row counts the snapshot's plus k final nodes. The
+ * raw EventSource's receipt of the same execution's update is the baseline.
  */
-function latencies(live, rootId, shownAt) {
-  const seen = new Set();
-  const events = live.es.filter(([id]) => id !== rootId && !seen.has(id) && seen.add(id));
-  const before = NODES - events.length;
+function latencies(live, rootId, shownAt, snapshot) {
+  const first = (list) => {
+    const seen = new Set();
+    return list.filter(([id]) => id !== rootId && !seen.has(id) && seen.add(id));
+  };
+  const events = first(live.conn);
+  const source = new Map(first(live.es).map(([id, , , , at]) => [id, at]));
+  const inSnapshot = new Set(snapshot);
+  const known = new Set(snapshot);
+  for (const [id] of events) known.add(id);
+  // Final before both the console's stream connected and its answer was read: none expected.
+  const unseen = NODES - known.size;
   const counts = live.counts;
   const finalAtShown = counts.filter(([at]) => at <= shownAt).reduce((m, [, final]) => Math.max(m, final), 0);
   const screen = [];
   const raw = [];
   const own = [];
+  const connections = [];
+  let rank = inSnapshot.size + unseen;
   let c = 0;
-  events.forEach(([, parent, , end, received], k) => {
-    const rank = before + k + 1;
+  for (const [id, parent, end, received] of events) {
+    if (inSnapshot.has(id)) continue;
+    rank++;
     while (c < counts.length && counts[c][1] < rank) c++;
-    if (rank <= finalAtShown || c >= counts.length || parent === rootId || !end) return;
+    if (rank <= finalAtShown || c >= counts.length || parent === rootId || !end || !source.has(id)) continue;
     const endMs = epochMs(end);
     const onScreen = live.timeOrigin + counts[c][0];
-    const atSource = live.timeOrigin + received;
     screen.push(onScreen - endMs);
-    raw.push(atSource - endMs);
-    own.push(onScreen - atSource);
-  });
-  return { screen, raw, own, before };
+    raw.push(live.timeOrigin + source.get(id) - endMs);
+    own.push(counts[c][0] - received);
+    connections.push(received - source.get(id));
+  }
+  return { screen, raw, own, connections, unseen, snapshotFinal: inSnapshot.size };
 }
 
 const home = mkdtempSync(join(tmpdir(), 'stormdesk-uilive-'));
@@ -246,7 +258,7 @@ try {
   await baseline.goto(`${server.url}/console/info`);
 
   const parameters = { subflows: options.subflows, items: options.items, concurrency: options.concurrency };
-  const live = { before: [], records: [], requestKinds: {}, treeRefetches: 0, streamConnects: 0, requestsDuring: 0, open: [], bare: [], request: [], dcl: [], render: [], screen: [], raw: [], own: [], work: [], intervals: [], longTasks: 0, longTaskMs: 0, updates: 0, seconds: 0, runSeconds: [] };
+  const live = { connections: [], before: [], records: [], requestKinds: {}, treeRefetches: 0, streamConnects: 0, requestsDuring: 0, open: [], bare: [], request: [], dcl: [], render: [], screen: [], raw: [], own: [], work: [], intervals: [], longTasks: 0, longTaskMs: 0, updates: 0, seconds: 0, runSeconds: [] };
   let lastId = null;
   for (let run = 0; run < options.runs; run++) {
     const started = await server.api('POST', '/v1/executions', { action: 'uibench.flow', parameters });
@@ -258,18 +270,18 @@ try {
     const data = await opened.page.evaluate(() => {
       const l = window.__live;
       l.closeStream();
-      return { es: l.es, requests: l.requests, counts: l.counts, work: l.work, frames: l.frames, longTasks: l.longTasks, updates: l.updates, timeOrigin: l.timeOrigin };
+      return { es: l.es, conn: l.conn, requests: l.requests, counts: l.counts, work: l.work, frames: l.frames, longTasks: l.longTasks, updates: l.updates, timeOrigin: l.timeOrigin };
     });
     await opened.page.close();
     const runSeconds = (epochMs(record.end_timestamp) - epochMs(record.start_timestamp)) / 1000;
     live.runSeconds.push(runSeconds);
     const inWindow = ([at]) => at >= opened.shownAt && at <= allShownAt;
-    const l = latencies(data, started.id, opened.shownAt);
+    const l = latencies(data, started.id, opened.shownAt, opened.desc?.final ?? []);
     const updates = data.updates.filter((at) => at >= opened.shownAt && at <= allShownAt).length;
     const frames = data.frames.filter((at) => at >= opened.shownAt && at <= allShownAt);
     console.error(
-      `run ${run + 1}/${options.runs}: ${runSeconds.toFixed(2)} s; tree shown at ${ms(opened.shownAt)} (${opened.desc?.n} records in the answer); ` +
-        `${l.before} completed before the page's EventSource opened, ${l.screen.length} completions measured after the tree was shown, ${updates} updates over ${((allShownAt - opened.shownAt) / 1000).toFixed(2)} s`,
+      `run ${run + 1}/${options.runs}: ${runSeconds.toFixed(2)} s; tree shown at ${ms(opened.shownAt)} (${opened.desc?.n} records in the answer, ` +
+        `${l.snapshotFinal} final in the answer, ${l.unseen} final nodes neither in it nor seen on the console's stream, ${l.screen.length} completions measured after the tree was shown, ${updates} updates over ${((allShownAt - opened.shownAt) / 1000).toFixed(2)} s`,
     );
     live.open.push(opened.shownAt);
     live.bare.push(opened.bare.ms);
@@ -281,6 +293,7 @@ try {
     live.screen.push(...l.screen);
     live.raw.push(...l.raw);
     live.own.push(...l.own);
+    live.connections.push(...l.connections);
     live.work.push(...data.work.filter(inWindow).map(([, w]) => w));
     for (let i = 1; i < frames.length; i++) live.intervals.push(frames[i] - frames[i - 1]);
     for (const [at, d] of data.longTasks) {
@@ -345,7 +358,8 @@ try {
   out(`task completions, end_timestamp -> on screen (${live.updates} updates over ${live.seconds.toFixed(1)} s while watched, ${(live.updates / Math.max(live.seconds, 1e-9)).toFixed(0)}/s):`);
   out(`  console (the tree's root row counts it): ${line(screen)}`);
   out(`  baseline, raw EventSource on /v1/stream receives it: ${line(raw)}`);
-  out(`  the console's own cost (on screen - EventSource, per completion): ${line(own)}`);
+  out(`  the console's own cost (on screen - arrival on its own stream connection, per completion): ${line(own)}`);
+  out(`  (arrival on the console's connection - arrival at the EventSource: ${line(stats(live.connections))}; two connections, each served on its own)`);
   out(`  ratio console/EventSource: p50 ${ratio(screen.p50, raw.p50)}  p95 ${ratio(screen.p95, raw.p95)}`);
   out(`  the console's requests while watched: ${live.requestsDuring} (${Object.entries(live.requestKinds).map(([k, n]) => `${k} ${n}`).join(', ')}); descendants refetches (resync after missed events): ${live.treeRefetches}; stream connections: ${live.streamConnects} in ${options.runs} pages`);
   out('frame work while the run completes (animation-frame callbacks + the style/layout they cause):');

@@ -8,11 +8,13 @@
 //   (every descendant's status is counted there; the tree draws only the
 //   rows in view): [at, final, total];
 // - `desc`: when the console's own `/children?depth=-1` answer was parsed,
-//   and how many records it held;
+//   how many records it held, and the ids of those already final;
 // - `work`: each animation-frame callback (the tree's updates are drawn in
 //   one) plus the style and layout it causes: [start, ms];
 // - `frames`: animation-frame timestamps; `longTasks`: [start, ms];
-// - `requests`: the console's fetch() calls, [at, path].
+// - `requests`: the console's fetch() calls, [at, path];
+// - `conn`: final statuses as they arrive on the console's own stream
+//   connection (a tee of its bytes): [id, parent, end_timestamp, at].
 // All times are `performance.now()`: milliseconds since navigation started.
 (() => {
   const match = /^#\/execution\/(.+)$/.exec(location.hash);
@@ -53,8 +55,44 @@
   window.fetch = (input, init) => {
     const url = new URL(typeof input === 'string' ? input : input.url, location.href);
     live.requests.push([performance.now(), url.pathname]);
-    return fetch_(input, init);
+    if (url.pathname !== '/v1/stream') return fetch_(input, init);
+    // The console's own stream: a copy of its bytes is read here, to time
+    // when each final status arrives on the console's connection.
+    return fetch_(input, init).then((response) => {
+      if (!response.body) return response;
+      const [mine, copy] = response.body.tee();
+      void readFinals(copy);
+      return new Response(mine, { status: response.status, statusText: response.statusText, headers: response.headers });
+    });
   };
+  /** [id, parent, end_timestamp, received at] of each final status on the console's connection, in order. */
+  live.conn = [];
+  async function readFinals(body) {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let event = '';
+    let data = '';
+    for (;;) {
+      const { value, done } = await reader.read().catch(() => ({ done: true }));
+      if (done) return;
+      const at = performance.now();
+      buffer += decoder.decode(value, { stream: true });
+      const lines = buffer.split(/\r\n|\r|\n/);
+      buffer = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line === '') {
+          if (event === 'st2.execution__update' && data) {
+            const e = JSON.parse(data);
+            if (FINAL.has(e.status)) live.conn.push([e.id, e.parent ?? null, e.end_timestamp ?? null, at]);
+          }
+          event = '';
+          data = '';
+        } else if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data += line.slice(5).replace(/^ /, '');
+      }
+    }
+  }
 
   // The console's descendants answer: when parsed, how many records.
   const json = Response.prototype.json;
@@ -63,7 +101,11 @@
     const parsed = json.call(this);
     if (live.desc !== null || !this.url.includes(children)) return parsed;
     return parsed.then((value) => {
-      if (live.desc === null) live.desc = { at: performance.now(), n: Array.isArray(value) ? value.length : -1 };
+      if (live.desc === null) {
+        const at = performance.now();
+        const records = Array.isArray(value) ? value : [];
+        live.desc = { at, n: records.length, final: records.filter((e) => FINAL.has(e.status)).map((e) => e.id) };
+      }
       return value;
     });
   };
