@@ -280,8 +280,8 @@ try {
     const updates = data.updates.filter((at) => at >= opened.shownAt && at <= allShownAt).length;
     const frames = data.frames.filter((at) => at >= opened.shownAt && at <= allShownAt);
     console.error(
-      `run ${run + 1}/${options.runs}: ${runSeconds.toFixed(2)} s; tree shown at ${ms(opened.shownAt)} (${opened.desc?.n} records in the answer, ` +
-        `${l.snapshotFinal} final in the answer, ${l.unseen} final nodes neither in it nor seen on the console's stream, ${l.screen.length} completions measured after the tree was shown, ${updates} updates over ${((allShownAt - opened.shownAt) / 1000).toFixed(2)} s`,
+      `run ${run + 1}/${options.runs}: ${runSeconds.toFixed(2)} s; tree shown at ${ms(opened.shownAt)} (${opened.desc?.n} records in the answer; ` +
+        `${l.snapshotFinal} final in the answer, ${l.unseen} final nodes neither in it nor seen on the console's stream, ${l.screen.length} completions measured after the tree was shown, ${updates} updates over ${((allShownAt - opened.shownAt) / 1000).toFixed(2)} s)`,
     );
     live.open.push(opened.shownAt);
     live.bare.push(opened.bare.ms);
