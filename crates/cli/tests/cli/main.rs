@@ -14,6 +14,7 @@ mod packs;
 mod pyenv;
 mod restart;
 mod st2;
+mod tls;
 mod verbs;
 
 pub(crate) fn stormdesk(home: &Path) -> Command {
