@@ -15,6 +15,7 @@ mod pyenv;
 mod restart;
 mod st2;
 mod tls;
+mod users;
 mod verbs;
 
 pub(crate) fn stormdesk(home: &Path) -> Command {
