@@ -9,7 +9,8 @@
 
 import './styles.css';
 
-import { BackendError, createBackend, sessionInfo, signIn, signInFromPage, type Backend } from './lib/backend';
+import { BackendError, createBackend, isTauri, sessionInfo, signIn, signInFromPage, type Backend, type RemoteTarget } from './lib/backend';
+import { activeConnection, BrowserConnectionStore, LOCAL, TauriConnectionStore, type ConnectionStore } from './lib/connections';
 import { ExecutionCache } from './lib/executions';
 import { askPermission, CompletionNotifier } from './lib/notify';
 import { OutputHub } from './lib/output-hub';
@@ -17,6 +18,7 @@ import { applyTheme, effectiveTheme, nextTheme, notifySettings, saveNotifySettin
 import { actionRef, contentVersion, isCompleted, type ActionSummary, type Execution } from './lib/types';
 import { actionView } from './ui/action-view';
 import { catalogView } from './ui/catalog';
+import { connectionSwitcher, connectRemote, signInScreen } from './ui/connections-view';
 import { h } from './ui/dom';
 import { executionView } from './ui/execution-view';
 import { historyView } from './ui/history-view';
@@ -62,8 +64,31 @@ export const SHORTCUTS: [string, string][] = [
 async function start(root: HTMLElement): Promise<void> {
   applyTheme(themeChoice());
   installIcons();
-  const backend = createBackend();
-  if (backend.transport === 'http') await signInFromPage();
+  const unsubscribe: (() => void)[] = [];
+  // The connection chosen in the title bar: this engine, or a remote server.
+  const store: ConnectionStore = isTauri() ? new TauriConnectionStore() : new BrowserConnectionStore();
+  const connections = await store.list().catch(() => []);
+  const chosen = activeConnection();
+  const remoteConnection = chosen === LOCAL ? null : (connections.find((c) => c.id === chosen) ?? null);
+  let remote: RemoteTarget | null = null;
+  if (remoteConnection) {
+    let refused = false;
+    const connected = await connectRemote(store, remoteConnection, (error) => {
+      // The server refused the credentials mid-session (expired, revoked).
+      if (refused) return;
+      refused = true;
+      unsubscribe.forEach((stop) => stop());
+      void store.signOut(remoteConnection).catch(() => undefined);
+      root.replaceChildren(signInScreen(store, remoteConnection, `${remoteConnection.name} refused the credentials: ${error.message}`));
+    });
+    if (connected instanceof HTMLElement) {
+      root.replaceChildren(connected);
+      return;
+    }
+    remote = connected;
+  }
+  const backend = createBackend(remote);
+  if (backend.transport === 'http' && !remote) await signInFromPage();
   const banner = h('p', { class: 'banner error', role: 'alert', hidden: true });
   const notifier = new CompletionNotifier();
   const hub = new OutputHub(backend);
@@ -117,7 +142,8 @@ async function start(root: HTMLElement): Promise<void> {
       h(
         'span',
         { class: 'topbar-end' },
-        h('span', { class: 'transport', title: 'Engine' }, backend.transport === 'tauri' ? 'desktop' : backend.location),
+        h('span', { class: 'transport', title: 'Engine' }, remote ? remote.api : backend.transport === 'tauri' ? 'desktop' : backend.location),
+        connectionSwitcher(store, connections, isTauri() ? 'desktop' : window.location.host),
         themeButton,
         helpButton,
       ),
@@ -224,8 +250,6 @@ async function start(root: HTMLElement): Promise<void> {
     }
   }
 
-  const unsubscribe: (() => void)[] = [];
-
   async function load(): Promise<void> {
     try {
       const [packList, actionList] = await Promise.all([backend.listPacks(), backend.listActions()]);
@@ -236,7 +260,7 @@ async function start(root: HTMLElement): Promise<void> {
       banner.hidden = true;
     } catch (error) {
       const e = BackendError.from(error);
-      if (backend.transport === 'http' && e.code === 'unauthorized') {
+      if (backend.transport === 'http' && !remote && e.code === 'unauthorized') {
         unsubscribe.forEach((stop) => stop());
         root.replaceChildren(await signInPage());
         return;

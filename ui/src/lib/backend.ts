@@ -96,7 +96,9 @@ export function isTauri(): boolean {
   return '__TAURI_INTERNALS__' in window;
 }
 
-export function createBackend(): Backend {
+/** The embedded engine (desktop) or the page's own server (browser); a remote when given. */
+export function createBackend(remote: RemoteTarget | null = null): Backend {
+  if (remote) return new HttpBackend(remote);
   return isTauri() ? new TauriBackend() : new HttpBackend();
 }
 
@@ -276,23 +278,64 @@ type StreamEvent =
   | { kind: 'output'; executionId: string; chunk: OutputChunk }
   | { kind: 'resync' };
 
+/**
+ * A remote server the console talks to instead of its own origin (see
+ * lib/connections.ts): its API and stream URLs, and the credentials to send
+ * (a token or an API key, in StackStorm's headers; never cookies).
+ */
+export interface RemoteTarget {
+  name: string;
+  /** `https://host/api/v1` or `https://host:port/v1`, no trailing slash. */
+  api: string;
+  /** Where `/stream` is. */
+  stream: string;
+  /** `X-Auth-Token` or `St2-Api-Key`, current (tokens are renewed). */
+  headers(): Record<string, string>;
+  /** Stormdesk-only endpoints this server has (probed at connect). */
+  capabilities: { revisions: boolean };
+  /** The server refused the credentials (401): the console asks for them again. */
+  onRefused(error: BackendError): void;
+}
+
 export class HttpBackend implements Backend {
   readonly transport = 'http';
   readonly location: string;
   private readonly stream: EventStream;
 
-  constructor() {
-    this.location = pageOrigin();
-    this.stream = new EventStream(() => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE].join(',') }));
+  constructor(private readonly remote: RemoteTarget | null = null) {
+    this.location = remote ? remote.api : pageOrigin();
+    this.stream = new EventStream(
+      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE].join(',') }),
+      () => this.authHeaders(),
+      remote ? 'omit' : 'same-origin',
+      (error) => this.refused(error),
+    );
   }
 
-  /** An API URL on the page's own origin (never anywhere else). */
+  /**
+   * An API URL: on the page's own origin, or on the remote chosen in the
+   * title bar (`/v1/...` maps to its API URL, `/v1/stream` to its stream URL).
+   */
   private url(path: string, query: Record<string, string | number | boolean | undefined> = {}): string {
-    const url = new URL(path, pageOrigin());
+    let url: URL;
+    if (this.remote) {
+      const rest = path.replace(/^\/v1/, '');
+      url = new URL((rest === '/stream' ? this.remote.stream : this.remote.api) + rest);
+    } else {
+      url = new URL(path, pageOrigin());
+    }
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     return url.toString();
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.remote ? this.remote.headers() : {};
+  }
+
+  private refused(error: BackendError): void {
+    if (this.remote && error.code === 'unauthorized') this.remote.onRefused(error);
   }
 
   private async request<T>(method: string, url: string, body?: unknown): Promise<T> {
@@ -300,9 +343,10 @@ export class HttpBackend implements Backend {
     try {
       response = await fetch(url, {
         method,
-        credentials: 'same-origin',
+        credentials: this.remote ? 'omit' : 'same-origin',
         headers: {
           Accept: 'application/json',
+          ...this.authHeaders(),
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -313,7 +357,11 @@ export class HttpBackend implements Backend {
         faultstring: `cannot reach the engine at ${this.location}: ${String(error)}`,
       });
     }
-    if (!response.ok) throw await errorFromResponse(response);
+    if (!response.ok) {
+      const error = await errorFromResponse(response);
+      this.refused(error);
+      throw error;
+    }
     return (await response.json()) as T;
   }
 
@@ -334,6 +382,10 @@ export class HttpBackend implements Backend {
   }
 
   listRevisions(pack: string): Promise<Revisions> {
+    // A server without Stormdesk's revisions endpoint (StackStorm): no picker.
+    if (this.remote && !this.remote.capabilities.revisions) {
+      return Promise.resolve({ pack, git: false, checked_out: null, revisions: [] });
+    }
     return this.request('GET', this.url(`/v1/packs/${encodeURIComponent(pack)}/revisions`));
   }
 
@@ -458,7 +510,12 @@ class EventStream {
   private abort: AbortController | null = null;
   private lastId: string | undefined;
 
-  constructor(private readonly url: () => string) {}
+  constructor(
+    private readonly url: () => string,
+    private readonly authHeaders: () => Record<string, string>,
+    private readonly credentials: RequestCredentials,
+    private readonly onError: (error: BackendError) => void,
+  ) {}
 
   subscribe(listener: (event: StreamEvent) => void): Unsubscribe {
     this.listeners.add(listener);
@@ -484,10 +541,14 @@ class EventStream {
     let connectedBefore = false;
     while (!signal.aborted) {
       try {
-        const headers: Record<string, string> = { Accept: 'text/event-stream' };
+        const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.authHeaders() };
         if (this.lastId !== undefined) headers['Last-Event-ID'] = this.lastId;
-        const response = await fetch(this.url(), { headers, signal, credentials: 'same-origin' });
-        if (!response.ok || !response.body) throw await errorFromResponse(response);
+        const response = await fetch(this.url(), { headers, signal, credentials: this.credentials });
+        if (!response.ok || !response.body) {
+          const error = await errorFromResponse(response);
+          this.onError(error);
+          throw error;
+        }
         if (connectedBefore) this.dispatch({ kind: 'resync' });
         connectedBefore = true;
         delay = 500;

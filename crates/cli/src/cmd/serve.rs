@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// are refused (DNS rebinding).
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// The origin (`https://host[:port]`) of a console served elsewhere that
+    /// may use this API with its own credentials (CORS, as StackStorm's
+    /// `[api] allow_origin`); repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// A built web UI to serve instead of the one built into this binary
     /// (development: `ui/dist`).
     #[arg(long, env = "STORMDESK_UI", value_name = "DIR")]
@@ -137,7 +142,10 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
             engine.clone(),
             args.listen,
             ui.clone(),
-            &args.allow_host,
+            &console::Exposure {
+                allow_hosts: args.allow_host.clone(),
+                allow_origins: args.allow_origin.clone(),
+            },
             tls,
         )
         .await

@@ -9,6 +9,7 @@
 //! ([`session`]).
 
 pub mod assets;
+pub mod cors;
 pub mod guard;
 pub mod session;
 pub mod tls;
@@ -40,14 +41,23 @@ pub struct Console {
     secure: bool,
 }
 
-/// The console's routes for a listener bound to `bound`.
+/// Who may reach the listener, and how.
+#[derive(Debug, Clone, Default)]
+pub struct Exposure {
+    /// `--allow-host` names.
+    pub allow_hosts: Vec<String>,
+    /// `--allow-origin` origins: consoles served elsewhere that use the API.
+    pub allow_origins: Vec<String>,
+}
+
+/// The console's routes for a listener bound to `bound` (`secure`: over TLS).
 pub fn router(
     engine: Engine,
     ui: UiSource,
     bound: SocketAddr,
-    allow_hosts: &[String],
+    exposure: &Exposure,
     secure: bool,
-) -> Router {
+) -> anyhow::Result<Router> {
     let console = Console {
         api: stormdesk_engine::api::router(engine.clone()),
         engine,
@@ -55,8 +65,10 @@ pub fn router(
         cookie: session::cookie_name(bound.port()),
         secure,
     };
-    let guard = Arc::new(HostGuard::new(bound, allow_hosts));
-    Router::new()
+    let guard = Arc::new(
+        HostGuard::new(bound, &exposure.allow_hosts).with_origins(&exposure.allow_origins),
+    );
+    let router = Router::new()
         .route(
             "/console/session",
             post(session::create).delete(session::end),
@@ -64,7 +76,12 @@ pub fn router(
         .route("/console/info", get(session::info))
         .fallback(dispatch)
         .with_state(console)
-        .layer(axum::middleware::from_fn_with_state(guard, guard::check))
+        .layer(axum::middleware::from_fn_with_state(guard, guard::check));
+    // Outermost: preflights are answered before anything else.
+    Ok(match cors::layer(&exposure.allow_origins)? {
+        Some(cors) => router.layer(cors),
+        None => router,
+    })
 }
 
 fn is_api(path: &str) -> bool {
@@ -90,12 +107,12 @@ pub async fn start(
     engine: Engine,
     listen: SocketAddr,
     ui: UiSource,
-    allow_hosts: &[String],
+    exposure: &Exposure,
     tls: Option<Arc<rustls::ServerConfig>>,
-) -> std::io::Result<SocketAddr> {
+) -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let bound = listener.local_addr()?;
-    let app = router(engine, ui, bound, allow_hosts, tls.is_some());
+    let app = router(engine, ui, bound, exposure, tls.is_some())?;
     match tls {
         None => {
             tokio::spawn(async move {
