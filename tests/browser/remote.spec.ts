@@ -1,0 +1,220 @@
+// The console connected to another server: the console served by one
+// `stormdesk serve` (the worker's, plain loopback) drives a second one over
+// TLS, with a certificate made here (a CA and a server certificate it signs,
+// `openssl`), which lets the first console's origin in (`--allow-origin`).
+// Chromium trusts that one certificate by its public key
+// (`--ignore-certificate-errors-spki-list`), nothing else.
+//
+// - signs in as a user of the second server (`stormdesk user add`), runs a
+//   nested workflow there and sees its live tree; the run records the user;
+// - a wrong password and an API key the server does not know: the sign-in
+//   screen says the server refused the credentials;
+// - the server goes away mid-run (kill -9) and comes back on the same
+//   address: the console reconnects and shows every line once, in order.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import { Agent, request } from 'node:https';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import type { Page } from '@playwright/test';
+
+import { CHROMIUM, CHROMIUM_ARGS } from './playwright.config';
+import { expect, REPO, test } from './server';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BIN = process.env.STORMDESK_BIN ?? join(REPO, 'target/debug/stormdesk');
+const UI = process.env.STORMDESK_UI ?? join(REPO, 'ui/dist');
+
+/** A CA and a server certificate for 127.0.0.1 and localhost, signed by it. */
+function makeCerts(dir: string): { cert: string; key: string; spki: string } {
+  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Stormdesk e2e CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'server.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '2', '-extfile', 'ext.cnf');
+  const spkiDer = new X509Certificate(readFileSync(join(dir, 'cert.pem'))).publicKey.export({ type: 'spki', format: 'der' });
+  return { cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem'), spki: createHash('sha256').update(spkiDer).digest('base64') };
+}
+
+const certDir = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-tls-'));
+const certs = makeCerts(certDir);
+
+test.use({ launchOptions: { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${certs.spki}`] } });
+test.afterAll(() => rmSync(certDir, { recursive: true, force: true }));
+
+interface Remote {
+  url: string;
+  home: string;
+  token: string;
+  child: ChildProcess;
+  api<T>(method: string, path: string): Promise<T>;
+}
+
+/** `stormdesk serve` over TLS, letting `origin`'s console in. */
+async function startRemote(home: string, origin: string, listen = '127.0.0.1:0'): Promise<Remote> {
+  const child = spawn(
+    BIN,
+    ['serve', '--listen', listen, '--tls-cert', certs.cert, '--tls-key', certs.key, '--allow-origin', origin, '--ui', UI, '--packs', join(here, 'fixtures/packs')],
+    { env: { ...process.env, STORMDESK_HOME: home, STORMDESK_LOG: process.env.STORMDESK_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const lines = createInterface({ input: child.stdout! });
+  const url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the TLS server printed no URL in 30 s: ${stderr}`)), 30_000);
+    child.once('exit', (code) => fail(new Error(`the TLS server exited (${code}): ${stderr}`)));
+    lines.on('line', (line) => {
+      const m = /listening on (https:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1]!);
+      }
+    });
+  });
+  const token = readFileSync(join(home, 'config', 'token'), 'utf8').trim();
+  // Test setup only, from Node: it trusts the CA for these calls.
+  const agent = new Agent({ ca: readFileSync(join(certDir, 'ca.pem')) });
+  const api = <T>(method: string, path: string): Promise<T> =>
+    new Promise((ok, fail) => {
+      const req = request(url + path, { method, agent, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => ((res.statusCode ?? 500) < 400 ? ok(JSON.parse(body) as T) : fail(new Error(`${path}: ${res.statusCode} ${body}`))));
+      });
+      req.on('error', fail);
+      req.end();
+    });
+  return { url, home, token, child, api };
+}
+
+/** Stops the server: `SIGKILL` (gone, no goodbye) or `SIGTERM` (the end of a test). */
+async function kill(remote: Remote, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+  if (remote.child.exitCode !== null) return;
+  const exited = new Promise((r) => remote.child.once('exit', r));
+  remote.child.kill(signal);
+  await exited;
+}
+
+/** Stops the server and removes its home (its Python environment builder may still be writing there). */
+async function cleanUp(remote: Remote): Promise<void> {
+  await kill(remote, 'SIGTERM');
+  rmSync(remote.home, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
+}
+
+function addUser(home: string, name: string, password: string): void {
+  execFileSync(BIN, ['user', 'add', name, '--password-stdin'], { env: { ...process.env, STORMDESK_HOME: home }, input: `${password}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
+}
+
+/** Adds the remote in the title bar's dialog; the console reloads onto its sign-in screen. */
+async function addConnection(page: Page, name: string, apiUrl: string): Promise<void> {
+  await page.locator('#connection').selectOption('__manage');
+  const dialog = page.getByRole('dialog', { name: 'Connections' });
+  await dialog.locator('#conn-name').fill(name);
+  await dialog.locator('#conn-api').fill(apiUrl);
+  await dialog.getByRole('button', { name: 'Add and connect' }).click();
+  await expect(page.getByRole('heading', { name: `Sign in to ${name}` })).toBeVisible();
+}
+
+async function signIn(page: Page, user: string, password: string): Promise<void> {
+  await page.locator('#remote-user').fill(user);
+  await page.locator('#remote-password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+test('runs a nested workflow on a remote server over TLS and sees its live tree', async ({ consolePage: page, server }) => {
+  const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
+  addUser(home, 'alice', 'alice-pw');
+  const remote = await startRemote(home, server.url);
+  try {
+    await addConnection(page, 'team', `${remote.url}/v1`);
+    await signIn(page, 'alice', 'alice-pw');
+    // The remote's catalogue: the e2e pack is there, the worker's git pack is not.
+    await expect(page.locator('.action-item[data-ref="e2e.deploy"]')).toBeVisible();
+    await expect(page.locator('.action-item[data-ref="gitpack.greet"]')).toHaveCount(0);
+    await expect(page.locator('.transport')).toHaveText(`${remote.url}/v1`);
+    await expect(page.locator('#connection')).toHaveValue(/.+/);
+
+    await page.locator('.action-item[data-ref="e2e.deploy"]').click();
+    await page.locator('#param-delay').fill('0.8');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const execution = page.getByRole('region', { name: 'Execution' });
+    const tree = execution.getByRole('tree', { name: 'Workflow tree' });
+    await expect(tree).toBeVisible();
+    await expect(tree.locator('.tree-row.not-reached[data-path="verify"]')).toBeVisible();
+    for (const i of [0, 1, 2]) await expect(tree.locator(`.tree-row[data-path="hosts[${i}]"]`)).toBeVisible();
+    await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+    await expect(tree.locator('.tree-row:not([hidden])')).toHaveCount(12);
+    await expect(tree.locator('.tree-row:not([data-status="succeeded"])')).toHaveCount(0);
+
+    // It ran there, as alice.
+    const runs = await remote.api<{ id: string; context: { user: string } }[]>('GET', '/v1/executions?action=e2e.deploy');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.context.user).toBe('alice');
+    // And not here.
+    expect(await server.api<unknown[]>('GET', '/v1/executions?action=e2e.deploy&limit=100').then((r) => r.length)).toBe(0);
+
+    // Back to this engine from the title bar.
+    await page.locator('#connection').selectOption('local');
+    await expect(page.locator('.action-item[data-ref="gitpack.greet"]')).toBeVisible();
+  } finally {
+    await cleanUp(remote);
+  }
+});
+
+test('says so when the remote server refuses the credentials', async ({ consolePage: page, server }) => {
+  const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
+  addUser(home, 'alice', 'alice-pw');
+  const remote = await startRemote(home, server.url);
+  try {
+    await addConnection(page, 'strict', `${remote.url}/v1`);
+    await signIn(page, 'alice', 'wrong');
+    const alert = page.getByRole('alert');
+    await expect(alert).toContainText('strict refused the credentials');
+    await expect(alert).toContainText('invalid or missing credentials');
+    // An API key it does not know: refused when the console checks it.
+    await page.locator('#remote-api-key').fill('not-a-key');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await expect(page.getByRole('heading', { name: 'Sign in to strict' })).toBeVisible();
+    await expect(page.getByRole('alert')).toContainText('strict refused the credentials');
+    // The right password gets in.
+    await signIn(page, 'alice', 'alice-pw');
+    await expect(page.locator('.action-item[data-ref="e2e.counter"]')).toBeVisible();
+  } finally {
+    await cleanUp(remote);
+  }
+});
+
+test('the server goes away mid-run and comes back: every line shows once, in order', async ({ consolePage: page, server }) => {
+  const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
+  addUser(home, 'alice', 'alice-pw');
+  let remote = await startRemote(home, server.url);
+  try {
+    await addConnection(page, 'flaky', `${remote.url}/v1`);
+    await signIn(page, 'alice', 'alice-pw');
+    await page.locator('.action-item[data-ref="e2e.counter"]').click();
+    await page.locator('#param-count').fill('60');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const execution = page.getByRole('region', { name: 'Execution' });
+    const log = execution.getByLabel('Output log');
+    await expect(log.locator('.line', { hasText: 'line 5' })).toHaveCount(1);
+
+    // Gone: kill -9, and the console cannot reach it for a while.
+    const listen = new URL(remote.url).host;
+    await kill(remote);
+    // Back on the same address and home: it adopts the running action.
+    remote = await startRemote(home, server.url, listen);
+
+    await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+    const expected = Array.from({ length: 60 }, (_, i) => `line ${i + 1}`);
+    await expect.poll(async () => (await log.locator('.line .text').allTextContents()).map((t) => t.trim()), { timeout: 30_000 }).toEqual(expected);
+  } finally {
+    await cleanUp(remote);
+  }
+});
