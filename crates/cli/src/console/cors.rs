@@ -20,9 +20,16 @@ pub fn layer(origins: &[String]) -> anyhow::Result<Option<CorsLayer>> {
     let mut values = Vec::new();
     for o in origins {
         let norm = normalize_origin(o);
+        // `https://host[:port]`, or the desktop app's `tauri://localhost`.
         let authority = norm
-            .strip_prefix("https://")
-            .or_else(|| norm.strip_prefix("http://"));
+            .split_once("://")
+            .filter(|(scheme, _)| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+            })
+            .map(|(_, a)| a);
         if authority.is_none_or(|a| a.is_empty() || a.contains('/')) {
             anyhow::bail!(
                 "--allow-origin {o}: an origin is `https://host[:port]` (scheme, host and port, no path)"
@@ -68,7 +75,8 @@ mod tests {
         ])
         .unwrap()
         .is_some());
-        for bad in ["console.lan", "https://", "https://a/b", "ftp://a"] {
+        assert!(layer(&["tauri://localhost".into()]).unwrap().is_some());
+        for bad in ["console.lan", "https://", "https://a/b", "://a"] {
             let e = layer(&[bad.into()]).unwrap_err().to_string();
             assert!(e.contains(bad), "{e}");
         }
