@@ -291,8 +291,12 @@ export interface RemoteTarget {
   stream: string;
   /** `X-Auth-Token` or `St2-Api-Key`, current (tokens are renewed). */
   headers(): Record<string, string>;
-  /** Stormdesk-only endpoints this server has (probed at connect). */
-  capabilities: { revisions: boolean };
+  /**
+   * Stormdesk-only endpoints this server has (probed at connect): pack
+   * revisions, and the numbered output log (`/output?format=json&after=`);
+   * without it the output is read as StackStorm's text.
+   */
+  capabilities: { revisions: boolean; outputLog: boolean };
   /** The server refused the credentials (401): the console asks for them again. */
   onRefused(error: BackendError): void;
 }
@@ -461,10 +465,39 @@ export class HttpBackend implements Backend {
   }
 
   output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    if (this.remote && !this.remote.capabilities.outputLog) return this.textOutput(id, afterSeq);
     return this.request(
       'GET',
       this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { format: 'json', after: afterSeq }),
     );
+  }
+
+  /**
+   * StackStorm's output (`text/plain`, stdout and stderr in the order they
+   * were stored), numbered by line: complete lines only, so a line still
+   * being written is read whole on the next read.
+   */
+  private async textOutput(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(`/v1/executions/${encodeURIComponent(id)}/output`), {
+        credentials: 'omit',
+        headers: { Accept: 'text/plain', ...this.authHeaders() },
+      });
+    } catch (error) {
+      throw new BackendError({ code: 'unavailable', faultstring: `cannot reach the engine at ${this.location}: ${String(error)}` });
+    }
+    if (!response.ok) {
+      const error = await errorFromResponse(response);
+      this.refused(error);
+      throw error;
+    }
+    const text = await response.text();
+    const lines = text.split(/(?<=\n)/).filter((line) => line.endsWith('\n'));
+    const now = new Date().toISOString();
+    return lines
+      .map((data, seq) => ({ execution_id: id, action_ref: '', runner_ref: '', seq, output_type: 'output' as const, data, timestamp: now }))
+      .filter((chunk) => afterSeq === undefined || chunk.seq > afterSeq);
   }
 
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {

@@ -245,7 +245,8 @@ export async function connectRemote(store: ConnectionStore, c: Connection, onRef
     api,
     stream,
     headers: () => headersFor(creds ?? {}),
-    capabilities: { revisions: revisions.status === 200 },
+    // Both are Stormdesk's: a server with one has the other.
+    capabilities: { revisions: revisions.status === 200, outputLog: revisions.status === 200 },
     onRefused,
   };
   const schedule = (current: Credentials): void => {
