@@ -185,7 +185,7 @@ test('says so when the remote server refuses the credentials', async ({ consoleP
     await expect(page.getByRole('alert')).toContainText('strict refused the credentials');
     // The right password gets in.
     await signIn(page, 'alice', 'alice-pw');
-    await expect(page.locator('.action-item[data-ref="e2e.counter"]')).toBeVisible();
+    await expect(page.locator('.action-item[data-ref="e2e.numbered"]')).toBeVisible();
   } finally {
     await cleanUp(remote);
   }
@@ -198,8 +198,8 @@ test('the server goes away mid-run and comes back: every line shows once, in ord
   try {
     await addConnection(page, 'flaky', `${remote.url}/v1`);
     await signIn(page, 'alice', 'alice-pw');
-    await page.locator('.action-item[data-ref="e2e.counter"]').click();
-    await page.locator('#param-count').fill('60');
+    await page.locator('.action-item[data-ref="e2e.numbered"]').click();
+    await page.locator('#param-lines').fill('60');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     const execution = page.getByRole('region', { name: 'Execution' });
     const log = execution.getByLabel('Output log');
