@@ -10,11 +10,15 @@
 // - a wrong password and an API key the server does not know: the sign-in
 //   screen says the server refused the credentials;
 // - the server goes away mid-run (kill -9) and comes back on the same
-//   address: the console reconnects and shows every line once, in order.
+//   address: the console reconnects and shows every line once, in order;
+// - behind a StackStorm-shaped front (Stormdesk's own routes answer 404,
+//   output is text, output events carry no seq): the revision picker is
+//   hidden, the output is whole and in order.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { Agent, request } from 'node:https';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
 
 import { CHROMIUM, CHROMIUM_ARGS } from './playwright.config';
-import { expect, REPO, test } from './server';
+import { expect, makeGitPack, REPO, test } from './server';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = process.env.STORMDESK_BIN ?? join(REPO, 'target/debug/stormdesk');
@@ -56,10 +60,10 @@ interface Remote {
 }
 
 /** `stormdesk serve` over TLS, letting `origin`'s console in. */
-async function startRemote(home: string, origin: string, listen = '127.0.0.1:0'): Promise<Remote> {
+async function startRemote(home: string, origin: string, listen = '127.0.0.1:0', packs: string[] = []): Promise<Remote> {
   const child = spawn(
     BIN,
-    ['serve', '--listen', listen, '--tls-cert', certs.cert, '--tls-key', certs.key, '--allow-origin', origin, '--ui', UI, '--packs', join(here, 'fixtures/packs')],
+    ['serve', '--listen', listen, '--tls-cert', certs.cert, '--tls-key', certs.key, '--allow-origin', origin, '--ui', UI, '--packs', join(here, 'fixtures/packs'), ...packs.flatMap((p) => ['--packs', p])],
     { env: { ...process.env, STORMDESK_HOME: home, STORMDESK_LOG: process.env.STORMDESK_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -215,6 +219,107 @@ test('the server goes away mid-run and comes back: every line shows once, in ord
     const expected = Array.from({ length: 60 }, (_, i) => `line ${i + 1}`);
     await expect.poll(async () => (await log.locator('.line .text').allTextContents()).map((t) => t.trim()), { timeout: 30_000 }).toEqual(expected);
   } finally {
+    await cleanUp(remote);
+  }
+});
+
+/**
+ * A server that answers as StackStorm would where Stormdesk adds to its API:
+ * an HTTPS proxy in front of `remote` (same certificate) that answers 404 for
+ * Stormdesk's own routes (pack revisions, the workflow graph), drops the
+ * output log's `format`/`after` parameters (StackStorm answers with text) and
+ * the `seq` of output events (StackStorm does not number them).
+ */
+async function stackstormShaped(remote: Remote): Promise<{ url: string; close(): Promise<void> }> {
+  const upstream = new URL(remote.url);
+  const agent = new Agent({ ca: readFileSync(join(certDir, 'ca.pem')) });
+  const server = createServer({ cert: readFileSync(certs.cert), key: readFileSync(certs.key) }, (req, res) => {
+    const url = new URL(req.url ?? '/', remote.url);
+    if (/^\/v1\/packs\/[^/]+\/revisions$|^\/v1\/executions\/[^/]+\/graph$/.test(url.pathname)) {
+      res.writeHead(404, { 'Content-Type': 'application/json', 'Access-Control-Allow-Origin': req.headers.origin ?? '*' });
+      res.end(JSON.stringify({ faultstring: 'The resource could not be found.' }));
+      return;
+    }
+    if (/\/output$/.test(url.pathname)) {
+      url.searchParams.delete('format');
+      url.searchParams.delete('after');
+    }
+    const headers = { ...req.headers, host: upstream.host };
+    const forward = request(url, { method: req.method, headers, agent }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      if (!url.pathname.endsWith('/stream')) {
+        up.pipe(res);
+        return;
+      }
+      // Output events without their sequence numbers, line by line.
+      let buffer = '';
+      up.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        const lines = buffer.split('\n');
+        buffer = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.startsWith('data:') && line.includes('"seq"')) {
+            const event = JSON.parse(line.slice(5)) as Record<string, unknown>;
+            if ('output_type' in event) delete event['seq'];
+            res.write(`data: ${JSON.stringify(event)}\n`);
+          } else {
+            res.write(`${line}\n`);
+          }
+        }
+      });
+      up.on('end', () => res.end(buffer));
+    });
+    forward.on('error', () => res.destroy());
+    res.on('close', () => forward.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+test('against a StackStorm-shaped server: no revision picker, output read as text', async ({ consolePage: page, server }) => {
+  const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
+  const packs = join(home, 'extra-packs');
+  mkdirSync(packs);
+  const gitpack = makeGitPack(packs);
+  addUser(home, 'alice', 'alice-pw');
+  const remote = await startRemote(home, server.url, '127.0.0.1:0', [gitpack]);
+  const st2 = await stackstormShaped(remote);
+  try {
+    // Straight to the Stormdesk server: its git pack has a revision picker.
+    await addConnection(page, 'direct', `${remote.url}/v1`);
+    await signIn(page, 'alice', 'alice-pw');
+    await page.locator('.action-item[data-ref="gitpack.greet"]').click();
+    await expect(page.locator('#revision')).toBeVisible();
+
+    // Through the StackStorm-shaped front: hidden, not broken.
+    await addConnection(page, 'st2', `${st2.url}/v1`);
+    await signIn(page, 'alice', 'alice-pw');
+    await page.locator('.action-item[data-ref="gitpack.greet"]').click();
+    await expect(page.getByRole('heading', { level: 1, name: 'gitpack.greet' })).toBeVisible();
+    await expect(page.locator('#param-name')).toBeVisible();
+    await expect(page.locator('#revision')).toHaveCount(0);
+
+    // Output from StackStorm's text, live, each line once and in order.
+    await page.locator('.action-item[data-ref="e2e.numbered"]').click();
+    await page.locator('#param-lines').fill('30');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const execution = page.getByRole('region', { name: 'Execution' });
+    const log = execution.getByLabel('Output log');
+    await expect(log.locator('.line', { hasText: 'line 3' }).first()).toBeVisible();
+    await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+    const expected = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
+    await expect.poll(async () => (await log.locator('.line .text').allTextContents()).map((t) => t.trim()), { timeout: 30_000 }).toEqual(expected);
+  } finally {
+    await st2.close();
     await cleanUp(remote);
   }
 });
