@@ -116,6 +116,42 @@ function addUser(home: string, name: string, password: string): void {
   execFileSync(BIN, ['user', 'add', name, '--password-stdin'], { env: { ...process.env, STORMDESK_HOME: home }, input: `${password}\n`, stdio: ['pipe', 'ignore', 'pipe'] });
 }
 
+interface Recorded {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/** Every request the page sends to `origin` (the console's, not the test's). */
+function recordRequests(page: Page, origin: string): Recorded[] {
+  const recorded: Recorded[] = [];
+  page.on('request', (r) => {
+    if (r.url().startsWith(origin) && r.method() !== 'OPTIONS') recorded.push({ method: r.method(), url: r.url(), headers: r.headers(), body: r.postData() });
+  });
+  return recorded;
+}
+
+/**
+ * The console's requests against StackStorm's API as docs/openapi.yaml
+ * declares it, with openapi-core (tests/api/console_requests.py, beside the
+ * server's contract test).
+ */
+function checkContract(recorded: Recorded[]): void {
+  const python = execFileSync('bash', [join(REPO, 'scripts/pyvenv.sh'), 'openapi', 'openapi-core==0.23.1', 'requests==2.32.4'], { encoding: 'utf8' }).trim();
+  const file = join(certDir, `requests-${Date.now()}.json`);
+  writeFileSync(file, JSON.stringify(recorded));
+  let out: string;
+  try {
+    out = execFileSync(python, [join(REPO, 'tests/api/console_requests.py'), join(REPO, 'docs/openapi.yaml'), file], { encoding: 'utf8' });
+  } catch (error) {
+    out = String((error as { stdout?: string }).stdout ?? error);
+  }
+  const report = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { validated: number; failures: string[] };
+  expect(report.failures).toEqual([]);
+  expect(report.validated).toBeGreaterThan(10);
+}
+
 /** Adds the remote in the title bar's dialog; the console reloads onto its sign-in screen. */
 async function addConnection(page: Page, name: string, apiUrl: string): Promise<void> {
   await page.locator('#connection').selectOption('__manage');
@@ -136,6 +172,7 @@ test('runs a nested workflow on a remote server over TLS and sees its live tree'
   const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
   addUser(home, 'alice', 'alice-pw');
   const remote = await startRemote(home, server.url);
+  const recorded = recordRequests(page, remote.url);
   try {
     await addConnection(page, 'team', `${remote.url}/v1`);
     await signIn(page, 'alice', 'alice-pw');
@@ -167,6 +204,8 @@ test('runs a nested workflow on a remote server over TLS and sees its live tree'
     // Back to this engine from the title bar.
     await page.locator('#connection').selectOption('local');
     await expect(page.locator('.action-item[data-ref="gitpack.greet"]')).toBeVisible();
+    // What the console sent was StackStorm's API as the document declares it.
+    checkContract(recorded);
   } finally {
     await cleanUp(remote);
   }
@@ -293,6 +332,7 @@ test('against a StackStorm-shaped server: no revision picker, output read as tex
   addUser(home, 'alice', 'alice-pw');
   const remote = await startRemote(home, server.url, '127.0.0.1:0', [gitpack]);
   const st2 = await stackstormShaped(remote);
+  const recorded = recordRequests(page, st2.url);
   try {
     // Straight to the Stormdesk server: its git pack has a revision picker.
     await addConnection(page, 'direct', `${remote.url}/v1`);
@@ -318,6 +358,7 @@ test('against a StackStorm-shaped server: no revision picker, output read as tex
     await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
     const expected = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`);
     await expect.poll(async () => (await log.locator('.line .text').allTextContents()).map((t) => t.trim()), { timeout: 30_000 }).toEqual(expected);
+    checkContract(recorded);
   } finally {
     await st2.close();
     await cleanUp(remote);
