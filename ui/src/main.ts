@@ -80,6 +80,11 @@ async function start(root: HTMLElement): Promise<void> {
       unsubscribe.forEach((stop) => stop());
       void store.signOut(remoteConnection).catch(() => undefined);
       root.replaceChildren(signInScreen(store, remoteConnection, `${remoteConnection.name} refused the credentials: ${error.message}`));
+    }, () => {
+      // Nothing is installed yet: start again in place (a reload would lose
+      // the password a browser keeps in memory to renew the token).
+      root.replaceChildren();
+      void start(root);
     });
     if (connected instanceof HTMLElement) {
       root.replaceChildren(connected);

@@ -136,9 +136,11 @@ function manageDialog(store: ConnectionStore, connections: Connection[]): HTMLDi
 
 /**
  * The screen for a remote that needs credentials (none yet, or it refused
- * them: `problem`): username and password, or an API key.
+ * them: `problem`): username and password, or an API key. `done` runs once
+ * signed in (by default the page reloads; the first connection starts the
+ * console in place, so a browser keeps the password in memory to renew the token).
  */
-export function signInScreen(store: ConnectionStore, c: Connection, problem: string | null): HTMLElement {
+export function signInScreen(store: ConnectionStore, c: Connection, problem: string | null, done: () => void = () => window.location.reload()): HTMLElement {
   const user = h('input', { id: 'remote-user', autocomplete: 'username' });
   const password = h('input', { id: 'remote-password', type: 'password', autocomplete: 'current-password' });
   const apiKey = h('input', { id: 'remote-api-key', type: 'password', autocomplete: 'off' });
@@ -155,7 +157,6 @@ export function signInScreen(store: ConnectionStore, c: Connection, problem: str
       onSubmit: (event: Event) => {
         event.preventDefault();
         message.hidden = true;
-        const done = (): void => window.location.reload();
         if (apiKey.value.trim()) store.useApiKey(c, apiKey.value.trim()).then(done, fail);
         else if (user.value.trim() && password.value) store.signIn(c, user.value.trim(), password.value).then(done, fail);
         else fail(new Error('Give a username and password, or an API key.'));
@@ -217,9 +218,14 @@ async function probe(url: string, headers: Record<string, string>, name: string)
  * Stormdesk-only endpoints, and keeps the token renewed. Returns the target
  * for the backend, or the screen to show instead.
  */
-export async function connectRemote(store: ConnectionStore, c: Connection, onRefused: (e: BackendError) => void): Promise<RemoteTarget | HTMLElement> {
+export async function connectRemote(
+  store: ConnectionStore,
+  c: Connection,
+  onRefused: (e: BackendError) => void,
+  signedIn: () => void,
+): Promise<RemoteTarget | HTMLElement> {
   let creds = await store.credentials(c).catch(() => null);
-  if (!creds) return signInScreen(store, c, null);
+  if (!creds) return signInScreen(store, c, null, signedIn);
   const { api, stream } = endpoints(c);
   let user: { status: number; body: string };
   try {
@@ -235,7 +241,7 @@ export async function connectRemote(store: ConnectionStore, c: Connection, onRef
     } catch {
       // Not JSON.
     }
-    return signInScreen(store, c, `${c.name} refused the credentials: ${said}`);
+    return signInScreen(store, c, `${c.name} refused the credentials: ${said}`, signedIn);
   }
   if (user.status >= 400) return unreachableScreen(c, `${c.name} answered ${user.status} at ${api}/user: ${user.body}`);
   // Stormdesk's revisions endpoint: a 404 (StackStorm has no such route) hides the picker.
