@@ -234,6 +234,39 @@ test('says so when the remote server refuses the credentials', async ({ consoleP
   }
 });
 
+test('renews the token before it expires', async ({ consolePage: page, server }) => {
+  const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
+  addUser(home, 'alice', 'alice-pw');
+  const remote = await startRemote(home, server.url);
+  try {
+    // The page's clock, moved on below instead of waiting 19 hours.
+    await page.clock.install();
+    await addConnection(page, 'renewing', `${remote.url}/v1`);
+    await signIn(page, 'alice', 'alice-pw');
+    await expect(page.locator('.action-item[data-ref="e2e.numbered"]')).toBeVisible();
+    const tokens = () => page.evaluate(() => sessionStorage.getItem('stormdesk.tokens'));
+    const before = await tokens();
+    expect(before).toContain('"token"');
+
+    // A day's token is renewed when a fifth of its life is left.
+    const renewal = page.waitForResponse((r) => r.url() === `${remote.url}/auth/v1/tokens` && r.request().method() === 'POST');
+    await page.clock.fastForward('20:00:00');
+    expect((await renewal).status()).toBe(201);
+    await expect.poll(tokens).not.toBe(before);
+
+    // The new token is the one in use.
+    const used = page.waitForRequest((r) => r.url().startsWith(`${remote.url}/v1/executions`) && r.method() === 'POST');
+    await page.locator('.action-item[data-ref="e2e.numbered"]').click();
+    await page.locator('#param-lines').fill('2');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const token = (await used).headers()['x-auth-token'];
+    expect(await tokens()).toContain(`"${token}"`);
+    expect(before).not.toContain(`"${token}"`);
+  } finally {
+    await cleanUp(remote);
+  }
+});
+
 test('the server goes away mid-run and comes back: every line shows once, in order', async ({ consolePage: page, server }) => {
   const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));
   addUser(home, 'alice', 'alice-pw');

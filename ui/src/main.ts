@@ -61,12 +61,15 @@ export const SHORTCUTS: [string, string][] = [
   ['?', 'This help'],
 ];
 
+let pageStore: ConnectionStore | null = null;
+
 async function start(root: HTMLElement): Promise<void> {
   applyTheme(themeChoice());
   installIcons();
   const unsubscribe: (() => void)[] = [];
   // The connection chosen in the title bar: this engine, or a remote server.
-  const store: ConnectionStore = isTauri() ? new TauriConnectionStore() : new BrowserConnectionStore();
+  // One store for the page's life: a browser's keeps the password in memory.
+  const store: ConnectionStore = (pageStore ??= isTauri() ? new TauriConnectionStore() : new BrowserConnectionStore());
   const connections = await store.list().catch(() => []);
   const chosen = activeConnection();
   const remoteConnection = chosen === LOCAL ? null : (connections.find((c) => c.id === chosen) ?? null);

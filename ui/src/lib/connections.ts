@@ -266,8 +266,12 @@ export class TauriConnectionStore implements ConnectionStore {
   }
 }
 
-/** When to renew a token that expires at `expiry`: a fifth of its remaining life before, at most 5 minutes before. */
+/**
+ * When to renew a token that expires at `expiry` (milliseconds from `now`):
+ * when a fifth of the time it has left now remains, and at least five minutes
+ * before it expires (as the desktop app's `needs_renewal`).
+ */
 export function renewalDelay(expiry: string, now = Date.now()): number {
   const left = Date.parse(expiry) - now;
-  return Math.max(0, left - Math.min(300_000, left / 5));
+  return Math.max(0, left - Math.max(300_000, left / 5));
 }
