@@ -51,9 +51,12 @@ pub enum Backend {
     File(PathBuf),
 }
 
+/// The store; which backend is decided at the first use (probing the
+/// keyring can take a moment where none runs, so not at the app's start).
 #[derive(Clone)]
 pub struct SecretStore {
-    backend: Backend,
+    files: PathBuf,
+    backend: std::sync::Arc<std::sync::OnceLock<Backend>>,
 }
 
 fn keyring_works() -> bool {
@@ -80,16 +83,20 @@ fn io(what: &'static str, path: &Path, e: impl std::fmt::Display) -> ConnectionE
 impl SecretStore {
     /// The keyring when it works here, else files under `config_dir`.
     pub fn open(config_dir: &Path) -> SecretStore {
-        let backend = if keyring_works() {
-            Backend::Keyring
-        } else {
-            Backend::File(config_dir.join("connection-secrets"))
-        };
-        SecretStore { backend }
+        SecretStore {
+            files: config_dir.join("connection-secrets"),
+            backend: Default::default(),
+        }
     }
 
     pub fn backend(&self) -> &Backend {
-        &self.backend
+        self.backend.get_or_init(|| {
+            if keyring_works() {
+                Backend::Keyring
+            } else {
+                Backend::File(self.files.clone())
+            }
+        })
     }
 
     fn account(id: &str) -> String {
@@ -115,7 +122,7 @@ impl SecretStore {
 
     pub fn get(&self, id: &str) -> Result<Option<Secret>, ConnectionError> {
         Self::check_id(id)?;
-        let text = match &self.backend {
+        let text = match self.backend() {
             Backend::Keyring => {
                 let entry = keyring::Entry::new(SERVICE, &Self::account(id))
                     .map_err(|e| ConnectionError::Unreachable(format!("the keyring: {e}")))?;
@@ -143,7 +150,7 @@ impl SecretStore {
     pub fn put(&self, id: &str, secret: &Secret) -> Result<(), ConnectionError> {
         Self::check_id(id)?;
         let text = serde_json::to_string(secret).unwrap_or_default();
-        match &self.backend {
+        match self.backend() {
             Backend::Keyring => keyring::Entry::new(SERVICE, &Self::account(id))
                 .and_then(|e| e.set_password(&text))
                 .map_err(|e| ConnectionError::Unreachable(format!("the keyring: {e}"))),
@@ -170,7 +177,7 @@ impl SecretStore {
 
     pub fn delete(&self, id: &str) -> Result<(), ConnectionError> {
         Self::check_id(id)?;
-        match &self.backend {
+        match self.backend() {
             Backend::Keyring => {
                 let entry = keyring::Entry::new(SERVICE, &Self::account(id))
                     .map_err(|e| ConnectionError::Unreachable(format!("the keyring: {e}")))?;
