@@ -152,12 +152,18 @@ function checkContract(recorded: Recorded[]): void {
   expect(report.validated).toBeGreaterThan(10);
 }
 
+/** docs/remote.md's pictures, taken when `STORMDESK_SCREENSHOTS` is set (`npm run screenshots` runs this file too). */
+async function docShot(page: Page, name: string): Promise<void> {
+  if (process.env.STORMDESK_SCREENSHOTS) await page.screenshot({ path: join(REPO, 'docs/screenshots', name) });
+}
+
 /** Adds the remote in the title bar's dialog; the console reloads onto its sign-in screen. */
 async function addConnection(page: Page, name: string, apiUrl: string): Promise<void> {
   await page.locator('#connection').selectOption('__manage');
   const dialog = page.getByRole('dialog', { name: 'Connections' });
   await dialog.locator('#conn-name').fill(name);
   await dialog.locator('#conn-api').fill(apiUrl);
+  if (name === 'team') await docShot(page, 'remote-add.png');
   await dialog.getByRole('button', { name: 'Add and connect' }).click();
   await expect(page.getByRole('heading', { name: `Sign in to ${name}` })).toBeVisible();
 }
@@ -193,6 +199,7 @@ test('runs a nested workflow on a remote server over TLS and sees its live tree'
     await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
     await expect(tree.locator('.tree-row:not([hidden])')).toHaveCount(12);
     await expect(tree.locator('.tree-row:not([data-status="succeeded"])')).toHaveCount(0);
+    await docShot(page, 'remote-tree.png');
 
     // It ran there, as alice.
     const runs = await remote.api<{ id: string; context: { user: string } }[]>('GET', '/v1/executions?action=e2e.deploy');
@@ -221,6 +228,7 @@ test('says so when the remote server refuses the credentials', async ({ consoleP
     const alert = page.getByRole('alert');
     await expect(alert).toContainText('strict refused the credentials');
     await expect(alert).toContainText('invalid or missing credentials');
+    await docShot(page, 'remote-refused.png');
     // An API key it does not know: refused when the console checks it.
     await page.locator('#remote-api-key').fill('not-a-key');
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();

@@ -116,7 +116,7 @@ function manageDialog(store: ConnectionStore, connections: Connection[]): HTMLDi
     h('h3', {}, 'Add a server'),
     problem,
     field('conn-name', 'Name', name),
-    field('conn-api', 'API URL', api, 'A team\'s `stormdesk serve` (https://host:port/v1) or a StackStorm cluster (https://host/api/v1).'),
+    field('conn-api', 'API URL', api, 'A team\'s stormdesk serve (https://host:port/v1) or a StackStorm cluster (https://host/api/v1).'),
     field('conn-auth', 'Auth URL (optional)', auth),
     field('conn-stream', 'Stream URL (optional)', stream),
     isTauri()
