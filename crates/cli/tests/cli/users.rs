@@ -4,7 +4,7 @@
 //! API keys acting as their owner.
 
 use std::io::Write;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
 
@@ -170,4 +170,59 @@ fn two_users_sign_in_run_and_are_told_apart() {
         .unwrap();
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no user bob"), "{}", stderr(&o));
+}
+
+/// The users file is an htpasswd file as StackStorm's `flat_file` auth
+/// backend reads it (passlib's `HtpasswdFile`; passlib 1.7.4 with bcrypt
+/// 4.0.1 from PyPI as the reference): what `stormdesk user add` writes,
+/// passlib checks; what passlib writes (`htpasswd -B`'s format), the server
+/// signs in with.
+#[test]
+fn the_users_file_is_the_htpasswd_file_passlib_reads_and_writes() {
+    let Some(python) = crate::st2::venv("passlib", &["passlib==1.7.4", "bcrypt==4.0.1"]) else {
+        return;
+    };
+    let server = TlsServer::start(&[]);
+    let home = server.home.path();
+    let users = home.join("config/users");
+    let mut add = stormdesk(home)
+        .args(["user", "add", "ada", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"ada pw\n").unwrap();
+    assert!(add.wait().unwrap().success());
+
+    let script = r#"
+import sys
+from passlib.apache import HtpasswdFile
+path = sys.argv[1]
+ours = HtpasswdFile(path)
+print(ours.check_password("ada", "ada pw"), ours.check_password("ada", "wrong"))
+theirs = HtpasswdFile(path, default_scheme="bcrypt")
+theirs.set_password("bob", "bob pw")
+theirs.save()
+"#;
+    let o = Command::new(&python)
+        .args(["-c", script])
+        .arg(&users)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "True False");
+    let text = std::fs::read_to_string(&users).unwrap();
+    assert!(text.contains("bob:$2"), "{text}");
+
+    // Both sign in; a wrong password for passlib's user is refused.
+    let bob = server.token("bob", "bob pw");
+    let ada = server.token("ada", "ada pw");
+    assert_ne!(bob, ada);
+    let r = server
+        .agent()
+        .post(&format!("{}/auth/v1/tokens", server.url))
+        .set("Authorization", &basic("bob", "nope"))
+        .send_json(json!({}));
+    assert!(matches!(r, Err(ureq::Error::Status(401, _))), "{r:?}");
 }
