@@ -157,6 +157,13 @@ pub fn remove_user(path: &Path, name: &str) -> Result<bool, EngineError> {
 /// is not bcrypt is an error saying how to re-hash it.
 pub fn verify(path: &Path, name: &str, password: &str) -> Result<bool, EngineError> {
     let users = read_users(path)?;
+    // Written by another tool (htpasswd, passlib) with a looser mode: tightened, as the credentials file is.
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| EngineError::io("cannot restrict the users file", path, e))?;
+        }
+    }
     let Some(user) = users.iter().find(|u| u.name == name) else {
         return Ok(false);
     };
@@ -221,7 +228,10 @@ mod tests {
         let e = read_users(&path).unwrap_err().to_string();
         assert!(e.contains("users:3"), "{e}");
         std::fs::write(&path, "old:$apr1$abc$def\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = verify(&path, "old", "pw").unwrap_err().to_string();
         assert!(e.contains("not hashed with bcrypt"), "{e}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "tightened");
     }
 }
