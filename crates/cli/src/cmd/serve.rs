@@ -150,7 +150,14 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("listening on {}", args.listen))?;
-        let url = format!("{scheme}://{bound}");
+        // Bound to every interface: the address others use is a name given
+        // with --allow-host (the one the certificate is for), not 0.0.0.0.
+        let url = match args.allow_host.first() {
+            Some(name) if bound.ip().is_unspecified() => {
+                format!("{scheme}://{}:{}", name.trim(), bound.port())
+            }
+            _ => format!("{scheme}://{bound}"),
+        };
         engine.set_console_url(Some(url.clone()));
         // A closed stdout (a supervisor that read the first line and left) must
         // not stop the server, so write errors are ignored.

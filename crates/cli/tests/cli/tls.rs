@@ -98,10 +98,14 @@ impl Drop for TlsServer {
 
 impl TlsServer {
     pub fn start(extra: &[&str]) -> TlsServer {
+        TlsServer::start_on("127.0.0.1:0", extra)
+    }
+
+    pub fn start_on(listen: &str, extra: &[&str]) -> TlsServer {
         let home = tempfile::tempdir().unwrap();
         let certs = make_certs(home.path(), "server");
         let mut child = stormdesk(home.path())
-            .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+            .args(["serve", "--listen", listen, "--tls-cert"])
             .arg(&certs.cert)
             .arg("--tls-key")
             .arg(&certs.key)
@@ -242,6 +246,24 @@ fn serve_over_tls_runs_actions_and_streams_to_a_client_that_trusts_its_ca() {
         .timeout(Duration::from_secs(10))
         .call();
     assert!(plain.is_err(), "plain HTTP was answered on the TLS port");
+}
+
+#[test]
+fn on_every_interface_it_prints_the_name_others_use() {
+    let server = TlsServer::start_on("0.0.0.0:0", &["--allow-host", "localhost"]);
+    assert!(
+        server.url.starts_with("https://localhost:"),
+        "{}",
+        server.url
+    );
+    let health: Value = server
+        .agent()
+        .get(&format!("{}/v1/health", server.url))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
+    assert_eq!(health["status"], "ok");
 }
 
 #[test]
