@@ -119,9 +119,14 @@ function manageDialog(store: ConnectionStore, connections: Connection[]): HTMLDi
     field('conn-api', 'API URL', api, 'A team\'s stormdesk serve (https://host:port/v1) or a StackStorm cluster (https://host/api/v1).'),
     field('conn-auth', 'Auth URL (optional)', auth),
     field('conn-stream', 'Stream URL (optional)', stream),
-    isTauri()
-      ? field('conn-ca', 'CA certificate (optional, PEM)', ca, 'For a server whose certificate no system CA signs.')
-      : h('p', { class: 'help' }, 'The browser checks the server\'s certificate against its own trust store; the server must list this console\'s origin (', h('code', {}, window.location.origin), ') in --allow-origin (StackStorm: [api] allow_origin).'),
+    isTauri() ? field('conn-ca', 'CA certificate (optional, PEM)', ca, 'Trusted for signing in and renewing tokens; the window itself trusts the system\'s CAs.') : null,
+    h(
+      'p',
+      { class: 'help' },
+      'The server must list this console\'s origin (',
+      h('code', {}, window.location.origin),
+      ') in --allow-origin (StackStorm: [api] allow_origin), and its certificate must be trusted here.',
+    ),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Add and connect')),
   );
   return h(
