@@ -80,7 +80,7 @@ impl Engine {
                 chunks: chunks.clone(),
             })
             .await?;
-        let (action, runner) = match self.execution(id).await {
+        let (action, runner) = match self.current(id).await {
             Ok(e) => (e.action.ref_, e.runner.name),
             Err(_) => (String::new(), String::new()),
         };

@@ -126,6 +126,16 @@ pub(crate) struct Inner {
     pub runners: TaskTracker,
 }
 
+/// A run resolved and registered, not yet recorded or started
+/// ([`Engine::prepare_run`]).
+pub(crate) struct Prepared {
+    pub execution: Execution,
+    request: stormdesk_runner::protocol::RunnerRequest,
+    workflow: Option<crate::workflow::Run>,
+    /// To commit before the run starts, in order.
+    pub ops: Vec<WriteOp>,
+}
+
 /// The engine. Cheap to clone; background work stops when `shutdown` is called.
 #[derive(Clone)]
 pub struct Engine {
@@ -347,10 +357,30 @@ impl Engine {
 
     pub(crate) async fn run_with_parent(
         &self,
+        req: RunRequest,
+        parent: Option<String>,
+        context: Map<String, Value>,
+    ) -> Result<Execution, EngineError> {
+        let mut prepared = self.prepare_run(req, parent, context).await?;
+        // Queued, not awaited: the writer keeps order, and until it commits the
+        // live map answers every read of this execution.
+        self.inner
+            .store
+            .write_nowait(WriteOp::Batch(std::mem::take(&mut prepared.ops)))?;
+        self.start_prepared(prepared).await
+    }
+
+    /// Everything of a run up to its start: the action and parameters are
+    /// resolved, the execution is known as live, and `ops` holds what must be
+    /// committed before it starts (its record; a workflow's first snapshot).
+    /// Nothing is written or published yet, so a workflow step commits the
+    /// records of the children it starts together with its own log row.
+    pub(crate) async fn prepare_run(
+        &self,
         mut req: RunRequest,
         parent: Option<String>,
         mut context: Map<String, Value>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Prepared, EngineError> {
         if let Some(parent) = &parent {
             self.check_limits(parent, &req.action)?;
         }
@@ -565,31 +595,14 @@ impl Engine {
                     finishing: false,
                 },
             );
-        // Queued, not awaited: the writer keeps order, and until it commits the
-        // live map answers every read of this execution.
-        self.inner.store.write_nowait(WriteOp::Upsert {
+        let mut ops = vec![WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token: Some(token.clone()),
             action_token_hash: Some(action_token_hash),
             runner_pid: None,
-        })?;
-        self.inner.bus.publish(Event::Execution {
-            execution: Box::new(execution.clone()),
-            created: true,
-        });
-        // The parent lists its children, as StackStorm's records do.
-        if let Some(parent_id) = &execution.parent {
-            let parent = {
-                let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-                live.get_mut(parent_id).map(|l| {
-                    l.execution.children.push(id.clone());
-                    l.execution.clone()
-                })
-            };
-            if let Some(parent) = parent {
-                self.persist_soon(&parent, true)?;
-            }
-        }
+        }];
+        // A parent's `children` are read from the children's records
+        // (store::fill_children); the parent's record is not rewritten.
         let api_url = self.api_url();
         request.api = Some(stormdesk_runner::protocol::ApiAccess {
             url: format!("{}/v1", api_url.trim_end_matches('/')),
@@ -603,13 +616,46 @@ impl Engine {
             backoff_ms: 50,
         });
         tracing::info!(execution = %id, action = %req.action, "scheduled");
-        if let Some(conductor) = conductor {
-            // Tasks of the workflow's pack run at the commit asked for.
-            let pin = content_version.as_ref().and(commit);
-            let has_secrets = !request.secrets.is_empty();
-            let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
+        let workflow = match conductor {
+            Some(conductor) => {
+                // Tasks of the workflow's pack run at the commit asked for.
+                let pin = content_version.as_ref().and(commit);
+                let has_secrets = !request.secrets.is_empty();
+                let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
+                Some(crate::workflow::prepare_run(
+                    self, &execution, run, &mut ops,
+                ))
+            }
+            None => None,
+        };
+        Ok(Prepared {
+            execution,
+            request,
+            workflow,
+            ops,
+        })
+    }
+
+    /// Starts a prepared run whose `ops` are committed or queued: announces
+    /// it, then starts its runner (or conducts the workflow).
+    pub(crate) async fn start_prepared(
+        &self,
+        prepared: Prepared,
+    ) -> Result<Execution, EngineError> {
+        let Prepared {
+            execution,
+            request,
+            workflow,
+            ..
+        } = prepared;
+        let id = execution.id.clone();
+        self.inner.bus.publish(Event::Execution {
+            execution: Box::new(execution),
+            created: true,
+        });
+        if let Some(run) = workflow {
             crate::workflow::begin(self, &id, run);
-            return self.execution(&id).await;
+            return self.current(&id).await;
         }
         if let Err(e) = launch::spawn(self, request).await {
             let message = e.to_string();
@@ -617,7 +663,25 @@ impl Engine {
                 .await?;
             return Err(e);
         }
-        self.execution(&id).await
+        self.current(&id).await
+    }
+
+    /// The record as it is now (live, else stored), without its children.
+    pub(crate) async fn current(&self, id: &str) -> Result<Execution, EngineError> {
+        if let Some(l) = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            return Ok(l.execution.clone());
+        }
+        self.inner
+            .store
+            .execution(id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))
     }
 
     /// `action_context` for parameter templates: the execution's context as
@@ -705,16 +769,17 @@ impl Engine {
     pub async fn wait(&self, id: &str) -> Result<Execution, EngineError> {
         let mut rx = self.inner.bus.subscribe();
         loop {
-            let current = self.execution(id).await?;
+            let current = self.current(id).await?;
             if current.status.is_completed() {
-                return Ok(current);
+                // Stored before it was announced: read back with its children.
+                return self.execution(id).await;
             }
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
                         if let Event::Execution { execution, .. } = &ev.event {
                             if execution.id == id && execution.status.is_completed() {
-                                return Ok(*execution.clone());
+                                return self.execution(id).await;
                             }
                         }
                     }
@@ -796,21 +861,28 @@ impl Engine {
         Ok(execution)
     }
 
+    /// The record as it is now, with its `children` (read from the store:
+    /// a child committed a moment ago may be missing while the writer works).
     pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {
-        if let Some(l) = self
+        let live = self
             .inner
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
-        {
-            return Ok(l.execution.clone());
+            .map(|l| l.execution.clone());
+        match live {
+            Some(mut execution) => {
+                execution.children = self.inner.store.children(id).await?;
+                Ok(execution)
+            }
+            None => self
+                .inner
+                .store
+                .execution(id)
+                .await?
+                .ok_or_else(|| EngineError::UnknownExecution(id.to_string())),
         }
-        self.inner
-            .store
-            .execution(id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))
     }
 
     pub async fn executions(&self, filter: ExecutionFilter) -> Result<Vec<Execution>, EngineError> {
@@ -828,7 +900,7 @@ impl Engine {
         id: &str,
         after_seq: Option<u64>,
     ) -> Result<Vec<ExecutionOutput>, EngineError> {
-        let execution = self.execution(id).await?;
+        let execution = self.current(id).await?;
         let chunks = self.inner.store.output(id, after_seq).await?;
         Ok(chunks
             .iter()

@@ -14,6 +14,7 @@
 //! workflows cannot deadlock.
 
 mod control;
+mod journal;
 mod kv;
 mod launch;
 mod queries;
@@ -35,7 +36,7 @@ use crate::model::{Execution, Status};
 pub(crate) use control::{cancel, pause, resume};
 pub(crate) use recover::recover;
 pub(crate) use run::Run;
-pub(crate) use start::{begin, prepare};
+pub(crate) use start::{begin, prepare, prepare_run};
 pub(crate) use step::{advance, Step};
 pub(crate) use tracker::spawn_tracker;
 

@@ -9,7 +9,8 @@ use stormdesk_workflow::{Conductor, WorkflowSpec};
 use super::{advance, Run, Step};
 use crate::engine::{set_status, Engine};
 use crate::error::EngineError;
-use crate::model::Status;
+use crate::model::{Execution, Status};
+use crate::store::WriteOp;
 
 /// Reads and checks the workflow definition at `path` and creates its
 /// conductor with the action parameters that the workflow declares as input.
@@ -39,6 +40,23 @@ pub(crate) fn prepare(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     Conductor::new(spec, input).map_err(|e| fail(format!("{}: {e}", path.display())))
+}
+
+/// Readies a workflow's conducting state before its record is written: what
+/// its tasks inherit from its context, and its first snapshot (added to
+/// `ops`, committed with the record).
+pub(crate) fn prepare_run(
+    engine: &Engine,
+    execution: &Execution,
+    mut run: Run,
+    ops: &mut Vec<WriteOp>,
+) -> Run {
+    run.user = execution.user().map(str::to_string);
+    run.parent_context = super::launch::inherited(&execution.id, &execution.context);
+    if let Some(op) = super::step::snapshot(engine, &execution.id, &mut run) {
+        ops.push(op);
+    }
+    run
 }
 
 /// Marks the workflow running and starts conducting it (on its own task, so

@@ -1,13 +1,16 @@
 //! One step of a workflow: feed an event to its conductor, launch what it
-//! asks for, save the state, settle the execution's status.
+//! asks for, log the step, settle the execution's status.
+//!
+//! A step's log row and the records of the child executions it starts are
+//! committed in one transaction, before any of those children runs.
 
-use serde_json::json;
-use stormdesk_workflow::{TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowStatus};
+use stormdesk_workflow::{TaskKey, TaskResult, WorkflowStatus};
 use tokio::sync::MutexGuard;
 
+use super::journal::Op;
 use super::kv::KvEnv;
 use super::{launch, Run};
-use crate::engine::{set_status, Engine};
+use crate::engine::{set_status, Engine, Prepared};
 use crate::model::Status;
 use crate::store::WriteOp;
 
@@ -50,98 +53,66 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
     if run.done {
         return;
     }
-    let user = {
-        let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.get(id)
-            .and_then(|l| l.execution.user().map(str::to_string))
-    };
-    let env = KvEnv::new(engine, user);
-    let requests = match step {
-        Step::Start => run.conductor.start(&env),
+    let env = KvEnv::new(engine, run.user.clone());
+    match step {
+        Step::Start => run.record(Op::Start { kv: vec![] }, &env, None),
         Step::Result { child, result } => {
-            match run
-                .active
-                .iter()
-                .position(|(k, c)| *k == result.key && *c == child)
-            {
-                Some(i) => {
-                    run.active.remove(i);
-                }
-                // Already fed (push and a recovery both saw it), or not ours.
-                None => return,
+            // Already fed (push and a recovery both saw it), or not ours.
+            if run.active.get(&child) != Some(&result.key) {
+                return;
             }
-            run.conductor.on_task_result(result, &env)
+            run.record(
+                Op::Completed {
+                    child,
+                    key: result.key,
+                    status: result.status,
+                    kv: vec![],
+                },
+                &env,
+                Some(result.result),
+            );
         }
         Step::Delayed { key, attempt } => {
-            let Some(i) = run
+            if !run
                 .delayed
                 .iter()
-                .position(|r| r.key == key && r.attempt == attempt)
-            else {
+                .any(|r| r.key == key && r.attempt == attempt)
+            {
                 return;
-            };
-            let mut req = run.delayed.remove(i);
-            req.delay_seconds = None;
-            vec![req]
-        }
-        Step::Pause => {
-            run.conductor.request_pause();
-            vec![]
-        }
-        Step::Resume => {
-            let mut held = std::mem::take(&mut run.pending);
-            held.extend(run.conductor.request_resume(&env));
-            held
-        }
-        Step::Cancel => {
-            run.conductor.request_cancel();
-            let mut not_started = std::mem::take(&mut run.delayed);
-            not_started.append(&mut run.pending);
-            let mut more = vec![];
-            for req in not_started {
-                more.extend(run.conductor.on_task_result(
-                    TaskResult {
-                        key: req.key,
-                        status: TaskStatus::Canceled,
-                        result: json!({"error": "canceled before it started"}),
-                    },
-                    &env,
-                ));
             }
-            more
+            run.record(Op::Released { key, attempt }, &env, None);
         }
-        Step::Recheck => vec![],
+        Step::Pause => run.record(Op::Pause, &env, None),
+        Step::Resume => run.record(Op::Resume { kv: vec![] }, &env, None),
+        Step::Cancel => run.record(Op::Cancel { kv: vec![] }, &env, None),
+        Step::Recheck => {}
         Step::Relaunch => {
-            let delayed: Vec<TaskRequest> = run.delayed.clone();
-            for req in &delayed {
-                schedule(engine, id, req, req.delay_seconds.unwrap_or(0.0));
+            for req in &run.delayed {
+                schedule(engine, id, &req.key, req.attempt, req.delay_seconds);
             }
-            std::mem::take(&mut run.pending)
         }
-    };
-    launch_all(engine, id, &mut run, requests, &env).await;
+    }
+    let started = launch_all(engine, id, &mut run, &env).await;
+    for prepared in started {
+        let child = prepared.execution.id.clone();
+        // A runner that cannot start fails its execution, which reports to
+        // this workflow like any completion.
+        if let Err(e) = engine.start_prepared(prepared).await {
+            tracing::warn!(workflow = %id, child = %child, error = %e, "task did not start");
+        }
+    }
     settle(engine, id, run).await;
 }
 
-/// Launches requests (delayed ones after their delay); a request that cannot
-/// start (unknown action, invalid parameters) fails its task at once.
-async fn launch_all(
-    engine: &Engine,
-    id: &str,
-    run: &mut Run,
-    mut queue: Vec<TaskRequest>,
-    env: &KvEnv,
-) {
+/// Launches the pending requests (delayed ones after their delay); a request
+/// that cannot start (unknown action, invalid parameters) fails its task at
+/// once, which may issue more. Then commits the step: its log row (or a
+/// snapshot) and the records of the children it prepared, in one
+/// transaction. Returns the children to start.
+async fn launch_all(engine: &Engine, id: &str, run: &mut Run, env: &KvEnv) -> Vec<Prepared> {
+    let mut started: Vec<Prepared> = Vec::new();
+    let mut writes: Vec<WriteOp> = Vec::new();
     loop {
-        for req in queue.drain(..) {
-            match req.delay_seconds.filter(|d| *d > 0.0) {
-                Some(seconds) => {
-                    schedule(engine, id, &req, seconds);
-                    run.delayed.push(req);
-                }
-                None => run.pending.push(req),
-            }
-        }
         let holding = matches!(
             run.conductor.status(),
             WorkflowStatus::Pausing | WorkflowStatus::Paused
@@ -149,59 +120,118 @@ async fn launch_all(
         if holding || run.pending.is_empty() {
             break;
         }
-        save(engine, id, run);
-        let mut failed = vec![];
-        for req in std::mem::take(&mut run.pending) {
+        // Those pending now; a failed launch may add more for the next round.
+        for _ in 0..run.pending.len() {
+            let Some(req) = run.pending.front().cloned() else {
+                break;
+            };
+            let (key, attempt) = (req.key.clone(), req.attempt);
+            if let Some(seconds) = req.delay_seconds.filter(|d| *d > 0.0) {
+                schedule(engine, id, &key, attempt, Some(seconds));
+                run.record(Op::Delayed { key, attempt }, env, None);
+                continue;
+            }
             match launch::task(engine, id, run, &req).await {
-                Ok(child) => run.active.push((req.key, child)),
-                Err(message) => failed.push(TaskResult {
-                    key: req.key,
-                    status: TaskStatus::Failed,
-                    result: json!({ "error": message }),
-                }),
+                Ok(mut prepared) => {
+                    writes.append(&mut prepared.ops);
+                    let child = prepared.execution.id.clone();
+                    run.record(
+                        Op::Launched {
+                            key,
+                            attempt,
+                            child,
+                        },
+                        env,
+                        None,
+                    );
+                    started.push(prepared);
+                }
+                Err(message) => run.record(
+                    Op::LaunchFailed {
+                        key,
+                        attempt,
+                        message,
+                        kv: vec![],
+                    },
+                    env,
+                    None,
+                ),
             }
         }
-        if failed.is_empty() {
-            break;
-        }
-        for f in failed {
-            queue.extend(run.conductor.on_task_result(f, env));
-        }
     }
-    save(engine, id, run);
+    commit(engine, id, run, writes);
+    started
 }
 
-fn schedule(engine: &Engine, id: &str, req: &TaskRequest, seconds: f64) {
-    let (engine, id) = (engine.clone(), id.to_string());
-    let (key, attempt) = (req.key.clone(), req.attempt);
-    let wait = std::time::Duration::from_secs_f64(seconds.min(1e9));
+/// Queues the step's log row (or a snapshot, when one is due) with `writes`
+/// in one transaction. Not awaited: the writer keeps order, so everything
+/// later about these children lands after.
+fn commit(engine: &Engine, id: &str, run: &mut Run, mut writes: Vec<WriteOp>) {
+    if !run.journal.ops.is_empty() {
+        let ops = std::mem::take(&mut run.journal.ops);
+        match serde_json::to_string(&ops) {
+            Ok(text) => {
+                run.journal.since_snapshot += text.len();
+                let seq = run.journal.next_seq;
+                run.journal.next_seq += 1;
+                if run.journal.snapshot_due() {
+                    if let Some(op) = snapshot(engine, id, run) {
+                        writes.push(op);
+                    }
+                } else {
+                    writes.insert(
+                        0,
+                        WriteOp::WorkflowLog {
+                            id: id.to_string(),
+                            seq,
+                            ops: text,
+                        },
+                    );
+                }
+            }
+            Err(e) => tracing::error!(workflow = %id, error = %e, "workflow step not loggable"),
+        }
+    }
+    if writes.is_empty() {
+        return;
+    }
+    if let Err(e) = engine.inner.store.write_nowait(WriteOp::Batch(writes)) {
+        tracing::error!(workflow = %id, error = %e, "workflow step not saved");
+    }
+}
+
+/// The whole state as a snapshot covering every row logged so far (secret
+/// inputs masked; such a workflow cannot resume after a restart).
+pub(crate) fn snapshot(engine: &Engine, id: &str, run: &mut Run) -> Option<WriteOp> {
+    let mut state = match run.snapshot() {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(workflow = %id, error = %e, "workflow state not serialisable");
+            return None;
+        }
+    };
+    if run.has_secrets {
+        engine.with_secrets(id, |s| s.mask_value(&mut state));
+    }
+    let text = state.to_string();
+    let seq = run.journal.next_seq;
+    run.journal.snapshotted(seq, text.len());
+    Some(WriteOp::WorkflowSnapshot {
+        id: id.to_string(),
+        seq,
+        state: text,
+    })
+}
+
+fn schedule(engine: &Engine, id: &str, key: &TaskKey, attempt: u32, seconds: Option<f64>) {
+    let (engine, id, key) = (engine.clone(), id.to_string(), key.clone());
+    let wait = std::time::Duration::from_secs_f64(seconds.unwrap_or(0.0).clamp(0.0, 1e9));
     tokio::spawn(async move {
         tokio::select! {
             _ = engine.inner.shutdown.cancelled() => {}
             _ = tokio::time::sleep(wait) => advance(&engine, &id, Step::Delayed { key, attempt }).await,
         }
     });
-}
-
-/// Saves the conductor state (queued: the writer keeps order). Secret inputs
-/// are masked; such a workflow cannot resume after a restart.
-pub(crate) fn save(engine: &Engine, id: &str, run: &Run) {
-    let mut state = match serde_json::to_value(run) {
-        Ok(v) => v,
-        Err(e) => {
-            tracing::error!(workflow = %id, error = %e, "workflow state not serialisable");
-            return;
-        }
-    };
-    if run.has_secrets {
-        engine.with_secrets(id, |s| s.mask_value(&mut state));
-    }
-    if let Err(e) = engine.inner.store.write_nowait(WriteOp::Workflow {
-        id: id.to_string(),
-        state: state.to_string(),
-    }) {
-        tracing::error!(workflow = %id, error = %e, "workflow state not saved");
-    }
 }
 
 /// Brings the execution's status in line with the conductor; completes it
@@ -211,6 +241,12 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
     if status.is_completed() && run.active.is_empty() && run.delayed.is_empty() {
         run.done = true;
         let result = run.conductor.result();
+        // The final state, whole, and the log goes.
+        if let Some(op) = snapshot(engine, id, &mut run) {
+            if let Err(e) = engine.inner.store.write_nowait(op) {
+                tracing::error!(workflow = %id, error = %e, "final workflow state not saved");
+            }
+        }
         drop(run);
         engine.inner.workflows.remove(id);
         let final_status = match status {
@@ -225,10 +261,9 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
     }
     let want = match status {
         WorkflowStatus::Pausing | WorkflowStatus::Paused => {
-            let children = run.active_children();
             let all_paused = {
                 let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-                children.iter().all(|c| {
+                run.active.keys().all(|c| {
                     live.get(c)
                         .map(|l| l.execution.status == Status::Paused)
                         .unwrap_or(false)
