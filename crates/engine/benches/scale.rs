@@ -117,12 +117,18 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> (Durati
     let pack = dir.path().join("scale");
     write_pack(&pack, shape, n);
     let home = tempfile::tempdir().unwrap();
+    // `SCALE_HOME` keeps the store for a look afterwards.
+    let home_dir = std::env::var_os("SCALE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| home.path().to_path_buf());
     rt.block_on(async {
         let engine = Engine::start(EngineOptions {
-            home: Some(home.path().to_path_buf()),
+            home: Some(home_dir),
             pack_dirs: vec![pack.clone()],
             runner_bin: Some(stormdesk_engine::default_runner_bin()),
-            prewarm: true,
+            // As `stormdesk run` starts it (no Python environment built
+            // ahead); workflows keep their own runners warm.
+            prewarm: false,
             max_live_per_root: Some(n + 10),
             ..Default::default()
         })

@@ -116,7 +116,7 @@ pub(crate) struct Inner {
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
     pub prewarm: bool,
-    pub warm: Mutex<Option<launch::Idle>>,
+    pub warm: Mutex<launch::WarmPool>,
     pub callback_attempts: u32,
     pub max_depth: usize,
     pub max_live_per_root: usize,
@@ -183,7 +183,7 @@ impl Engine {
                 .unwrap_or_else(launch::default_runner_bin),
             runner_args: opts.runner_args.clone(),
             prewarm: opts.prewarm,
-            warm: Mutex::new(None),
+            warm: Mutex::new(launch::WarmPool::default()),
             callback_attempts: opts.callback_attempts.unwrap_or(5),
             max_depth: opts.max_depth.unwrap_or(DEFAULT_MAX_DEPTH).max(1),
             max_live_per_root: opts
@@ -649,6 +649,7 @@ impl Engine {
             ..
         } = prepared;
         let id = execution.id.clone();
+        let for_task = execution.parent.is_some();
         self.inner.bus.publish(Event::Execution {
             execution: Box::new(execution),
             created: true,
@@ -657,7 +658,7 @@ impl Engine {
             crate::workflow::begin(self, &id, run);
             return self.current(&id).await;
         }
-        if let Err(e) = launch::spawn(self, request).await {
+        if let Err(e) = launch::spawn(self, request, for_task).await {
             let message = e.to_string();
             self.finish(&id, Status::Failed, serde_json::json!({ "error": message }))
                 .await?;

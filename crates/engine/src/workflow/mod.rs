@@ -92,6 +92,14 @@ impl Workflows {
             .remove(id);
     }
 
+    /// No workflow is being conducted.
+    pub fn is_empty(&self) -> bool {
+        self.runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
     pub fn ids(&self) -> Vec<String> {
         self.runs
             .lock()

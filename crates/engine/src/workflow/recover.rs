@@ -120,6 +120,12 @@ async fn restore(
         .map(|e| (e.id, e.result))
         .collect();
     let live = KvEnv::new(engine, run.user.clone());
+    tracing::info!(
+        workflow = %execution.id,
+        rows = log.rows.len(),
+        operations = ops.len(),
+        "replaying the log after the snapshot"
+    );
     for mut op in ops {
         let env = Replaying::new(&live, op.take_kv());
         let result = match &op {

@@ -249,6 +249,9 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
         }
         drop(run);
         engine.inner.workflows.remove(id);
+        if engine.inner.workflows.is_empty() {
+            crate::launch::trim_warm(engine);
+        }
         let final_status = match status {
             WorkflowStatus::Succeeded => Status::Succeeded,
             WorkflowStatus::Canceled => Status::Canceled,

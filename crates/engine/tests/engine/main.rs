@@ -11,4 +11,5 @@ mod params;
 mod pyenv;
 mod recovery;
 mod revisions;
+mod scale;
 mod workflows;
