@@ -91,7 +91,12 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("executions", "action_token_hash", "TEXT"),
     // The first log row a workflow's snapshot does not cover.
     ("workflows", "seq", "INTEGER NOT NULL DEFAULT 0"),
+    // A workflow task's name (`context.orquesta.task_name`), for `task()`.
+    ("executions", "task", "TEXT"),
 ];
+
+/// Indexes on added columns, made after the columns.
+const ADDED_INDEXES: &str = "CREATE INDEX IF NOT EXISTS executions_task ON executions(parent, task) WHERE task IS NOT NULL;";
 
 /// A workflow's latest snapshot and the log rows written after it.
 #[derive(Debug, Clone)]
@@ -193,6 +198,7 @@ impl Store {
             restrict(Path::new(&side));
         }
         add_columns(&conn).map_err(store_err(path))?;
+        conn.execute_batch(ADDED_INDEXES).map_err(store_err(path))?;
         let reader = open(path, OpenFlags::default())?;
         Ok(Store {
             path: path.to_path_buf(),
@@ -449,6 +455,35 @@ fn get_execution(c: &Connection, p: &Path, id: &str) -> Result<Option<Execution>
     let mut execution = parse_doc(&doc, p)?;
     fill_children(c, p, &mut execution)?;
     Ok(Some(execution))
+}
+
+/// The latest child execution of `workflow` that ran `task` on `route`.
+pub(crate) fn latest_task_child(
+    c: &Connection,
+    p: &Path,
+    workflow: &str,
+    task: &str,
+    route: u32,
+) -> Result<Option<Execution>, EngineError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc FROM executions WHERE parent = ?1 AND task = ?2 ORDER BY rowid DESC",
+        )
+        .map_err(store_err(p))?;
+    let mut rows = stmt.query(params![workflow, task]).map_err(store_err(p))?;
+    while let Some(row) = rows.next().map_err(store_err(p))? {
+        let execution = parse_doc(&row.get::<_, String>(0).map_err(store_err(p))?, p)?;
+        let on_route = execution
+            .context
+            .get("orquesta")
+            .and_then(|o| o.get("task_route"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if on_route == u64::from(route) {
+            return Ok(Some(execution));
+        }
+    }
+    Ok(None)
 }
 
 /// `children`, as StackStorm's records list them (in start order), from the

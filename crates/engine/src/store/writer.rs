@@ -157,8 +157,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &WriteOp) -> Result<usize, rusqlite
             let doc = serde_json::to_string(execution)
                 .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
             tx.prepare_cached(
-                "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid, action_token_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid, action_token_hash, task)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc,
                    callback_token = excluded.callback_token, runner_pid = excluded.runner_pid,
                    action_token_hash = excluded.action_token_hash",
@@ -174,6 +174,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, op: &WriteOp) -> Result<usize, rusqlite
                 callback_token,
                 runner_pid,
                 action_token_hash,
+                execution.task_name(),
             ])?
         }
         WriteOp::Output {

@@ -119,7 +119,7 @@ async fn restore(
         .into_iter()
         .map(|e| (e.id, e.result))
         .collect();
-    let live = KvEnv::new(engine, run.user.clone());
+    let live = KvEnv::new(engine, &execution.id, run.user.clone());
     tracing::info!(
         workflow = %execution.id,
         rows = log.rows.len(),
@@ -201,7 +201,7 @@ async fn adopt_started(engine: &Engine, id: &str, run: &mut Run) -> Result<(), E
             ..Default::default()
         })
         .await?;
-    let env = KvEnv::new(engine, run.user.clone());
+    let env = KvEnv::new(engine, id, run.user.clone());
     let pending: Vec<_> = run.pending.iter().cloned().collect();
     for req in pending {
         let existing = children.iter().find(|c| {

@@ -91,8 +91,10 @@ impl Run {
         run
     }
 
-    /// The state as a snapshot (JSON), secrets not yet masked.
-    pub fn snapshot(&self) -> Result<Value, serde_json::Error> {
+    /// The state as a snapshot (JSON text), with `mask` applied to it
+    /// first when the workflow has secrets (then through a `Value`; else
+    /// written straight to text, never held twice in memory).
+    pub fn snapshot(&self, mask: impl FnOnce(&mut Value)) -> Result<String, serde_json::Error> {
         #[derive(Serialize)]
         struct SnapshotRef<'a> {
             version: u32,
@@ -104,7 +106,7 @@ impl Run {
             commit: &'a Option<String>,
             has_secrets: bool,
         }
-        serde_json::to_value(SnapshotRef {
+        let snapshot = SnapshotRef {
             version: SNAPSHOT_VERSION,
             conductor: &self.conductor,
             active: self.active.iter().map(|(c, k)| (k, c)).collect(),
@@ -113,7 +115,13 @@ impl Run {
             pack: &self.pack,
             commit: &self.commit,
             has_secrets: self.has_secrets,
-        })
+        };
+        if !self.has_secrets {
+            return serde_json::to_string(&snapshot);
+        }
+        let mut value = serde_json::to_value(snapshot)?;
+        mask(&mut value);
+        Ok(value.to_string())
     }
 
     pub fn active_children(&self) -> Vec<String> {

@@ -39,7 +39,11 @@ pub(crate) fn prepare(
         .filter(|(name, _)| spec.input.iter().any(|i| &i.name == *name))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    Conductor::new(spec, input).map_err(|e| fail(format!("{}: {e}", path.display())))
+    let mut conductor =
+        Conductor::new(spec, input).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    // Results stay in the store: `task()` reads them there (workflow/kv.rs).
+    conductor.keep_results_elsewhere();
+    Ok(conductor)
 }
 
 /// Readies a workflow's conducting state before its record is written: what

@@ -53,7 +53,7 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
     if run.done {
         return;
     }
-    let env = KvEnv::new(engine, run.user.clone());
+    let env = KvEnv::new(engine, id, run.user.clone());
     match step {
         Step::Start => run.record(Op::Start { kv: vec![] }, &env, None),
         Step::Result { child, result } => {
@@ -203,17 +203,13 @@ fn commit(engine: &Engine, id: &str, run: &mut Run, mut writes: Vec<WriteOp>) {
 /// The whole state as a snapshot covering every row logged so far (secret
 /// inputs masked; such a workflow cannot resume after a restart).
 pub(crate) fn snapshot(engine: &Engine, id: &str, run: &mut Run) -> Option<WriteOp> {
-    let mut state = match run.snapshot() {
-        Ok(v) => v,
+    let text = match run.snapshot(|state| engine.with_secrets(id, |s| s.mask_value(state))) {
+        Ok(text) => text,
         Err(e) => {
             tracing::error!(workflow = %id, error = %e, "workflow state not serialisable");
             return None;
         }
     };
-    if run.has_secrets {
-        engine.with_secrets(id, |s| s.mask_value(&mut state));
-    }
-    let text = state.to_string();
     let seq = run.journal.next_seq;
     run.journal.snapshotted(seq, text.len());
     Some(WriteOp::WorkflowSnapshot {

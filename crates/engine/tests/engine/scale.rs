@@ -33,7 +33,10 @@ fn chain_pack(dir: &Path, tasks: usize) {
             ));
         }
     }
-    def.push_str("output:\n  - last: <% task(t1999).status %>\n");
+    // `task()` reads a result the conductor no longer holds from the store.
+    def.push_str(
+        "output:\n  - last: <% task(t1999).status %>\n  - first: <% task(t0).result.return_code %>\n",
+    );
     std::fs::write(dir.join("actions/workflows/chain.yaml"), def).unwrap();
 }
 
@@ -53,6 +56,7 @@ async fn a_chain_of_2000_tasks_runs_each_once_and_keeps_every_record() {
         .unwrap();
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(done.result["output"]["last"], "succeeded");
+    assert_eq!(done.result["output"]["first"], 0);
 
     let children = engine
         .executions(ExecutionFilter {
