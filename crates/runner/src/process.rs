@@ -65,13 +65,17 @@ pub fn main() -> ExitCode {
 /// it; `None` when the input ends before any byte.
 fn read_line(input: &mut impl Read) -> io::Result<Option<(Vec<u8>, Vec<u8>)>> {
     let mut data = Vec::new();
-    let mut buf = [0u8; 64 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
+    // Only what was read last is searched: a 50 MB request line is read in
+    // one pass.
+    let mut searched = 0;
     loop {
-        if let Some(i) = data.iter().position(|b| *b == b'\n') {
-            let rest = data.split_off(i + 1);
-            data.truncate(i);
+        if let Some(i) = data[searched..].iter().position(|b| *b == b'\n') {
+            let rest = data.split_off(searched + i + 1);
+            data.truncate(searched + i);
             return Ok(Some((data, rest)));
         }
+        searched = data.len();
         match input.read(&mut buf) {
             Ok(0) if data.is_empty() => return Ok(None),
             Ok(0) => return Ok(Some((data, Vec::new()))),
@@ -301,5 +305,41 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
             print_final(&record.update);
             ExitCode::from(EXIT_LOST)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_line;
+
+    #[test]
+    fn the_request_line_and_what_followed_it_are_split() {
+        let mut input: &[u8] = b"{\"a\": 1}\ncancel\n";
+        let (line, rest) = read_line(&mut input).unwrap().unwrap();
+        assert_eq!(line, b"{\"a\": 1}");
+        assert_eq!(rest, b"cancel\n");
+        let mut empty: &[u8] = b"";
+        assert!(read_line(&mut empty).unwrap().is_none());
+        let mut unterminated: &[u8] = b"{}";
+        assert_eq!(read_line(&mut unterminated).unwrap().unwrap().0, b"{}");
+    }
+
+    #[test]
+    fn a_long_line_arriving_in_pieces_is_read_once() {
+        // A reader that hands out 1 KB at a time.
+        struct Trickle(Vec<u8>, usize);
+        impl std::io::Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let n = buf.len().min(1024).min(self.0.len() - self.1);
+                buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+                self.1 += n;
+                Ok(n)
+            }
+        }
+        let mut data = vec![b'a'; 3 * 1024 * 1024];
+        data.extend_from_slice(b"\nrest");
+        let (line, rest) = read_line(&mut Trickle(data, 0)).unwrap().unwrap();
+        assert_eq!(line.len(), 3 * 1024 * 1024);
+        assert_eq!(rest, b"rest");
     }
 }
