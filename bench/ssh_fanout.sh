@@ -5,6 +5,9 @@
 #   b) a plain sequential loop: for h in ...; do ssh $h true; done;
 #   c) xargs -P $CONCURRENCY ssh {} true.
 # Every way opens a fresh connection per host (no ControlMaster), like for like.
+# Every timed run fails (and so the benchmark) when a host fails: the runner's
+# status must be succeeded (it is failed when any host fails), the loop stops
+# at a failing ssh, and xargs exits non-zero.
 # Results: bench/out/ssh_fanout.txt (summary) and bench/out/ssh_fanout.json (hyperfine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,9 +58,9 @@ printf '%s\n' ${hosts//,/ } | xargs -P "$CONCURRENCY" -I{} ssh -F "$config" {} t
 mkdir -p bench/out
 hyperfine --warmup 2 --runs "$RUNS" --export-json bench/out/ssh_fanout.json \
   -n "stormdesk remote-shell-cmd (concurrency $CONCURRENCY)" \
-  "$runner <$work/request.json >/dev/null 2>&1" \
+  "$runner <$work/request.json 2>/dev/null | grep -q '\"status\": *\"succeeded\"'" \
   -n "sequential ssh loop" \
-  "for h in ${hosts//,/ }; do ssh -F $config \$h true; done" \
+  "for h in ${hosts//,/ }; do ssh -F $config \$h true || exit 1; done" \
   -n "xargs -P $CONCURRENCY ssh" \
   "printf '%s\n' ${hosts//,/ } | xargs -P $CONCURRENCY -I{} ssh -F $config {} true"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Stormdesk needs to build, run and test on Debian: system packages
-# (Tauri's GTK/WebKit stack, Xvfb, Chromium, OpenSSH server) and the UI's npm packages.
+# (Tauri's GTK/WebKit stack, Xvfb, Chromium, OpenSSH server, sudo and useradd for the
+# `sudo: true` tests, the commands StackStorm's own packs call) and the UI's npm packages.
 # Safe to run again; it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,7 +10,13 @@ packages=(
   build-essential pkg-config curl file git libssl-dev libxdo-dev libgtk-3-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
   xvfb xauth webkit2gtk-driver chromium python3 python3-venv hyperfine
-  openssh-server openssh-client
+  openssh-server openssh-client passwd
+  # What StackStorm's own packs call on the machine they run on (and on
+  # the loopback "remote" host of the corpus tests): core.local_sudo,
+  # linux.rsync/traceroute/dig/lsof/netstat/vmstat/pkill, core.sendmail
+  # attachments, scripts with `#!/usr/bin/env python` that import six.
+  sudo rsync traceroute bind9-dnsutils lsof net-tools procps file hostname
+  python-is-python3 python3-six
 )
 missing=()
 for p in "${packages[@]}"; do

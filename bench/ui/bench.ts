@@ -1,14 +1,25 @@
-// The live tree under load, in a real browser: a synthetic workflow of 10,000
-// tasks nested three deep (root -> 10 subworkflows -> 10 subworkflows each ->
-// 100 tasks each), then live events at 1,000/s. Measures time to show the
-// tree, frame times while updating, and event-to-screen latency (event
-// created -> its effect observed in the DOM). Baseline in the same run: a
-// plain 10,000-row list written with innerHTML. Results in `window.__bench`.
+// The live tree under load, in a real browser, inside the console's real
+// two-pane execution view (ui/execution-view.ts: the tree at full height on
+// the left, the selected node's details on the right, the output hub and
+// the execution cache behind them): a synthetic workflow of 10,000 tasks
+// nested three deep (root -> 10 subworkflows -> 10 subworkflows each -> 100
+// tasks each), opened as from History, then live events at 1,000/s fed as
+// the event stream feeds them. Measures time to show the tree, frame times
+// while updating, and event-to-screen latency (event created -> its effect
+// observed in the DOM). Baseline in the same run: a plain 10,000-row list
+// written with innerHTML. Results in `window.__bench`.
+//
+// The engine is replaced by an in-memory backend that answers what the view
+// asks (the run, its descendants, empty output): this measures the console,
+// not the engine.
 
 import '../../ui/src/styles.css';
 
+import type { Backend } from '../../ui/src/lib/backend';
+import { ExecutionCache } from '../../ui/src/lib/executions';
+import { OutputHub } from '../../ui/src/lib/output-hub';
 import type { Execution, Status } from '../../ui/src/lib/types';
-import { treeView } from '../../ui/src/ui/tree-view';
+import { executionView } from '../../ui/src/ui/execution-view';
 
 const FAN = [10, 10, 100];
 const RATE = Number(new URLSearchParams(location.search).get('rate') ?? 1000);
@@ -19,26 +30,23 @@ const start = new Date(Date.now() - 60_000).toISOString();
 
 function execution(parent: string | null, task: string | null, item: number | null, runner: string, status: Status): Execution {
   const id = (serial++).toString(16).padStart(24, '0');
-  const context: Record<string, unknown> = {};
-  if (task) context['task'] = task;
-  if (item !== null) context['item'] = item;
-  return {
+  const ref = runner === 'orquesta' ? 'bench.flow' : 'bench.step';
+  const orquesta: Record<string, unknown> = {};
+  if (task) orquesta['task_name'] = task;
+  if (item !== null) orquesta['item_id'] = item;
+  const e: Execution = {
     id,
-    action: runner === 'orquesta' ? 'bench.flow' : 'bench.step',
-    runner,
+    action: { id: ref, ref, uid: `action:${ref}`, name: ref.split('.')[1] as string, pack: 'bench', runner_type: runner, enabled: true, entry_point: '' },
+    runner: { name: runner },
     parameters: {},
     status,
     start_timestamp: start,
-    end_timestamp: null,
-    elapsed_seconds: null,
-    result: null,
-    content_version: null,
-    commit: '0123456789abcdef0123456789abcdef01234567',
-    parent,
     children: [],
-    context,
-  log: [],
-  } as Execution;
+    context: { user: 'bench', commit: '0123456789abcdef0123456789abcdef01234567', ...(task ? { orquesta } : {}) },
+    log: [{ status: 'requested', timestamp: start }],
+  };
+  if (parent) e.parent = parent;
+  return e;
 }
 
 /** The workflow: every node, parents first; the leaves are the tasks. */
@@ -62,6 +70,35 @@ function workflow(): { root: Execution; all: Execution[]; leaves: Execution[] } 
     level = next;
   });
   return { root, all, leaves };
+}
+
+/** What the view asks of an engine, answered from memory. */
+function memoryBackend(root: Execution, all: Execution[]): Backend {
+  const records = new Map<string, Execution>([[root.id, root], ...all.map((e) => [e.id, e] as [string, Execution])]);
+  const none = (): Promise<never> => Promise.reject(new Error('not part of the benchmark'));
+  return {
+    transport: 'http',
+    location: 'benchmark',
+    listPacks: none,
+    listActions: none,
+    getAction: none,
+    listRevisions: none,
+    installPacks: none,
+    updatePacks: none,
+    run: none,
+    reRun: none,
+    getExecution: async (id) => records.get(id) as Execution,
+    listExecutions: async () => [],
+    descendants: async () => all,
+    graph: async () => null,
+    cancel: none,
+    pause: none,
+    resume: none,
+    output: async () => [],
+    onExecution: async () => () => {},
+    onOutput: async () => () => {},
+    onResync: async () => () => {},
+  };
 }
 
 const frame = () => new Promise<number>((r) => requestAnimationFrame(r));
@@ -94,7 +131,7 @@ async function baseline(host: HTMLElement, leaves: Execution[]): Promise<number>
   host.append(div);
   await painted();
   const t0 = performance.now();
-  div.innerHTML = leaves.map((e, i) => `<div class="row" data-id="${e.id}"><span>${e.status}</span> step[${i}] <code>${e.action}</code></div>`).join('');
+  div.innerHTML = leaves.map((e, i) => `<div class="row" data-id="${e.id}"><span>${e.status}</span> step[${i}] <code>${e.action.ref}</code></div>`).join('');
   const t1 = await painted();
   div.remove();
   return t1 - t0;
@@ -108,27 +145,35 @@ async function run(): Promise<void> {
 
   const baselineMs = await baseline(host, leaves);
 
-  // 1. Time to show: an existing 10,000-task run opened in the view.
+  // 1. Time to show: an existing 10,000-task run opened in the two-pane view.
   const work: number[] = [];
   let recording = false;
-  const tree = treeView({
-    onFlush: (_applied, ms) => {
-      if (!recording) return;
-      // The frame's update plus the style and layout it causes.
-      const t = performance.now();
-      void tree.element.offsetHeight;
-      work.push(ms + performance.now() - t);
-    },
+  const backend = memoryBackend(root, all);
+  const cache = new ExecutionCache();
+  const view = executionView(backend, new OutputHub(backend), cache, () => {}, (_applied, ms) => {
+    if (!recording) return;
+    // The frame's update plus the style and layout it causes.
+    const t = performance.now();
+    void view.element.offsetHeight;
+    work.push(ms + performance.now() - t);
   });
-  tree.element.style.height = '480px';
-  host.append(tree.element);
+  // As the console lays out an execution opened on its own.
+  const layout = document.createElement('div');
+  layout.className = 'layout execution-only';
+  layout.style.cssText = 'height: 780px; display: grid; grid-template-columns: 1fr';
+  const content = document.createElement('main');
+  content.className = 'content';
+  content.append(view.element);
+  layout.append(content);
+  host.append(layout);
   await painted();
   const t0 = performance.now();
-  tree.reset(root, all);
-  tree.flush();
+  await view.open(root.id);
   const showMs = (await painted()) - t0;
-  const nodes = tree.model.size;
-  const rowsInDom = tree.element.querySelectorAll('.tree-row:not([hidden])').length;
+  const treeElement = view.element.querySelector<HTMLElement>('.tree') as HTMLElement;
+  const nodes = treeElement.querySelectorAll('.tree-row').length > 0 ? all.length + 1 : 0;
+  const rowsInDom = treeElement.querySelectorAll('.tree-row:not([hidden])').length;
+  const treeHeight = treeElement.getBoundingClientRect().height;
 
   // 2. Live: each leaf goes running, then succeeded, at RATE events per second.
   const events: { execution: Execution; at: number }[] = [];
@@ -143,7 +188,7 @@ async function run(): Promise<void> {
   // Event-to-screen: the root row shows how many tasks started (running +
   // succeeded) and finished (succeeded); each change observed there tells
   // which events are on screen.
-  const rootRow = () => tree.element.querySelector<HTMLElement>(`.tree-row[data-key="${root.id}"]`);
+  const rootRow = () => treeElement.querySelector<HTMLElement>(`.tree-row[data-key="${root.id}"]`);
   const count = (status: string) => Number(rootRow()?.querySelector(`[data-status="${status}"]`)?.textContent?.replace(/\D/g, '') || 0);
   const startedEvents: number[] = [];
   const finishedEvents: number[] = [];
@@ -159,7 +204,7 @@ async function run(): Promise<void> {
     while (seenStarted < started && seenStarted < startedEvents.length) latencies.push(now - (events[startedEvents[seenStarted++] as number] as { at: number }).at);
     while (seenFinished < finished && seenFinished < finishedEvents.length) latencies.push(now - (events[finishedEvents[seenFinished++] as number] as { at: number }).at);
   });
-  observer.observe(tree.element, { subtree: true, childList: true, characterData: true, attributes: true });
+  observer.observe(treeElement, { subtree: true, childList: true, characterData: true, attributes: true });
 
   const frames: number[] = [];
   let longTasks = 0;
@@ -193,7 +238,8 @@ async function run(): Promise<void> {
       for (; sent < due; sent++) {
         const e = events[sent] as { execution: Execution; at: number };
         e.at = performance.now();
-        tree.apply(e.execution);
+        // As the event stream's handler does (ui/main.ts).
+        view.update(cache.put(e.execution));
       }
       if (sent >= events.length) {
         clearInterval(timer);
@@ -212,6 +258,7 @@ async function run(): Promise<void> {
   (window as unknown as Record<string, unknown>)['__bench'] = {
     nodes,
     rowsInDom,
+    treeHeight,
     baselineListMs: baselineMs,
     treeShowMs: showMs,
     events: events.length,
@@ -228,52 +275,6 @@ async function run(): Promise<void> {
   };
 }
 
-/**
- * `?demo`: a small nested run in mid-flight, drawn by the same component,
- * for the docs' picture while the engine's workflows are not there to show.
- */
-async function demo(): Promise<void> {
-  const host = document.getElementById('app') as HTMLElement;
-  host.style.padding = '16px';
-  const tree = treeView();
-  tree.element.style.height = '420px';
-  host.append(tree.element);
-  const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
-  const node = (parent: Execution | null, task: string | null, item: number | null, action: string, runner: string, status: Status, started: number, took: number | null): Execution => {
-    const e = execution(parent?.id ?? null, task, item, runner, status);
-    e.action = action;
-    e.start_timestamp = ago(started);
-    if (took !== null) {
-      e.end_timestamp = ago(started - took);
-      e.elapsed_seconds = took;
-    }
-    return e;
-  };
-  const root = node(null, null, null, 'ops.deploy', 'orquesta', 'running', 42, null);
-  const all: Execution[] = [node(root, 'prepare', null, 'ops.step', 'local-shell-cmd', 'succeeded', 42, 3.2)];
-  const hosts = ['alpha', 'beta', 'gamma', 'delta'];
-  hosts.forEach((_, i) => {
-    const status: Status = i < 2 ? 'succeeded' : i === 2 ? 'running' : 'scheduled';
-    const sub = node(root, 'hosts', i, 'ops.restart_host', 'orquesta', status, 38 - i * 6, i < 2 ? 11.5 : null);
-    all.push(sub);
-    if (i <= 2) all.push(node(sub, 'stop', null, 'ops.step', 'local-shell-cmd', 'succeeded', 38 - i * 6, 4.1));
-    if (i < 2) all.push(node(sub, 'restart', null, 'ops.step', 'local-shell-cmd', i === 1 ? 'failed' : 'succeeded', 33 - i * 6, 6.3));
-    if (i === 2) all.push(node(sub, 'restart', null, 'ops.step', 'local-shell-cmd', 'running', 20, null));
-  });
-  tree.reset(root, all);
-  tree.setGraph(root.id, { tasks: ['prepare', 'hosts', 'verify', 'notify'].map((name) => ({ name, action: `ops.${name === 'hosts' ? 'restart_host' : 'step'}`, next: [] })) });
-  for (const sub of all.filter((e) => e.runner === 'orquesta')) {
-    tree.setGraph(sub.id, { tasks: ['stop', 'restart', 'check'].map((name) => ({ name, action: 'ops.step', next: [] })) });
-  }
-  tree.flush();
-  const first = tree.model.get(all[1]?.id ?? '');
-  if (first) tree.model.toggle(first, false);
-  tree.select(all.find((e) => e.context['task'] === 'restart' && e.status === 'running')?.id ?? null);
-  tree.flush();
-  await painted();
-  (window as unknown as Record<string, unknown>)['__bench'] = { demo: true };
-}
-
-(new URLSearchParams(location.search).has('demo') ? demo() : run()).catch((error: unknown) => {
+run().catch((error: unknown) => {
   (window as unknown as Record<string, unknown>)['__bench'] = { error: String(error) };
 });

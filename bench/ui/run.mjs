@@ -32,15 +32,9 @@ try {
   await page.waitForFunction(() => window.__bench, null, { timeout: 120_000 });
   const r = await page.evaluate(() => window.__bench);
   if (r.error) throw new Error(r.error);
-  if (r.demo) {
-    const path = join(repo, 'docs/screenshots/workflow-tree.png');
-    await page.locator('.tree').screenshot({ path });
-    console.log(`tree picture (synthetic run) in ${path}`);
-    process.exit(0);
-  }
   const ms = (v) => `${v.toFixed(1)} ms`;
   const target = (ok) => (ok ? 'ok' : 'MISSED');
-  console.log(`UI tree benchmark (Chromium ${browser.version()}, ${r.nodes} nodes, ${r.rowsInDom} rows in the DOM)`);
+  console.log(`UI tree benchmark, two-pane execution view (Chromium ${browser.version()}, ${r.nodes} nodes, ${r.rowsInDom} rows in the DOM, tree ${Math.round(r.treeHeight)} px tall)`);
   console.log(`  time to show the tree:     ${ms(r.treeShowMs)}   (target < 1000 ms: ${target(r.treeShowMs < 1000)})`);
   console.log(`  baseline, plain 10,000-row innerHTML list: ${ms(r.baselineListMs)}   ratio tree/baseline ${(r.treeShowMs / r.baselineListMs).toFixed(2)}x`);
   console.log(`  live: ${r.events} events at ${r.rate}/s over ${r.liveSeconds.toFixed(1)} s`);

@@ -15,6 +15,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 pub const EXECUTION_EVENT: &str = "execution";
 pub const OUTPUT_EVENT: &str = "output";
+/// An announcement (`core.announcement`): `{route, body, execution_id}`.
+pub const ANNOUNCEMENT_EVENT: &str = "announcement";
 pub const RESYNC_EVENT: &str = "resync";
 
 /// Owns the forwarding task: dropping it (with the app's state) stops it.
@@ -52,5 +54,13 @@ fn emit<R: Runtime>(app: &AppHandle<R>, event: Event) -> tauri::Result<()> {
     match event {
         Event::Execution { execution, .. } => app.emit(EXECUTION_EVENT, execution),
         Event::Output { output } => app.emit(OUTPUT_EVENT, output),
+        Event::Announcement {
+            route,
+            body,
+            execution_id,
+        } => app.emit(
+            ANNOUNCEMENT_EVENT,
+            serde_json::json!({"route": route, "body": body, "execution_id": execution_id}),
+        ),
     }
 }

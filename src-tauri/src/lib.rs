@@ -16,7 +16,6 @@ use tauri::{
 
 pub mod commands;
 pub mod events;
-pub mod output;
 
 /// Pack directories used when `STORMDESK_PACKS` is unset: the repository's
 /// `packs/` where it exists (a development checkout), so edits to the example
@@ -103,7 +102,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
             commands::executions::execution_descendants,
             commands::executions::workflow_graph,
             commands::executions::execution_output,
-            commands::executions::follow_output,
+            commands::packs::install_packs,
+            commands::packs::update_packs,
+            commands::files::save_log,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"))?;
     app.manage(events::EventForwarder::start(app.handle().clone(), &engine));

@@ -217,6 +217,20 @@ def main():
     call("GET", "/v1/executions/" + flow["id"] + "/graph")
     call("GET", "/v1/executions", params={"parent": flow["id"]})
 
+    # Inquiries: a workflow asks; a wrong answer is refused, a right one
+    # lets it finish; an answered Inquiry is no longer open.
+    asked = call("POST", "/v1/executions", 201, json={"action": "st2t.asks"}).json()
+    wait_for(asked["id"], "paused")
+    inquiries = call("GET", "/v1/inquiries").json()
+    call("GET", "/v1/inquiries", params={"limit": 1})
+    iid = inquiries[0]["id"] if inquiries else "missing"
+    call("GET", "/v1/inquiries/" + iid)
+    call("PUT", "/v1/inquiries/" + iid, 400, json={"id": iid, "response": {"approved": "yes"}})
+    call("PUT", "/v1/inquiries/" + iid, json={"id": iid, "response": {"approved": True}})
+    follow(asked["id"])
+    call("GET", "/v1/inquiries/" + iid, 400)
+    call("GET", "/v1/inquiries/000000000000000000000000", 404)
+
     # Cancel a running action.
     gate = call("POST", "/v1/executions", 201, json={"action": "st2t.gate", "parameters": {"fifo": FIFO}}).json()
     wait_for(gate["id"], "running")

@@ -1,7 +1,7 @@
 // The console against a real `stormdesk serve`: run from the form, live
 // output and result, validation, secrets, cancel, re-run, history, keyboard,
 // theme, notifications. Every wait is on UI state (expect's auto-retry).
-import { expect, openAction, test } from './server';
+import { expect, openAction, tab, test } from './server';
 
 test('runs an action from the form and streams its output live', async ({ consolePage: page }) => {
   await openAction(page, 'examples.countdown');
@@ -9,11 +9,12 @@ test('runs an action from the form and streams its output live', async ({ consol
   await page.locator('#param-delay').fill('0.3');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
-  const output = execution.getByLabel('Output', { exact: true });
+  const output = execution.getByLabel('Output log');
   // Live: the first tick shows while the run is still going.
   await expect(output).toContainText('3...');
   await expect(output).toContainText('liftoff');
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
+  await tab(page, 'Result').click();
   const result = execution.locator('.result-view');
   await expect(result).toHaveAttribute('data-kind', 'shell');
   await expect(result.locator('[data-fact="return code"] strong')).toHaveText('0');
@@ -28,8 +29,10 @@ test('shows a python result and the parameters it ran with', async ({ consolePag
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
+  await tab(page, 'Result').click();
   await expect(execution.locator('.result-view')).toHaveAttribute('data-kind', 'python');
   await expect(execution.locator('[data-fact="exit code"] strong')).toHaveText('0');
+  await tab(page, 'Parameters').click();
   await expect(execution.locator('.parameters')).toContainText('echo me');
 });
 
@@ -43,7 +46,8 @@ test('validates fields inline, on the client and from the engine', async ({ cons
   const mine = names.filter((n) => ['labels', 'level', 'ports', 'retries', 'token', 'verbose'].includes(n ?? ''));
   expect(mine).toEqual(['labels', 'level', 'ports', 'retries', 'token', 'verbose']);
   await expect(form.locator('[data-field="cmd"]')).toHaveCount(0);
-  await expect(page.locator('#param-retries')).toHaveAttribute('placeholder', '3');
+  // The default as a hint that does not read as a value.
+  await expect(page.locator('#param-retries')).toHaveAttribute('placeholder', 'default: 3');
   await expect(page.locator('#param-level')).toHaveJSProperty('tagName', 'SELECT');
 
   await page.locator('#param-retries').fill('many');
@@ -68,6 +72,7 @@ test('validates fields inline, on the client and from the engine', async ({ cons
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
+  await tab(page, 'Result').click();
   await expect(execution.locator('pre[data-part="stdout"]')).toHaveText('target=db1 level=medium retries=2');
 });
 
@@ -84,6 +89,7 @@ test('masks secrets, with a reveal toggle in the form only', async ({ consolePag
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
+  await tab(page, 'Parameters').click();
   await expect(execution.locator('.parameters')).toContainText('********');
   await expect(execution).not.toContainText('hunter2-very-secret');
 });
@@ -93,7 +99,7 @@ test('cancels a long run', async ({ consolePage: page }) => {
   await page.locator('#param-seconds').fill('120');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
-  await expect(execution.getByLabel('Output', { exact: true })).toContainText('sleeping 120s');
+  await expect(execution.getByLabel('Output log')).toContainText('sleeping 120s');
   await execution.getByRole('button', { name: 'Cancel' }).click();
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'canceled');
   await expect(execution.getByRole('button', { name: 'Cancel' })).toHaveCount(0);
@@ -104,6 +110,7 @@ test('re-runs with the same parameters, edited', async ({ consolePage: page }) =
   await page.locator('#param-name').fill('first');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
+  await tab(page, 'Result').click();
   await expect(execution.locator('pre[data-part="stdout"]')).toHaveText('Hello, first');
   const firstId = await execution.locator('.execution-id').textContent();
 
@@ -133,7 +140,7 @@ test('history filters by status, action and full text, and opens an execution', 
   await wait(hello.id);
   await wait(fail.id);
 
-  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'History' }).click();
   const rows = page.locator('tr.execution-row');
   await expect(rows.filter({ has: page.locator(`[data-status]`) }).first()).toBeVisible();
   await expect(page.locator(`tr[data-id="${hello.id}"]`)).toBeVisible();
@@ -156,13 +163,17 @@ test('history filters by status, action and full text, and opens an execution', 
   await expect(page.locator(`tr[data-id="${fail.id}"]`)).toHaveCount(0);
   await expect(page.locator(`tr[data-id="${hello.id}"]`)).toBeVisible();
 
-  await page.locator(`tr[data-id="${hello.id}"]`).click();
+  await page.locator(`tr[data-id="${hello.id}"] td.when-cell`).click();
   await expect(page).toHaveURL(new RegExp(`#/execution/${hello.id}$`));
   const execution = page.getByRole('region', { name: 'Execution' });
-  await expect(execution.locator('pre[data-part="stdout"]')).toHaveText(`Hello, ${marker}`);
+  await expect(execution.getByLabel('Output log')).toContainText(`Hello, ${marker}`);
+  // The way back keeps the filters.
+  await execution.getByRole('link', { name: 'History' }).click();
+  await expect(page).toHaveURL(/#\/history\?action=examples.hello$/);
+  await expect(page.locator('#history-action')).toHaveValue('examples.hello');
 
   // A new run shows up in the history live.
-  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'History' }).click();
   await page.locator('#history-action').fill('');
   await expect(page.locator(`tr[data-id="${hello.id}"]`)).toBeVisible();
   const live = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.true', parameters: {} });

@@ -1,7 +1,7 @@
 // Picking a git pack's revision per run: the picker lists tags newest first
 // (the installed revision marked), the form reloads the action's parameters
 // at the revision picked, and the run records the commit it resolved to.
-import { expect, openAction, test } from './server';
+import { expect, openAction, tab, test } from './server';
 
 test('picks a revision: the form follows it and the run records its commit', async ({ consolePage: page }) => {
   await openAction(page, 'gitpack.greet');
@@ -24,6 +24,7 @@ test('picks a revision: the form follows it and the run records its commit', asy
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
+  await tab(page, 'Result').click();
   await expect(execution.locator('pre[data-part="stdout"]')).toHaveText('v1 hello past');
   await expect(execution.locator('.execution-header .revision')).toHaveText(/^v1\.0\.0 → [0-9a-f]{7}$/);
 

@@ -1,17 +1,19 @@
-// The screenshots in docs/screenshots (referenced by docs/console.md), taken
-// from a real `stormdesk serve` with real runs. Not part of the test run:
-// `npm run screenshots` (STORMDESK_SCREENSHOTS=1) writes them.
+// The screenshots in docs/screenshots (referenced by docs/console.md and the
+// README), taken from a real `stormdesk serve` with real runs. Not part of
+// the test run: `npm run screenshots` (STORMDESK_SCREENSHOTS=1) writes them.
 import { join } from 'node:path';
 
-import { expect, openAction, REPO, test } from './server';
+import { completed, expect, openAction, REPO, tab, test } from './server';
 
 const OUT = join(REPO, 'docs/screenshots');
 
 test.skip(!process.env.STORMDESK_SCREENSHOTS, 'run with npm run screenshots');
 
 test('screenshots of the main screens', async ({ consolePage: page, server }) => {
+  test.setTimeout(300_000);
   await page.emulateMedia({ colorScheme: 'light' });
   const shot = (name: string) => page.screenshot({ path: join(OUT, name) });
+  const execution = page.getByRole('region', { name: 'Execution' });
 
   // Some history first.
   const runs: [string, Record<string, unknown>][] = [
@@ -20,8 +22,20 @@ test('screenshots of the main screens', async ({ consolePage: page, server }) =>
     ['examples.sysinfo', {}],
     ['examples.countdown', { count: 2, delay: 0.1 }],
     ['e2e.typed', { target: 'db1', level: 'high' }],
+    ['e2e.deploy', { delay: 0.1 }],
   ];
-  for (const [action, parameters] of runs) await server.api('POST', '/v1/executions', { action, parameters });
+  const ids: string[] = [];
+  for (const [action, parameters] of runs) ids.push((await server.api<{ id: string }>('POST', '/v1/executions', { action, parameters })).id);
+  for (const id of ids) await completed(server, id);
+  const rollout = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'e2e.rollout', parameters: {} });
+  await completed(server, rollout.id);
+  const sleeping = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.sleep', parameters: { seconds: 120 } });
+
+  // The start screen: running and recent runs.
+  await page.goto(`${server.url}/#/`);
+  await expect(page.getByRole('table', { name: 'Running now' }).locator(`tr[data-run="${sleeping.id}"]`)).toBeVisible();
+  await shot('start.png');
+  await server.api('DELETE', `/v1/executions/${sleeping.id}`);
 
   // Catalogue and form, with the revision picker of a git pack.
   await openAction(page, 'gitpack.greet');
@@ -37,38 +51,59 @@ test('screenshots of the main screens', async ({ consolePage: page, server }) =>
   await expect(page.locator('[data-field="retries"] .field-error')).not.toBeEmpty();
   await shot('form-validation.png');
 
-  // A run with live output and its result.
+  // A run: its output, with timestamps.
   await openAction(page, 'examples.countdown');
   await page.locator('#param-count').fill('4');
   await page.locator('#param-delay').fill('0.2');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
-  const execution = page.getByRole('region', { name: 'Execution' });
   await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
-  await execution.scrollIntoViewIfNeeded();
+  const ran = (await execution.locator('.execution-id').textContent()) ?? '';
+  // The execution on its own (as a link or History opens it).
+  await page.goto(`${server.url}/#/`);
+  await page.goto(`${server.url}/#/execution/${ran}`);
+  await execution.getByRole('checkbox', { name: 'Timestamps' }).check();
+  await expect(execution.getByLabel('Output log').locator('.line')).toHaveCount(5);
   await shot('execution.png');
+  await execution.getByRole('checkbox', { name: 'Timestamps' }).uncheck();
 
-  // The live tree of a nested workflow, when the engine runs workflows.
-  const actions = await server.api<{ ref: string; supported: boolean }[]>('GET', '/v1/actions');
-  if (actions.find((a) => a.ref === 'e2e.deploy')?.supported) {
-    await openAction(page, 'e2e.deploy');
-    await page.locator('#param-delay').fill('1');
-    await page.getByRole('button', { name: 'Run', exact: true }).click();
-    const tree = execution.getByRole('tree', { name: 'Workflow tree' });
-    await expect(tree.locator('.tree-row[data-path="restart"]').first()).toBeVisible({ timeout: 30_000 });
-    await tree.locator('.tree-row[data-path="hosts[0]"]').click();
-    await execution.scrollIntoViewIfNeeded();
-    await shot('workflow-tree.png');
-    await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
-  }
+  // The live tree of a nested workflow, mid-flight, with the combined output.
+  await openAction(page, 'e2e.deploy');
+  await page.locator('#param-delay').fill('1.5');
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  const live = (await execution.locator('.execution-id').textContent()) ?? '';
+  await page.goto(`${server.url}/#/`);
+  await page.goto(`${server.url}/#/execution/${live}`);
+  const tree = execution.getByRole('tree', { name: 'Workflow tree' });
+  await expect(tree.locator('.tree-row[data-path="restart"]').first()).toBeVisible({ timeout: 30_000 });
+  await expect(execution.getByLabel('Output log')).toContainText('restart');
+  await shot('workflow-tree.png');
+  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+  await tab(page, 'Timeline').click();
+  await expect(execution.getByRole('figure', { name: 'Timeline' }).locator('.gantt-row')).toHaveCount(11);
+  await shot('timeline.png');
+  await tab(page, 'Output').click();
 
-  // History.
-  await page.getByRole('link', { name: 'History' }).click();
-  await expect(page.locator('tr.execution-row').nth(5)).toBeVisible();
+  // Failure first: a failed rollout opens on its failure.
+  await page.goto(`${server.url}/#/execution/${rollout.id}`);
+  await expect(execution.locator('.failure')).toBeVisible();
+  await expect(execution.locator('.detail-title')).toHaveText('rollout > hosts[1] > install');
+  await shot('failure.png');
+
+  // History, a workflow run expanded in place.
+  await page.goto(`${server.url}/#/history`);
+  const deployRow = page.locator(`tr.execution-row[data-id="${ids[5]}"]`);
+  await deployRow.getByRole('button', { name: 'Expand e2e.deploy' }).click();
+  await expect(page.locator('tr.execution-row[data-depth="1"]')).toHaveCount(5);
   await shot('history.png');
 
-  // Dark theme: the execution screen.
-  await page.locator('tr.execution-row[data-status="failed"]').first().click();
-  await expect(page.locator('.execution-header .badge')).toHaveAttribute('data-status', 'failed');
+  // Packs: sources, what did not load, an install with its progress.
+  await page.goto(`${server.url}/#/packs`);
+  await expect(page.locator('.pack-card[data-pack="e2e"] .pack-problems-list.bad')).toBeVisible();
+  await shot('packs.png');
+
+  // Dark theme: the failed run.
+  await page.goto(`${server.url}/#/execution/${rollout.id}`);
+  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'failed');
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.evaluate(() => localStorage.removeItem('stormdesk.theme'));
   await page.locator('#theme-toggle').click();

@@ -19,6 +19,8 @@ export interface Server {
   url: string;
   token: string;
   home: string;
+  /** The token file (`<home>/config/token`). */
+  tokenFile: string;
   /** GET/POST the API directly (test setup only; the UI is what is tested). */
   api<T>(method: string, path: string, body?: unknown): Promise<T>;
   stop(): Promise<void>;
@@ -71,7 +73,9 @@ export async function startServer(): Promise<Server> {
   const gitpack = makeGitPack(packs);
   const child: ChildProcess = spawn(
     BIN,
-    ['serve', '--listen', '127.0.0.1:0', '--ui', UI, '--packs', join(here, 'fixtures/packs'), '--packs', gitpack],
+    // The repository's examples pack too: it takes the place of the bundled
+    // copy (the Packs screen shows the shadowing).
+    ['serve', '--listen', '127.0.0.1:0', '--ui', UI, '--packs', join(REPO, 'packs/examples'), '--packs', join(here, 'fixtures/packs'), '--packs', gitpack],
     { env: { ...process.env, STORMDESK_HOME: home, STORMDESK_LOG: process.env.STORMDESK_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -107,6 +111,7 @@ export async function startServer(): Promise<Server> {
     url,
     token,
     home,
+    tokenFile: join(home, 'config', 'token'),
     api,
     async stop() {
       if (child.exitCode === null) {
@@ -138,6 +143,26 @@ export const test = base.extend<{ consolePage: Page }, { server: Server }>({
 });
 
 export { expect };
+
+/** A tab of the selected node's details (Output, Result, Parameters, Timeline). */
+export function tab(page: Page, name: 'Output' | 'Result' | 'Parameters' | 'Timeline') {
+  return page.getByRole('region', { name: 'Execution' }).getByRole('tab', { name, exact: true });
+}
+
+/** Waits for an execution to complete, through the API; returns its record. */
+export async function completed(server: Server, id: string): Promise<{ id: string; status: string; result?: unknown }> {
+  let record: { id: string; status: string; result?: unknown } = { id, status: '' };
+  await expect
+    .poll(
+      async () => {
+        record = await server.api('GET', `/v1/executions/${id}`);
+        return ['succeeded', 'failed', 'timeout', 'canceled', 'abandoned'].includes(record.status);
+      },
+      { timeout: 60_000 },
+    )
+    .toBe(true);
+  return record;
+}
 
 /** Opens an action's form from the catalogue. */
 export async function openAction(page: Page, ref: string): Promise<void> {

@@ -3,7 +3,7 @@
 // subtree, pause and resume. Needs the engine's workflow support (orquesta
 // runner, /children?depth=-1, /graph, pause/resume): run with
 // STORMDESK_E2E_WORKFLOWS=1 (see playwright.config.ts).
-import { expect, openAction, test } from './server';
+import { expect, openAction, tab, test } from './server';
 
 test('a nested workflow fills in its tree live', async ({ consolePage: page }) => {
   await openAction(page, 'e2e.deploy');
@@ -27,18 +27,19 @@ test('a nested workflow fills in its tree live', async ({ consolePage: page }) =
   // The combined tail of one host's subtree, prefixed with task paths.
   await tree.locator('.tree-row[data-path="hosts[1]"]').click();
   await expect(execution.locator('.detail-title')).toHaveText('deploy > hosts[1]');
-  const combined = execution.getByLabel('Combined output');
+  const combined = execution.getByLabel('Output log');
   await expect(combined).toContainText('deploy > hosts[1] > stop');
   await expect(combined).toContainText('deploy > hosts[1] > restart');
   await expect(combined.locator('.line')).toContainText(['stop beta start', 'stop beta done', 'restart beta start', 'restart beta done']);
 
   // Collapsed, a node shows its descendants by status.
   await tree.locator('.tree-row[data-path="hosts[0]"] .twisty').click();
-  await expect(tree.locator('.tree-row[data-path="hosts[0]"] .count[data-status="succeeded"]')).toHaveText('✓2');
+  await expect(tree.locator('.tree-row[data-path="hosts[0]"] .count[data-status="succeeded"]')).toHaveText('2');
   await expect(tree.locator('.tree-row:not([hidden])')).toHaveCount(10);
 
   // The workflow's result: output and errors.
   await tree.locator('.tree-row').first().click();
+  await tab(page, 'Result').click();
   await expect(execution.locator('.result-view')).toHaveAttribute('data-kind', 'workflow');
   await expect(execution.locator('pre[data-part="output"]')).toContainText('alpha');
 });
@@ -67,6 +68,7 @@ test('the bundled greet_flow runs from the console', async ({ consolePage: page 
   await expect(tree.locator('.tree-row[data-path="greet"]')).toHaveAttribute('data-status', 'succeeded');
   await expect(tree.locator('.tree-row[data-path="countdown"]')).toHaveAttribute('data-status', 'succeeded');
   await tree.locator('.tree-row').first().click();
-  await expect(execution.getByLabel('Combined output')).toContainText('greet_flow > countdown');
+  await expect(execution.getByLabel('Output log')).toContainText('greet_flow > countdown');
+  await tab(page, 'Result').click();
   await expect(execution.locator('pre[data-part="output"]')).toContainText('Hello, tree');
 });

@@ -1,42 +1,59 @@
 // Stormdesk's web UI: the same page runs in the desktop app (Tauri IPC) and in
 // a browser against `stormdesk serve` (HTTP API); see lib/backend.ts.
 //
-// Screens (the address's hash keeps the place, so reload and back work):
+// Screens (the address's `#` part keeps the place, so reload, back and a
+// new tab work): `#/` the start screen (running and recent runs);
 // `#/action/<ref>` the catalogue and an action's form, with the run below;
-// `#/execution/<id>` one execution; `#/history` every execution.
+// `#/execution/<id>` one execution; `#/history?<filters>` every execution;
+// `#/packs` the packs.
 
 import './styles.css';
 
-import { BackendError, createBackend, httpConfigFromPage, saveHttpConfig, type Backend } from './lib/backend';
+import { BackendError, createBackend, sessionInfo, signIn, signInFromPage, type Backend } from './lib/backend';
+import { ExecutionCache } from './lib/executions';
 import { askPermission, CompletionNotifier } from './lib/notify';
+import { OutputHub } from './lib/output-hub';
 import { applyTheme, effectiveTheme, nextTheme, notifySettings, saveNotifySettings, themeChoice } from './lib/prefs';
-import { actionRef, contentVersion, type Execution } from './lib/types';
+import { actionRef, contentVersion, isCompleted, type ActionSummary, type Execution } from './lib/types';
 import { actionView } from './ui/action-view';
 import { catalogView } from './ui/catalog';
 import { h } from './ui/dom';
 import { executionView } from './ui/execution-view';
 import { historyView } from './ui/history-view';
+import { homeView } from './ui/home-view';
+import { icon, installIcons } from './ui/icons';
+import { packsView } from './ui/packs-view';
 
-type Route = { view: 'action'; ref: string | null } | { view: 'execution'; id: string } | { view: 'history' };
+type Route =
+  | { view: 'home' }
+  | { view: 'action'; ref: string }
+  | { view: 'execution'; id: string }
+  | { view: 'history'; query: string }
+  | { view: 'packs'; pack: string | null };
 
-function parseRoute(hash: string): Route {
-  const [, view, ...rest] = hash.replace(/^#/, '').split('/');
-  const arg = rest.length > 0 ? decodeURIComponent(rest.join('/')) : null;
-  if (view === 'history') return { view: 'history' };
+export function parseRoute(hash: string): Route {
+  const raw = hash.replace(/^#/, '');
+  const [path = '', query = ''] = raw.split('?', 2);
+  const [, view, ...rest] = path.split('/');
+  const arg = rest.length > 0 && rest.join('/') !== '' ? decodeURIComponent(rest.join('/')) : null;
+  if (view === 'history') return { view: 'history', query };
+  if (view === 'packs') return { view: 'packs', pack: arg };
   if (view === 'execution' && arg) return { view: 'execution', id: arg };
-  return { view: 'action', ref: arg };
+  if (view === 'action' && arg) return { view: 'action', ref: arg };
+  return { view: 'home' };
 }
 
 export const SHORTCUTS: [string, string][] = [
   ['/', 'Search (actions, or executions in History)'],
   ['↑ ↓ Enter', 'Move through actions, history rows or tree nodes; open'],
-  ['← →', 'Collapse / expand a tree node'],
+  ['← →', 'Collapse / expand a tree node or a history row'],
   ['Ctrl+Enter', 'Run the form'],
   ['r', 'Re-run the execution shown (form filled in, editable)'],
   ['c', 'Cancel the execution shown'],
   ['p', 'Pause / resume the workflow shown'],
-  ['g a', 'Actions'],
+  ['g a', 'Actions: running and recent runs'],
   ['g h', 'History'],
+  ['g p', 'Packs'],
   ['t', 'Switch theme (system, dark, light)'],
   ['Esc', 'Close the dialog, leave the field'],
   ['?', 'This help'],
@@ -44,30 +61,41 @@ export const SHORTCUTS: [string, string][] = [
 
 async function start(root: HTMLElement): Promise<void> {
   applyTheme(themeChoice());
+  installIcons();
   const backend = createBackend();
+  if (backend.transport === 'http') await signInFromPage();
   const banner = h('p', { class: 'banner error', role: 'alert', hidden: true });
   const notifier = new CompletionNotifier();
+  const hub = new OutputHub(backend);
+  const cache = new ExecutionCache();
 
   let selectToken = 0;
-  const execution = executionView(backend, (e) => void openReRun(e));
+  let actions: ActionSummary[] = [];
+  const execution = executionView(backend, hub, cache, (e) => void openReRun(e));
   const action = actionView(backend, (started) => {
     void askPermission();
     showRun(started);
   });
-  const historyScreen = historyView(backend, (e) => go(`#/execution/${e.id}`));
+  const history = historyView(backend, cache, (hash) => {
+    lastHistory = hash;
+    shownRoute = hash;
+  });
+  const home = homeView(backend, cache, history.schemas);
+  const packs = packsView(backend, hub, cache, () => void load());
   const catalog = catalogView((summary) => go(`#/action/${summary.ref}`));
 
-  const runTab = h('a', { href: '#/action', class: 'tab', 'data-view': 'action' }, 'Actions');
+  const runTab = h('a', { href: '#/', class: 'tab', 'data-view': 'home' }, 'Actions');
   const historyTab = h('a', { href: '#/history', class: 'tab', 'data-view': 'history' }, 'History');
+  const packsTab = h('a', { href: '#/packs', class: 'tab', 'data-view': 'packs' }, 'Packs');
   const themeButton = h('button', { type: 'button', class: 'icon-button', id: 'theme-toggle', title: 'Theme (t)' });
   const helpButton = h('button', { type: 'button', class: 'icon-button', title: 'Keyboard shortcuts (?)', 'aria-label': 'Help' }, '?');
   const help = helpDialog();
-  const content = h('main', { class: 'content' }, action.element, execution.element, historyScreen.element);
+  const content = h('main', { class: 'content' }, home.element, action.element, execution.element, history.element, packs.element);
   const layout = h('div', { class: 'layout' }, catalog.element, content);
 
   function drawTheme(): void {
     const choice = themeChoice();
-    themeButton.textContent = effectiveTheme() === 'dark' ? '☾' : '☀';
+    themeButton.replaceChildren(icon(effectiveTheme() === 'dark' ? 'moon' : 'sun'));
     themeButton.setAttribute('aria-label', `Theme: ${choice}${choice === 'system' ? ` (${effectiveTheme()})` : ''}`);
     themeButton.dataset['theme'] = choice;
   }
@@ -85,7 +113,7 @@ async function start(root: HTMLElement): Promise<void> {
       'header',
       { class: 'topbar' },
       h('span', { class: 'brand' }, logo(), 'Stormdesk'),
-      h('nav', { class: 'tabs', 'aria-label': 'Screens' }, runTab, historyTab),
+      h('nav', { class: 'tabs', 'aria-label': 'Screens' }, runTab, historyTab, packsTab),
       h(
         'span',
         { class: 'topbar-end' },
@@ -106,8 +134,9 @@ async function start(root: HTMLElement): Promise<void> {
 
   /** A run started from the form: shown below it, and the address names it. */
   function showRun(started: Execution): void {
+    execution.setBack(null);
     execution.follow(started);
-    notifier.observe(started);
+    notifier.observe(cache.get(started.id) ?? started);
     const hash = `#/execution/${started.id}`;
     window.history.replaceState(window.history.state, '', hash);
     shownRoute = hash;
@@ -117,14 +146,12 @@ async function start(root: HTMLElement): Promise<void> {
   async function openReRun(e: Execution): Promise<void> {
     const token = ++selectToken;
     action.loading(actionRef(e));
-    layout.classList.remove('execution-only');
-    action.element.hidden = false;
-    historyScreen.element.hidden = true;
+    show('action');
     try {
       const detail = await backend.getAction(actionRef(e), contentVersion(e) ?? undefined);
       if (token === selectToken) {
         catalog.select(actionRef(e));
-        action.show(detail, e);
+        action.show(detail, e, actions.find((a) => a.ref === detail.ref));
         action.element.scrollIntoView({ block: 'nearest' });
       }
     } catch (error) {
@@ -132,41 +159,68 @@ async function start(root: HTMLElement): Promise<void> {
     }
   }
 
+  /** `action` and `home` are the Actions tab. */
   function markTabs(view: string): void {
-    runTab.classList.toggle('active', view !== 'history');
-    historyTab.classList.toggle('active', view === 'history');
+    const tabView = view === 'action' ? 'home' : view;
+    for (const tab of [runTab, historyTab, packsTab]) tab.classList.toggle('active', tab.dataset['view'] === tabView);
   }
 
+  /** Shows one screen (`execution` may stay below the action form). */
+  function show(view: 'home' | 'action' | 'execution' | 'history' | 'packs', keepRun = false): void {
+    home.element.hidden = view !== 'home';
+    action.element.hidden = view !== 'action';
+    history.element.hidden = view !== 'history';
+    packs.element.hidden = view !== 'packs';
+    if (view !== 'execution' && !(view === 'action' && keepRun)) execution.element.hidden = true;
+    layout.classList.toggle('execution-only', view === 'execution');
+    layout.classList.toggle('wide', view === 'history' || view === 'packs');
+  }
+
+  /** The last History address (with its filters): where an execution opened from there goes back to. */
+  let lastHistory = '#/history';
   let shownRoute: string | null = null;
   function route(): void {
-    const hash = window.location.hash;
+    const hash = window.location.hash || '#/';
     if (hash === shownRoute) return;
+    const previous = shownRoute;
     shownRoute = hash;
     const r = parseRoute(hash);
-    markTabs(r.view);
-    action.element.hidden = r.view !== 'action';
-    historyScreen.element.hidden = r.view !== 'history';
-    if (r.view !== 'execution' && r.view !== 'action') execution.element.hidden = true;
-    layout.classList.toggle('execution-only', r.view === 'execution');
     if (r.view === 'history') {
-      historyScreen.load();
+      lastHistory = hash;
+      markTabs('history');
+      show('history');
+      history.load(r.query);
     } else if (r.view === 'execution') {
+      const fromHistory = previous !== null && parseRoute(previous).view === 'history';
+      markTabs(fromHistory ? 'history' : 'home');
+      show('execution');
+      execution.setBack(fromHistory ? lastHistory : null);
       if (execution.current?.id !== r.id) void execution.open(r.id);
       else execution.element.hidden = false;
-    } else if (r.ref) {
+    } else if (r.view === 'packs') {
+      markTabs('packs');
+      show('packs');
+      packs.load(r.pack);
+    } else if (r.view === 'action') {
+      markTabs('action');
+      show('action');
       const token = ++selectToken;
       const ref = r.ref;
       catalog.select(ref);
       action.loading(ref);
-      execution.element.hidden = true;
       backend.getAction(ref).then(
         (detail) => {
-          if (token === selectToken) action.show(detail);
+          if (token === selectToken) action.show(detail, undefined, actions.find((a) => a.ref === ref));
         },
         (error: unknown) => {
           if (token === selectToken) action.failed(error);
         },
       );
+    } else {
+      markTabs('home');
+      show('home');
+      catalog.select(null);
+      home.load();
     }
   }
 
@@ -174,15 +228,17 @@ async function start(root: HTMLElement): Promise<void> {
 
   async function load(): Promise<void> {
     try {
-      const [packs, actions] = await Promise.all([backend.listPacks(), backend.listActions()]);
-      catalog.show(packs, actions);
-      historyScreen.setCatalog(packs, actions);
+      const [packList, actionList] = await Promise.all([backend.listPacks(), backend.listActions()]);
+      actions = actionList;
+      catalog.show(packList, actionList);
+      history.setCatalog(packList, actionList);
+      packs.setPacks(packList);
       banner.hidden = true;
     } catch (error) {
       const e = BackendError.from(error);
-      if (backend.transport === 'http' && (e.code === 'unauthorized' || e.code === 'unavailable')) {
+      if (backend.transport === 'http' && e.code === 'unauthorized') {
         unsubscribe.forEach((stop) => stop());
-        root.replaceChildren(connectForm(e.message));
+        root.replaceChildren(await signInPage());
         return;
       }
       banner.textContent = e.message;
@@ -193,33 +249,42 @@ async function start(root: HTMLElement): Promise<void> {
   // Subscribe before the first load so no change falls between the two.
   unsubscribe.push(
     await backend.onExecution((changed) => {
-      notifier.observe(changed);
-      execution.update(changed);
-      if (!historyScreen.element.hidden) historyScreen.update(changed);
+      const newest = cache.put(changed);
+      notifier.observe(newest);
+      if (isCompleted(newest.status)) hub.completed(newest.id);
+      execution.update(newest);
+      if (!history.element.hidden) history.update(newest);
+      if (!home.element.hidden) home.update(newest);
+      if (!packs.element.hidden) packs.update(newest);
     }),
   );
-  unsubscribe.push(await backend.onOutput((id, chunk) => execution.output(id, chunk)));
+  unsubscribe.push(await backend.onOutput((_id, chunk) => hub.live(chunk)));
   unsubscribe.push(
     await backend.onResync(() => {
+      hub.resync();
       void load();
       execution.refresh();
-      if (!historyScreen.element.hidden) historyScreen.load();
+      if (!history.element.hidden) history.reload();
+      if (!home.element.hidden) home.load();
     }),
   );
   window.addEventListener('hashchange', route);
   installShortcuts({
-    search: () => (historyScreen.element.hidden ? catalog.focusSearch() : historyScreen.focusSearch()),
+    search: () => (history.element.hidden ? catalog.focusSearch() : history.focusSearch()),
     reRun: () => execution.reRun(),
     cancel: () => execution.cancel(),
     pause: () => execution.togglePause(),
     theme: toggleTheme,
     help: () => (help.open ? help.close() : help.showModal()),
-    actions: () => go('#/action'),
-    history: () => go('#/history'),
+    go: (key) => {
+      const target: Record<string, string> = { a: '#/', h: lastHistory, p: '#/packs' };
+      if (target[key]) go(target[key] as string);
+    },
   });
   await load();
+  if (!root.contains(layout)) return;
   route();
-  exposeForTests(backend, notifier);
+  exposeForTests(backend, notifier, hub, cache);
 }
 
 interface ShortcutActions {
@@ -229,8 +294,8 @@ interface ShortcutActions {
   pause(): void;
   theme(): void;
   help(): void;
-  actions(): void;
-  history(): void;
+  /** `g` then a key. */
+  go(key: string): void;
 }
 
 function installShortcuts(actions: ShortcutActions): void {
@@ -246,8 +311,7 @@ function installShortcuts(actions: ShortcutActions): void {
     if (typing) return;
     if (pendingG) {
       pendingG = false;
-      if (event.key === 'a') actions.actions();
-      else if (event.key === 'h') actions.history();
+      actions.go(event.key);
       event.preventDefault();
       return;
     }
@@ -290,8 +354,8 @@ function helpDialog(): HTMLDialogElement {
 }
 
 /** Hooks for the end-to-end tests (the page's state, never the engine's). */
-function exposeForTests(backend: Backend, notifier: CompletionNotifier): void {
-  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier };
+function exposeForTests(backend: Backend, notifier: CompletionNotifier, hub: OutputHub, cache: ExecutionCache): void {
+  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier, hub, cache };
 }
 
 /** The app icon's bolt (icons/generate.py), drawn inline: no asset, no emoji font needed. */
@@ -313,26 +377,45 @@ function logo(): SVGSVGElement {
   return svg;
 }
 
-/** Browser only: where the engine's API is and its token (`<config>/token`). */
-function connectForm(problem: string): HTMLElement {
-  const current = httpConfigFromPage();
-  const api = h('input', { id: 'api', type: 'url', value: current.baseUrl, placeholder: 'http://127.0.0.1:9101', required: true });
-  const token = h('input', { id: 'token', type: 'password', autocomplete: 'off', placeholder: 'API token' });
+/**
+ * Browser only, without a session: where the token is, and a field to
+ * present it once (the server then keeps the session in an HttpOnly cookie).
+ */
+async function signInPage(): Promise<HTMLElement> {
+  const info = await sessionInfo().catch(() => null);
+  const where = info?.token_file ?? 'the `token` file in Stormdesk\'s config directory';
+  const token = h('input', { id: 'token', type: 'password', autocomplete: 'off', placeholder: 'the token file\'s contents', required: true });
+  const problem = h('p', { class: 'error', role: 'alert', hidden: true });
   return h(
     'form',
     {
       class: 'connect',
+      'aria-label': 'Sign in',
       onSubmit: (event: Event) => {
         event.preventDefault();
-        saveHttpConfig({ baseUrl: api.value.trim().replace(/\/+$/, ''), token: token.value.trim() || null });
-        window.location.reload();
+        problem.hidden = true;
+        signIn(token.value.trim()).then(
+          () => window.location.reload(),
+          (error: unknown) => {
+            problem.textContent = BackendError.from(error).message;
+            problem.hidden = false;
+          },
+        );
       },
     },
-    h('h1', {}, 'Connect to a Stormdesk engine'),
-    h('p', { class: 'error', role: 'alert' }, problem),
-    h('div', { class: 'field' }, h('label', { for: 'api' }, 'API URL'), api),
-    h('div', { class: 'field' }, h('label', { for: 'token' }, 'Token'), token, h('small', { class: 'help' }, 'The contents of the token file in the Stormdesk config directory.')),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Connect')),
+    h('h1', {}, 'Sign in to this Stormdesk engine'),
+    h(
+      'p',
+      {},
+      'This browser has no session here (it ended, or this is a new browser). Open the console link that ',
+      h('code', {}, 'stormdesk serve'),
+      ' printed, or paste the API token from ',
+      h('code', { class: 'token-file' }, where),
+      '.',
+    ),
+    problem,
+    h('div', { class: 'field' }, h('label', { for: 'token' }, 'API token'), token, h('small', { class: 'help' }, 'Sent once; the server keeps the session in a cookie scripts cannot read.')),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Sign in')),
   );
 }
 

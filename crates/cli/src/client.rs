@@ -8,6 +8,7 @@ use stormdesk_engine::paths::Paths;
 use stormdesk_engine::reconcile::live_listener;
 use stormdesk_engine::{ErrorBody, Execution, ExecutionOutput, RunRequest};
 
+#[derive(Clone)]
 pub struct Client {
     url: String,
     auth: String,
@@ -219,6 +220,31 @@ impl Client {
             .into_json()?)
     }
 
+    /// `GET /v1/inquiries?limit=`.
+    pub fn inquiries(&self, limit: u32) -> anyhow::Result<Vec<stormdesk_engine::inquiry::Inquiry>> {
+        Ok(self
+            .send("GET", &format!("/v1/inquiries?limit={limit}"), None)?
+            .into_json()?)
+    }
+
+    /// `GET /v1/inquiries/{id}`.
+    pub fn inquiry(&self, id: &str) -> anyhow::Result<stormdesk_engine::inquiry::Inquiry> {
+        Ok(self
+            .send("GET", &format!("/v1/inquiries/{id}"), None)?
+            .into_json()?)
+    }
+
+    /// `PUT /v1/inquiries/{id}` `{"response": ...}`: `{"id", "response"}`.
+    pub fn respond(&self, id: &str, response: Value) -> anyhow::Result<Value> {
+        Ok(self
+            .send(
+                "PUT",
+                &format!("/v1/inquiries/{id}"),
+                Some(serde_json::json!({"id": id, "response": response})),
+            )?
+            .into_json()?)
+    }
+
     /// `DELETE /v1/executions/{id}`: the execution, or StackStorm's message
     /// when it had already completed.
     pub fn cancel(&self, id: &str) -> anyhow::Result<Value> {
@@ -232,6 +258,11 @@ impl Client {
         Ok(self
             .send("POST", &format!("/v1/executions/{id}/re_run"), Some(body))?
             .into_json()?)
+    }
+
+    /// `GET path`: the JSON answer, `None` for a 404.
+    pub fn get_optional(&self, path: &str) -> anyhow::Result<Option<Value>> {
+        self.keys("GET", path, None)
     }
 
     /// `GET|PUT|DELETE /v1/keys...` with a query string; `None` for a 404,

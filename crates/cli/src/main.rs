@@ -2,6 +2,7 @@
 
 mod client;
 mod cmd;
+mod console;
 mod print;
 mod tree_tail;
 
@@ -43,6 +44,9 @@ enum Command {
     /// List and inspect actions.
     #[command(subcommand)]
     Action(cmd::catalog::ActionCmd),
+    /// Inquiries (`core.ask`): list, show and answer what workflows ask.
+    #[command(subcommand)]
+    Inquiry(cmd::inquiry::InquiryCmd),
     /// The key-value datastore: set, get, list and delete keys.
     #[command(subcommand)]
     Key(cmd::key::KeyCmd),
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
         Command::Execution(c) => cmd::execution::run(&ctx, c),
         Command::Action(c) => cmd::catalog::action(&ctx, c),
         Command::Key(c) => cmd::key::run(&ctx, c),
+        Command::Inquiry(c) => cmd::inquiry::run(&ctx, c),
         Command::Pack(c) => cmd::pack::run(&ctx, c),
         Command::Serve(args) => cmd::serve::run(&ctx, args),
         Command::Runner => unreachable!("handled above"),
@@ -95,10 +100,20 @@ fn init_logging(cli: &Cli) {
         .then(|| stormdesk_engine::paths::Paths::resolve(cli.home.as_deref()).ok())
         .flatten()
         .filter(|p| std::fs::create_dir_all(p.logs()).is_ok())
-        .map(|p| {
+        .and_then(|p| {
+            // A log folder that cannot be written (a read-only disk) costs the
+            // log file, not the command: the command then says what is wrong.
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("stormdesk.log")
+                .build(p.logs())
+                .map_err(|e| eprintln!("warning: no log file in {}: {e}", p.logs().display()))
+                .ok()
+        })
+        .map(|appender| {
             fmt::layer()
                 .with_ansi(false)
-                .with_writer(tracing_appender::rolling::daily(p.logs(), "stormdesk.log"))
+                .with_writer(appender)
                 .with_filter(
                     EnvFilter::try_from_env("STORMDESK_LOG").unwrap_or_else(|_| "info".into()),
                 )

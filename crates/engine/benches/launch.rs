@@ -5,7 +5,12 @@
 //! `cargo bench -p stormdesk-engine --bench launch` (after
 //! `cargo build --release -p stormdesk-runner`); `bench/launch.sh` does both.
 //! Set `LAUNCH_RUNS` to change the sample size (default 300), `LAUNCH_PREWARM=0`
-//! to measure without a pre-started runner process.
+//! to measure without a pre-started runner process. Before each baseline
+//! sample the engine's background work is let finish (the next pre-started
+//! runner is up, the last runner gone), so it never falls into the
+//! baseline. Results: `bench/out/launch-prewarm.json`, `launch-cold.json`.
+//! This is the in-process engine; `bench/launch.sh` also measures a run
+//! through `stormdesk serve`'s HTTP API (`bench/launch_serve.py`).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,6 +36,7 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let runner = stormdesk_engine::default_runner_bin();
+    let runner_path = runner.canonicalize().unwrap_or_else(|_| runner.clone());
     assert!(
         runner.is_file(),
         "build the runner first: cargo build --release -p stormdesk-runner ({})",
@@ -111,6 +117,9 @@ fn main() {
         engine_times.push(total);
         to_scheduled.push(scheduled);
         to_running.push(running);
+        // The engine's background work after a run (the next pre-started
+        // runner, the last runner's exit) must not fall into the baseline.
+        settle(&runner_path, prewarm);
         bare_times.push(bare_once());
     }
     let (em, bm) = (median(&mut engine_times), median(&mut bare_times));
@@ -147,8 +156,47 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/out");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(
-        dir.join("launch.json"),
+        dir.join(if prewarm {
+            "launch-prewarm.json"
+        } else {
+            "launch-cold.json"
+        }),
         serde_json::to_vec_pretty(&out).unwrap(),
     );
     engine.shutdown();
+}
+
+/// The runner processes this process has started that are still alive.
+fn live_runners(runner: &std::path::Path) -> usize {
+    let mut n = 0;
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace() {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe"));
+            let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, r)| r.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true);
+            if !zombie && exe.is_ok_and(|e| e == runner) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Waits (at most 1 s) until the only runner alive is the next pre-started
+/// one (or none without prewarm).
+fn settle(runner: &std::path::Path, prewarm: bool) {
+    let want = usize::from(prewarm);
+    let until = Instant::now() + Duration::from_secs(1);
+    while live_runners(runner) != want && Instant::now() < until {
+        std::thread::sleep(Duration::from_micros(200));
+    }
 }

@@ -219,6 +219,17 @@ impl Engine {
                 "invalid or missing credentials: use the username and password in the `credentials` file of Stormdesk's config directory".into(),
             ));
         }
+        self.issue_token(user, ttl).await
+    }
+
+    /// A new auth token for `user`, whose credentials the caller has already
+    /// checked (the console's session: the API token was presented); `ttl`
+    /// seconds (default and at most [`DEFAULT_TOKEN_TTL`]).
+    pub async fn issue_token(
+        &self,
+        user: &str,
+        ttl: Option<u64>,
+    ) -> Result<IssuedToken, EngineError> {
         let ttl = ttl.unwrap_or(DEFAULT_TOKEN_TTL);
         if ttl == 0 || ttl > DEFAULT_TOKEN_TTL {
             return Err(EngineError::BadRequest(format!(

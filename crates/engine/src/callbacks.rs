@@ -6,7 +6,7 @@ use crate::engine::{set_status, Engine};
 use crate::error::EngineError;
 use crate::model::{Event, Execution, ExecutionOutput, OutputChunk, Status};
 use crate::store::WriteOp;
-use crate::token::tokens_equal;
+use crate::token::callback_token_matches;
 use stormdesk_runner::protocol::ExecutionUpdate;
 
 impl Engine {
@@ -14,7 +14,7 @@ impl Engine {
     pub(crate) fn callback_token_valid(&self, id: &str, token: &str) -> bool {
         let live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
         live.get(id)
-            .map(|l| !l.execution.status.is_completed() && tokens_equal(&l.token, token))
+            .map(|l| !l.execution.status.is_completed() && callback_token_matches(&l.token, token))
             .unwrap_or(false)
     }
 

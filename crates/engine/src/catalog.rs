@@ -349,7 +349,7 @@ pub fn detail(pack: &Pack, action: &Action) -> ActionDetail {
 
 /// Runner types the engine runs: the runners, and workflows (conducted in-process).
 pub fn is_supported(runner_type: &str) -> bool {
-    SUPPORTED_RUNNERS.contains(&runner_type) || runner_type == crate::workflow::WORKFLOW_RUNNER
+    SUPPORTED_RUNNERS.contains(&runner_type) || crate::nesting::in_process(runner_type)
 }
 
 fn summary(p: &Pack, a: &Action, parameters: IndexMap<String, ParamSpec>) -> ActionSummary {

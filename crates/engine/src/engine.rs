@@ -63,6 +63,14 @@ pub struct EngineOptions {
     pub max_live_per_root: Option<usize>,
     /// How Python environments are built (interpreter, cache, limit).
     pub pyenv: crate::pyenv::PyEnvOptions,
+    /// Bytes of output one execution keeps (all streams together; long
+    /// result strings are cut to it too, and the result says so in
+    /// `truncated`). Default `STORMDESK_MAX_OUTPUT_BYTES`, else
+    /// [`stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES`] (8 MiB).
+    pub max_output_bytes: Option<u64>,
+    /// How long one minute of an Inquiry's `ttl` lasts (default 60 s);
+    /// tests shorten it to see Inquiries expire.
+    pub inquiry_ttl_unit: Option<Duration>,
 }
 
 /// Default of [`EngineOptions::max_depth`].
@@ -78,7 +86,9 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// What the engine knows of an execution that has not completed.
 pub(crate) struct Live {
     pub execution: Execution,
-    /// The runner's callback token (runner routes only).
+    /// The runner's callback token (runner routes only), as
+    /// [`token::callback_token_hash`] keeps it: the clear token exists only
+    /// in the runner's request.
     pub token: String,
     /// sha256 of the action's API token (`ST2_ACTION_AUTH_TOKEN`).
     pub action_token_hash: Option<String>,
@@ -101,6 +111,10 @@ pub(crate) struct Inner {
     pub live: Mutex<HashMap<String, Live>>,
     pub worktrees: Worktrees,
     pub workflows: crate::workflow::Workflows,
+    /// The ActionChains this engine is running.
+    pub chains: crate::chain::Chains,
+    /// One minute of an Inquiry's ttl.
+    pub inquiry_ttl_unit: Duration,
     /// The worktree each running execution uses, kept from pruning until it completes.
     pub leases: Mutex<HashMap<String, WorktreeLease>>,
     pub pyenvs: crate::pyenv::PyEnvs,
@@ -120,6 +134,7 @@ pub(crate) struct Inner {
     pub callback_attempts: u32,
     pub max_depth: usize,
     pub max_live_per_root: usize,
+    pub max_output_bytes: u64,
     pub url: RwLock<String>,
     pub shutdown: CancellationToken,
     /// The tasks watching runner processes.
@@ -131,9 +146,19 @@ pub(crate) struct Inner {
 pub(crate) struct Prepared {
     pub execution: Execution,
     request: stormdesk_runner::protocol::RunnerRequest,
-    workflow: Option<crate::workflow::Run>,
+    /// The workflow to conduct and its first step.
+    workflow: Option<(crate::workflow::Run, crate::workflow::Step)>,
+    chain: Option<PreparedChain>,
     /// To commit before the run starts, in order.
     pub ops: Vec<WriteOp>,
+}
+
+/// An ActionChain read and inspected, to run once recorded.
+struct PreparedChain {
+    spec: crate::chain::ChainSpec,
+    pack: String,
+    /// The commit the chain's same-pack links run at.
+    pin: Option<String>,
 }
 
 /// The engine. Cheap to clone; background work stops when `shutdown` is called.
@@ -190,6 +215,15 @@ impl Engine {
                 .max_live_per_root
                 .unwrap_or(DEFAULT_MAX_LIVE_PER_ROOT)
                 .max(1),
+            max_output_bytes: opts
+                .max_output_bytes
+                .or_else(|| {
+                    std::env::var("STORMDESK_MAX_OUTPUT_BYTES")
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .unwrap_or(stormdesk_runner::cap::DEFAULT_MAX_OUTPUT_BYTES)
+                .max(1),
             paths,
             store,
             bus: EventBus::new(),
@@ -198,6 +232,8 @@ impl Engine {
             live: Mutex::new(HashMap::new()),
             worktrees,
             workflows: crate::workflow::Workflows::new(opts.completion),
+            chains: crate::chain::Chains::default(),
+            inquiry_ttl_unit: opts.inquiry_ttl_unit.unwrap_or(Duration::from_secs(60)),
             leases: Mutex::new(HashMap::new()),
             pyenvs,
             pyenv_leases: Mutex::new(HashMap::new()),
@@ -219,8 +255,8 @@ impl Engine {
         if opts.advertise {
             reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
         }
-        let workflows = reconcile::at_start(&engine).await?;
-        crate::workflow::recover(&engine, workflows).await?;
+        let in_process = reconcile::at_start(&engine).await?;
+        crate::nesting::recover(&engine, in_process).await?;
         if let crate::workflow::CompletionMode::Poll(every) = opts.completion {
             crate::workflow::spawn_tracker(&engine, every);
         }
@@ -308,7 +344,7 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = catalog;
     }
 
-    fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
+    pub(crate) fn catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {
         self.inner.catalog.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -361,12 +397,34 @@ impl Engine {
         parent: Option<String>,
         context: Map<String, Value>,
     ) -> Result<Execution, EngineError> {
-        let mut prepared = self.prepare_run(req, parent, context).await?;
-        // Queued, not awaited: the writer keeps order, and until it commits the
-        // live map answers every read of this execution.
-        self.inner
-            .store
-            .write_nowait(WriteOp::Batch(std::mem::take(&mut prepared.ops)))?;
+        self.run_from(req, parent, context, None).await
+    }
+
+    /// As [`Engine::run_with_parent`]; a workflow re-run from chosen tasks
+    /// (`rerun`) continues the original's conductor instead of starting anew.
+    pub(crate) async fn run_from(
+        &self,
+        req: RunRequest,
+        parent: Option<String>,
+        context: Map<String, Value>,
+        rerun: Option<crate::workflow::RerunFrom>,
+    ) -> Result<Execution, EngineError> {
+        let mut prepared = self.prepare_run(req, parent, context, rerun).await?;
+        let ops = WriteOp::Batch(std::mem::take(&mut prepared.ops));
+        if prepared.execution.parent.is_none() {
+            // A top-level run's id goes back to whoever asked (an API client,
+            // `stormdesk run --async`): it is stored before it is given out.
+            if let Err(e) = self.inner.store.write(ops).await {
+                self.forget(&prepared.execution.id);
+                return Err(e);
+            }
+        } else {
+            // A child (a chain's link; a workflow's tasks are committed with
+            // the step that starts them): queued, not awaited. The writer
+            // keeps order, and until it commits the live map answers every
+            // read of it.
+            self.inner.store.write_nowait(ops)?;
+        }
         self.start_prepared(prepared).await
     }
 
@@ -375,11 +433,14 @@ impl Engine {
     /// committed before it starts (its record; a workflow's first snapshot).
     /// Nothing is written or published yet, so a workflow step commits the
     /// records of the children it starts together with its own log row.
+    /// `rerun`: a workflow re-run from chosen tasks continues the original's
+    /// conductor instead of starting anew.
     pub(crate) async fn prepare_run(
         &self,
         mut req: RunRequest,
         parent: Option<String>,
         mut context: Map<String, Value>,
+        rerun: Option<crate::workflow::RerunFrom>,
     ) -> Result<Prepared, EngineError> {
         if let Some(parent) = &parent {
             self.check_limits(parent, &req.action)?;
@@ -419,6 +480,7 @@ impl Engine {
             Some(rev) => Some(self.checkout_for(&req.action, rev).await?),
             None => None,
         };
+        let id = new_execution_id();
         let prepared = {
             let catalog = self.catalog();
             let (pack, action) = match &lease {
@@ -443,8 +505,12 @@ impl Engine {
                 &RenderContext {
                     config: config.clone(),
                     action_context: self.action_context(&pack.name, &context),
-                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::new(
+                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::for_user(
                         self.inner.paths.db(),
+                        context
+                            .get("user")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                     ))),
                 },
             )?;
@@ -465,11 +531,45 @@ impl Engine {
                     .flat_map(secret_strings)
                     .chain(inherited),
             );
-            let conductor = if action.runner_type == crate::workflow::WORKFLOW_RUNNER {
-                Some(crate::workflow::prepare(
+            let conductor = match rerun {
+                Some(from) if action.runner_type == crate::workflow::WORKFLOW_RUNNER => {
+                    let user = context
+                        .get("user")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    Some(crate::workflow::rerun_conductor(
+                        self,
+                        &req.action,
+                        user,
+                        from,
+                    )?)
+                }
+                Some(_) => {
+                    return Err(EngineError::BadRequest(format!(
+                        "'{}' is not a workflow; tasks can only be given to re-run a workflow",
+                        req.action
+                    )))
+                }
+                None if action.runner_type == crate::workflow::WORKFLOW_RUNNER => Some((
+                    crate::workflow::prepare(
+                        &req.action,
+                        catalog::entry_point_path(pack, action).as_deref(),
+                        &resolved.declared,
+                        self.st2_context(&id, &req.action, &pack.name, &context),
+                        pack,
+                        &catalog,
+                    )?,
+                    crate::workflow::Step::Start,
+                )),
+                None => None,
+            };
+            // A chain file is read and inspected before anything is recorded.
+            let chain = if action.runner_type == crate::chain::CHAIN_RUNNER {
+                Some(crate::chain::prepare(
+                    &catalog,
+                    lease.as_ref().map(|l| l.checkout()),
                     &req.action,
                     catalog::entry_point_path(pack, action).as_deref(),
-                    &resolved.declared,
                 )?)
             } else {
                 None
@@ -488,6 +588,7 @@ impl Engine {
                 spool_dir: Some(self.inner.paths.spool()),
                 secrets: secrets.values().to_vec(),
                 api: None,
+                max_output_bytes: Some(self.inner.max_output_bytes),
             };
             let mut masked = params::mask_secrets(&resolved.all, &resolved.secret_names);
             // A workflow's secret passed to a task as an ordinary parameter
@@ -507,12 +608,13 @@ impl Engine {
                 masked,
                 secrets,
                 commit,
-                conductor,
+                (conductor, chain),
                 pack.name.clone(),
                 embedded,
             )
         };
-        let (mut request, parameters, secrets, commit, conductor, pack_name, embedded) = prepared;
+        let (mut request, parameters, secrets, commit, (conductor, chain), pack_name, embedded) =
+            prepared;
         let python_env = match (&request.pack_dir, request.runner_type.as_str()) {
             (Some(dir), crate::python_envs::PYTHON_RUNNER) => Some(
                 self.python_env_for_run(&pack_name, dir, content_version.as_deref())
@@ -521,7 +623,6 @@ impl Engine {
             _ => None,
         };
         request.python = python_env.as_ref().map(|l| l.python().to_path_buf());
-        let id = new_execution_id();
         request.execution_id = id.clone();
         context
             .entry("pack".to_string())
@@ -563,6 +664,7 @@ impl Engine {
             timestamp: now,
         });
         let token = token::random_token();
+        let token_hash = token::callback_token_hash(&token);
         let action_token = token::random_token();
         let action_token_hash = crate::auth::hash_secret(&action_token);
         if let Some(lease) = lease {
@@ -586,7 +688,7 @@ impl Engine {
                 id.clone(),
                 Live {
                     execution: execution.clone(),
-                    token: token.clone(),
+                    token: token_hash.clone(),
                     action_token_hash: Some(action_token_hash.clone()),
                     runner_pid: None,
                     child_pid: None,
@@ -597,7 +699,7 @@ impl Engine {
             );
         let mut ops = vec![WriteOp::Upsert {
             execution: Box::new(execution.clone()),
-            callback_token: Some(token.clone()),
+            callback_token: Some(token_hash),
             action_token_hash: Some(action_token_hash),
             runner_pid: None,
         }];
@@ -617,27 +719,34 @@ impl Engine {
         });
         tracing::info!(execution = %id, action = %req.action, "scheduled");
         let workflow = match conductor {
-            Some(conductor) => {
+            Some((conductor, first)) => {
                 // Tasks of the workflow's pack run at the commit asked for.
-                let pin = content_version.as_ref().and(commit);
+                let pin = content_version.as_ref().and(commit.clone());
                 let has_secrets = !request.secrets.is_empty();
-                let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
+                let run = crate::workflow::Run::new(conductor, pack_name.clone(), pin, has_secrets);
                 Some(crate::workflow::prepare_run(
-                    self, &execution, run, &mut ops,
+                    self, &execution, run, first, &mut ops,
                 ))
             }
             None => None,
         };
+        let chain = chain.map(|spec| PreparedChain {
+            spec,
+            pack: pack_name,
+            pin: content_version.as_ref().and(commit),
+        });
         Ok(Prepared {
             execution,
             request,
             workflow,
+            chain,
             ops,
         })
     }
 
     /// Starts a prepared run whose `ops` are committed or queued: announces
-    /// it, then starts its runner (or conducts the workflow).
+    /// it, then starts its runner (or conducts the workflow or chain, or
+    /// runs it in-process: Inquiries, announcements).
     pub(crate) async fn start_prepared(
         &self,
         prepared: Prepared,
@@ -646,6 +755,7 @@ impl Engine {
             execution,
             request,
             workflow,
+            chain,
             ..
         } = prepared;
         let id = execution.id.clone();
@@ -654,9 +764,24 @@ impl Engine {
             execution: Box::new(execution),
             created: true,
         });
-        if let Some(run) = workflow {
-            crate::workflow::begin(self, &id, run);
+        if let Some((run, first)) = workflow {
+            crate::workflow::begin(self, &id, run, first);
             return self.current(&id).await;
+        }
+        if let Some(chain) = chain {
+            crate::chain::begin(self, &id, chain.spec, &request, chain.pack, chain.pin);
+            return self.current(&id).await;
+        }
+        match request.runner_type.as_str() {
+            crate::inquiry::INQUIRY_RUNNER => {
+                crate::inquiry::begin(self, &id, &request.runner_parameters).await?;
+                return self.current(&id).await;
+            }
+            crate::announcement::ANNOUNCEMENT_RUNNER => {
+                crate::announcement::run(self, &id, &request).await?;
+                return self.current(&id).await;
+            }
+            _ => {}
         }
         if let Err(e) = launch::spawn(self, request, for_task).await {
             let message = e.to_string();
@@ -683,6 +808,54 @@ impl Engine {
             .execution(id)
             .await?
             .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))
+    }
+
+    /// The context StackStorm gives a workflow (`ctx().st2`, `ctx().parent`;
+    /// `orquesta_runner.py`, `_construct_st2_context`): the execution's id
+    /// (also the workflow execution's: Stormdesk has no separate record for
+    /// it), the API's URL, user, pack, action and runner, and the
+    /// execution's own context as `parent`.
+    fn st2_context(
+        &self,
+        id: &str,
+        action: &str,
+        pack: &str,
+        context: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        let mut st2 = Map::new();
+        st2.insert("action_execution_id".into(), Value::String(id.to_string()));
+        st2.insert(
+            "api_url".into(),
+            Value::String(format!("{}/v1", self.api_url())),
+        );
+        let user = context
+            .get("user")
+            .cloned()
+            .unwrap_or_else(|| Value::String(self.local_user().to_string()));
+        st2.insert("user".into(), user);
+        st2.insert("pack".into(), Value::String(pack.to_string()));
+        st2.insert("action".into(), Value::String(action.to_string()));
+        st2.insert(
+            "runner".into(),
+            Value::String(crate::workflow::WORKFLOW_RUNNER.to_string()),
+        );
+        st2.insert(
+            "workflow_execution_id".into(),
+            Value::String(id.to_string()),
+        );
+        for key in ["api_user", "source_channel"] {
+            if let Some(v) = context.get(key) {
+                st2.insert(key.into(), v.clone());
+            }
+        }
+        let mut out = Map::new();
+        out.insert("st2".into(), Value::Object(st2));
+        let mut parent = context.clone();
+        parent
+            .entry("pack".to_string())
+            .or_insert_with(|| Value::String(pack.to_string()));
+        out.insert("parent".into(), Value::Object(parent));
+        out
     }
 
     /// `action_context` for parameter templates: the execution's context as
@@ -799,6 +972,9 @@ impl Engine {
         if self.inner.workflows.get(id).is_some() {
             return crate::workflow::cancel(self, id).await;
         }
+        if self.inner.chains.get(id).is_some() {
+            return crate::chain::cancel(self, id).await;
+        }
         self.cancel_action(id).await
     }
 
@@ -907,6 +1083,42 @@ impl Engine {
             .iter()
             .map(|c| ExecutionOutput::new(&execution, c))
             .collect())
+    }
+
+    /// How many executions the engine holds secret values for (in memory
+    /// only, for masking): each is forgotten once its execution completed
+    /// and its runner exited. For tests and diagnostics.
+    #[doc(hidden)]
+    pub fn held_secrets(&self) -> usize {
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// Drops what the engine holds for an execution that could not be recorded.
+    fn forget(&self, id: &str) {
+        self.inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.inner
+            .pyenv_leases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 
     /// Runs `f` with the secret values of `id`, if it has any.
@@ -1055,7 +1267,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
-        crate::workflow::child_completed(self, &execution);
+        crate::nesting::child_completed(self, &execution);
         Ok(Some(execution))
     }
 }

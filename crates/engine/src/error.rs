@@ -71,6 +71,12 @@ pub enum EngineError {
     Git(Box<GitError>),
     #[error("workflow '{action}' cannot start: {message}")]
     Workflow { action: String, message: String },
+    /// An ActionChain's file is unreadable or inconsistent (names the link).
+    #[error("action chain '{action}' cannot start: {message}")]
+    Chain { action: String, message: String },
+    /// An Inquiry refuses a response (StackStorm's messages).
+    #[error("{0}")]
+    Inquiry(String),
     #[error(transparent)]
     PythonEnv(Box<crate::pyenv::PyEnvError>),
     /// Missing or wrong credentials; the message says which to send.
@@ -122,6 +128,8 @@ impl EngineError {
             EngineError::Params(_)
             | EngineError::BadRequest(_)
             | EngineError::Workflow { .. }
+            | EngineError::Chain { .. }
+            | EngineError::Inquiry(_)
             | EngineError::Limit(_) => "invalid_input",
             EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
             EngineError::NotActive { .. } => "conflict",

@@ -49,28 +49,39 @@ fn approx_size(event: &Event) -> usize {
         Event::Output { output } => 256 + output.data.len(),
         Event::Execution { execution, .. } => {
             let e = execution.as_ref();
-            let mut size = 1024 + e.id.len() * (1 + e.children.len()) + e.log.len() * 64;
-            let mut stack: Vec<&serde_json::Value> = vec![&e.result];
-            stack.extend(e.parameters.values());
-            stack.extend(e.context.values());
-            size += (e.parameters.len() + e.context.len()) * 48;
-            while let Some(v) = stack.pop() {
-                size += 32;
-                match v {
-                    serde_json::Value::String(s) => size += s.len(),
-                    serde_json::Value::Array(a) => stack.extend(a.iter()),
-                    serde_json::Value::Object(m) => {
-                        for (k, v) in m {
-                            size += k.len() + 16;
-                            stack.push(v);
-                        }
-                    }
-                    _ => {}
+            let size = 1024 + e.id.len() * (1 + e.children.len()) + e.log.len() * 64;
+            let values = std::iter::once(&e.result)
+                .chain(e.parameters.values())
+                .chain(e.context.values());
+            size + (e.parameters.len() + e.context.len()) * 48 + values_size(values)
+        }
+        Event::Announcement {
+            route,
+            body,
+            execution_id,
+        } => 256 + route.len() + execution_id.len() + values_size(std::iter::once(body)),
+    }
+}
+
+/// Roughly what `values` hold in memory, walked with a stack.
+fn values_size<'a>(values: impl Iterator<Item = &'a serde_json::Value>) -> usize {
+    let mut size = 0;
+    let mut stack: Vec<&serde_json::Value> = values.collect();
+    while let Some(v) = stack.pop() {
+        size += 32;
+        match v {
+            serde_json::Value::String(s) => size += s.len(),
+            serde_json::Value::Array(a) => stack.extend(a.iter()),
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    size += k.len() + 16;
+                    stack.push(v);
                 }
             }
-            size
+            _ => {}
         }
     }
+    size
 }
 
 impl EventBus {

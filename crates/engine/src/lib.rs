@@ -7,21 +7,26 @@
 //! and `stormdesk serve` are thin faces over [`Engine`]. It does not run actions
 //! itself; each runs in a `stormdesk-runner` process (crate `stormdesk-runner`).
 
+mod announcement;
 pub mod api;
 pub mod auth;
 pub mod bundled;
 mod callbacks;
 pub mod catalog;
+pub mod chain;
 mod engine;
 pub mod error;
 pub mod events;
 pub mod git;
-mod internal_runs;
+pub mod inquiry;
+pub mod internal_runs;
 pub mod keys;
 mod launch;
 pub mod mask;
 pub mod model;
+mod nesting;
 pub mod pack;
+mod pack_jobs;
 mod pack_revisions;
 pub mod params;
 pub mod paths;
@@ -47,4 +52,5 @@ pub use model::{
     Event, Execution, ExecutionAction, ExecutionFilter, ExecutionOutput, ExecutionRunner,
     OutputChunk, RunRequest, SortOrder, Status, Stream,
 };
+pub use pack_jobs::pack_source;
 pub use rerun::ReRun;

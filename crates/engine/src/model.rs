@@ -414,6 +414,17 @@ pub enum Event {
     Output {
         output: ExecutionOutput,
     },
+    /// An `announcement` action broadcast a message (StackStorm's
+    /// `st2.announcement__<route>` stream event).
+    Announcement {
+        /// The routing key (the runner parameter `route`, default `general`).
+        route: String,
+        /// What StackStorm publishes: `{"payload": <action parameters>,
+        /// "trace_context": <the execution's trace context or null>}`.
+        body: Value,
+        /// The execution that announced it.
+        execution_id: String,
+    },
 }
 
 impl Event {
@@ -421,6 +432,7 @@ impl Event {
         match self {
             Event::Execution { execution, .. } => &execution.id,
             Event::Output { output } => &output.execution_id,
+            Event::Announcement { execution_id, .. } => execution_id,
         }
     }
 }

@@ -6,9 +6,8 @@ use std::path::PathBuf;
 use crate::catalog::{self, ActionDetail};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::git::{
-    self, Checkout, GitError, Installed, Progress, Revisions, Updated, WorktreeLease,
-};
+use crate::git::{self, Checkout, GitError, Installed, Revisions, Updated, WorktreeLease};
+use crate::internal_runs::InternalOutput;
 use crate::pack::{close_matches, Action, Pack};
 
 /// The action `action_ref` as it is at the checkout's revision.
@@ -38,7 +37,10 @@ pub(crate) fn action_in_checkout<'c>(
 
 impl Engine {
     /// The installed pack's name and directory, by pack name or action ref.
-    fn pack_location(&self, pack_or_action: &str) -> Result<(String, PathBuf), EngineError> {
+    pub(crate) fn pack_location(
+        &self,
+        pack_or_action: &str,
+    ) -> Result<(String, PathBuf), EngineError> {
         let pack_name = pack_or_action
             .split_once('.')
             .map(|(p, _)| p)
@@ -105,16 +107,25 @@ impl Engine {
         rev: Option<&str>,
         force: bool,
     ) -> Result<Installed, EngineError> {
+        self.install_pack_reporting(source, rev, force, &InternalOutput::discard())
+            .await
+    }
+
+    /// [`Engine::install_pack`], reporting progress (the clone's transfer,
+    /// what loaded, the Python environment's build) to `out`.
+    pub async fn install_pack_reporting(
+        &self,
+        source: &str,
+        rev: Option<&str>,
+        force: bool,
+        out: &InternalOutput,
+    ) -> Result<Installed, EngineError> {
         let packs = self.inner.paths.packs();
         let (source, rev) = (source.to_string(), rev.map(str::to_string));
+        let transfer = out.clone();
         let installed = git::blocking(move || {
-            git::install_pack(
-                &packs,
-                &source,
-                rev.as_deref(),
-                force,
-                &mut |_: Progress| {},
-            )
+            let mut progress = crate::pack_jobs::transfer_progress(&transfer);
+            git::install_pack(&packs, &source, rev.as_deref(), force, &mut progress)
         })
         .await?;
         if force {
@@ -122,19 +133,43 @@ impl Engine {
         }
         self.reload_packs();
         // As `st2 pack install`: the pack's requirements go into its environment.
-        self.setup_python_env(&installed.pack, None, false, std::sync::Arc::new(|_| {}))
-            .await?;
+        self.setup_python_env(
+            &installed.pack,
+            None,
+            false,
+            crate::pack_jobs::env_progress(out),
+        )
+        .await?;
         Ok(installed)
     }
 
     /// Fetches a pack's origin and fast-forwards its branch, then reloads it.
     pub async fn update_pack(&self, pack: &str) -> Result<Updated, EngineError> {
+        self.update_pack_reporting(pack, &InternalOutput::discard())
+            .await
+    }
+
+    /// [`Engine::update_pack`], reporting progress to `out`.
+    pub async fn update_pack_reporting(
+        &self,
+        pack: &str,
+        out: &InternalOutput,
+    ) -> Result<Updated, EngineError> {
         let (name, dir) = self.pack_location(pack)?;
-        let updated =
-            git::blocking(move || git::update_pack(&name, &dir, &mut |_: Progress| {})).await?;
+        let transfer = out.clone();
+        let updated = git::blocking(move || {
+            let mut progress = crate::pack_jobs::transfer_progress(&transfer);
+            git::update_pack(&name, &dir, &mut progress)
+        })
+        .await?;
         self.reload_packs();
-        self.setup_python_env(&updated.pack, None, false, std::sync::Arc::new(|_| {}))
-            .await?;
+        self.setup_python_env(
+            &updated.pack,
+            None,
+            false,
+            crate::pack_jobs::env_progress(out),
+        )
+        .await?;
         Ok(updated)
     }
 }

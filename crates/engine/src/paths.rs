@@ -4,12 +4,27 @@ use std::path::{Path, PathBuf};
 
 use crate::error::EngineError;
 
-/// Mode 0700 on a directory this user owns.
+/// Mode 0700 on a directory this user owns. A directory another user owns
+/// is refused: its owner can open it to anyone at any time, so nothing
+/// kept in it (the store, tokens, spooled results) would be private.
 fn private_dir(dir: &Path) -> Result<(), EngineError> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta =
         std::fs::metadata(dir).map_err(|e| EngineError::io("cannot read directory", dir, e))?;
-    if meta.uid() == nix::unistd::getuid().as_raw() && meta.permissions().mode() & 0o077 != 0 {
+    let me = nix::unistd::getuid().as_raw();
+    if meta.uid() != me {
+        let owner = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(meta.uid()))
+            .ok()
+            .flatten()
+            .map_or_else(|| format!("uid {}", meta.uid()), |u| u.name);
+        return Err(EngineError::BadRequest(format!(
+            "the folder {} belongs to {owner}, not to you (uid {me}): whoever owns it can read \
+             and change the store and tokens kept there; use a folder of your own \
+             (STORMDESK_HOME or --home) or give this one to your user (chown)",
+            dir.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| EngineError::io("cannot make directory private", dir, e))?;
     }

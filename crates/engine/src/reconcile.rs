@@ -74,12 +74,13 @@ fn is_zombie(pid: u32) -> bool {
 }
 
 /// At start: adopt executions left running by an earlier engine, apply the
-/// spool, and abandon what nobody can finish any more. Returns the workflows
-/// left running, which the workflow driver resumes.
+/// spool, and abandon what nobody can finish any more. Returns what the
+/// engine runs itself (workflows, chains, Inquiries), which
+/// [`crate::nesting::recover`] takes up again.
 pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineError> {
     let mut workflows = Vec::new();
     for u in engine.inner.store.unfinished().await? {
-        if u.execution.runner_name() == crate::workflow::WORKFLOW_RUNNER {
+        if crate::nesting::in_process(u.execution.runner_name()) {
             workflows.push(u.execution);
             continue;
         }
@@ -98,7 +99,7 @@ pub(crate) async fn at_start(engine: &Engine) -> Result<Vec<Execution>, EngineEr
                 u.execution.id.clone(),
                 Live {
                     execution: u.execution,
-                    token: u.callback_token.unwrap_or_default(),
+                    token: crate::token::stored_callback_token(u.callback_token),
                     action_token_hash: u.action_token_hash,
                     runner_pid: u.runner_pid,
                     child_pid,

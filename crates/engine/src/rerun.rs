@@ -50,27 +50,33 @@ impl Engine {
             parameters,
             content_version,
             tasks,
-            reset: _,
+            reset,
             user,
         } = req;
         let original = self.execution(id).await?;
-        if !tasks.is_empty() {
-            return Err(
-                if original.runner_name() == crate::workflow::WORKFLOW_RUNNER {
-                    EngineError::UnsupportedAction {
-                    action: original.action_ref().to_string(),
-                    reason: format!(
-                        "re-running a workflow from chosen tasks ({}) is not supported yet; re-run it whole",
-                        tasks.join(", ")
-                    ),
-                }
-                } else {
-                    EngineError::BadRequest(format!(
+        let rerun = if tasks.is_empty() {
+            None
+        } else {
+            if original.runner_name() != crate::workflow::WORKFLOW_RUNNER {
+                return Err(EngineError::BadRequest(format!(
                     "execution '{id}' is not a workflow; tasks can only be given to re-run a workflow"
-                ))
+                )));
+            }
+            if !original.status.is_completed() {
+                return Err(EngineError::BadRequest(format!(
+                    "workflow '{id}' is {}; re-run it from tasks once it has completed",
+                    original.status
+                )));
+            }
+            Some(crate::workflow::RerunFrom {
+                original: id.to_string(),
+                saved: crate::workflow::saved_state(self, &original).await?,
+                options: stormdesk_workflow::RerunOptions {
+                    tasks: tasks.clone(),
+                    reset,
                 },
-            );
-        }
+            })
+        };
         let original_revision = original.content_version().map(str::to_string);
         let action = original.action_ref().to_string();
         let user = user.or_else(|| original.user().map(str::to_string));
@@ -89,14 +95,24 @@ impl Engine {
         });
         merged.extend(parameters);
         let mut context = Map::new();
-        context.insert("re-run".into(), serde_json::json!({ "ref": id }));
-        self.run(RunRequest {
-            action,
-            parameters: merged,
-            content_version: content_version.or(original_revision),
-            context,
-            user,
-        })
+        let mut re_run = Map::new();
+        re_run.insert("ref".into(), Value::String(id.to_string()));
+        if !tasks.is_empty() {
+            re_run.insert("tasks".into(), serde_json::json!(tasks));
+        }
+        context.insert("re-run".into(), Value::Object(re_run));
+        self.run_from(
+            RunRequest {
+                action,
+                parameters: merged,
+                content_version: content_version.or(original_revision),
+                context,
+                user,
+            },
+            None,
+            Map::new(),
+            rerun,
+        )
         .await
     }
 }

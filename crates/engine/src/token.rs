@@ -51,6 +51,30 @@ pub fn load_or_create_api_token(path: &Path) -> Result<String, EngineError> {
     }
 }
 
+/// How a runner's callback token is kept (in memory and in the store's
+/// `executions.callback_token`): `sha256:<hex>`, so the database never holds
+/// a token that would let its reader report as the runner.
+pub fn callback_token_hash(token: &str) -> String {
+    format!("sha256:{}", crate::auth::hash_secret(token))
+}
+
+/// A stored callback token as [`callback_token_hash`] keeps it; a clear
+/// token written by an earlier version is hashed on the way in. Missing or
+/// empty stays empty, which never matches.
+pub fn stored_callback_token(stored: Option<String>) -> String {
+    match stored {
+        Some(t) if t.starts_with("sha256:") => t,
+        Some(t) if !t.is_empty() => callback_token_hash(&t),
+        _ => String::new(),
+    }
+}
+
+/// True when `presented` is the clear token whose hash is `kept`. An empty
+/// token on either side never matches.
+pub fn callback_token_matches(kept: &str, presented: &str) -> bool {
+    !presented.is_empty() && tokens_equal(kept, &callback_token_hash(presented))
+}
+
 /// Constant-time comparison so a token cannot be guessed byte by byte. An
 /// empty token never matches (not even another empty one): a record that lost
 /// its token must not open the door to a request that sends none.
@@ -72,5 +96,18 @@ mod tests {
         assert!(!tokens_equal("", "x"));
         assert!(tokens_equal("abc", "abc"));
         assert!(!tokens_equal("abc", "abd"));
+    }
+
+    #[test]
+    fn callback_tokens_are_kept_hashed_and_match_only_in_clear() {
+        let kept = callback_token_hash("tok-123");
+        assert!(!kept.contains("tok-123"));
+        assert!(callback_token_matches(&kept, "tok-123"));
+        assert!(!callback_token_matches(&kept, &kept));
+        assert!(!callback_token_matches(&kept, ""));
+        assert!(!callback_token_matches("", ""));
+        assert_eq!(stored_callback_token(Some("tok-123".into())), kept);
+        assert_eq!(stored_callback_token(Some(kept.clone())), kept);
+        assert_eq!(stored_callback_token(None), "");
     }
 }

@@ -35,7 +35,9 @@ pub use functions::{
 };
 pub use pyobjects::{KvLookup, PyTuple, PyView};
 pub use pyrepr::{float_repr, py_repr, py_str};
-pub use render::{eval_expression, is_jinja_expression, render_str, render_values};
+pub use render::{
+    compile_expression, eval_expression, is_jinja_expression, render_str, render_values,
+};
 
 /// The minijinja version this crate builds on, re-exported so callers use
 /// the same types.

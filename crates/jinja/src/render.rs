@@ -21,7 +21,7 @@ pub fn render_str(env: &Environment<'_>, template: &str, context: &Value) -> Res
 /// Evaluates one expression (the text between `{{ }}`) to a JSON value.
 /// Python tuples become arrays; an undefined result is an error.
 pub fn eval_expression(env: &Environment<'_>, expr: &str, context: &Value) -> Result<Value, Error> {
-    let compiled = env.compile_expression(expr)?;
+    let compiled = compile_expression(env, expr)?;
     let v = compiled.eval(minijinja::Value::from_serialize(context))?;
     if v.is_undefined() {
         return Err(Error::from(minijinja::Error::from(
@@ -34,6 +34,26 @@ pub fn eval_expression(env: &Environment<'_>, expr: &str, context: &Value) -> Re
             e.to_string(),
         ))
     })
+}
+
+/// Template delimiters, which an expression cannot hold.
+const DELIMITERS: [&str; 6] = ["{{", "}}", "{%", "%}", "{#", "#}"];
+
+/// minijinja's `compile_expression`, made safe for any input: text with a
+/// template delimiter is a syntax error (as Jinja2's `compile_expression`
+/// says), which minijinja 2.24's lexer would otherwise meet with a panic
+/// ("empty lexer stack", found by `tests/jinja/fuzz.rs` with `}} {{`).
+pub fn compile_expression<'env, 'source>(
+    env: &'env Environment<'source>,
+    expr: &'source str,
+) -> Result<minijinja::Expression<'env, 'source>, Error> {
+    if let Some(d) = DELIMITERS.iter().find(|d| expr.contains(**d)) {
+        return Err(Error::from(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            format!("unexpected '{d}' in an expression"),
+        )));
+    }
+    Ok(env.compile_expression(expr)?)
 }
 
 /// StackStorm's `render_values(mapping, context)`: each value is rendered

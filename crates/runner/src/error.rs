@@ -41,6 +41,24 @@ pub enum RunError {
     )]
     EntryPointNotFound { action_ref: String, path: PathBuf },
 
+    /// StackStorm's command runners refuse an action with an entry point
+    /// (`local_runner/local_shell_command_runner.py`,
+    /// `remote_runner/remote_command_runner.py`); the message starts with
+    /// StackStorm's ([`RunError::entry_point_not_allowed`]).
+    #[error(
+        "{stackstorm} (action `{action_ref}`, runner `{runner_type}`, entry_point \
+         `{entry_point}`): StackStorm refuses to run it too; remove `entry_point` and give `cmd`, \
+         or use runner_type `{script_runner}`"
+    )]
+    EntryPointNotAllowed {
+        action_ref: String,
+        runner_type: String,
+        entry_point: String,
+        /// StackStorm's own message.
+        stackstorm: String,
+        script_runner: &'static str,
+    },
+
     #[error(
         "action `{action_ref}` has no runner parameter `{name}`; give it a value in the action \
          metadata or in the run's parameters"
@@ -98,4 +116,36 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl RunError {
+    /// The refusal of a command runner (`local-shell-cmd`, `remote-shell-cmd`)
+    /// given an entry point, with StackStorm's message for that runner.
+    pub(crate) fn entry_point_not_allowed(
+        req: &crate::protocol::RunnerRequest,
+        entry_point: &std::path::Path,
+    ) -> RunError {
+        let remote = req.runner_type.starts_with("remote");
+        let name = req
+            .action_ref
+            .split_once('.')
+            .map_or(req.action_ref.as_str(), |(_, n)| n);
+        RunError::EntryPointNotAllowed {
+            action_ref: req.action_ref.clone(),
+            runner_type: req.runner_type.clone(),
+            entry_point: entry_point.display().to_string(),
+            stackstorm: if remote {
+                format!(
+                    "Action \"{name}\" specified \"entry_point\" attribute. Perhaps wanted to use \"remote-shell-script\" runner?"
+                )
+            } else {
+                "entry_point is only valid for local-shell-script runner".to_string()
+            },
+            script_runner: if remote {
+                "remote-shell-script"
+            } else {
+                "local-shell-script"
+            },
+        }
+    }
 }

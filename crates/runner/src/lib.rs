@@ -44,6 +44,7 @@
 mod args;
 pub mod callback;
 mod cancel;
+pub mod cap;
 pub mod depth;
 mod error;
 pub mod mask;

@@ -38,6 +38,9 @@ pub(crate) fn run_cmd(
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
+    if let Some(entry_point) = &req.entry_point {
+        return Err(RunError::entry_point_not_allowed(req, entry_point));
+    }
     let (params, cmd) = Params::for_command(req)?;
     // A command line that holds a secret would show it to every local user in
     // `ps`; it travels in the environment instead (readable by the same user

@@ -182,3 +182,16 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod short_secrets {
+    use super::*;
+
+    /// README: values shorter than 3 characters are not masked.
+    #[test]
+    fn secrets_shorter_than_three_characters_are_not_masked() {
+        let s = Secrets::new(["ab".to_string(), "x".to_string(), "abc".to_string()]);
+        assert_eq!(s.values(), ["abc"]);
+        assert_eq!(s.mask_str("ab x abc"), "ab x ********");
+    }
+}

@@ -23,6 +23,7 @@ use std::thread;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use crate::callback::Reporter;
+use crate::cap::OutputCap;
 use crate::mask::{Secrets, StreamMasker};
 use crate::protocol::{
     Callback, ExecutionUpdate, RunnerRequest, RunnerStatus, SpoolRecord, Stream,
@@ -240,28 +241,36 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
     let secrets = Secrets::new(req.secrets.iter().cloned());
     let mut reporter = Reporter::start(&req.execution_id, callback);
     let mut maskers = Maskers::default();
+    let mut cap = OutputCap::new(
+        req.max_output_bytes
+            .unwrap_or(crate::cap::DEFAULT_MAX_OUTPUT_BYTES),
+    );
     let outcome = run_with_events(
         req,
         &mut |event| match event {
             RunEvent::Started { pid } => reporter.running(pid),
-            RunEvent::Output { stream, data } if secrets.is_empty() => {
-                reporter.output(stream, data)
-            }
             RunEvent::Output { stream, data } => {
-                let out = maskers.of(stream).push(&secrets, data);
-                if !out.is_empty() {
-                    reporter.output(stream, &out);
+                let out = if secrets.is_empty() {
+                    data.to_string()
+                } else {
+                    maskers.of(stream).push(&secrets, data)
+                };
+                if let Some(kept) = cap.take(&out).filter(|k| !k.is_empty()) {
+                    reporter.output(stream, &kept);
                 }
             }
         },
         cancel,
     );
     for (stream, rest) in maskers.finish(&secrets) {
-        reporter.output(stream, &rest);
+        if let Some(kept) = cap.take(&rest).filter(|k| !k.is_empty()) {
+            reporter.output(stream, &kept);
+        }
     }
     let mut update = final_update(outcome);
     if let Some(result) = update.result.as_mut() {
         secrets.mask_value(result);
+        cap.cap_result(result);
     }
     let delivery = reporter.finish(update.clone());
     if delivery.is_complete() {

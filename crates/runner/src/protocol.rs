@@ -62,6 +62,11 @@ pub struct RunnerRequest {
     /// `ST2_ACTION_AUTH_TOKEN`); `None` when the engine offers none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiAccess>,
+    /// Bytes of output this execution keeps (all streams together); beyond
+    /// it output is dropped with a note and long result strings are cut
+    /// (see [`crate::cap`]). `None`: [`crate::cap::DEFAULT_MAX_OUTPUT_BYTES`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_bytes: Option<u64>,
 }
 
 /// What an action needs to call the engine's StackStorm API while it runs:

@@ -22,8 +22,8 @@ pub mod inspect;
 pub mod spec;
 
 pub use conductor::{
-    Conductor, ErrorEntry, RerunError, RerunOptions, TaskKey, TaskNode, TaskRequest, TaskResult,
-    TaskStatus, WorkflowError, WorkflowStatus,
+    Conductor, ErrorEntry, RerunError, RerunOptions, TaskHold, TaskKey, TaskNode, TaskRequest,
+    TaskResult, TaskStatus, WorkflowError, WorkflowStatus,
 };
 pub use expr::{Env, ExpressionError, NoKv};
 pub use inspect::{inspect, InspectionError};

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 use stormdesk_engine::{Engine, Execution, ExecutionFilter, ExecutionOutput, RunRequest};
-use tauri::{ipc::Channel, State};
+use tauri::State;
 
 use super::{body, CommandResult};
 
@@ -89,7 +89,9 @@ pub async fn cancel_execution(engine: State<'_, Engine>, id: String) -> CommandR
     engine.cancel(&id).await.map_err(body)
 }
 
-/// The output recorded so far, after `after_seq` when given.
+/// The output recorded so far, after `after_seq` when given. With the
+/// `output` events it is all the UI needs to show every line: its output hub
+/// (ui/src/lib/output-hub.ts) merges the two by `seq`.
 #[tauri::command]
 pub async fn execution_output(
     engine: State<'_, Engine>,
@@ -97,22 +99,4 @@ pub async fn execution_output(
     after_seq: Option<u64>,
 ) -> CommandResult<Vec<ExecutionOutput>> {
     engine.output(&id, after_seq).await.map_err(body)
-}
-
-/// Streams an execution's output over `on_chunk` (recorded chunks first, then
-/// live ones, each once and in order) and returns the execution once it has
-/// completed. Output goes over a channel rather than a global event so only
-/// the view that asked pays for it.
-#[tauri::command]
-pub async fn follow_output(
-    engine: State<'_, Engine>,
-    id: String,
-    after_seq: Option<u64>,
-    on_chunk: Channel<ExecutionOutput>,
-) -> CommandResult<Execution> {
-    crate::output::follow(&engine, &id, after_seq, |chunk| {
-        on_chunk.send(chunk).is_ok()
-    })
-    .await
-    .map_err(body)
 }

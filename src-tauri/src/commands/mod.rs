@@ -6,6 +6,8 @@ use stormdesk_engine::{EngineError, ErrorBody};
 
 pub mod actions;
 pub mod executions;
+pub mod files;
+pub mod packs;
 
 /// The error every command returns.
 pub type CommandResult<T> = Result<T, ErrorBody>;

@@ -10,8 +10,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use stormdesk_desktop::{build_app, create_main_window, output, start_engine};
-use stormdesk_engine::{Engine, EngineOptions, Execution, ExecutionOutput, Status};
+use stormdesk_desktop::{build_app, create_main_window, start_engine};
+use stormdesk_engine::{Engine, EngineOptions, Execution, Status};
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
@@ -23,7 +23,7 @@ struct Desktop {
     // Field order is drop order: the app (and its forwarder) before the home.
     app: App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
-    engine: Engine,
+    _engine: Engine,
     _home: tempfile::TempDir,
 }
 
@@ -60,7 +60,7 @@ fn desktop() -> Desktop {
     Desktop {
         app,
         window,
-        engine,
+        _engine: engine,
         _home: home,
     }
 }
@@ -251,46 +251,161 @@ fn errors_cross_the_boundary_as_code_and_message() {
     assert_eq!(err["code"], "invalid_input", "{err:#}");
 }
 
-/// What `follow_output` streams over its channel: every chunk once, in order,
-/// then the completed execution.
+/// The UI's output hub merges `output` events with `execution_output` by
+/// seq: together they hold every chunk, gap-free from 0, in order.
 #[test]
-fn follows_output_until_completion() {
+fn output_events_and_the_backlog_hold_every_chunk() {
     let d = desktop();
-    let engine = d.engine.clone();
-    let chunks = tauri::async_runtime::block_on(async move {
-        let mut params = serde_json::Map::new();
-        params.insert("count".into(), json!(3));
-        params.insert("delay".into(), json!(0.05));
-        let scheduled = engine
-            .run(stormdesk_engine::RunRequest {
-                action: "examples.countdown".into(),
-                parameters: params,
-                content_version: None,
-                ..Default::default()
-            })
-            .await
-            .expect("run");
-        let mut chunks: Vec<ExecutionOutput> = Vec::new();
-        let done = tokio::time::timeout(
-            TIMEOUT,
-            output::follow(&engine, &scheduled.id, None, |chunk| {
-                chunks.push(chunk);
-                true
-            }),
+    let events = d.execution_events();
+    let outputs = d.output_events();
+    let scheduled = d
+        .invoke(
+            "run_action",
+            json!({ "action": "examples.countdown", "parameters": { "count": 3, "delay": 0.05 } }),
         )
-        .await
-        .expect("completes in time")
-        .expect("follow");
-        assert_eq!(done.status, Status::Succeeded, "{done:#?}");
-        chunks
-    });
-    let seqs: Vec<u64> = chunks.iter().map(|c| c.seq).collect();
+        .expect("run_action");
+    let id = scheduled["id"].as_str().unwrap().to_string();
+    let done = wait_completed(&events, &id);
+    assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+    let live: String = outputs
+        .try_iter()
+        .filter(|(execution, _)| *execution == id)
+        .map(|(_, data)| data)
+        .collect();
+    let backlog = d
+        .invoke("execution_output", json!({ "id": id }))
+        .expect("execution_output");
+    let chunks = backlog.as_array().unwrap();
+    let seqs: Vec<u64> = chunks.iter().map(|c| c["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (0..chunks.len() as u64).collect::<Vec<_>>());
-    let text: String = chunks.iter().map(|c| c.data.as_str()).collect();
+    let text: String = chunks.iter().map(|c| c["data"].as_str().unwrap()).collect();
     assert_eq!(
         text.lines().collect::<Vec<_>>(),
         ["3...", "2...", "1...", "liftoff"]
     );
+    assert_eq!(live, text, "the live events carried the same chunks");
+    // After a chunk: only what follows it.
+    let rest = d
+        .invoke("execution_output", json!({ "id": id, "afterSeq": 1 }))
+        .expect("execution_output after 1");
+    assert_eq!(rest.as_array().unwrap().len(), chunks.len() - 2);
+}
+
+/// The Download button's file: written under STORMDESK_DOWNLOADS, never
+/// outside it whatever the name, a second one beside the first.
+#[test]
+fn saves_a_log_in_the_downloads_folder() {
+    let d = desktop();
+    let downloads = tempfile::tempdir().unwrap();
+    std::env::set_var("STORMDESK_DOWNLOADS", downloads.path());
+    let first = d
+        .invoke(
+            "save_log",
+            json!({ "name": "../../run.log", "text": "line 1\n" }),
+        )
+        .expect("save_log");
+    let second = d
+        .invoke(
+            "save_log",
+            json!({ "name": "../../run.log", "text": "line 2\n" }),
+        )
+        .expect("save_log again");
+    std::env::remove_var("STORMDESK_DOWNLOADS");
+    let first = PathBuf::from(first.as_str().unwrap());
+    let second = PathBuf::from(second.as_str().unwrap());
+    assert_eq!(first.parent(), Some(downloads.path()));
+    assert_eq!(second.parent(), Some(downloads.path()));
+    assert_ne!(first, second);
+    assert_eq!(std::fs::read_to_string(first).unwrap(), "line 1\n");
+    assert_eq!(std::fs::read_to_string(second).unwrap(), "line 2\n");
+}
+
+/// Installing from the Packs screen: a `packs.install` execution whose
+/// output is the progress, the pack loaded afterwards; then an update.
+#[test]
+fn installs_and_updates_a_pack_with_progress_as_output() {
+    let d = desktop();
+    let events = d.execution_events();
+    let src = tempfile::tempdir().unwrap();
+    let pack = src.path().join("tinypack");
+    std::fs::create_dir_all(pack.join("actions")).unwrap();
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: tinypack\nname: tinypack\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("actions/hi.yaml"),
+        "name: hi\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: echo hi\n",
+    )
+    .unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .args(args)
+            .current_dir(&pack)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .status()
+            .expect("git")
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "first"]);
+
+    let started = d
+        .invoke(
+            "install_packs",
+            json!({ "packs": [pack.to_str().unwrap()] }),
+        )
+        .expect("install_packs");
+    assert_eq!(started["action"]["ref"], "packs.install");
+    let id = started["id"].as_str().unwrap().to_string();
+    let done = wait_completed(&events, &id);
+    assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+    let output = d
+        .invoke("execution_output", json!({ "id": id }))
+        .expect("execution_output");
+    let text: String = output
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["data"].as_str().unwrap())
+        .collect();
+    assert!(text.contains("installing "), "{text}");
+    assert!(text.contains("pack tinypack at "), "{text}");
+    assert!(text.contains("1 action(s) can run"), "{text}");
+    let packs = d.invoke("list_packs", json!({})).expect("list_packs");
+    assert!(packs
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["ref"] == "tinypack"));
+
+    let update = d
+        .invoke("update_packs", json!({ "packs": ["tinypack"] }))
+        .expect("update_packs");
+    let update_id = update["id"].as_str().unwrap().to_string();
+    let done = wait_completed(&events, &update_id);
+    assert_eq!(done.status, Status::Succeeded, "{done:#?}");
+    let output = d
+        .invoke("execution_output", json!({ "id": update_id }))
+        .expect("execution_output");
+    let text: String = output
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["data"].as_str().unwrap())
+        .collect();
+    assert!(text.contains("tinypack is up to date"), "{text}");
+
+    let err = d
+        .invoke("update_packs", json!({ "packs": ["nope"] }))
+        .expect_err("unknown pack");
+    assert_eq!(err["code"], "not_found", "{err:#}");
 }
 
 /// The revision picker's data: a pack that is not a git repository has none;

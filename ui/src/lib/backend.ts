@@ -2,12 +2,11 @@
 // and the engine's HTTP API for the browser (HttpBackend). The UI only ever
 // talks to `Backend`; `createBackend()` picks the transport at runtime.
 
-import { Channel, invoke } from '@tauri-apps/api/core';
+import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 
 import { readSse } from './sse';
 import {
-  isCompleted,
   type ActionDetail,
   type ActionSummary,
   type ErrorBody,
@@ -23,14 +22,6 @@ import {
 
 export type Unsubscribe = () => void;
 
-/** A live view of one execution's output. */
-export interface OutputFollow {
-  /** Resolves with the execution once it has completed. */
-  readonly done: Promise<Execution>;
-  /** Stops delivering chunks; the execution itself keeps running. */
-  stop(): void;
-}
-
 export interface Backend {
   readonly transport: 'tauri' | 'http';
   /** Where the engine is, for display. */
@@ -41,6 +32,14 @@ export interface Backend {
   getAction(ref: string, contentVersion?: string): Promise<ActionDetail>;
   /** Tags, branches and recent commits of a pack (`git: false` and none for other packs). */
   listRevisions(pack: string): Promise<Revisions>;
+  /**
+   * Installs packs (a git URL or path, a StackStorm Exchange name,
+   * `SPEC=VERSION`): resolves with the `packs.install` execution at once;
+   * its output is the progress.
+   */
+  installPacks(packs: string[], force?: boolean): Promise<Execution>;
+  /** Updates packs from their origin: resolves with the `packs.update` execution at once. */
+  updatePacks(packs: string[]): Promise<Execution>;
   /** Schedules a run; resolves as soon as it is scheduled. */
   run(request: RunRequest): Promise<Execution>;
   /** Runs an execution's action again: its parameters with `overrides`, optionally at another revision. */
@@ -54,9 +53,8 @@ export interface Backend {
   cancel(id: string): Promise<Execution>;
   pause(id: string): Promise<Execution>;
   resume(id: string): Promise<Execution>;
+  /** The recorded output after `afterSeq` (all of it without), in `seq` order. See lib/output-hub.ts. */
   output(id: string, afterSeq?: number): Promise<OutputChunk[]>;
-  /** Recorded output first, then live chunks, each once and in order, until the execution completes. */
-  followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow;
   /** Every change of every execution. */
   onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe>;
   /** Every output chunk of every execution, live only (no backlog). */
@@ -99,7 +97,7 @@ export function isTauri(): boolean {
 }
 
 export function createBackend(): Backend {
-  return isTauri() ? new TauriBackend() : new HttpBackend(httpConfigFromPage());
+  return isTauri() ? new TauriBackend() : new HttpBackend();
 }
 
 // ---------------------------------------------------------------------------
@@ -131,6 +129,14 @@ export class TauriBackend implements Backend {
 
   listRevisions(pack: string): Promise<Revisions> {
     return this.call('list_revisions', { pack });
+  }
+
+  installPacks(packs: string[], force = false): Promise<Execution> {
+    return this.call('install_packs', { packs, force });
+  }
+
+  updatePacks(packs: string[]): Promise<Execution> {
+    return this.call('update_packs', { packs });
   }
 
   reRun(id: string, request: ReRunRequest = {}): Promise<Execution> {
@@ -185,24 +191,6 @@ export class TauriBackend implements Backend {
     return this.call('execution_output', { id, afterSeq: afterSeq ?? null });
   }
 
-  followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow {
-    let live = true;
-    const channel = new Channel<OutputChunk>((chunk) => {
-      if (live) onChunk(chunk);
-    });
-    const done = this.call<Execution>('follow_output', {
-      id,
-      afterSeq: afterSeq ?? null,
-      onChunk: channel,
-    });
-    return {
-      done,
-      stop: () => {
-        live = false;
-      },
-    };
-  }
-
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
     return listen<Execution>('execution', (event) => handler(event.payload));
   }
@@ -219,44 +207,68 @@ export class TauriBackend implements Backend {
 // ---------------------------------------------------------------------------
 // Browser: the engine's HTTP API (StackStorm's endpoint names), SSE for events.
 
-export interface HttpConfig {
-  /** Engine API origin, e.g. `http://127.0.0.1:9101`. */
-  baseUrl: string;
-  /** API token (`<config>/token`). */
-  token: string | null;
+/** What `/console/info` says: whether this browser has a session, and where the token is. */
+export interface SessionInfo {
+  signed_in: boolean;
+  user: string | null;
+  token_file: string;
 }
-
-const API_KEY = 'stormdesk.api';
-const TOKEN_KEY = 'stormdesk.token';
 
 /**
- * Where the API is and how to authenticate: `?api=` and `?token=` on the page
- * URL (the token is then removed from the address bar and kept for the tab's
- * session), else what this tab saved before, else the page's own origin (when
- * `stormdesk serve` serves the UI).
+ * The console talks to its own origin only: the page is served by
+ * `stormdesk serve`, which serves the API beside it (in development, Vite
+ * proxies it). Nothing in the address can point it, or its credentials,
+ * anywhere else. Credentials travel in the session cookie that
+ * `/console/session` sets (HttpOnly, SameSite=Strict): scripts never hold them.
  */
-export function httpConfigFromPage(): HttpConfig {
-  const url = new URL(window.location.href);
-  const api = url.searchParams.get('api');
-  const token = url.searchParams.get('token');
-  if (api) sessionStorage.setItem(API_KEY, api);
-  if (token) {
-    sessionStorage.setItem(TOKEN_KEY, token);
-    url.searchParams.delete('token');
-    history.replaceState(history.state, '', url);
-  }
-  const origin = url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : '';
-  return {
-    baseUrl: (sessionStorage.getItem(API_KEY) ?? origin).replace(/\/+$/, ''),
-    token: sessionStorage.getItem(TOKEN_KEY),
-  };
+export function pageOrigin(): string {
+  return window.location.origin;
 }
 
-/** Saves a connection for this tab (the connect form). */
-export function saveHttpConfig(config: HttpConfig): void {
-  sessionStorage.setItem(API_KEY, config.baseUrl);
-  if (config.token) sessionStorage.setItem(TOKEN_KEY, config.token);
-  else sessionStorage.removeItem(TOKEN_KEY);
+/**
+ * Signs in with a token the address carries (`?token=`, the link `stormdesk
+ * serve` prints): presented once to `/console/session`, then removed from the
+ * address bar and the history entry. Other query parameters are ignored.
+ */
+export async function signInFromPage(): Promise<void> {
+  const url = new URL(window.location.href);
+  const token = url.searchParams.get('token');
+  if (!token) return;
+  url.searchParams.delete('token');
+  history.replaceState(history.state, '', url);
+  await signIn(token).catch(() => {
+    // The sign-in page says what is wrong.
+  });
+}
+
+async function consoleRequest<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(pageOrigin() + path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? { Accept: 'application/json' } : { Accept: 'application/json', 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (error) {
+    throw new BackendError({ code: 'unavailable', faultstring: `cannot reach the engine at ${pageOrigin()}: ${String(error)}` });
+  }
+  if (!response.ok) throw await errorFromResponse(response);
+  return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
+}
+
+/** Presents a token; the server answers with the session cookie. */
+export function signIn(token: string): Promise<{ user: string; expiry: string }> {
+  return consoleRequest('POST', '/console/session', { token });
+}
+
+export function signOut(): Promise<void> {
+  return consoleRequest('DELETE', '/console/session');
+}
+
+/** Whether this browser has a session, and where the token file is. */
+export function sessionInfo(): Promise<SessionInfo> {
+  return consoleRequest('GET', '/console/info');
 }
 
 type StreamEvent =
@@ -269,24 +281,18 @@ export class HttpBackend implements Backend {
   readonly location: string;
   private readonly stream: EventStream;
 
-  constructor(private readonly config: HttpConfig) {
-    this.location = config.baseUrl || window.location.origin;
-    this.stream = new EventStream(
-      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE].join(',') }),
-      () => this.headers(),
-    );
+  constructor() {
+    this.location = pageOrigin();
+    this.stream = new EventStream(() => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE].join(',') }));
   }
 
+  /** An API URL on the page's own origin (never anywhere else). */
   private url(path: string, query: Record<string, string | number | boolean | undefined> = {}): string {
-    const url = new URL(this.config.baseUrl + path, window.location.href);
+    const url = new URL(path, pageOrigin());
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     return url.toString();
-  }
-
-  private headers(): Record<string, string> {
-    return this.config.token ? { Authorization: `Bearer ${this.config.token}` } : {};
   }
 
   private async request<T>(method: string, url: string, body?: unknown): Promise<T> {
@@ -294,10 +300,10 @@ export class HttpBackend implements Backend {
     try {
       response = await fetch(url, {
         method,
+        credentials: 'same-origin',
         headers: {
           Accept: 'application/json',
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-          ...this.headers(),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
@@ -329,6 +335,16 @@ export class HttpBackend implements Backend {
 
   listRevisions(pack: string): Promise<Revisions> {
     return this.request('GET', this.url(`/v1/packs/${encodeURIComponent(pack)}/revisions`));
+  }
+
+  async installPacks(packs: string[], force = false): Promise<Execution> {
+    const started = await this.request<{ execution_id: string }>('POST', this.url('/v1/packs/install'), { packs, force });
+    return this.getExecution(started.execution_id);
+  }
+
+  async updatePacks(packs: string[]): Promise<Execution> {
+    const started = await this.request<{ execution_id: string }>('POST', this.url('/v1/packs/update'), { packs });
+    return this.getExecution(started.execution_id);
   }
 
   run(request: RunRequest): Promise<Execution> {
@@ -399,55 +415,6 @@ export class HttpBackend implements Backend {
     );
   }
 
-  followOutput(id: string, onChunk: (chunk: OutputChunk) => void, afterSeq?: number): OutputFollow {
-    let next = afterSeq === undefined ? 0 : afterSeq + 1;
-    let live = true;
-    const push = (chunk: OutputChunk): void => {
-      if (live && chunk.seq >= next) {
-        next = chunk.seq + 1;
-        onChunk(chunk);
-      }
-    };
-    const catchUp = async (): Promise<void> => {
-      for (const chunk of await this.output(id, next > 0 ? next - 1 : undefined)) push(chunk);
-    };
-    let finish: (execution: Execution) => void = () => {};
-    const completed = new Promise<Execution>((resolve) => (finish = resolve));
-    // Subscribe before reading the backlog so no chunk falls between the two.
-    const unsubscribe = this.stream.subscribe((event) => {
-      if (event.kind === 'output' && event.executionId === id) push(event.chunk);
-      else if (event.kind === 'execution' && event.execution.id === id && isCompleted(event.execution.status)) {
-        finish(event.execution);
-      } else if (event.kind === 'resync') {
-        // The completion event may be among the missed ones.
-        void catchUp()
-          .then(() => this.getExecution(id))
-          .then((execution) => {
-            if (isCompleted(execution.status)) finish(execution);
-          })
-          .catch(() => {});
-      }
-    });
-    const done = (async () => {
-      try {
-        await catchUp();
-        const current = await this.getExecution(id);
-        const execution = isCompleted(current.status) ? current : await completed;
-        await catchUp();
-        return execution;
-      } finally {
-        unsubscribe();
-      }
-    })();
-    return {
-      done,
-      stop: () => {
-        live = false;
-        unsubscribe();
-      },
-    };
-  }
-
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
     return this.stream.subscribe((event) => {
       if (event.kind === 'execution') handler(event.execution);
@@ -491,10 +458,7 @@ class EventStream {
   private abort: AbortController | null = null;
   private lastId: string | undefined;
 
-  constructor(
-    private readonly url: () => string,
-    private readonly headers: () => Record<string, string>,
-  ) {}
+  constructor(private readonly url: () => string) {}
 
   subscribe(listener: (event: StreamEvent) => void): Unsubscribe {
     this.listeners.add(listener);
@@ -520,9 +484,9 @@ class EventStream {
     let connectedBefore = false;
     while (!signal.aborted) {
       try {
-        const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.headers() };
+        const headers: Record<string, string> = { Accept: 'text/event-stream' };
         if (this.lastId !== undefined) headers['Last-Event-ID'] = this.lastId;
-        const response = await fetch(this.url(), { headers, signal });
+        const response = await fetch(this.url(), { headers, signal, credentials: 'same-origin' });
         if (!response.ok || !response.body) throw await errorFromResponse(response);
         if (connectedBefore) this.dispatch({ kind: 'resync' });
         connectedBefore = true;

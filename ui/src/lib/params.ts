@@ -118,18 +118,26 @@ export function parseField(field: Field, raw: string | boolean): unknown {
  */
 export const CONTENT_VERSION = 'content_version';
 
-/** The default shown as a hint (never for secrets). */
+/**
+ * The default shown as a placeholder (never for secrets): `default: 3`, so
+ * it does not read as a value already filled in.
+ */
 export function defaultHint(spec: ParamSpec): string {
   if (spec.secret || spec.default === undefined || spec.default === null) return '';
-  return typeof spec.default === 'string' ? spec.default : JSON.stringify(spec.default);
+  const text = typeof spec.default === 'string' ? spec.default : JSON.stringify(spec.default);
+  return text === '' ? '' : `default: ${text}`;
 }
 
 /**
  * Parameters every action of a runner type has (StackStorm's runner
  * parameters): shown folded under "Runner options" unless required, so the
- * action's own parameters come first.
+ * action's own parameters come first. Besides these names, any parameter the
+ * action does not declare itself came from its runner (see `formFields`'s
+ * caller) and is folded too.
  */
 const RUNNER_OPTIONS = new Set([
+  'notify',
+  'skip_notify',
   'cwd',
   'env',
   'kwarg_op',
@@ -147,6 +155,7 @@ const RUNNER_OPTIONS = new Set([
   'bastion_host',
 ]);
 
-export function isRunnerOption(field: Field): boolean {
-  return RUNNER_OPTIONS.has(field.name) && !field.spec.required;
+export function isRunnerOption(field: Field, declared?: ReadonlySet<string>): boolean {
+  if (field.spec.required) return false;
+  return RUNNER_OPTIONS.has(field.name) || (declared !== undefined && !declared.has(field.name));
 }

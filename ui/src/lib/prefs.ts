@@ -1,5 +1,5 @@
-// What the console remembers per machine (localStorage): theme and
-// notification settings. The desktop app keeps its window state itself
+// What the console remembers per machine (localStorage): theme,
+// notification settings, the timezone times are shown in, output timestamps. The desktop app keeps its window state itself
 // (tauri-plugin-window-state).
 
 export type ThemeChoice = 'system' | 'light' | 'dark';
@@ -7,6 +7,16 @@ export type ThemeChoice = 'system' | 'light' | 'dark';
 const THEME = 'stormdesk.theme';
 const NOTIFY_AFTER = 'stormdesk.notifyAfter';
 const NOTIFY = 'stormdesk.notify';
+
+/** A remembered value; null when unset or storage is disabled. */
+export function readPref(key: string): string | null {
+  return read(key);
+}
+
+/** Remembers a value (for this page only when storage is disabled). */
+export function writePref(key: string, value: string): void {
+  write(key, value);
+}
 
 function read(key: string): string | null {
   try {
@@ -68,4 +78,15 @@ export function notifySettings(): NotifySettings {
 export function saveNotifySettings(settings: NotifySettings): void {
   write(NOTIFY, settings.enabled ? 'on' : 'off');
   write(NOTIFY_AFTER, String(settings.afterSeconds));
+}
+
+const OUTPUT_TIMES = 'stormdesk.outputTimes';
+
+/** Whether output lines show their timestamps. */
+export function outputTimestamps(): boolean {
+  return read(OUTPUT_TIMES) === 'on';
+}
+
+export function saveOutputTimestamps(on: boolean): void {
+  write(OUTPUT_TIMES, on ? 'on' : 'off');
 }

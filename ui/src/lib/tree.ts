@@ -4,9 +4,11 @@
 // event touches one node and its ancestors' counts, never the whole tree.
 // No DOM here; ui/tree-view.ts draws it.
 
-import { actionRef, itemIndex, taskName, type Execution, type Status, type WorkflowGraph } from './types';
+import { actionRef, attemptOf, itemIndex, taskName, type Execution, type Status, type WorkflowGraph } from './types';
 
 const COMPLETED: ReadonlySet<NodeStatus> = new Set<NodeStatus>(['succeeded', 'failed', 'timeout', 'canceled', 'abandoned']);
+/** Statuses that are a failure to look at. */
+export const FAILED: ReadonlySet<NodeStatus> = new Set<NodeStatus>(['failed', 'timeout', 'abandoned']);
 
 /** An execution's status, or `waiting` for a task the workflow has not reached. */
 export type NodeStatus = Status | 'waiting';
@@ -20,6 +22,10 @@ export interface TreeNode {
   task: string | null;
   /** with-items index (`context.orquesta.item_id`). */
   item: number | null;
+  /** Retry attempt (`context.orquesta.attempt`), 0 for the first try. */
+  attempt: number | null;
+  /** Why a task that has no execution failed (it could not start: the workflow's error). */
+  error: string | null;
   action: string | null;
   label: string;
   parent: TreeNode | null;
@@ -46,6 +52,15 @@ export class TreeModel {
   structureChanged = true;
   /** How deep nodes start expanded. */
   expandDepth = Number.POSITIVE_INFINITY;
+  /** Nodes added or changed since the last `takeTouched()`. */
+  private touched: TreeNode[] = [];
+
+  /** The nodes added or changed since the last call (adopted orphans included). */
+  takeTouched(): TreeNode[] {
+    const out = this.touched;
+    this.touched = [];
+    return out;
+  }
 
   get size(): number {
     return this.nodes.size;
@@ -59,7 +74,9 @@ export class TreeModel {
   reset(root: Execution, descendants: Execution[] = []): void {
     this.nodes.clear();
     this.orphans.clear();
+    this.touched = [];
     this.root = this.makeNode(root, null);
+    this.touched.push(this.root);
     this.nodes.set(root.id, this.root);
     // Parents before children whatever the order given.
     for (const execution of descendants) this.apply(execution);
@@ -71,6 +88,7 @@ export class TreeModel {
     const known = this.nodes.get(execution.id);
     if (known) {
       this.update(known, execution);
+      this.touched.push(known);
       return known;
     }
     if (!execution.parent) return null;
@@ -88,6 +106,7 @@ export class TreeModel {
     }
     const node = this.makeNode(execution, parent);
     this.insert(parent, node);
+    this.touched.push(node);
     const adopted = this.orphans.get(execution.id);
     if (adopted) {
       this.orphans.delete(execution.id);
@@ -109,6 +128,8 @@ export class TreeModel {
         status: 'waiting',
         task: task.name,
         item: null,
+        attempt: null,
+        error: null,
         action: task.action,
         label: task.name,
         parent: workflow,
@@ -123,6 +144,86 @@ export class TreeModel {
       this.adjustCounts(workflow, 'waiting', 1);
       this.structureChanged = true;
     }
+  }
+
+  /**
+   * A task of `workflowId` failed without an execution (its action could
+   * not start: the workflow's `errors` name it): shown failed with `message`,
+   * never as not reached.
+   */
+  failTask(workflowId: string, task: string, message: string): void {
+    const workflow = this.nodes.get(workflowId);
+    if (!workflow || workflow.children.some((c) => c.task === task && c.execution)) return;
+    const key = `${workflowId}/~${task}`;
+    let node = this.nodes.get(key);
+    if (!node) {
+      node = {
+        key,
+        execution: null,
+        status: 'waiting',
+        task,
+        item: null,
+        attempt: null,
+        error: null,
+        action: null,
+        label: task,
+        parent: workflow,
+        children: [],
+        depth: workflow.depth + 1,
+        expanded: false,
+        counts: new Map(),
+        version: 0,
+      };
+      this.nodes.set(key, node);
+      workflow.children.push(node);
+      this.adjustCounts(workflow, 'waiting', 1);
+      this.structureChanged = true;
+    }
+    if (node.status !== 'failed') {
+      this.adjustCounts(workflow, node.status, -1);
+      this.adjustCounts(workflow, 'failed', 1);
+      node.status = 'failed';
+    }
+    node.error = message;
+    node.version++;
+  }
+
+  /**
+   * Where `top`'s subtree failed: of the failed nodes with no failed node
+   * below them, the one that ended first (tasks that could not start count
+   * as ending with their workflow). Null when nothing below failed.
+   */
+  firstFailure(top: TreeNode | null = this.root): TreeNode | null {
+    if (!top) return null;
+    let best: TreeNode | null = null;
+    let bestEnd = Number.POSITIVE_INFINITY;
+    const stack: TreeNode[] = [top];
+    while (stack.length > 0) {
+      const node = stack.pop() as TreeNode;
+      let failedBelow = false;
+      for (let i = node.children.length - 1; i >= 0; i--) {
+        const child = node.children[i] as TreeNode;
+        if (FAILED.has(child.status) || child.counts.has('failed') || child.counts.has('timeout') || child.counts.has('abandoned')) {
+          failedBelow = true;
+          stack.push(child);
+        }
+      }
+      if (failedBelow || !FAILED.has(node.status) || node === top) continue;
+      const endOf = (n: TreeNode | null): number => {
+        for (let at = n; at; at = at.parent) {
+          const t = at.execution?.end_timestamp ? Date.parse(at.execution.end_timestamp) : NaN;
+          if (!Number.isNaN(t)) return t;
+        }
+        return Number.POSITIVE_INFINITY;
+      };
+      const end = endOf(node);
+      if (best === null || end < bestEnd) {
+        best = node;
+        bestEnd = end;
+      }
+    }
+    if (best === null && FAILED.has(top.status) && top.children.length === 0) return top;
+    return best;
   }
 
   toggle(node: TreeNode, expanded = !node.expanded): void {
@@ -179,6 +280,8 @@ export class TreeModel {
       status: execution.status,
       task,
       item,
+      attempt: attemptOf(execution),
+      error: null,
       action: actionRef(execution),
       label: parent ? label(task, item, actionRef(execution)) : actionRef(execution),
       parent,

@@ -15,7 +15,7 @@ export interface UnsupportedSummary {
   reason: string;
 }
 
-/** StackStorm's PackAPI, with Stormdesk's `path`, `git`, `actions` (a count), `unsupported` and `errors`. */
+/** StackStorm's PackAPI, with Stormdesk's `path`, `git`, `actions` (a count), `unsupported`, `errors`, `ignored`, `shadows`. */
 export interface PackSummary {
   id: string;
   ref: string;
@@ -28,6 +28,12 @@ export interface PackSummary {
   unsupported: UnsupportedSummary[];
   /** The pack is a git repository: it has revisions to pick from. */
   git?: boolean;
+  /** Action metadata files that did not load: `file:line:column: message`. */
+  errors?: string[];
+  /** Sensors, rules, aliases, policies Stormdesk does not run, with the reason. */
+  ignored?: string[];
+  /** The directory of a pack of the same name this one hides. */
+  shadows?: string | null;
 }
 
 export type RevisionKind = 'tag' | 'branch' | 'commit';
@@ -48,6 +54,8 @@ export interface Revision {
 export interface Revisions {
   pack: string;
   git: boolean;
+  /** The URL of the pack's `origin` remote (where updates come from), when it has one. */
+  origin?: string | null;
   checked_out: { sha: string; name: string | null } | null;
   /** Tags (newest first), branches, then recent commits. */
   revisions: Revision[];
@@ -220,6 +228,24 @@ export function taskName(execution: Execution): string | null {
 export function itemIndex(execution: Execution): number | null {
   const value = orquesta(execution)['item_id'];
   return typeof value === 'number' ? value : null;
+}
+
+/** A task's retry attempt (`context.orquesta.attempt`, Stormdesk's): 0 for the first try. */
+export function attemptOf(execution: Execution): number | null {
+  const value = orquesta(execution)['attempt'];
+  return typeof value === 'number' ? value : null;
+}
+
+/** How many items the with-items task has (`context.orquesta.items_count`, Stormdesk's). */
+export function itemsCount(execution: Execution): number | null {
+  const value = orquesta(execution)['items_count'];
+  return typeof value === 'number' ? value : null;
+}
+
+/** Who ran it (`context.user`; a workflow's tasks carry the workflow's user). */
+export function userOf(execution: Execution): string | null {
+  const value = execution.context?.['user'];
+  return typeof value === 'string' && value !== '' ? value : null;
 }
 
 /** One piece of output: StackStorm's ActionExecutionOutputAPI with Stormdesk's `seq`. */

@@ -4,13 +4,17 @@
 
 import { BackendError, type Backend } from '../lib/backend';
 import { CONTENT_VERSION, defaultHint, FieldError, formFields, isRunnerOption, parseField, widgetFor, type Field } from '../lib/params';
-import { contentVersion, type ActionDetail, type Execution, type Revision, type Revisions } from '../lib/types';
+import { contentVersion, type ActionDetail, type ActionSummary, type Execution, type Revision, type Revisions } from '../lib/types';
 import { append, clear, h } from './dom';
 
 export interface ActionView {
   readonly element: HTMLElement;
-  /** The action's form; `rerun` fills it from that execution and runs it again on submit. */
-  show(action: ActionDetail, rerun?: Execution): void;
+  /**
+   * The action's form; `rerun` fills it from that execution and runs it
+   * again on submit. `summary` (the listing's entry, parameters as the
+   * action declares them) tells its own parameters from its runner's.
+   */
+  show(action: ActionDetail, rerun?: Execution, summary?: ActionSummary): void;
   loading(ref: string): void;
   failed(error: unknown): void;
   /** Submits the form, as the Run button does. */
@@ -60,7 +64,7 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
         );
       }
       case 'json': {
-        const example = spec.type === 'array' ? 'a, b, c  or  JSON' : spec.type === 'object' ? 'key=value, …  or  JSON' : 'JSON';
+        const example = spec.type === 'array' ? 'e.g. a, b, c  or  JSON' : spec.type === 'object' ? 'e.g. key=value, …  or  JSON' : 'JSON';
         return h('textarea', { ...common, rows: 2, placeholder: hint || example, value: text });
       }
       case 'password':
@@ -187,6 +191,8 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
     return cached;
   }
 
+  let declared: ReadonlySet<string> | undefined;
+
   function show(action: ActionDetail, rerun?: Execution, revision = (rerun ? contentVersion(rerun) : null) ?? '', values?: Map<string, unknown>): void {
     const token = ++showToken;
     clear(element);
@@ -198,21 +204,23 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
     const revisionSlot = h('div', { class: 'revision-slot' });
     let picked = revision;
     let pickerShown = false;
-    // Script runners declare `content_version`; it is the run's revision, not a parameter.
-    const fields = allFields;
+    // Script runners declare `content_version`; it is the run's revision, not
+    // a parameter: the revision picker sets it, for git packs only.
+    const fields = allFields.filter((f) => f.name !== CONTENT_VERSION);
+    const runnerOption = (f: Field): boolean => isRunnerOption(f, declared);
     const row = (f: Field): HTMLElement => fieldRow(f, f.name === CONTENT_VERSION ? picked || undefined : prefill.get(f.name));
 
     const theForm = h(
       'form',
       { class: 'params', novalidate: true, 'aria-label': `Parameters of ${action.ref}` },
       revisionSlot,
-      fields.filter((f) => !isRunnerOption(f)).map(row),
-      fields.some(isRunnerOption)
+      fields.filter((f) => !runnerOption(f)).map(row),
+      fields.some(runnerOption)
         ? h(
             'details',
-            { class: 'advanced runner-options', open: fields.some((f) => isRunnerOption(f) && prefill.has(f.name) && !rerun) ? true : null },
-            h('summary', {}, `Runner options (${fields.filter(isRunnerOption).map((f) => f.name).join(', ')})`),
-            fields.filter(isRunnerOption).map(row),
+            { class: 'advanced runner-options', open: fields.some((f) => runnerOption(f) && prefill.has(f.name) && !rerun) ? true : null },
+            h('summary', {}, `Runner options (${fields.filter(runnerOption).map((f) => f.name).join(', ')})`),
+            fields.filter(runnerOption).map(row),
           )
         : null,
       fields.length === 0 ? h('p', { class: 'muted' }, 'This action takes no parameters.') : null,
@@ -357,7 +365,7 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       h(
         'header',
         { class: 'action-header' },
-        h('h1', {}, rerun ? `Re-run ${action.ref}` : action.ref),
+        h('h1', { title: action.ref }, rerun ? `Re-run ${action.ref}` : action.ref),
         h('span', { class: 'runner' }, action.runner_type),
       ),
       action.description ? h('p', { class: 'description' }, action.description) : null,
@@ -368,7 +376,10 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
 
   return {
     element,
-    show: (action, rerun) => show(action, rerun),
+    show: (action, rerun, summary) => {
+      declared = summary ? new Set(Object.keys(summary.parameters ?? {})) : undefined;
+      show(action, rerun);
+    },
     loading(ref) {
       showToken++;
       clear(element);

@@ -1,5 +1,7 @@
 // The sidebar: packs and their actions, filtered by a search box. Keyboard:
 // Up/Down move through the actions shown (from the search box too), Enter opens one.
+// Actions Stormdesk cannot run are folded under each pack (the search shows
+// them); a pack with load errors is marked, with a link to the Packs screen.
 
 import type { ActionSummary, PackSummary } from '../lib/types';
 import { clear, h } from './dom';
@@ -48,7 +50,7 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
   function move(delta: number, focus: boolean): void {
     if (shownActions.length === 0) return;
     highlight = Math.max(0, Math.min(shownActions.length - 1, highlight + delta));
-    const buttons = list.querySelectorAll<HTMLButtonElement>('.action-item');
+    const buttons = list.querySelectorAll<HTMLButtonElement>('.action-item:not(.folded)');
     buttons.forEach((b, i) => b.classList.toggle('highlight', i === highlight));
     const target = buttons[highlight];
     if (focus) target?.focus();
@@ -57,7 +59,7 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
   const list = h('nav', { class: 'catalog-list', 'aria-label': 'Actions' });
   list.addEventListener('keydown', (event) => {
     if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
-    const buttons = [...list.querySelectorAll<HTMLButtonElement>('.action-item')];
+    const buttons = [...list.querySelectorAll<HTMLButtonElement>('.action-item:not(.folded)')];
     const at = buttons.indexOf(document.activeElement as HTMLButtonElement);
     if (at < 0) return;
     event.preventDefault();
@@ -71,49 +73,63 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
     return terms.every((term) => haystack.includes(term));
   }
 
+  function item(action: ActionSummary, folded = false): HTMLElement {
+    return h(
+      'li',
+      {},
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `action-item${folded ? ' folded' : ''}${action.ref === selected ? ' selected' : ''}${action.supported && action.enabled ? '' : ' unavailable'}${shownActions.indexOf(action) === highlight && search.value ? ' highlight' : ''}`,
+          'data-ref': action.ref,
+          title: action.unsupported_reason ? `${action.ref}: ${action.unsupported_reason}` : action.description ? `${action.ref}: ${action.description}` : action.ref,
+          onClick: () => onSelect(action),
+        },
+        h('span', { class: 'action-name' }, action.name),
+        h('span', { class: 'runner' }, action.runner_type),
+      ),
+    );
+  }
+
   function render(): void {
     clear(list);
     const terms = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     let shown = 0;
     shownActions = [];
     for (const pack of packs) {
-      const items = actions.filter((a) => a.pack === pack.ref && matches(a, terms));
-      if (items.length === 0) continue;
+      const all = actions.filter((a) => a.pack === pack.ref && matches(a, terms));
+      // Runnable first; the rest folded unless the search asks for them.
+      const runnable = all.filter((a) => a.supported && a.enabled);
+      const folded = terms.length > 0 ? [] : all.filter((a) => !(a.supported && a.enabled));
+      const items = terms.length > 0 ? all : runnable;
+      if (all.length === 0) continue;
       shown += items.length;
       shownActions.push(...items);
+      const problems = pack.errors?.length ?? 0;
       list.append(
         h(
           'section',
-          { class: 'pack' },
+          { class: 'pack', 'data-pack': pack.ref },
           h(
             'h2',
             { title: pack.description ?? pack.path },
-            pack.name,
+            h('span', { class: 'pack-name' }, pack.name),
             pack.version ? h('span', { class: 'muted' }, ` ${pack.version}`) : null,
             pack.git ? h('span', { class: 'git', title: 'git pack: pick a revision per run' }, ' git') : null,
+            problems > 0
+              ? h('a', { class: 'pack-problems', href: `#/packs/${encodeURIComponent(pack.ref)}`, title: 'Actions that did not load: see the Packs screen' }, `${problems} not loaded`)
+              : null,
           ),
-          h(
-            'ul',
-            {},
-            items.map((action) =>
-              h(
-                'li',
-                {},
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    class: `action-item${action.ref === selected ? ' selected' : ''}${action.supported && action.enabled ? '' : ' unavailable'}${terms.length > 0 && shownActions.indexOf(action) === highlight ? ' highlight' : ''}`,
-                    'data-ref': action.ref,
-                    title: action.unsupported_reason ?? action.description ?? action.ref,
-                    onClick: () => onSelect(action),
-                  },
-                  h('span', { class: 'action-name' }, action.name),
-                  h('span', { class: 'runner' }, action.runner_type),
-                ),
-              ),
-            ),
-          ),
+          h('ul', {}, items.map((a) => item(a))),
+          folded.length > 0
+            ? h(
+                'details',
+                { class: 'unsupported-actions' },
+                h('summary', {}, `${folded.length} not runnable here`),
+                h('ul', {}, folded.map((a) => item(a, true))),
+              )
+            : null,
         ),
       );
     }

@@ -1,20 +1,32 @@
 // Every execution, newest first: filters (status, pack, action, revision,
 // date range), full-text search over parameters and results, live updates.
-// A row opens the execution (re-run, cancel, pause and resume are there).
+// Workflow runs expand to their tasks in place (indented under the run,
+// level by level). The filters live in the address (`#/history?status=failed`),
+// so a filtered view can be bookmarked or opened in a new tab, and every row
+// is a link to its execution.
 
 import { BackendError, type Backend } from '../lib/backend';
-import { actionRef, commitOf, contentVersion, isCompleted, STATUSES, taskName, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type Status } from '../lib/types';
+import type { ExecutionCache } from '../lib/executions';
+import { formatDuration, formatTime, onZoneChange, relative } from '../lib/time';
+import { actionRef, commitOf, contentVersion, isCompleted, isWorkflow, STATUSES, taskName, userOf, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type ParamSpec, type Status } from '../lib/types';
 import { clear, h } from './dom';
-import { revisionText, statusBadge } from './execution-view';
-import { elapsed, formatDuration } from './tree-view';
+import { revisionText, statusBadge } from './execution-header';
+import { icon } from './icons';
+import { elapsed } from './tree-view';
 
 const PAGE = 100;
+/** Children listed per expanded run. */
+const CHILDREN = 1000;
 
 export interface HistoryView {
   readonly element: HTMLElement;
-  /** Reloads with the current filters. */
-  load(): void;
+  /** Shows History with the filters of `query` (the address's part after `?`). */
+  load(query: string): void;
+  /** Reloads with the current filters (after missed events). */
+  reload(): void;
   setCatalog(packs: PackSummary[], actions: ActionSummary[]): void;
+  /** Each action's own parameters, for the previews. */
+  readonly schemas: ReadonlyMap<string, Record<string, ParamSpec>>;
   update(execution: Execution): void;
   focusSearch(): void;
 }
@@ -46,7 +58,31 @@ export function matchesFilter(e: Execution, f: ExecutionFilter): boolean {
   return true;
 }
 
-export function historyView(backend: Backend, onOpen: (execution: Execution) => void): HistoryView {
+/**
+ * `name=ops, count=3`: the parameters an operator gave, short. With the
+ * action's schema (`declared`, as the action declares its parameters), only
+ * its own mutable ones; runner parameters, fixed commands and unset ones stay
+ * out (every declared parameter is passed, null when unset).
+ */
+export function parameterPreview(parameters: Record<string, unknown> | undefined, max = 80, declared?: Record<string, ParamSpec>): string {
+  const text = Object.entries(parameters ?? {})
+    .filter(([k, v]) => v !== null && v !== undefined && k !== 'content_version')
+    .filter(([k]) => (declared ? declared[k] !== undefined && !declared[k]?.immutable : true))
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+interface Row {
+  tr: HTMLTableRowElement;
+  execution: Execution;
+  depth: number;
+  expanded: boolean;
+  /** Rows below it, while expanded. */
+  children: string[];
+}
+
+export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (hash: string) => void = () => {}): HistoryView {
   const status = h('select', { id: 'history-status', name: 'status', 'aria-label': 'Status' }, h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s }, s)));
   const pack = h('select', { id: 'history-pack', name: 'pack', 'aria-label': 'Pack' }, h('option', { value: '' }, 'any pack'));
   const action = h('input', { id: 'history-action', name: 'action', type: 'text', list: 'history-actions', placeholder: 'action (pack.name)', 'aria-label': 'Action', spellcheck: 'false' });
@@ -79,20 +115,71 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
     ),
     message,
     h(
-      'table',
-      { class: 'executions' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'status'), h('th', {}, 'action'), h('th', {}, 'started'), h('th', {}, 'duration'), h('th', {}, 'revision'), h('th', {}, 'id'))),
-      rows,
+      'div',
+      { class: 'table-scroll' },
+      h(
+        'table',
+        { class: 'executions' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { class: 'twisty-cell' }),
+            h('th', {}, 'status'),
+            h('th', {}, 'action'),
+            h('th', {}, 'parameters'),
+            h('th', {}, 'started'),
+            h('th', {}, 'took'),
+            h('th', {}, 'revision'),
+            h('th', {}, 'by'),
+            h('th', {}, 'id'),
+          ),
+        ),
+        rows,
+      ),
     ),
     empty,
     more,
   );
 
   let filter: ExecutionFilter = { roots_only: true };
-  let shown: Execution[] = [];
-  const rowById = new Map<string, HTMLTableRowElement>();
+  /** Each action's own parameters (from the catalogue), for the preview. */
+  const schemas = new Map<string, Record<string, ParamSpec>>();
+  let shownCount = 0;
+  const byId = new Map<string, Row>();
   let token = 0;
   let debounce = 0;
+
+  /** The filters as the address's query. */
+  function query(): string {
+    const params = new URLSearchParams();
+    if (q.value.trim()) params.set('q', q.value.trim());
+    if (status.value) params.set('status', status.value);
+    if (pack.value) params.set('pack', pack.value);
+    if (action.value.trim()) params.set('action', action.value.trim());
+    if (revision.value.trim()) params.set('content_version', revision.value.trim());
+    if (since.value) params.set('since', since.value);
+    if (until.value) params.set('until', until.value);
+    if (tasks.checked) params.set('tasks', '1');
+    return params.toString();
+  }
+
+  function setFromQuery(text: string): void {
+    const params = new URLSearchParams(text);
+    q.value = params.get('q') ?? '';
+    status.value = params.get('status') ?? '';
+    if (params.get('pack') && ![...pack.options].some((o) => o.value === params.get('pack'))) {
+      pack.append(h('option', { value: params.get('pack') ?? '' }, params.get('pack') ?? ''));
+    }
+    pack.value = params.get('pack') ?? '';
+    action.value = params.get('action') ?? '';
+    revision.value = params.get('content_version') ?? '';
+    since.value = params.get('since') ?? '';
+    until.value = params.get('until') ?? '';
+    tasks.checked = params.get('tasks') === '1';
+  }
 
   function currentFilter(): ExecutionFilter {
     const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE, exclude_result: true };
@@ -108,41 +195,144 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
     return f;
   }
 
-  function row(e: Execution): HTMLTableRowElement {
+  function open(e: Execution): void {
+    window.location.hash = `#/execution/${e.id}`;
+  }
+
+  function cells(row: Row): HTMLElement[] {
+    const e = row.execution;
     const seconds = elapsed(e);
-    const started = new Date(e.start_timestamp);
-    const tr = h(
-      'tr',
-      { 'data-id': e.id, 'data-status': e.status, tabindex: 0, class: 'execution-row' },
+    const expandable = isWorkflow(e) || e.children.length > 0;
+    const twisty = expandable
+      ? h(
+          'button',
+          {
+            type: 'button',
+            class: 'twisty icon-button small',
+            'aria-label': `${row.expanded ? 'Collapse' : 'Expand'} ${actionRef(e)}`,
+            'aria-expanded': String(row.expanded),
+            onClick: (event: Event) => {
+              event.stopPropagation();
+              void toggle(row);
+            },
+          },
+          icon(row.expanded ? 'down' : 'right'),
+        )
+      : null;
+    const task = taskName(e);
+    const preview = parameterPreview(e.parameters, 80, schemas.get(actionRef(e)));
+    return [
+      h('td', { class: 'twisty-cell' }, twisty),
       h('td', {}, statusBadge(e.status)),
-      h('td', {}, h('span', { class: 'history-action' }, actionRef(e)), taskName(e) ? h('span', { class: 'muted' }, ` (${taskName(e)})`) : null),
-      h('td', { title: e.start_timestamp }, Number.isNaN(started.getTime()) ? e.start_timestamp : started.toLocaleString()),
-      h('td', {}, seconds === null ? '' : formatDuration(seconds, isCompleted(e.status))),
+      h(
+        'td',
+        { class: 'action-cell', style: `padding-left:${0.5 + row.depth * 1.25}rem` },
+        h('a', { href: `#/execution/${e.id}`, class: 'history-action', title: actionRef(e) }, task && row.depth > 0 ? task : actionRef(e)),
+        task ? h('span', { class: 'muted' }, row.depth > 0 ? ` ${actionRef(e)}` : ` (${task})`) : null,
+      ),
+      h('td', { class: 'params-cell', title: JSON.stringify(e.parameters ?? {}, null, 1) }, h('code', {}, preview)),
+      h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), h('span', { class: 'muted rel' }, relative(e.start_timestamp))),
+      h('td', {}, seconds === null ? '' : formatDuration(seconds)),
       h('td', {}, h('code', {}, revisionText(e))),
+      h('td', {}, userOf(e) ?? ''),
       h('td', {}, h('code', { class: 'muted' }, e.id.slice(-8))),
-    );
-    tr.addEventListener('click', () => onOpen(e));
+    ];
+  }
+
+  function makeRow(e: Execution, depth: number): Row {
+    const tr = h('tr', { 'data-id': e.id, 'data-status': e.status, 'data-depth': depth, tabindex: 0, class: `execution-row${depth > 0 ? ' child-row' : ''}` });
+    const row: Row = { tr, execution: e, depth, expanded: false, children: [] };
+    tr.append(...cells(row));
+    tr.addEventListener('click', (event) => {
+      if ((event.target as HTMLElement).closest('a, button')) return;
+      open(row.execution);
+    });
     tr.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter') onOpen(e);
+      if (event.key === 'Enter') open(row.execution);
       else if (event.key === 'ArrowDown') (tr.nextElementSibling as HTMLElement | null)?.focus();
       else if (event.key === 'ArrowUp') (tr.previousElementSibling as HTMLElement | null)?.focus();
-      else return;
+      else if (event.key === 'ArrowRight' && !row.expanded) void toggle(row);
+      else if (event.key === 'ArrowLeft') {
+        if (row.expanded) void toggle(row);
+        else if (row.execution.parent) byId.get(row.execution.parent)?.tr.focus();
+      } else return;
       event.preventDefault();
     });
-    return tr;
+    byId.set(e.id, row);
+    return row;
+  }
+
+  function redraw(row: Row): void {
+    row.tr.dataset['status'] = row.execution.status;
+    row.tr.replaceChildren(...cells(row));
+  }
+
+  function removeBelow(row: Row): void {
+    const stack = [...row.children];
+    row.children = [];
+    dropEmptyNote(row.tr);
+    while (stack.length > 0) {
+      const child = byId.get(stack.pop() as string);
+      if (!child) continue;
+      stack.push(...child.children);
+      dropEmptyNote(child.tr);
+      child.tr.remove();
+      byId.delete(child.execution.id);
+    }
+  }
+
+  function dropEmptyNote(tr: HTMLTableRowElement): void {
+    const next = tr.nextElementSibling;
+    if (next?.classList.contains('empty-children')) next.remove();
+  }
+
+  /** The last row of `row`'s expanded subtree (where a new child goes after). */
+  function lastRowOf(row: Row): HTMLTableRowElement {
+    let last = row;
+    for (;;) {
+      const id = last.children[last.children.length - 1];
+      const child = id ? byId.get(id) : undefined;
+      if (!child) return last.tr;
+      last = child;
+    }
+  }
+
+  function addChild(parent: Row, e: Execution): void {
+    const row = makeRow(e, parent.depth + 1);
+    lastRowOf(parent).after(row.tr);
+    parent.children.push(e.id);
+  }
+
+  async function toggle(row: Row): Promise<void> {
+    if (row.expanded) {
+      row.expanded = false;
+      removeBelow(row);
+      redraw(row);
+      row.tr.focus();
+      return;
+    }
+    row.expanded = true;
+    redraw(row);
+    row.tr.focus();
+    try {
+      const children = await backend.listExecutions({ parent: row.execution.id, limit: CHILDREN, exclude_result: true });
+      if (!row.expanded || byId.get(row.execution.id) !== row) return;
+      children.sort((a, b) => a.start_timestamp.localeCompare(b.start_timestamp));
+      for (const child of children) if (!byId.has(child.id)) addChild(row, cache.put(child));
+      if (children.length === 0) row.tr.after(h('tr', { class: 'child-row empty-children' }, h('td', { colspan: 9, class: 'muted' }, 'No tasks.')));
+    } catch (error) {
+      message.textContent = BackendError.from(error).message;
+      message.hidden = false;
+    }
   }
 
   function render(list: Execution[], append = false): void {
     if (!append) {
       clear(rows);
-      rowById.clear();
+      byId.clear();
     }
-    for (const e of list) {
-      const tr = row(e);
-      rowById.set(e.id, tr);
-      rows.append(tr);
-    }
-    empty.hidden = shown.length > 0;
+    for (const e of list) rows.append(makeRow(e, 0).tr);
+    empty.hidden = shownCount > 0;
   }
 
   async function fetchPage(offset: number): Promise<void> {
@@ -151,8 +341,8 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
     try {
       const page = await backend.listExecutions(f);
       if (mine !== token) return;
-      const kept = page.filter((e) => matchesFilter(e, f));
-      shown = offset ? [...shown, ...kept] : kept;
+      const kept = page.filter((e) => matchesFilter(e, f)).map((e) => cache.put(e));
+      shownCount = offset ? shownCount + kept.length : kept.length;
       render(kept, offset > 0);
       more.hidden = page.length < PAGE;
       message.hidden = true;
@@ -163,47 +353,72 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
     }
   }
 
-  function load(): void {
+  function reload(): void {
     filter = currentFilter();
     void fetchPage(0);
   }
 
-  function later(): void {
-    clearTimeout(debounce);
-    debounce = window.setTimeout(load, 250);
+  /** A filter changed: the address follows, then the list. */
+  function changed(): void {
+    const text = query();
+    const hash = `#/history${text ? `?${text}` : ''}`;
+    if (window.location.hash !== hash) {
+      window.history.replaceState(window.history.state, '', hash);
+      onQuery(hash);
+    }
+    reload();
   }
 
-  for (const el of [status, pack, since, until, tasks]) el.addEventListener('change', load);
+  function later(): void {
+    clearTimeout(debounce);
+    debounce = window.setTimeout(changed, 250);
+  }
+
+  for (const el of [status, pack, since, until, tasks]) el.addEventListener('change', changed);
   for (const el of [action, revision, q]) el.addEventListener('input', later);
-  more.addEventListener('click', () => void fetchPage(shown.length));
+  more.addEventListener('click', () => void fetchPage(shownCount));
+  onZoneChange(() => {
+    for (const row of byId.values()) redraw(row);
+  });
 
   return {
     element,
-    load,
+    schemas,
+    load(text) {
+      setFromQuery(text);
+      reload();
+    },
+    reload,
     setCatalog(packs, actions) {
       const chosen = pack.value;
       clear(pack);
       pack.append(h('option', { value: '' }, 'any pack'), ...packs.map((p) => h('option', { value: p.ref, selected: p.ref === chosen }, p.name)));
+      pack.value = chosen;
       clear(actionList);
       actionList.append(...actions.map((a) => h('option', { value: a.ref })));
+      schemas.clear();
+      for (const a of actions) schemas.set(a.ref, a.parameters ?? {});
     },
     update(e) {
-      const existing = rowById.get(e.id);
+      const existing = byId.get(e.id);
       if (existing) {
-        const tr = row(e);
-        existing.replaceWith(tr);
-        rowById.set(e.id, tr);
-        const i = shown.findIndex((x) => x.id === e.id);
-        if (i >= 0) shown[i] = e;
+        existing.execution = e;
+        redraw(existing);
+        return;
+      }
+      // A task of a run shown expanded: in its place.
+      const parent = e.parent ? byId.get(e.parent) : undefined;
+      if (parent?.expanded) {
+        addChild(parent, e);
         return;
       }
       // A new run that matches: on top, while the first page is what is shown.
       if (!matchesFilter(e, filter) || element.isConnected === false) return;
-      if (shown.length > 0 && Date.parse(e.start_timestamp) < Date.parse((shown[0] as Execution).start_timestamp)) return;
-      shown.unshift(e);
-      const tr = row(e);
-      rowById.set(e.id, tr);
-      rows.prepend(tr);
+      const first = rows.querySelector<HTMLTableRowElement>('tr.execution-row');
+      const top = first ? byId.get(first.dataset['id'] ?? '') : undefined;
+      if (top && Date.parse(e.start_timestamp) < Date.parse(top.execution.start_timestamp)) return;
+      shownCount++;
+      rows.prepend(makeRow(e, 0).tr);
       empty.hidden = true;
     },
     focusSearch() {
@@ -211,4 +426,9 @@ export function historyView(backend: Backend, onOpen: (execution: Execution) => 
       q.select();
     },
   };
+}
+
+/** Whether a run is still going (for the start screen). */
+export function isLive(e: Execution): boolean {
+  return !isCompleted(e.status);
 }

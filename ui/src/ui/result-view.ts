@@ -3,8 +3,16 @@
 // body, remote runs as a per-host table, workflows' output and errors. The
 // raw JSON is always one click away.
 
+import { signalNote } from '../lib/failure';
+import { copyText } from '../lib/save';
 import type { Execution } from '../lib/types';
 import { h } from './dom';
+import { icon } from './icons';
+
+export interface ResultOptions {
+  /** A workflow error names a task: show it (select it in the tree). */
+  onTask?: (task: string) => void;
+}
 
 type Obj = Record<string, unknown>;
 
@@ -28,19 +36,26 @@ function fact(name: string, value: unknown, tone?: string): HTMLElement {
   return h('span', { class: `fact${tone ? ` ${tone}` : ''}`, 'data-fact': name }, h('span', { class: 'muted' }, `${name} `), h('strong', {}, show(value)));
 }
 
-function shell(result: Obj): HTMLElement[] {
+/** A return code with what a negative one means (`-9 (killed: timeout)`). */
+function code(value: unknown, status: string): string {
+  if (typeof value !== 'number') return show(value);
+  const note = signalNote(value, status);
+  return note ? `${value} (${note})` : String(value);
+}
+
+function shell(result: Obj, status: string): HTMLElement[] {
   const ok = result['succeeded'] === true;
   return [
-    h('div', { class: 'facts' }, fact('return code', result['return_code'], ok ? 'ok' : 'bad')),
+    h('div', { class: 'facts' }, fact('return code', code(result['return_code'], status), ok ? 'ok' : 'bad')),
     block('stdout', result['stdout']),
     block('stderr', result['stderr'], 'stderr'),
   ].filter((x): x is HTMLElement => x !== null);
 }
 
-function python(result: Obj): HTMLElement[] {
-  const code = result['exit_code'];
+function python(result: Obj, status: string): HTMLElement[] {
+  const exit = result['exit_code'];
   return [
-    h('div', { class: 'facts' }, fact('exit code', code, code === 0 ? 'ok' : 'bad')),
+    h('div', { class: 'facts' }, fact('exit code', code(exit, status), exit === 0 ? 'ok' : 'bad')),
     block('result', result['result']),
     block('stdout', result['stdout']),
     block('stderr', result['stderr'], 'stderr'),
@@ -89,7 +104,7 @@ function remote(result: Obj): HTMLElement[] {
             { 'data-host': host, class: r['succeeded'] === true ? 'ok' : 'bad' },
             h('th', {}, host),
             h('td', { class: 'icon' }, r['succeeded'] === true ? '✓' : '✗'),
-            h('td', {}, show(r['return_code'])),
+            h('td', {}, code(r['return_code'], r['succeeded'] === true ? 'succeeded' : 'failed')),
             h('td', {}, h('pre', {}, show(r['stdout']))),
             h('td', {}, h('pre', { class: 'stderr' }, show(r['stderr']))),
           ),
@@ -99,7 +114,7 @@ function remote(result: Obj): HTMLElement[] {
   ];
 }
 
-function workflow(result: Obj): HTMLElement[] {
+function workflow(result: Obj, options: ResultOptions): HTMLElement[] {
   const errors = Array.isArray(result['errors']) ? result['errors'] : [];
   return [
     block('output', result['output']),
@@ -112,9 +127,13 @@ function workflow(result: Obj): HTMLElement[] {
             'ul',
             { class: 'errors' },
             errors.map((e) => {
-              const task = isObject(e) && typeof e['task_id'] === 'string' ? `${e['task_id']}: ` : isObject(e) && typeof e['task'] === 'string' ? `${e['task']}: ` : '';
+              const task = isObject(e) && typeof e['task_id'] === 'string' ? e['task_id'] : isObject(e) && typeof e['task'] === 'string' ? e['task'] : null;
               const message = isObject(e) && typeof e['message'] === 'string' ? e['message'] : show(e);
-              return h('li', { class: 'error' }, task, message);
+              const link =
+                task && options.onTask
+                  ? h('button', { type: 'button', class: 'link task-link', 'data-task': task, title: `Show task ${task}`, onClick: () => options.onTask?.(task) }, task)
+                  : task;
+              return h('li', { class: 'error' }, link, task ? ': ' : '', message);
             }),
           ),
         )
@@ -135,17 +154,17 @@ export function resultKind(runner: string, result: unknown): 'shell' | 'python' 
   return 'raw';
 }
 
-export function resultView(execution: Execution): HTMLElement {
+export function resultView(execution: Execution, options: ResultOptions = {}): HTMLElement {
   const result = execution.result;
   const kind = resultKind(execution.runner.name, result);
   const parts: HTMLElement[] = [];
   if (isObject(result)) {
     switch (kind) {
       case 'shell':
-        parts.push(...shell(result));
+        parts.push(...shell(result, execution.status));
         break;
       case 'python':
-        parts.push(...python(result));
+        parts.push(...python(result, execution.status));
         break;
       case 'http':
         parts.push(...http(result));
@@ -154,16 +173,30 @@ export function resultView(execution: Execution): HTMLElement {
         parts.push(...remote(result));
         break;
       case 'workflow':
-        parts.push(...workflow(result));
+        parts.push(...workflow(result, options));
         break;
       default:
         break;
     }
   }
-  const raw = h('pre', { class: 'result-json' }, result === null || result === undefined ? 'null' : JSON.stringify(result, null, 2));
+  const json = result === null || result === undefined ? 'null' : JSON.stringify(result, null, 2);
+  const raw = h('pre', { class: 'result-json' }, json);
+  const copied = h('span', { class: 'muted', role: 'status' });
+  const copy = h(
+    'button',
+    {
+      type: 'button',
+      class: 'icon-button small',
+      title: 'Copy the result as JSON',
+      'aria-label': 'Copy result',
+      onClick: () => void copyText(json).then((ok) => (copied.textContent = ok ? 'Copied' : 'Copy is not allowed here')),
+    },
+    icon('copy'),
+  );
   return h(
     'div',
     { class: `result-view ${kind}`, 'data-kind': kind, 'aria-label': 'Result' },
+    h('div', { class: 'result-tools' }, copy, copied),
     parts,
     kind === 'raw' ? raw : h('details', { class: 'raw' }, h('summary', {}, 'JSON'), raw),
   );

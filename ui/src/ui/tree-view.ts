@@ -2,32 +2,16 @@
 // view (a virtual list with a fixed row height, so 10,000 nodes cost what 40
 // do), updated at most once per animation frame however many events arrive.
 
+import { formatDuration, secondsBetween } from '../lib/time';
 import { TreeModel, type NodeStatus, type TreeNode } from '../lib/tree';
 import { commitOf, type Execution, type WorkflowGraph } from '../lib/types';
 import { h } from './dom';
+import { iconHtml, installIcons, statusSymbol } from './icons';
 
 export const ROW_HEIGHT = 26;
 /** Rows drawn above and below the visible ones, so fast scrolling shows no gaps. */
 const OVERSCAN = 8;
 const INDENT = 16;
-
-const ICONS: Record<NodeStatus, string> = {
-  waiting: '○',
-  requested: '◔',
-  scheduled: '◔',
-  delayed: '◷',
-  pending: '◷',
-  running: '●',
-  succeeded: '✓',
-  failed: '✗',
-  timeout: '⏱',
-  abandoned: '!',
-  canceling: '⊘',
-  canceled: '⊘',
-  pausing: '❚❚',
-  paused: '❚❚',
-  resuming: '▶',
-};
 
 /** Order of the per-status counts on a row. */
 const COUNT_ORDER: NodeStatus[] = [
@@ -71,28 +55,12 @@ export function statusTone(status: NodeStatus): string {
   }
 }
 
-export function statusIcon(status: NodeStatus): string {
-  return ICONS[status];
-}
-
-/** `0.4 s`, `12 s`, `3 m 05 s`, `2 h 01 m`. */
-export function formatDuration(seconds: number, precise = false): string {
-  if (seconds < 0) seconds = 0;
-  if (seconds < 60) return precise || seconds < 10 ? `${seconds.toFixed(seconds < 10 ? 1 : 0)} s` : `${Math.floor(seconds)} s`;
-  const s = Math.floor(seconds);
-  if (s < 3600) return `${Math.floor(s / 60)} m ${String(s % 60).padStart(2, '0')} s`;
-  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} m`;
-}
-
 /** Seconds the execution has run: to its end, or to now while it runs. */
 export function elapsed(execution: Execution, now = Date.now()): number | null {
   if (execution.elapsed_seconds !== null && execution.elapsed_seconds !== undefined && execution.end_timestamp) {
     return execution.elapsed_seconds;
   }
-  const start = Date.parse(execution.start_timestamp);
-  if (Number.isNaN(start)) return null;
-  const end = execution.end_timestamp ? Date.parse(execution.end_timestamp) : now;
-  return (end - start) / 1000;
+  return secondsBetween(execution.start_timestamp, execution.end_timestamp, now);
 }
 
 interface Row {
@@ -102,6 +70,7 @@ interface Row {
   label: HTMLElement;
   action: HTMLElement;
   commit: HTMLElement;
+  attempt: HTMLElement;
   counts: HTMLElement;
   duration: HTMLElement;
   node: TreeNode | null;
@@ -121,6 +90,8 @@ export interface TreeView {
   readonly selected: TreeNode | null;
   /** Draws pending changes now (tests, benchmarks). */
   flush(): void;
+  /** Redraws the rows (after the model changed outside `apply`). */
+  redraw(): void;
   destroy(): void;
 }
 
@@ -128,9 +99,12 @@ export interface TreeViewOptions {
   onSelect?: (node: TreeNode) => void;
   /** Called after each frame's update: events applied, milliseconds spent (benchmarks). */
   onFlush?: (applied: number, ms: number) => void;
+  /** Nodes added or changed by this frame's events, before they are drawn. */
+  onApplied?: (nodes: TreeNode[]) => void;
 }
 
 export function treeView(options: TreeViewOptions = {}): TreeView {
+  installIcons();
   const model = new TreeModel();
   const spacer = h('div', { class: 'tree-spacer' });
   const element = h(
@@ -152,13 +126,14 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
     const label = h('span', { class: 'label' });
     const action = h('span', { class: 'node-action' });
     const commit = h('code', { class: 'commit' });
+    const attempt = h('span', { class: 'attempt' });
     const counts = h('span', { class: 'counts' });
     const duration = h('span', { class: 'duration' });
-    const el = h('div', { class: 'tree-row', role: 'treeitem' }, twisty, icon, label, action, commit, counts, duration);
-    const row: Row = { el, twisty, icon, label, action, commit, counts, duration, node: null, version: -1, selected: false };
+    const el = h('div', { class: 'tree-row', role: 'treeitem' }, twisty, icon, label, attempt, action, commit, counts, duration);
+    const row: Row = { el, twisty, icon, label, action, commit, attempt, counts, duration, node: null, version: -1, selected: false };
     el.addEventListener('click', (event) => {
       if (!row.node) return;
-      if (event.target === twisty) {
+      if (twisty.contains(event.target as Node)) {
         model.toggle(row.node);
         schedule();
         return;
@@ -180,7 +155,7 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
     if (node.children.length > 0 && (!node.expanded || node.depth === 0 || node.execution?.runner.name === 'orquesta')) {
       for (const status of COUNT_ORDER) {
         const n = node.counts.get(status);
-        if (n) parts.push(`<span class="count ${statusTone(status)}" data-status="${status}" title="${status}">${ICONS[status]}${n}</span>`);
+        if (n) parts.push(`<span class="count ${statusTone(status)}" data-status="${status}" title="${n} ${status}">${iconHtml(statusSymbol(status))}${n}</span>`);
       }
     }
     const html = parts.join('');
@@ -190,7 +165,7 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
   function drawDuration(row: Row, node: TreeNode, now: number): void {
     const execution = node.execution;
     const seconds = execution ? elapsed(execution, now) : null;
-    const text = seconds === null ? '' : formatDuration(seconds, execution?.end_timestamp != null);
+    const text = seconds === null ? '' : formatDuration(seconds);
     if (row.duration.textContent !== text) row.duration.textContent = text;
   }
 
@@ -204,17 +179,21 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
       el.dataset['key'] = node.key;
       el.dataset['status'] = node.status;
       el.dataset['path'] = node.label;
-      el.className = `tree-row ${statusTone(node.status)}${selected ? ' selected' : ''}${node.execution ? '' : ' not-reached'}`;
+      // Only a task the workflow has not reached is greyed: one that failed
+      // without an execution (its action could not start) is a failure.
+      el.className = `tree-row ${statusTone(node.status)}${selected ? ' selected' : ''}${node.status === 'waiting' ? ' not-reached' : ''}`;
       el.setAttribute('aria-level', String(node.depth + 1));
       el.setAttribute('aria-selected', String(selected));
       if (node.children.length > 0) el.setAttribute('aria-expanded', String(node.expanded));
       else el.removeAttribute('aria-expanded');
       el.style.paddingLeft = `${6 + node.depth * INDENT}px`;
-      row.twisty.textContent = node.children.length === 0 ? '' : node.expanded ? '▾' : '▸';
-      row.icon.textContent = ICONS[node.status];
+      row.twisty.innerHTML = node.children.length === 0 ? '' : iconHtml(node.expanded ? 'down' : 'right');
+      row.icon.innerHTML = iconHtml(statusSymbol(node.status));
       row.icon.className = `icon ${statusTone(node.status)}`;
-      row.icon.title = node.status;
+      row.icon.title = node.error ? `${node.status}: ${node.error}` : node.status;
       row.label.textContent = node.label;
+      row.label.title = node.label;
+      row.attempt.textContent = node.attempt ? `retry ${node.attempt}` : '';
       row.action.textContent = node.depth === 0 ? '' : node.action ?? '';
       const sha = node.execution ? commitOf(node.execution) : null;
       row.commit.textContent = sha ? sha.slice(0, 7) : '';
@@ -262,6 +241,8 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
     const batch = queue;
     queue = [];
     for (const execution of batch) model.apply(execution);
+    const touched = model.takeTouched();
+    if (options.onApplied && touched.length > 0) options.onApplied(touched);
     render();
     options.onFlush?.(batch.length, performance.now() - started);
   }
@@ -375,6 +356,10 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
     flush() {
       if (frame) cancelAnimationFrame(frame);
       flush();
+    },
+    redraw() {
+      forceRows = true;
+      schedule();
     },
     destroy() {
       if (frame) cancelAnimationFrame(frame);

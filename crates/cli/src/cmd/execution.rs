@@ -200,6 +200,14 @@ fn re_run(ctx: &Ctx, args: ReRunArgs) -> anyhow::Result<ExitCode> {
         let execution = client.re_run(&args.id, body)?;
         return super::run::follow_remote(&client, events, execution, args.r#async, args.json);
     }
+    if args.r#async {
+        anyhow::bail!(
+            "--async needs a running engine to own the re-run of {}: an engine started by this command \
+             would stop when it returns, leaving the execution without an owner; start `stormdesk serve` \
+             first (it keeps running), or re-run without --async",
+            args.id
+        );
+    }
     ctx.runtime()?.block_on(async {
         let engine = ctx.engine().await?;
         let events = engine.subscribe();

@@ -2,11 +2,11 @@
 
 pub mod catalog;
 pub mod execution;
+pub mod inquiry;
 pub mod key;
 pub mod pack;
 pub mod run;
 pub mod serve;
-mod static_ui;
 
 use std::path::PathBuf;
 

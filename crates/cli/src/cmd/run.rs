@@ -49,11 +49,27 @@ pub fn parse_parameters(raw: &[String]) -> anyhow::Result<Map<String, Value>> {
 pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
     let parameters = parse_parameters(&args.parameters)?;
     // A running engine owns the executions, so `tail` and the UI see this one
-    // too; extra pack directories exist only for an engine started here.
-    if !args.local && ctx.packs.is_empty() {
-        if let Some(client) = Client::find(&ctx.paths()?)? {
+    // too. With `--packs` the run stays here (those directories exist only
+    // for an engine started here), except `--async`, which needs an owner
+    // that outlives this command: the running engine, with the same packs.
+    let running = if args.local {
+        None
+    } else {
+        Client::find(&ctx.paths()?)?
+    };
+    match running {
+        Some(client) if ctx.packs.is_empty() => return run_remote(&client, args, parameters),
+        Some(client) if args.r#async => {
+            same_action_there(ctx, &client, &args.action)?;
             return run_remote(&client, args, parameters);
         }
+        None if args.r#async => bail!(
+            "--async needs a running engine to own {}: an engine started by this command would stop when it returns, \
+             leaving the execution without an owner; start `stormdesk serve`{} first (it keeps running), or run without --async",
+            args.action,
+            packs_flags(ctx)
+        ),
+        _ => {}
     }
     ctx.runtime()?.block_on(async {
         let engine = ctx.engine().await?;
@@ -73,6 +89,62 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         follow_local(&engine, events, execution, args.r#async, args.json).await
     })
+}
+
+/// ` --packs DIR` for each directory given, for messages.
+fn packs_flags(ctx: &Ctx) -> String {
+    ctx.packs
+        .iter()
+        .map(|p| format!(" --packs {}", p.display()))
+        .collect()
+}
+
+/// Refuses to hand `action` to the running engine unless it runs the same
+/// action: known there, and from the same pack directory as `--packs` here
+/// would load it.
+fn same_action_there(ctx: &Ctx, client: &Client, action: &str) -> anyhow::Result<()> {
+    let engine = client.url();
+    let start = || {
+        format!(
+            "start the engine with them (`stormdesk serve{}`), or run without --async to run it here",
+            packs_flags(ctx)
+        )
+    };
+    if client
+        .get_optional(&format!("/v1/actions/{action}"))?
+        .is_none()
+    {
+        bail!(
+            "the running engine at {engine} does not know action {action} (it was not started with these --packs); {}",
+            start()
+        );
+    }
+    let Some((pack, _)) = action.split_once('.') else {
+        return Ok(());
+    };
+    let here = stormdesk_engine::catalog::Catalog::load(&ctx.packs)
+        .packs
+        .into_iter()
+        .find(|p| p.name == pack)
+        .map(|p| p.dir);
+    let there = client
+        .get_optional(&format!("/v1/packs/{pack}"))?
+        .and_then(|p| p["path"].as_str().map(std::path::PathBuf::from));
+    if let (Some(here), Some(there)) = (here, there) {
+        let same = match (here.canonicalize(), there.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => here == there,
+        };
+        if !same {
+            bail!(
+                "the running engine at {engine} runs action {action} from {}, not from {} as given with --packs; {}",
+                there.display(),
+                here.display(),
+                start()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Shows an execution started by this process's `engine` (its output, or
@@ -130,6 +202,7 @@ pub async fn follow_local(
                             tree.output(&output.execution_id, &output);
                         }
                     }
+                    Event::Announcement { .. } => {}
                 },
                 Err(_) => break engine.wait(&id).await.context("waiting for the execution")?,
             }
@@ -180,6 +253,7 @@ pub fn follow_remote(
             client.url()
         );
     }
+    cancel_on_interrupt(client, &execution.id);
     let done = if execution.runner_name() == stormdesk_engine::workflow::WORKFLOW_RUNNER && !json {
         drop(events);
         client.follow_tree(&execution.id, None)?
@@ -192,6 +266,31 @@ pub fn follow_remote(
     };
     print_final(&done, json)?;
     Ok(exit_code(done.status))
+}
+
+/// Ctrl-C cancels the execution on the engine that runs it (the follow then
+/// sees it end); a second Ctrl-C leaves at once, the execution canceling.
+fn cancel_on_interrupt(client: &Client, id: &str) {
+    let (client, id) = (client.clone(), id.to_string());
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            eprintln!("interrupted: canceling {id}");
+            if let Err(e) = client.cancel(&id) {
+                eprintln!("error: {e:#}");
+            }
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        });
+    });
 }
 
 /// Writes output to stdout, or to stderr for `output_type` `stderr`.

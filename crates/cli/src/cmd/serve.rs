@@ -2,8 +2,13 @@
 //!
 //! The engine's API listens on a loopback port of its own (runners report
 //! there; `listener.json` names it). `--listen` is the console's address: the
-//! built UI, with every `/v1/...` request passed through to the API, so one
-//! URL serves both the page and the API it talks to (see `static_ui`).
+//! web UI and the same API, so one URL serves both the page and the API it
+//! talks to (see [`crate::console`]). The engine and the API always start;
+//! the UI is the one built into the binary, or `--ui DIR`.
+//!
+//! `--listen` off loopback is refused unless `--insecure-http` says the
+//! network is trusted: the API runs commands, and plain HTTP carries its
+//! credentials in the clear.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -13,14 +18,26 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use super::{static_ui, Ctx};
+use super::Ctx;
+use crate::console;
 
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address of the console and API (loopback by default).
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// The built web UI (`ui/dist`); default: beside the executable, then the source checkout.
+    /// Serve on an address other than loopback over plain HTTP: anyone on
+    /// the network path can read the credentials and the output. Only on a
+    /// network you trust (TLS comes with remote connections).
+    #[arg(long = "insecure-http")]
+    insecure_http: bool,
+    /// A host name the console also answers to (besides the bound address,
+    /// localhost, 127.0.0.1 and [::1]); repeatable. Requests for other names
+    /// are refused (DNS rebinding).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_host: Vec<String>,
+    /// A built web UI to serve instead of the one built into this binary
+    /// (development: `ui/dist`).
     #[arg(long, env = "STORMDESK_UI", value_name = "DIR")]
     ui: Option<PathBuf>,
     /// How a task's completion reaches its workflow: `push` (at once) or
@@ -45,7 +62,32 @@ pub struct ServeArgs {
     max_live_per_root: usize,
 }
 
+/// Refuses a `--listen` address off loopback unless `--insecure-http` was given.
+fn check_exposure(listen: SocketAddr, insecure_http: bool) -> anyhow::Result<()> {
+    if listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if !insecure_http {
+        anyhow::bail!(
+            "refusing to serve on {listen}: that address is reachable from other machines, and the API \
+             runs commands over plain HTTP, credentials and output in the clear. Listen on loopback \
+             (the default, 127.0.0.1:PORT) and reach it through an SSH tunnel, or pass --insecure-http \
+             if every machine on that network is trusted (TLS comes with remote connections)."
+        );
+    }
+    let warning = format!(
+        "WARNING: --insecure-http: serving the console and the command-running API on {listen} \
+         over plain HTTP. Anyone who can reach this address and read the traffic can take the \
+         session token and run commands as you. Use it only on a network you trust."
+    );
+    tracing::warn!("{warning}");
+    let rule = "!".repeat(72);
+    eprintln!("{rule}\n{warning}\n{rule}");
+    Ok(())
+}
+
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
+    check_exposure(args.listen, args.insecure_http)?;
     ctx.runtime()?.block_on(async {
         let mut opts = ctx.options();
         opts.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -58,19 +100,13 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let engine = stormdesk_engine::Engine::start(opts).await?;
-        let api: SocketAddr = engine
-            .api_url()
-            .trim_start_matches("http://")
-            .parse()
-            .context("the engine's API address")?;
-        let ui_dir = static_ui::find_ui_dir(args.ui);
-        let bound = static_ui::start(args.listen, api, ui_dir.clone())
+        let ui = console::UiSource::resolve(args.ui);
+        let built = ui.is_built();
+        let bound = console::start(engine.clone(), args.listen, ui.clone(), &args.allow_host)
             .await
             .with_context(|| format!("listening on {}", args.listen))?;
         let url = format!("http://{bound}");
-        if ui_dir.is_some() {
-            engine.set_console_url(Some(url.clone()));
-        }
+        engine.set_console_url(Some(url.clone()));
         // A closed stdout (a supervisor that read the first line and left) must
         // not stop the server, so write errors are ignored.
         let mut out = std::io::stdout();
@@ -85,16 +121,15 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
             "StackStorm clients: ST2_API_URL={url}/v1 ST2_AUTH_URL={url}/auth/v1 ST2_STREAM_URL={url}/v1 (user and password for `st2 auth` in {})",
             engine.paths().credentials_file().display()
         );
-        match &ui_dir {
-            Some(_) => {
-                let _ = writeln!(out, "console: {url}/?token={}", engine.api_token());
-            }
-            None => {
-                let _ = writeln!(
-                    out,
-                    "console not built (cd ui && npm ci && npm run build, or --ui DIR)"
-                );
-            }
+        if built {
+            let _ = writeln!(out, "console: {url}/?token={}", engine.api_token());
+        } else {
+            let _ = writeln!(
+                out,
+                "console not built: {} has no index.html (cd ui && npm ci && npm run build; \
+                 release builds embed it; or --ui DIR); the engine and the API run without it",
+                ui.describe()
+            );
         }
         let _ = out.flush();
         for e in engine.pack_errors() {

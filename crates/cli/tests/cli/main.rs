@@ -6,6 +6,10 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod claims;
+mod console;
+mod inquiry;
+mod owner;
 mod packs;
 mod pyenv;
 mod restart;
@@ -233,4 +237,34 @@ fn with_a_server_running_runs_go_through_it_and_tail_follows_live() {
     );
     let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(e["result"]["stdout"], "Hello, server");
+}
+
+/// A prerequisite the test needs: true when it is there. When it is not, the
+/// test fails under `CI=true` and elsewhere is reported skipped (stderr and a
+/// line in `target/test-skips.log`, which `scripts/test.sh` prints), never
+/// silently passed.
+pub(crate) fn prerequisite(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {what} is missing, and CI=true: a missing prerequisite is a failure in CI"
+    );
+    let log = std::env::var_os("STORMDESK_SKIP_LOG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-skips.log")
+        });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{} {test}: {what}", env!("CARGO_PKG_NAME"));
+    }
+    eprintln!("SKIPPED {test}: {what}");
+    false
 }

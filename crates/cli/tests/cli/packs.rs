@@ -120,11 +120,22 @@ fn a_running_server_sees_installed_and_updated_packs_at_once() {
         &["pack", "install", src.to_str().unwrap(), "--json"],
     );
     assert!(o.status.success(), "{}", stderr(&o));
-    // The run goes through the server, which reloaded its packs.
-    let o = run(home.path(), &["run", "gp.ver", "--json"]);
+    // The run goes through the server (it says so), which reloaded its packs.
+    let url = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(home.path().join("listener.json")).unwrap(),
+    )
+    .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = run(home.path(), &["run", "gp.ver"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(e["result"]["stdout"], "two");
+    assert!(
+        stderr(&o).contains(&format!("started on {url}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).starts_with("two\n"), "{}", stdout(&o));
 
     std::fs::write(
         src.join("actions/ver.yaml"),
@@ -135,9 +146,13 @@ fn a_running_server_sees_installed_and_updated_packs_at_once() {
     let o = run(home.path(), &["pack", "update", "gp"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("new tags: v3.0.0"), "{}", stdout(&o));
-    let o = run(home.path(), &["run", "gp.ver", "--json"]);
-    let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(e["result"]["stdout"], "three");
+    let o = run(home.path(), &["run", "gp.ver"]);
+    assert!(
+        stderr(&o).contains(&format!("started on {url}")),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).starts_with("three\n"), "{}", stdout(&o));
     let o = run(
         home.path(),
         &["run", "gp.ver", "--content-version", "v1.0.0", "--json"],

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::attrs::Params;
 use super::{bad, ApiError, Caller, User};
@@ -253,31 +253,6 @@ pub(super) async fn install(
     ))
 }
 
-/// Where StackStorm's `st2 pack install NAME[=VERSION]` takes a pack from: a
-/// git URL or path as given, else the StackStorm Exchange repository of that
-/// name (`StackStorm-Exchange/stackstorm-<name>`).
-fn pack_source(spec: &str) -> (String, Option<String>) {
-    // NAME=VERSION or URL=VERSION; an `=` in a URL's query is no version.
-    let (source, version) = match spec.rsplit_once('=') {
-        Some((s, v)) if !s.is_empty() && !v.is_empty() && !v.contains('/') && !s.contains('?') => {
-            (s.to_string(), Some(v.to_string()))
-        }
-        _ => (spec.to_string(), None),
-    };
-    let looks_like_location = source.contains("://")
-        || source.starts_with('/')
-        || source.starts_with('.')
-        || source.starts_with("git@");
-    if looks_like_location {
-        (source, version)
-    } else {
-        (
-            format!("https://github.com/StackStorm-Exchange/stackstorm-{source}"),
-            version,
-        )
-    }
-}
-
 /// `POST /v1/packs/install` `{"packs": [...], "force"}` as StackStorm: 202
 /// with `{"execution_id"}` of a `packs.install` execution that installs each
 /// pack (from git) and completes with what was installed.
@@ -303,25 +278,34 @@ pub(super) async fn st2_install(
         }
     };
     let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
-    let mut parameters = Map::new();
-    parameters.insert("packs".into(), json!(packs));
-    parameters.insert("force".into(), json!(force));
-    let worker = engine.clone();
-    let execution = engine
-        .run_internal("packs.install", parameters, &who.user, async move {
-            let mut installed = Vec::new();
-            for spec in packs {
-                let (source, version) = pack_source(&spec);
-                let done = worker
-                    .install_pack(&source, version.as_deref(), force)
-                    .await?;
-                installed.push(json!({
-                    "pack": done.pack, "sha": done.sha, "revision": done.revision, "source": source,
-                }));
-            }
-            Ok(json!({ "installed": installed }))
-        })
-        .await?;
+    let execution = engine.install_packs_run(packs, force, &who.user).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "execution_id": execution.id })),
+    ))
+}
+
+/// `POST /v1/packs/update` `{"packs": [...]}` (Stormdesk): 202 with
+/// `{"execution_id"}` of a `packs.update` execution that updates each pack
+/// (fetch, fast-forward, Python environment), its output the progress.
+pub(super) async fn update_many(
+    State(engine): State<Engine>,
+    User(who): User,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::optional_body(&body)?;
+    let packs: Vec<String> = match body.get("packs") {
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("packs: {p} is not a string")))
+            })
+            .collect::<Result<_, _>>()?,
+        _ => return Err(bad("the body needs {\"packs\": [\"pack name\", ...]}")),
+    };
+    let execution = engine.update_packs_run(packs, &who.user).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "execution_id": execution.id })),
@@ -334,32 +318,4 @@ pub(super) async fn update(
     Path(pack): Path<String>,
 ) -> Result<Json<Updated>, ApiError> {
     Ok(Json(engine.update_pack(&pack).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::pack_source;
-
-    #[test]
-    fn pack_names_come_from_the_exchange() {
-        assert_eq!(
-            pack_source("csv"),
-            (
-                "https://github.com/StackStorm-Exchange/stackstorm-csv".into(),
-                None
-            )
-        );
-        assert_eq!(
-            pack_source("csv=1.2.0"),
-            (
-                "https://github.com/StackStorm-Exchange/stackstorm-csv".into(),
-                Some("1.2.0".into())
-            )
-        );
-        assert_eq!(pack_source("/tmp/my-pack"), ("/tmp/my-pack".into(), None));
-        assert_eq!(
-            pack_source("https://example.com/p.git=v1"),
-            ("https://example.com/p.git".into(), Some("v1".into()))
-        );
-    }
 }

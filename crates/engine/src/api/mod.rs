@@ -15,6 +15,7 @@ mod auth;
 mod callback;
 mod catalog;
 mod executions;
+mod inquiries;
 mod keys;
 mod stream;
 
@@ -61,6 +62,7 @@ pub fn router(engine: Engine) -> Router {
         )
         .route("/v1/packs", get(catalog::packs).post(catalog::install))
         .route("/v1/packs/install", post(catalog::st2_install))
+        .route("/v1/packs/update", post(catalog::update_many))
         .route("/v1/packs/reload", post(catalog::reload))
         .route("/v1/packs/{ref_or_id}", get(catalog::pack))
         .route("/v1/packs/{pack}/revisions", get(catalog::revisions))
@@ -101,6 +103,11 @@ pub fn router(engine: Engine) -> Router {
             get(executions::attribute),
         )
         .route("/v1/executions/{id}/re_run", post(executions::re_run))
+        .route("/v1/inquiries", get(inquiries::list))
+        .route(
+            "/v1/inquiries/{id}",
+            get(inquiries::get).put(inquiries::respond),
+        )
         .route("/v1/keys", get(keys::list))
         .route(
             "/v1/keys/{name}",

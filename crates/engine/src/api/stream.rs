@@ -1,12 +1,14 @@
 //! `GET /v1/stream`: the event bus as StackStorm's stream
 //! (`st2stream/controllers/v1/stream.py`): Server-Sent Events named
 //! `st2.execution__create`, `st2.execution__update`,
-//! `st2.execution.output__create`, `st2.liveaction__create` and
-//! `st2.liveaction__update`, each carrying the resource as JSON; filtered by
+//! `st2.execution.output__create`, `st2.liveaction__create`,
+//! `st2.liveaction__update` and `st2.announcement__<route>`, each carrying
+//! the resource as JSON; filtered by
 //! `events`, `action_refs` and `execution_ids`; ended after the completion of
 //! `end_execution_id` when `end_event` names its event. Every event has an
 //! `id`, so a client resumes with `Last-Event-ID`.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -51,8 +53,13 @@ fn liveaction(e: &Execution) -> Value {
     v
 }
 
+/// StackStorm's stream name of an announcement on `route`.
+pub fn announcement_event(route: &str) -> String {
+    format!("st2.announcement__{route}")
+}
+
 /// The stream messages of one bus event: `(name, data)`.
-fn messages(event: &Event) -> Vec<(&'static str, Value)> {
+fn messages(event: &Event) -> Vec<(Cow<'static, str>, Value)> {
     match event {
         Event::Execution { execution, created } => {
             let (exec_name, live_name) = if *created {
@@ -61,17 +68,20 @@ fn messages(event: &Event) -> Vec<(&'static str, Value)> {
                 (EXECUTION_UPDATE, LIVEACTION_UPDATE)
             };
             vec![
-                (live_name, liveaction(execution)),
+                (live_name.into(), liveaction(execution)),
                 (
-                    exec_name,
+                    exec_name.into(),
                     serde_json::to_value(execution).unwrap_or(Value::Null),
                 ),
             ]
         }
         Event::Output { output } => vec![(
-            OUTPUT_CREATE,
+            OUTPUT_CREATE.into(),
             serde_json::to_value(output).unwrap_or(Value::Null),
         )],
+        Event::Announcement { route, body, .. } => {
+            vec![(announcement_event(route).into(), body.clone())]
+        }
     }
 }
 
@@ -98,6 +108,14 @@ impl Filter {
         let (id, action) = match event {
             Event::Execution { execution, .. } => (&execution.id, &execution.action.ref_),
             Event::Output { output } => (&output.execution_id, &output.action_ref),
+            // Announcements go to every listener that asks for their name
+            // (or for everything), whatever action or execution it follows.
+            Event::Announcement { .. } => {
+                return self
+                    .events
+                    .as_ref()
+                    .is_none_or(|names| names.iter().any(|n| n == name));
+            }
         };
         self.events
             .as_ref()
@@ -156,12 +174,12 @@ pub(super) async fn stream(
     let events = stream::iter(replay)
         .chain(live)
         .flat_map(move |ev: BusEvent| {
-            let out: Vec<(u64, &'static str, Value, bool)> = messages(&ev.event)
+            let out: Vec<(u64, Cow<'static, str>, Value, bool)> = messages(&ev.event)
                 .into_iter()
                 .filter(|(name, _)| filter.keeps(name, &ev.event))
                 .map(|(name, data)| {
                     let ends = end.as_ref().is_some_and(|(id, event)| {
-                        event == name
+                        event == name.as_ref()
                             && data.get("id").and_then(Value::as_str) == Some(id)
                             && data
                                 .get("status")
@@ -183,7 +201,7 @@ pub(super) async fn stream(
             }
             Ok(SseEvent::default()
                 .id(id.to_string())
-                .event(name)
+                .event(name.as_ref())
                 .data(data.to_string()))
         })
         .take_until(async move {

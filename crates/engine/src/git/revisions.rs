@@ -46,6 +46,9 @@ pub struct CheckedOut {
 pub struct Revisions {
     pub pack: String,
     pub git: bool,
+    /// The URL of the `origin` remote (where `pack update` fetches from), if any.
+    #[serde(default)]
+    pub origin: Option<String>,
     pub checked_out: Option<CheckedOut>,
     pub revisions: Vec<Revision>,
 }
@@ -57,6 +60,7 @@ pub fn list_revisions(pack: &str, dir: &Path) -> Result<Revisions, GitError> {
         return Ok(Revisions {
             pack: pack.to_string(),
             git: false,
+            origin: None,
             checked_out: None,
             revisions: vec![],
         });
@@ -154,9 +158,14 @@ pub fn list_revisions(pack: &str, dir: &Path) -> Result<Revisions, GitError> {
     let mut revisions = tags;
     revisions.extend(branches);
     revisions.extend(commits);
+    let origin = repo
+        .find_remote("origin")
+        .ok()
+        .and_then(|r| r.url().map(str::to_string));
     Ok(Revisions {
         pack: pack.to_string(),
         git: true,
+        origin,
         checked_out,
         revisions,
     })

@@ -251,6 +251,66 @@ dir:
   description: Remote directory scripts are copied to.
 "#;
 
+// StackStorm's action_chain_runner/runner.yaml.
+const CHAIN: &str = r#"
+display_published:
+  type: boolean
+  default: true
+  description: Intermediate published variables will be stored and displayed.
+skip_notify:
+  type: array
+  default: []
+  description: List of tasks to skip notifications for.
+"#;
+
+// StackStorm's inquirer_runner/runner.yaml.
+const INQUIRER: &str = r#"
+schema:
+  type: object
+  required: true
+  default:
+    title: response_data
+    type: object
+    properties:
+      continue:
+        type: boolean
+        description: Would you like to continue the workflow?
+        required: true
+  description: A JSON schema that will be used to validate the response data
+route:
+  type: string
+  default: ""
+  description: An arbitrary value for allowing rules to route to proper notification channel
+roles:
+  type: array
+  default: []
+  description: A list of roles that are permitted to respond to the action (if nothing provided, all are permitted) - REQUIRES RBAC FEATURES
+users:
+  type: array
+  default: []
+  description: A list of usernames that are permitted to respond to the action (if nothing provided, all are permitted)
+ttl:
+  type: integer
+  required: true
+  default: 1440
+  description: Time (in minutes) to wait before timing out the inquiry if no response is received
+"#;
+
+// StackStorm's announcement_runner/runner.yaml.
+const ANNOUNCEMENT: &str = r#"
+experimental:
+  type: boolean
+  required: true
+  default: false
+  description: Flag to indicate acknowledgment of using experimental runner
+route:
+  type: string
+  default: general
+  minLength: 1
+  maxLength: 255
+  description: The routing_key used to route the message to consumers. Might be a list of words, delimited by dots.
+"#;
+
 const DEFS: &[Def] = &[
     (
         "local-shell-cmd",
@@ -296,9 +356,15 @@ const DEFS: &[Def] = &[
         true,
         &[REMOTE_COMMON, REMOTE_SCRIPT_DIR, SCRIPT_EXTRA],
     ),
-    ("action-chain", &[], Support::NotYet, true, &[]),
-    ("inquirer", &[], Support::NotYet, false, &[]),
-    ("announcement", &[], Support::NotYet, false, &[]),
+    ("action-chain", &[], Support::Supported, true, &[CHAIN]),
+    ("inquirer", &[], Support::Supported, false, &[INQUIRER]),
+    (
+        "announcement",
+        &[],
+        Support::Supported,
+        false,
+        &[ANNOUNCEMENT],
+    ),
     ("winrm-cmd", &[], Support::NotYet, false, &[]),
     ("winrm-ps-cmd", &[], Support::NotYet, false, &[]),
     ("winrm-ps-script", &[], Support::NotYet, true, &[]),
@@ -410,7 +476,9 @@ mod tests {
             unsupported_reason("winrm-cmd").unwrap(),
             "runner type winrm-cmd is not supported yet"
         );
-        assert!(unsupported_reason("action-chain").is_some());
+        assert!(unsupported_reason("action-chain").is_none());
+        assert!(unsupported_reason("inquirer").is_none());
+        assert!(unsupported_reason("announcement").is_none());
         assert!(unsupported_reason("noop").is_none());
         assert!(unsupported_reason("orquesta").is_none());
         assert!(unsupported_reason("http-request").is_none());
@@ -430,7 +498,10 @@ mod tests {
                 "orquesta",
                 "http-request",
                 "remote-shell-cmd",
-                "remote-shell-script"
+                "remote-shell-script",
+                "action-chain",
+                "inquirer",
+                "announcement"
             ]
         );
     }

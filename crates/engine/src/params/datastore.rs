@@ -23,6 +23,8 @@ pub const SECRET_REF: &str = "stormdesk-secret:";
 /// The engine's datastore for templates.
 pub struct KvStore {
     db: PathBuf,
+    /// Whose keys `st2kv.user` reads (stored as `<user>:<name>`).
+    user: Option<String>,
     /// Opened on first use; `Some(None)` when it could not be opened.
     conn: Mutex<Option<Option<rusqlite::Connection>>>,
     decrypted: AtomicBool,
@@ -32,8 +34,18 @@ impl KvStore {
     pub fn new(db: PathBuf) -> KvStore {
         KvStore {
             db,
+            user: None,
             conn: Mutex::new(None),
             decrypted: AtomicBool::new(false),
+        }
+    }
+
+    /// The datastore as `user` sees it: `st2kv.user.<key>` reads that
+    /// user's key (StackStorm's `UserKeyValueLookup`).
+    pub fn for_user(db: PathBuf, user: Option<String>) -> KvStore {
+        KvStore {
+            user: user.filter(|u| !u.is_empty()),
+            ..KvStore::new(db)
         }
     }
 
@@ -76,7 +88,11 @@ fn scope_of(scope: KvScope) -> KeyScope {
 impl Datastore for KvStore {
     fn get(&self, scope: KvScope, key: &str, decrypt: bool) -> Result<Option<String>, String> {
         let scope = scope_of(scope);
-        let Some(pair) = self.read(scope, key)? else {
+        let stored = match (scope, &self.user) {
+            (KeyScope::User, Some(user)) => format!("{user}:{key}"),
+            _ => key.to_string(),
+        };
+        let Some(pair) = self.read(scope, &stored)? else {
             return Ok(None);
         };
         if !pair.secret {
@@ -86,7 +102,7 @@ impl Datastore for KvStore {
             self.decrypted.store(true, Ordering::SeqCst);
             return Ok(Some(pair.value));
         }
-        Ok(Some(format!("{SECRET_REF}{}:{key}", scope.as_str())))
+        Ok(Some(format!("{SECRET_REF}{}:{stored}", scope.as_str())))
     }
 
     fn decrypt(&self, ciphertext: &str) -> Result<String, String> {

@@ -139,6 +139,12 @@ pub enum ParamError {
         /// `None` when the template is a secret parameter's value.
         variable: Option<String>,
     },
+    #[error("parameter '{name}' of action {action} is nested more than {limit} levels deep (arrays and objects); pass deep data as a JSON string (or a file) instead")]
+    TooDeep {
+        action: String,
+        name: String,
+        limit: usize,
+    },
     #[error("parameter '{name}' of action {action} could not be rendered: {message}")]
     Template {
         action: String,
@@ -157,6 +163,7 @@ impl ParamError {
             | ParamError::Coercion { name, .. }
             | ParamError::NotInEnum { name, .. }
             | ParamError::UndefinedVariable { name, .. }
+            | ParamError::TooDeep { name, .. }
             | ParamError::Template { name, .. } => Some(name),
             ParamError::MissingRequired { names, .. } | ParamError::Cycle { names, .. } => {
                 names.first().map(String::as_str)
@@ -195,6 +202,7 @@ impl ParamError {
             ParamError::Unknown { .. }
             | ParamError::MissingRequired { .. }
             | ParamError::Immutable { .. }
+            | ParamError::TooDeep { .. }
             | ParamError::Cycle { .. } => {}
         }
         self

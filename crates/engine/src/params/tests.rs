@@ -457,3 +457,31 @@ fn integers_beyond_64_bits_are_refused() {
     let r = resolve(&a, json!({"n": "-9223372036854775808"})).unwrap();
     assert_eq!(r.all["n"], json!(i64::MIN));
 }
+
+#[test]
+fn values_nested_beyond_the_limit_are_refused_with_the_parameter_named() {
+    let a = action(
+        "local-shell-cmd",
+        "data: {type: array}\nblob: {type: object, secret: true}",
+    );
+    let nest = |levels: usize| -> Value {
+        let mut v = json!(1);
+        for _ in 0..levels {
+            v = json!([v]);
+        }
+        v
+    };
+    // The limit itself is fine; one level more is not.
+    assert!(resolve(&a, json!({ "data": nest(MAX_PARAM_DEPTH) })).is_ok());
+    let (e, msg) = err(&a, json!({ "data": nest(MAX_PARAM_DEPTH + 1) }));
+    assert_eq!(e.parameter(), Some("data"));
+    assert!(msg.contains("nested more than 100 levels deep"), "{msg}");
+    // An object nested as deep, and a secret one, are refused the same way.
+    let mut deep = json!({"k": "v"});
+    for _ in 0..120 {
+        deep = json!({ "k": deep });
+    }
+    let (e, msg) = err(&a, json!({ "blob": deep }));
+    assert_eq!(e.parameter(), Some("blob"));
+    assert!(!msg.contains("\"v\""), "{msg}");
+}

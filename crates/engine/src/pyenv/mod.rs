@@ -52,13 +52,18 @@ pub use tool::{ToolChoice, TOOL_VAR};
 /// the real `st2client` (3.9.0, the latest StackStorm release) and the
 /// versions of `six`, `PyYAML` and `requests` it pins; `setuptools` before
 /// `pkg_resources` was removed, as StackStorm's virtualenvs carry it
-/// (`include_setuptools=True`) and older packs import `pkg_resources`.
+/// (`include_setuptools=True`) and older packs import `pkg_resources`;
+/// `eventlet` at StackStorm's pin (`fixed-requirements.txt`), which
+/// StackStorm's Python runner puts on every action's path with the rest of
+/// its own environment (StackStorm's `examples.python-mock-create-vm`
+/// imports it).
 pub const BASE_REQUIREMENTS: &[&str] = &[
     "st2client==3.9.0",
     "six==1.17.0",
     "PyYAML==6.0.3",
     "requests==2.32.4",
     "setuptools==75.8.0",
+    "eventlet==0.33.3",
 ];
 
 /// Unused environments kept per pack.

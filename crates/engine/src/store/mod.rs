@@ -162,6 +162,25 @@ fn restrict(path: &Path) {
     }
 }
 
+/// A store that cannot take its first write: said with the likely reason.
+fn unwritable(path: &Path, e: rusqlite::Error) -> EngineError {
+    use rusqlite::ErrorCode;
+    let why = match e.sqlite_error_code() {
+        Some(ErrorCode::ReadOnly) => {
+            " (the file, its folder or its file system is read-only for this user)"
+        }
+        Some(ErrorCode::DiskFull) => " (the disk is full)",
+        Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            " (this user cannot write the file or its folder)"
+        }
+        _ => "",
+    };
+    EngineError::StoreWrite {
+        path: path.display().to_string(),
+        message: format!("{e}{why}"),
+    }
+}
+
 fn open(path: &Path, flags: OpenFlags) -> Result<Connection, EngineError> {
     let conn = Connection::open_with_flags(path, flags).map_err(store_err(path))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))
@@ -182,16 +201,14 @@ impl Store {
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
         )
-        .map_err(store_err(path))?;
-        conn.execute_batch(SCHEMA).map_err(store_err(path))?;
+        .map_err(|e| unwritable(path, e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| unwritable(path, e))?;
         conn.execute(
             "INSERT INTO meta (k, v) VALUES ('opened', ?1) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
             params![crate::model::now_rfc3339()],
         )
-        .map_err(|e| EngineError::StoreWrite {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| unwritable(path, e))?;
         for suffix in ["-wal", "-shm"] {
             let mut side = path.as_os_str().to_owned();
             side.push(suffix);

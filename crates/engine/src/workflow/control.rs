@@ -69,7 +69,13 @@ pub(crate) async fn cancel(engine: &Engine, id: &str) -> Result<Execution, Engin
         }
     }
     for child in actions {
-        if let Err(e) = engine.cancel_action(&child).await {
+        // An ActionChain below cancels as chains do (its own cascade).
+        let result = if crate::chain::is_chain(engine, &child) {
+            crate::chain::cancel(engine, &child).await
+        } else {
+            engine.cancel_action(&child).await
+        };
+        if let Err(e) = result {
             tracing::debug!(child = %child, error = %e, "child not canceled");
         }
     }
@@ -93,7 +99,8 @@ pub(crate) async fn pause(engine: &Engine, id: &str) -> Result<Execution, Engine
     {
         return Err(not_active(id, current.status, "paused"));
     }
-    let (workflows, _) = subtree(engine, id).await;
+    let (workflows, actions) = subtree(engine, id).await;
+    crate::chain::cascade_pause(engine, &actions).await;
     for wf in &workflows {
         let running = engine
             .execution(wf)
@@ -117,7 +124,8 @@ pub(crate) async fn resume(engine: &Engine, id: &str) -> Result<Execution, Engin
         return Err(not_active(id, current.status, "resumed"));
     }
     // Children first, so a parent that resumes finds them running.
-    let (workflows, _) = subtree(engine, id).await;
+    let (workflows, actions) = subtree(engine, id).await;
+    crate::chain::cascade_resume(engine, &actions).await;
     for wf in workflows.iter().rev() {
         let paused = engine
             .execution(wf)
@@ -126,6 +134,17 @@ pub(crate) async fn resume(engine: &Engine, id: &str) -> Result<Execution, Engin
         if paused {
             advance(engine, wf, Step::Resume).await;
         }
+    }
+    // A resumed subworkflow resumes the workflows above it that paused
+    // (StackStorm's `handle_action_execution_resume`), level by level.
+    let mut parent = engine.execution(id).await?.parent;
+    while let Some(p) = parent {
+        let above = engine.execution(&p).await?;
+        if !matches!(above.status, Status::Paused | Status::Pausing) {
+            break;
+        }
+        advance(engine, &p, Step::Resume).await;
+        parent = above.parent;
     }
     engine.execution(id).await
 }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stormdesk_workflow::{Env, TaskKey, TaskResult, TaskStatus};
+use stormdesk_workflow::{Env, TaskHold, TaskKey, TaskRequest, TaskResult, TaskStatus};
 
 /// Snapshots are taken once the rows written since the last one add up to
 /// at least this many bytes, and to at least half the last snapshot: the
@@ -84,6 +84,30 @@ pub(crate) enum Op {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         kv: Vec<KvRead>,
     },
+    /// A child reported a status before completing (`Conductor::on_task_held`):
+    /// an Inquiry waiting for its answer, a child workflow that paused.
+    Held {
+        key: TaskKey,
+        hold: TaskHold,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kv: Vec<KvRead>,
+    },
+    /// A held child runs again (`Conductor::on_task_resumed`).
+    TaskResumed {
+        key: TaskKey,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        kv: Vec<KvRead>,
+    },
+    /// A re-run from chosen tasks begins: the requests the original's
+    /// conductor issued (`Conductor::request_rerun`, whose state is in the
+    /// snapshot this follows), and the executions whose children hold the
+    /// results of the tasks not run again. Usually applied before the first
+    /// snapshot, so it is logged only when a re-run begins another way.
+    Rerun {
+        requests: Vec<TaskRequest>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        results_from: Vec<String>,
+    },
     /// Cancel: requests not started yet are reported canceled.
     Cancel {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -99,8 +123,14 @@ impl Op {
             | Op::Completed { kv, .. }
             | Op::LaunchFailed { kv, .. }
             | Op::Resume { kv }
+            | Op::Held { kv, .. }
+            | Op::TaskResumed { kv, .. }
             | Op::Cancel { kv } => Some(kv),
-            Op::Launched { .. } | Op::Delayed { .. } | Op::Released { .. } | Op::Pause => None,
+            Op::Launched { .. }
+            | Op::Delayed { .. }
+            | Op::Released { .. }
+            | Op::Pause
+            | Op::Rerun { .. } => None,
         }
     }
 
@@ -161,6 +191,10 @@ impl Env for Recording<'_> {
         value
     }
 
+    fn st2kv_name(&self, key: &str) -> String {
+        self.inner.st2kv_name(key)
+    }
+
     fn task_execution(&self, task: &str, route: u32) -> Option<serde_json::Map<String, Value>> {
         self.inner.task_execution(task, route)
     }
@@ -196,6 +230,10 @@ impl Env for Replaying<'_> {
             Some(read) if !decrypt => read.value,
             _ => self.live.st2kv(key, decrypt),
         }
+    }
+
+    fn st2kv_name(&self, key: &str) -> String {
+        self.live.st2kv_name(key)
     }
 
     fn task_execution(&self, task: &str, route: u32) -> Option<serde_json::Map<String, Value>> {

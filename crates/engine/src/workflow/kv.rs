@@ -15,6 +15,9 @@ pub(crate) struct KvEnv {
     db: PathBuf,
     /// The workflow execution whose tasks `task()` looks up.
     workflow: String,
+    /// A re-run from tasks: executions whose tasks `task()` looks up when
+    /// `workflow` has not run them (they ran before the re-run), nearest first.
+    earlier: Vec<String>,
     /// The workflow's user, whose user-scoped keys `st2kv` reads.
     user: Option<String>,
     /// Opened on first use; `Some(None)` when it could not be opened.
@@ -26,51 +29,62 @@ impl KvEnv {
         KvEnv {
             db: engine.inner.paths.db(),
             workflow: workflow.to_string(),
+            earlier: Vec::new(),
             user,
             conn: Mutex::new(None),
         }
     }
+
+    /// Also looks up `task()` results in the children of `earlier`.
+    pub fn with_earlier(mut self, earlier: &[String]) -> KvEnv {
+        self.earlier = earlier.to_vec();
+        self
+    }
 }
 
 impl Env for KvEnv {
-    /// `system.<name>` reads the system scope, `user.<name>` the workflow
-    /// user's keys (stored as `<user>:<name>`); a bare name tries the user
-    /// scope, then the system scope.
+    /// As StackStorm's `st2kv` (`st2common/util/keyvalue.py`, `get_key`):
+    /// `system.<name>` reads the system scope; any other key is the workflow
+    /// user's (stored as `<user>:<key>`).
     fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let conn = self.connection(&mut guard)?;
-        let user_key = |n: &str| match &self.user {
-            Some(u) => format!("{u}:{n}"),
-            None => n.to_string(),
-        };
-        let candidates: Vec<(KeyScope, String)> = if let Some(n) = key.strip_prefix("system.") {
-            vec![(KeyScope::System, n.to_string())]
-        } else if let Some(n) = key.strip_prefix("user.") {
-            vec![(KeyScope::User, user_key(n))]
+        let scope = if key.starts_with("system.") {
+            KeyScope::System
         } else {
-            vec![
-                (KeyScope::User, user_key(key)),
-                (KeyScope::System, key.to_string()),
-            ]
+            KeyScope::User
         };
+        let name = self.st2kv_name(key);
         let now = crate::keys::timestamp(chrono::Utc::now());
-        for (scope, name) in candidates {
-            if let Ok(Some(pair)) = crate::store::get_key(conn, &self.db, scope, &name, &now) {
-                return Some(Value::String(pair.masked(decrypt).value));
-            }
+        match crate::store::get_key(conn, &self.db, scope, &name, &now) {
+            Ok(Some(pair)) => Some(Value::String(pair.masked(decrypt).value)),
+            _ => None,
         }
-        None
+    }
+
+    fn st2kv_name(&self, key: &str) -> String {
+        match (key.strip_prefix("system."), &self.user) {
+            (Some(name), _) => name.to_string(),
+            (None, Some(user)) => format!("{user}:{key}"),
+            (None, None) => key.to_string(),
+        }
     }
 
     /// `result`: the stored result of the task's latest child execution on
-    /// `route` (a store lookup by the children's `task` column).
+    /// `route` (a store lookup by the children's `task` column); for a
+    /// re-run from tasks, of the execution it continued from when the re-run
+    /// has not run the task.
     fn task_execution(&self, task: &str, route: u32) -> Option<Map<String, Value>> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let conn = self.connection(&mut guard)?;
-        let child = crate::store::latest_task_child(conn, &self.db, &self.workflow, task, route)
-            .unwrap_or_else(|e| {
-                tracing::warn!(workflow = %self.workflow, task, error = %e, "task() could not read the task's result");
-                None
+        let child = std::iter::once(&self.workflow)
+            .chain(&self.earlier)
+            .find_map(|workflow| {
+                crate::store::latest_task_child(conn, &self.db, workflow, task, route)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(workflow = %workflow, task, error = %e, "task() could not read the task's result");
+                        None
+                    })
             })?;
         let mut out = Map::new();
         out.insert("result".into(), child.result);

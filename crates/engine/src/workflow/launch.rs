@@ -39,6 +39,7 @@ pub(crate) async fn task(
         request,
         Some(workflow.to_string()),
         context(workflow, run, req),
+        None,
     ))
     .await
     .map_err(|e| e.to_string())
@@ -50,7 +51,8 @@ pub(crate) async fn task(
 /// read back (JSON parsers stop at 128 levels). `root_id` names the top.
 const PARENT_CHAIN: usize = 8;
 
-fn truncate_parents(parent: &mut Map<String, Value>) {
+/// Cuts a `parent` chain to [`PARENT_CHAIN`] levels, naming the top in `root_id`.
+pub(crate) fn truncate_parents(parent: &mut Map<String, Value>) {
     // The top of the chain, wherever it is cut.
     let mut root = parent.get("execution_id").cloned();
     let mut at: &Map<String, Value> = parent;
@@ -109,7 +111,8 @@ pub(crate) fn inherited(
 /// (`st2common/services/workflows.py`, `request_action_execution`): the
 /// workflow's user, `parent` (see [`inherited`]), and `orquesta` naming the
 /// task, route and with-items index; plus Stormdesk's `orquesta.attempt`
-/// (the retry count).
+/// (the retry count) and `orquesta.items_count` (a with-items task's number
+/// of items).
 pub(crate) fn context(workflow: &str, run: &Run, req: &TaskRequest) -> Map<String, Value> {
     let mut orquesta = Map::new();
     orquesta.insert("workflow_execution_id".into(), json!(workflow));
@@ -118,6 +121,10 @@ pub(crate) fn context(workflow: &str, run: &Run, req: &TaskRequest) -> Map<Strin
     orquesta.insert("task_route".into(), json!(req.key.route));
     if let Some(item) = req.key.item {
         orquesta.insert("item_id".into(), json!(item));
+        // Stormdesk's: how many items the task has, for "2 of 4" in consoles.
+        if let Some(count) = req.items_count {
+            orquesta.insert("items_count".into(), json!(count));
+        }
     }
     orquesta.insert("attempt".into(), json!(req.attempt));
     let mut context = run.parent_context.clone();

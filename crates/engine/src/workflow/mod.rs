@@ -13,6 +13,7 @@
 //! lock while holding their own except through spawned tasks, so nested
 //! workflows cannot deadlock.
 
+mod contents;
 mod control;
 mod journal;
 mod kv;
@@ -34,9 +35,10 @@ use stormdesk_workflow::{TaskKey, TaskStatus};
 use crate::model::{Execution, Status};
 
 pub(crate) use control::{cancel, pause, resume};
-pub(crate) use recover::recover;
+pub(crate) use launch::truncate_parents;
+pub(crate) use recover::{recover, saved_state};
 pub(crate) use run::Run;
-pub(crate) use start::{begin, prepare, prepare_run};
+pub(crate) use start::{begin, prepare, prepare_run, rerun_conductor, RerunFrom};
 pub(crate) use step::{advance, Step};
 pub(crate) use tracker::spawn_tracker;
 
@@ -141,6 +143,21 @@ pub(crate) fn task_status(status: Status) -> TaskStatus {
     }
 }
 
+/// Whether `child` still has the status of `hold` (a late notification of
+/// a child that has since moved on is ignored).
+pub(crate) fn still_held(
+    engine: &crate::Engine,
+    child: &str,
+    hold: stormdesk_workflow::TaskHold,
+) -> bool {
+    let want = match hold {
+        stormdesk_workflow::TaskHold::Pending => Status::Pending,
+        stormdesk_workflow::TaskHold::Paused => Status::Paused,
+    };
+    let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+    live.get(child).is_some_and(|l| l.execution.status == want)
+}
+
 /// Called when any execution completes: with push completion, a child of a
 /// workflow advances its parent at once (on a task of its own, never inline).
 pub(crate) fn child_completed(engine: &crate::Engine, execution: &Execution) {
@@ -150,17 +167,23 @@ pub(crate) fn child_completed(engine: &crate::Engine, execution: &Execution) {
     if engine.inner.workflows.mode != CompletionMode::Push {
         return;
     }
-    let Some(key) = task_key(&execution.context) else {
+    let Some(step) = result_step(execution) else {
         return;
     };
-    let step = Step::Result {
+    let engine = engine.clone();
+    tokio::spawn(async move { advance(&engine, &parent, step).await });
+}
+
+/// The step that feeds a completed task execution to its workflow; `None`
+/// when the execution is not a workflow task.
+pub(crate) fn result_step(execution: &Execution) -> Option<Step> {
+    let key = task_key(&execution.context)?;
+    Some(Step::Result {
         child: execution.id.clone(),
         result: stormdesk_workflow::TaskResult {
             key,
             status: task_status(execution.status),
             result: execution.result.clone(),
         },
-    };
-    let engine = engine.clone();
-    tokio::spawn(async move { advance(&engine, &parent, step).await });
+    })
 }

@@ -9,13 +9,24 @@ use crate::error::EngineError;
 use crate::model::{Execution, ExecutionFilter};
 
 impl Engine {
-    /// Pauses a workflow and, through it, every running child workflow.
+    /// Pauses a workflow (or an ActionChain) and, through it, every
+    /// running child workflow.
     pub async fn pause(&self, id: &str) -> Result<Execution, EngineError> {
+        if self.inner.chains.get(id).is_some()
+            || self.execution(id).await?.runner_name() == crate::chain::CHAIN_RUNNER
+        {
+            return crate::chain::pause(self, id).await;
+        }
         super::pause(self, id).await
     }
 
-    /// Resumes a paused workflow and its paused child workflows.
+    /// Resumes a paused workflow (or ActionChain) and its paused child workflows.
     pub async fn resume(&self, id: &str) -> Result<Execution, EngineError> {
+        if self.inner.chains.get(id).is_some()
+            || self.execution(id).await?.runner_name() == crate::chain::CHAIN_RUNNER
+        {
+            return crate::chain::resume(self, id).await;
+        }
         super::resume(self, id).await
     }
 
@@ -29,7 +40,11 @@ impl Engine {
         // An explicit stack: nesting depth comes from the workflows run.
         let mut stack = vec![(root, 0i32, false)];
         while let Some((node, level, emit)) = stack.pop() {
-            let expand = node.runner_name() == WORKFLOW_RUNNER && (depth < 0 || level < depth);
+            let parent_kind = matches!(
+                node.runner_name(),
+                WORKFLOW_RUNNER | crate::chain::CHAIN_RUNNER
+            );
+            let expand = parent_kind && (depth < 0 || level < depth);
             let node_id = node.id.clone();
             if emit {
                 out.push(node);

@@ -44,7 +44,7 @@ pub(crate) async fn recover(engine: &Engine, workflows: Vec<Execution>) -> Resul
                 },
             );
         let fail = |message: String| json!({"output": null, "errors": [{"type": "error", "message": message}]});
-        let (run, legacy) = match engine.inner.store.workflow_log(&id).await? {
+        let (run, restored) = match engine.inner.store.workflow_log(&id).await? {
             None => {
                 engine
                     .finish(&id, Status::Failed, fail("the engine stopped before this workflow's state was saved; run it again".into()))
@@ -52,13 +52,13 @@ pub(crate) async fn recover(engine: &Engine, workflows: Vec<Execution>) -> Resul
                 continue;
             }
             Some(log) => match restore(engine, &execution, log).await {
-                Ok((run, _)) if run.has_secrets => {
+                Ok(r) if r.run.has_secrets => {
                     engine
                         .finish(&id, Status::Failed, fail("the engine stopped while this workflow ran; it had secret inputs, which are never stored, so it cannot resume: run it again".into()))
                         .await?;
                     continue;
                 }
-                Ok(restored) => restored,
+                Ok(r) => (r.run, (r.legacy, r.unstarted)),
                 Err(e) => {
                     engine
                         .finish(
@@ -74,24 +74,48 @@ pub(crate) async fn recover(engine: &Engine, workflows: Vec<Execution>) -> Resul
             },
         };
         engine.inner.workflows.insert(&id, run);
-        resumed.push((id, legacy));
+        resumed.push((id, restored));
     }
-    for (id, legacy) in resumed {
-        catch_up(engine, &id, legacy).await?;
+    for (id, restored) in resumed {
+        catch_up(engine, &id, restored).await?;
     }
     Ok(())
 }
 
+/// A completed workflow's state as its log last left it (its snapshot and
+/// the rows after it replayed), for a re-run from chosen tasks: `None` when
+/// it saved none, an error naming the reason when it cannot be read.
+pub(crate) async fn saved_state(
+    engine: &Engine,
+    execution: &Execution,
+) -> Result<Option<Result<Run, String>>, EngineError> {
+    let Some(log) = engine.inner.store.workflow_log(&execution.id).await? else {
+        return Ok(None);
+    };
+    Ok(Some(restore(engine, execution, log).await.map(|r| r.run)))
+}
+
+/// A state rebuilt from a workflow's log.
+struct Restored {
+    run: Run,
+    /// Saved whole by an earlier version (no log; its pending requests
+    /// may have started).
+    legacy: bool,
+    /// Only the first snapshot, nothing logged after it: the first step
+    /// never committed, so the conductor may not have started.
+    unstarted: bool,
+}
+
 /// The state the log describes: the snapshot, then each row replayed in
-/// order. The second value is true for a state saved whole by an earlier
-/// version (no log; its pending requests may have started).
+/// order.
 async fn restore(
     engine: &Engine,
     execution: &Execution,
     log: WorkflowLog,
-) -> Result<(Run, bool), String> {
+) -> Result<Restored, String> {
     let snapshot: Snapshot = serde_json::from_str(&log.snapshot).map_err(|e| e.to_string())?;
     let legacy = snapshot.version == 0;
+    let unstarted = !legacy && log.seq == 0 && log.rows.is_empty();
     let mut run = Run::from_snapshot(snapshot);
     run.user = execution.user().map(str::to_string);
     run.parent_context = super::launch::inherited(&execution.id, &execution.context);
@@ -119,7 +143,7 @@ async fn restore(
         .into_iter()
         .map(|e| (e.id, e.result))
         .collect();
-    let live = KvEnv::new(engine, &execution.id, run.user.clone());
+    let live = KvEnv::new(engine, &execution.id, run.user.clone()).with_earlier(&run.results_from);
     tracing::info!(
         workflow = %execution.id,
         rows = log.rows.len(),
@@ -139,10 +163,18 @@ async fn restore(
         run.journal.next_seq = last + 1;
     }
     run.journal.since_snapshot = logged;
-    Ok((run, legacy))
+    Ok(Restored {
+        run,
+        legacy,
+        unstarted,
+    })
 }
 
-async fn catch_up(engine: &Engine, id: &str, legacy: bool) -> Result<(), EngineError> {
+async fn catch_up(
+    engine: &Engine,
+    id: &str,
+    (legacy, unstarted): (bool, bool),
+) -> Result<(), EngineError> {
     let Some(run) = engine.inner.workflows.get(id) else {
         return Ok(());
     };
@@ -179,6 +211,12 @@ async fn catch_up(engine: &Engine, id: &str, legacy: bool) -> Result<(), EngineE
         }
     }
     tracing::info!(workflow = %id, "resuming after restart");
+    if unstarted {
+        // Stopped before its first step committed. Starting is a no-op for a
+        // conductor that started (a re-run's, whose requests the snapshot
+        // holds).
+        advance(engine, id, Step::Start).await;
+    }
     advance(engine, id, Step::Relaunch).await;
     for step in completed {
         advance(engine, id, step).await;
@@ -201,7 +239,7 @@ async fn adopt_started(engine: &Engine, id: &str, run: &mut Run) -> Result<(), E
             ..Default::default()
         })
         .await?;
-    let env = KvEnv::new(engine, id, run.user.clone());
+    let env = KvEnv::new(engine, id, run.user.clone()).with_earlier(&run.results_from);
     let pending: Vec<_> = run.pending.iter().cloned().collect();
     for req in pending {
         let existing = children.iter().find(|c| {

@@ -31,6 +31,10 @@ pub(crate) struct Snapshot {
     pub commit: Option<String>,
     #[serde(default)]
     pub has_secrets: bool,
+    /// A re-run from tasks: the executions whose children hold the results
+    /// of tasks it did not run again, nearest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results_from: Vec<String>,
 }
 
 /// The snapshot format version written now.
@@ -52,6 +56,10 @@ pub(crate) struct Run {
     pub commit: Option<String>,
     /// Holds secret inputs: its state is saved masked and cannot resume after a restart.
     pub has_secrets: bool,
+    /// A re-run from tasks: the executions whose children hold the results
+    /// of tasks it did not run again (`task()` looks there after its own),
+    /// nearest first.
+    pub results_from: Vec<String>,
     /// The workflow's user (`st2kv` reads user-scoped keys as this user).
     pub user: Option<String>,
     /// What tasks inherit from the workflow's context (`user`, `pack`,
@@ -76,6 +84,7 @@ impl Run {
             pack,
             commit,
             has_secrets,
+            results_from: Vec::new(),
             user: None,
             parent_context: Map::new(),
             journal: Journal::default(),
@@ -88,6 +97,7 @@ impl Run {
         run.active = s.active.into_iter().map(|(k, c)| (c, k)).collect();
         run.pending = s.pending.into();
         run.delayed = s.delayed.into();
+        run.results_from = s.results_from;
         run
     }
 
@@ -105,6 +115,8 @@ impl Run {
             pack: &'a str,
             commit: &'a Option<String>,
             has_secrets: bool,
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            results_from: &'a [String],
         }
         let snapshot = SnapshotRef {
             version: SNAPSHOT_VERSION,
@@ -115,6 +127,7 @@ impl Run {
             pack: &self.pack,
             commit: &self.commit,
             has_secrets: self.has_secrets,
+            results_from: &self.results_from,
         };
         if !self.has_secrets {
             return serde_json::to_string(&snapshot);
@@ -195,6 +208,18 @@ impl Run {
                 }
             }
             Op::Pause => self.conductor.request_pause(),
+            Op::Held { key, hold, .. } => self.conductor.on_task_held(key, *hold, env),
+            Op::TaskResumed { key, .. } => {
+                let reqs = self.conductor.on_task_resumed(key, env);
+                self.pending.extend(reqs);
+            }
+            Op::Rerun {
+                requests,
+                results_from,
+            } => {
+                self.pending.extend(requests.iter().cloned());
+                self.results_from.extend(results_from.iter().cloned());
+            }
             Op::Resume { .. } => {
                 let reqs = self.conductor.request_resume(env);
                 self.pending.extend(reqs);

@@ -4,7 +4,7 @@
 //! A step's log row and the records of the child executions it starts are
 //! committed in one transaction, before any of those children runs.
 
-use stormdesk_workflow::{TaskKey, TaskResult, WorkflowStatus};
+use stormdesk_workflow::{TaskHold, TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowStatus};
 use tokio::sync::MutexGuard;
 
 use super::journal::Op;
@@ -16,6 +16,16 @@ use crate::store::WriteOp;
 
 pub(crate) enum Step {
     Start,
+    /// A re-run from tasks begins: the requests the original's conductor
+    /// issued (already issued: launched as they are, the conductor does not
+    /// start) and where the results of the tasks not run again are
+    /// ([`super::rerun_conductor`]). [`super::prepare_run`] applies it to
+    /// the first snapshot, so the first step is then [`Step::Relaunch`];
+    /// given to a step, it is logged like any operation.
+    Rerun {
+        requests: Vec<TaskRequest>,
+        results_from: Vec<String>,
+    },
     /// A child execution completed.
     Result {
         child: String,
@@ -31,7 +41,21 @@ pub(crate) enum Step {
     Cancel,
     /// Nothing new: re-evaluate the status (a child workflow paused).
     Recheck,
-    /// After a restart: launch what was issued but not started.
+    /// A child reported a status before it completes: an Inquiry waits for
+    /// its answer (`pending`), a child workflow paused (`paused`).
+    Held {
+        child: String,
+        key: TaskKey,
+        hold: TaskHold,
+    },
+    /// A held child runs again: the workflow resumes too, as StackStorm's
+    /// `handle_action_execution_resume` resumes the parent workflow.
+    ChildResumed {
+        child: String,
+        key: TaskKey,
+    },
+    /// After a restart (or a re-run's first step): launch what was issued
+    /// but not started.
     Relaunch,
 }
 
@@ -53,13 +77,46 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
     if run.done {
         return;
     }
-    let env = KvEnv::new(engine, id, run.user.clone());
+    let env = KvEnv::new(engine, id, run.user.clone()).with_earlier(&run.results_from);
+    // A child's end that makes the workflow canceling (a task canceled)
+    // cancels the rest of it, as StackStorm's cascade does.
+    let from_child = matches!(step, Step::Result { .. });
+    let was_canceling = canceling(run.conductor.status());
     match step {
         Step::Start => run.record(Op::Start { kv: vec![] }, &env, None),
+        Step::Rerun {
+            requests,
+            results_from,
+        } => run.record(
+            Op::Rerun {
+                requests,
+                results_from,
+            },
+            &env,
+            None,
+        ),
         Step::Result { child, result } => {
             // Already fed (push and a recovery both saw it), or not ours.
             if run.active.get(&child) != Some(&result.key) {
                 return;
+            }
+            // A child workflow that paused and then completed before its
+            // resume reached us: it runs again first, or Orquesta would
+            // ignore the completion of a paused task.
+            if run.conductor.task_hold(&result.key) == Some(TaskHold::Paused)
+                && result.status != TaskStatus::Canceled
+            {
+                if holding(run.conductor.status()) {
+                    run.record(Op::Resume { kv: vec![] }, &env, None);
+                }
+                run.record(
+                    Op::TaskResumed {
+                        key: result.key.clone(),
+                        kv: vec![],
+                    },
+                    &env,
+                    None,
+                );
             }
             run.record(
                 Op::Completed {
@@ -86,13 +143,59 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
         Step::Resume => run.record(Op::Resume { kv: vec![] }, &env, None),
         Step::Cancel => run.record(Op::Cancel { kv: vec![] }, &env, None),
         Step::Recheck => {}
+        Step::Held { child, key, hold } => {
+            if run.active.get(&child) != Some(&key) {
+                return;
+            }
+            // A hold that arrives after the child moved on (answered,
+            // resumed) is stale.
+            if !super::still_held(engine, &child, hold) {
+                return;
+            }
+            run.record(
+                Op::Held {
+                    key,
+                    hold,
+                    kv: vec![],
+                },
+                &env,
+                None,
+            );
+        }
+        Step::ChildResumed { child, key } => {
+            if run.active.get(&child) != Some(&key) {
+                return;
+            }
+            if holding(run.conductor.status()) {
+                run.record(Op::Resume { kv: vec![] }, &env, None);
+            }
+            run.record(Op::TaskResumed { key, kv: vec![] }, &env, None);
+        }
         Step::Relaunch => {
             for req in &run.delayed {
                 schedule(engine, id, &req.key, req.attempt, req.delay_seconds);
             }
         }
     }
-    let started = launch_all(engine, id, &mut run, &env).await;
+    let (started, writes) = launch_all(engine, id, &mut run, &env).await;
+    // Every task still active is a paused subworkflow (one paused on its
+    // own): the workflow pauses too, as StackStorm's does when a task pauses
+    // and nothing else is active.
+    let paused_by_children = run.conductor.status() == WorkflowStatus::Running
+        && run.delayed.is_empty()
+        && run.pending.is_empty()
+        && !run.active.is_empty()
+        && {
+            let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+            run.active.keys().all(|c| {
+                live.get(c)
+                    .is_some_and(|l| l.execution.status == Status::Paused)
+            })
+        };
+    if paused_by_children {
+        run.record(Op::Pause, &env, None);
+    }
+    commit(engine, id, &mut run, writes);
     for prepared in started {
         let child = prepared.execution.id.clone();
         // A runner that cannot start fails its execution, which reports to
@@ -101,23 +204,40 @@ async fn advance_inner(engine: &Engine, id: &str, step: Step) {
             tracing::warn!(workflow = %id, child = %child, error = %e, "task did not start");
         }
     }
-    settle(engine, id, run).await;
+    let cascade = from_child && !was_canceling && canceling(run.conductor.status());
+    settle(engine, id, run, paused_by_children).await;
+    if cascade {
+        let (engine, id) = (engine.clone(), id.to_string());
+        tokio::spawn(async move {
+            if let Err(e) = super::control::cancel(&engine, &id).await {
+                tracing::debug!(workflow = %id, error = %e, "cancel cascade");
+            }
+        });
+    }
+}
+
+fn canceling(status: WorkflowStatus) -> bool {
+    matches!(status, WorkflowStatus::Canceling | WorkflowStatus::Canceled)
+}
+
+fn holding(status: WorkflowStatus) -> bool {
+    matches!(status, WorkflowStatus::Pausing | WorkflowStatus::Paused)
 }
 
 /// Launches the pending requests (delayed ones after their delay); a request
 /// that cannot start (unknown action, invalid parameters) fails its task at
-/// once, which may issue more. Then commits the step: its log row (or a
-/// snapshot) and the records of the children it prepared, in one
-/// transaction. Returns the children to start.
-async fn launch_all(engine: &Engine, id: &str, run: &mut Run, env: &KvEnv) -> Vec<Prepared> {
+/// once, which may issue more. Returns the children prepared and their
+/// records, which [`commit`] writes with the step's log row.
+async fn launch_all(
+    engine: &Engine,
+    id: &str,
+    run: &mut Run,
+    env: &KvEnv,
+) -> (Vec<Prepared>, Vec<WriteOp>) {
     let mut started: Vec<Prepared> = Vec::new();
     let mut writes: Vec<WriteOp> = Vec::new();
     loop {
-        let holding = matches!(
-            run.conductor.status(),
-            WorkflowStatus::Pausing | WorkflowStatus::Paused
-        );
-        if holding || run.pending.is_empty() {
+        if holding(run.conductor.status()) || run.pending.is_empty() {
             break;
         }
         // Those pending now; a failed launch may add more for the next round.
@@ -159,8 +279,7 @@ async fn launch_all(engine: &Engine, id: &str, run: &mut Run, env: &KvEnv) -> Ve
             }
         }
     }
-    commit(engine, id, run, writes);
-    started
+    (started, writes)
 }
 
 /// Queues the step's log row (or a snapshot, when one is due) with `writes`
@@ -232,7 +351,9 @@ fn schedule(engine: &Engine, id: &str, key: &TaskKey, attempt: u32, seconds: Opt
 
 /// Brings the execution's status in line with the conductor; completes it
 /// when the conductor has finished and nothing it started is still running.
-async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
+/// `paused_by_children`: the step paused the workflow because every task
+/// still active is a paused child.
+async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>, paused_by_children: bool) {
     let status = run.conductor.status();
     if status.is_completed() && run.active.is_empty() && run.delayed.is_empty() {
         run.done = true;
@@ -259,13 +380,19 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
         return;
     }
     let want = match status {
-        WorkflowStatus::Pausing | WorkflowStatus::Paused => {
+        _ if paused_by_children => Status::Paused,
+        // Paused once the conductor is: a child that paused (or an Inquiry
+        // waiting) reaches it as a held task, so its own status says when
+        // nothing runs any more.
+        WorkflowStatus::Pausing => Status::Pausing,
+        WorkflowStatus::Paused => {
             let all_paused = {
                 let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                // An Inquiry waiting for its answer counts as paused.
                 run.active.keys().all(|c| {
-                    live.get(c)
-                        .map(|l| l.execution.status == Status::Paused)
-                        .unwrap_or(false)
+                    live.get(c).is_some_and(|l| {
+                        matches!(l.execution.status, Status::Paused | Status::Pending)
+                    })
                 })
             };
             if all_paused {
@@ -284,22 +411,23 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>) {
             Some(entry)
                 if entry.execution.status != want && !entry.execution.status.is_completed() =>
             {
+                let before = entry.execution.status;
                 set_status(&mut entry.execution, want);
-                Some(entry.execution.clone())
+                Some((before, entry.execution.clone()))
             }
             _ => None,
         }
     };
-    if let Some(execution) = changed {
+    if let Some((before, execution)) = changed {
         if let Err(e) = engine.persist_soon(&execution, false) {
             tracing::error!(workflow = %id, error = %e, "workflow status not saved");
         }
-        // A paused child may complete its parent's pausing.
+        // A paused child pauses its task in the parent (and may complete
+        // the parent's pausing); one that runs again resumes it.
         if want == Status::Paused {
-            if let Some(parent) = execution.parent {
-                let engine = engine.clone();
-                tokio::spawn(async move { advance(&engine, &parent, Step::Recheck).await });
-            }
+            crate::nesting::child_held(engine, &execution, TaskHold::Paused);
+        } else if want == Status::Running && matches!(before, Status::Paused | Status::Pausing) {
+            crate::nesting::child_resumed(engine, &execution);
         }
     }
 }

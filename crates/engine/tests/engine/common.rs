@@ -234,3 +234,41 @@ pub fn mkfifo(path: &Path) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A prerequisite the test needs: true when it is there. When it is not, the
+/// test fails under `CI=true` (CI has everything) and elsewhere is reported
+/// skipped: a line in `target/test-skips.log` (which `scripts/test.sh` prints
+/// at the end) and on stderr, never silently passed.
+pub fn prerequisite(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {what} is missing, and CI=true: a missing prerequisite is a failure in CI"
+    );
+    let log = std::env::var_os("STORMDESK_SKIP_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-skips.log")
+        });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{} {test}: {what}", env!("CARGO_PKG_NAME"));
+    }
+    eprintln!("SKIPPED {test}: {what}");
+    false
+}
+
+/// Root (to mount, make users, ...), or a reported skip ([`prerequisite`]).
+pub fn root_or_skip(what: &str) -> bool {
+    prerequisite(
+        nix::unistd::Uid::effective().is_root(),
+        &format!("root ({what})"),
+    )
+}

@@ -512,8 +512,7 @@ async fn a_corrupt_repository_is_reported_with_pack_and_revision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_leaves_no_half_made_worktree() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: mounting a tiny tmpfs to fill the disk needs root");
+    if !root_or_skip("mounting a tiny tmpfs to fill the disk") {
         return;
     }
     let mut gf = GitFixture::new();

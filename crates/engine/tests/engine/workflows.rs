@@ -323,36 +323,14 @@ async fn poll_completion_reaches_the_same_result() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_items_respects_concurrency_and_a_join_waits_for_both_branches() {
+async fn with_items_keeps_item_order_and_a_join_waits_for_both_branches() {
     let fx = Fixture::new();
     wf_pack(&fx);
     let engine = fx.engine().await;
-    let mut rx = engine.subscribe();
+    // That at most (and exactly) 2 items run at once is shown with items
+    // that block: claims::with_items_runs_exactly_concurrency_items_at_once.
     let e = engine.run(run("wf.items", Map::new())).await.unwrap();
     let id = e.id.clone();
-    // Count items running at once from the event stream.
-    let (mut running, mut peak) = (std::collections::HashSet::new(), 0);
-    loop {
-        let ev = wait_for(&mut rx, |_| true).await;
-        let Event::Execution { execution, .. } = ev else {
-            continue;
-        };
-        if execution.id == id && execution.status.is_completed() {
-            break;
-        }
-        if execution.parent.as_deref() != Some(id.as_str())
-            || execution.context["orquesta"]["task_name"] != "each"
-        {
-            continue;
-        }
-        if execution.status == Status::Running {
-            running.insert(execution.id.clone());
-        } else if execution.status.is_completed() {
-            running.remove(&execution.id);
-        }
-        peak = peak.max(running.len());
-    }
-    assert!(peak <= 2, "concurrency 2 was exceeded: {peak}");
     let done = finished(&engine, &id).await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(
@@ -391,17 +369,18 @@ async fn a_failing_task_fails_the_workflow_with_errors_and_output() {
         .collect();
     assert_eq!(tasks, ["boom"], "nothing after the failure runs");
 
-    // A task whose action does not exist fails with a message naming it.
-    let e = engine
+    // A task whose action does not exist is refused before anything runs,
+    // with StackStorm's inspection message (`inspect_task_contents`).
+    let err = engine
         .run(run("wf.unknown_action", Map::new()))
         .await
-        .unwrap();
-    let done = finished(&engine, &e.id).await;
-    assert_eq!(done.status, Status::Failed);
+        .unwrap_err()
+        .to_string();
     assert!(
-        done.result.to_string().contains("t.nope"),
-        "{}",
-        done.result
+        err.contains(
+            "task \"ghost\" action: The action \"t.nope\" is not registered in the database."
+        ),
+        "{err}"
     );
 }
 
@@ -546,6 +525,43 @@ async fn pause_and_resume_cascade_through_nested_workflows() {
     assert_eq!(done.result["output"]["done"], json!("after the gate"));
     let err = engine.resume(&e.id).await.unwrap_err();
     assert_eq!(err.code(), "conflict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subworkflow_paused_alone_pauses_its_idle_parent_and_its_resume_resumes_it() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let (e, _gate, fifo, mut rx) = outer_at_the_gate(&fx, &engine).await;
+    let inner = engine.descendants(&e.id, 1).await.unwrap().remove(0);
+    assert_eq!(
+        engine.pause(&inner.id).await.unwrap().status,
+        Status::Pausing
+    );
+    assert_eq!(
+        engine.execution(&e.id).await.unwrap().status,
+        Status::Running,
+        "the parent runs while its subworkflow is pausing"
+    );
+    // The gate finishes: the subworkflow pauses, and its parent, which has
+    // nothing else active, pauses too (StackStorm's semantics).
+    std::fs::write(&fifo, "go\n").unwrap();
+    wait_status(&mut rx, &inner.id, Status::Paused).await;
+    wait_status(&mut rx, &e.id, Status::Paused).await;
+    // Resuming the subworkflow resumes the parent.
+    engine.resume(&inner.id).await.unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceling_a_subworkflow_cancels_its_parent() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let (e, _gate, _fifo, _rx) = outer_at_the_gate(&fx, &engine).await;
+    let inner = engine.descendants(&e.id, 1).await.unwrap().remove(0);
+    engine.cancel(&inner.id).await.unwrap();
+    assert_eq!(finished(&engine, &inner.id).await.status, Status::Canceled);
+    assert_eq!(finished(&engine, &e.id).await.status, Status::Canceled);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

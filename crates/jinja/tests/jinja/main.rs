@@ -3,4 +3,5 @@
 //! tests, and the function registry with a datastore.
 
 mod differential;
+mod fuzz;
 mod st2_facts;

@@ -65,6 +65,9 @@ pub(crate) fn run_cmd(
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> Result<RunOutcome, RunError> {
+    if let Some(entry_point) = &req.entry_point {
+        return Err(RunError::entry_point_not_allowed(req, entry_point));
+    }
     let (params, cmd) = Params::for_command(req)?;
     run(req, &params, Job::Cmd(cmd), on_event, cancel)
 }

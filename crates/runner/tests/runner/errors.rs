@@ -54,6 +54,42 @@ fn missing_entry_point_is_reported_before_running() {
 }
 
 #[test]
+fn a_command_action_with_an_entry_point_is_refused_as_stackstorm_refuses_it() {
+    // StackStorm's local-shell-cmd runner raises before running anything,
+    // even when `cmd` is given (`local_shell_command_runner.py`).
+    let mut req = request("local-shell-cmd", json!({"cmd": "echo ran"}));
+    req.entry_point = Some("/packs/examples/actions/bash_ping/bash_ping.sh".into());
+    let err = run_err(&req);
+    assert!(
+        matches!(err, RunError::EntryPointNotAllowed { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("entry_point is only valid for local-shell-script runner"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("bash_ping.sh") && msg.contains("mypack.myaction"),
+        "{msg}"
+    );
+
+    // The remote command runner likewise (`remote_command_runner.py`).
+    let mut req = request(
+        "remote-shell-cmd",
+        json!({"cmd": "echo ran", "hosts": "web1"}),
+    );
+    req.entry_point = Some("/packs/examples/actions/bash_random/random2.sh".into());
+    let msg = run_err(&req).to_string();
+    assert!(
+        msg.starts_with(
+            "Action \"myaction\" specified \"entry_point\" attribute. Perhaps wanted to use \"remote-shell-script\" runner?"
+        ),
+        "{msg}"
+    );
+}
+
+#[test]
 fn bad_runner_parameters_are_named() {
     let err = run_err(&request("local-shell-cmd", json!({})));
     assert!(err.to_string().contains("`cmd`"), "{err}");

@@ -3,10 +3,13 @@
 mod binary;
 mod cancel;
 mod errors;
+mod fuzz;
 mod http;
 mod python;
 mod remote;
+mod remote_parallel;
 mod shell_cmd;
 mod shell_script;
 mod sshd;
+mod sudo;
 mod support;

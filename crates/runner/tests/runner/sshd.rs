@@ -31,6 +31,9 @@ pub struct Sshd {
     pub config: PathBuf,
     /// The accepted client key.
     pub key: PathBuf,
+    /// The login name the server accepts (the engine's tests, which share
+    /// this file, write it into ssh client configs).
+    #[allow(dead_code)]
     pub user: String,
     child: Child,
 }

@@ -37,6 +37,7 @@ pub fn request(runner_type: &str, runner_parameters: Value) -> RunnerRequest {
         spool_dir: None,
         secrets: Vec::new(),
         api: None,
+        max_output_bytes: None,
     }
 }
 
@@ -330,4 +331,34 @@ pub fn dead_url() -> String {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     format!("http://{addr}")
+}
+
+/// A prerequisite the test needs: true when it is there. When it is not, the
+/// test fails under `CI=true` and elsewhere is reported skipped (stderr and a
+/// line in `target/test-skips.log`, which `scripts/test.sh` prints), never
+/// silently passed.
+pub fn prerequisite(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{test}: {what} is missing, and CI=true: a missing prerequisite is a failure in CI"
+    );
+    let log = std::env::var_os("STORMDESK_SKIP_LOG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-skips.log")
+        });
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{} {test}: {what}", env!("CARGO_PKG_NAME"));
+    }
+    eprintln!("SKIPPED {test}: {what}");
+    false
 }

@@ -64,6 +64,12 @@ impl Active {
         true
     }
 
+    /// Is `slot` handed out and not reported yet?
+    pub fn contains(&mut self, slot: Slot) -> bool {
+        self.ensure_index();
+        self.index.contains_key(&slot)
+    }
+
     pub fn slots(&self) -> impl Iterator<Item = &Slot> {
         self.order.values()
     }

@@ -14,6 +14,7 @@
 //! chosen tasks.
 
 mod active;
+mod hold;
 mod items;
 mod machines;
 mod next;
@@ -35,6 +36,7 @@ use crate::graph::Graph;
 use crate::inspect::{inspect_with, InspectionError};
 use crate::spec::{SpecError, WorkflowSpec};
 use active::Active;
+pub use hold::TaskHold;
 use machines::St;
 pub use rerun::{RerunError, RerunOptions};
 use state::State;
@@ -61,6 +63,9 @@ pub struct TaskRequest {
     pub delay_seconds: Option<f64>,
     /// 0 for the first try; retries count up.
     pub attempt: u32,
+    /// For a with-items task: how many items it has (consoles show "2 of 4").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items_count: Option<usize>,
 }
 
 /// How an action execution ended.

@@ -104,6 +104,7 @@ impl Conductor {
                         input,
                         delay_seconds: delay.filter(|d| *d > 0).map(|d| d as f64),
                         attempt: task.attempt,
+                        items_count: item.and(task.items_count),
                     });
                 }
             }

@@ -30,6 +30,13 @@ impl Conductor {
     }
 
     pub(super) fn render_output(&mut self, env: &dyn Env) {
+        // A workflow whose input or vars failed to render never started: it
+        // has no output and no output errors (StackStorm's
+        // `orquesta-fail-input-rendering` and `-vars-rendering` fail with the
+        // rendering error alone, output null).
+        if self.state.contexts.is_empty() {
+            return;
+        }
         let ctx = self.terminal_context();
         let mut rolling = ctx;
         let mut output = Map::new();

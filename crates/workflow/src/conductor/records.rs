@@ -111,7 +111,8 @@ impl Conductor {
         let Some(slot) = items.get_mut(item) else {
             return;
         };
-        if let Some((old, _)) = slot {
+        // An item that reported a hold (pending, paused) before did not count.
+        if let Some((old, _)) = slot.as_ref().filter(|(old, _)| old.is_completed()) {
             record.reported -= 1;
             if *old == St::Succeeded {
                 record.succeeded -= 1;

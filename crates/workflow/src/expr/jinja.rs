@@ -1,4 +1,5 @@
-//! Jinja expressions through minijinja, with the workflow functions of
+//! Jinja expressions through StackStorm's Jinja (`stormdesk-jinja` over
+//! minijinja), with the workflow functions of
 //! [`workflow_call`](super::functions::workflow_call) and the context also
 //! bound to `_`, evaluated as Orquesta's `JinjaEvaluator` does: each
 //! `{{ }}` alone when the text has no `{% %}` block (an expression whose
@@ -15,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use minijinja::value::{Kwargs, Rest};
-use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value as JValue};
+use minijinja::{Environment, Error, ErrorKind, Value as JValue};
 use serde_json::Value;
 
 use super::{delimited, functions as f, ErrorKind as Kind, ExpressionError, Language, Scope};
@@ -95,11 +96,11 @@ fn add_lookup(env: &mut Environment<'static>, data: &Arc<Data>, name: &'static s
     );
 }
 
+/// StackStorm's Orquesta Jinja environment (`stormdesk-jinja`: Python
+/// methods and `str()`, StackStorm's functions as filters and functions),
+/// with the workflow functions that read this evaluation's scope.
 fn environment(data: &Arc<Data>) -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
+    let mut env = stormdesk_jinja::environment(&stormdesk_jinja::Options::orquesta());
 
     let d = data.clone();
     env.add_function(
@@ -173,6 +174,25 @@ fn environment(data: &Arc<Data>) -> Environment<'static> {
 }
 
 /// `{{ x }}` -> `x`, as Orquesta strips the delimiter characters.
+/// `compile_expression`, refusing text with a template delimiter first:
+/// minijinja 2.24's lexer panics on some (`}} {{`), where Jinja2 reports a
+/// syntax error.
+fn compile<'env, 'source>(
+    env: &'env Environment<'source>,
+    expr: &'source str,
+) -> Result<minijinja::Expression<'env, 'source>, minijinja::Error> {
+    if let Some(d) = ["{{", "}}", "{%", "%}", "{#", "#}"]
+        .iter()
+        .find(|d| expr.contains(**d))
+    {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            format!("unexpected '{d}' in an expression"),
+        ));
+    }
+    env.compile_expression(expr)
+}
+
 fn strip_delimiter(expr: &str) -> &str {
     expr.trim_matches(|c| c == '{' || c == '}').trim()
 }
@@ -200,9 +220,7 @@ fn attempt(env: &Environment<'static>, s: &str, vars: &JValue) -> Outcome {
     let mut unresolved = Vec::new();
     for (start, end) in segments {
         let text = &s[start..end];
-        let value = env
-            .compile_expression(strip_delimiter(text))
-            .and_then(|e| e.eval(vars));
+        let value = compile(env, strip_delimiter(text)).and_then(|e| e.eval(vars));
         let value = match value {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(text.to_string(), describe(e)),
@@ -305,7 +323,7 @@ pub fn check(s: &str) -> Result<(), ExpressionError> {
         .map_err(|e| ExpressionError::syntax(Language::Jinja, s, describe(e)))?;
     for (start, end) in delimited(s, "{{", "}}") {
         let text = &s[start..end];
-        env.compile_expression(strip_delimiter(text))
+        compile(&env, strip_delimiter(text))
             .map_err(|e| ExpressionError::syntax(Language::Jinja, text, describe(e)))?;
     }
     Ok(())

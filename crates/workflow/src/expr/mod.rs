@@ -30,6 +30,14 @@ pub trait Env {
     /// The value of a datastore key, `None` when the key does not exist.
     fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value>;
 
+    /// The name the datastore keeps `key` under, which StackStorm's "does
+    /// not exist" error names (`st2common/util/keyvalue.py`,
+    /// `_derive_scope_and_key`): `system.<name>` is `<name>`; any other key
+    /// is the workflow user's, `<user>:<key>`. The default knows no user.
+    fn st2kv_name(&self, key: &str) -> String {
+        key.strip_prefix("system.").unwrap_or(key).to_string()
+    }
+
     /// Extra fields StackStorm's `task()` reports for the latest execution
     /// of `task` on `route` (`task_execution_id`, `start_timestamp`,
     /// `end_timestamp`), and its `result` when the conductor does not keep
@@ -295,7 +303,10 @@ impl<'a> Scope<'a> {
         match self.env.st2kv(key, decrypt) {
             Some(v) => Ok(v),
             None => default.ok_or_else(|| {
-                format!("The key \"{key}\" does not exist in the StackStorm datastore.")
+                format!(
+                    "The key \"{}\" does not exist in the StackStorm datastore.",
+                    self.env.st2kv_name(key)
+                )
             }),
         }
     }

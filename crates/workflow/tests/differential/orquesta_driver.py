@@ -10,7 +10,9 @@ and task execution records.
 
 Reads a JSON list of cases on stdin, writes a JSON list of outcomes on
 stdout. A case: {name, workflow (YAML text), input, context, kv, results
-(rules picking the status and result of each action execution), steps
+(rules picking the status and result of each action execution, and
+optionally a `hold`, pending or paused, reported before the completion),
+steps
 (pause/resume/cancel/rerun after N results)}. An outcome: the inspection
 errors, or the trace of action executions (the request and the result fed
 back, in order), the steps applied, and the final status, output, errors,
@@ -270,8 +272,45 @@ class Run:
                 continue
             if "nth" in rule and rule["nth"] != nth:
                 continue
-            return rule.get("status", "succeeded"), copy.deepcopy(rule.get("result"))
-        return "succeeded", default_result(req["action"], req["input"] or {})
+            return (rule.get("status", "succeeded"), copy.deepcopy(rule.get("result")),
+                    rule.get("hold"))
+        return "succeeded", default_result(req["action"], req["input"] or {}), None
+
+    def hold(self, req, hold):
+        """An action execution reports `pending` (an Inquiry) or `paused` (a
+        child workflow) before it completes: StackStorm's
+        handle_action_execution_pending / handle_action_execution_pause."""
+        key = (req["task"], req["route"])
+        self.update_task_execution(key, hold, None, req["item"])
+        if req["item"] is None:
+            event = events.ActionExecutionEvent(hold)
+        else:
+            record = RECORDS[key]
+            accumulated = [i.get("result") if i else None for i in record["result"]["items"]]
+            event = events.TaskItemActionExecutionEvent(
+                req["item"], hold, accumulated_result=accumulated)
+        self.conductor.update_task_state(req["task"], req["route"], event)
+        self.update_execution_records()
+
+    def respond(self, req, hold):
+        """What happens before a held execution reports its completion: an
+        Inquiry's answer resumes the paused workflow first
+        (st2common/services/inquiry.py respond); a paused child workflow that
+        resumes sets its task and the workflow running
+        (handle_action_execution_resume)."""
+        c = self.conductor
+        if hold == "pending":
+            if c.get_workflow_status() in (statuses.PAUSING, statuses.PAUSED):
+                self.step({"action": "resume"})
+            return
+        RECORDS[(req["task"], req["route"])]["status"] = statuses.RUNNING
+        c.request_workflow_status(statuses.RUNNING)
+        if req["item"] is None:
+            event = events.ActionExecutionEvent(statuses.RUNNING)
+        else:
+            event = events.TaskItemActionExecutionEvent(req["item"], statuses.RUNNING)
+        c.update_task_state(req["task"], req["route"], event)
+        self.update_execution_records()
 
     def feed(self, req, status, result):
         key = (req["task"], req["route"])
@@ -338,10 +377,13 @@ class Run:
         steps = sorted(self.case.get("steps") or [], key=lambda s: s["after"])
         applied = []
         try:
+            # StackStorm's workflows.request: a workflow already completed when
+            # its conductor is made (input or vars failed to render) is not
+            # requested, so its output is never rendered.
             if self.conductor.get_workflow_status() not in COMPLETED:
                 self.conductor.request_workflow_status(statuses.RUNNING)
-            self.request_next_tasks()
-            self.update_execution_records()
+                self.request_next_tasks()
+                self.update_execution_records()
             limit = self.case.get("max_requests", 500)
             while True:
                 while steps and steps[0]["after"] <= len(self.trace):
@@ -356,7 +398,27 @@ class Run:
                 if not self.queue or len(self.trace) >= limit:
                     break
                 req = self.queue.pop(0)
-                status, result = self.pick(req)
+                held = req.pop("held", None)
+                if held:
+                    status, result = req.pop("answer")
+                    self.trace.append(dict(req, status=status, result=result, held=held))
+                    if held == "pending" and status == "timeout":
+                        # An Inquiry whose ttl expired: StackStorm's garbage
+                        # collector times it out first, then resumes the
+                        # workflow (st2common/garbage_collection/inquiries.py).
+                        self.feed(req, status, result)
+                        self.respond(req, held)
+                    else:
+                        self.respond(req, held)
+                        self.feed(req, status, result)
+                    continue
+                status, result, hold = self.pick(req)
+                if hold:
+                    self.hold(req, hold)
+                    self.trace.append(dict(req, phase="hold", status=hold,
+                                           workflow_status=self.conductor.get_workflow_status()))
+                    self.queue.append(dict(req, held=hold, answer=(status, result)))
+                    continue
                 self.trace.append(dict(req, status=status, result=result))
                 self.feed(req, status, result)
         except Exception as e:

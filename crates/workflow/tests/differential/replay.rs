@@ -5,8 +5,8 @@ use std::collections::VecDeque;
 
 use serde_json::{json, Map, Value};
 use stormdesk_workflow::{
-    Conductor, Env, RerunOptions, TaskKey, TaskRequest, TaskResult, TaskStatus, WorkflowSpec,
-    WorkflowStatus,
+    Conductor, Env, RerunOptions, TaskHold, TaskKey, TaskRequest, TaskResult, TaskStatus,
+    WorkflowSpec, WorkflowStatus,
 };
 
 use crate::compare::{diff_errors, diff_value};
@@ -29,6 +29,14 @@ fn status(s: &str) -> TaskStatus {
         "abandoned" => TaskStatus::Abandoned,
         "canceled" => TaskStatus::Canceled,
         other => panic!("unsupported scripted status {other:?}"),
+    }
+}
+
+fn hold(s: &Value) -> TaskHold {
+    match s.as_str() {
+        Some("pending") => TaskHold::Pending,
+        Some("paused") => TaskHold::Paused,
+        other => panic!("unsupported hold {other:?}"),
     }
 }
 
@@ -170,16 +178,58 @@ pub fn compare_case(case: &Case, theirs: &Value) -> Result<(), String> {
                 theirs["sequence"]
             ));
         }
+        let key = TaskKey {
+            task: req.key.task.clone(),
+            route: req.key.route,
+            item: req.key.item,
+        };
+        if expected["phase"] == "hold" {
+            conductor.on_task_held(&key, hold(&expected["status"]), &env);
+            let status = serde_json::to_value(conductor.status()).expect("status");
+            if status != expected["workflow_status"] {
+                return Err(format!(
+                    "request #{fed} held ({}): workflow status ours {status}, orquesta {}",
+                    expected["status"], expected["workflow_status"]
+                ));
+            }
+            queue.push_back(req);
+            fed += 1;
+            continue;
+        }
+        let status = status(expected["status"].as_str().unwrap_or("succeeded"));
+        let resume_first = match expected["held"].as_str() {
+            // An expired Inquiry times out first, then the workflow resumes.
+            Some("pending") => status != TaskStatus::Timeout,
+            Some(_) => {
+                queue.extend(conductor.on_task_resumed(&key, &env));
+                false
+            }
+            None => false,
+        };
+        let resume_held = |conductor: &mut Conductor, queue: &mut VecDeque<TaskRequest>| {
+            if matches!(
+                conductor.status(),
+                WorkflowStatus::Paused | WorkflowStatus::Pausing
+            ) {
+                queue.extend(conductor.request_resume(&env));
+            }
+        };
+        if resume_first {
+            resume_held(&mut conductor, &mut queue);
+        }
         let result = TaskResult {
             key: TaskKey {
                 task: req.key.task.clone(),
                 route: req.key.route,
                 item: req.key.item,
             },
-            status: status(expected["status"].as_str().unwrap_or("succeeded")),
+            status,
             result: expected["result"].clone(),
         };
         queue.extend(conductor.on_task_result(result, &env));
+        if expected["held"] == "pending" && !resume_first {
+            resume_held(&mut conductor, &mut queue);
+        }
         fed += 1;
     }
     // Requests left when the reference stopped.

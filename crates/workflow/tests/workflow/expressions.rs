@@ -270,6 +270,20 @@ fn a_missing_st2kv_key_fails_the_workflow_clearly() {
     );
     assert_eq!(r.errors()[0]["task_id"], "t");
     r.succeed_all();
+
+    // The message names the key as the datastore keeps it: without the
+    // `system.` scope prefix (StackStorm's `_derive_scope_and_key`).
+    let mut r = Rehearsal::with_env(
+        "version: 1.0\ntasks:\n  t:\n    action: x.y k=<% st2kv('system.nope') %>\n",
+        json!({}),
+        kv(),
+    );
+    let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
+    assert!(
+        msg.contains("The key \"nope\" does not exist in the StackStorm datastore."),
+        "{msg}"
+    );
+    r.succeed_all();
 }
 
 #[test]
@@ -353,4 +367,24 @@ output:
     r.ok("t[0]", json!(1));
     r.ok("t[1]", json!(2));
     assert_eq!(r.output(), json!({"total": 3, "status": "succeeded"}));
+}
+
+#[test]
+fn a_workflow_whose_input_or_vars_fail_to_render_has_only_that_error_and_no_output() {
+    for (input, vars) in [
+        ("  - name: <% abs(8).value %>\n", "  - greeting: null\n"),
+        ("  - name\n", "  - greeting: <% abs(8).value %>\n"),
+    ] {
+        let r = Rehearsal::new(&format!(
+            "version: 1.0\ninput:\n{input}vars:\n{vars}output:\n  - greeting: <% ctx().greeting %>\ntasks:\n  t:\n    action: x.y\n"
+        ), json!({}));
+        assert_eq!(r.status(), WorkflowStatus::Failed);
+        assert_eq!(r.output(), Value::Null);
+        let errors = r.errors();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0]["message"],
+            "YaqlEvaluationException: Unable to evaluate expression '<% abs(8).value %>'. NoFunctionRegisteredException: Unknown function \"#property#value\""
+        );
+    }
 }

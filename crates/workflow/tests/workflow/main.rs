@@ -9,6 +9,7 @@ mod commands;
 mod context;
 mod control;
 mod expressions;
+mod fuzz;
 mod inspection;
 mod items;
 mod parallel;

@@ -15,6 +15,7 @@ pub mod orquesta;
 pub mod queries;
 pub mod regex;
 pub mod shaping;
+pub mod st2;
 pub mod strings;
 pub mod system;
 
@@ -250,6 +251,7 @@ fn registry() -> &'static HashMap<&'static str, Vec<&'static Ov>> {
             regex::OVERLOADS,
             system::OVERLOADS,
             datetime::OVERLOADS,
+            st2::OVERLOADS,
         ] {
             for o in table {
                 map.entry(o.name).or_default().push(o);
