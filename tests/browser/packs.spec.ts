@@ -59,8 +59,12 @@ test('installs a pack from a path and updates it, the progress shown live', asyn
   // Loaded: on this screen and in the catalogue.
   const card = page.locator('.pack-card[data-pack="tinypack"]');
   await expect(card.locator('.origin')).toHaveText(dir);
-  await expect(page.locator('.action-item[data-ref="tinypack.hi"]')).toBeVisible();
   const before = await card.locator('.pack-source .commit').textContent();
+  // The catalogue is the Actions screen's (Packs takes the whole width).
+  const screens = page.getByRole('navigation', { name: 'Screens' });
+  await screens.getByRole('link', { name: 'Actions' }).click();
+  await expect(page.locator('.action-item[data-ref="tinypack.hi"]')).toBeVisible();
+  await screens.getByRole('link', { name: 'Packs' }).click();
 
   // A new commit upstream; Update fetches and fast-forwards it.
   writeFileSync(join(dir, 'pack.yaml'), 'ref: tinypack\nname: tinypack\nversion: 1.1.0\ndescription: Updated.\n');

@@ -116,3 +116,37 @@ test('screenshots of the main screens', async ({ consolePage: page, server }) =>
   await expect(page.getByRole('dialog', { name: 'Keyboard shortcuts' })).toBeVisible();
   await shot('shortcuts.png');
 });
+
+// Alone: `npm run screenshots -- -g Inquiries` writes only these two.
+test('screenshots of Inquiries', async ({ consolePage: page, server }) => {
+  await page.emulateMedia({ colorScheme: 'light' });
+  const shot = (name: string) => page.screenshot({ path: join(OUT, name) });
+  const execution = page.getByRole('region', { name: 'Execution' });
+  const count = page.locator('.tab[data-view="inquiries"] .count-badge');
+  await server.api('POST', '/v1/executions', { action: 'core.ask', parameters: { route: 'oncall', users: ['ada'] } });
+  await expect(count).toHaveText('1');
+
+  // A workflow waiting for a response, its question selected, a refused answer.
+  await openAction(page, 'asks.release');
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'paused', { timeout: 30_000 });
+  const live = (await execution.locator('.execution-id').textContent()) ?? '';
+  await page.goto(`${server.url}/#/`);
+  await page.goto(`${server.url}/#/execution/${live}`);
+  const form = execution.locator('form.inquiry-form');
+  await expect(execution.locator('.detail-title')).toHaveText('release > approve');
+  await form.locator('[data-field="approved"] input').check();
+  await form.locator('[data-field="replicas"] input').fill('3');
+  await form.locator('[data-field="environment"] select').selectOption('production');
+  await form.locator('[data-field="ticket"] input').fill('nope');
+  await form.getByRole('button', { name: 'Answer' }).click();
+  await expect(form.locator('.inquiry-error')).toContainText('does not match');
+  // Clicking scrolled the question's panel: from its top, as an operator first sees it.
+  await execution.locator('.inquiry-slot').evaluate((el) => el.scrollTo(0, 0));
+  await shot('inquiry.png');
+
+  // The list of open Inquiries.
+  await count.click();
+  await expect(page.getByRole('region', { name: 'Inquiries' }).locator('.inquiry-card form')).toHaveCount(2);
+  await shot('inquiries.png');
+});

@@ -1,6 +1,6 @@
 // A real `stormdesk serve` per test worker: its own STORMDESK_HOME in a
-// temporary directory, the bundled example pack, the e2e fixture pack and a
-// git pack with tagged revisions built here with the `git` command.
+// temporary directory, the bundled example pack, the fixture packs (e2e,
+// asks) and a git pack with tagged revisions built here with the `git` command.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -4,7 +4,8 @@
 // window, checks its result and takes screenshots. Then the fast-run race of
 // the IPC transport, forced: the page's answers to Run and its backlog reads
 // are held until the run's completion event has reached the page, ten runs
-// in a row, each must show as it ended with its output. Run by run.sh under
+// in a row, each must show as it ended with its output; an Inquiry
+// (`core.ask`) answered in the window's form. Run by run.sh under
 // Xvfb (also with every CPU busy: run.sh --loaded).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -149,6 +150,20 @@ try {
   await screenshot('03-history.png');
   await script("localStorage.setItem('stormdesk.theme', 'dark'); document.documentElement.setAttribute('data-theme', 'dark');");
   await screenshot('04-dark.png');
+
+  // An Inquiry over IPC: asked, counted in the top bar, answered in the window's form.
+  await script("window.__stormdesk.backend.run({ action: 'core.ask', parameters: { route: 'desk' } }); return true;");
+  await script('window.location.hash = "#/inquiries"');
+  await until('the Inquiries count', async () => (await text(await find('.tab[data-view="inquiries"] .count-badge'))) === '1');
+  check('the top bar counts the open Inquiry', true);
+  const box = await until('the answer form', () => find('.inquiry-card [data-field="continue"] input'));
+  await screenshot('05-inquiry.png');
+  await wd('POST', `${s}/element/${box}/click`, {});
+  await wd('POST', `${s}/element/${await find('.inquiry-card button[type="submit"]')}/click`, {});
+  await until('the answered Inquiry to leave the list', () =>
+    script("return document.querySelectorAll('.inquiry-card').length === 0 && document.querySelector('.tab[data-view=\"inquiries\"] .count-badge').hidden;"),
+  );
+  check('an Inquiry answered in the window leaves the list when its completion arrives', true);
 } catch (error) {
   check(String(error?.message ?? error), false);
 } finally {

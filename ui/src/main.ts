@@ -5,13 +5,14 @@
 // new tab work): `#/` the start screen (running and recent runs);
 // `#/action/<ref>` the catalogue and an action's form, with the run below;
 // `#/execution/<id>` one execution; `#/history?<filters>` every execution;
-// `#/packs` the packs.
+// `#/packs` the packs; `#/inquiries` the questions workflows wait on.
 
 import './styles.css';
 
 import { BackendError, createBackend, sessionInfo, signIn, signInFromPage, type Backend } from './lib/backend';
 import { ExecutionCache } from './lib/executions';
-import { askPermission, CompletionNotifier } from './lib/notify';
+import { InquiryTracker } from './lib/inquiries';
+import { askPermission, CompletionNotifier, InquiryNotifier } from './lib/notify';
 import { OutputHub } from './lib/output-hub';
 import { applyTheme, effectiveTheme, nextTheme, notifySettings, saveNotifySettings, themeChoice } from './lib/prefs';
 import { actionRef, contentVersion, isCompleted, type ActionSummary, type Execution } from './lib/types';
@@ -22,12 +23,14 @@ import { executionView } from './ui/execution-view';
 import { historyView } from './ui/history-view';
 import { homeView } from './ui/home-view';
 import { icon, installIcons } from './ui/icons';
+import { inquiriesView } from './ui/inquiries-view';
 import { packsView } from './ui/packs-view';
 
 type Route =
   | { view: 'home' }
   | { view: 'action'; ref: string }
   | { view: 'execution'; id: string }
+  | { view: 'inquiries' }
   | { view: 'history'; query: string }
   | { view: 'packs'; pack: string | null };
 
@@ -38,6 +41,7 @@ export function parseRoute(hash: string): Route {
   const arg = rest.length > 0 && rest.join('/') !== '' ? decodeURIComponent(rest.join('/')) : null;
   if (view === 'history') return { view: 'history', query };
   if (view === 'packs') return { view: 'packs', pack: arg };
+  if (view === 'inquiries') return { view: 'inquiries' };
   if (view === 'execution' && arg) return { view: 'execution', id: arg };
   if (view === 'action' && arg) return { view: 'action', ref: arg };
   return { view: 'home' };
@@ -54,6 +58,7 @@ export const SHORTCUTS: [string, string][] = [
   ['g a', 'Actions: running and recent runs'],
   ['g h', 'History'],
   ['g p', 'Packs'],
+  ['g i', 'Inquiries: questions workflows wait on'],
   ['t', 'Switch theme (system, dark, light)'],
   ['Esc', 'Close the dialog, leave the field'],
   ['?', 'This help'],
@@ -68,6 +73,9 @@ async function start(root: HTMLElement): Promise<void> {
   const notifier = new CompletionNotifier();
   const hub = new OutputHub(backend);
   const cache = new ExecutionCache();
+  const tracker = new InquiryTracker(backend);
+  const asked = new InquiryNotifier();
+  tracker.onNew((entry) => asked.asked(entry.id, entry.execution));
 
   let selectToken = 0;
   let actions: ActionSummary[] = [];
@@ -83,6 +91,7 @@ async function start(root: HTMLElement): Promise<void> {
   const home = homeView(backend, cache, history.schemas);
   const packs = packsView(backend, hub, cache, () => void load());
   const catalog = catalogView((summary) => go(`#/action/${summary.ref}`));
+  const inquiries = inquiriesView(backend, tracker);
 
   const runTab = h('a', { href: '#/', class: 'tab', 'data-view': 'home' }, 'Actions');
   const historyTab = h('a', { href: '#/history', class: 'tab', 'data-view': 'history' }, 'History');
@@ -90,7 +99,7 @@ async function start(root: HTMLElement): Promise<void> {
   const themeButton = h('button', { type: 'button', class: 'icon-button', id: 'theme-toggle', title: 'Theme (t)' });
   const helpButton = h('button', { type: 'button', class: 'icon-button', title: 'Keyboard shortcuts (?)', 'aria-label': 'Help' }, '?');
   const help = helpDialog();
-  const content = h('main', { class: 'content' }, home.element, action.element, execution.element, history.element, packs.element);
+  const content = h('main', { class: 'content' }, home.element, action.element, execution.element, history.element, packs.element, inquiries.element);
   const layout = h('div', { class: 'layout' }, catalog.element, content);
 
   function drawTheme(): void {
@@ -113,7 +122,7 @@ async function start(root: HTMLElement): Promise<void> {
       'header',
       { class: 'topbar' },
       h('span', { class: 'brand' }, logo(), 'Stormdesk'),
-      h('nav', { class: 'tabs', 'aria-label': 'Screens' }, runTab, historyTab, packsTab),
+      h('nav', { class: 'tabs', 'aria-label': 'Screens' }, runTab, historyTab, packsTab, inquiries.tab),
       h(
         'span',
         { class: 'topbar-end' },
@@ -162,18 +171,19 @@ async function start(root: HTMLElement): Promise<void> {
   /** `action` and `home` are the Actions tab. */
   function markTabs(view: string): void {
     const tabView = view === 'action' ? 'home' : view;
-    for (const tab of [runTab, historyTab, packsTab]) tab.classList.toggle('active', tab.dataset['view'] === tabView);
+    for (const tab of [runTab, historyTab, packsTab, inquiries.tab]) tab.classList.toggle('active', tab.dataset['view'] === tabView);
   }
 
   /** Shows one screen (`execution` may stay below the action form). */
-  function show(view: 'home' | 'action' | 'execution' | 'history' | 'packs', keepRun = false): void {
+  function show(view: 'home' | 'action' | 'execution' | 'history' | 'packs' | 'inquiries', keepRun = false): void {
     home.element.hidden = view !== 'home';
     action.element.hidden = view !== 'action';
     history.element.hidden = view !== 'history';
     packs.element.hidden = view !== 'packs';
+    inquiries.element.hidden = view !== 'inquiries';
     if (view !== 'execution' && !(view === 'action' && keepRun)) execution.element.hidden = true;
     layout.classList.toggle('execution-only', view === 'execution');
-    layout.classList.toggle('wide', view === 'history' || view === 'packs');
+    layout.classList.toggle('wide', view === 'history' || view === 'packs' || view === 'inquiries');
   }
 
   /** The last History address (with its filters): where an execution opened from there goes back to. */
@@ -197,6 +207,11 @@ async function start(root: HTMLElement): Promise<void> {
       execution.setBack(fromHistory ? lastHistory : null);
       if (execution.current?.id !== r.id) void execution.open(r.id);
       else execution.element.hidden = false;
+    } else if (r.view === 'inquiries') {
+      markTabs('inquiries');
+      show('inquiries');
+      void askPermission();
+      void loadInquiries();
     } else if (r.view === 'packs') {
       markTabs('packs');
       show('packs');
@@ -226,6 +241,14 @@ async function start(root: HTMLElement): Promise<void> {
 
   const unsubscribe: (() => void)[] = [];
 
+  async function loadInquiries(): Promise<void> {
+    try {
+      await tracker.load();
+    } catch {
+      // The banner (from the catalogue's load) says when the engine is unreachable.
+    }
+  }
+
   async function load(): Promise<void> {
     try {
       const [packList, actionList] = await Promise.all([backend.listPacks(), backend.listActions()]);
@@ -251,6 +274,7 @@ async function start(root: HTMLElement): Promise<void> {
     await backend.onExecution((changed) => {
       const newest = cache.put(changed);
       notifier.observe(newest);
+      tracker.observe(newest);
       if (isCompleted(newest.status)) hub.completed(newest.id);
       execution.update(newest);
       if (!history.element.hidden) history.update(newest);
@@ -263,6 +287,7 @@ async function start(root: HTMLElement): Promise<void> {
     await backend.onResync(() => {
       hub.resync();
       void load();
+      void loadInquiries();
       execution.refresh();
       if (!history.element.hidden) history.reload();
       if (!home.element.hidden) home.load();
@@ -277,14 +302,15 @@ async function start(root: HTMLElement): Promise<void> {
     theme: toggleTheme,
     help: () => (help.open ? help.close() : help.showModal()),
     go: (key) => {
-      const target: Record<string, string> = { a: '#/', h: lastHistory, p: '#/packs' };
+      const target: Record<string, string> = { a: '#/', h: lastHistory, p: '#/packs', i: '#/inquiries' };
       if (target[key]) go(target[key] as string);
     },
   });
   await load();
   if (!root.contains(layout)) return;
   route();
-  exposeForTests(backend, notifier, hub, cache);
+  void loadInquiries();
+  exposeForTests(backend, notifier, hub, cache, { tracker, asked });
 }
 
 interface ShortcutActions {
@@ -354,8 +380,14 @@ function helpDialog(): HTMLDialogElement {
 }
 
 /** Hooks for the end-to-end tests (the page's state, never the engine's). */
-function exposeForTests(backend: Backend, notifier: CompletionNotifier, hub: OutputHub, cache: ExecutionCache): void {
-  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier, hub, cache };
+function exposeForTests(
+  backend: Backend,
+  notifier: CompletionNotifier,
+  hub: OutputHub,
+  cache: ExecutionCache,
+  inquiries: { tracker: InquiryTracker; asked: InquiryNotifier },
+): void {
+  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier, hub, cache, inquiries };
 }
 
 /** The app icon's bolt (icons/generate.py), drawn inline: no asset, no emoji font needed. */

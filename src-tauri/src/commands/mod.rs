@@ -7,6 +7,7 @@ use stormdesk_engine::{EngineError, ErrorBody};
 pub mod actions;
 pub mod executions;
 pub mod files;
+pub mod inquiries;
 pub mod packs;
 
 /// The error every command returns.

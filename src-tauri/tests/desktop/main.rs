@@ -17,6 +17,8 @@ use tauri::test::{get_ipc_response, mock_builder, MockRuntime, INVOKE_KEY};
 use tauri::webview::InvokeRequest;
 use tauri::{App, Listener, WebviewWindow};
 
+mod inquiries;
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 struct Desktop {

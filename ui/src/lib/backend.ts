@@ -12,6 +12,7 @@ import {
   type ErrorBody,
   type Execution,
   type ExecutionFilter,
+  type Inquiry,
   type OutputChunk,
   type PackSummary,
   type ReRunRequest,
@@ -55,6 +56,16 @@ export interface Backend {
   resume(id: string): Promise<Execution>;
   /** The recorded output after `afterSeq` (all of it without), in `seq` order. See lib/output-hub.ts. */
   output(id: string, afterSeq?: number): Promise<OutputChunk[]>;
+  /** Open Inquiries (pending `core.ask` executions), newest first. */
+  listInquiries(): Promise<Inquiry[]>;
+  /** One open Inquiry; rejects when it was answered, timed out or is not one. */
+  getInquiry(id: string): Promise<Inquiry>;
+  /**
+   * Answers an Inquiry as the console's user. Rejects with the engine's
+   * message when the answer does not match the schema or the user may not
+   * answer it (`users`); on success the workflow goes on by itself.
+   */
+  respondInquiry(id: string, response: Record<string, unknown>): Promise<void>;
   /** Every change of every execution. */
   onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe>;
   /** Every output chunk of every execution, live only (no backlog). */
@@ -189,6 +200,18 @@ export class TauriBackend implements Backend {
 
   output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
     return this.call('execution_output', { id, afterSeq: afterSeq ?? null });
+  }
+
+  listInquiries(): Promise<Inquiry[]> {
+    return this.call('list_inquiries');
+  }
+
+  getInquiry(id: string): Promise<Inquiry> {
+    return this.call('get_inquiry', { id });
+  }
+
+  async respondInquiry(id: string, response: Record<string, unknown>): Promise<void> {
+    await this.call('respond_inquiry', { id, response });
   }
 
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
@@ -413,6 +436,19 @@ export class HttpBackend implements Backend {
       'GET',
       this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { format: 'json', after: afterSeq }),
     );
+  }
+
+  listInquiries(): Promise<Inquiry[]> {
+    return this.request('GET', this.url('/v1/inquiries'));
+  }
+
+  getInquiry(id: string): Promise<Inquiry> {
+    return this.request('GET', this.url(`/v1/inquiries/${encodeURIComponent(id)}`));
+  }
+
+  async respondInquiry(id: string, response: Record<string, unknown>): Promise<void> {
+    // StackStorm's client sends the id too.
+    await this.request('PUT', this.url(`/v1/inquiries/${encodeURIComponent(id)}`), { id, response });
   }
 
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {

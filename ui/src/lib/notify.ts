@@ -1,9 +1,10 @@
-// OS notifications when a long run finishes: the notification plugin in the
-// desktop app, the browser's Notification API in a browser.
+// OS notifications when a long run finishes and when a workflow asks a
+// question (an Inquiry): the notification plugin in the desktop app, the
+// browser's Notification API in a browser.
 
 import { isTauri } from './backend';
 import { notifySettings } from './prefs';
-import { isCompleted, type Execution } from './types';
+import { actionRef, isCompleted, taskName, type Execution } from './types';
 
 /** Asks for permission once, from a user gesture (a browser needs one). */
 export async function askPermission(): Promise<void> {
@@ -55,5 +56,23 @@ export class CompletionNotifier {
     const title = `${execution.action.ref} ${execution.status}`;
     this.sent.push({ id: execution.id, title });
     void show(title, `after ${Math.round(seconds)} s · ${execution.id}`);
+  }
+}
+
+/**
+ * Notifies "waiting for your answer" when an Inquiry opens while the page
+ * watches (the top bar's count shows it either way).
+ */
+export class InquiryNotifier {
+  /** What was notified, for tests and the UI. */
+  readonly sent: { id: string; title: string; body: string }[] = [];
+
+  asked(id: string, execution: Execution | null): void {
+    if (!notifySettings().enabled) return;
+    const title = 'Waiting for your answer';
+    const task = execution ? taskName(execution) : null;
+    const body = execution ? `${task ? `task ${task}` : actionRef(execution)} asks a question · ${id}` : `an Inquiry asks a question · ${id}`;
+    this.sent.push({ id, title, body });
+    void show(title, body);
   }
 }

@@ -218,10 +218,12 @@ function orquesta(execution: Execution): Record<string, unknown> {
   return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
 }
 
-/** The workflow task this execution runs for (`context.orquesta.task_name`). */
+/** The workflow task this execution runs for (`context.orquesta.task_name`; an ActionChain's link: `context.chain.name`). */
 export function taskName(execution: Execution): string | null {
   const value = orquesta(execution)['task_name'];
-  return typeof value === 'string' ? value : null;
+  if (typeof value === 'string') return value;
+  const link = execution.context?.['chain'] as { name?: unknown } | undefined;
+  return typeof link?.name === 'string' ? link.name : null;
 }
 
 /** A with-items task's item index (`context.orquesta.item_id`). */
@@ -289,4 +291,42 @@ export interface RunRequest {
   action: string;
   parameters: Record<string, unknown>;
   content_version?: string;
+}
+
+/**
+ * An open Inquiry: StackStorm's `InquiryResponseAPI` (`GET /v1/inquiries`),
+ * the pending execution of the `inquirer` runner (`core.ask`) that holds it.
+ */
+export interface Inquiry {
+  /** The execution's id. */
+  id: string;
+  route: string;
+  /** Minutes from its start until it times out; 0 or less: never. */
+  ttl: number;
+  /** Who may answer (empty: anyone); the engine refuses others. */
+  users: string[];
+  /** Recorded as StackStorm does; Stormdesk has no RBAC to check them against. */
+  roles: string[];
+  schema: InquirySchema;
+}
+
+/**
+ * The part of an Inquiry's JSON schema the answer form reads. As in
+ * StackStorm, a property is required when it says `required: true` (Draft 3
+ * style); an object-level `required` list is not checked by the engine.
+ */
+export interface InquirySchema {
+  type?: string | string[];
+  title?: string;
+  description?: string;
+  properties?: Record<string, InquirySchema & { required?: unknown }>;
+  enum?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+}
+
+/** The execution of the `inquirer` runner, waiting for its answer. */
+export function isPendingInquiry(execution: Pick<Execution, 'runner' | 'status'>): boolean {
+  return execution.runner.name === 'inquirer' && execution.status === 'pending';
 }

@@ -2,7 +2,9 @@
 // who, when, how long, where and why it failed, the buttons), for a
 // workflow its task tree at full height on the left (tree-view.ts), and the
 // selected node's details on the right (node-details.ts: Output | Result |
-// Parameters | Timeline).
+// Parameters | Timeline). A tree that waits for a response (a pending
+// Inquiry, `core.ask`) says so under the header, with a link to each task
+// that asks; the first one is selected, so its form is in view.
 //
 // Records come from events and from answers in any order; the page's
 // ExecutionCache keeps the newest of each, so a run whose events arrive
@@ -15,7 +17,7 @@ import { summarizeFailure, type FailureSummary } from '../lib/failure';
 import type { OutputHub } from '../lib/output-hub';
 import { onZoneChange } from '../lib/time';
 import type { TreeNode } from '../lib/tree';
-import { isCompleted, isWorkflow, type Execution } from '../lib/types';
+import { isCompleted, isPendingInquiry, isWorkflow, type Execution } from '../lib/types';
 import { h } from './dom';
 import { executionHeader } from './execution-header';
 import { nodeDetails } from './node-details';
@@ -86,7 +88,12 @@ export function executionView(
   const details = nodeDetails(backend, hub, tree.model, { select: (node) => select(node.key) });
   const treePane = h('section', { class: 'tree-pane', 'aria-label': 'Tasks' }, tree.element);
   const panes = h('div', { class: 'panes' }, treePane, details.element);
-  const element = h('section', { class: 'execution', hidden: true, 'aria-label': 'Execution' }, header.element, header.failure, panes);
+  const askingNote = h('div', { class: 'asking', role: 'status', hidden: true });
+  const element = h('section', { class: 'execution', hidden: true, 'aria-label': 'Execution' }, header.element, header.failure, askingNote, panes);
+  /** Pending Inquiries in the tree, by execution id. */
+  const asking = new Map<string, TreeNode>();
+  /** Inquiries already brought into view, by id. */
+  const askingShown = new Set<string>();
 
   function showError(error: unknown): void {
     header.showError(BackendError.from(error).message);
@@ -120,6 +127,44 @@ export function executionView(
     if (structure) tree.redraw();
     details.treeChanged(nodes);
     updateFailure();
+    updateAsking(nodes);
+  }
+
+  /** The note under the header: which tasks wait for a response (each a link that selects it). */
+  function updateAsking(nodes: TreeNode[]): void {
+    let changed = false;
+    for (const node of nodes) {
+      const e = node.execution;
+      if (e?.runner.name !== 'inquirer') continue;
+      if (isPendingInquiry(e)) changed = !asking.has(node.key) || changed;
+      else changed = asking.has(node.key) || changed;
+      if (isPendingInquiry(e)) asking.set(node.key, node);
+      else asking.delete(node.key);
+    }
+    if (changed) drawAsking();
+    // The first question asked comes into view once, unless the operator picked a node.
+    const first = [...asking.values()][0];
+    if (first && treeLoaded && !picked && !askingShown.has(first.key)) {
+      askingShown.add(first.key);
+      if (first !== tree.model.root) tree.select(first.key);
+    }
+  }
+
+  function drawAsking(): void {
+    askingNote.hidden = asking.size === 0;
+    askingNote.replaceChildren();
+    if (asking.size === 0) return;
+    const links = [...asking.values()].map((node) =>
+      node === tree.model.root
+        ? null
+        : h('button', { type: 'button', class: 'link', 'data-key': node.key, onClick: () => select(node.key) }, tree.model.path(node)),
+    );
+    askingNote.append(
+      h('strong', {}, 'Waiting for a response'),
+      links.some((l) => l) ? ' at ' : '',
+      ...links.flatMap((l, i) => (l ? (i > 0 ? [', ', l] : [l]) : [])),
+      '.',
+    );
   }
 
   /** A task the workflow's errors name that has no execution could not start: shown failed. */
@@ -186,6 +231,9 @@ export function executionView(
     root = cache.put(execution);
     members.clear();
     members.add(root.id);
+    asking.clear();
+    askingNote.hidden = true;
+    askingNote.replaceChildren();
     graphsAsked.clear();
     treeLoaded = false;
     picked = false;

@@ -1,16 +1,18 @@
 // The right pane of the execution view: the selected node's facts (path,
 // status, times with timezone and relative, ticking duration, who ran it,
 // with-items item and "2 of 4", retry attempt) and its details in tabs:
-// Output | Result | Parameters | Timeline. One scroll per pane.
+// Output | Result | Parameters | Timeline. One scroll per pane. A pending
+// Inquiry (`core.ask`) shows, above the tabs, its prompt and answer form.
 
-import type { Backend } from '../lib/backend';
+import { BackendError, type Backend } from '../lib/backend';
 import type { OutputHub } from '../lib/output-hub';
 import { copyText } from '../lib/save';
 import { formatDuration, formatTime, relative } from '../lib/time';
 import { FAILED, type TreeModel, type TreeNode } from '../lib/tree';
-import { actionRef, commitOf, isCompleted, isWorkflow, itemsCount, userOf, type Execution } from '../lib/types';
+import { actionRef, commitOf, isCompleted, isPendingInquiry, isWorkflow, itemsCount, userOf, type Execution } from '../lib/types';
 import { append, clear, h } from './dom';
 import { icon, iconHtml, statusSymbol } from './icons';
+import { inquiryForm } from './inquiry-form';
 import { outputView, type OutputSourceSpec } from './output-view';
 import { resultView } from './result-view';
 import { gantt, statusLog } from './timeline-view';
@@ -98,7 +100,35 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
   const overflowNote = h('p', { class: 'muted', hidden: true });
   (panels.get('output') as HTMLElement).append(overflowNote, output.element);
   const detailsHeader = h('header', { class: 'details-header' }, title, facts);
-  const element = h('section', { class: 'details', 'aria-label': 'Selected' }, detailsHeader, tablist, [...panels.values()]);
+  const inquirySlot = h('div', { class: 'inquiry-slot', hidden: true });
+  const element = h('section', { class: 'details', 'aria-label': 'Selected' }, detailsHeader, inquirySlot, tablist, [...panels.values()]);
+  /** The pending Inquiry whose form is shown (drawn once: typing survives events). */
+  let asking: string | null = null;
+
+  /** A pending Inquiry's prompt and form; nothing for any other node. */
+  function drawInquiry(): void {
+    const e = node?.execution ?? null;
+    const pending = e && isPendingInquiry(e) ? e : null;
+    if ((pending?.id ?? null) === asking) return;
+    asking = pending?.id ?? null;
+    clear(inquirySlot);
+    inquirySlot.hidden = pending === null;
+    if (!pending) return;
+    const panel = h(
+      'section',
+      { class: 'inquiry-panel', 'aria-label': 'Waiting for a response' },
+      h('p', { class: 'inquiry-waiting' }, icon('clock'), ' Waiting for a response'),
+    );
+    inquirySlot.append(panel);
+    backend.getInquiry(pending.id).then(
+      (inquiry) => {
+        if (asking === pending.id) panel.append(inquiryForm(backend, inquiry, pending));
+      },
+      (error: unknown) => {
+        if (asking === pending.id) panel.append(h('p', { class: 'error', role: 'alert' }, BackendError.from(error).message));
+      },
+    );
+  }
 
   function selectTab(next: Tab): void {
     tab = next;
@@ -287,6 +317,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
       node = next;
       root = isRoot;
       drawFacts();
+      drawInquiry();
       startOutput();
       drawPanel();
       startTicking();
@@ -296,6 +327,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
       // The node's own record may be one frame behind the event: draw from the event.
       node.execution = execution;
       drawFacts();
+      drawInquiry();
       if (!multi) addSource(node);
       output.setDone(isCompleted(execution.status));
       if (tab !== 'output') drawPanel();
@@ -307,6 +339,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
       for (const n of nodes) {
         if (n === node) {
           drawFacts();
+          drawInquiry();
           if (n.execution) output.setDone(isCompleted(n.execution.status));
           continue;
         }
@@ -328,6 +361,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
       window.clearInterval(tickTimer);
       output.clear();
       node = null;
+      drawInquiry();
       clear(facts);
       title.textContent = '';
     },

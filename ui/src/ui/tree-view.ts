@@ -4,7 +4,7 @@
 
 import { formatDuration, secondsBetween } from '../lib/time';
 import { TreeModel, type NodeStatus, type TreeNode } from '../lib/tree';
-import { commitOf, type Execution, type WorkflowGraph } from '../lib/types';
+import { commitOf, isPendingInquiry, type Execution, type WorkflowGraph } from '../lib/types';
 import { h } from './dom';
 import { iconHtml, installIcons, statusSymbol } from './icons';
 
@@ -195,6 +195,12 @@ export function treeView(options: TreeViewOptions = {}): TreeView {
       row.label.title = node.label;
       row.attempt.textContent = node.attempt ? `retry ${node.attempt}` : '';
       row.action.textContent = node.depth === 0 ? '' : node.action ?? '';
+      // A pending Inquiry (`core.ask`) says what it waits for.
+      const asks = node.execution !== null && isPendingInquiry(node.execution);
+      if (asks) row.action.textContent = 'waiting for a response';
+      row.action.classList.toggle('asks', asks);
+      if (asks) el.dataset['asks'] = '';
+      else delete el.dataset['asks'];
       const sha = node.execution ? commitOf(node.execution) : null;
       row.commit.textContent = sha ? sha.slice(0, 7) : '';
       row.commit.title = sha ?? '';

@@ -262,21 +262,7 @@ pub(super) async fn st2_install(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = super::optional_body(&body)?;
-    let packs: Vec<String> = match body.get("packs") {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|p| {
-                p.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| bad(format!("packs: {p} is not a string")))
-            })
-            .collect::<Result<_, _>>()?,
-        _ => {
-            return Err(bad(
-                "the body needs {\"packs\": [\"name, name=version, or a git URL\", ...]}",
-            ))
-        }
-    };
+    let packs = pack_list(&body, "name, name=version, or a git URL")?;
     let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
     let execution = engine.install_packs_run(packs, force, &who.user).await?;
     Ok((
@@ -294,17 +280,7 @@ pub(super) async fn update_many(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let body = super::optional_body(&body)?;
-    let packs: Vec<String> = match body.get("packs") {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|p| {
-                p.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| bad(format!("packs: {p} is not a string")))
-            })
-            .collect::<Result<_, _>>()?,
-        _ => return Err(bad("the body needs {\"packs\": [\"pack name\", ...]}")),
-    };
+    let packs = pack_list(&body, "pack name")?;
     let execution = engine.update_packs_run(packs, &who.user).await?;
     Ok((
         StatusCode::ACCEPTED,
@@ -318,4 +294,22 @@ pub(super) async fn update(
     Path(pack): Path<String>,
 ) -> Result<Json<Updated>, ApiError> {
     Ok(Json(engine.update_pack(&pack).await?))
+}
+
+/// The body's `packs`: a non-empty list of strings (`what` says what each
+/// one is, for the error).
+fn pack_list(body: &Value, what: &str) -> Result<Vec<String>, ApiError> {
+    match body.get("packs") {
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|p| {
+                p.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad(format!("packs: {p} is not a string")))
+            })
+            .collect(),
+        _ => Err(bad(format!(
+            "the body needs {{\"packs\": [\"{what}\", ...]}}"
+        ))),
+    }
 }

@@ -117,8 +117,8 @@ mod tests {
         );
         write(
             &dir,
-            "actions/chain.yaml",
-            "name: chain\nrunner_type: action-chain\nentry_point: chain.yaml\n",
+            "actions/legacy.yaml",
+            "name: legacy\nrunner_type: mistral-v2\nentry_point: legacy.yaml\n",
         );
         let catalog = Catalog::load(&[tmp.path().to_path_buf()]);
         let own = catalog.pack("p").unwrap();
@@ -141,7 +141,7 @@ tasks:
   dynamic:
     action: <% ctx().name %>
   unsupported:
-    action: p.chain
+    action: p.legacy
     input:
       anything: 1
   bare:

@@ -801,3 +801,41 @@ async fn the_openapi_document_is_served() {
     assert!(doc.as_str().unwrap().contains("ActionExecution"));
     engine.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_jobs_refuse_a_body_without_a_list_of_packs_and_say_what_it_needs() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let router = stormdesk_engine::api::router(engine.clone());
+    let token = engine.api_token().to_string();
+    for (uri, needs) in [
+        ("/v1/packs/install", "name, name=version, or a git URL"),
+        ("/v1/packs/update", "pack name"),
+    ] {
+        for body in [json!({}), json!({"packs": []}), json!({"packs": "t"})] {
+            let (status, answer) = call(router.clone(), "POST", uri, &token, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+            let said = answer["faultstring"].as_str().unwrap();
+            assert!(
+                said.contains(&format!("{{\"packs\": [\"{needs}\", ...]}}")),
+                "{uri}: {said}"
+            );
+        }
+        let (status, answer) = call(
+            router.clone(),
+            "POST",
+            uri,
+            &token,
+            Some(json!({"packs": ["t", 7]})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+        assert_eq!(
+            answer["faultstring"],
+            json!("invalid request: packs: 7 is not a string")
+        );
+    }
+    // Nothing was started.
+    let (_, runs) = call(router, "GET", "/v1/executions", &token, None).await;
+    assert_eq!(runs, json!([]));
+}

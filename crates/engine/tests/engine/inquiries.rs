@@ -256,6 +256,42 @@ async fn stackstorms_ask_workflows_and_chains_run_as_its_integration_tests_say()
     let done = finished(&engine, &wf.id).await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
 
+    // Several fields in one answer; the workflow publishes two of them.
+    let wf = engine
+        .run(RunRequest::new(
+            "examples.orquesta_ask_multiple_parameters",
+            Map::new(),
+        ))
+        .await
+        .unwrap();
+    wait_root(&engine, &wf.id, Status::Paused).await;
+    let ask = pending_task(&engine, &wf.id, "get_approval").await;
+    engine
+        .respond_inquiry(
+            &ask.id,
+            json!({"approved": true, "department_id": 7, "extra_output": "all good"}),
+            "me",
+        )
+        .await
+        .unwrap();
+    let done = finished(&engine, &wf.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    let stdout_of = |tasks: &[Execution], name: &str| {
+        tasks
+            .iter()
+            .find(|c| c.task_name() == Some(name))
+            .map(|c| c.result["stdout"].clone())
+    };
+    let tasks = engine.descendants(&wf.id, -1).await.unwrap();
+    assert_eq!(
+        stdout_of(&tasks, "echo_extra_message"),
+        Some(json!("Extra info all good."))
+    );
+    assert_eq!(
+        stdout_of(&tasks, "finish"),
+        Some(json!("Approved by department 7. Automation completed."))
+    );
+
     let wf = engine
         .run(RunRequest::new("examples.orquesta-ask-nested", Map::new()))
         .await

@@ -524,6 +524,22 @@ pub fn cases(t: &St2) -> Vec<Case> {
                 "stderr -> Line: 1\nstderr -> Line: 3\n",
             ),
         ),
+        // ActionChains (`action_chain_runner.py`): each link's result under
+        // `tasks`, in order; links reach `localhost` over the loopback sshd.
+        needs(
+            case(
+                "examples.action_chain_streaming_demo",
+                json!({"count": 2, "sleep_delay": 0.01}),
+                ok,
+                vec![
+                    Check::Eq("/tasks/0/result/stdout", json!("Task 1")),
+                    Check::Eq("/tasks/1/result/stdout", json!("stdout line 2")),
+                    Check::Eq("/tasks/9/name", json!("task10")),
+                    Check::Eq("/tasks/9/result/localhost/stdout", json!("stdout line 2")),
+                ],
+            ),
+            "sshd",
+        ),
         needs(
             case(
                 "examples.remote_command_runner_print_to_stdout_and_stderr",
