@@ -1240,6 +1240,22 @@ impl Engine {
             return Err(e);
         }
         tracing::info!(execution = %id, status = %execution.status, "completed");
+        // The completion is announced whole, `children` included, as
+        // StackStorm's update event is: a parent's record does not list them
+        // (they are read from their own records), and every child's record
+        // is committed before its parent can complete.
+        let mut execution = execution;
+        if matches!(
+            execution.runner_name(),
+            crate::workflow::WORKFLOW_RUNNER | crate::chain::CHAIN_RUNNER
+        ) {
+            match self.inner.store.children(id).await {
+                Ok(children) => execution.children = children,
+                Err(e) => {
+                    tracing::warn!(execution = %id, error = %e, "children not read for the completion event")
+                }
+            }
+        }
         let had_runner = self
             .inner
             .live
