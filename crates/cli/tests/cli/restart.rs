@@ -107,10 +107,19 @@ fn serve_on(home: &Path, listen: &str) -> Serve {
 /// Blocks until an execution of `action` is in `status`: subscribed to the
 /// engine's event stream first, then the current records are checked, so a
 /// change between the two is not missed.
+///
+/// It is given up once no execution event came for 30 s, however long the
+/// wait as a whole: a long workflow's events keep coming while it runs (a
+/// busy machine only makes them come slower); the stream's keep-alives
+/// (every 15 s) are not events.
 pub(crate) fn wait_for_status(url: &str, token: &str, action: &str, status: &str) {
-    let resp = ureq::get(&format!("{url}/v1/stream?events=st2.execution__update"))
+    let agent = ureq::AgentBuilder::new()
+        .timeout_connect(std::time::Duration::from_secs(30))
+        .timeout_read(std::time::Duration::from_secs(30))
+        .build();
+    let resp = agent
+        .get(&format!("{url}/v1/stream?events=st2.execution__update"))
         .set("Authorization", &format!("Bearer {token}"))
-        .timeout(std::time::Duration::from_secs(30))
         .call()
         .unwrap();
     let now: Value = ureq::get(&format!(
@@ -125,11 +134,18 @@ pub(crate) fn wait_for_status(url: &str, token: &str, action: &str, status: &str
         return;
     }
     let reader: Box<dyn Read + Send + Sync> = resp.into_reader();
+    let quiet = std::time::Duration::from_secs(30);
+    let mut last_event = std::time::Instant::now();
     for line in BufReader::new(reader).lines() {
         let line = line.expect("event stream ended before the status was seen");
         let Some(data) = line.strip_prefix("data:") else {
+            assert!(
+                last_event.elapsed() < quiet,
+                "no execution event for {quiet:?} while waiting for {action} to be {status}"
+            );
             continue;
         };
+        last_event = std::time::Instant::now();
         let ev: Value = serde_json::from_str(data.trim()).unwrap();
         if ev["action"]["ref"] == action && ev["status"] == status {
             return;
