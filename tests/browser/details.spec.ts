@@ -28,16 +28,16 @@ test('a long action name is cut with an ellipsis and told in full on hover', asy
 });
 
 test('actions that cannot run here are folded under their pack', async ({ consolePage: page }) => {
-  const unsupported = page.locator('.action-item[data-ref="e2e.on_windows"]');
+  const unsupported = page.locator('.action-item[data-ref="e2e.on_mistral"]');
   await expect(unsupported).toBeHidden();
   const fold = page.locator('.pack[data-pack="e2e"] details.unsupported-actions');
   await expect(fold.locator('summary')).toHaveText('1 not runnable here');
   await fold.locator('summary').click();
   await expect(unsupported).toBeVisible();
-  await expect(unsupported).toHaveAttribute('title', /winrm-cmd/);
+  await expect(unsupported).toHaveAttribute('title', /mistral-v2/);
   // A search finds them too.
-  await page.getByRole('searchbox', { name: 'Search actions' }).fill('on_windows');
-  await expect(page.locator('.action-item[data-ref="e2e.on_windows"]:not(.folded)')).toBeVisible();
+  await page.getByRole('searchbox', { name: 'Search actions' }).fill('on_mistral');
+  await expect(page.locator('.action-item[data-ref="e2e.on_mistral"]:not(.folded)')).toBeVisible();
 });
 
 test('a revision is offered only for git packs; runner options are folded', async ({ consolePage: page }) => {

@@ -23,7 +23,7 @@ test('every pack with its source, revision, load errors, unsupported and ignored
   const e2e = page.locator('.pack-card[data-pack="e2e"]');
   await expect(e2e).toHaveClass(/focused/);
   await expect(e2e.locator('.pack-problems-list.bad li')).toHaveText([/bad_meta\.yaml:\d+:\d+: /]);
-  await expect(e2e.locator('.pack-problems-list.warn li')).toHaveText([/^on_windows: .*winrm-cmd/]);
+  await expect(e2e.locator('.pack-problems-list.warn li')).toHaveText([/^on_mistral: .*mistral-v2/]);
   await expect(e2e.locator('.pack-problems-list.muted li')).toContainText([/rules/]);
   await expect(e2e.locator('.pack-source')).toContainText('directory');
 

@@ -5,7 +5,8 @@
 // the IPC transport, forced: the page's answers to Run and its backlog reads
 // are held until the run's completion event has reached the page, ten runs
 // in a row, each must show as it ended with its output; an Inquiry
-// (`core.ask`) answered in the window's form. Run by run.sh under
+// (`core.ask`) answered in the window's form; an announcement
+// (`core.announcement`) shown as a toast. Run by run.sh under
 // Xvfb (also with every CPU busy: run.sh --loaded).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -164,6 +165,18 @@ try {
     script("return document.querySelectorAll('.inquiry-card').length === 0 && document.querySelector('.tab[data-view=\"inquiries\"] .count-badge').hidden;"),
   );
   check('an Inquiry answered in the window leaves the list when its completion arrives', true);
+
+  // An announcement over IPC: the `announcement` event becomes a toast with the route, the message and the run.
+  await script(
+    "window.__stormdesk.backend.run({ action: 'core.announcement', parameters: { route: 'desk', message: { message: '<b>shipped</b>' } } }).then((e) => { window.__announcedId = e.id; }); return true;",
+  );
+  const announced = await until('the announcement run', () => script('return window.__announcedId ?? null;'));
+  const toastText = await until('the announcement toast', async () => text(await find(`.toast[data-execution="${announced}"] .announcement-text`)));
+  check('an announcement shows as a toast, its message as text', toastText === 'Announcement on desk: <b>shipped</b>', JSON.stringify(toastText));
+  const toastLink = await attr(await find(`.toast[data-execution="${announced}"] a.announcement-link`), 'href');
+  // WebKit's driver answers with the resolved address (`tauri://localhost#/...`).
+  check('the toast links to the execution that announced', String(toastLink).endsWith(`#/execution/${announced}`), toastLink);
+  await screenshot('06-announcement.png');
 } catch (error) {
   check(String(error?.message ?? error), false);
 } finally {

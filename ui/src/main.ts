@@ -9,14 +9,16 @@
 
 import './styles.css';
 
+import { AnnouncementLog } from './lib/announcements';
 import { BackendError, createBackend, sessionInfo, signIn, signInFromPage, type Backend } from './lib/backend';
 import { ExecutionCache } from './lib/executions';
 import { InquiryTracker } from './lib/inquiries';
-import { askPermission, CompletionNotifier, InquiryNotifier } from './lib/notify';
+import { AnnouncementNotifier, askPermission, CompletionNotifier, InquiryNotifier } from './lib/notify';
 import { OutputHub } from './lib/output-hub';
 import { applyTheme, effectiveTheme, nextTheme, notifySettings, saveNotifySettings, themeChoice } from './lib/prefs';
 import { actionRef, contentVersion, isCompleted, type ActionSummary, type Execution } from './lib/types';
 import { actionView } from './ui/action-view';
+import { announcementsView } from './ui/announcements-view';
 import { catalogView } from './ui/catalog';
 import { h } from './ui/dom';
 import { executionView } from './ui/execution-view';
@@ -76,6 +78,11 @@ async function start(root: HTMLElement): Promise<void> {
   const tracker = new InquiryTracker(backend);
   const asked = new InquiryNotifier();
   tracker.onNew((entry) => asked.asked(entry.id, entry.execution));
+  const announcements = new AnnouncementLog();
+  const announced = new AnnouncementNotifier();
+  announcements.onAdd((a) => announced.announced(a));
+  const announcementsUi = announcementsView(announcements);
+  announcementsUi.button.addEventListener('click', () => void askPermission());
 
   let selectToken = 0;
   let actions: ActionSummary[] = [];
@@ -127,11 +134,13 @@ async function start(root: HTMLElement): Promise<void> {
         'span',
         { class: 'topbar-end' },
         h('span', { class: 'transport', title: 'Engine' }, backend.transport === 'tauri' ? 'desktop' : backend.location),
+        announcementsUi.button,
         themeButton,
         helpButton,
       ),
     ),
     banner,
+    announcementsUi.overlay,
     layout,
     help,
   );
@@ -283,6 +292,7 @@ async function start(root: HTMLElement): Promise<void> {
     }),
   );
   unsubscribe.push(await backend.onOutput((_id, chunk) => hub.live(chunk)));
+  unsubscribe.push(await backend.onAnnouncement((a) => announcements.add(a)));
   unsubscribe.push(
     await backend.onResync(() => {
       hub.resync();
@@ -310,7 +320,7 @@ async function start(root: HTMLElement): Promise<void> {
   if (!root.contains(layout)) return;
   route();
   void loadInquiries();
-  exposeForTests(backend, notifier, hub, cache, { tracker, asked });
+  exposeForTests(backend, notifier, hub, cache, { tracker, asked }, { log: announcements, notifier: announced });
 }
 
 interface ShortcutActions {
@@ -386,8 +396,9 @@ function exposeForTests(
   hub: OutputHub,
   cache: ExecutionCache,
   inquiries: { tracker: InquiryTracker; asked: InquiryNotifier },
+  announcements: { log: AnnouncementLog; notifier: AnnouncementNotifier },
 ): void {
-  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier, hub, cache, inquiries };
+  (window as unknown as Record<string, unknown>)['__stormdesk'] = { backend, notifier, hub, cache, inquiries, announcements };
 }
 
 /** The app icon's bolt (icons/generate.py), drawn inline: no asset, no emoji font needed. */

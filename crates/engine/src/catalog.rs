@@ -20,6 +20,9 @@ pub const SUPPORTED_RUNNERS: &[&str] = &[
     "http-request",
     "remote-shell-cmd",
     "remote-shell-script",
+    "winrm-cmd",
+    "winrm-ps-cmd",
+    "winrm-ps-script",
 ];
 
 /// A pack as the API shows it: StackStorm's `PackAPI`

@@ -620,6 +620,9 @@ impl Engine {
                 self.python_env_for_run(&pack_name, dir, content_version.as_deref())
                     .await?,
             ),
+            (_, runner) if crate::python_envs::WINRM_RUNNERS.contains(&runner) => {
+                Some(self.python_base_for_run().await?)
+            }
             _ => None,
         };
         request.python = python_env.as_ref().map(|l| l.python().to_path_buf());

@@ -15,6 +15,10 @@ use crate::pyenv::{log_progress, EnvEvent, PyEnvError, PyEnvLease, REQUIREMENTS_
 /// StackStorm's runner type of Python actions.
 pub(crate) const PYTHON_RUNNER: &str = "python-script";
 
+/// Runner types that drive pywinrm in the base layer (`crates/runner`'s
+/// `winrm` module).
+pub(crate) const WINRM_RUNNERS: &[&str] = &["winrm-cmd", "winrm-ps-cmd", "winrm-ps-script"];
+
 /// Progress callbacks the engine's callers pass (the CLI's progress line).
 pub type EnvProgress = Arc<dyn Fn(&EnvEvent) + Send + Sync>;
 
@@ -80,6 +84,16 @@ impl Engine {
         })
         .await
         .map_err(task_failed)??;
+        Ok(lease)
+    }
+
+    /// The base layer, for the WinRM runners' driver (pywinrm), built on
+    /// first use.
+    pub(crate) async fn python_base_for_run(&self) -> Result<PyEnvLease, EngineError> {
+        let engine = self.clone();
+        let lease = tokio::task::spawn_blocking(move || engine.inner.pyenvs.base(&log_progress))
+            .await
+            .map_err(task_failed)??;
         Ok(lease)
     }
 

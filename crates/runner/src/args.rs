@@ -39,7 +39,9 @@ pub(crate) fn script_args(params: &[ActionArg], kwarg_op: &str) -> Vec<OsString>
     args
 }
 
-fn positional_value(value: &Value) -> String {
+/// A positional parameter as StackStorm serialises it for scripts
+/// (`st2common/util/action_db.py`, `serialize_positional_argument`).
+pub(crate) fn positional_value(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::Bool(b) => if *b { "1" } else { "0" }.to_string(),

@@ -107,6 +107,18 @@ pub enum RunError {
     },
 
     #[error(
+        "could not read entry point `{}` of action `{action_ref}`: {source}; {hint}",
+        path.display()
+    )]
+    ReadEntryPoint {
+        action_ref: String,
+        path: PathBuf,
+        hint: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
         "could not prepare `{}` for the Python runner: {source}; check that the temp directory \
          is writable and owned by this user",
         path.display()

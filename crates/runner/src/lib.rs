@@ -6,7 +6,8 @@
 //!   calling thread, streaming output to a callback, and return StackStorm's
 //!   status and result object for that runner type (`local-shell-cmd`,
 //!   `local-shell-script`, `python-script`, `noop`, `http-request`,
-//!   `remote-shell-cmd`, `remote-shell-script`, each behind a cargo feature).
+//!   `remote-shell-cmd`, `remote-shell-script`, `winrm-cmd`, `winrm-ps-cmd`,
+//!   `winrm-ps-script`, each behind a cargo feature).
 //! - [`CancelHandle`]: cancel a run from another thread; the action's whole
 //!   process group is terminated (SIGTERM, then SIGKILL after a short grace).
 //! - [`protocol`]: the wire types between the engine and the runner process,
@@ -34,12 +35,18 @@
 //! `ssh_runner.allow_partial_failure`. Remote hosts get
 //! `ST2_ACTION_PACK_NAME` and `ST2_ACTION_EXECUTION_ID`, not the callback URL
 //! and token, which are of no use there.
+//!
+//! The WinRM runners drive `pywinrm` (StackStorm's WS-Management client) in
+//! a Python child process: the request's `python` (the engine gives its base
+//! Python environment, which carries pywinrm 0.5.0), else `STORMDESK_PYTHON`,
+//! else `python3`.
 
 #[cfg(any(
     feature = "local-shell-cmd",
     feature = "local-shell-script",
     feature = "remote-shell-cmd",
-    feature = "remote-shell-script"
+    feature = "remote-shell-script",
+    feature = "winrm-ps-script"
 ))]
 mod args;
 pub mod callback;
@@ -69,7 +76,10 @@ mod remote;
 #[cfg(any(
     feature = "python-script",
     feature = "remote-shell-cmd",
-    feature = "remote-shell-script"
+    feature = "remote-shell-script",
+    feature = "winrm-cmd",
+    feature = "winrm-ps-cmd",
+    feature = "winrm-ps-script"
 ))]
 mod scratch;
 #[cfg(any(
@@ -77,9 +87,18 @@ mod scratch;
     feature = "local-shell-script",
     feature = "python-script",
     feature = "remote-shell-cmd",
-    feature = "remote-shell-script"
+    feature = "remote-shell-script",
+    feature = "winrm-cmd",
+    feature = "winrm-ps-cmd",
+    feature = "winrm-ps-script"
 ))]
 mod shell;
+#[cfg(any(
+    feature = "winrm-cmd",
+    feature = "winrm-ps-cmd",
+    feature = "winrm-ps-script"
+))]
+mod winrm;
 
 pub use cancel::CancelHandle;
 pub use error::RunError;
@@ -170,6 +189,24 @@ pub const RUNNER_TYPES: &[RunnerType] = &[
         compiled: cfg!(feature = "remote-shell-script"),
         aliases: &["run-remote-script"],
     },
+    RunnerType {
+        name: "winrm-cmd",
+        feature: "winrm-cmd",
+        compiled: cfg!(feature = "winrm-cmd"),
+        aliases: &[],
+    },
+    RunnerType {
+        name: "winrm-ps-cmd",
+        feature: "winrm-ps-cmd",
+        compiled: cfg!(feature = "winrm-ps-cmd"),
+        aliases: &[],
+    },
+    RunnerType {
+        name: "winrm-ps-script",
+        feature: "winrm-ps-script",
+        compiled: cfg!(feature = "winrm-ps-script"),
+        aliases: &[],
+    },
 ];
 
 /// Looks up a runner type by its StackStorm name or alias.
@@ -235,6 +272,12 @@ pub fn run_with_events(
         "remote-shell-cmd" => remote::run_cmd(req, on_event, cancel),
         #[cfg(feature = "remote-shell-script")]
         "remote-shell-script" => remote::run_script(req, on_event, cancel),
+        #[cfg(feature = "winrm-cmd")]
+        "winrm-cmd" => winrm::run_cmd(req, on_event, cancel),
+        #[cfg(feature = "winrm-ps-cmd")]
+        "winrm-ps-cmd" => winrm::run_ps_cmd(req, on_event, cancel),
+        #[cfg(feature = "winrm-ps-script")]
+        "winrm-ps-script" => winrm::run_ps_script(req, on_event, cancel),
         other => {
             // Unreachable for a compiled-in runner (checked above); the arm
             // keeps the match total whichever features are off.
@@ -265,13 +308,15 @@ fn supported_names() -> String {
     feature = "local-shell-cmd",
     feature = "local-shell-script",
     feature = "python-script",
-    feature = "remote-shell-script"
+    feature = "remote-shell-script",
+    feature = "winrm-ps-script"
 ))]
 #[cfg_attr(
     not(any(
         feature = "local-shell-script",
         feature = "python-script",
-        feature = "remote-shell-script"
+        feature = "remote-shell-script",
+        feature = "winrm-ps-script"
     )),
     allow(dead_code)
 )]

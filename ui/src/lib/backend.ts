@@ -5,6 +5,7 @@
 import { invoke } from '@tauri-apps/api/core';
 import { listen } from '@tauri-apps/api/event';
 
+import type { Announcement } from './announcements';
 import { readSse } from './sse';
 import {
   type ActionDetail,
@@ -72,6 +73,8 @@ export interface Backend {
   onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe>;
   /** Events may have been missed (the UI fell behind, or the stream reconnected): refetch what is shown. */
   onResync(handler: () => void): Promise<Unsubscribe>;
+  /** Every announcement (`core.announcement`), live only. See lib/announcements.ts. */
+  onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe>;
 }
 
 /** Every failure the UI sees: the engine's `{faultstring, code}`, plus transport codes of our own. */
@@ -225,6 +228,10 @@ export class TauriBackend implements Backend {
   async onResync(handler: () => void): Promise<Unsubscribe> {
     return listen<number>('resync', () => handler());
   }
+
+  async onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe> {
+    return listen<Announcement>('announcement', (event) => handler(event.payload));
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -297,6 +304,7 @@ export function sessionInfo(): Promise<SessionInfo> {
 type StreamEvent =
   | { kind: 'execution'; execution: Execution }
   | { kind: 'output'; executionId: string; chunk: OutputChunk }
+  | { kind: 'announcement'; announcement: Announcement }
   | { kind: 'resync' };
 
 export class HttpBackend implements Backend {
@@ -306,7 +314,7 @@ export class HttpBackend implements Backend {
 
   constructor() {
     this.location = pageOrigin();
-    this.stream = new EventStream(() => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE].join(',') }));
+    this.stream = new EventStream(() => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ANNOUNCEMENT].join(',') }));
   }
 
   /** An API URL on the page's own origin (never anywhere else). */
@@ -468,6 +476,12 @@ export class HttpBackend implements Backend {
       if (event.kind === 'resync') handler();
     });
   }
+
+  async onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe> {
+    return this.stream.subscribe((event) => {
+      if (event.kind === 'announcement') handler(event.announcement);
+    });
+  }
 }
 
 async function errorFromResponse(response: Response): Promise<BackendError> {
@@ -545,6 +559,12 @@ class EventStream {
 const EXECUTION_CREATE = 'st2.execution__create';
 const EXECUTION_UPDATE = 'st2.execution__update';
 const OUTPUT_CREATE = 'st2.execution.output__create';
+/**
+ * Stormdesk's own announcement event, `{route, body, execution_id}`: sent
+ * only to a stream that names it (StackStorm's `st2.announcement__<route>`
+ * carries the body alone, without the execution that announced).
+ */
+const ANNOUNCEMENT = 'stormdesk.announcement';
 
 /** An event of StackStorm's stream: its name, and the resource as data. */
 function parseStreamEvent(name: string, data: string): StreamEvent | null {
@@ -562,6 +582,8 @@ function parseStreamEvent(name: string, data: string): StreamEvent | null {
       const chunk = payload as OutputChunk;
       return { kind: 'output', executionId: chunk.execution_id, chunk };
     }
+    case ANNOUNCEMENT:
+      return { kind: 'announcement', announcement: payload as Announcement };
     default:
       return null;
   }

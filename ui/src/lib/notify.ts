@@ -1,7 +1,8 @@
-// OS notifications when a long run finishes and when a workflow asks a
-// question (an Inquiry): the notification plugin in the desktop app, the
+// OS notifications when a long run finishes, when a workflow asks a
+// question (an Inquiry) and when an announcement arrives: the notification plugin in the desktop app, the
 // browser's Notification API in a browser.
 
+import type { ShownAnnouncement } from './announcements';
 import { isTauri } from './backend';
 import { notifySettings } from './prefs';
 import { actionRef, isCompleted, taskName, type Execution } from './types';
@@ -73,6 +74,24 @@ export class InquiryNotifier {
     const task = execution ? taskName(execution) : null;
     const body = execution ? `${task ? `task ${task}` : actionRef(execution)} asks a question · ${id}` : `an Inquiry asks a question · ${id}`;
     this.sent.push({ id, title, body });
+    void show(title, body);
+  }
+}
+
+/**
+ * Notifies each announcement (`core.announcement`) as it arrives, when
+ * notifications are on (the top bar shows it either way). The text goes to
+ * the system as plain text.
+ */
+export class AnnouncementNotifier {
+  /** What was notified, for tests and the UI. */
+  readonly sent: { executionId: string; title: string; body: string }[] = [];
+
+  announced(announcement: ShownAnnouncement): void {
+    if (!notifySettings().enabled) return;
+    const title = `Announcement on ${announcement.route}`;
+    const body = `${announcement.message} · ${announcement.executionId}`;
+    this.sent.push({ executionId: announcement.executionId, title, body });
     void show(title, body);
   }
 }

@@ -25,6 +25,7 @@ const SYMBOLS: Record<string, string> = {
   down: '<path d="M3.5 6L8 10.5 12.5 6" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round"/>',
   sun: '<circle cx="8" cy="8" r="3" fill="currentColor"/><path d="M8 1v2M8 13v2M1 8h2M13 8h2M3 3l1.4 1.4M11.6 11.6L13 13M3 13l1.4-1.4M11.6 4.4L13 3" stroke="currentColor" stroke-width="1.4" stroke-linecap="round"/>',
   moon: '<path d="M12.8 10.4A5.6 5.6 0 0 1 5.6 3.2a5.6 5.6 0 1 0 7.2 7.2z" fill="currentColor"/>',
+  megaphone: '<path d="M2.5 6.3v3.4h2.2l5.8 3V3.3l-5.8 3z" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linejoin="round"/><path d="M5.2 9.9l.9 3.1M12.6 6.2a2.2 2.2 0 0 1 0 3.6" fill="none" stroke="currentColor" stroke-width="1.4" stroke-linecap="round"/>',
   link: '<path d="M6.6 9.4l2.8-2.8M7.2 4.6l1-1a2.5 2.5 0 0 1 3.6 3.6l-1 1M8.8 11.4l-1 1a2.5 2.5 0 0 1-3.6-3.6l1-1" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round"/>',
 };
 

@@ -3,7 +3,8 @@
 //! `st2.execution__create`, `st2.execution__update`,
 //! `st2.execution.output__create`, `st2.liveaction__create`,
 //! `st2.liveaction__update` and `st2.announcement__<route>`, each carrying
-//! the resource as JSON; filtered by
+//! the resource as JSON (and Stormdesk's own [`STORMDESK_ANNOUNCEMENT`], only
+//! for a stream that asks for it by name); filtered by
 //! `events`, `action_refs` and `execution_ids`; ended after the completion of
 //! `end_execution_id` when `end_event` names its event. Every event has an
 //! `id`, so a client resumes with `Last-Event-ID`.
@@ -53,6 +54,14 @@ fn liveaction(e: &Execution) -> Value {
     v
 }
 
+/// Stormdesk's own event for an announcement: data `{"route", "body",
+/// "execution_id"}` (`body` as `st2.announcement__<route>` carries it), the
+/// desktop app's `announcement` event. StackStorm's stream has no way to say
+/// which execution announced; the console needs it for its link. Sent only to
+/// a stream whose `events` filter names it, so StackStorm's clients never see
+/// it.
+pub const STORMDESK_ANNOUNCEMENT: &str = "stormdesk.announcement";
+
 /// StackStorm's stream name of an announcement on `route`.
 pub fn announcement_event(route: &str) -> String {
     format!("st2.announcement__{route}")
@@ -79,9 +88,17 @@ fn messages(event: &Event) -> Vec<(Cow<'static, str>, Value)> {
             OUTPUT_CREATE.into(),
             serde_json::to_value(output).unwrap_or(Value::Null),
         )],
-        Event::Announcement { route, body, .. } => {
-            vec![(announcement_event(route).into(), body.clone())]
-        }
+        Event::Announcement {
+            route,
+            body,
+            execution_id,
+        } => vec![
+            (announcement_event(route).into(), body.clone()),
+            (
+                STORMDESK_ANNOUNCEMENT.into(),
+                json!({"route": route, "body": body, "execution_id": execution_id}),
+            ),
+        ],
     }
 }
 
@@ -108,6 +125,13 @@ impl Filter {
         let (id, action) = match event {
             Event::Execution { execution, .. } => (&execution.id, &execution.action.ref_),
             Event::Output { output } => (&output.execution_id, &output.action_ref),
+            // Stormdesk's own announcement event: only when asked by name.
+            Event::Announcement { .. } if name == STORMDESK_ANNOUNCEMENT => {
+                return self
+                    .events
+                    .as_ref()
+                    .is_some_and(|names| names.iter().any(|n| n == name));
+            }
             // Announcements go to every listener that asks for their name
             // (or for everything), whatever action or execution it follows.
             Event::Announcement { .. } => {

@@ -311,6 +311,67 @@ route:
   description: The routing_key used to route the message to consumers. Might be a list of words, delimited by dots.
 "#;
 
+// StackStorm's winrm_runner/runner.yaml (the connection of all three).
+const WINRM_COMMON: &str = r#"
+cwd:
+  type: string
+  description: Working directory where the command will be executed in
+env:
+  type: object
+  description: Environment variables which will be available to the command (e.g. key1=val1,key2=val2)
+host:
+  type: string
+  required: true
+  description: A host where the command will be run
+kwarg_op:
+  type: string
+  default: "-"
+  description: Operator to use in front of keyword args i.e. "-" or "/".
+password:
+  type: string
+  required: true
+  secret: true
+  description: Password used to log in.
+port:
+  type: integer
+  default: 5986
+  description: 'WinRM port to connect on. If using port 5985 scheme must be "http"'
+scheme:
+  type: string
+  default: https
+  description: 'Scheme to use in the WinRM URL. If using scheme "http" port must be 5985'
+timeout:
+  type: integer
+  default: 60
+  description: Action timeout in seconds. Action will get killed if it doesn't finish in timeout seconds.
+transport:
+  type: string
+  default: ntlm
+  enum: [basic, certificate, credssp, kerberos, ntlm, plaintext, ssl]
+  description: The type of transport that WinRM will use to communicate (pywinrm's transports).
+username:
+  type: string
+  required: true
+  description: Username used to log-in.
+verify_ssl_cert:
+  type: boolean
+  default: true
+  description: Verify the host's HTTPS certificate (Mozilla's CA bundle); false skips verification.
+"#;
+
+const WINRM_CMD: &str = r#"
+cmd:
+  type: string
+  description: Arbitrary command to be executed on the remote host.
+"#;
+
+// The revision is Stormdesk's addition, as for the other script runners.
+const WINRM_SCRIPT: &str = r#"
+content_version:
+  type: string
+  description: Pack revision (commit, tag or branch) to run the action from.
+"#;
+
 const DEFS: &[Def] = &[
     (
         "local-shell-cmd",
@@ -365,9 +426,27 @@ const DEFS: &[Def] = &[
         false,
         &[ANNOUNCEMENT],
     ),
-    ("winrm-cmd", &[], Support::NotYet, false, &[]),
-    ("winrm-ps-cmd", &[], Support::NotYet, false, &[]),
-    ("winrm-ps-script", &[], Support::NotYet, true, &[]),
+    (
+        "winrm-cmd",
+        &[],
+        Support::Supported,
+        false,
+        &[WINRM_CMD, WINRM_COMMON],
+    ),
+    (
+        "winrm-ps-cmd",
+        &[],
+        Support::Supported,
+        false,
+        &[WINRM_CMD, WINRM_COMMON],
+    ),
+    (
+        "winrm-ps-script",
+        &[],
+        Support::Supported,
+        true,
+        &[WINRM_COMMON, WINRM_SCRIPT],
+    ),
 ];
 
 fn build() -> Vec<RunnerType> {
@@ -472,10 +551,6 @@ mod tests {
         assert_eq!(runner_type("run-python").unwrap().name, "python-script");
         assert_eq!(runner_type("http-runner").unwrap().name, "http-request");
         assert_eq!(runner_type("run-remote").unwrap().name, "remote-shell-cmd");
-        assert_eq!(
-            unsupported_reason("winrm-cmd").unwrap(),
-            "runner type winrm-cmd is not supported yet"
-        );
         assert!(unsupported_reason("action-chain").is_none());
         assert!(unsupported_reason("inquirer").is_none());
         assert!(unsupported_reason("announcement").is_none());
@@ -501,9 +576,33 @@ mod tests {
                 "remote-shell-script",
                 "action-chain",
                 "inquirer",
-                "announcement"
+                "announcement",
+                "winrm-cmd",
+                "winrm-ps-cmd",
+                "winrm-ps-script"
             ]
         );
+    }
+
+    #[test]
+    fn winrm_schemas_follow_stackstorm() {
+        for name in ["winrm-cmd", "winrm-ps-cmd", "winrm-ps-script"] {
+            let r = runner_type(name).unwrap();
+            assert!(r.is_supported(), "{name}");
+            let p = r.parameters();
+            for required in ["host", "username", "password"] {
+                assert!(p[required].required, "{name}.{required}");
+            }
+            assert!(p["password"].secret);
+            assert_eq!(p["port"].default, Some(json!(5986)));
+            assert_eq!(p["scheme"].default, Some(json!("https")));
+            assert_eq!(p["transport"].default, Some(json!("ntlm")));
+            assert_eq!(p["verify_ssl_cert"].default, Some(json!(true)));
+            assert_eq!(p["kwarg_op"].default, Some(json!("-")));
+            assert_eq!(p["timeout"].default, Some(json!(60)));
+            assert_eq!(p.contains_key("cmd"), name != "winrm-ps-script");
+            assert_eq!(r.needs_entry_point, name == "winrm-ps-script");
+        }
     }
 
     #[test]

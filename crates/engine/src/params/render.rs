@@ -45,7 +45,14 @@ fn template_strings<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
     match v {
         Value::String(s) if is_template(s) => out.push(s),
         Value::Array(items) => items.iter().for_each(|i| template_strings(i, out)),
-        Value::Object(map) => map.values().for_each(|i| template_strings(i, out)),
+        // StackStorm renders an object as its JSON text, so keys are
+        // templates too (`env: {"{{ name }}": ...}` in its examples pack).
+        Value::Object(map) => map.iter().for_each(|(k, i)| {
+            if is_template(k) {
+                out.push(k);
+            }
+            template_strings(i, out)
+        }),
         _ => {}
     }
 }
@@ -310,7 +317,12 @@ fn render_value(
         Value::Object(map) => {
             let mut out = Map::new();
             for (k, v) in map {
-                out.insert(k.clone(), render_value(env, v, ctx, true)?);
+                let key = if is_template(k) {
+                    env.render_str(k, ctx).map_err(|e| describe(&e))?
+                } else {
+                    k.clone()
+                };
+                out.insert(key, render_value(env, v, ctx, true)?);
             }
             Ok(Value::Object(out))
         }

@@ -485,3 +485,18 @@ fn values_nested_beyond_the_limit_are_refused_with_the_parameter_named() {
     assert_eq!(e.parameter(), Some("blob"));
     assert!(!msg.contains("\"v\""), "{msg}");
 }
+
+/// StackStorm renders an object default as its JSON text, keys included
+/// (its examples pack's `winrm_powershell_env` names its `env` variable
+/// with a template).
+#[test]
+fn object_keys_are_templates_too() {
+    let a = action(
+        "local-shell-cmd",
+        "name:\n  type: string\n  default: ST2_TEST\nenv:\n  type: object\n  default:\n    \"{{ name }}\": \"value of {{ name }}\"\n",
+    );
+    let r = resolve(&a, json!({})).unwrap();
+    assert_eq!(r.runner["env"], json!({"ST2_TEST": "value of ST2_TEST"}));
+    let r = resolve(&a, json!({"name": "OTHER"})).unwrap();
+    assert_eq!(r.runner["env"], json!({"OTHER": "value of OTHER"}));
+}

@@ -56,7 +56,10 @@ pub use tool::{ToolChoice, TOOL_VAR};
 /// `eventlet` at StackStorm's pin (`fixed-requirements.txt`), which
 /// StackStorm's Python runner puts on every action's path with the rest of
 /// its own environment (StackStorm's `examples.python-mock-create-vm`
-/// imports it).
+/// imports it); and `pywinrm` at StackStorm's pin
+/// (`contrib/runners/winrm_runner/requirements.txt`), StackStorm's
+/// WS-Management client, which the WinRM runners drive from this layer and
+/// which StackStorm's actions could import from its environment too.
 pub const BASE_REQUIREMENTS: &[&str] = &[
     "st2client==3.9.0",
     "six==1.17.0",
@@ -64,6 +67,7 @@ pub const BASE_REQUIREMENTS: &[&str] = &[
     "requests==2.32.4",
     "setuptools==75.8.0",
     "eventlet==0.33.3",
+    "pywinrm==0.5.0",
 ];
 
 /// Unused environments kept per pack.

@@ -708,6 +708,60 @@ async fn the_stream_speaks_stackstorms_event_names_and_filters() {
     engine.shutdown();
 }
 
+/// An announcement is StackStorm's `st2.announcement__<route>` for every
+/// listener; Stormdesk's `stormdesk.announcement` (with the execution that
+/// announced) goes only to a stream that names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn announcements_on_the_stream_as_stackstorms_and_with_their_execution_when_asked() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let base = format!("{}/v1/stream", engine.api_url());
+    let token = engine.api_token().to_string();
+    let open = |query: String| {
+        let url = format!("{base}?x-auth-token={token}{query}");
+        tokio::task::spawn_blocking(move || ureq::get(&url).call().unwrap())
+    };
+    let everything = open(String::new()).await.unwrap();
+    let asked = open("&events=stormdesk.announcement".into()).await.unwrap();
+    let e = engine
+        .run(RunRequest::new(
+            "core.announcement",
+            params(&[
+                ("message", json!({"message": "deploy done"})),
+                ("route", json!("ops")),
+            ]),
+        ))
+        .await
+        .unwrap();
+    let id = e.id.clone();
+    let all = tokio::task::spawn_blocking(move || {
+        read_sse(everything, |name, v| {
+            name == "st2.execution__update" && v["id"] == json!(id) && v["status"] == "succeeded"
+        })
+    });
+    let all = tokio::time::timeout(WAIT, all).await.unwrap().unwrap();
+    let (_, st2) = all
+        .iter()
+        .find(|(n, _)| n == "st2.announcement__ops")
+        .expect("StackStorm's announcement event");
+    let body = json!({"payload": {"message": {"message": "deploy done"}}, "trace_context": null});
+    assert_eq!(st2, &body);
+    assert!(
+        all.iter().all(|(n, _)| n != "stormdesk.announcement"),
+        "sent only when asked by name"
+    );
+    let only = tokio::task::spawn_blocking(move || read_sse(asked, |_, _| true));
+    let only = tokio::time::timeout(WAIT, only).await.unwrap().unwrap();
+    assert_eq!(
+        only,
+        vec![(
+            "stormdesk.announcement".to_string(),
+            json!({"route": "ops", "body": body, "execution_id": e.id})
+        )]
+    );
+    engine.shutdown();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_packs_and_runner_types_in_stackstorms_shapes() {
     let fx = Fixture::new();

@@ -28,4 +28,8 @@ mod st2_actions;
 mod st2_packs;
 mod st2_scenarios;
 mod st2_workflows;
+mod winrm;
 mod workflows;
+// The runner tests' loopback WS-Management endpoint.
+#[path = "../../../runner/tests/runner/wsman.rs"]
+mod wsman;

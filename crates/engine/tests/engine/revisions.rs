@@ -928,7 +928,7 @@ async fn install_copies_a_plain_pack_directory_and_reports_what_does_not_run() {
     );
     write(
         "actions/chain.yaml",
-        "name: chain\nrunner_type: winrm-cmd\n",
+        "name: chain\nrunner_type: telepathy\n",
     );
     write("sensors/watch.yaml", "class_name: Watch\n");
     write("rules/r1.yaml", "name: r1\n");
@@ -958,7 +958,7 @@ async fn install_copies_a_plain_pack_directory_and_reports_what_does_not_run() {
     );
     assert_eq!(r.unsupported.len(), 1);
     assert!(
-        r.unsupported[0].starts_with("chain: runner type winrm-cmd"),
+        r.unsupported[0].starts_with("chain: unknown runner type 'telepathy'"),
         "{:?}",
         r.unsupported
     );

@@ -37,6 +37,10 @@ enum NotRun {
 
 const EXAMPLE_CHAINS: &str = "chains::stackstorms_example_chains_run_with_stackstorms_results";
 const CONTROLLED_CHAINS: &str = "chains::stackstorms_pause_resume_and_cancel_chains";
+/// WinRM: against a loopback WS-Management endpoint (no Windows host here).
+const WINRM_CORE: &str =
+    "winrm::core_winrm_cmd_runs_with_stackstorms_result_and_the_password_kept_secret";
+const WINRM_EXAMPLES: &str = "winrm::stackstorms_example_winrm_actions_run_unmodified";
 const ASKS: &str =
     "inquiries::stackstorms_ask_workflows_and_chains_run_as_its_integration_tests_say";
 
@@ -45,11 +49,11 @@ const ASKS: &str =
 const NOT_RUN: &[(&str, NotRun)] = &[
     ("core.ask", NotRun::Elsewhere(ASKS)),
     ("core.announcement", NotRun::Elsewhere("inquiries::announcements_go_out_on_the_bus_with_their_route")),
-    ("core.winrm_cmd", NotRun::Needs("a Windows host reachable over WinRM")),
-    ("core.winrm_ps_cmd", NotRun::Needs("a Windows host reachable over WinRM")),
-    ("examples.winrm_get_uptime", NotRun::Needs("a Windows host reachable over WinRM")),
-    ("examples.winrm_get_ipconfig", NotRun::Needs("a Windows host reachable over WinRM")),
-    ("examples.winrm_powershell_env", NotRun::Needs("a Windows host reachable over WinRM")),
+    ("core.winrm_cmd", NotRun::Elsewhere(WINRM_CORE)),
+    ("core.winrm_ps_cmd", NotRun::Elsewhere(WINRM_EXAMPLES)),
+    ("examples.winrm_get_uptime", NotRun::Elsewhere(WINRM_EXAMPLES)),
+    ("examples.winrm_get_ipconfig", NotRun::Elsewhere(WINRM_EXAMPLES)),
+    ("examples.winrm_powershell_env", NotRun::Elsewhere(WINRM_EXAMPLES)),
     ("linux.diag_loadavg", NotRun::Needs("a process table that holds still: its links hand the stderr of check_processes (a traceback when a process exits mid-scan) to netstat and lsof as pids, so its outcome depends on what else runs on the machine; each of its actions runs here on its own")),
     ("examples.weather", NotRun::Needs("the internet: its immutable url is api.openweathermap.org")),
     ("examples.chain-sequential", NotRun::Elsewhere(EXAMPLE_CHAINS)),
@@ -187,6 +191,7 @@ async fn stackstorms_own_actions_run_with_stackstorms_results() {
         include_str!("chains.rs"),
         include_str!("data/st2_example_chains.yaml"),
         include_str!("inquiries.rs"),
+        include_str!("winrm.rs"),
     ];
     for (a, why) in NOT_RUN {
         match why {

@@ -27,10 +27,12 @@ fn noop_succeeds_with_stackstorms_noop_result() {
 
 #[test]
 fn unknown_runner_type_is_named_in_the_error() {
-    let err = run_err(&request("winrm-cmd", json!({})));
+    // The engine runs action-chain in-process; the runner process does not.
+    let err = run_err(&request("action-chain", json!({})));
     assert!(matches!(err, RunError::UnknownRunnerType { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("`winrm-cmd`"), "{msg}");
+    assert!(msg.contains("`action-chain`"), "{msg}");
+    assert!(msg.contains("winrm-ps-script"), "{msg}");
     assert!(msg.contains("mypack.myaction"), "{msg}");
     assert!(msg.contains("local-shell-cmd"), "{msg}");
 }

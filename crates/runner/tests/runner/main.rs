@@ -13,3 +13,5 @@ mod shell_script;
 mod sshd;
 mod sudo;
 mod support;
+mod winrm;
+mod wsman;
