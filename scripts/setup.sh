@@ -17,6 +17,9 @@ packages=(
   # attachments, scripts with `#!/usr/bin/env python` that import six.
   sudo rsync traceroute bind9-dnsutils lsof net-tools procps file hostname
   python-is-python3 python3-six
+  # The browser tests make a CA and a server certificate for the TLS server
+  # (tests/browser/remote.spec.ts).
+  openssl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@ use tauri::{
 };
 
 pub mod commands;
+pub mod connections;
 pub mod events;
 
 /// Pack directories used when `STORMDESK_PACKS` is unset: the repository's
@@ -83,6 +84,9 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
                 .build(),
         )
         .manage(engine.clone())
+        .manage(commands::connections::Connections::open(
+            &engine.paths().config,
+        ))
         .setup(move |app| {
             create_main_window(app.handle(), &for_window)?;
             Ok(())
@@ -108,6 +112,14 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
             commands::packs::install_packs,
             commands::packs::update_packs,
             commands::files::save_log,
+            commands::connections::list_connections,
+            commands::connections::save_connection,
+            commands::connections::remove_connection,
+            commands::connections::connection_credentials,
+            commands::connections::connection_sign_in,
+            commands::connections::connection_use_api_key,
+            commands::connections::connection_renew,
+            commands::connections::connection_sign_out,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"))?;
     app.manage(events::EventForwarder::start(app.handle().clone(), &engine));

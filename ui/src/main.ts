@@ -10,7 +10,8 @@
 import './styles.css';
 
 import { AnnouncementLog } from './lib/announcements';
-import { BackendError, createBackend, sessionInfo, signIn, signInFromPage, type Backend } from './lib/backend';
+import { BackendError, createBackend, isTauri, sessionInfo, signIn, signInFromPage, type Backend, type RemoteTarget } from './lib/backend';
+import { activeConnection, BrowserConnectionStore, LOCAL, TauriConnectionStore, type ConnectionStore } from './lib/connections';
 import { ExecutionCache } from './lib/executions';
 import { InquiryTracker } from './lib/inquiries';
 import { AnnouncementNotifier, askPermission, CompletionNotifier, InquiryNotifier } from './lib/notify';
@@ -20,6 +21,7 @@ import { actionRef, contentVersion, isCompleted, type ActionSummary, type Execut
 import { actionView } from './ui/action-view';
 import { announcementsView } from './ui/announcements-view';
 import { catalogView } from './ui/catalog';
+import { connectionSwitcher, connectRemote, signInScreen } from './ui/connections-view';
 import { h } from './ui/dom';
 import { executionView } from './ui/execution-view';
 import { historyView } from './ui/history-view';
@@ -66,11 +68,42 @@ export const SHORTCUTS: [string, string][] = [
   ['?', 'This help'],
 ];
 
+let pageStore: ConnectionStore | null = null;
+
 async function start(root: HTMLElement): Promise<void> {
   applyTheme(themeChoice());
   installIcons();
-  const backend = createBackend();
-  if (backend.transport === 'http') await signInFromPage();
+  const unsubscribe: (() => void)[] = [];
+  // The connection chosen in the title bar: this engine, or a remote server.
+  // One store for the page's life: a browser's keeps the password in memory.
+  const store: ConnectionStore = (pageStore ??= isTauri() ? new TauriConnectionStore() : new BrowserConnectionStore());
+  const connections = await store.list().catch(() => []);
+  const chosen = activeConnection();
+  const remoteConnection = chosen === LOCAL ? null : (connections.find((c) => c.id === chosen) ?? null);
+  let remote: RemoteTarget | null = null;
+  if (remoteConnection) {
+    let refused = false;
+    const connected = await connectRemote(store, remoteConnection, (error) => {
+      // The server refused the credentials mid-session (expired, revoked).
+      if (refused) return;
+      refused = true;
+      unsubscribe.forEach((stop) => stop());
+      void store.signOut(remoteConnection).catch(() => undefined);
+      root.replaceChildren(signInScreen(store, remoteConnection, `${remoteConnection.name} refused the credentials: ${error.message}`));
+    }, () => {
+      // Nothing is installed yet: start again in place (a reload would lose
+      // the password a browser keeps in memory to renew the token).
+      root.replaceChildren();
+      void start(root);
+    });
+    if (connected instanceof HTMLElement) {
+      root.replaceChildren(connected);
+      return;
+    }
+    remote = connected;
+  }
+  const backend = createBackend(remote);
+  if (backend.transport === 'http' && !remote) await signInFromPage();
   const banner = h('p', { class: 'banner error', role: 'alert', hidden: true });
   const notifier = new CompletionNotifier();
   const hub = new OutputHub(backend);
@@ -133,8 +166,9 @@ async function start(root: HTMLElement): Promise<void> {
       h(
         'span',
         { class: 'topbar-end' },
-        h('span', { class: 'transport', title: 'Engine' }, backend.transport === 'tauri' ? 'desktop' : backend.location),
+        h('span', { class: 'transport', title: 'Engine' }, remote ? remote.api : backend.transport === 'tauri' ? 'desktop' : backend.location),
         announcementsUi.button,
+        connectionSwitcher(store, connections, isTauri() ? 'desktop' : window.location.host),
         themeButton,
         helpButton,
       ),
@@ -248,8 +282,6 @@ async function start(root: HTMLElement): Promise<void> {
     }
   }
 
-  const unsubscribe: (() => void)[] = [];
-
   async function loadInquiries(): Promise<void> {
     try {
       await tracker.load();
@@ -268,7 +300,7 @@ async function start(root: HTMLElement): Promise<void> {
       banner.hidden = true;
     } catch (error) {
       const e = BackendError.from(error);
-      if (backend.transport === 'http' && e.code === 'unauthorized') {
+      if (backend.transport === 'http' && !remote && e.code === 'unauthorized') {
         unsubscribe.forEach((stop) => stop());
         root.replaceChildren(await signInPage());
         return;

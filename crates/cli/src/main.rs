@@ -55,6 +55,9 @@ enum Command {
     Pack(cmd::pack::PackCmd),
     /// Run the engine and its HTTP API (and callback listener) until interrupted.
     Serve(cmd::serve::ServeArgs),
+    /// Named users of a team server: add, list, remove.
+    #[command(subcommand)]
+    User(cmd::user::UserCmd),
     /// Internal: act as the runner process (used when no `stormdesk-runner` is installed beside this binary).
     #[command(name = "__runner", hide = true)]
     Runner,
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Inquiry(c) => cmd::inquiry::run(&ctx, c),
         Command::Pack(c) => cmd::pack::run(&ctx, c),
         Command::Serve(args) => cmd::serve::run(&ctx, args),
+        Command::User(c) => cmd::user::run(&ctx, c),
         Command::Runner => unreachable!("handled above"),
     };
     match result {

@@ -4,7 +4,8 @@
 //!   (Stormdesk's own faces) or as an auth token;
 //! - auth tokens from `POST /auth/v1/tokens` (HTTP basic auth with the local
 //!   user, created at first start with a generated password in
-//!   `<config>/credentials`, mode 0600); each has a TTL (default 24 h);
+//!   `<config>/credentials`, mode 0600, or a named user of `<config>/users`,
+//!   see [`crate::users`]); each has a TTL (default 24 h);
 //! - API keys (`/v1/apikeys`), which do not expire;
 //! - the token of a running action (`ST2_ACTION_AUTH_TOKEN`), valid while
 //!   that execution runs and limited to what an action may do.
@@ -214,9 +215,20 @@ impl Engine {
         password: &str,
         ttl: Option<u64>,
     ) -> Result<IssuedToken, EngineError> {
-        if !self.auth().user.check(user, password) {
+        let known = self.auth().user.check(user, password) || {
+            // bcrypt is slow by design: off the async threads.
+            let path = self.paths().users_file();
+            let (name, pw) = (user.to_string(), password.to_string());
+            tokio::task::spawn_blocking(move || crate::users::verify(&path, &name, &pw))
+                .await
+                .map_err(|e| {
+                    EngineError::Unauthorized(format!("the password check failed: {e}"))
+                })??
+        };
+        if !known {
+            tracing::info!(user = %user, "sign-in refused");
             return Err(EngineError::Unauthorized(
-                "invalid or missing credentials: use the username and password in the `credentials` file of Stormdesk's config directory".into(),
+                "invalid or missing credentials: use the username and password in the `credentials` file of Stormdesk's config directory, or a user added with `stormdesk user add NAME`".into(),
             ));
         }
         self.issue_token(user, ttl).await

@@ -36,6 +36,7 @@ pub mod reconcile;
 mod rerun;
 pub mod store;
 pub mod token;
+pub mod users;
 pub mod workflow;
 
 pub use auth::Identity;

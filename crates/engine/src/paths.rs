@@ -102,6 +102,10 @@ impl Paths {
     pub fn credentials_file(&self) -> PathBuf {
         self.config.join("credentials")
     }
+    /// Named users for `POST /auth/v1/tokens` (htpasswd, bcrypt; 0600): see [`crate::users`].
+    pub fn users_file(&self) -> PathBuf {
+        self.config.join("users")
+    }
     /// Pack configs, `<data>/configs/<pack>.yaml`, as StackStorm's `/opt/stackstorm/configs`.
     pub fn configs(&self) -> PathBuf {
         self.data.join("configs")

@@ -5,6 +5,7 @@
 use stormdesk_engine::{EngineError, ErrorBody};
 
 pub mod actions;
+pub mod connections;
 pub mod executions;
 pub mod files;
 pub mod inquiries;

@@ -5,6 +5,8 @@
 //! Needs the runner binary: `cargo build -p stormdesk-runner` first (or set
 //! `STORMDESK_RUNNER`).
 
+mod connections;
+
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;

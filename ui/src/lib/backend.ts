@@ -110,7 +110,9 @@ export function isTauri(): boolean {
   return '__TAURI_INTERNALS__' in window;
 }
 
-export function createBackend(): Backend {
+/** The embedded engine (desktop) or the page's own server (browser); a remote when given. */
+export function createBackend(remote: RemoteTarget | null = null): Backend {
+  if (remote) return new HttpBackend(remote);
   return isTauri() ? new TauriBackend() : new HttpBackend();
 }
 
@@ -307,23 +309,68 @@ type StreamEvent =
   | { kind: 'announcement'; announcement: Announcement }
   | { kind: 'resync' };
 
+/**
+ * A remote server the console talks to instead of its own origin (see
+ * lib/connections.ts): its API and stream URLs, and the credentials to send
+ * (a token or an API key, in StackStorm's headers; never cookies).
+ */
+export interface RemoteTarget {
+  name: string;
+  /** `https://host/api/v1` or `https://host:port/v1`, no trailing slash. */
+  api: string;
+  /** Where `/stream` is. */
+  stream: string;
+  /** `X-Auth-Token` or `St2-Api-Key`, current (tokens are renewed). */
+  headers(): Record<string, string>;
+  /**
+   * Stormdesk-only endpoints this server has (probed at connect): pack
+   * revisions, and the numbered output log (`/output?format=json&after=`);
+   * without it the output is read as StackStorm's text.
+   */
+  capabilities: { revisions: boolean; outputLog: boolean };
+  /** The server refused the credentials (401): the console asks for them again. */
+  onRefused(error: BackendError): void;
+}
+
 export class HttpBackend implements Backend {
   readonly transport = 'http';
   readonly location: string;
   private readonly stream: EventStream;
 
-  constructor() {
-    this.location = pageOrigin();
-    this.stream = new EventStream(() => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ANNOUNCEMENT].join(',') }));
+  constructor(private readonly remote: RemoteTarget | null = null) {
+    this.location = remote ? remote.api : pageOrigin();
+    this.stream = new EventStream(
+      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ANNOUNCEMENT].join(',') }),
+      () => this.authHeaders(),
+      remote ? 'omit' : 'same-origin',
+      (error) => this.refused(error),
+    );
   }
 
-  /** An API URL on the page's own origin (never anywhere else). */
+  /**
+   * An API URL: on the page's own origin, or on the remote chosen in the
+   * title bar (`/v1/...` maps to its API URL, `/v1/stream` to its stream URL).
+   */
   private url(path: string, query: Record<string, string | number | boolean | undefined> = {}): string {
-    const url = new URL(path, pageOrigin());
+    let url: URL;
+    if (this.remote) {
+      const rest = path.replace(/^\/v1/, '');
+      url = new URL((rest === '/stream' ? this.remote.stream : this.remote.api) + rest);
+    } else {
+      url = new URL(path, pageOrigin());
+    }
     for (const [key, value] of Object.entries(query)) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
     return url.toString();
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.remote ? this.remote.headers() : {};
+  }
+
+  private refused(error: BackendError): void {
+    if (this.remote && error.code === 'unauthorized') this.remote.onRefused(error);
   }
 
   private async request<T>(method: string, url: string, body?: unknown): Promise<T> {
@@ -331,9 +378,10 @@ export class HttpBackend implements Backend {
     try {
       response = await fetch(url, {
         method,
-        credentials: 'same-origin',
+        credentials: this.remote ? 'omit' : 'same-origin',
         headers: {
           Accept: 'application/json',
+          ...this.authHeaders(),
           ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -344,7 +392,11 @@ export class HttpBackend implements Backend {
         faultstring: `cannot reach the engine at ${this.location}: ${String(error)}`,
       });
     }
-    if (!response.ok) throw await errorFromResponse(response);
+    if (!response.ok) {
+      const error = await errorFromResponse(response);
+      this.refused(error);
+      throw error;
+    }
     return (await response.json()) as T;
   }
 
@@ -365,6 +417,10 @@ export class HttpBackend implements Backend {
   }
 
   listRevisions(pack: string): Promise<Revisions> {
+    // A server without Stormdesk's revisions endpoint (StackStorm): no picker.
+    if (this.remote && !this.remote.capabilities.revisions) {
+      return Promise.resolve({ pack, git: false, checked_out: null, revisions: [] });
+    }
     return this.request('GET', this.url(`/v1/packs/${encodeURIComponent(pack)}/revisions`));
   }
 
@@ -440,6 +496,7 @@ export class HttpBackend implements Backend {
   }
 
   output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    if (this.remote && !this.remote.capabilities.outputLog) return this.textOutput(id, afterSeq);
     return this.request(
       'GET',
       this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { format: 'json', after: afterSeq }),
@@ -457,6 +514,34 @@ export class HttpBackend implements Backend {
   async respondInquiry(id: string, response: Record<string, unknown>): Promise<void> {
     // StackStorm's client sends the id too.
     await this.request('PUT', this.url(`/v1/inquiries/${encodeURIComponent(id)}`), { id, response });
+  }
+
+  /**
+   * StackStorm's output (`text/plain`, stdout and stderr in the order they
+   * were stored), numbered by line: complete lines only, so a line still
+   * being written is read whole on the next read.
+   */
+  private async textOutput(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    let response: Response;
+    try {
+      response = await fetch(this.url(`/v1/executions/${encodeURIComponent(id)}/output`), {
+        credentials: 'omit',
+        headers: { Accept: 'text/plain', ...this.authHeaders() },
+      });
+    } catch (error) {
+      throw new BackendError({ code: 'unavailable', faultstring: `cannot reach the engine at ${this.location}: ${String(error)}` });
+    }
+    if (!response.ok) {
+      const error = await errorFromResponse(response);
+      this.refused(error);
+      throw error;
+    }
+    const text = await response.text();
+    const lines = text.split(/(?<=\n)/).filter((line) => line.endsWith('\n'));
+    const now = new Date().toISOString();
+    return lines
+      .map((data, seq) => ({ execution_id: id, action_ref: '', runner_ref: '', seq, output_type: 'output' as const, data, timestamp: now }))
+      .filter((chunk) => afterSeq === undefined || chunk.seq > afterSeq);
   }
 
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
@@ -508,7 +593,12 @@ class EventStream {
   private abort: AbortController | null = null;
   private lastId: string | undefined;
 
-  constructor(private readonly url: () => string) {}
+  constructor(
+    private readonly url: () => string,
+    private readonly authHeaders: () => Record<string, string>,
+    private readonly credentials: RequestCredentials,
+    private readonly onError: (error: BackendError) => void,
+  ) {}
 
   subscribe(listener: (event: StreamEvent) => void): Unsubscribe {
     this.listeners.add(listener);
@@ -534,10 +624,14 @@ class EventStream {
     let connectedBefore = false;
     while (!signal.aborted) {
       try {
-        const headers: Record<string, string> = { Accept: 'text/event-stream' };
+        const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.authHeaders() };
         if (this.lastId !== undefined) headers['Last-Event-ID'] = this.lastId;
-        const response = await fetch(this.url(), { headers, signal, credentials: 'same-origin' });
-        if (!response.ok || !response.body) throw await errorFromResponse(response);
+        const response = await fetch(this.url(), { headers, signal, credentials: this.credentials });
+        if (!response.ok || !response.body) {
+          const error = await errorFromResponse(response);
+          this.onError(error);
+          throw error;
+        }
         if (connectedBefore) this.dispatch({ kind: 'resync' });
         connectedBefore = true;
         delay = 500;

@@ -62,6 +62,12 @@ export class OutputHub {
   live(chunk: OutputChunk): void {
     const log = this.logs.get(chunk.execution_id);
     if (!log) return; // Nobody watches it: the store has it for later.
+    // A server that does not number its output (StackStorm): the event says
+    // there is more; the backlog read brings it, in order.
+    if (typeof chunk.seq !== 'number') {
+      this.catchUp(log);
+      return;
+    }
     this.add(log, [chunk]);
     if (log.ahead.size > 0) this.catchUp(log);
   }

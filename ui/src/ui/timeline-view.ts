@@ -66,10 +66,14 @@ export function gantt(model: TreeModel, top: TreeNode, onSelect: (node: TreeNode
   const shown = nodes.slice(0, MAX_BARS);
   const rows = shown.map((n) => {
     const e = n.execution as Execution;
-    const s = time(e.start_timestamp);
-    const end = e.end_timestamp ? time(e.end_timestamp) : now;
-    const left = ((s - first) / span) * 100;
+    // A record without a start (not yet filled in) is drawn from the first
+    // start; every bar keeps a visible width, the last one too (an instant
+    // task that ends the run would otherwise start at 100% with no room).
+    const s = Number.isNaN(time(e.start_timestamp)) ? first : time(e.start_timestamp);
+    const endAt = e.end_timestamp ? time(e.end_timestamp) : now;
+    const end = Number.isNaN(endAt) ? s : endAt;
     const width = Math.max(0.4, ((end - s) / span) * 100);
+    const left = Math.min(((s - first) / span) * 100, 100 - width);
     const seconds = secondsBetween(e.start_timestamp, e.end_timestamp, now);
     const title = `${model.path(n)}: ${n.status}, ${formatTime(e.start_timestamp, { ms: true })}${seconds === null ? '' : `, ${formatDuration(seconds)}`}`;
     return h(
@@ -81,7 +85,7 @@ export function gantt(model: TreeModel, top: TreeNode, onSelect: (node: TreeNode
         { class: 'gantt-track' },
         h('span', {
           class: `gantt-bar${isWorkflow(e) ? ' workflow' : ''}${e.end_timestamp ? '' : ' running'}`,
-          style: `left:${left.toFixed(3)}%;width:${Math.min(100 - left, width).toFixed(3)}%`,
+          style: `left:${left.toFixed(3)}%;width:${width.toFixed(3)}%`,
         }),
       ),
       h('span', { class: 'gantt-duration' }, seconds === null ? '' : formatDuration(seconds)),

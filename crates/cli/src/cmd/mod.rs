@@ -7,6 +7,7 @@ pub mod key;
 pub mod pack;
 pub mod run;
 pub mod serve;
+pub mod user;
 
 use std::path::PathBuf;
 

@@ -6,9 +6,10 @@
 //! talks to (see [`crate::console`]). The engine and the API always start;
 //! the UI is the one built into the binary, or `--ui DIR`.
 //!
-//! `--listen` off loopback is refused unless `--insecure-http` says the
-//! network is trusted: the API runs commands, and plain HTTP carries its
-//! credentials in the clear.
+//! `--tls-cert` and `--tls-key` serve the console and the API over TLS
+//! (rustls, see [`crate::console::tls`]). `--listen` off loopback needs them,
+//! or `--insecure-http` saying the network is trusted: the API runs
+//! commands, and plain HTTP carries its credentials in the clear.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -28,14 +29,36 @@ pub struct ServeArgs {
     listen: SocketAddr,
     /// Serve on an address other than loopback over plain HTTP: anyone on
     /// the network path can read the credentials and the output. Only on a
-    /// network you trust (TLS comes with remote connections).
-    #[arg(long = "insecure-http")]
+    /// network you trust (otherwise give --tls-cert and --tls-key).
+    #[arg(long = "insecure-http", conflicts_with = "tls_cert")]
     insecure_http: bool,
+    /// Serve over HTTPS with this certificate chain (PEM: the server's
+    /// certificate first, then intermediates). Needs --tls-key.
+    #[arg(
+        long = "tls-cert",
+        value_name = "PEM",
+        requires = "tls_key",
+        env = "STORMDESK_TLS_CERT"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long = "tls-key",
+        value_name = "PEM",
+        requires = "tls_cert",
+        env = "STORMDESK_TLS_KEY"
+    )]
+    tls_key: Option<PathBuf>,
     /// A host name the console also answers to (besides the bound address,
     /// localhost, 127.0.0.1 and [::1]); repeatable. Requests for other names
     /// are refused (DNS rebinding).
     #[arg(long = "allow-host", value_name = "NAME")]
     allow_host: Vec<String>,
+    /// The origin (`https://host[:port]`) of a console served elsewhere that
+    /// may use this API with its own credentials (CORS, as StackStorm's
+    /// `[api] allow_origin`); repeatable.
+    #[arg(long = "allow-origin", value_name = "ORIGIN")]
+    allow_origin: Vec<String>,
     /// A built web UI to serve instead of the one built into this binary
     /// (development: `ui/dist`).
     #[arg(long, env = "STORMDESK_UI", value_name = "DIR")]
@@ -62,17 +85,19 @@ pub struct ServeArgs {
     max_live_per_root: usize,
 }
 
-/// Refuses a `--listen` address off loopback unless `--insecure-http` was given.
-fn check_exposure(listen: SocketAddr, insecure_http: bool) -> anyhow::Result<()> {
-    if listen.ip().is_loopback() {
+/// Refuses a `--listen` address off loopback over plain HTTP unless
+/// `--insecure-http` was given.
+fn check_exposure(listen: SocketAddr, tls: bool, insecure_http: bool) -> anyhow::Result<()> {
+    if listen.ip().is_loopback() || tls {
         return Ok(());
     }
     if !insecure_http {
         anyhow::bail!(
-            "refusing to serve on {listen}: that address is reachable from other machines, and the API \
-             runs commands over plain HTTP, credentials and output in the clear. Listen on loopback \
-             (the default, 127.0.0.1:PORT) and reach it through an SSH tunnel, or pass --insecure-http \
-             if every machine on that network is trusted (TLS comes with remote connections)."
+            "refusing to serve on {listen} over plain HTTP: that address is reachable from other machines, \
+             and the API runs commands, credentials and output in the clear. Give a certificate and its \
+             key (--tls-cert PEM --tls-key PEM) to serve HTTPS; or listen on loopback (the default, \
+             127.0.0.1:PORT) and reach it through an SSH tunnel; or pass --insecure-http if every machine \
+             on that network is trusted."
         );
     }
     let warning = format!(
@@ -87,7 +112,18 @@ fn check_exposure(listen: SocketAddr, insecure_http: bool) -> anyhow::Result<()>
 }
 
 pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    check_exposure(args.listen, args.insecure_http)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            console::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }
+            .server_config()?,
+        ),
+        _ => None,
+    };
+    check_exposure(args.listen, tls.is_some(), args.insecure_http)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     ctx.runtime()?.block_on(async {
         let mut opts = ctx.options();
         opts.listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -102,10 +138,26 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let engine = stormdesk_engine::Engine::start(opts).await?;
         let ui = console::UiSource::resolve(args.ui);
         let built = ui.is_built();
-        let bound = console::start(engine.clone(), args.listen, ui.clone(), &args.allow_host)
-            .await
-            .with_context(|| format!("listening on {}", args.listen))?;
-        let url = format!("http://{bound}");
+        let bound = console::start(
+            engine.clone(),
+            args.listen,
+            ui.clone(),
+            &console::Exposure {
+                allow_hosts: args.allow_host.clone(),
+                allow_origins: args.allow_origin.clone(),
+            },
+            tls,
+        )
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+        // Bound to every interface: the address others use is a name given
+        // with --allow-host (the one the certificate is for), not 0.0.0.0.
+        let url = match args.allow_host.first() {
+            Some(name) if bound.ip().is_unspecified() => {
+                format!("{scheme}://{}:{}", name.trim(), bound.port())
+            }
+            _ => format!("{scheme}://{bound}"),
+        };
         engine.set_console_url(Some(url.clone()));
         // A closed stdout (a supervisor that read the first line and left) must
         // not stop the server, so write errors are ignored.

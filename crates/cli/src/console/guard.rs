@@ -27,6 +27,10 @@ pub struct HostGuard {
     bound: SocketAddr,
     /// `--allow-host` names, lower case, without a port.
     allowed: Vec<String>,
+    /// `--allow-origin` origins (`scheme://host[:port]`, lower case): consoles
+    /// served elsewhere that may change things through the API (with tokens
+    /// in headers; see [`super::cors`]).
+    origins: Vec<String>,
 }
 
 impl HostGuard {
@@ -41,7 +45,14 @@ impl HostGuard {
                 })
                 .filter(|h| !h.is_empty())
                 .collect(),
+            origins: Vec::new(),
         }
+    }
+
+    /// Also lets the API take changes from pages of these origins.
+    pub fn with_origins(mut self, origins: &[String]) -> HostGuard {
+        self.origins = origins.iter().map(|o| normalize_origin(o)).collect();
+        self
     }
 
     /// Whether a request whose `Host` is `host` is for this listener.
@@ -101,6 +112,11 @@ fn request_host(request: &Request) -> Option<String> {
         .or_else(|| request.uri().authority().map(|a| a.to_string()))
 }
 
+/// An origin as browsers send it: lower case, no trailing slash.
+pub fn normalize_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
 /// `scheme://host[:port]` of an `Origin` header -> `host[:port]`.
 fn origin_authority(headers: &HeaderMap) -> Option<Option<String>> {
     let origin = headers.get(header::ORIGIN)?;
@@ -151,7 +167,13 @@ pub async fn check(State(guard): State<Arc<HostGuard>>, request: Request, next: 
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe {
+    let listed = is_api(&path)
+        && request
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|o| guard.origins.contains(&normalize_origin(o)));
+    if !safe && !listed {
         if let Some(origin) = origin_authority(request.headers()) {
             if origin.as_deref() != Some(host.to_ascii_lowercase().as_str()) {
                 return refuse(

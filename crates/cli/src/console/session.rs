@@ -47,8 +47,10 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(name: &str, value: &str, max_age: u64) -> HeaderValue {
-    let text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}");
+fn set_cookie(name: &str, value: &str, max_age: u64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    let text =
+        format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -103,7 +105,7 @@ pub async fn create(
         Json(json!({ "user": issued.user, "expiry": issued.expiry })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(&console.cookie, &issued.token, SESSION_TTL),
+        set_cookie(&console.cookie, &issued.token, SESSION_TTL, console.secure),
     );
     response
         .headers_mut()
@@ -114,9 +116,10 @@ pub async fn create(
 /// `DELETE /console/session`.
 pub async fn end(State(console): State<Console>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, set_cookie(&console.cookie, "", 0));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        set_cookie(&console.cookie, "", 0, console.secure),
+    );
     response
 }
 
@@ -191,7 +194,7 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_http_only_and_same_site_strict() {
-        let value = set_cookie("stormdesk_session_1", "t", SESSION_TTL);
+        let value = set_cookie("stormdesk_session_1", "t", SESSION_TTL, false);
         let text = value.to_str().unwrap();
         assert!(text.contains("HttpOnly"), "{text}");
         assert!(text.contains("SameSite=Strict"), "{text}");

@@ -14,6 +14,8 @@ mod packs;
 mod pyenv;
 mod restart;
 mod st2;
+mod tls;
+mod users;
 mod verbs;
 
 pub(crate) fn stormdesk(home: &Path) -> Command {

@@ -24,7 +24,7 @@ fn repo() -> PathBuf {
 
 /// The python of a cached venv with `requirements`, or `None` (skip) when it
 /// cannot be made outside CI.
-fn venv(name: &str, requirements: &[&str]) -> Option<PathBuf> {
+pub(crate) fn venv(name: &str, requirements: &[&str]) -> Option<PathBuf> {
     let out = Command::new("bash")
         .arg(repo().join("scripts/pyvenv.sh"))
         .arg(name)
