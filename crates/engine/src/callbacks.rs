@@ -25,6 +25,27 @@ impl Engine {
         update: ExecutionUpdate,
     ) -> Result<Option<Execution>, EngineError> {
         if update.status.is_final() {
+            // A short action's runner sends no `running`: its final update
+            // carries the pid, and the record passes through `running` as
+            // StackStorm's always does.
+            if let Some(pid) = update.pid {
+                let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = live.get_mut(id) {
+                    if entry.child_pid.is_none() {
+                        entry.child_pid = Some(pid);
+                        entry
+                            .execution
+                            .context
+                            .insert("pid".to_string(), Value::from(pid));
+                    }
+                    if matches!(
+                        entry.execution.status,
+                        Status::Requested | Status::Scheduled
+                    ) {
+                        set_status(&mut entry.execution, Status::Running);
+                    }
+                }
+            }
             return self
                 .finish(
                     id,
@@ -80,7 +101,7 @@ impl Engine {
                 chunks: chunks.clone(),
             })
             .await?;
-        let (action, runner) = match self.execution(id).await {
+        let (action, runner) = match self.current(id).await {
             Ok(e) => (e.action.ref_, e.runner.name),
             Err(_) => (String::new(), String::new()),
         };

@@ -130,7 +130,7 @@ pub(crate) struct Inner {
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
     pub prewarm: bool,
-    pub warm: Mutex<Option<launch::Idle>>,
+    pub warm: Mutex<launch::WarmPool>,
     pub callback_attempts: u32,
     pub max_depth: usize,
     pub max_live_per_root: usize,
@@ -139,6 +139,26 @@ pub(crate) struct Inner {
     pub shutdown: CancellationToken,
     /// The tasks watching runner processes.
     pub runners: TaskTracker,
+}
+
+/// A run resolved and registered, not yet recorded or started
+/// ([`Engine::prepare_run`]).
+pub(crate) struct Prepared {
+    pub execution: Execution,
+    request: stormdesk_runner::protocol::RunnerRequest,
+    /// The workflow to conduct and its first step.
+    workflow: Option<(crate::workflow::Run, crate::workflow::Step)>,
+    chain: Option<PreparedChain>,
+    /// To commit before the run starts, in order.
+    pub ops: Vec<WriteOp>,
+}
+
+/// An ActionChain read and inspected, to run once recorded.
+struct PreparedChain {
+    spec: crate::chain::ChainSpec,
+    pack: String,
+    /// The commit the chain's same-pack links run at.
+    pin: Option<String>,
 }
 
 /// The engine. Cheap to clone; background work stops when `shutdown` is called.
@@ -188,7 +208,7 @@ impl Engine {
                 .unwrap_or_else(launch::default_runner_bin),
             runner_args: opts.runner_args.clone(),
             prewarm: opts.prewarm,
-            warm: Mutex::new(None),
+            warm: Mutex::new(launch::WarmPool::default()),
             callback_attempts: opts.callback_attempts.unwrap_or(5),
             max_depth: opts.max_depth.unwrap_or(DEFAULT_MAX_DEPTH).max(1),
             max_live_per_root: opts
@@ -384,11 +404,44 @@ impl Engine {
     /// (`rerun`) continues the original's conductor instead of starting anew.
     pub(crate) async fn run_from(
         &self,
+        req: RunRequest,
+        parent: Option<String>,
+        context: Map<String, Value>,
+        rerun: Option<crate::workflow::RerunFrom>,
+    ) -> Result<Execution, EngineError> {
+        let mut prepared = self.prepare_run(req, parent, context, rerun).await?;
+        let ops = WriteOp::Batch(std::mem::take(&mut prepared.ops));
+        if prepared.execution.parent.is_none() {
+            // A top-level run's id goes back to whoever asked (an API client,
+            // `stormdesk run --async`): it is stored before it is given out.
+            if let Err(e) = self.inner.store.write(ops).await {
+                self.forget(&prepared.execution.id);
+                return Err(e);
+            }
+        } else {
+            // A child (a chain's link; a workflow's tasks are committed with
+            // the step that starts them): queued, not awaited. The writer
+            // keeps order, and until it commits the live map answers every
+            // read of it.
+            self.inner.store.write_nowait(ops)?;
+        }
+        self.start_prepared(prepared).await
+    }
+
+    /// Everything of a run up to its start: the action and parameters are
+    /// resolved, the execution is known as live, and `ops` holds what must be
+    /// committed before it starts (its record; a workflow's first snapshot).
+    /// Nothing is written or published yet, so a workflow step commits the
+    /// records of the children it starts together with its own log row.
+    /// `rerun`: a workflow re-run from chosen tasks continues the original's
+    /// conductor instead of starting anew.
+    pub(crate) async fn prepare_run(
+        &self,
         mut req: RunRequest,
         parent: Option<String>,
         mut context: Map<String, Value>,
         rerun: Option<crate::workflow::RerunFrom>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Prepared, EngineError> {
         if let Some(parent) = &parent {
             self.check_limits(parent, &req.action)?;
         }
@@ -647,41 +700,14 @@ impl Engine {
                     finishing: false,
                 },
             );
-        let record = WriteOp::Upsert {
+        let mut ops = vec![WriteOp::Upsert {
             execution: Box::new(execution.clone()),
             callback_token: Some(token_hash),
             action_token_hash: Some(action_token_hash),
             runner_pid: None,
-        };
-        if execution.parent.is_none() {
-            // A top-level run's id goes back to whoever asked (an API client,
-            // `stormdesk run --async`): it is stored before it is given out.
-            if let Err(e) = self.inner.store.write(record).await {
-                self.forget(&id);
-                return Err(e);
-            }
-        } else {
-            // A workflow's task: queued, not awaited (the writer keeps order,
-            // and until it commits the live map answers every read of it).
-            self.inner.store.write_nowait(record)?;
-        }
-        self.inner.bus.publish(Event::Execution {
-            execution: Box::new(execution.clone()),
-            created: true,
-        });
-        // The parent lists its children, as StackStorm's records do.
-        if let Some(parent_id) = &execution.parent {
-            let parent = {
-                let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-                live.get_mut(parent_id).map(|l| {
-                    l.execution.children.push(id.clone());
-                    l.execution.clone()
-                })
-            };
-            if let Some(parent) = parent {
-                self.persist_soon(&parent, true)?;
-            }
-        }
+        }];
+        // A parent's `children` are read from the children's records
+        // (store::fill_children); the parent's record is not rewritten.
         let api_url = self.api_url();
         request.api = Some(stormdesk_runner::protocol::ApiAccess {
             url: format!("{}/v1", api_url.trim_end_matches('/')),
@@ -695,37 +721,96 @@ impl Engine {
             backoff_ms: 50,
         });
         tracing::info!(execution = %id, action = %req.action, "scheduled");
-        if let Some((conductor, first)) = conductor {
-            // Tasks of the workflow's pack run at the commit asked for.
-            let pin = content_version.as_ref().and(commit);
-            let has_secrets = !request.secrets.is_empty();
-            let run = crate::workflow::Run::new(conductor, pack_name, pin, has_secrets);
+        let workflow = match conductor {
+            Some((conductor, first)) => {
+                // Tasks of the workflow's pack run at the commit asked for.
+                let pin = content_version.as_ref().and(commit.clone());
+                let has_secrets = !request.secrets.is_empty();
+                let run = crate::workflow::Run::new(conductor, pack_name.clone(), pin, has_secrets);
+                Some(crate::workflow::prepare_run(
+                    self, &execution, run, first, &mut ops,
+                ))
+            }
+            None => None,
+        };
+        let chain = chain.map(|spec| PreparedChain {
+            spec,
+            pack: pack_name,
+            pin: content_version.as_ref().and(commit),
+        });
+        Ok(Prepared {
+            execution,
+            request,
+            workflow,
+            chain,
+            ops,
+        })
+    }
+
+    /// Starts a prepared run whose `ops` are committed or queued: announces
+    /// it, then starts its runner (or conducts the workflow or chain, or
+    /// runs it in-process: Inquiries, announcements).
+    pub(crate) async fn start_prepared(
+        &self,
+        prepared: Prepared,
+    ) -> Result<Execution, EngineError> {
+        let Prepared {
+            execution,
+            request,
+            workflow,
+            chain,
+            ..
+        } = prepared;
+        let id = execution.id.clone();
+        let for_task = execution.parent.is_some();
+        self.inner.bus.publish(Event::Execution {
+            execution: Box::new(execution),
+            created: true,
+        });
+        if let Some((run, first)) = workflow {
             crate::workflow::begin(self, &id, run, first);
-            return self.execution(&id).await;
+            return self.current(&id).await;
         }
-        if let Some(spec) = chain {
-            let pin = content_version.as_ref().and(commit);
-            crate::chain::begin(self, &id, spec, &request, pack_name, pin);
-            return self.execution(&id).await;
+        if let Some(chain) = chain {
+            crate::chain::begin(self, &id, chain.spec, &request, chain.pack, chain.pin);
+            return self.current(&id).await;
         }
         match request.runner_type.as_str() {
             crate::inquiry::INQUIRY_RUNNER => {
                 crate::inquiry::begin(self, &id, &request.runner_parameters).await?;
-                return self.execution(&id).await;
+                return self.current(&id).await;
             }
             crate::announcement::ANNOUNCEMENT_RUNNER => {
                 crate::announcement::run(self, &id, &request).await?;
-                return self.execution(&id).await;
+                return self.current(&id).await;
             }
             _ => {}
         }
-        if let Err(e) = launch::spawn(self, request).await {
+        if let Err(e) = launch::spawn(self, request, for_task).await {
             let message = e.to_string();
             self.finish(&id, Status::Failed, serde_json::json!({ "error": message }))
                 .await?;
             return Err(e);
         }
-        self.execution(&id).await
+        self.current(&id).await
+    }
+
+    /// The record as it is now (live, else stored), without its children.
+    pub(crate) async fn current(&self, id: &str) -> Result<Execution, EngineError> {
+        if let Some(l) = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            return Ok(l.execution.clone());
+        }
+        self.inner
+            .store
+            .execution(id)
+            .await?
+            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))
     }
 
     /// The context StackStorm gives a workflow (`ctx().st2`, `ctx().parent`;
@@ -861,16 +946,17 @@ impl Engine {
     pub async fn wait(&self, id: &str) -> Result<Execution, EngineError> {
         let mut rx = self.inner.bus.subscribe();
         loop {
-            let current = self.execution(id).await?;
+            let current = self.current(id).await?;
             if current.status.is_completed() {
-                return Ok(current);
+                // Stored before it was announced: read back with its children.
+                return self.execution(id).await;
             }
             loop {
                 match rx.recv().await {
                     Ok(ev) => {
                         if let Event::Execution { execution, .. } = &ev.event {
                             if execution.id == id && execution.status.is_completed() {
-                                return Ok(*execution.clone());
+                                return self.execution(id).await;
                             }
                         }
                     }
@@ -955,21 +1041,28 @@ impl Engine {
         Ok(execution)
     }
 
+    /// The record as it is now, with its `children` (read from the store:
+    /// a child committed a moment ago may be missing while the writer works).
     pub async fn execution(&self, id: &str) -> Result<Execution, EngineError> {
-        if let Some(l) = self
+        let live = self
             .inner
             .live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
-        {
-            return Ok(l.execution.clone());
+            .map(|l| l.execution.clone());
+        match live {
+            Some(mut execution) => {
+                execution.children = self.inner.store.children(id).await?;
+                Ok(execution)
+            }
+            None => self
+                .inner
+                .store
+                .execution(id)
+                .await?
+                .ok_or_else(|| EngineError::UnknownExecution(id.to_string())),
         }
-        self.inner
-            .store
-            .execution(id)
-            .await?
-            .ok_or_else(|| EngineError::UnknownExecution(id.to_string()))
     }
 
     pub async fn executions(&self, filter: ExecutionFilter) -> Result<Vec<Execution>, EngineError> {
@@ -987,7 +1080,7 @@ impl Engine {
         id: &str,
         after_seq: Option<u64>,
     ) -> Result<Vec<ExecutionOutput>, EngineError> {
-        let execution = self.execution(id).await?;
+        let execution = self.current(id).await?;
         let chunks = self.inner.store.output(id, after_seq).await?;
         Ok(chunks
             .iter()
@@ -1150,6 +1243,22 @@ impl Engine {
             return Err(e);
         }
         tracing::info!(execution = %id, status = %execution.status, "completed");
+        // The completion is announced whole, `children` included, as
+        // StackStorm's update event is: a parent's record does not list them
+        // (they are read from their own records), and every child's record
+        // is committed before its parent can complete.
+        let mut execution = execution;
+        if matches!(
+            execution.runner_name(),
+            crate::workflow::WORKFLOW_RUNNER | crate::chain::CHAIN_RUNNER
+        ) {
+            match self.inner.store.children(id).await {
+                Ok(children) => execution.children = children,
+                Err(e) => {
+                    tracing::warn!(execution = %id, error = %e, "children not read for the completion event")
+                }
+            }
+        }
         let had_runner = self
             .inner
             .live

@@ -54,6 +54,21 @@ pub(crate) struct Idle {
     child: Child,
 }
 
+/// Most runner processes kept waiting at once.
+const POOL_MAX: usize = 8;
+
+/// Runner processes started ahead of need: one for the next run of a
+/// long-lived engine (`prewarm`), and while workflows run, one for each task
+/// started recently, so the next tasks (a with-items task's next items, a
+/// chain's next task) do not wait for a process to start. Runners waiting
+/// beyond that are dismissed when the last workflow completes.
+#[derive(Default)]
+pub(crate) struct WarmPool {
+    idle: Vec<Idle>,
+    /// Being started in the background.
+    starting: usize,
+}
+
 fn start_process(engine: &Engine) -> Result<Idle, EngineError> {
     let bin = &engine.inner.runner_bin;
     let child = Command::new(bin)
@@ -72,57 +87,98 @@ fn start_process(engine: &Engine) -> Result<Idle, EngineError> {
     Ok(Idle { child })
 }
 
-/// The pre-started runner if it is still alive, else a new one. With
-/// `prewarm`, the next one is started in the background, so process start-up
-/// is off the path of the run after this one.
-fn take_process(engine: &Engine) -> Result<Idle, EngineError> {
-    let warm = engine
-        .inner
-        .warm
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    let process = match warm {
-        Some(mut idle) => match idle.child.try_wait() {
-            Ok(None) => idle,
-            _ => start_process(engine)?,
-        },
+fn pool(engine: &Engine) -> std::sync::MutexGuard<'_, WarmPool> {
+    engine.inner.warm.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A waiting runner if one is still alive, else a new one. Then one more
+/// is started in the background when `for_task` (a workflow's task) or
+/// with `prewarm`, so process start-up is off the path of the next run.
+fn take_process(engine: &Engine, for_task: bool) -> Result<Idle, EngineError> {
+    let mut waiting = None;
+    {
+        let mut pool = pool(engine);
+        while let Some(mut idle) = pool.idle.pop() {
+            if let Ok(None) = idle.child.try_wait() {
+                waiting = Some(idle);
+                break;
+            }
+        }
+    }
+    let process = match waiting {
+        Some(idle) => idle,
         None => start_process(engine)?,
     };
-    if engine.inner.prewarm && !engine.inner.shutdown.is_cancelled() {
-        let engine = engine.clone();
-        tokio::spawn(async move { prewarm(&engine) });
+    if (for_task || engine.inner.prewarm) && !engine.inner.shutdown.is_cancelled() {
+        let wanted = {
+            let mut pool = pool(engine);
+            let base = usize::from(engine.inner.prewarm);
+            let room = pool.idle.len() + pool.starting < if for_task { POOL_MAX } else { base };
+            if room {
+                pool.starting += 1;
+            }
+            room
+        };
+        if wanted {
+            let engine = engine.clone();
+            tokio::spawn(async move { add_idle(&engine) });
+        }
     }
     Ok(process)
 }
 
-/// Starts a runner to wait for the next run, unless one is already waiting.
-pub(crate) fn prewarm(engine: &Engine) {
-    let mut warm = engine.inner.warm.lock().unwrap_or_else(|e| e.into_inner());
-    if warm.is_some() {
-        return;
-    }
-    match start_process(engine) {
-        Ok(idle) => *warm = Some(idle),
+fn add_idle(engine: &Engine) {
+    let started = start_process(engine);
+    let mut pool = pool(engine);
+    pool.starting = pool.starting.saturating_sub(1);
+    match started {
+        Ok(idle) if !engine.inner.shutdown.is_cancelled() => pool.idle.push(idle),
+        Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
     }
 }
 
-/// Ends the waiting runner: with its stdin closed before a request it exits.
-pub(crate) fn drop_warm(engine: &Engine) {
-    engine
-        .inner
-        .warm
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
+/// Starts a runner to wait for the next run, unless one is already waiting.
+pub(crate) fn prewarm(engine: &Engine) {
+    let mut pool = pool(engine);
+    if !pool.idle.is_empty() {
+        return;
+    }
+    match start_process(engine) {
+        Ok(idle) => pool.idle.push(idle),
+        Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
+    }
 }
 
-pub(crate) async fn spawn(engine: &Engine, request: RunnerRequest) -> Result<(), EngineError> {
+/// No workflow runs any more: runners waiting beyond the one `prewarm`
+/// keeps are dismissed (with stdin closed before a request, a runner exits).
+pub(crate) fn trim_warm(engine: &Engine) {
+    let keep = usize::from(engine.inner.prewarm);
+    let dismissed: Vec<Idle> = {
+        let mut pool = pool(engine);
+        let n = pool.idle.len().saturating_sub(keep);
+        pool.idle.drain(..n).collect()
+    };
+    drop(dismissed);
+}
+
+/// Ends the waiting runners: with stdin closed before a request they exit.
+pub(crate) fn drop_warm(engine: &Engine) {
+    let dismissed = std::mem::take(&mut pool(engine).idle);
+    drop(dismissed);
+}
+
+/// Starts the runner of `request` (a waiting one when there is one);
+/// `for_task`: the execution is a workflow's task.
+pub(crate) async fn spawn(
+    engine: &Engine,
+    request: RunnerRequest,
+    for_task: bool,
+) -> Result<(), EngineError> {
     let mut line = serde_json::to_vec(&request)
         .map_err(|e| EngineError::BadRequest(format!("cannot encode the runner request: {e}")))?;
     line.push(b'\n');
-    let Idle { mut child } = take_process(engine)?;
+    let Idle { mut child } = take_process(engine, for_task)?;
     let runner_pid = child.id();
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");

@@ -70,7 +70,7 @@ impl Engine {
             }
             Some(crate::workflow::RerunFrom {
                 original: id.to_string(),
-                state: self.inner.store.workflow_state(id).await?,
+                saved: crate::workflow::saved_state(self, &original).await?,
                 options: stormdesk_workflow::RerunOptions {
                     tasks: tasks.clone(),
                     reset,

@@ -6,7 +6,7 @@
 //! order in batches of whatever has accumulated, and a failed batch is kept
 //! and sent again ahead of newer chunks, so the listener never sees a gap.
 
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ const MAX_BATCH_BYTES: usize = 1 << 20;
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long `running` waits for the run's next event: an action that ends
+/// within it is reported by its final update alone (which carries the pid).
+const RUNNING_GRACE: Duration = Duration::from_millis(20);
 
 enum Msg {
     Running(u32),
@@ -65,7 +68,8 @@ impl Reporter {
         }
     }
 
-    /// Queues the `running` update with the action's pid.
+    /// Queues the `running` update with the action's pid (sent unless the
+    /// final update follows within [`RUNNING_GRACE`]).
     pub fn running(&self, pid: u32) {
         let _ = self.tx.send(Msg::Running(pid));
     }
@@ -147,6 +151,18 @@ impl Client {
             };
             match msg {
                 Msg::Running(pid) => {
+                    // An action that ends at once needs no `running` round
+                    // trip: its final update carries the pid. Anything else
+                    // (output, or no news for a moment) sends it first.
+                    match rx.recv_timeout(RUNNING_GRACE) {
+                        Ok(Msg::Final(update)) => {
+                            deferred = Some(Msg::Final(update));
+                            continue;
+                        }
+                        Ok(other) => deferred = Some(other),
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => {}
+                    }
                     // A lost `running` is not fatal: the final update follows.
                     self.put(&ExecutionUpdate {
                         status: RunnerStatus::Running,

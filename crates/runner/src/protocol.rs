@@ -5,7 +5,8 @@
 //! The runner reports to the engine's callback listener:
 //! - `POST {url}/runner/v1/executions/{id}/output` with an [`OutputBatch`],
 //! - `PUT {url}/runner/v1/executions/{id}` with an [`ExecutionUpdate`]
-//!   (first `running` with the child pid, last the final status and result),
+//!   (first `running` with the child pid, unless the action ended within
+//!   20 ms; last the final status and result, with the pid),
 //!
 //! each with `Authorization: Bearer {token}` (the per-execution callback
 //! token). These routes are the runner's own, apart from the public

@@ -2,18 +2,23 @@
 //! cancel, and StackStorm's post-processing of shell output.
 //!
 //! The calling thread owns the loop and the output callback (which need not be
-//! `Send`); small helper threads read the pipes, write stdin, wait for the exit
-//! and escalate signals, all reporting over one channel.
+//! `Send`): it polls the child's pipes and a wake-up socket that SIGCHLD and
+//! a cancel write to, so a run costs no helper threads. Threads are started
+//! only to write a stdin payload and to escalate signals after a timeout or
+//! cancel.
 
 use std::ffi::OsString;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -91,11 +96,13 @@ pub(crate) struct ProcessOutput {
     pub canceled: bool,
 }
 
-enum Msg {
-    Output(Stream, String),
-    Eof,
-    Exited(io::Result<ExitStatus>),
-    Cancel,
+/// Unregisters a signal's wake-up when dropped.
+struct SignalWake(signal_hook::SigId);
+
+impl Drop for SignalWake {
+    fn drop(&mut self) {
+        signal_hook::low_level::unregister(self.0);
+    }
 }
 
 /// Starts the process and runs it to the end. `Err` only if it could not be
@@ -129,19 +136,25 @@ pub(crate) fn run_process(
     };
     std::os::unix::process::CommandExt::process_group(&mut cmd, pgid);
 
+    // The loop sleeps in poll(); SIGCHLD (registered before the child
+    // exists, so its exit is never missed) and a cancel wake it.
+    let (wake, waker) = UnixStream::pair()?;
+    wake.set_nonblocking(true)?;
+    waker.set_nonblocking(true)?;
+    let _sigchld = SignalWake(signal_hook::low_level::pipe::register(
+        signal_hook::consts::SIGCHLD,
+        waker.try_clone()?,
+    )?);
+
     let mut child = cmd.spawn()?;
     let pid = child.id();
     on_event(RunEvent::Started { pid });
 
-    let (tx, rx) = mpsc::channel();
     let stdin_hold = spawn_stdin_writer(&mut child, spec.stdin, spec.keep_stdin_open);
-    spawn_reader(&mut child, Stream::Stdout, tx.clone());
-    spawn_reader(&mut child, Stream::Stderr, tx.clone());
-    spawn_waiter(child, tx.clone(), stdin_hold);
-    let cancel_tx = std::sync::Mutex::new(tx);
+    let waker = std::sync::Mutex::new(waker);
     let _guard = cancel.on_cancel(move || {
-        if let Ok(tx) = cancel_tx.lock() {
-            let _ = tx.send(Msg::Cancel);
+        if let Ok(mut w) = waker.lock() {
+            let _ = w.write(&[1]);
         }
     });
 
@@ -149,7 +162,18 @@ pub(crate) fn run_process(
         Group::Own => KillTarget::Group(pid),
         Group::Join(_) => KillTarget::Process(pid),
     };
-    Ok(drive(pid, target, spec.timeout, &rx, on_event))
+    Ok(drive(
+        child,
+        Watch {
+            pid,
+            target,
+            timeout: spec.timeout,
+            stdin_hold,
+            wake,
+            cancel,
+        },
+        on_event,
+    ))
 }
 
 #[derive(Clone, Copy)]
@@ -158,25 +182,103 @@ enum KillTarget {
     Process(u32),
 }
 
-fn drive(
+/// What the loop watches besides the child's pipes.
+struct Watch<'a> {
     pid: u32,
     target: KillTarget,
     timeout: Option<Duration>,
-    rx: &Receiver<Msg>,
+    /// Keeps the child's stdin open until it exits (see `keep_stdin_open`).
+    stdin_hold: Option<Sender<()>>,
+    wake: UnixStream,
+    cancel: &'a CancelHandle,
+}
+
+/// One output pipe of the child, with its UTF-8 decoder.
+struct Pipe<R> {
+    stream: Stream,
+    reader: Option<R>,
+    decoder: Utf8Stream,
+}
+
+impl<R: Read> Pipe<R> {
+    /// Reads what is there (poll said so); at EOF the pipe is closed.
+    fn read(&mut self, buf: &mut [u8], out: &mut String, on_event: &mut dyn FnMut(RunEvent<'_>)) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        let text = match reader.read(buf) {
+            Ok(0) | Err(_) => {
+                self.reader = None;
+                self.decoder.finish()
+            }
+            Ok(n) => self.decoder.push(&buf[..n]),
+        };
+        if !text.is_empty() {
+            on_event(RunEvent::Output {
+                stream: self.stream,
+                data: &text,
+            });
+            out.push_str(&text);
+        }
+    }
+}
+
+fn drive(
+    mut child: Child,
+    mut watch: Watch<'_>,
     on_event: &mut dyn FnMut(RunEvent<'_>),
 ) -> ProcessOutput {
     let started = Instant::now();
-    let deadline = timeout.map(|t| started + t);
+    let deadline = watch.timeout.map(|t| started + t);
     let mut stdout = String::new();
     let mut stderr = String::new();
-    let mut open_pipes = 2;
+    let mut out_pipe: Pipe<ChildStdout> = Pipe {
+        stream: Stream::Stdout,
+        reader: child.stdout.take(),
+        decoder: Utf8Stream::default(),
+    };
+    let mut err_pipe: Pipe<ChildStderr> = Pipe {
+        stream: Stream::Stderr,
+        reader: child.stderr.take(),
+        decoder: Utf8Stream::default(),
+    };
+    let mut buf = vec![0u8; READ_BUF];
     let mut exit: Option<i32> = None;
     let mut linger_until: Option<Instant> = None;
     let mut killer: Option<JoinHandle<()>> = None;
     let mut timed_out = false;
     let mut canceled = false;
+    let mut cancel_seen = false;
 
     loop {
+        let open_pipes =
+            usize::from(out_pipe.reader.is_some()) + usize::from(err_pipe.reader.is_some());
+        if exit.is_none() {
+            let status = match child.try_wait() {
+                Ok(Some(status)) => Some(exit_code(status)),
+                Ok(None) => None,
+                Err(_) => Some(-1),
+            };
+            if status.is_some() {
+                exit = status;
+                // The child is gone: its stdin may close now.
+                watch.stdin_hold = None;
+                if open_pipes > 0 {
+                    linger_until = Some(Instant::now() + PIPE_LINGER);
+                }
+            }
+        }
+        if !cancel_seen && watch.cancel.is_canceled() {
+            cancel_seen = true;
+            // A cancel that arrives after the exit does not change the
+            // outcome, but whatever the action left in its group still goes.
+            if exit.is_none() && !timed_out {
+                canceled = true;
+            }
+            if killer.is_none() {
+                killer = Some(spawn_killer(watch.target));
+            }
+        }
         if exit.is_some() && open_pipes == 0 {
             break;
         }
@@ -188,7 +290,7 @@ fn drive(
         }
         if exit.is_none() && killer.is_none() && deadline.is_some_and(|d| now >= d) {
             timed_out = true;
-            killer = Some(spawn_killer(target));
+            killer = Some(spawn_killer(watch.target));
             continue;
         }
         let wake_at = [
@@ -198,61 +300,71 @@ fn drive(
         .into_iter()
         .flatten()
         .min();
-        let msg = match wake_at {
-            Some(at) => match rx.recv_timeout(at.saturating_duration_since(now)) {
-                Ok(msg) => msg,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
-            },
-            None => match rx.recv() {
-                Ok(msg) => msg,
-                Err(_) => break,
-            },
+        let timeout = match wake_at {
+            // Rounded up, so the loop never spins on a deadline a fraction
+            // of a millisecond away.
+            Some(at) => {
+                let ms = at.saturating_duration_since(now).as_micros().div_ceil(1000);
+                PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
         };
-        match msg {
-            Msg::Output(stream, data) => {
-                on_event(RunEvent::Output {
-                    stream,
-                    data: &data,
-                });
-                match stream {
-                    Stream::Stderr => stderr.push_str(&data),
-                    _ => stdout.push_str(&data),
-                }
-                if linger_until.is_some() {
-                    // Still draining what the action wrote: only an idle pipe
-                    // counts as held open by a leftover process.
-                    linger_until = Some(Instant::now() + PIPE_LINGER);
-                }
-            }
-            Msg::Eof => open_pipes -= 1,
-            Msg::Exited(status) => {
-                exit = Some(match status {
-                    Ok(s) => exit_code(s),
-                    Err(_) => -1,
-                });
-                if open_pipes > 0 {
-                    linger_until = Some(Instant::now() + PIPE_LINGER);
+        let ready = |flags: Option<PollFlags>| {
+            flags.is_some_and(|f| {
+                f.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+            })
+        };
+        let (woken, out_ready, err_ready) = {
+            let mut fds = vec![PollFd::new(watch.wake.as_fd(), PollFlags::POLLIN)];
+            let out_at = out_pipe.reader.as_ref().map(|r| {
+                fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            let err_at = err_pipe.reader.as_ref().map(|r| {
+                fds.push(PollFd::new(r.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+            match poll(&mut fds, timeout) {
+                Ok(_) => {}
+                Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    // Cannot wait any more: take what is there and stop.
+                    break;
                 }
             }
-            Msg::Cancel => {
-                // A cancel that arrives after the exit does not change the
-                // outcome, but whatever the action left in its group still goes.
-                if exit.is_none() && !timed_out {
-                    canceled = true;
-                }
-                if killer.is_none() {
-                    killer = Some(spawn_killer(target));
-                }
-            }
+            (
+                ready(fds[0].revents()),
+                out_at.is_some_and(|i| ready(fds[i].revents())),
+                err_at.is_some_and(|i| ready(fds[i].revents())),
+            )
+        };
+        if woken {
+            // Drain: the next round looks at the child and the cancel flag.
+            let mut sink = [0u8; 64];
+            while matches!((&watch.wake).read(&mut sink), Ok(n) if n > 0) {}
+        }
+        if out_ready {
+            out_pipe.read(&mut buf, &mut stdout, on_event);
+        }
+        if err_ready {
+            err_pipe.read(&mut buf, &mut stderr, on_event);
+        }
+        if (out_ready || err_ready) && linger_until.is_some() {
+            // Still draining what the action wrote: only an idle pipe
+            // counts as held open by a leftover process.
+            linger_until = Some(Instant::now() + PIPE_LINGER);
         }
     }
     if let Some(killer) = killer {
         // After a timeout or cancel, return only once the whole group is gone.
         let _ = killer.join();
     }
+    if exit.is_none() {
+        // The loop stopped without the exit (poll failed): collect it.
+        exit = child.wait().ok().map(exit_code);
+    }
     ProcessOutput {
-        pid,
+        pid: watch.pid,
         exit_code: exit.unwrap_or(-(Signal::SIGKILL as i32)),
         stdout,
         stderr,
@@ -273,7 +385,7 @@ fn exit_code(status: ExitStatus) -> i32 {
 /// Not joined: if the child never reads its stdin and something it left
 /// behind keeps the pipe open, the write may block, and the run must still end.
 /// With `keep_open`, the pipe stays open until the returned sender is dropped
-/// (by the waiter, once the child has exited).
+/// (by the run loop, once the child has exited).
 fn spawn_stdin_writer(
     child: &mut Child,
     data: Option<Vec<u8>>,
@@ -295,47 +407,6 @@ fn spawn_stdin_writer(
         // Dropping `pipe` closes it: the child sees EOF.
     });
     Some(hold_tx)
-}
-
-fn spawn_reader(child: &mut Child, stream: Stream, tx: Sender<Msg>) {
-    let pipe: Option<Box<dyn Read + Send>> = match stream {
-        Stream::Stderr => child.stderr.take().map(|p| Box::new(p) as _),
-        _ => child.stdout.take().map(|p| Box::new(p) as _),
-    };
-    let Some(mut pipe) = pipe else {
-        let _ = tx.send(Msg::Eof);
-        return;
-    };
-    thread::spawn(move || {
-        let mut buf = vec![0u8; READ_BUF];
-        let mut decoder = Utf8Stream::default();
-        loop {
-            match pipe.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let text = decoder.push(&buf[..n]);
-                    if !text.is_empty() && tx.send(Msg::Output(stream, text)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => break,
-            }
-        }
-        let rest = decoder.finish();
-        if !rest.is_empty() {
-            let _ = tx.send(Msg::Output(stream, rest));
-        }
-        let _ = tx.send(Msg::Eof);
-    });
-}
-
-fn spawn_waiter(mut child: Child, tx: Sender<Msg>, stdin_hold: Option<Sender<()>>) {
-    thread::spawn(move || {
-        let status = child.wait();
-        drop(stdin_hold);
-        let _ = tx.send(Msg::Exited(status));
-    });
 }
 
 /// SIGTERM to the group (or process), SIGKILL after [`KILL_GRACE`] if

@@ -34,8 +34,10 @@ pub(super) async fn update(
     require_callback(&engine, &headers, &id)?;
     let update: ExecutionUpdate =
         serde_json::from_value(body).map_err(|e| bad(format!("not a runner update: {e}")))?;
-    engine.apply_update(&id, update).await?;
-    Ok(Json(engine.execution(&id).await?))
+    match engine.apply_update(&id, update).await? {
+        Some(execution) => Ok(Json(execution)),
+        None => Ok(Json(engine.current(&id).await?)),
+    }
 }
 
 /// `POST /runner/v1/executions/{id}/output`: a runner's output chunks.

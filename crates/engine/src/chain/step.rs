@@ -523,8 +523,10 @@ fn save(engine: &Engine, id: &str, run: &ChainRun) {
     if run.has_secrets {
         engine.with_secrets(id, |s| s.mask_value(&mut state));
     }
-    if let Err(e) = engine.inner.store.write_nowait(WriteOp::Workflow {
+    // Saved whole every time (a chain has no log): a snapshot at row 0.
+    if let Err(e) = engine.inner.store.write_nowait(WriteOp::WorkflowSnapshot {
         id: id.to_string(),
+        seq: 0,
         state: state.to_string(),
     }) {
         tracing::error!(chain = %id, error = %e, "chain state not saved");

@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS workflows (
     id TEXT PRIMARY KEY,
     state TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS workflow_log (
+    workflow TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ops TEXT NOT NULL,
+    PRIMARY KEY (workflow, seq)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (
     k TEXT PRIMARY KEY,
     v TEXT NOT NULL
@@ -81,7 +87,27 @@ CREATE TABLE IF NOT EXISTS apikeys (
 "#;
 
 /// Columns added after the first release, added to older stores at open.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("executions", "action_token_hash", "TEXT")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("executions", "action_token_hash", "TEXT"),
+    // The first log row a workflow's snapshot does not cover.
+    ("workflows", "seq", "INTEGER NOT NULL DEFAULT 0"),
+    // A workflow task's name (`context.orquesta.task_name`), for `task()`.
+    ("executions", "task", "TEXT"),
+];
+
+/// Indexes on added columns, made after the columns.
+const ADDED_INDEXES: &str = "CREATE INDEX IF NOT EXISTS executions_task ON executions(parent, task) WHERE task IS NOT NULL;";
+
+/// A workflow's latest snapshot and the log rows written after it.
+#[derive(Debug, Clone)]
+pub struct WorkflowLog {
+    /// The snapshot (JSON).
+    pub snapshot: String,
+    /// The first row the snapshot does not cover.
+    pub seq: u64,
+    /// `(seq, operations as JSON)`, in order.
+    pub rows: Vec<(u64, String)>,
+}
 
 /// An execution that was not completed when the engine last stopped.
 #[derive(Debug, Clone)]
@@ -189,6 +215,7 @@ impl Store {
             restrict(Path::new(&side));
         }
         add_columns(&conn).map_err(store_err(path))?;
+        conn.execute_batch(ADDED_INDEXES).map_err(store_err(path))?;
         let reader = open(path, OpenFlags::default())?;
         Ok(Store {
             path: path.to_path_buf(),
@@ -254,15 +281,70 @@ impl Store {
         .map_err(|_| EngineError::StoreClosed)?
     }
 
-    /// A workflow's persisted conductor state (JSON), if any.
+    /// A workflow's latest snapshot (JSON), if any.
     pub async fn workflow_state(&self, id: &str) -> Result<Option<String>, EngineError> {
+        Ok(self.workflow_log(id).await?.map(|l| l.snapshot))
+    }
+
+    /// A workflow's latest snapshot and the log rows after it, in order.
+    pub async fn workflow_log(&self, id: &str) -> Result<Option<WorkflowLog>, EngineError> {
         let id = id.to_string();
         self.read(move |c, p| {
-            c.query_row("SELECT state FROM workflows WHERE id = ?1", [&id], |r| {
-                r.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(store_err(p))
+            let Some((snapshot, seq)) = c
+                .query_row(
+                    "SELECT state, seq FROM workflows WHERE id = ?1",
+                    [&id],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+                )
+                .optional()
+                .map_err(store_err(p))?
+            else {
+                return Ok(None);
+            };
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, ops FROM workflow_log WHERE workflow = ?1 AND seq >= ?2 ORDER BY seq",
+                )
+                .map_err(store_err(p))?;
+            let rows = stmt
+                .query_map(params![id, seq], |r| {
+                    Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+                })
+                .map_err(store_err(p))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(store_err(p))?;
+            Ok(Some(WorkflowLog {
+                snapshot,
+                seq: seq as u64,
+                rows,
+            }))
+        })
+        .await
+    }
+
+    /// The ids of an execution's children, in start order.
+    pub async fn children(&self, id: &str) -> Result<Vec<String>, EngineError> {
+        let id = id.to_string();
+        self.read(move |c, p| children_of(c, p, &id)).await
+    }
+
+    /// Executions by id (those that exist), read in one go.
+    pub async fn executions_by_id(&self, ids: Vec<String>) -> Result<Vec<Execution>, EngineError> {
+        self.read(move |c, p| {
+            let mut stmt = c
+                .prepare_cached("SELECT doc FROM executions WHERE id = ?1")
+                .map_err(store_err(p))?;
+            let mut out = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let doc: Option<String> = stmt
+                    .query_row([id], |r| r.get(0))
+                    .optional()
+                    .map_err(store_err(p))?;
+                if let Some(doc) = doc {
+                    out.push(parse_doc(&doc, p)?);
+                }
+            }
+            Ok(out)
         })
         .await
     }
@@ -386,7 +468,60 @@ fn get_execution(c: &Connection, p: &Path, id: &str) -> Result<Option<Execution>
         })
         .optional()
         .map_err(store_err(p))?;
-    doc.map(|d| parse_doc(&d, p)).transpose()
+    let Some(doc) = doc else { return Ok(None) };
+    let mut execution = parse_doc(&doc, p)?;
+    fill_children(c, p, &mut execution)?;
+    Ok(Some(execution))
+}
+
+/// The latest child execution of `workflow` that ran `task` on `route`.
+pub(crate) fn latest_task_child(
+    c: &Connection,
+    p: &Path,
+    workflow: &str,
+    task: &str,
+    route: u32,
+) -> Result<Option<Execution>, EngineError> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT doc FROM executions WHERE parent = ?1 AND task = ?2 ORDER BY rowid DESC",
+        )
+        .map_err(store_err(p))?;
+    let mut rows = stmt.query(params![workflow, task]).map_err(store_err(p))?;
+    while let Some(row) = rows.next().map_err(store_err(p))? {
+        let execution = parse_doc(&row.get::<_, String>(0).map_err(store_err(p))?, p)?;
+        let on_route = execution
+            .context
+            .get("orquesta")
+            .and_then(|o| o.get("task_route"))
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if on_route == u64::from(route) {
+            return Ok(Some(execution));
+        }
+    }
+    Ok(None)
+}
+
+/// `children`, as StackStorm's records list them (in start order), from the
+/// children's `parent` column: a record is never rewritten when a child
+/// starts, so the cost of a workflow step does not grow with its children.
+fn fill_children(c: &Connection, p: &Path, execution: &mut Execution) -> Result<(), EngineError> {
+    execution.children = children_of(c, p, &execution.id)?;
+    Ok(())
+}
+
+/// The ids of an execution's children, in start order.
+pub(crate) fn children_of(c: &Connection, p: &Path, id: &str) -> Result<Vec<String>, EngineError> {
+    let mut stmt = c
+        .prepare_cached("SELECT id FROM executions WHERE parent = ?1 ORDER BY rowid")
+        .map_err(store_err(p))?;
+    let ids = stmt
+        .query_map([id], |r| r.get::<_, String>(0))
+        .map_err(store_err(p))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(store_err(p))?;
+    Ok(ids)
 }
 
 /// The WHERE clause (after `WHERE 1=1`) and its arguments for `f`.
@@ -476,7 +611,9 @@ fn list_executions(
         .map_err(store_err(p))?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(parse_doc(&row.map_err(store_err(p))?, p)?);
+        let mut execution = parse_doc(&row.map_err(store_err(p))?, p)?;
+        fill_children(c, p, &mut execution)?;
+        out.push(execution);
     }
     Ok(out)
 }

@@ -31,8 +31,12 @@ pub enum WriteOp {
     /// Insert or replace a datastore key; expired keys of any name are purged.
     /// `now` is the caller's clock as a stored timestamp.
     KeySet { key: Box<KeyValuePair>, now: String },
-    /// A workflow's conductor state, replaced whole.
-    Workflow { id: String, state: String },
+    /// One row of a workflow's log (`seq` counts from the first snapshot).
+    WorkflowLog { id: String, seq: u64, ops: String },
+    /// A workflow's snapshot, covering its log rows before `seq`; those rows go.
+    WorkflowSnapshot { id: String, seq: u64, state: String },
+    /// Operations committed together or not at all, in order.
+    Batch(Vec<WriteOp>),
     /// One statement of the store's own modules (auth); counts the rows changed.
     Exec {
         sql: &'static str,
@@ -134,72 +138,97 @@ fn write_failed(path: &std::path::Path, e: &rusqlite::Error) -> EngineError {
 fn commit(conn: &mut Connection, batch: &[Job]) -> Result<Vec<usize>, rusqlite::Error> {
     let tx = conn.transaction()?;
     let mut changed = Vec::with_capacity(batch.len());
-    {
-        let mut upsert = tx.prepare_cached(
-            "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid, action_token_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-             ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc,
-               callback_token = excluded.callback_token, runner_pid = excluded.runner_pid,
-               action_token_hash = excluded.action_token_hash",
-        )?;
-        let mut output = tx.prepare_cached(
-            "INSERT OR IGNORE INTO output (execution_id, seq, stream, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        for (op, _) in batch {
-            let n = match op {
-                WriteOp::Upsert {
-                    execution,
-                    callback_token,
-                    action_token_hash,
-                    runner_pid,
-                } => {
-                    let doc = serde_json::to_string(execution)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    upsert.execute(params![
-                        execution.id,
-                        execution.action.ref_,
-                        execution.action.pack,
-                        super::status_column(execution.status),
-                        execution.parent,
-                        execution.start_timestamp,
-                        doc,
-                        callback_token,
-                        runner_pid,
-                        action_token_hash,
-                    ])?
-                }
-                WriteOp::Output {
-                    execution_id,
-                    chunks,
-                } => {
-                    let mut n = 0;
-                    for c in chunks {
-                        n += output.execute(params![
-                            execution_id,
-                            c.seq as i64,
-                            c.stream.as_str(),
-                            c.timestamp,
-                            c.data
-                        ])?;
-                    }
-                    n
-                }
-                WriteOp::KeySet { key, now } => super::keys::write_set(&tx, key, now)?,
-                WriteOp::Workflow { id, state } => tx.execute(
-                    "INSERT INTO workflows (id, state) VALUES (?1, ?2)
-                     ON CONFLICT(id) DO UPDATE SET state = excluded.state",
-                    rusqlite::params![id, state],
-                )?,
-                WriteOp::Exec { sql, args } => {
-                    tx.execute(sql, rusqlite::params_from_iter(args.iter()))?
-                }
-                WriteOp::KeyDelete { scope, name, now } => {
-                    super::keys::write_delete(&tx, scope, name, now)?
-                }
-            };
-            changed.push(n);
-        }
+    for (op, _) in batch {
+        changed.push(apply(&tx, op)?);
     }
     tx.commit()?;
     Ok(changed)
+}
+
+/// Applies one operation in the open transaction; returns the rows changed.
+fn apply(tx: &rusqlite::Transaction<'_>, op: &WriteOp) -> Result<usize, rusqlite::Error> {
+    Ok(match op {
+        WriteOp::Upsert {
+            execution,
+            callback_token,
+            action_token_hash,
+            runner_pid,
+        } => {
+            let doc = serde_json::to_string(execution)
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            tx.prepare_cached(
+                "INSERT INTO executions (id, action, pack, status, parent, start_ts, doc, callback_token, runner_pid, action_token_hash, task)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT(id) DO UPDATE SET status = excluded.status, doc = excluded.doc,
+                   callback_token = excluded.callback_token, runner_pid = excluded.runner_pid,
+                   action_token_hash = excluded.action_token_hash",
+            )?
+            .execute(params![
+                execution.id,
+                execution.action.ref_,
+                execution.action.pack,
+                super::status_column(execution.status),
+                execution.parent,
+                execution.start_timestamp,
+                doc,
+                callback_token,
+                runner_pid,
+                action_token_hash,
+                execution.task_name(),
+            ])?
+        }
+        WriteOp::Output {
+            execution_id,
+            chunks,
+        } => {
+            let mut output = tx.prepare_cached(
+                "INSERT OR IGNORE INTO output (execution_id, seq, stream, ts, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut n = 0;
+            for c in chunks {
+                n += output.execute(params![
+                    execution_id,
+                    c.seq as i64,
+                    c.stream.as_str(),
+                    c.timestamp,
+                    c.data
+                ])?;
+            }
+            n
+        }
+        WriteOp::KeySet { key, now } => super::keys::write_set(tx, key, now)?,
+        WriteOp::WorkflowLog { id, seq, ops } => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO workflow_log (workflow, seq, ops) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, *seq as i64, ops])?,
+        WriteOp::WorkflowSnapshot { id, seq, state } => {
+            let n = tx
+                .prepare_cached(
+                    "INSERT INTO workflows (id, state, seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(id) DO UPDATE SET state = excluded.state, seq = excluded.seq",
+                )?
+                .execute(params![id, state, *seq as i64])?;
+            tx.prepare_cached("DELETE FROM workflow_log WHERE workflow = ?1 AND seq < ?2")?
+                .execute(params![id, *seq as i64])?;
+            n
+        }
+        WriteOp::Batch(ops) => {
+            // In order, nested batches included, with a stack rather than recursion.
+            let mut n = 0;
+            let mut stack: Vec<std::slice::Iter<'_, WriteOp>> = vec![ops.iter()];
+            while let Some(top) = stack.last_mut() {
+                match top.next() {
+                    None => {
+                        stack.pop();
+                    }
+                    Some(WriteOp::Batch(inner)) => stack.push(inner.iter()),
+                    Some(op) => n += apply(tx, op)?,
+                }
+            }
+            n
+        }
+        WriteOp::Exec { sql, args } => tx.execute(sql, rusqlite::params_from_iter(args.iter()))?,
+        WriteOp::KeyDelete { scope, name, now } => super::keys::write_delete(tx, scope, name, now)?,
+    })
 }

@@ -1,16 +1,23 @@
-//! `st2kv()` in workflow expressions, answered from the datastore on a
-//! read-only connection opened on first use.
+//! What workflow expressions read from the store: `st2kv()` from the
+//! datastore, and `task(name).result` from the task's child execution (the
+//! conductor does not keep results), on a read-only connection opened on
+//! first use.
 
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use stormdesk_workflow::Env;
 
 use crate::keys::KeyScope;
 
 pub(crate) struct KvEnv {
     db: PathBuf,
+    /// The workflow execution whose tasks `task()` looks up.
+    workflow: String,
+    /// A re-run from tasks: executions whose tasks `task()` looks up when
+    /// `workflow` has not run them (they ran before the re-run), nearest first.
+    earlier: Vec<String>,
     /// The workflow's user, whose user-scoped keys `st2kv` reads.
     user: Option<String>,
     /// Opened on first use; `Some(None)` when it could not be opened.
@@ -18,12 +25,20 @@ pub(crate) struct KvEnv {
 }
 
 impl KvEnv {
-    pub fn new(engine: &crate::Engine, user: Option<String>) -> KvEnv {
+    pub fn new(engine: &crate::Engine, workflow: &str, user: Option<String>) -> KvEnv {
         KvEnv {
             db: engine.inner.paths.db(),
+            workflow: workflow.to_string(),
+            earlier: Vec::new(),
             user,
             conn: Mutex::new(None),
         }
+    }
+
+    /// Also looks up `task()` results in the children of `earlier`.
+    pub fn with_earlier(mut self, earlier: &[String]) -> KvEnv {
+        self.earlier = earlier.to_vec();
+        self
     }
 }
 
@@ -33,15 +48,7 @@ impl Env for KvEnv {
     /// user's (stored as `<user>:<key>`).
     fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let conn = guard
-            .get_or_insert_with(|| {
-                rusqlite::Connection::open_with_flags(
-                    &self.db,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                )
-                .ok()
-            })
-            .as_ref()?;
+        let conn = self.connection(&mut guard)?;
         let scope = if key.starts_with("system.") {
             KeyScope::System
         } else {
@@ -61,5 +68,42 @@ impl Env for KvEnv {
             (None, Some(user)) => format!("{user}:{key}"),
             (None, None) => key.to_string(),
         }
+    }
+
+    /// `result`: the stored result of the task's latest child execution on
+    /// `route` (a store lookup by the children's `task` column); for a
+    /// re-run from tasks, of the execution it continued from when the re-run
+    /// has not run the task.
+    fn task_execution(&self, task: &str, route: u32) -> Option<Map<String, Value>> {
+        let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let conn = self.connection(&mut guard)?;
+        let child = std::iter::once(&self.workflow)
+            .chain(&self.earlier)
+            .find_map(|workflow| {
+                crate::store::latest_task_child(conn, &self.db, workflow, task, route)
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(workflow = %workflow, task, error = %e, "task() could not read the task's result");
+                        None
+                    })
+            })?;
+        let mut out = Map::new();
+        out.insert("result".into(), child.result);
+        Some(out)
+    }
+}
+
+impl KvEnv {
+    fn connection<'a>(
+        &self,
+        slot: &'a mut Option<Option<rusqlite::Connection>>,
+    ) -> Option<&'a rusqlite::Connection> {
+        slot.get_or_insert_with(|| {
+            rusqlite::Connection::open_with_flags(
+                &self.db,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .ok()
+        })
+        .as_ref()
     }
 }

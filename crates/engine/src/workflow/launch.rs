@@ -4,16 +4,18 @@ use serde_json::{json, Map, Value};
 use stormdesk_workflow::TaskRequest;
 
 use super::Run;
-use crate::engine::Engine;
+use crate::engine::{Engine, Prepared};
 use crate::model::RunRequest;
 
-/// Starts the child execution of `req`; returns its id, or why it could not start.
+/// Prepares the child execution of `req` (nothing written or started yet:
+/// the step commits its record with the step's log row, then starts it);
+/// or says why it cannot start.
 pub(crate) async fn task(
     engine: &Engine,
     workflow: &str,
     run: &Run,
     req: &TaskRequest,
-) -> Result<String, String> {
+) -> Result<Prepared, String> {
     let mut parameters = req.input.clone();
     // A task may pick its own revision; otherwise tasks of the workflow's pack
     // run at the commit the top-level run asked for.
@@ -27,24 +29,19 @@ pub(crate) async fn task(
             run.commit.clone().filter(|_| same_pack)
         }
     };
-    let parent_context = engine
-        .execution(workflow)
-        .await
-        .map(|e| e.context)
-        .unwrap_or_default();
     let request = RunRequest {
         action: req.action.clone(),
         parameters,
         content_version,
         ..Default::default()
     };
-    Box::pin(engine.run_with_parent(
+    Box::pin(engine.prepare_run(
         request,
         Some(workflow.to_string()),
-        context(workflow, &parent_context, req),
+        context(workflow, run, req),
+        None,
     ))
     .await
-    .map(|e| e.id)
     .map_err(|e| e.to_string())
 }
 
@@ -87,25 +84,36 @@ pub(crate) fn truncate_parents(parent: &mut Map<String, Value>) {
     }
 }
 
-/// A task's execution context as StackStorm's workflow service builds it
-/// (`st2common/services/workflows.py`, `request_action_execution`): the
-/// workflow's user, `parent` (the workflow's execution id, user and pack, and
-/// its own `parent`), and `orquesta` naming the task, route and with-items
-/// index; plus Stormdesk's `orquesta.attempt` (the retry count) and
-/// `orquesta.items_count` (a with-items task's number of items).
-pub(crate) fn context(
+/// What every task of a workflow inherits from the workflow's context, built
+/// once per workflow: `user`, and `parent` (the workflow's execution id,
+/// user and pack, and its own `parent`, cut to [`PARENT_CHAIN`] levels).
+pub(crate) fn inherited(
     workflow: &str,
-    parent_context: &Map<String, Value>,
-    req: &TaskRequest,
+    workflow_context: &Map<String, Value>,
 ) -> Map<String, Value> {
     let mut parent = Map::new();
     parent.insert("execution_id".into(), json!(workflow));
     for key in ["user", "pack", "api_user", "source_channel", "parent"] {
-        if let Some(v) = parent_context.get(key) {
+        if let Some(v) = workflow_context.get(key) {
             parent.insert(key.into(), v.clone());
         }
     }
     truncate_parents(&mut parent);
+    let mut context = Map::new();
+    if let Some(user) = workflow_context.get("user") {
+        context.insert("user".into(), user.clone());
+    }
+    context.insert("parent".into(), Value::Object(parent));
+    context
+}
+
+/// A task's execution context as StackStorm's workflow service builds it
+/// (`st2common/services/workflows.py`, `request_action_execution`): the
+/// workflow's user, `parent` (see [`inherited`]), and `orquesta` naming the
+/// task, route and with-items index; plus Stormdesk's `orquesta.attempt`
+/// (the retry count) and `orquesta.items_count` (a with-items task's number
+/// of items).
+pub(crate) fn context(workflow: &str, run: &Run, req: &TaskRequest) -> Map<String, Value> {
     let mut orquesta = Map::new();
     orquesta.insert("workflow_execution_id".into(), json!(workflow));
     orquesta.insert("task_name".into(), json!(req.key.task));
@@ -119,11 +127,7 @@ pub(crate) fn context(
         }
     }
     orquesta.insert("attempt".into(), json!(req.attempt));
-    let mut context = Map::new();
-    if let Some(user) = parent_context.get("user") {
-        context.insert("user".into(), user.clone());
-    }
-    context.insert("parent".into(), Value::Object(parent));
+    let mut context = run.parent_context.clone();
     context.insert("orquesta".into(), Value::Object(orquesta));
     context
 }

@@ -15,6 +15,7 @@
 
 mod contents;
 mod control;
+mod journal;
 mod kv;
 mod launch;
 mod queries;
@@ -35,9 +36,9 @@ use crate::model::{Execution, Status};
 
 pub(crate) use control::{cancel, pause, resume};
 pub(crate) use launch::truncate_parents;
-pub(crate) use recover::recover;
+pub(crate) use recover::{recover, saved_state};
 pub(crate) use run::Run;
-pub(crate) use start::{begin, prepare, rerun_conductor, RerunFrom};
+pub(crate) use start::{begin, prepare, prepare_run, rerun_conductor, RerunFrom};
 pub(crate) use step::{advance, Step};
 pub(crate) use tracker::spawn_tracker;
 
@@ -91,6 +92,14 @@ impl Workflows {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+    }
+
+    /// No workflow is being conducted.
+    pub fn is_empty(&self) -> bool {
+        self.runs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     pub fn ids(&self) -> Vec<String> {

@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use super::{Run, WORKFLOW_RUNNER};
+use super::run::Snapshot;
+use super::WORKFLOW_RUNNER;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::model::{Execution, ExecutionFilter};
@@ -81,7 +82,7 @@ impl Engine {
                 let state = self.inner.store.workflow_state(id).await?.ok_or_else(|| {
                     EngineError::BadRequest(format!("workflow '{id}' has no saved definition"))
                 })?;
-                let run: Run = serde_json::from_str(&state).map_err(|e| {
+                let run: Snapshot = serde_json::from_str(&state).map_err(|e| {
                     EngineError::BadRequest(format!("workflow '{id}': saved state unreadable: {e}"))
                 })?;
                 run.conductor.graph()

@@ -6,10 +6,12 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use stormdesk_workflow::{Conductor, RerunOptions, WorkflowError, WorkflowSpec};
 
+use super::journal::Op;
 use super::{advance, Run, Step};
 use crate::engine::{set_status, Engine};
 use crate::error::EngineError;
-use crate::model::Status;
+use crate::model::{Execution, Status};
+use crate::store::WriteOp;
 
 /// Reads and checks the workflow definition at `path` and creates its
 /// conductor with the action parameters that the workflow declares as input
@@ -53,16 +55,54 @@ pub(crate) fn prepare(
             WorkflowError::Inspection(errors)
         ))
     };
-    match Conductor::with_context(spec, input, context) {
-        Ok(conductor) if contents.is_empty() => Ok(conductor),
-        Ok(_) => Err(invalid(contents)),
+    let mut conductor = match Conductor::with_context(spec, input, context) {
+        Ok(conductor) if contents.is_empty() => conductor,
+        Ok(_) => return Err(invalid(contents)),
         Err(WorkflowError::Inspection(errors)) => {
             let mut all = contents;
             all.extend(errors);
-            Err(invalid(all))
+            return Err(invalid(all));
         }
-        Err(e) => Err(fail(format!("{}: {e}", path.display()))),
+        Err(e) => return Err(fail(format!("{}: {e}", path.display()))),
+    };
+    // Results stay in the store: `task()` reads them there (workflow/kv.rs).
+    conductor.keep_results_elsewhere();
+    Ok(conductor)
+}
+
+/// Readies a workflow's conducting state before its record is written: what
+/// its tasks inherit from its context, and its first snapshot (added to
+/// `ops`, committed with the record). A re-run's first step
+/// ([`Step::Rerun`]) is applied here, so the first snapshot already holds
+/// the requests the original's conductor issued (a restart launches them,
+/// never starts the conductor anew); it becomes [`Step::Relaunch`].
+pub(crate) fn prepare_run(
+    engine: &Engine,
+    execution: &Execution,
+    mut run: Run,
+    first: Step,
+    ops: &mut Vec<WriteOp>,
+) -> (Run, Step) {
+    run.user = execution.user().map(str::to_string);
+    run.parent_context = super::launch::inherited(&execution.id, &execution.context);
+    let first = match first {
+        Step::Rerun {
+            requests,
+            results_from,
+        } => {
+            let op = Op::Rerun {
+                requests,
+                results_from,
+            };
+            run.apply(&op, &stormdesk_workflow::NoKv, None);
+            Step::Relaunch
+        }
+        other => other,
+    };
+    if let Some(op) = super::step::snapshot(engine, &execution.id, &mut run) {
+        ops.push(op);
     }
+    (run, first)
 }
 
 /// Marks the workflow running and starts conducting it (on its own task, so
@@ -89,8 +129,10 @@ pub(crate) fn begin(engine: &Engine, id: &str, run: Run, first: Step) {
 /// execution and StackStorm's `tasks` and `reset`.
 pub(crate) struct RerunFrom {
     pub original: String,
-    /// The original's saved state (the `workflows` table), when it has one.
-    pub state: Option<String>,
+    /// The original's state as its log last left it (see
+    /// [`super::saved_state`]): `None` when it saved none, an error when it
+    /// cannot be read.
+    pub saved: Option<Result<Run, String>>,
     pub options: RerunOptions,
 }
 
@@ -99,7 +141,10 @@ pub(crate) struct RerunFrom {
 /// (`st2common/services/workflows.py`, `request_rerun`): completed tasks
 /// keep their results, the chosen ones run again with the context they had.
 /// Unknown task names, a workflow that has not completed or one that saved
-/// secrets masked are refused before anything is recorded.
+/// secrets masked are refused before anything is recorded. The first step
+/// ([`Step::Rerun`]) carries the requests issued and where the results of
+/// tasks not run again are (the original's children, and those of the
+/// executions it continued from).
 pub(crate) fn rerun_conductor(
     engine: &Engine,
     action: &str,
@@ -110,13 +155,13 @@ pub(crate) fn rerun_conductor(
         action: action.to_string(),
         message,
     };
-    let state = from.state.ok_or_else(|| {
+    let saved = from.saved.ok_or_else(|| {
         fail(format!(
             "execution {} has no saved workflow state to re-run from; re-run it whole",
             from.original
         ))
     })?;
-    let saved: Run = serde_json::from_str(&state).map_err(|e| {
+    let saved = saved.map_err(|e| {
         fail(format!(
             "the saved state of execution {} cannot be read ({e}); re-run it whole",
             from.original
@@ -128,10 +173,18 @@ pub(crate) fn rerun_conductor(
             from.original
         )));
     }
+    let mut results_from = vec![from.original.clone()];
+    results_from.extend(saved.results_from);
     let mut conductor = saved.conductor;
-    let env = super::kv::KvEnv::new(engine, user);
+    let env = super::kv::KvEnv::new(engine, &from.original, user).with_earlier(&results_from[1..]);
     let requests = conductor
         .request_rerun(&from.options, &env)
         .map_err(|e| fail(format!("cannot re-run execution {}: {e}", from.original)))?;
-    Ok((conductor, Step::Launch(requests)))
+    Ok((
+        conductor,
+        Step::Rerun {
+            requests,
+            results_from,
+        },
+    ))
 }

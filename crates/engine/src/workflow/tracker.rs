@@ -30,7 +30,7 @@ async fn poll(engine: &Engine) {
         };
         let children = run.lock().await.active_children();
         for child in children {
-            let Ok(e) = engine.execution(&child).await else {
+            let Ok(e) = engine.current(&child).await else {
                 continue;
             };
             if !e.status.is_completed() {

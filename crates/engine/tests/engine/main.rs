@@ -18,6 +18,7 @@ mod pyenv;
 mod recovery;
 mod rerun;
 mod revisions;
+mod scale;
 // The runner tests' loopback sshd, shared (its ssh config aliases are theirs).
 #[allow(dead_code)]
 #[path = "../../../runner/tests/runner/sshd.rs"]

@@ -133,7 +133,10 @@ fn unreachable_listener_spools_final_update_and_all_chunks() {
 fn client_errors_are_not_retried_and_the_outcome_is_spooled() {
     let listener = start_listener(401);
     let spool_dir = tempfile::tempdir().unwrap();
-    let mut req = reported_request(&listener.url, "true");
+    // Long enough that `running` is always sent (a final update within the
+    // runner's grace would stand for it, and how soon `true` ends depends
+    // on the machine's load).
+    let mut req = reported_request(&listener.url, "sleep 0.2");
     req.callback.as_mut().unwrap().attempts = 5;
     req.spool_dir = Some(spool_dir.path().to_path_buf());
 

@@ -199,6 +199,10 @@ pub struct Conductor {
     state: State,
     /// Requests handed out and not reported yet, in hand-out order.
     active: Active,
+    /// Results of plain tasks are not kept once their transitions are
+    /// evaluated; `task()` asks the [`Env`] for them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    results_elsewhere: bool,
 }
 
 impl Conductor {
@@ -244,7 +248,18 @@ impl Conductor {
             context,
             state: State::new(),
             active: Active::default(),
+            results_elsewhere: false,
         })
+    }
+
+    /// Do not keep the results of plain (not with-items) tasks after their
+    /// transitions are evaluated: `task(name).result` is then what
+    /// [`Env::task_execution`] returns under `result`. For a caller that
+    /// stores every result anyway (the engine keeps them in its store), so
+    /// a long workflow's memory does not grow with its results. With-items
+    /// tasks keep their items' results: they are the task's result.
+    pub fn keep_results_elsewhere(&mut self) {
+        self.results_elsewhere = true;
     }
 
     /// Render input and vars, start, and return the first requests. A

@@ -27,6 +27,10 @@ pub struct Record {
     /// For with-items: (status, result) of each item that reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<Option<(St, Value)>>>,
+    /// The action's result was not kept here (see
+    /// [`Conductor::keep_results_elsewhere`]): `task()` asks the [`Env`](crate::Env).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub elsewhere: bool,
     /// Items that reported, and of those the ones that succeeded.
     #[serde(default)]
     reported: usize,
@@ -73,6 +77,7 @@ impl Conductor {
                 status: St::Running,
                 result: Value::Object(Map::new()),
                 items: items.map(|n| vec![None; n]),
+                elsewhere: false,
                 reported: 0,
                 succeeded: 0,
             },
@@ -95,7 +100,11 @@ impl Conductor {
         else {
             record.status = status;
             if truthy(result) {
-                record.result = result.clone();
+                if self.results_elsewhere {
+                    record.elsewhere = true;
+                } else {
+                    record.result = result.clone();
+                }
             }
             return;
         };

@@ -72,10 +72,15 @@ impl TaskLookup for StateView<'_> {
         out.insert("task_name".into(), Value::String(task.to_string()));
         out.insert("task_id".into(), Value::String(task.to_string()));
         out.insert("route".into(), Value::from(entry.route));
-        out.insert(
-            "result".into(),
-            record.map_or(Value::Object(Map::new()), |r| r.result_value()),
-        );
+        let result = match record {
+            Some(r) if r.elsewhere => extra
+                .get("result")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new())),
+            Some(r) => r.result_value(),
+            None => Value::Object(Map::new()),
+        };
+        out.insert("result".into(), result);
         out.insert("status".into(), Value::String(status.as_str().to_string()));
         out.insert("start_timestamp".into(), field("start_timestamp"));
         out.insert("end_timestamp".into(), field("end_timestamp"));

@@ -40,7 +40,9 @@ pub trait Env {
 
     /// Extra fields StackStorm's `task()` reports for the latest execution
     /// of `task` on `route` (`task_execution_id`, `start_timestamp`,
-    /// `end_timestamp`). The default knows none; they read as `null`.
+    /// `end_timestamp`), and its `result` when the conductor does not keep
+    /// results (`Conductor::keep_results_elsewhere`). The default knows
+    /// none; they read as `null` (the result as `{}`).
     fn task_execution(&self, _task: &str, _route: u32) -> Option<Map<String, Value>> {
         None
     }

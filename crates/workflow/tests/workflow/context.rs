@@ -112,6 +112,67 @@ output:
     );
 }
 
+/// A caller that stores results itself: `task()` gets the result from it.
+struct Stored;
+
+impl Env for Stored {
+    fn st2kv(&self, _key: &str, _decrypt: bool) -> Option<Value> {
+        None
+    }
+
+    fn task_execution(&self, task: &str, _route: u32) -> Option<Map<String, Value>> {
+        Some(obj(json!({"result": {"stdout": format!("stored {task}")}})))
+    }
+}
+
+#[test]
+fn results_kept_elsewhere_are_not_held_and_task_asks_for_them() {
+    let yaml = r#"
+version: 1.0
+tasks:
+  t1:
+    action: x.y
+    next:
+      - when: <% succeeded() %>
+        publish:
+          - now: <% result().stdout %>
+        do: t2
+  t2:
+    action: x.y
+    next:
+      - publish:
+          - then: <% task(t1).result.stdout %>
+output:
+  - now: <% ctx(now) %>
+  - then: <% ctx(then) %>
+"#;
+    let mut c = Conductor::new(spec(yaml), Map::new()).unwrap();
+    c.keep_results_elsewhere();
+    let mut issued = c.start(&Stored);
+    for _ in 0..2 {
+        let key = issued.remove(0).key;
+        issued = c.on_task_result(
+            stormdesk_workflow::TaskResult {
+                key,
+                status: stormdesk_workflow::TaskStatus::Succeeded,
+                result: json!({"stdout": "a big result the conductor does not keep"}),
+            },
+            &Stored,
+        );
+    }
+    assert_eq!(c.status(), WorkflowStatus::Succeeded);
+    // Transitions see the result as it came; later, task() sees the stored one.
+    assert_eq!(
+        c.result()["output"],
+        json!({"now": "a big result the conductor does not keep", "then": "stored t1"})
+    );
+    // What was published stays; the records hold no result.
+    let state = serde_json::to_value(&c).unwrap();
+    for record in state["state"]["records"].as_object().unwrap().values() {
+        assert_eq!(record["result"], json!({}), "{record}");
+    }
+}
+
 #[test]
 fn a_loop_of_tasks_without_action_is_stopped_with_a_clear_error() {
     // StackStorm would spin here forever: nothing in the loop waits.
