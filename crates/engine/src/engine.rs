@@ -382,6 +382,37 @@ impl Engine {
         self.inner.bus.subscribe()
     }
 
+    /// Why `id` (with `status`) cannot be `verb` (canceled, paused,
+    /// resumed) here: [`EngineError::NotHere`] when it is not completed but
+    /// this engine does not run it (a `stormdesk run` of its own on the same
+    /// data), else [`EngineError::NotActive`].
+    pub(crate) fn cannot_control(
+        &self,
+        id: &str,
+        status: Status,
+        verb: &'static str,
+    ) -> EngineError {
+        let here = self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(id);
+        if !status.is_completed() && !here {
+            EngineError::NotHere {
+                id: id.to_string(),
+                status: status.to_string(),
+                verb,
+            }
+        } else {
+            EngineError::NotActive {
+                id: id.to_string(),
+                status: status.to_string(),
+                verb,
+            }
+        }
+    }
+
     pub fn bus(&self) -> &EventBus {
         &self.inner.bus
     }
@@ -1007,11 +1038,7 @@ impl Engine {
         let (execution, control) = match found {
             Found::Gone => {
                 let current = self.execution(id).await?;
-                return Err(EngineError::NotActive {
-                    id: id.to_string(),
-                    status: current.status.to_string(),
-                    verb: "canceled",
-                });
+                return Err(self.cannot_control(id, current.status, "canceled"));
             }
             Found::Already(e) => return Ok(e),
             Found::Canceling(e, c) => (e, c),

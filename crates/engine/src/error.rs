@@ -19,8 +19,16 @@ pub enum EngineError {
     UnknownPack(String),
     #[error("execution '{0}' not found: list executions with `stormdesk execution list`")]
     UnknownExecution(String),
-    #[error("execution '{id}' is already {status}; only running executions can be {verb}")]
+    #[error("execution '{id}' is {status}, so it cannot be {verb}")]
     NotActive {
+        id: String,
+        status: String,
+        verb: &'static str,
+    },
+    /// The execution is not completed, but another process runs it (a
+    /// `stormdesk run` in its own engine, beside this one on the same data).
+    #[error("execution '{id}' is {status} in another process, not in this engine (a `stormdesk run` started in its own engine, e.g. with packs this engine was not given); it can only be {verb} there (Ctrl-C in its terminal cancels it)")]
+    NotHere {
         id: String,
         status: String,
         verb: &'static str,
@@ -132,7 +140,7 @@ impl EngineError {
             | EngineError::Inquiry(_)
             | EngineError::Limit(_) => "invalid_input",
             EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
-            EngineError::NotActive { .. } => "conflict",
+            EngineError::NotActive { .. } | EngineError::NotHere { .. } => "conflict",
             EngineError::Pack(_) => "pack_error",
             EngineError::Git(e) => e.code(),
             EngineError::StoreWrite { .. } | EngineError::Busy(_) => "unavailable",

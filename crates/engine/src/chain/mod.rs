@@ -235,19 +235,11 @@ pub(crate) fn child_held(
     tokio::spawn(async move { advance(&engine, &chain, ChainStep::Held { child, status }).await });
 }
 
-fn not_active(id: &str, status: Status, verb: &'static str) -> EngineError {
-    EngineError::NotActive {
-        id: id.to_string(),
-        status: status.to_string(),
-        verb,
-    }
-}
-
 /// Cancels a chain (StackStorm's `ActionChainRunner.cancel`).
 pub(crate) async fn cancel(engine: &Engine, id: &str) -> Result<Execution, EngineError> {
     let current = engine.execution(id).await?;
     if current.status.is_completed() || !is_chain(engine, id) {
-        return Err(not_active(id, current.status, "canceled"));
+        return Err(engine.cannot_control(id, current.status, "canceled"));
     }
     advance(engine, id, ChainStep::Cancel).await;
     engine.execution(id).await
@@ -257,7 +249,7 @@ pub(crate) async fn cancel(engine: &Engine, id: &str) -> Result<Execution, Engin
 pub(crate) async fn pause(engine: &Engine, id: &str) -> Result<Execution, EngineError> {
     let current = engine.execution(id).await?;
     if !matches!(current.status, Status::Running | Status::Resuming) || !is_chain(engine, id) {
-        return Err(not_active(id, current.status, "paused"));
+        return Err(engine.cannot_control(id, current.status, "paused"));
     }
     advance(engine, id, ChainStep::Pause).await;
     engine.execution(id).await
@@ -267,7 +259,7 @@ pub(crate) async fn pause(engine: &Engine, id: &str) -> Result<Execution, Engine
 pub(crate) async fn resume(engine: &Engine, id: &str) -> Result<Execution, EngineError> {
     let current = engine.execution(id).await?;
     if !matches!(current.status, Status::Paused | Status::Pausing) || !is_chain(engine, id) {
-        return Err(not_active(id, current.status, "resumed"));
+        return Err(engine.cannot_control(id, current.status, "resumed"));
     }
     advance(engine, id, ChainStep::Resume).await;
     engine.execution(id).await

@@ -5,14 +5,6 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::model::{Execution, Status};
 
-fn not_active(id: &str, status: Status, verb: &'static str) -> EngineError {
-    EngineError::NotActive {
-        id: id.to_string(),
-        status: status.to_string(),
-        verb,
-    }
-}
-
 /// Active child executions of a workflow, with their runner.
 async fn children(engine: &Engine, id: &str) -> Vec<(String, String)> {
     let Some(run) = engine.inner.workflows.get(id) else {
@@ -49,7 +41,7 @@ async fn subtree(engine: &Engine, id: &str) -> (Vec<String>, Vec<String>) {
 pub(crate) async fn cancel(engine: &Engine, id: &str) -> Result<Execution, EngineError> {
     let current = engine.execution(id).await?;
     if current.status.is_completed() || engine.inner.workflows.get(id).is_none() {
-        return Err(not_active(id, current.status, "canceled"));
+        return Err(engine.cannot_control(id, current.status, "canceled"));
     }
     // Every workflow below stops issuing tasks first (top down), then the
     // actions they wait on are canceled, then the statuses settle bottom up.
@@ -97,7 +89,7 @@ pub(crate) async fn pause(engine: &Engine, id: &str) -> Result<Execution, Engine
     if !matches!(current.status, Status::Running | Status::Resuming)
         || engine.inner.workflows.get(id).is_none()
     {
-        return Err(not_active(id, current.status, "paused"));
+        return Err(engine.cannot_control(id, current.status, "paused"));
     }
     let (workflows, actions) = subtree(engine, id).await;
     crate::chain::cascade_pause(engine, &actions).await;
@@ -121,7 +113,7 @@ pub(crate) async fn resume(engine: &Engine, id: &str) -> Result<Execution, Engin
     if !matches!(current.status, Status::Paused | Status::Pausing)
         || engine.inner.workflows.get(id).is_none()
     {
-        return Err(not_active(id, current.status, "resumed"));
+        return Err(engine.cannot_control(id, current.status, "resumed"));
     }
     // Children first, so a parent that resumes finds them running.
     let (workflows, actions) = subtree(engine, id).await;

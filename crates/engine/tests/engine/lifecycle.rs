@@ -290,3 +290,43 @@ async fn prewarmed_runners_serve_consecutive_and_concurrent_runs() {
     }
     engine.shutdown();
 }
+
+/// Two engines on the same data (a `stormdesk run` of its own beside
+/// `stormdesk serve`): the one that does not run an execution says so when
+/// asked to cancel or pause it, and names where it can be controlled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_that_does_not_run_an_execution_says_where_it_runs() {
+    let fx = Fixture::new();
+    // `serve` first (an engine started later would adopt the run as left
+    // over), then the `stormdesk run` that owns the execution.
+    let other = fx.engine().await;
+    let owner = fx.engine().await;
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let mut rx = owner.subscribe();
+    let e = owner
+        .run(RunRequest::new(
+            "t.gate",
+            params(&[("fifo", json!(fifo.to_str().unwrap()))]),
+        ))
+        .await
+        .unwrap();
+    wait_status(&mut rx, &e.id, Status::Running).await;
+    let err = other.cancel(&e.id).await.unwrap_err();
+    let said = err.to_string();
+    assert!(
+        matches!(err, stormdesk_engine::EngineError::NotHere { .. }),
+        "{said}"
+    );
+    assert!(said.contains("in another process"), "{said}");
+    assert!(said.contains("canceled there"), "{said}");
+    // The owner still runs it, and cancels it.
+    assert_eq!(owner.cancel(&e.id).await.unwrap().status, Status::Canceling);
+    assert_eq!(finished(&owner, &e.id).await.status, Status::Canceled);
+    // Once completed, the other engine says it is completed.
+    let err = other.cancel(&e.id).await.unwrap_err().to_string();
+    assert!(
+        err.contains("is canceled, so it cannot be canceled"),
+        "{err}"
+    );
+}
