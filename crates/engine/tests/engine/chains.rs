@@ -611,8 +611,9 @@ async fn stackstorms_pause_resume_and_cancel_chains() {
 
     // Pause and resume, with the first link an action, then a chain. (The
     // `-with-subworkflow` variants run `orquesta-test-*` workflows that read
-    // `<% $.tempfile %>`, which this build's YAQL does not bind yet; the
-    // workflow crate's differential cases list them as `yaql-dollar-unbound`.
+    // `<% $.tempfile %>`, which Orquesta 1.2.0 refuses, and so does
+    // Stormdesk: `$` is null outside a query (the workflow crate's
+    // differential cases, `yaql-dollar-unbound`).
     // A chain running a workflow pauses and cancels in
     // `a_chain_pauses_and_cancels_the_workflow_it_runs`.)
     for (n, action) in [
