@@ -5,12 +5,14 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use stormdesk_engine::{Execution, ExecutionOutput};
+use stormdesk_engine::{Execution, ExecutionOutput, Status};
 
 struct Node {
     path: String,
     started: bool,
     finished: bool,
+    /// An Inquiry of it was announced as waiting for a response.
+    asked: bool,
     last_seq: Option<u64>,
     /// The end of the last chunk when it had no newline yet.
     partial: String,
@@ -40,6 +42,7 @@ impl TreeTail {
                 path: String::new(),
                 started: true,
                 finished: false,
+                asked: false,
                 last_seq: None,
                 partial: String::new(),
             },
@@ -71,6 +74,7 @@ impl TreeTail {
                     path,
                     started: false,
                     finished: false,
+                    asked: false,
                     last_seq: None,
                     partial: String::new(),
                 },
@@ -81,6 +85,15 @@ impl TreeTail {
         if !node.started {
             node.started = true;
             let _ = writeln!(out, "{} ▸ started {}", node.path, e.action_ref());
+        }
+        // An Inquiry (`core.ask`) waits for a person: say how to answer.
+        if e.status == Status::Pending && e.runner_name() == "inquirer" && !node.asked {
+            node.asked = true;
+            let _ = writeln!(
+                out,
+                "{} ▸ waiting for a response: stormdesk inquiry respond {} name=value ... (or answer in the console)",
+                node.path, e.id
+            );
         }
         if e.status.is_completed() && !node.finished {
             node.finished = true;

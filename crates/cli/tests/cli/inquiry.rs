@@ -95,6 +95,35 @@ output:
     let list: Value = serde_json::from_str(&stdout(&list)).unwrap();
     let id = list[0]["id"].as_str().unwrap().to_string();
     assert_eq!(list[0]["route"], "ops");
+    // Following the run says what it waits for and how to answer.
+    let mut tail = crate::stormdesk(home.path())
+        .args(["execution", "tail", wf["id"].as_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, from_tail) = std::sync::mpsc::channel::<String>();
+    let out = tail.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let hint = format!("waiting for a response: stormdesk inquiry respond {id}");
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains(&hint)) {
+        match from_tail.recv_timeout(std::time::Duration::from_secs(30)) {
+            Ok(line) => seen.push(line),
+            Err(e) => {
+                let _ = tail.kill();
+                panic!("no hint from execution tail ({e}); it printed {seen:?}");
+            }
+        }
+    }
+    let _ = tail.kill();
+    let _ = tail.wait();
     let text = stdout(&run(home.path(), &["inquiry", "list"]));
     assert!(
         text.contains(&id) && text.contains("approved, replicas"),
