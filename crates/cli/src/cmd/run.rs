@@ -114,8 +114,20 @@ fn same_action_there(ctx: &Ctx, client: &Client, action: &str) -> anyhow::Result
         .get_optional(&format!("/v1/actions/{action}"))?
         .is_none()
     {
+        // Known in the --packs given here: the engine was started without
+        // them. Known nowhere: the action does not exist.
+        if ctx.packs.is_empty()
+            || stormdesk_engine::catalog::Catalog::load(&ctx.packs)
+                .action(action)
+                .is_err()
+        {
+            bail!(
+                "action '{action}' not found in the running engine at {engine}{}: list actions with `stormdesk action list`",
+                if ctx.packs.is_empty() { "" } else { " nor in --packs" }
+            );
+        }
         bail!(
-            "the running engine at {engine} does not know action {action} (it was not started with these --packs); {}",
+            "the running engine at {engine} does not know action {action}, which --packs here has (the engine was not started with them); {}",
             start()
         );
     }

@@ -189,6 +189,26 @@ fn run_async_with_packs_the_running_engine_lacks_is_refused_naming_the_action_an
         );
         assert!(stdout(&o).is_empty(), "no id is printed");
         assert!(stored_ids(home.path()).is_empty());
+        // An action that exists nowhere is not blamed on the packs.
+        let o = run(
+            home.path(),
+            &[
+                "--packs",
+                &packs_arg,
+                "run",
+                "own.nosuch",
+                "--async",
+                "--json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+        let msg = stderr(&o);
+        assert!(
+            msg.contains("action 'own.nosuch' not found")
+                && !msg.contains("stormdesk serve --packs"),
+            "{msg}"
+        );
+        assert!(stored_ids(home.path()).is_empty());
     }
     {
         // `serve` with another copy of the pack.
