@@ -125,6 +125,7 @@ fn init_logging(cli: &Cli) {
     tracing_subscriber::registry()
         .with(
             fmt::layer()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .with_writer(std::io::stderr)
                 .with_filter(filter()),
         )
