@@ -17,7 +17,7 @@ use crate::tree_tail::TreeTail;
 
 #[derive(Subcommand)]
 pub enum ExecutionCmd {
-    /// Show one execution.
+    /// Show one execution (`last`: the newest top-level run).
     Get {
         id: String,
         #[arg(long)]
@@ -93,6 +93,7 @@ pub fn run(ctx: &Ctx, cmd: ExecutionCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         ExecutionCmd::Get { id, json } => {
             let store = Store::open_read_only(&paths.db())?;
+            let id = resolve_last(&store, &id)?;
             let e = store.execution(&id)?.ok_or_else(|| {
                 anyhow!("execution '{id}' not found: list them with `stormdesk execution list`")
             })?;
@@ -234,23 +235,27 @@ fn re_run(ctx: &Ctx, args: ReRunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `last`: the newest top-level run's id; any other id as it is.
+fn resolve_last(store: &ReadOnlyStore, id: &str) -> anyhow::Result<String> {
+    if id != "last" {
+        return Ok(id.to_string());
+    }
+    store
+        .executions(&ExecutionFilter {
+            roots_only: true,
+            limit: Some(1),
+            ..Default::default()
+        })?
+        .into_iter()
+        .next()
+        .map(|e| e.id)
+        .ok_or_else(|| anyhow!("no executions yet"))
+}
+
 fn tail(ctx: &Ctx, id: &str, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let paths = ctx.paths()?;
     let store = Store::open_read_only(&paths.db())?;
-    let id = if id == "last" {
-        store
-            .executions(&ExecutionFilter {
-                roots_only: true,
-                limit: Some(1),
-                ..Default::default()
-            })?
-            .into_iter()
-            .next()
-            .map(|e| e.id)
-            .ok_or_else(|| anyhow!("no executions yet"))?
-    } else {
-        id.to_string()
-    };
+    let id = resolve_last(&store, id)?;
     let show = |c: &ExecutionOutput| {
         if only.map(|s| s == c.output_type).unwrap_or(true) {
             let mut out = std::io::stdout().lock();

@@ -137,6 +137,9 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
     assert_eq!(from["result"]["output"]["one"], "one");
     assert_eq!(from["result"]["output"]["two"], "gate open");
     assert_eq!(from["result"]["output"]["three"], "three");
+    // `last` is the newest top-level run, for `get` as for `tail`.
+    let last = json(&run(home.path(), &["execution", "get", "last", "--json"]));
+    assert_eq!(last["id"], from["id"]);
     // A task that the workflow does not have is refused with its name.
     let o = run(
         home.path(),
