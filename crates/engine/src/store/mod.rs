@@ -170,8 +170,10 @@ fn unwritable(path: &Path, e: rusqlite::Error) -> EngineError {
             " (the file, its folder or its file system is read-only for this user)"
         }
         Some(ErrorCode::DiskFull) => " (the disk is full)",
+        // SQLite says "cannot open" when the journal beside the file cannot
+        // be created or opened, which a read-only file system causes too.
         Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
-            " (this user cannot write the file or its folder)"
+            " (this user cannot write the file or its folder, or its file system is read-only)"
         }
         _ => "",
     };
