@@ -90,7 +90,9 @@ test('a running node\'s duration ticks; the timeline draws a bar per task', asyn
   const widths = await gantt.locator('.gantt-bar').evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().width));
   for (const w of widths) expect(w).toBeGreaterThan(0);
   // prepare ends before verify starts: its bar is to the left.
-  const left = async (path: string) => (await gantt.locator(`.gantt-row:has(.gantt-label:text-is("${path}")) .gantt-bar`).boundingBox())!.x;
+  // Read in the page in one step: the chart may be redrawn by a late event
+  // between finding a bar and measuring it.
+  const left = (path: string) => gantt.locator(`.gantt-row:has(.gantt-label:text-is("${path}")) .gantt-bar`).evaluate((bar) => bar.getBoundingClientRect().x);
   expect(await left('prepare')).toBeLessThan(await left('verify'));
   await gantt.locator('.gantt-row:has(.gantt-label:text-is("verify"))').click();
   await expect(execution.locator('.detail-title')).toHaveText('deploy > verify');
