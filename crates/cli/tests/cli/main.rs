@@ -270,3 +270,39 @@ pub(crate) fn prerequisite(present: bool, what: &str) -> bool {
     eprintln!("SKIPPED {test}: {what}");
     false
 }
+
+/// Follows an `st2 execution tail` child: reads its stdout until a line with
+/// `tick`, then creates `stop` (which lets the followed workflow finish) and
+/// reads to the end. The tail's exit status and every line it printed.
+pub(crate) fn tail_past_first_tick(
+    tail: &mut std::process::Child,
+    stop: &Path,
+) -> (std::process::ExitStatus, String) {
+    use std::io::BufRead;
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let reader = std::io::BufReader::new(tail.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let timeout = std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(timeout)
+            .expect("the tail printed no tick");
+        let tick = line.contains("tick");
+        seen.push(line);
+        if tick {
+            break;
+        }
+    }
+    std::fs::write(stop, "").unwrap();
+    while let Ok(line) = lines.recv_timeout(timeout) {
+        seen.push(line);
+    }
+    (tail.wait().unwrap(), seen.join("\n"))
+}

@@ -11,7 +11,6 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 
 use serde_json::Value;
 
@@ -525,33 +524,7 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (lines_tx, lines) = mpsc::channel::<String>();
-    let reader = BufReader::new(tail.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let timeout = std::time::Duration::from_secs(60);
-    loop {
-        let line = lines
-            .recv_timeout(timeout)
-            .expect("the tail printed no tick");
-        let tick = line.contains("tick");
-        seen.push(line);
-        if tick {
-            break;
-        }
-    }
-    std::fs::write(&stop, "").unwrap();
-    while let Ok(line) = lines.recv_timeout(timeout) {
-        seen.push(line);
-    }
-    let status = tail.wait().unwrap();
-    let all = seen.join("\n");
+    let (status, all) = crate::tail_past_first_tick(&mut tail, &stop);
     assert!(status.success(), "{all}");
     assert!(
         all.contains("inner-line"),

@@ -381,33 +381,7 @@ fn the_st2_cli_works_over_tls_with_st2_cacert() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (tx, lines) = mpsc::channel::<String>();
-    let reader = BufReader::new(tail.stdout.take().unwrap());
-    std::thread::spawn(move || {
-        for line in reader.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let timeout = Duration::from_secs(60);
-    let mut seen = Vec::new();
-    loop {
-        let line = lines
-            .recv_timeout(timeout)
-            .expect("the tail printed no tick");
-        let tick = line.contains("tick");
-        seen.push(line);
-        if tick {
-            break;
-        }
-    }
-    std::fs::write(&stop, "").unwrap();
-    while let Ok(line) = lines.recv_timeout(timeout) {
-        seen.push(line);
-    }
-    let status = tail.wait().unwrap();
-    let all = seen.join("\n");
+    let (status, all) = crate::tail_past_first_tick(&mut tail, &stop);
     assert!(status.success(), "{all}");
     assert!(all.contains("ticked"), "{all}");
     assert!(
