@@ -92,6 +92,9 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
   const until = h('input', { id: 'history-until', name: 'until', type: 'datetime-local', 'aria-label': 'Until' });
   const q = h('input', { id: 'history-q', name: 'q', type: 'search', placeholder: 'Search parameters and results', 'aria-label': 'Search executions' });
   const tasks = h('input', { id: 'history-tasks', name: 'tasks', type: 'checkbox' });
+  // Against StackStorm (no Stormdesk filters): no text, pack or revision
+  // filter; status, action, dates and top level only are StackStorm's own.
+  const stormdeskFilters = backend.capabilities.historyFilters;
   const rows = h('tbody', {});
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   const message = h('p', { class: 'error', role: 'alert', hidden: true });
@@ -103,12 +106,12 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
     h(
       'form',
       { class: 'filters', role: 'search', onSubmit: (e: Event) => e.preventDefault() },
-      q,
+      stormdeskFilters ? q : null,
       status,
-      pack,
+      stormdeskFilters ? pack : null,
       action,
       actionList,
-      revision,
+      stormdeskFilters ? revision : null,
       h('label', { class: 'inline' }, 'from ', since),
       h('label', { class: 'inline' }, 'until ', until),
       h('label', { class: 'inline' }, tasks, ' include workflow tasks'),
@@ -184,13 +187,14 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
   function currentFilter(): ExecutionFilter {
     const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE, exclude_result: true };
     if (status.value) f.status = status.value as Status;
-    if (pack.value) f.pack = pack.value;
     if (action.value.trim()) f.action = action.value.trim();
-    if (revision.value.trim()) f.content_version = revision.value.trim();
     const s = toRfc3339(since.value);
     const u = toRfc3339(until.value);
     if (s) f.since = s;
     if (u) f.until = u;
+    if (!stormdeskFilters) return f;
+    if (pack.value) f.pack = pack.value;
+    if (revision.value.trim()) f.content_version = revision.value.trim();
     if (q.value.trim()) f.q = q.value.trim();
     return f;
   }

@@ -141,7 +141,8 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
 
   function card(pack: PackSummary): HTMLElement {
     const rev = revisions.get(pack.ref);
-    const canUpdate = pack.git && !!rev?.origin;
+    // Update is Stormdesk's (`/v1/packs/update`); StackStorm reinstalls instead.
+    const canUpdate = backend.capabilities.packUpdate && pack.git && !!rev?.origin;
     const update = canUpdate
       ? h(
           'button',
@@ -167,7 +168,8 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
         )
       : null;
     const errors = pack.errors ?? [];
-    const unsupported = pack.unsupported.map((u) => `${u.name}: ${u.reason}`);
+    // StackStorm describes a pack without Stormdesk's fields (what can run, what did not load).
+    const unsupported = (pack.unsupported ?? []).map((u) => `${u.name}: ${u.reason}`);
     const ignored = pack.ignored ?? [];
     return h(
       'article',
@@ -176,7 +178,7 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
         'header',
         {},
         h('h2', {}, pack.name, pack.version ? h('span', { class: 'muted' }, ` ${pack.version}`) : null, pack.ref !== pack.name ? h('code', { class: 'muted' }, ` ${pack.ref}`) : null),
-        h('span', { class: 'muted' }, `${pack.actions} action${pack.actions === 1 ? '' : 's'} can run`),
+        typeof pack.actions === 'number' ? h('span', { class: 'muted' }, `${pack.actions} action${pack.actions === 1 ? '' : 's'} can run`) : null,
         update,
       ),
       pack.description ? h('p', { class: 'description' }, pack.description) : null,
