@@ -14,7 +14,7 @@ import { join } from 'node:path';
 
 import type { Locator, Page } from '@playwright/test';
 
-import { addConnection, addUser, certDir, checkContract, cleanUp, recordRequests, signIn, stackstormShaped, startRemote, TLS_LAUNCH, type Remote } from './remote-server';
+import { addConnection, addUser, certDir, checkContract, cleanUp, docShot, recordRequests, signIn, stackstormShaped, startRemote, TLS_LAUNCH, type Remote } from './remote-server';
 import { expect, makeGitPack, openAction, tab, test } from './server';
 
 test.use({ launchOptions: TLS_LAUNCH });
@@ -226,6 +226,7 @@ test('every screen against a StackStorm-shaped server: what it lacks is hidden, 
     await deploy.getByRole('button', { name: 'Expand e2e.deploy' }).click();
     await expect(history.locator('tr.child-row.execution-row').first()).toBeVisible();
     await noErrors(page);
+    await docShot(page, 'remote-stackstorm-history.png');
 
     // Packs: StackStorm's install (`POST /v1/packs/install`); Update is Stormdesk's and not offered.
     await screens.getByRole('link', { name: 'Packs' }).click();
