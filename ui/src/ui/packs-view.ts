@@ -68,6 +68,9 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
     jobOutput.show([{ id: e.id, prefix: '' }], false, `${e.action.ref}-${e.id.slice(-8)}`);
     jobOutput.setDone(isCompleted(current.status));
     job.scrollIntoView({ block: 'nearest' });
+    // Done before the console heard of it (a quick job, a slow network): no
+    // event will say it completed.
+    if (isCompleted(current.status)) finished(current);
     // Events may have come before the answer.
     backend.getExecution(e.id).then((latest) => update(latest), () => {});
   }
@@ -88,14 +91,15 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
     current = cache.put(e);
     drawJob();
     jobOutput.setDone(isCompleted(current.status));
-    if (isCompleted(current.status)) {
-      hub.completed(current.id);
-      if (!isCompleted(before) || before !== current.status) {
-        installButton.disabled = false;
-        revisions.clear();
-        onChanged();
-      }
-    }
+    if (isCompleted(current.status) && (!isCompleted(before) || before !== current.status)) finished(current);
+  }
+
+  /** The job completed: the packs (and the catalogue) are read again. */
+  function finished(e: Execution): void {
+    hub.completed(e.id);
+    installButton.disabled = false;
+    revisions.clear();
+    onChanged();
   }
 
   form.addEventListener('submit', (event) => {
