@@ -38,6 +38,8 @@ export function makeCerts(dir: string): { cert: string; key: string; spki: strin
 
 export const certDir = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-tls-'));
 export const certs = makeCerts(certDir);
+// One set per test worker, for every spec file it runs: gone when the worker ends.
+process.on('exit', () => rmSync(certDir, { recursive: true, force: true }));
 
 /** Chromium's launch options trusting the server certificate's key (`test.use({ launchOptions })`). */
 export const TLS_LAUNCH = { executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${certs.spki}`] };

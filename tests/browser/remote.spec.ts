@@ -16,15 +16,14 @@
 //   revision picker is hidden, the output is whole and in order.
 // The rest against that front (every screen, an Inquiry answered) is in
 // remote-stackstorm.spec.ts; the shared parts in remote-server.ts.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { addConnection, addUser, certDir, checkContract, cleanUp, docShot, kill, recordRequests, signIn, stackstormShaped, startRemote, TLS_LAUNCH } from './remote-server';
+import { addConnection, addUser, checkContract, cleanUp, docShot, kill, recordRequests, signIn, stackstormShaped, startRemote, TLS_LAUNCH } from './remote-server';
 import { expect, makeGitPack, test } from './server';
 
 test.use({ launchOptions: TLS_LAUNCH });
-test.afterAll(() => rmSync(certDir, { recursive: true, force: true }));
 
 test('runs a nested workflow on a remote server over TLS and sees its live tree', async ({ consolePage: page, server }) => {
   const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-remote-'));

@@ -43,12 +43,14 @@ export interface Capabilities {
   packUpdate: boolean;
   /** History's pack, revision and text filters (`pack`, `content_version`, `q`, `roots_only`, `since`/`until`). */
   historyFilters: boolean;
+  /** The `stormdesk.announcement` stream event (an announcement with the execution that made it): the top bar's announcements. */
+  announcements: boolean;
 }
 
 /** This engine, or a `stormdesk serve`: everything. */
-export const STORMDESK: Capabilities = { revisions: true, outputLog: true, graph: true, packUpdate: true, historyFilters: true };
+export const STORMDESK: Capabilities = { revisions: true, outputLog: true, graph: true, packUpdate: true, historyFilters: true, announcements: true };
 /** A server with StackStorm's API only. */
-export const STACKSTORM: Capabilities = { revisions: false, outputLog: false, graph: false, packUpdate: false, historyFilters: false };
+export const STACKSTORM: Capabilities = { revisions: false, outputLog: false, graph: false, packUpdate: false, historyFilters: false, announcements: false };
 
 export interface Backend {
   readonly transport: 'tauri' | 'http';
@@ -367,7 +369,7 @@ export class HttpBackend implements Backend {
     this.location = remote ? remote.api : pageOrigin();
     this.capabilities = remote ? remote.capabilities : STORMDESK;
     this.stream = new EventStream(
-      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ANNOUNCEMENT].join(',') }),
+      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ...(this.capabilities.announcements ? [ANNOUNCEMENT] : [])].join(',') }),
       () => this.authHeaders(),
       remote ? 'omit' : 'same-origin',
       (error) => this.refused(error),
