@@ -198,6 +198,7 @@ test('every screen against a StackStorm-shaped server: what it lacks is hidden, 
     await expect(history.locator('#history-q')).toHaveCount(0);
     await expect(history.locator('#history-pack')).toHaveCount(0);
     await expect(history.locator('#history-revision')).toHaveCount(0);
+    await expect(history.locator('th', { hasText: 'revision' })).toHaveCount(0);
     await history.locator('#history-status').selectOption('canceled');
     await expect(rows).toHaveCount(1);
     await history.locator('#history-status').selectOption('');

@@ -95,6 +95,8 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
   // Against StackStorm (no Stormdesk filters): no text, pack or revision
   // filter; status, action, dates and top level only are StackStorm's own.
   const stormdeskFilters = backend.capabilities.historyFilters;
+  // Revisions (`content_version`) are Stormdesk's: no column without them.
+  const revisions = backend.capabilities.revisions;
   const rows = h('tbody', {});
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   const message = h('p', { class: 'error', role: 'alert', hidden: true });
@@ -135,7 +137,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
             h('th', {}, 'parameters'),
             h('th', {}, 'started'),
             h('th', {}, 'took'),
-            h('th', {}, 'revision'),
+            revisions ? h('th', {}, 'revision') : null,
             h('th', {}, 'by'),
             h('th', {}, 'id'),
           ),
@@ -237,7 +239,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
       h('td', { class: 'params-cell', title: JSON.stringify(e.parameters ?? {}, null, 1) }, h('code', {}, preview)),
       h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), h('span', { class: 'muted rel' }, relative(e.start_timestamp))),
       h('td', {}, seconds === null ? '' : formatDuration(seconds)),
-      h('td', {}, h('code', {}, revisionText(e))),
+      ...(revisions ? [h('td', {}, h('code', {}, revisionText(e)))] : []),
       h('td', {}, userOf(e) ?? ''),
       h('td', {}, h('code', { class: 'muted' }, e.id.slice(-8))),
     ];
@@ -323,7 +325,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
       if (!row.expanded || byId.get(row.execution.id) !== row) return;
       children.sort((a, b) => a.start_timestamp.localeCompare(b.start_timestamp));
       for (const child of children) if (!byId.has(child.id)) addChild(row, cache.put(child));
-      if (children.length === 0) row.tr.after(h('tr', { class: 'child-row empty-children' }, h('td', { colspan: 9, class: 'muted' }, 'No tasks.')));
+      if (children.length === 0) row.tr.after(h('tr', { class: 'child-row empty-children' }, h('td', { colspan: revisions ? 9 : 8, class: 'muted' }, 'No tasks.')));
     } catch (error) {
       message.textContent = BackendError.from(error).message;
       message.hidden = false;
