@@ -167,7 +167,7 @@ async function start(root: HTMLElement): Promise<void> {
         'span',
         { class: 'topbar-end' },
         h('span', { class: 'transport', title: 'Engine' }, remote ? remote.api : backend.transport === 'tauri' ? 'desktop' : backend.location),
-        announcementsUi.button,
+        backend.capabilities.announcements ? announcementsUi.button : null,
         connectionSwitcher(store, connections, isTauri() ? 'desktop' : window.location.host),
         themeButton,
         helpButton,

@@ -24,10 +24,40 @@ import {
 
 export type Unsubscribe = () => void;
 
+/**
+ * What a server offers beyond StackStorm's v1 API (StackStorm 3.9's
+ * `st2common/st2common/openapi.yaml`): Stormdesk's own endpoints and
+ * parameters, tagged `stormdesk` / `x-stormdesk` in docs/openapi.yaml. A
+ * feature whose flag is false is hidden, or falls back to what StackStorm
+ * offers; see docs/remote.md ("What works against what"). Probed once per
+ * connection: `probeCapabilities` in lib/connections.ts.
+ */
+export interface Capabilities {
+  /** `GET /v1/packs/{pack}/revisions` and `content_version`: the revision picker, a pack's origin and commit. */
+  revisions: boolean;
+  /** The numbered output log (`/output?format=json&after=`); without it the output is StackStorm's text. */
+  outputLog: boolean;
+  /** `GET /v1/executions/{id}/graph`: tasks not reached yet drawn in the tree. */
+  graph: boolean;
+  /** `POST /v1/packs/update`: Packs' Update button. */
+  packUpdate: boolean;
+  /** History's pack, revision and text filters (`pack`, `content_version`, `q`, `roots_only`, `since`/`until`). */
+  historyFilters: boolean;
+  /** The `stormdesk.announcement` stream event (an announcement with the execution that made it): the top bar's announcements. */
+  announcements: boolean;
+}
+
+/** This engine, or a `stormdesk serve`: everything. */
+export const STORMDESK: Capabilities = { revisions: true, outputLog: true, graph: true, packUpdate: true, historyFilters: true, announcements: true };
+/** A server with StackStorm's API only. */
+export const STACKSTORM: Capabilities = { revisions: false, outputLog: false, graph: false, packUpdate: false, historyFilters: false, announcements: false };
+
 export interface Backend {
   readonly transport: 'tauri' | 'http';
   /** Where the engine is, for display. */
   readonly location: string;
+  /** What the engine offers beyond StackStorm's API; the views hide what it does not. */
+  readonly capabilities: Capabilities;
   listPacks(): Promise<PackSummary[]>;
   listActions(): Promise<ActionSummary[]>;
   /** The action's detail; at a revision of its (git) pack when `contentVersion` is given. */
@@ -122,6 +152,7 @@ export function createBackend(remote: RemoteTarget | null = null): Backend {
 export class TauriBackend implements Backend {
   readonly transport = 'tauri';
   readonly location = 'desktop';
+  readonly capabilities = STORMDESK;
 
   private async call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
     try {
@@ -322,12 +353,8 @@ export interface RemoteTarget {
   stream: string;
   /** `X-Auth-Token` or `St2-Api-Key`, current (tokens are renewed). */
   headers(): Record<string, string>;
-  /**
-   * Stormdesk-only endpoints this server has (probed at connect): pack
-   * revisions, and the numbered output log (`/output?format=json&after=`);
-   * without it the output is read as StackStorm's text.
-   */
-  capabilities: { revisions: boolean; outputLog: boolean };
+  /** Stormdesk-only endpoints this server has (probed at connect). */
+  capabilities: Capabilities;
   /** The server refused the credentials (401): the console asks for them again. */
   onRefused(error: BackendError): void;
 }
@@ -335,12 +362,14 @@ export interface RemoteTarget {
 export class HttpBackend implements Backend {
   readonly transport = 'http';
   readonly location: string;
+  readonly capabilities: Capabilities;
   private readonly stream: EventStream;
 
   constructor(private readonly remote: RemoteTarget | null = null) {
     this.location = remote ? remote.api : pageOrigin();
+    this.capabilities = remote ? remote.capabilities : STORMDESK;
     this.stream = new EventStream(
-      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ANNOUNCEMENT].join(',') }),
+      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ...(this.capabilities.announcements ? [ANNOUNCEMENT] : [])].join(',') }),
       () => this.authHeaders(),
       remote ? 'omit' : 'same-origin',
       (error) => this.refused(error),
@@ -418,7 +447,7 @@ export class HttpBackend implements Backend {
 
   listRevisions(pack: string): Promise<Revisions> {
     // A server without Stormdesk's revisions endpoint (StackStorm): no picker.
-    if (this.remote && !this.remote.capabilities.revisions) {
+    if (!this.capabilities.revisions) {
       return Promise.resolve({ pack, git: false, checked_out: null, revisions: [] });
     }
     return this.request('GET', this.url(`/v1/packs/${encodeURIComponent(pack)}/revisions`));
@@ -430,6 +459,7 @@ export class HttpBackend implements Backend {
   }
 
   async updatePacks(packs: string[]): Promise<Execution> {
+    if (!this.capabilities.packUpdate) throw new BackendError({ code: 'unsupported', faultstring: `${this.location} has no pack update (a Stormdesk endpoint); install the pack again with force instead.` });
     const started = await this.request<{ execution_id: string }>('POST', this.url('/v1/packs/update'), { packs });
     return this.getExecution(started.execution_id);
   }
@@ -465,6 +495,7 @@ export class HttpBackend implements Backend {
   }
 
   async graph(id: string): Promise<WorkflowGraph | null> {
+    if (!this.capabilities.graph) return null;
     try {
       return await this.request<WorkflowGraph>('GET', this.url(`/v1/executions/${encodeURIComponent(id)}/graph`));
     } catch {
@@ -485,7 +516,7 @@ export class HttpBackend implements Backend {
   }
 
   listExecutions(filter: ExecutionFilter = {}): Promise<Execution[]> {
-    return this.request('GET', this.url('/v1/executions', { ...filter }));
+    return this.request('GET', this.url('/v1/executions', this.capabilities.historyFilters ? { ...filter } : stackstormFilter(filter)));
   }
 
   async cancel(id: string): Promise<Execution> {
@@ -496,7 +527,7 @@ export class HttpBackend implements Backend {
   }
 
   output(id: string, afterSeq?: number): Promise<OutputChunk[]> {
-    if (this.remote && !this.remote.capabilities.outputLog) return this.textOutput(id, afterSeq);
+    if (!this.capabilities.outputLog) return this.textOutput(id, afterSeq);
     return this.request(
       'GET',
       this.url(`/v1/executions/${encodeURIComponent(id)}/output`, { format: 'json', after: afterSeq }),
@@ -567,6 +598,26 @@ export class HttpBackend implements Backend {
       if (event.kind === 'announcement') handler(event.announcement);
     });
   }
+}
+
+/**
+ * A History filter in the query parameters StackStorm's `GET /v1/executions`
+ * takes (`st2api/controllers/v1/actionexecutions.py`): top level only is
+ * `parent=null`, the start-time bounds are `timestamp_gt`/`timestamp_lt`, and
+ * results are left out with `exclude_attributes=result`. Stormdesk's own
+ * filters (pack, revision, text) have no counterpart: the views hide them.
+ */
+export function stackstormFilter(f: ExecutionFilter): Record<string, string | number | undefined> {
+  return {
+    status: f.status,
+    action: f.action,
+    parent: f.parent ?? (f.roots_only ? 'null' : undefined),
+    timestamp_gt: f.since,
+    timestamp_lt: f.until,
+    limit: f.limit,
+    offset: f.offset,
+    exclude_attributes: f.exclude_result ? 'result' : undefined,
+  };
 }
 
 async function errorFromResponse(response: Response): Promise<BackendError> {

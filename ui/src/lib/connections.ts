@@ -14,6 +14,7 @@
 
 import { invoke } from '@tauri-apps/api/core';
 
+import { STACKSTORM, STORMDESK, type Capabilities } from './backend';
 import { readPref, writePref } from './prefs';
 
 /** A remote server. URLs as StackStorm's clients take them (`ST2_API_URL`, ...). */
@@ -274,4 +275,25 @@ export class TauriConnectionStore implements ConnectionStore {
 export function renewalDelay(expiry: string, now = Date.now()): number {
   const left = Date.parse(expiry) - now;
   return Math.max(0, left - Math.max(300_000, left / 5));
+}
+
+/**
+ * What remote `api` offers beyond StackStorm's API, asked within that API:
+ * `GET {api}/packs/core` (StackStorm's `/v1/packs/{ref_or_id}`; every
+ * StackStorm and every Stormdesk has the `core` pack). A Stormdesk server
+ * describes a pack with its own fields too (`actions`, the count that can
+ * run, and `unsupported`; `x-stormdesk` in docs/openapi.yaml); StackStorm
+ * does not. Anything else (an error, no answer) counts as StackStorm: what
+ * it cannot do is hidden rather than broken. The one place the console
+ * tells the two apart.
+ */
+export async function probeCapabilities(api: string, headers: Record<string, string>): Promise<Capabilities> {
+  try {
+    const response = await fetch(`${api}/packs/core`, { credentials: 'omit', headers: { Accept: 'application/json', ...headers } });
+    if (!response.ok) return STACKSTORM;
+    const pack = (await response.json()) as { actions?: unknown; unsupported?: unknown };
+    return typeof pack.actions === 'number' && Array.isArray(pack.unsupported) ? STORMDESK : STACKSTORM;
+  } catch {
+    return STACKSTORM;
+  }
 }

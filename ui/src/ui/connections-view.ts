@@ -7,6 +7,7 @@ import {
   activeConnection,
   endpoints,
   LOCAL,
+  probeCapabilities,
   RemoteError,
   renewalDelay,
   setActiveConnection,
@@ -249,15 +250,12 @@ export async function connectRemote(
     return signInScreen(store, c, `${c.name} refused the credentials: ${said}`, signedIn);
   }
   if (user.status >= 400) return unreachableScreen(c, `${c.name} answered ${user.status} at ${api}/user: ${user.body}`);
-  // Stormdesk's revisions endpoint: a 404 (StackStorm has no such route) hides the picker.
-  const revisions = await probe(`${api}/packs/core/revisions`, headersFor(creds), c.name).catch(() => ({ status: 0, body: '' }));
   const target: RemoteTarget = {
     name: c.name,
     api,
     stream,
     headers: () => headersFor(creds ?? {}),
-    // Both are Stormdesk's: a server with one has the other.
-    capabilities: { revisions: revisions.status === 200, outputLog: revisions.status === 200 },
+    capabilities: await probeCapabilities(api, headersFor(creds)),
     onRefused,
   };
   const schedule = (current: Credentials): void => {

@@ -92,6 +92,11 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
   const until = h('input', { id: 'history-until', name: 'until', type: 'datetime-local', 'aria-label': 'Until' });
   const q = h('input', { id: 'history-q', name: 'q', type: 'search', placeholder: 'Search parameters and results', 'aria-label': 'Search executions' });
   const tasks = h('input', { id: 'history-tasks', name: 'tasks', type: 'checkbox' });
+  // Against StackStorm (no Stormdesk filters): no text, pack or revision
+  // filter; status, action, dates and top level only are StackStorm's own.
+  const stormdeskFilters = backend.capabilities.historyFilters;
+  // Revisions (`content_version`) are Stormdesk's: no column without them.
+  const revisions = backend.capabilities.revisions;
   const rows = h('tbody', {});
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Load more');
   const message = h('p', { class: 'error', role: 'alert', hidden: true });
@@ -103,12 +108,12 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
     h(
       'form',
       { class: 'filters', role: 'search', onSubmit: (e: Event) => e.preventDefault() },
-      q,
+      stormdeskFilters ? q : null,
       status,
-      pack,
+      stormdeskFilters ? pack : null,
       action,
       actionList,
-      revision,
+      stormdeskFilters ? revision : null,
       h('label', { class: 'inline' }, 'from ', since),
       h('label', { class: 'inline' }, 'until ', until),
       h('label', { class: 'inline' }, tasks, ' include workflow tasks'),
@@ -132,7 +137,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
             h('th', {}, 'parameters'),
             h('th', {}, 'started'),
             h('th', {}, 'took'),
-            h('th', {}, 'revision'),
+            revisions ? h('th', {}, 'revision') : null,
             h('th', {}, 'by'),
             h('th', {}, 'id'),
           ),
@@ -184,13 +189,14 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
   function currentFilter(): ExecutionFilter {
     const f: ExecutionFilter = { roots_only: !tasks.checked, limit: PAGE, exclude_result: true };
     if (status.value) f.status = status.value as Status;
-    if (pack.value) f.pack = pack.value;
     if (action.value.trim()) f.action = action.value.trim();
-    if (revision.value.trim()) f.content_version = revision.value.trim();
     const s = toRfc3339(since.value);
     const u = toRfc3339(until.value);
     if (s) f.since = s;
     if (u) f.until = u;
+    if (!stormdeskFilters) return f;
+    if (pack.value) f.pack = pack.value;
+    if (revision.value.trim()) f.content_version = revision.value.trim();
     if (q.value.trim()) f.q = q.value.trim();
     return f;
   }
@@ -233,7 +239,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
       h('td', { class: 'params-cell', title: JSON.stringify(e.parameters ?? {}, null, 1) }, h('code', {}, preview)),
       h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), h('span', { class: 'muted rel' }, relative(e.start_timestamp))),
       h('td', {}, seconds === null ? '' : formatDuration(seconds)),
-      h('td', {}, h('code', {}, revisionText(e))),
+      ...(revisions ? [h('td', {}, h('code', {}, revisionText(e)))] : []),
       h('td', {}, userOf(e) ?? ''),
       h('td', {}, h('code', { class: 'muted' }, e.id.slice(-8))),
     ];
@@ -319,7 +325,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
       if (!row.expanded || byId.get(row.execution.id) !== row) return;
       children.sort((a, b) => a.start_timestamp.localeCompare(b.start_timestamp));
       for (const child of children) if (!byId.has(child.id)) addChild(row, cache.put(child));
-      if (children.length === 0) row.tr.after(h('tr', { class: 'child-row empty-children' }, h('td', { colspan: 9, class: 'muted' }, 'No tasks.')));
+      if (children.length === 0) row.tr.after(h('tr', { class: 'child-row empty-children' }, h('td', { colspan: revisions ? 9 : 8, class: 'muted' }, 'No tasks.')));
     } catch (error) {
       message.textContent = BackendError.from(error).message;
       message.hidden = false;

@@ -68,6 +68,9 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
     jobOutput.show([{ id: e.id, prefix: '' }], false, `${e.action.ref}-${e.id.slice(-8)}`);
     jobOutput.setDone(isCompleted(current.status));
     job.scrollIntoView({ block: 'nearest' });
+    // Done before the console heard of it (a quick job, a slow network): no
+    // event will say it completed.
+    if (isCompleted(current.status)) finished(current);
     // Events may have come before the answer.
     backend.getExecution(e.id).then((latest) => update(latest), () => {});
   }
@@ -88,14 +91,15 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
     current = cache.put(e);
     drawJob();
     jobOutput.setDone(isCompleted(current.status));
-    if (isCompleted(current.status)) {
-      hub.completed(current.id);
-      if (!isCompleted(before) || before !== current.status) {
-        installButton.disabled = false;
-        revisions.clear();
-        onChanged();
-      }
-    }
+    if (isCompleted(current.status) && (!isCompleted(before) || before !== current.status)) finished(current);
+  }
+
+  /** The job completed: the packs (and the catalogue) are read again. */
+  function finished(e: Execution): void {
+    hub.completed(e.id);
+    installButton.disabled = false;
+    revisions.clear();
+    onChanged();
   }
 
   form.addEventListener('submit', (event) => {
@@ -141,7 +145,8 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
 
   function card(pack: PackSummary): HTMLElement {
     const rev = revisions.get(pack.ref);
-    const canUpdate = pack.git && !!rev?.origin;
+    // Update is Stormdesk's (`/v1/packs/update`); StackStorm reinstalls instead.
+    const canUpdate = backend.capabilities.packUpdate && pack.git && !!rev?.origin;
     const update = canUpdate
       ? h(
           'button',
@@ -167,7 +172,8 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
         )
       : null;
     const errors = pack.errors ?? [];
-    const unsupported = pack.unsupported.map((u) => `${u.name}: ${u.reason}`);
+    // StackStorm describes a pack without Stormdesk's fields (what can run, what did not load).
+    const unsupported = (pack.unsupported ?? []).map((u) => `${u.name}: ${u.reason}`);
     const ignored = pack.ignored ?? [];
     return h(
       'article',
@@ -176,7 +182,7 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
         'header',
         {},
         h('h2', {}, pack.name, pack.version ? h('span', { class: 'muted' }, ` ${pack.version}`) : null, pack.ref !== pack.name ? h('code', { class: 'muted' }, ` ${pack.ref}`) : null),
-        h('span', { class: 'muted' }, `${pack.actions} action${pack.actions === 1 ? '' : 's'} can run`),
+        typeof pack.actions === 'number' ? h('span', { class: 'muted' }, `${pack.actions} action${pack.actions === 1 ? '' : 's'} can run`) : null,
         update,
       ),
       pack.description ? h('p', { class: 'description' }, pack.description) : null,
