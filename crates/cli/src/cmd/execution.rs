@@ -84,6 +84,13 @@ pub struct ListArgs {
     pack: Option<String>,
     #[arg(long, short = 'n', default_value_t = 50)]
     limit: u32,
+    /// Workflow and chain tasks too, not only top-level runs (as `st2
+    /// execution list --showall`; without it the list asks for `parent=null`).
+    #[arg(long)]
+    showall: bool,
+    /// Only the direct children of this execution.
+    #[arg(long, conflicts_with = "showall")]
+    parent: Option<String>,
     #[arg(long)]
     json: bool,
 }
@@ -116,6 +123,8 @@ pub fn run(ctx: &Ctx, cmd: ExecutionCmd) -> anyhow::Result<ExitCode> {
                 action: args.action,
                 pack: args.pack,
                 limit: Some(args.limit),
+                roots_only: !args.showall && args.parent.is_none(),
+                parent: args.parent,
                 ..Default::default()
             })?;
             if args.json {

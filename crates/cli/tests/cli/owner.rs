@@ -108,7 +108,7 @@ pub(crate) fn mkfifo(path: &Path) {
 }
 
 fn stored_ids(home: &Path) -> Vec<String> {
-    let o = run(home, &["execution", "list", "--json"]);
+    let o = run(home, &["execution", "list", "--showall", "--json"]);
     if !o.status.success() {
         // No store yet: nothing was ever recorded.
         assert!(stderr(&o).contains("no store"), "{}", stderr(&o));

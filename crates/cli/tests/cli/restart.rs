@@ -193,7 +193,10 @@ fn a_workflow_resumes_after_kill_9_without_rerunning_completed_tasks() {
     first.child.kill().unwrap();
     first.child.wait().unwrap();
     let before: Vec<Value> = {
-        let o = run(home.path(), &["execution", "list", "--json", "-n", "100"]);
+        let o = run(
+            home.path(),
+            &["execution", "list", "--showall", "--json", "-n", "100"],
+        );
         serde_json::from_str(&stdout(&o)).unwrap()
     };
     let first_task = before
@@ -216,7 +219,10 @@ fn a_workflow_resumes_after_kill_9_without_rerunning_completed_tasks() {
         done["result"]["output"],
         serde_json::json!({"one": "one", "two": "gate open", "three": "three"})
     );
-    let o = run(home.path(), &["execution", "list", "--json", "-n", "100"]);
+    let o = run(
+        home.path(),
+        &["execution", "list", "--showall", "--json", "-n", "100"],
+    );
     let all: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
     let mut tasks: Vec<&str> = all
         .iter()
@@ -270,7 +276,10 @@ fn long_pack(home: &Path, tasks: usize, gate: usize) {
 
 /// The children of `id`, as `execution list` shows them.
 fn children_of(home: &Path, id: &str) -> Vec<Value> {
-    let o = run(home, &["execution", "list", "--json", "-n", "10000"]);
+    let o = run(
+        home,
+        &["execution", "list", "--showall", "--json", "-n", "10000"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let all: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
     all.into_iter().filter(|e| e["parent"] == id).collect()

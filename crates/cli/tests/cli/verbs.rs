@@ -147,6 +147,35 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
     );
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("nosuch"), "{}", stderr(&o));
+
+    // `execution list` shows top-level runs, as `st2 execution list` does
+    // (`parent=null`); `--showall` adds the tasks, `--parent` lists one
+    // execution's children.
+    let ids = |args: &[&str]| -> Vec<String> {
+        let o = run(home.path(), args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let list: Vec<Value> = serde_json::from_str(&stdout(&o)).unwrap();
+        list.iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let roots = ids(&["execution", "list", "--json"]);
+    let mut expected = vec![
+        id.clone(),
+        again_id.clone(),
+        from["id"].as_str().unwrap().to_string(),
+    ];
+    expected.sort();
+    let mut sorted = roots.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "top-level runs only");
+    let all = ids(&["execution", "list", "--showall", "--json", "-n", "100"]);
+    let children = ids(&["execution", "list", "--parent", &id, "--json"]);
+    assert_eq!(children.len(), 3, "first, second and third: {children:?}");
+    assert!(children
+        .iter()
+        .all(|c| all.contains(c) && !roots.contains(c)));
+    assert!(all.len() > roots.len() + children.len());
 }
 
 #[test]
