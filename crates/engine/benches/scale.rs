@@ -73,6 +73,30 @@ fn write_pack(dir: &Path, shape: Shape, n: usize) {
     std::fs::write(dir.join("actions/workflows/flow.yaml"), def).unwrap();
 }
 
+/// CPU time (user + system) of this process and of its waited-for
+/// descendants, from `/proc/self/stat` (fields 14 to 17, in clock ticks of
+/// `CLK_TCK` = 100 on Linux). CPU time is what a task costs whatever else
+/// runs on the machine; wall time on a busy machine is mostly waiting.
+fn cpu() -> (Duration, Duration) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // After the `(comm)` field, which may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // `rest` starts at field 3 (state): utime is field 14, index 11.
+    let tick = |t: u64| Duration::from_millis(t * 10);
+    let get = |i: usize| f.get(i).copied().unwrap_or(0);
+    (tick(get(11) + get(12)), tick(get(13) + get(14)))
+}
+
+/// CPU time of this process and its descendants together.
+fn cpu_total() -> Duration {
+    let (own, children) = cpu();
+    own + children
+}
+
 /// (current resident KB, peak resident KB) of this process.
 fn rss_kb() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -92,21 +116,10 @@ fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-struct Sample {
-    shape: Shape,
-    n: usize,
-    engine: Duration,
-    floor: Duration,
-    /// N `bash -c true`: the task's own process.
-    bash: Duration,
-    peak_kb: u64,
-    after_kb: i64,
-    /// What a second run of the same workflow in the same engine added.
-    second_kb: i64,
-}
-
-/// N `SHELL -c true` launches in a shell loop.
-fn floor_of(shell: &str, n: usize) -> Duration {
+/// N `SHELL -c true` launches in a shell loop: (wall time, CPU time of the
+/// loop and every shell it started).
+fn floor_of(shell: &str, n: usize) -> (Duration, Duration) {
+    let cpu_start = cpu().1;
     let start = Instant::now();
     let status = Command::new("sh")
         .args([
@@ -119,17 +132,30 @@ fn floor_of(shell: &str, n: usize) -> Duration {
         .status()
         .unwrap();
     assert!(status.success());
-    start.elapsed()
+    (start.elapsed(), cpu().1 - cpu_start)
 }
 
 /// N bare `sh -c true`: the floor.
-fn floor(n: usize) -> Duration {
+fn floor(n: usize) -> (Duration, Duration) {
     floor_of("sh", n)
 }
 
-/// (time of the first run, its peak KB over the start, KB resident after it
-/// over the start, KB a second run of the same workflow added).
-fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> (Duration, u64, i64, i64) {
+/// One workflow run measured.
+struct Measured {
+    /// From the run request to the recorded completion.
+    took: Duration,
+    /// CPU time of the engine and every runner and action it started, until
+    /// the last runner exited.
+    cpu: Duration,
+    /// Peak resident KB over the start.
+    peak_kb: u64,
+    /// KB resident after the run over the start.
+    after_kb: i64,
+    /// KB a second run of the same workflow in the same engine added.
+    second_kb: i64,
+}
+
+fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let pack = dir.path().join("scale");
     write_pack(&pack, shape, n);
@@ -155,6 +181,7 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> (Durati
         // would change the store; a fresh engine per sample instead.
         let (before, _) = rss_kb();
         reset_peak();
+        let cpu_start = cpu_total();
         let start = Instant::now();
         let e = engine
             .run(RunRequest {
@@ -167,8 +194,9 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> (Durati
         let took = start.elapsed();
         assert_eq!(done.status, Status::Succeeded, "{}", done.result);
         let (_, peak) = rss_kb();
-        // Give background work (runner exits, the writer) a moment to settle.
+        // The runners exit after their report; their CPU time counts.
         engine.wait_for_runners(Duration::from_secs(10)).await;
+        let cpu = cpu_total() - cpu_start;
         let (after, _) = rss_kb();
         // The same workflow again in the same engine: what the first run
         // left resident is the allocator's to reuse, not held by the engine,
@@ -185,13 +213,19 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> (Durati
         engine.wait_for_runners(Duration::from_secs(10)).await;
         let (second, _) = rss_kb();
         engine.shutdown();
-        (
+        Measured {
             took,
-            peak.saturating_sub(before),
-            after as i64 - before as i64,
-            second as i64 - after as i64,
-        )
+            cpu,
+            peak_kb: peak.saturating_sub(before),
+            after_kb: after as i64 - before as i64,
+            second_kb: second as i64 - after as i64,
+        }
     })
+}
+
+/// The mean of two (wall, CPU) floor samples.
+fn mean(a: (Duration, Duration), b: (Duration, Duration)) -> (Duration, Duration) {
+    ((a.0 + b.0) / 2, (a.1 + b.1) / 2)
 }
 
 fn main() {
@@ -222,91 +256,108 @@ fn main() {
     let mut samples = Vec::new();
     for &shape in &shapes {
         for &n in &sizes {
-            // Floor, engine, floor again: the floor is the mean of the two,
-            // so a machine that got busier or quieter shows in both.
+            // Floors, engine, floors again: each floor is the mean of its
+            // two, so a machine that got busier or quieter shows in both.
             let f1 = floor(n);
             let b1 = floor_of("bash", n);
-            let (engine, peak_kb, after_kb, second_kb) = run_workflow(&rt, shape, n);
+            let m = run_workflow(&rt, shape, n);
             let b2 = floor_of("bash", n);
             let f2 = floor(n);
-            let s = Sample {
-                shape,
-                n,
-                engine,
-                floor: (f1 + f2) / 2,
-                bash: (b1 + b2) / 2,
-                peak_kb,
-                after_kb,
-                second_kb,
-            };
             eprintln!(
-                "{} n={} engine {:.3} s floor {:.3} s",
+                "{} n={} engine {:.3} s (CPU {:.3} s) floor {:.3} s",
                 shape.name(),
                 n,
-                engine.as_secs_f64(),
-                s.floor.as_secs_f64()
+                m.took.as_secs_f64(),
+                m.cpu.as_secs_f64(),
+                mean(f1, f2).0.as_secs_f64()
             );
-            samples.push(s);
+            samples.push((shape, n, m, mean(f1, f2), mean(b1, b2)));
         }
     }
     let per = |d: Duration, n: usize| d.as_secs_f64() * 1000.0 / n as f64;
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     println!(
-        "workflows of N `true` tasks, start to recorded completion, vs N `sh -c true` in a shell loop"
+        "workflows of N `true` tasks, start to recorded completion, vs N `sh -c true` and N `bash -c true` in a shell loop"
     );
     println!(
-        "{:<6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>12} {:>10} {:>10}",
-        "shape",
-        "N",
-        "ms/task",
-        "sh ms",
-        "ratio",
-        "bash ms",
-        "ratio",
-        "growth",
-        "peak KB/task",
-        "kept KB",
-        "2nd run KB"
+        "wall time (a sequential chain waits for each task; on a busy machine mostly waiting):"
     );
-    let mut json = Vec::new();
-    for s in &samples {
-        let first = samples
+    println!(
+        "{:<6} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "shape", "N", "ms/task", "sh ms", "ratio", "bash ms", "ratio", "growth"
+    );
+    let first = |shape: Shape| {
+        samples
             .iter()
-            .find(|f| f.shape == s.shape)
-            .expect("the shape's first sample");
-        let growth = per(s.engine, s.n) / per(first.engine, first.n);
-        let ratio = s.engine.as_secs_f64() / s.floor.as_secs_f64();
-        let bash_ratio = s.engine.as_secs_f64() / s.bash.as_secs_f64();
+            .find(|s| s.0 == shape)
+            .expect("the shape's first sample")
+    };
+    for (shape, n, m, sh, bash) in &samples {
+        let f = first(*shape);
         println!(
-            "{:<6} {:>6} {:>8.3} {:>8.3} {:>7.2}x {:>8.3} {:>7.2}x {:>7.2}x {:>12.2} {:>10} {:>10}",
-            s.shape.name(),
-            s.n,
-            per(s.engine, s.n),
-            per(s.floor, s.n),
-            ratio,
-            per(s.bash, s.n),
-            bash_ratio,
-            growth,
-            s.peak_kb as f64 / s.n as f64,
-            s.after_kb,
-            s.second_kb
+            "{:<6} {:>6} {:>9.3} {:>8.3} {:>7.2}x {:>8.3} {:>7.2}x {:>7.2}x",
+            shape.name(),
+            n,
+            per(m.took, *n),
+            per(sh.0, *n),
+            ratio(m.took, sh.0),
+            per(bash.0, *n),
+            ratio(m.took, bash.0),
+            per(m.took, *n) / per(f.2.took, f.1),
         );
-        json.push(serde_json::json!({
-            "shape": s.shape.name(),
-            "n": s.n,
-            "engine_s": s.engine.as_secs_f64(),
-            "floor_s": s.floor.as_secs_f64(),
-            "ms_per_task": per(s.engine, s.n),
-            "floor_ms_per_task": per(s.floor, s.n),
-            "ratio": ratio,
-            "bash_s": s.bash.as_secs_f64(),
-            "bash_ratio": bash_ratio,
-            "growth": growth,
-            "peak_kb": s.peak_kb,
-            "peak_kb_per_task": s.peak_kb as f64 / s.n as f64,
-            "after_kb": s.after_kb,
-            "second_run_kb": s.second_kb,
-        }));
     }
+    println!("CPU time (engine, runners and actions; what a task costs whatever else runs):");
+    println!(
+        "{:<6} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "shape", "N", "ms/task", "sh ms", "ratio", "bash ms", "ratio", "growth"
+    );
+    for (shape, n, m, sh, bash) in &samples {
+        let f = first(*shape);
+        println!(
+            "{:<6} {:>6} {:>9.3} {:>8.3} {:>7.2}x {:>8.3} {:>7.2}x {:>7.2}x",
+            shape.name(),
+            n,
+            per(m.cpu, *n),
+            per(sh.1, *n),
+            ratio(m.cpu, sh.1),
+            per(bash.1, *n),
+            ratio(m.cpu, bash.1),
+            per(m.cpu, *n) / per(f.2.cpu, f.1),
+        );
+    }
+    println!("memory (resident KB of the engine's process):");
+    println!(
+        "{:<6} {:>6} {:>13} {:>10} {:>11}",
+        "shape", "N", "peak KB/task", "kept KB", "2nd run KB"
+    );
+    for (shape, n, m, _, _) in &samples {
+        println!(
+            "{:<6} {:>6} {:>13.2} {:>10} {:>11}",
+            shape.name(),
+            n,
+            m.peak_kb as f64 / *n as f64,
+            m.after_kb,
+            m.second_kb
+        );
+    }
+    let json: Vec<_> = samples
+        .iter()
+        .map(|(shape, n, m, sh, bash)| {
+            serde_json::json!({
+                "shape": shape.name(),
+                "n": n,
+                "engine_s": m.took.as_secs_f64(),
+                "engine_cpu_s": m.cpu.as_secs_f64(),
+                "sh_s": sh.0.as_secs_f64(),
+                "sh_cpu_s": sh.1.as_secs_f64(),
+                "bash_s": bash.0.as_secs_f64(),
+                "bash_cpu_s": bash.1.as_secs_f64(),
+                "peak_kb": m.peak_kb,
+                "after_kb": m.after_kb,
+                "second_run_kb": m.second_kb,
+            })
+        })
+        .collect();
     if let Ok(path) = std::env::var("SCALE_JSON") {
         std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
     }

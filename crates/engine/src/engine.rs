@@ -192,8 +192,17 @@ impl Engine {
         for e in &catalog.errors {
             tracing::warn!(error = %e, "pack not loaded");
         }
+        // A pack replacing a bundled one (a user's `core`, an installed
+        // `examples`) is the point of the bundled ones being lowest: said
+        // once at info (and in `pack list` and the console's Packs screen).
+        // Two of the user's own packs of one name are a mistake: a warning.
+        let bundled = &pack_dirs[..pack_dirs.len() - opts.pack_dirs.len() - 1];
         for s in &catalog.shadowed {
-            tracing::warn!("{s}");
+            if bundled.iter().any(|dir| s.hidden.starts_with(dir)) {
+                tracing::info!("{s}");
+            } else {
+                tracing::warn!("{s}");
+            }
         }
         let worktrees = Worktrees::new(
             paths.worktrees(),

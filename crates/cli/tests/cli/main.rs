@@ -135,6 +135,26 @@ fn action_and_pack_lists_show_the_example_pack() {
         .find(|a| a["ref"] == "examples.hello")
         .unwrap();
     assert_eq!(hello["runner_type"], "local-shell-cmd");
+    // The table: every runner type starts in the same column, however long
+    // the ref before it.
+    let o = run(home.path(), &["action", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    let columns: std::collections::BTreeSet<usize> = actions
+        .iter()
+        .map(|a| {
+            let (r, runner) = (
+                a["ref"].as_str().unwrap(),
+                a["runner_type"].as_str().unwrap(),
+            );
+            let line = table
+                .lines()
+                .find(|l| l.split_whitespace().next() == Some(r))
+                .unwrap_or_else(|| panic!("{r} is listed: {table}"));
+            line[r.len()..].find(runner).unwrap() + r.len()
+        })
+        .collect();
+    assert_eq!(columns.len(), 1, "runner column aligned: {table}");
     let remote = actions
         .iter()
         .find(|a| a["ref"] == "examples.remote_uptime")
