@@ -104,7 +104,10 @@ fn lifetime(secret: &Secret) -> i64 {
 
 /// The credentials for `c`, renewed first when the token is close to its
 /// expiry; `None` when there are none, or the token expired and cannot be renewed.
-pub(crate) fn current(state: &Connections, c: &Connection) -> Result<Option<Credentials>, ConnectionError> {
+pub(crate) fn current(
+    state: &Connections,
+    c: &Connection,
+) -> Result<Option<Credentials>, ConnectionError> {
     let Some(secret) = state.secrets.get(&c.id)? else {
         return Ok(None);
     };

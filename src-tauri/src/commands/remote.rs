@@ -35,8 +35,11 @@ fn err(e: ConnectionError) -> ErrorBody {
 #[derive(Default)]
 pub struct RemoteStreams {
     next: AtomicU64,
-    open: Mutex<HashMap<u64, (String, tauri::async_runtime::JoinHandle<()>)>>,
+    open: Mutex<OpenStreams>,
 }
+
+/// Stream id -> (the label of the webview that opened it, its task).
+type OpenStreams = HashMap<u64, (String, tauri::async_runtime::JoinHandle<()>)>;
 
 impl RemoteStreams {
     fn add(&self, webview: &str, task: tauri::async_runtime::JoinHandle<()>) -> u64 {
@@ -45,7 +48,7 @@ impl RemoteStreams {
         id
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, (String, tauri::async_runtime::JoinHandle<()>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenStreams> {
         self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -111,9 +114,7 @@ pub async fn remote_request(
     body: Option<Value>,
     accept: Option<String>,
 ) -> CommandResult<RemoteResponse> {
-    let (c, creds) = connection_and_credentials(&state, &id)
-        .await
-        .map_err(err)?;
+    let (c, creds) = connection_and_credentials(&state, &id).await.map_err(err)?;
     let client = clients.client(&c).map_err(err)?;
     request(
         &client,
@@ -204,9 +205,7 @@ pub async fn remote_pack_revisions(
     id: String,
     pack: String,
 ) -> CommandResult<Value> {
-    let (c, creds) = connection_and_credentials(&state, &id)
-        .await
-        .map_err(err)?;
+    let (c, creds) = connection_and_credentials(&state, &id).await.map_err(err)?;
     let client = clients.client(&c).map_err(err)?;
     let api = c.api();
     let segment = percent(&pack);
@@ -233,16 +232,19 @@ pub async fn remote_pack_revisions(
         &format!("{api}/packs/{segment}"),
     )
     .await?;
+    let mut found = status == 200;
     if status == 404 {
-        (_, metadata) = get_json(
+        let listed;
+        (listed, metadata) = get_json(
             &client,
             &c,
             creds.as_ref(),
             &format!("{api}/packs?ref={segment}"),
         )
         .await?;
+        found = listed == 200;
     }
-    if metadata.is_null() || metadata.as_array().is_some_and(|a| a.is_empty()) {
+    if !found || metadata.is_null() || metadata.as_array().is_some_and(|a| a.is_empty()) {
         return Err(ErrorBody {
             message: format!("{} has no pack '{pack}'", c.name),
             code: "not_found".into(),

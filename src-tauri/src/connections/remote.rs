@@ -198,7 +198,9 @@ pub enum StreamMessage {
 pub type CredentialSource =
     Arc<dyn Fn() -> Result<Option<Credentials>, ConnectionError> + Send + Sync>;
 
-async fn credentials_now(source: &CredentialSource) -> Result<Option<Credentials>, ConnectionError> {
+async fn credentials_now(
+    source: &CredentialSource,
+) -> Result<Option<Credentials>, ConnectionError> {
     let source = source.clone();
     tauri::async_runtime::spawn_blocking(move || source())
         .await

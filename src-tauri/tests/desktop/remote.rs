@@ -47,7 +47,8 @@ fn make_certs(dir: &Path) -> (String, PathBuf, PathBuf) {
     let ca_cert = ca.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
     let mut leaf = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.key_usages = vec![
         KeyUsagePurpose::DigitalSignature,
@@ -117,11 +118,7 @@ fn tls_server() -> TlsServer {
         .unwrap_or_else(|| panic!("no https URL in {line:?}"))
         .trim_end_matches('/')
         .to_string();
-    let url = url
-        .split('/')
-        .take(3)
-        .collect::<Vec<_>>()
-        .join("/");
+    let url = url.split('/').take(3).collect::<Vec<_>>().join("/");
     TlsServer {
         child,
         url,
@@ -167,10 +164,9 @@ fn the_windows_requests_and_stream_go_through_the_app_with_the_connections_ca() 
 
     // The stream, followed as the window does (the command forwards these
     // messages over a Channel): opened before the run, so it sees it all.
-    let connection: Connection = serde_json::from_value(
-        d.invoke("list_connections", json!({})).unwrap()[0].clone(),
-    )
-    .unwrap();
+    let connection: Connection =
+        serde_json::from_value(d.invoke("list_connections", json!({})).unwrap()[0].clone())
+            .unwrap();
     let (tx, rx) = mpsc::channel::<StreamMessage>();
     let client = RemoteClients::default().client(&connection).unwrap();
     let stream_url = format!(
@@ -212,13 +208,16 @@ fn the_windows_requests_and_stream_go_through_the_app_with_the_connections_ca() 
     let mut output = String::new();
     let mut last_event_id = None;
     loop {
-        let message = rx.recv_timeout(TIMEOUT).expect("stream events until completion");
+        let message = rx
+            .recv_timeout(TIMEOUT)
+            .expect("stream events until completion");
         let StreamMessage::Event(event) = message else {
             panic!("unexpected {message:?}");
         };
         last_event_id = event.id.clone().or(last_event_id);
         let data: Value = serde_json::from_str(&event.data).unwrap();
-        if event.event == "st2.execution.output__create" && data["execution_id"] == exec_id.as_str() {
+        if event.event == "st2.execution.output__create" && data["execution_id"] == exec_id.as_str()
+        {
             output.push_str(data["data"].as_str().unwrap_or_default());
         }
         if event.event == "st2.execution__update"
@@ -240,19 +239,40 @@ fn the_windows_requests_and_stream_go_through_the_app_with_the_connections_ca() 
         )
         .expect("GET output");
     assert_eq!(text["status"], 200);
-    assert!(text["body"].as_str().unwrap().contains("Hello, remote"), "{text:#}");
+    assert!(
+        text["body"].as_str().unwrap().contains("Hello, remote"),
+        "{text:#}"
+    );
 
     // An HTTP error is an answer: the status and the server's message.
-    let missing = request(&d, &id, "GET", &format!("{api}/executions/000000000000000000000000"), Value::Null)
-        .expect("a 404 is an answer");
+    let missing = request(
+        &d,
+        &id,
+        "GET",
+        &format!("{api}/executions/000000000000000000000000"),
+        Value::Null,
+    )
+    .expect("a 404 is an answer");
     assert_eq!(missing["status"], 404, "{missing:#}");
 
     // The credentials go to this server's URLs only.
-    let elsewhere = request(&d, &id, "GET", "https://example.invalid/v1/user", Value::Null)
-        .expect_err("another origin");
+    let elsewhere = request(
+        &d,
+        &id,
+        "GET",
+        "https://example.invalid/v1/user",
+        Value::Null,
+    )
+    .expect_err("another origin");
     assert_eq!(elsewhere["code"], "invalid_input", "{elsewhere:#}");
-    let escape = request(&d, &id, "GET", &format!("{}/console/info", server.url), Value::Null)
-        .expect_err("outside the API URL");
+    let escape = request(
+        &d,
+        &id,
+        "GET",
+        &format!("{}/console/info", server.url),
+        Value::Null,
+    )
+    .expect_err("outside the API URL");
     assert_eq!(escape["code"], "invalid_input", "{escape:#}");
 
     // The same server without its CA: refused, naming the connection and the field.
@@ -266,10 +286,13 @@ fn the_windows_requests_and_stream_go_through_the_app_with_the_connections_ca() 
 
     // A server that is gone: unavailable, naming it.
     drop(server);
-    let err = request(&d, &id, "GET", &format!("{api}/user"), Value::Null)
-        .expect_err("server gone");
+    let err =
+        request(&d, &id, "GET", &format!("{api}/user"), Value::Null).expect_err("server gone");
     assert_eq!(err["code"], "unavailable", "{err:#}");
-    assert!(err["faultstring"].as_str().unwrap().contains("team"), "{err:#}");
+    assert!(
+        err["faultstring"].as_str().unwrap().contains("team"),
+        "{err:#}"
+    );
 }
 
 /// Without credentials the stream says so and stops (the window asks to sign in).

@@ -27,7 +27,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
         .output()
         .expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -75,16 +79,26 @@ fn stackstorm_like(routes: Vec<(&'static str, u16, Value)>) -> (String, Arc<Mute
                     key = v.trim().to_string();
                 }
             }
-            let target = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let target = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
             log.lock().unwrap().push(format!("{target} key={key}"));
             let (status, body) = if key != "key-1" {
-                (401, json!({"faultstring": "Unauthorized - API key is invalid"}))
+                (
+                    401,
+                    json!({"faultstring": "Unauthorized - API key is invalid"}),
+                )
             } else {
                 routes
                     .iter()
                     .find(|(path, _, _)| *path == target)
                     .map(|(_, s, b)| (*s, b.clone()))
-                    .unwrap_or((404, json!({"faultstring": format!("No route for {target}")})))
+                    .unwrap_or((
+                        404,
+                        json!({"faultstring": format!("No route for {target}")}),
+                    ))
             };
             let body = body.to_string();
             let _ = write!(
@@ -119,11 +133,17 @@ fn ls_remote_lists_tags_newest_version_first_then_branches_default_first() {
         ]
     );
     // A path works as well as a file:// URL.
-    assert_eq!(ls_remote("mypack", repo.path().to_str().unwrap()).unwrap(), refs);
+    assert_eq!(
+        ls_remote("mypack", repo.path().to_str().unwrap()).unwrap(),
+        refs
+    );
 
     let err = ls_remote("mypack", "file:///nonexistent/stormdesk-repo.git").unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("mypack") && message.contains("/nonexistent/stormdesk-repo.git"), "{message}");
+    assert!(
+        message.contains("mypack") && message.contains("/nonexistent/stormdesk-repo.git"),
+        "{message}"
+    );
     assert!(message.contains("reachable from this machine"), "{message}");
 }
 
@@ -145,7 +165,11 @@ fn the_picker_lists_a_stackstorm_packs_repo_url_when_revisions_are_missing() {
             200,
             json!([{"ref": "listed", "name": "listed", "version": "1.0.0", "repo_url": repo.path()}]),
         ),
-        ("/v1/packs/norepo", 200, json!({"ref": "norepo", "name": "norepo", "version": "0.1.0"})),
+        (
+            "/v1/packs/norepo",
+            200,
+            json!({"ref": "norepo", "name": "norepo", "version": "0.1.0"}),
+        ),
         (
             "/v1/packs/gone",
             200,
@@ -159,8 +183,11 @@ fn the_picker_lists_a_stackstorm_packs_repo_url_when_revisions_are_missing() {
         )
         .expect("save_connection");
     let id = saved["id"].as_str().unwrap().to_string();
-    d.invoke("connection_use_api_key", json!({"id": id, "apiKey": "key-1"}))
-        .expect("API key accepted");
+    d.invoke(
+        "connection_use_api_key",
+        json!({"id": id, "apiKey": "key-1"}),
+    )
+    .expect("API key accepted");
 
     let listed = d
         .invoke("remote_pack_revisions", json!({"id": id, "pack": "mypack"}))
@@ -170,7 +197,10 @@ fn the_picker_lists_a_stackstorm_packs_repo_url_when_revisions_are_missing() {
     assert_eq!(listed["ls_remote"], true);
     assert_eq!(listed["origin"], repo_url.as_str());
     // The tag of the pack's version is the installed one.
-    assert_eq!(listed["checked_out"], json!({"sha": second, "name": "1.2.0"}));
+    assert_eq!(
+        listed["checked_out"],
+        json!({"sha": second, "name": "1.2.0"})
+    );
     let options: Vec<(String, String, String, bool)> = listed["revisions"]
         .as_array()
         .unwrap()
@@ -214,13 +244,22 @@ fn the_picker_lists_a_stackstorm_packs_repo_url_when_revisions_are_missing() {
         .invoke("remote_pack_revisions", json!({"id": id, "pack": "norepo"}))
         .expect_err("no repo_url");
     assert_eq!(err["code"], "revisions_unavailable", "{err:#}");
-    assert!(err["faultstring"].as_str().unwrap().contains("no repo_url"), "{err:#}");
+    assert!(
+        err["faultstring"].as_str().unwrap().contains("no repo_url"),
+        "{err:#}"
+    );
 
     let err = d
         .invoke("remote_pack_revisions", json!({"id": id, "pack": "gone"}))
         .expect_err("repository not reachable");
     assert_eq!(err["code"], "revisions_unavailable", "{err:#}");
-    assert!(err["faultstring"].as_str().unwrap().contains("/nonexistent/gone.git"), "{err:#}");
+    assert!(
+        err["faultstring"]
+            .as_str()
+            .unwrap()
+            .contains("/nonexistent/gone.git"),
+        "{err:#}"
+    );
 
     let err = d
         .invoke("remote_pack_revisions", json!({"id": id, "pack": "nope"}))
@@ -234,9 +273,21 @@ fn the_picker_lists_a_stackstorm_packs_repo_url_when_revisions_are_missing() {
 fn sse_messages_survive_any_chunking() {
     let body = b": keep-alive\r\nid: 7\r\nevent: st2.execution__update\r\ndata: {\"a\":\r\ndata: 1}\r\n\r\nevent: other\rdata: x\r\rdata: plain\n\n";
     let expected = vec![
-        SseMessage { id: Some("7".into()), event: "st2.execution__update".into(), data: "{\"a\":\n1}".into() },
-        SseMessage { id: Some("7".into()), event: "other".into(), data: "x".into() },
-        SseMessage { id: Some("7".into()), event: "message".into(), data: "plain".into() },
+        SseMessage {
+            id: Some("7".into()),
+            event: "st2.execution__update".into(),
+            data: "{\"a\":\n1}".into(),
+        },
+        SseMessage {
+            id: Some("7".into()),
+            event: "other".into(),
+            data: "x".into(),
+        },
+        SseMessage {
+            id: Some("7".into()),
+            event: "message".into(),
+            data: "plain".into(),
+        },
     ];
     for size in 1..=body.len() {
         let mut parser = SseParser::new();
