@@ -283,8 +283,22 @@ try {
   // A nested workflow there: its live tree from the remote's stream.
   await script('window.location.hash = "#/action/e2e.deploy"');
   await setField('#param-delay', '0.5');
+  // The page notes (on every DOM change, not by polling) whether the tree drew
+  // a subworkflow while the workflow was still running.
+  await script(`
+    window.__liveTree = false;
+    const observer = new MutationObserver(() => {
+      const badge = document.querySelector('.execution-header .badge');
+      if (badge?.getAttribute('data-status') === 'running' && document.querySelector('.tree-row[data-path="hosts[0]"]')) {
+        window.__liveTree = true;
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    return true;
+  `);
   await wd('POST', `${s}/element/${await find('form.params button[type="submit"]')}/click`, {});
-  await until('the subworkflows in the tree', () => find('.tree-row[data-path="hosts[2]"]'), 90_000);
+  await until('the subworkflows in the tree', () => find('.tree-row[data-path="hosts[1]"]'), 90_000);
   await screenshot('08-remote-tree.png');
   const deployed = await until('the nested workflow to end', async () => {
     const status = await attr(await find('.execution-header .badge'), 'data-status');
@@ -298,6 +312,13 @@ try {
     return counts.all >= 12 && counts.done === counts.all ? counts : null;
   }, 60_000).catch(() => null);
   check('a nested workflow on the remote shows its live tree, every task succeeded', deployed === 'succeeded' && treeRows !== null, `${deployed} ${JSON.stringify(treeRows)}`);
+  const live = await script('return window.__liveTree;');
+  check('the tree drew the subworkflows while the workflow ran', live === true, String(live));
+  const treeOutput = await until('the workflow\'s output', async () => {
+    const log = await text(await find('pre.output'));
+    return log.includes('stop gamma done') && log.includes('verify') ? log : null;
+  }, 60_000).catch(() => null);
+  check('the nested workflow\'s output shows every task\'s lines', treeOutput !== null, JSON.stringify(treeOutput?.slice(0, 200)));
   const runs = await remote.api('/v1/executions?action=e2e.deploy');
   check('it ran on the remote, as ada', runs.length === 1 && runs[0].context.user === 'ada', JSON.stringify(runs.map((r) => r.context.user)));
 

@@ -328,3 +328,100 @@ fn a_stream_without_credentials_stops_with_unauthorized() {
         "{messages:?}"
     );
 }
+
+/// The stream reconnects after the server drops it and resumes from the
+/// last event's id (`Last-Event-ID`), telling the window it connected again.
+/// A real listener on 127.0.0.1 serving `text/event-stream`: the first
+/// connection sends one event and closes, the second records its headers.
+#[test]
+fn the_stream_reconnects_and_resumes_with_last_event_id() {
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (seen_tx, seen_rx) = mpsc::channel::<Vec<String>>();
+    std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                headers.push(line.trim_end().to_ascii_lowercase());
+            }
+            let _ = seen_tx.send(headers);
+            let event = format!(
+                "id: {}\nevent: st2.execution__update\ndata: {{\"n\": {n}}}\n\n",
+                5 + n
+            );
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n: hello\n\n{event}"
+            );
+            let _ = stream.flush();
+            if n == 0 {
+                // Gone: the first stream ends after its event.
+                drop(stream);
+            } else {
+                kept.push(stream);
+            }
+        }
+    });
+    let connection = Connection {
+        id: "c2".into(),
+        name: "flaky".into(),
+        api_url: format!("{base}/v1"),
+        auth_url: None,
+        stream_url: None,
+        ca_cert: None,
+    };
+    let client = RemoteClients::default().client(&connection).unwrap();
+    let creds: CredentialSource = Arc::new(|| {
+        Ok(Some(stormdesk_desktop::connections::Credentials {
+            token: Some("t0k3n".into()),
+            ..Default::default()
+        }))
+    });
+    let (tx, rx) = mpsc::channel();
+    let task = tauri::async_runtime::spawn(follow_stream(
+        client,
+        connection,
+        format!("{base}/v1/stream?events=st2.execution__update"),
+        creds,
+        move |m| tx.send(m).is_ok(),
+    ));
+    let mut messages = Vec::new();
+    while messages.len() < 5 {
+        messages.push(rx.recv_timeout(TIMEOUT).expect("stream messages"));
+    }
+    task.abort();
+    let summary: Vec<String> = messages
+        .iter()
+        .map(|m| match m {
+            StreamMessage::Open { again } => format!("open again={again}"),
+            StreamMessage::Event(e) => format!("event {:?} {}", e.id, e.data),
+            StreamMessage::Failed { code, .. } => format!("failed {code}"),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "open again=false",
+            "event Some(\"5\") {\"n\": 0}",
+            "failed unavailable",
+            "open again=true",
+            "event Some(\"6\") {\"n\": 1}",
+        ]
+    );
+    let first = seen_rx.recv_timeout(TIMEOUT).unwrap();
+    let second = seen_rx.recv_timeout(TIMEOUT).unwrap();
+    assert!(first.contains(&"x-auth-token: t0k3n".to_string()), "{first:?}");
+    assert!(!first.iter().any(|h| h.starts_with("last-event-id")), "{first:?}");
+    assert!(second.contains(&"last-event-id: 5".to_string()), "{second:?}");
+    assert!(second.contains(&"accept: text/event-stream".to_string()), "{second:?}");
+}
