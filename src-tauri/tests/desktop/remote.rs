@@ -420,8 +420,20 @@ fn the_stream_reconnects_and_resumes_with_last_event_id() {
     );
     let first = seen_rx.recv_timeout(TIMEOUT).unwrap();
     let second = seen_rx.recv_timeout(TIMEOUT).unwrap();
-    assert!(first.contains(&"x-auth-token: t0k3n".to_string()), "{first:?}");
-    assert!(!first.iter().any(|h| h.starts_with("last-event-id")), "{first:?}");
-    assert!(second.contains(&"last-event-id: 5".to_string()), "{second:?}");
-    assert!(second.contains(&"accept: text/event-stream".to_string()), "{second:?}");
+    assert!(
+        first.contains(&"x-auth-token: t0k3n".to_string()),
+        "{first:?}"
+    );
+    assert!(
+        !first.iter().any(|h| h.starts_with("last-event-id")),
+        "{first:?}"
+    );
+    assert!(
+        second.contains(&"last-event-id: 5".to_string()),
+        "{second:?}"
+    );
+    assert!(
+        second.contains(&"accept: text/event-stream".to_string()),
+        "{second:?}"
+    );
 }
