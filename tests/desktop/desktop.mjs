@@ -16,6 +16,7 @@
 // under Xvfb (also with every CPU busy: run.sh --loaded).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
@@ -123,8 +124,71 @@ async function startRemote(dir) {
   return { url, ca: certs.ca, child, api };
 }
 
+/** A git repository with tags v1.0.0 and v1.1.0 and branches main and feature/x, in `dir`. */
+function makeRepo(dir) {
+  mkdirSync(dir);
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+  const git = (...args) => execFileSync('git', args, { cwd: dir, env, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(dir, 'pack.yaml'), 'ref: examples\nversion: 1.0.0\n');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'one');
+  git('tag', '-a', 'v1.0.0', '-m', 'one');
+  git('branch', 'feature/x');
+  writeFileSync(join(dir, 'pack.yaml'), 'ref: examples\nversion: 1.1.0\n');
+  git('commit', '-q', '-am', 'two');
+  git('tag', 'v1.1.0');
+}
+
+/**
+ * A StackStorm-shaped front (plain HTTP) for `remote`: 404 for Stormdesk's
+ * revisions routes (StackStorm has none), pack examples' metadata with a
+ * `repo_url`; the rest passed through (the stream too). Records each
+ * `POST /v1/executions` body.
+ */
+async function stackstormFront(remote, repoUrl) {
+  const runs = [];
+  const server = createHttpServer((req, res) => {
+    if (/^\/v1\/packs\/[^/?]+\/revisions/.test(req.url)) {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ faultstring: 'The resource could not be found.' }));
+      return;
+    }
+    const pack = req.method === 'GET' && (req.url === '/v1/packs/examples' || req.url === '/v1/packs?ref=examples');
+    let body = '';
+    req.on('data', (d) => (body += d.toString()));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/executions') runs.push(JSON.parse(body));
+      const headers = { ...req.headers, host: new URL(remote.url).host };
+      const upstream = httpsRequest(remote.url + req.url, { method: req.method, headers, ca: remote.ca }, (up) => {
+        if (!pack || (up.statusCode ?? 500) >= 400) {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          return;
+        }
+        let text = '';
+        up.on('data', (d) => (text += d.toString()));
+        up.on('end', () => {
+          const value = JSON.parse(text);
+          for (const p of Array.isArray(value) ? value : [value]) if (p.ref === 'examples') p.repo_url = repoUrl;
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify(value));
+        });
+      });
+      upstream.on('error', (error) => {
+        res.writeHead(502);
+        res.end(String(error));
+      });
+      upstream.end(body || undefined);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, runs, server };
+}
+
 let session;
 let remote;
+let front;
 const remoteDir = mkdtempSync(join(tmpdir(), 'stormdesk-desktop-remote-'));
 try {
   await until('tauri-driver', () => fetch(`${base}/status`).then((r) => r.ok), 15_000);
@@ -337,6 +401,53 @@ try {
   }, 60_000).catch(() => null);
   check('an Inquiry on the remote answered in the window', answered?.result?.response?.continue === true, JSON.stringify(answered?.result));
 
+  // The same server behind a StackStorm-shaped front: the revision picker
+  // lists the pack's repo_url by git ls-remote from the app, and the pick
+  // travels as StackStorm's content_version runner parameter.
+  const repoDir = join(remoteDir, 'examples-repo');
+  makeRepo(repoDir);
+  front = await stackstormFront(remote, `file://${repoDir}`);
+  await script(`
+    const select = document.querySelector('#connection');
+    select.value = '__manage';
+    select.dispatchEvent(new Event('change'));
+  `);
+  await setField('#conn-name', 'st2');
+  await setField('#conn-api', `${front.url}/v1`);
+  await wd('POST', `${s}/element/${await find('form.connection-form button[type="submit"]')}/click`, {});
+  await setField('#remote-user', 'ada');
+  await setField('#remote-password', 'ada-desktop-pw');
+  await wd('POST', `${s}/element/${await find('form.connect button[type="submit"]')}/click`, {});
+  await until('the catalogue through the front', () => find('.action-item[data-ref="examples.countdown"]'), 60_000);
+  // A local-shell-script action: its runner takes content_version.
+  await script('window.location.hash = "#/action/examples.countdown"');
+  const picker = await until('the revision picker from repo_url', () => find('select#revision'), 60_000).catch(() => null);
+  let options = [];
+  if (picker) {
+    options = await script("return [...document.querySelectorAll('select#revision option')].map((o) => o.value);");
+  } else {
+    // What the picker was given, for the failure's message.
+    await script("window.__stormdesk.backend.listRevisions('examples').then((r) => { window.__revs = JSON.stringify(r); }, (e) => { window.__revs = 'error: ' + e.message; }); return true;");
+    options = [await until('the revisions', () => script('return window.__revs ?? null;')).catch(() => 'none'), await script("return document.querySelector('.revision-slot')?.textContent ?? 'no slot';")];
+  }
+  check(
+    'against StackStorm the picker lists the tags and branches of the pack\'s repo_url',
+    JSON.stringify(options) === JSON.stringify(['', 'v1.1.0', 'v1.0.0', 'main', 'feature/x']),
+    JSON.stringify(options),
+  );
+  if (picker) {
+    await script("const s = document.querySelector('select#revision'); s.value = 'v1.0.0'; s.dispatchEvent(new Event('change')); return true;");
+    await until('the form at v1.0.0', () => script("return document.querySelector('select#revision')?.value === 'v1.0.0' && !document.querySelector('form.params button[type=\"submit\"]').disabled;"));
+    await screenshot('10-st2-revision-picker.png');
+    await wd('POST', `${s}/element/${await find('form.params button[type="submit"]')}/click`, {});
+    const sent = await until('the run request', () => front.runs.find((r) => r.action === 'examples.countdown') ?? null).catch(() => null);
+    check(
+      'the pick is sent as parameters.content_version, as st2 run does',
+      sent?.parameters?.content_version === 'v1.0.0' && sent.content_version === undefined,
+      JSON.stringify(sent),
+    );
+  }
+
   // Back to the embedded engine from the title bar.
   await script(`
     const select = document.querySelector('#connection');
@@ -351,6 +462,7 @@ try {
 } finally {
   // tauri-driver ends the app when the session ends.
   if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
+  front?.server.close();
   if (remote && remote.child.exitCode === null) {
     const gone = new Promise((resolve) => remote.child.once('exit', resolve));
     remote.child.kill('SIGTERM');

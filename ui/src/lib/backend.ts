@@ -463,11 +463,10 @@ export class HttpBackend implements Backend {
   }
 
   getAction(ref: string, contentVersion?: string): Promise<ActionDetail> {
-    // StackStorm's overview: the runner's parameters merged in.
-    return this.request(
-      'GET',
-      this.url(`/v1/actions/views/overview/${encodeURIComponent(ref)}`, { content_version: contentVersion || undefined }),
-    );
+    // StackStorm's overview: the runner's parameters merged in. Reading it at
+    // a revision is Stormdesk's; StackStorm's has the installed one only.
+    const at = this.remote && !this.remote.capabilities.revisions ? undefined : contentVersion || undefined;
+    return this.request('GET', this.url(`/v1/actions/views/overview/${encodeURIComponent(ref)}`, { content_version: at }));
   }
 
   listRevisions(pack: string): Promise<Revisions> {
