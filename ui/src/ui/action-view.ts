@@ -173,7 +173,13 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       h('label', { for: 'revision' }, 'revision'),
       select,
       h('small', { id: 'revision-error', class: 'field-error', role: 'alert' }),
-      h('small', { class: 'help' }, `The revision of pack ${action.pack} to run; the form shows the action's parameters at that revision.`),
+      h(
+        'small',
+        { class: 'help' },
+        (revisions as { ls_remote?: boolean }).ls_remote
+          ? `The revision of pack ${action.pack} to run, from its repository (${revisions.origin ?? 'repo_url'}); the server sends it as content_version, the form shows the installed parameters.`
+          : `The revision of pack ${action.pack} to run; the form shows the action's parameters at that revision.`,
+      ),
     );
   }
 
