@@ -9,7 +9,7 @@
 //! `repo_url` is there when the pack declares it; `GET /v1/packs/{ref}`
 //! answers with it (`/v1/packs?ref=` where the first is not routed). A run
 //! at a revision then sends StackStorm's `content_version` runner parameter
-//! (local and Python runners, `st2 run ... content_version=v1.2.0`), which
+//! (`local-shell-script` and `python-script`: `st2 run ... content_version=v1.2.0`), which
 //! the UI does; the listing here has no commit dates or subjects (`ls-remote`
 //! reads refs only) and no recent commits.
 
@@ -25,7 +25,7 @@ pub enum RevisionsError {
     #[error("pack '{pack}' has no repo_url in its metadata (pack.yaml): the revision picker needs the URL of its git repository there")]
     NoRepoUrl { pack: String },
     /// `git ls-remote` failed (unreachable, not a repository, refused).
-    #[error("cannot list the revisions of pack '{pack}' from {url}: {message}. The desktop app reads that repository itself: check that it is reachable from this machine (network, credentials for private repositories)")]
+    #[error("cannot list the revisions of pack '{pack}' from {url}: {message}. The desktop app reads that repository itself, without credentials: check that it is reachable from this machine")]
     Unreachable {
         pack: String,
         url: String,

@@ -500,7 +500,7 @@ export class HttpBackend implements Backend {
 
   /**
    * A server without Stormdesk's revisions (StackStorm) takes the revision as
-   * its `content_version` runner parameter (local and Python runners), as
+   * its `content_version` runner parameter (local-shell-script, python-script), as
    * `st2 run ... content_version=REV` sends it; Stormdesk's top-level field
    * is not in StackStorm's request schema.
    */

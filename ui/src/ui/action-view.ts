@@ -243,7 +243,7 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       if (token !== showToken || !revisions) return;
       // Listed from the pack's repository (a StackStorm server): the revision
       // travels as StackStorm's `content_version` runner parameter, which
-      // only the local and Python runners take.
+      // only the script runners (local-shell-script, python-script) take.
       const fromRepo = revisions instanceof BackendError || (revisions as { ls_remote?: boolean }).ls_remote === true;
       if (fromRepo && !allFields.some((f) => f.name === CONTENT_VERSION)) return;
       if (revisions instanceof BackendError) {
