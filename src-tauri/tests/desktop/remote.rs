@@ -172,12 +172,19 @@ fn the_windows_requests_and_stream_go_through_the_app_with_the_connections_ca() 
     let stream_url = format!(
         "{api}/stream?events=st2.execution__create,st2.execution__update,st2.execution.output__create"
     );
+    // As the command does: the credentials the app keeps (the page has none).
     let creds: CredentialSource = {
-        let d_creds = d
-            .invoke("connection_credentials", json!({"id": id}))
-            .expect("credentials");
-        let creds: stormdesk_desktop::connections::Credentials =
-            serde_json::from_value(d_creds).unwrap();
+        let secret =
+            stormdesk_desktop::connections::secrets::SecretStore::open(&d._engine.paths().config)
+                .get(&id)
+                .unwrap()
+                .expect("kept credentials");
+        let creds = stormdesk_desktop::connections::Credentials {
+            user: secret.user,
+            token: secret.token,
+            expiry: secret.expiry,
+            api_key: secret.api_key,
+        };
         Arc::new(move || Ok(Some(creds.clone())))
     };
     let task = tauri::async_runtime::spawn(follow_stream(

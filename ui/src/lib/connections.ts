@@ -10,7 +10,10 @@
 // before it expires) and is gone on reload. In the desktop app, connections
 // live under the config directory and tokens in the OS keyring (or a 0600
 // file where no keyring runs), through the app's commands
-// (src-tauri/src/commands/connections.rs), which also sign in and renew.
+// (src-tauri/src/commands/connections.rs), which also sign in and renew,
+// and tell the page who is signed in and until when, never the token or
+// API key: the app adds them to the window's requests itself
+// (lib/remote-transport.ts).
 
 import { invoke } from '@tauri-apps/api/core';
 
