@@ -25,12 +25,17 @@ pub fn parse_ca(pem: &str) -> Result<Vec<CertificateDer<'static>>, ConnectionErr
     Ok(certs)
 }
 
-/// The TLS settings for `c`'s server: the web's roots (`webpki-roots`) and
-/// `c`'s CA certificate, rustls with the ring provider. Shared by the
-/// desktop's own requests and the window's ([`super::remote`]).
+/// The TLS settings for `c`'s server: the web's roots (`webpki-roots`), the
+/// system's trust store (what of it can be read: a CA installed there is
+/// trusted as the webview would trust it) and `c`'s CA certificate, rustls
+/// with the ring provider. Shared by the desktop's own requests and the
+/// window's ([`super::remote`]).
 pub fn tls_config(c: &Connection) -> Result<rustls::ClientConfig, ConnectionError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Unreadable or unparsable system certificates are skipped: the others,
+    // the web's roots and the connection's CA still apply.
+    let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(pem) = c.ca_cert.as_deref().filter(|p| !p.trim().is_empty()) {
         for cert in parse_ca(pem)? {
             roots
