@@ -87,6 +87,17 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
         .manage(commands::connections::Connections::open(
             &engine.paths().config,
         ))
+        .manage(connections::remote::RemoteClients::default())
+        .manage(commands::remote::RemoteStreams::default())
+        // A page that loads again (switching connections reloads it) drops
+        // the remote streams the previous page opened.
+        .on_page_load(|webview, payload| {
+            if payload.event() == tauri::webview::PageLoadEvent::Started {
+                if let Some(streams) = webview.try_state::<commands::remote::RemoteStreams>() {
+                    streams.close_for(webview.label());
+                }
+            }
+        })
         .setup(move |app| {
             create_main_window(app.handle(), &for_window)?;
             Ok(())
@@ -120,6 +131,10 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, engine: Engine) -> tauri::Resu
             commands::connections::connection_use_api_key,
             commands::connections::connection_renew,
             commands::connections::connection_sign_out,
+            commands::remote::remote_request,
+            commands::remote::remote_stream_open,
+            commands::remote::remote_stream_close,
+            commands::remote::remote_pack_revisions,
         ])
         .build(tauri::generate_context!("../tauri.conf.json"))?;
     app.manage(events::EventForwarder::start(app.handle().clone(), &engine));

@@ -6,16 +6,28 @@
 // are held until the run's completion event has reached the page, ten runs
 // in a row, each must show as it ended with its output; an Inquiry
 // (`core.ask`) answered in the window's form; an announcement
-// (`core.announcement`) shown as a toast. Run by run.sh under
-// Xvfb (also with every CPU busy: run.sh --loaded).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// (`core.announcement`) shown as a toast. Then a remote server: a second
+// `stormdesk serve` over TLS whose certificate a CA made here signs (in no
+// trust store: the connection's CA field is all the window has), added from
+// the title bar, signed in as a user made with `stormdesk user add`; a nested
+// workflow's live tree, a run's output and an Inquiry answered there; back
+// to the embedded engine. The server lets no other origin in (no
+// --allow-origin): the window's requests go through the app. Run by run.sh
+// under Xvfb (also with every CPU busy: run.sh --loaded).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const app = process.env.STORMDESK_DESKTOP ?? join(repo, 'target/debug/stormdesk-desktop');
+const serverBin = process.env.STORMDESK_BIN ?? join(repo, 'target/debug/stormdesk');
+/** The browser tests' packs: a nested workflow (e2e.deploy), numbered output (e2e.numbered). */
+const remotePacks = join(repo, 'tests/browser/fixtures/packs');
 const driverBin = process.env.TAURI_DRIVER ?? join(process.env.HOME ?? '', '.cargo/bin/tauri-driver');
 const out = join(repo, 'target/e2e/desktop');
 const port = 4444 + Math.floor(Math.random() * 1000);
@@ -62,7 +74,122 @@ function check(name, ok, detail = '') {
   console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? ` (${detail})` : ''}`);
 }
 
+/** A CA and a server certificate for 127.0.0.1 and localhost, signed by it (openssl), in `dir`. */
+function makeCerts(dir) {
+  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2',
+    '-subj', '/CN=Stormdesk desktop e2e CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'key.pem', '-out', 'server.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n');
+  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'cert.pem', '-days', '2', '-extfile', 'ext.cnf');
+  return { ca: readFileSync(join(dir, 'ca.pem'), 'utf8'), cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') };
+}
+
+/** `stormdesk serve` over TLS on a loopback port, with user ada; resolves once it prints its URL. */
+async function startRemote(dir) {
+  const certs = makeCerts(dir);
+  const remoteHome = join(dir, 'home');
+  mkdirSync(remoteHome);
+  const env = { ...process.env, STORMDESK_HOME: remoteHome, STORMDESK_LOG: process.env.STORMDESK_LOG ?? 'warn' };
+  execFileSync(serverBin, ['user', 'add', 'ada', '--password-stdin'], { env, input: 'ada-desktop-pw\n', stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = spawn(serverBin, ['serve', '--listen', '127.0.0.1:0', '--tls-cert', certs.cert, '--tls-key', certs.key, '--packs', remotePacks], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d.toString()));
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`the TLS server printed no URL in 60 s: ${stderr}`)), 60_000);
+    child.once('exit', (code) => fail(new Error(`the TLS server exited (${code}): ${stderr}`)));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = /listening on (https:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        ok(m[1].replace(/\/+$/, ''));
+      }
+    });
+  });
+  const token = readFileSync(join(remoteHome, 'config', 'token'), 'utf8').trim();
+  /** Test setup and checks only, from Node (which is given the CA for these calls). */
+  const api = (path) =>
+    new Promise((ok, fail) => {
+      const req = httpsRequest(url + path, { ca: certs.ca, headers: { Authorization: `Bearer ${token}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d.toString()));
+        res.on('end', () => ((res.statusCode ?? 500) < 400 ? ok(JSON.parse(body)) : fail(new Error(`${path}: ${res.statusCode} ${body}`))));
+      });
+      req.on('error', fail);
+      req.end();
+    });
+  return { url, ca: certs.ca, child, api };
+}
+
+/** A git repository with tags v1.0.0 and v1.1.0 and branches main and feature/x, in `dir`. */
+function makeRepo(dir) {
+  mkdirSync(dir);
+  const env = { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.invalid', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.invalid' };
+  const git = (...args) => execFileSync('git', args, { cwd: dir, env, stdio: 'pipe' });
+  git('init', '-q', '-b', 'main');
+  writeFileSync(join(dir, 'pack.yaml'), 'ref: examples\nversion: 1.0.0\n');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'one');
+  git('tag', '-a', 'v1.0.0', '-m', 'one');
+  git('branch', 'feature/x');
+  writeFileSync(join(dir, 'pack.yaml'), 'ref: examples\nversion: 1.1.0\n');
+  git('commit', '-q', '-am', 'two');
+  git('tag', 'v1.1.0');
+}
+
+/**
+ * A StackStorm-shaped front (plain HTTP) for `remote`: 404 for Stormdesk's
+ * revisions routes (StackStorm has none), pack examples' metadata with a
+ * `repo_url`; the rest passed through (the stream too). Records each
+ * `POST /v1/executions` body.
+ */
+async function stackstormFront(remote, repoUrl) {
+  const runs = [];
+  const server = createHttpServer((req, res) => {
+    if (/^\/v1\/packs\/[^/?]+\/revisions/.test(req.url)) {
+      res.writeHead(404, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ faultstring: 'The resource could not be found.' }));
+      return;
+    }
+    const pack = req.method === 'GET' && (req.url === '/v1/packs/examples' || req.url === '/v1/packs?ref=examples');
+    let body = '';
+    req.on('data', (d) => (body += d.toString()));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/executions') runs.push(JSON.parse(body));
+      const headers = { ...req.headers, host: new URL(remote.url).host };
+      const upstream = httpsRequest(remote.url + req.url, { method: req.method, headers, ca: remote.ca }, (up) => {
+        if (!pack || (up.statusCode ?? 500) >= 400) {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          return;
+        }
+        let text = '';
+        up.on('data', (d) => (text += d.toString()));
+        up.on('end', () => {
+          const value = JSON.parse(text);
+          for (const p of Array.isArray(value) ? value : [value]) if (p.ref === 'examples') p.repo_url = repoUrl;
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(JSON.stringify(value));
+        });
+      });
+      upstream.on('error', (error) => {
+        res.writeHead(502);
+        res.end(String(error));
+      });
+      upstream.end(body || undefined);
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, runs, server };
+}
+
 let session;
+let remote;
+let front;
+const remoteDir = mkdtempSync(join(tmpdir(), 'stormdesk-desktop-remote-'));
 try {
   await until('tauri-driver', () => fetch(`${base}/status`).then((r) => r.ok), 15_000);
   session = (await wd('POST', '/session', { capabilities: { alwaysMatch: { 'tauri:options': { application: app } } } })).sessionId;
@@ -177,11 +304,171 @@ try {
   // WebKit's driver answers with the resolved address (`tauri://localhost#/...`).
   check('the toast links to the execution that announced', String(toastLink).endsWith(`#/execution/${announced}`), toastLink);
   await screenshot('06-announcement.png');
+
+  // A remote server over TLS, its CA in no trust store: added from the title bar with its CA.
+  remote = await startRemote(remoteDir);
+  await script('window.location.hash = "#/"');
+  await script(`
+    const select = document.querySelector('#connection');
+    select.value = '__manage';
+    select.dispatchEvent(new Event('change'));
+  `);
+  const setField = async (css, value) => {
+    const el = await until(css, () => find(css));
+    await wd('POST', `${s}/element/${el}/clear`, {});
+    await wd('POST', `${s}/element/${el}/value`, { text: value });
+  };
+  await setField('#conn-name', 'team');
+  await setField('#conn-api', `${remote.url}/v1`);
+  // The PEM set as the field's value (typing its newlines through the driver is slow).
+  await script("document.querySelector('#conn-ca').value = arguments[0]; return true;", remote.ca);
+  await wd('POST', `${s}/element/${await find('form.connection-form button[type="submit"]')}/click`, {});
+  // The page reloads against the new connection: its sign-in screen.
+  await setField('#remote-user', 'ada');
+  await setField('#remote-password', 'ada-desktop-pw');
+  await screenshot('07-remote-sign-in.png');
+  await wd('POST', `${s}/element/${await find('form.connect button[type="submit"]')}/click`, {});
+  await until('the remote catalogue', () => find('.action-item[data-ref="e2e.deploy"]'), 60_000);
+  const location = await text(await find('.transport'));
+  check('signed in as a user of the TLS server, its CA given in the connection only', location === `${remote.url}/v1`, location);
+
+  // Output of a run there, streamed through the app.
+  await wd('POST', `${s}/element/${await find('.action-item[data-ref="e2e.numbered"]')}/click`, {});
+  await setField('#param-lines', '3');
+  await setField('#param-pause', '0');
+  await wd('POST', `${s}/element/${await find('form.params button[type="submit"]')}/click`, {});
+  const remoteOutput = await until('the remote run\'s output', async () => {
+    const status = await attr(await find('.execution-header .badge'), 'data-status');
+    const log = await text(await find('pre.output'));
+    return status === 'succeeded' && log.includes('line 3') ? log : null;
+  }, 90_000).catch(() => null);
+  check('a run on the remote shows its output', remoteOutput !== null && /line 1[\s\S]*line 2[\s\S]*line 3/.test(remoteOutput), JSON.stringify(remoteOutput));
+
+  // A nested workflow there: its live tree from the remote's stream.
+  await script('window.location.hash = "#/action/e2e.deploy"');
+  await setField('#param-delay', '0.5');
+  // The page notes (on every DOM change, not by polling) whether the tree drew
+  // a subworkflow while the workflow was still running.
+  await script(`
+    window.__liveTree = false;
+    const observer = new MutationObserver(() => {
+      const badge = document.querySelector('.execution-header .badge');
+      if (badge?.getAttribute('data-status') === 'running' && document.querySelector('.tree-row[data-path="hosts[0]"]')) {
+        window.__liveTree = true;
+        observer.disconnect();
+      }
+    });
+    observer.observe(document.body, { subtree: true, childList: true, attributes: true });
+    return true;
+  `);
+  await wd('POST', `${s}/element/${await find('form.params button[type="submit"]')}/click`, {});
+  await until('the subworkflows in the tree', () => find('.tree-row[data-path="hosts[1]"]'), 90_000);
+  await screenshot('08-remote-tree.png');
+  const deployed = await until('the nested workflow to end', async () => {
+    const status = await attr(await find('.execution-header .badge'), 'data-status');
+    return ['succeeded', 'failed', 'timeout', 'canceled', 'abandoned'].includes(status) ? status : null;
+  }, 120_000);
+  const treeRows = await until('the whole tree', async () => {
+    const counts = await script(`
+      const rows = [...document.querySelectorAll('.tree-row:not([hidden])')];
+      return { all: rows.length, done: rows.filter((r) => r.getAttribute('data-status') === 'succeeded').length };
+    `);
+    return counts.all >= 12 && counts.done === counts.all ? counts : null;
+  }, 60_000).catch(() => null);
+  check('a nested workflow on the remote shows its live tree, every task succeeded', deployed === 'succeeded' && treeRows !== null, `${deployed} ${JSON.stringify(treeRows)}`);
+  const live = await script('return window.__liveTree;');
+  check('the tree drew the subworkflows while the workflow ran', live === true, String(live));
+  const treeOutput = await until('the workflow\'s output', async () => {
+    const log = await text(await find('pre.output'));
+    return log.includes('stop gamma done') && log.includes('verify') ? log : null;
+  }, 60_000).catch(() => null);
+  check('the nested workflow\'s output shows every task\'s lines', treeOutput !== null, JSON.stringify(treeOutput?.slice(0, 200)));
+  const runs = await remote.api('/v1/executions?action=e2e.deploy');
+  check('it ran on the remote, as ada', runs.length === 1 && runs[0].context.user === 'ada', JSON.stringify(runs.map((r) => r.context.user)));
+
+  // An Inquiry on the remote, answered in the window.
+  await script("window.__stormdesk.backend.run({ action: 'core.ask', parameters: { route: 'remote' } }).then((e) => { window.__askedId = e.id; }); return true;");
+  const asked = await until('the remote Inquiry', () => script('return window.__askedId ?? null;'));
+  await script('window.location.hash = "#/inquiries"');
+  const remoteBox = await until('the remote answer form', () => find('.inquiry-card [data-field="continue"] input'), 60_000);
+  await screenshot('09-remote-inquiry.png');
+  await wd('POST', `${s}/element/${remoteBox}/click`, {});
+  await wd('POST', `${s}/element/${await find('.inquiry-card button[type="submit"]')}/click`, {});
+  await until('the answered remote Inquiry to leave the list', () => script("return document.querySelectorAll('.inquiry-card').length === 0;"), 60_000);
+  const answered = await until('the remote Inquiry to succeed', async () => {
+    const e = await remote.api(`/v1/executions/${asked}`);
+    return e.status === 'succeeded' ? e : null;
+  }, 60_000).catch(() => null);
+  check('an Inquiry on the remote answered in the window', answered?.result?.response?.continue === true, JSON.stringify(answered?.result));
+
+  // The same server behind a StackStorm-shaped front: the revision picker
+  // lists the pack's repo_url by git ls-remote from the app, and the pick
+  // travels as StackStorm's content_version runner parameter.
+  const repoDir = join(remoteDir, 'examples-repo');
+  makeRepo(repoDir);
+  front = await stackstormFront(remote, `file://${repoDir}`);
+  await script(`
+    const select = document.querySelector('#connection');
+    select.value = '__manage';
+    select.dispatchEvent(new Event('change'));
+  `);
+  await setField('#conn-name', 'st2');
+  await setField('#conn-api', `${front.url}/v1`);
+  await wd('POST', `${s}/element/${await find('form.connection-form button[type="submit"]')}/click`, {});
+  await setField('#remote-user', 'ada');
+  await setField('#remote-password', 'ada-desktop-pw');
+  await wd('POST', `${s}/element/${await find('form.connect button[type="submit"]')}/click`, {});
+  await until('the catalogue through the front', () => find('.action-item[data-ref="examples.countdown"]'), 60_000);
+  // A local-shell-script action: its runner takes content_version.
+  await script('window.location.hash = "#/action/examples.countdown"');
+  const picker = await until('the revision picker from repo_url', () => find('select#revision'), 60_000).catch(() => null);
+  let options = [];
+  if (picker) {
+    options = await script("return [...document.querySelectorAll('select#revision option')].map((o) => o.value);");
+  } else {
+    // What the picker was given, for the failure's message.
+    await script("window.__stormdesk.backend.listRevisions('examples').then((r) => { window.__revs = JSON.stringify(r); }, (e) => { window.__revs = 'error: ' + e.message; }); return true;");
+    options = [await until('the revisions', () => script('return window.__revs ?? null;')).catch(() => 'none'), await script("return document.querySelector('.revision-slot')?.textContent ?? 'no slot';")];
+  }
+  check(
+    'against StackStorm the picker lists the tags and branches of the pack\'s repo_url',
+    JSON.stringify(options) === JSON.stringify(['', 'v1.1.0', 'v1.0.0', 'main', 'feature/x']),
+    JSON.stringify(options),
+  );
+  if (picker) {
+    await script("const s = document.querySelector('select#revision'); s.value = 'v1.0.0'; s.dispatchEvent(new Event('change')); return true;");
+    await until('the form at v1.0.0', () => script("return document.querySelector('select#revision')?.value === 'v1.0.0' && !document.querySelector('form.params button[type=\"submit\"]').disabled;"));
+    await screenshot('10-st2-revision-picker.png');
+    await wd('POST', `${s}/element/${await find('form.params button[type="submit"]')}/click`, {});
+    const sent = await until('the run request', () => front.runs.find((r) => r.action === 'examples.countdown') ?? null).catch(() => null);
+    check(
+      'the pick is sent as parameters.content_version, as st2 run does',
+      sent?.parameters?.content_version === 'v1.0.0' && sent.content_version === undefined,
+      JSON.stringify(sent),
+    );
+  }
+
+  // Back to the embedded engine from the title bar.
+  await script(`
+    const select = document.querySelector('#connection');
+    select.value = 'local';
+    select.dispatchEvent(new Event('change'));
+  `);
+  await until('the embedded catalogue', () => find('.action-item[data-ref="examples.hello"]'), 60_000);
+  const back = await until('the IPC transport', async () => ((await text(await find('.transport'))) === 'desktop' ? 'desktop' : null)).catch(() => null);
+  check('switched back to the embedded engine', back === 'desktop', String(back));
 } catch (error) {
   check(String(error?.message ?? error), false);
 } finally {
   // tauri-driver ends the app when the session ends.
   if (session) await wd('DELETE', `/session/${session}`).catch(() => {});
+  front?.server.close();
+  if (remote && remote.child.exitCode === null) {
+    const gone = new Promise((resolve) => remote.child.once('exit', resolve));
+    remote.child.kill('SIGTERM');
+    await gone;
+  }
+  rmSync(remoteDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   const exited = new Promise((resolve) => driver.once('exit', resolve));
   driver.kill('SIGTERM');
   await exited;

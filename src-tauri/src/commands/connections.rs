@@ -1,7 +1,9 @@
 //! Remote connections for the console's title bar (see
 //! [`crate::connections`]): saved under the config directory, credentials in
 //! the keyring (or a 0600 file), sign-in and renewal done here so the
-//! password never has to stay in the page.
+//! password never has to stay in the page. The page is told who is signed in
+//! and until when, never the token or API key: the window's requests to the
+//! server carry them from here ([`super::remote`]).
 
 use chrono::{DateTime, Utc};
 use stormdesk_engine::ErrorBody;
@@ -51,6 +53,15 @@ fn credentials(s: &Secret) -> Credentials {
         token: s.token.clone(),
         expiry: s.expiry.clone(),
         api_key: s.api_key.clone(),
+    }
+}
+
+/// What the page gets: the user and the expiry, without the token or API key.
+fn for_page(c: Credentials) -> Credentials {
+    Credentials {
+        token: None,
+        api_key: None,
+        ..c
     }
 }
 
@@ -104,7 +115,10 @@ fn lifetime(secret: &Secret) -> i64 {
 
 /// The credentials for `c`, renewed first when the token is close to its
 /// expiry; `None` when there are none, or the token expired and cannot be renewed.
-fn current(state: &Connections, c: &Connection) -> Result<Option<Credentials>, ConnectionError> {
+pub(crate) fn current(
+    state: &Connections,
+    c: &Connection,
+) -> Result<Option<Credentials>, ConnectionError> {
     let Some(secret) = state.secrets.get(&c.id)? else {
         return Ok(None);
     };
@@ -164,7 +178,8 @@ pub fn remove_connection(state: State<'_, Connections>, id: String) -> CommandRe
     state.file.remove(&id).map_err(err)
 }
 
-/// The connection's credentials (renewed when close to expiry), or null.
+/// Whether the connection has credentials (renewed when close to expiry):
+/// the user and expiry, or null. The token and API key stay here.
 #[tauri::command]
 pub async fn connection_credentials(
     state: State<'_, Connections>,
@@ -172,7 +187,7 @@ pub async fn connection_credentials(
 ) -> CommandResult<Option<Credentials>> {
     let c = state.file.get(&id).map_err(err)?;
     let state = state.inner().clone();
-    blocking(move || current(&state, &c)).await
+    blocking(move || current(&state, &c).map(|o| o.map(for_page))).await
 }
 
 /// `POST {auth}/tokens` with `user` and `password` (`ttl` seconds when given).
@@ -186,7 +201,7 @@ pub async fn connection_sign_in(
 ) -> CommandResult<Credentials> {
     let c = state.file.get(&id).map_err(err)?;
     let state = state.inner().clone();
-    blocking(move || sign_in(&state, &c, &user, &password, ttl)).await
+    blocking(move || sign_in(&state, &c, &user, &password, ttl).map(for_page)).await
 }
 
 /// Keeps an API key after checking it (`GET {api}/user`).
@@ -206,7 +221,7 @@ pub async fn connection_use_api_key(
             ..Secret::default()
         };
         state.secrets.put(&c.id, &secret)?;
-        Ok(credentials(&secret))
+        Ok(for_page(credentials(&secret)))
     })
     .await
 }
@@ -219,7 +234,7 @@ pub async fn connection_renew(
 ) -> CommandResult<Option<Credentials>> {
     let c = state.file.get(&id).map_err(err)?;
     let state = state.inner().clone();
-    blocking(move || renew(&state, &c)).await
+    blocking(move || renew(&state, &c).map(|o| o.map(for_page))).await
 }
 
 /// Forgets the connection's credentials.

@@ -10,6 +10,7 @@ pub mod executions;
 pub mod files;
 pub mod inquiries;
 pub mod packs;
+pub mod remote;
 
 /// The error every command returns.
 pub type CommandResult<T> = Result<T, ErrorBody>;

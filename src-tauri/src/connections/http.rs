@@ -25,10 +25,17 @@ pub fn parse_ca(pem: &str) -> Result<Vec<CertificateDer<'static>>, ConnectionErr
     Ok(certs)
 }
 
-/// An agent for `c`: the web's roots and `c`'s CA.
-pub fn agent(c: &Connection) -> Result<ureq::Agent, ConnectionError> {
+/// The TLS settings for `c`'s server: the web's roots (`webpki-roots`), the
+/// system's trust store (what of it can be read: a CA installed there is
+/// trusted as the webview would trust it) and `c`'s CA certificate, rustls
+/// with the ring provider. Shared by the desktop's own requests and the
+/// window's ([`super::remote`]).
+pub fn tls_config(c: &Connection) -> Result<rustls::ClientConfig, ConnectionError> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Unreadable or unparsable system certificates are skipped: the others,
+    // the web's roots and the connection's CA still apply.
+    let _ = roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(pem) = c.ca_cert.as_deref().filter(|p| !p.trim().is_empty()) {
         for cert in parse_ca(pem)? {
             roots
@@ -37,15 +44,33 @@ pub fn agent(c: &Connection) -> Result<ureq::Agent, ConnectionError> {
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| ConnectionError::Invalid(e.to_string()))?
         .with_root_certificates(roots)
-        .with_no_client_auth();
+        .with_no_client_auth())
+}
+
+/// An agent for `c`: the web's roots and `c`'s CA.
+pub fn agent(c: &Connection) -> Result<ureq::Agent, ConnectionError> {
     Ok(ureq::AgentBuilder::new()
-        .tls_config(Arc::new(config))
+        .tls_config(Arc::new(tls_config(c)?))
         .timeout(Duration::from_secs(30))
         .build())
+}
+
+/// The message for a server whose certificate is not trusted: names the
+/// connection and the field that fixes it. `detail` is the TLS library's words.
+pub fn untrusted(c: &Connection, url: &str, detail: &str) -> ConnectionError {
+    ConnectionError::Certificate(format!(
+        "{}'s certificate at {url} is not trusted ({detail}): put the CA certificate that signed it (PEM) in the connection's CA certificate field (title bar, Manage connections…)",
+        c.name
+    ))
+}
+
+/// Whether a transport error's text is rustls refusing the peer's certificate.
+pub fn is_certificate_error(text: &str) -> bool {
+    text.contains("invalid peer certificate") || text.contains("UnknownIssuer")
 }
 
 fn failure(c: &Connection, url: &str, e: ureq::Error) -> ConnectionError {
@@ -61,6 +86,9 @@ fn failure(c: &Connection, url: &str, e: ureq::Error) -> ConnectionError {
             } else {
                 ConnectionError::Unreachable(format!("{}: {status} from {url}: {said}", c.name))
             }
+        }
+        ureq::Error::Transport(t) if is_certificate_error(&t.to_string()) => {
+            untrusted(c, url, &t.to_string())
         }
         ureq::Error::Transport(t) => {
             ConnectionError::Unreachable(format!("cannot reach {} at {url}: {t}", c.name))

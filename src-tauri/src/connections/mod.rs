@@ -11,7 +11,10 @@
 //!   of its life, or five minutes, is left.
 
 pub mod http;
+pub mod remote;
+pub mod revisions;
 pub mod secrets;
+pub mod sse;
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +64,9 @@ pub enum ConnectionError {
     Refused(String),
     #[error("{0}")]
     Unreachable(String),
+    /// The server's certificate is not trusted (no CA, or the wrong one).
+    #[error("{0}")]
+    Certificate(String),
     #[error("{what} {path}: {message}")]
     Io {
         what: &'static str,
@@ -78,6 +84,7 @@ impl ConnectionError {
             ConnectionError::Invalid(_) => "invalid_input",
             ConnectionError::Refused(_) => "unauthorized",
             ConnectionError::Unreachable(_) => "unavailable",
+            ConnectionError::Certificate(_) => "untrusted_certificate",
             ConnectionError::Io { .. } => "io_error",
             ConnectionError::Unknown(_) => "not_found",
         }
@@ -105,6 +112,20 @@ impl Connection {
             .or_else(|| api.strip_suffix("/v1"))
             .unwrap_or(&api);
         format!("{root}/auth/v1")
+    }
+
+    /// The stream URL (where `/stream` is): given, or `<root>/stream/v1`
+    /// where the API is `<root>/api/v1` (StackStorm behind its nginx), or the
+    /// API URL itself (`stormdesk serve`). As the UI's `endpoints()`.
+    pub fn stream(&self) -> String {
+        if let Some(s) = self.stream_url.as_deref().filter(|s| !s.trim().is_empty()) {
+            return trim_url(s);
+        }
+        let api = self.api();
+        match api.strip_suffix("/api/v1") {
+            Some(root) => format!("{root}/stream/v1"),
+            None => api,
+        }
     }
 
     /// Checks the fields; the message names the field and what to do.

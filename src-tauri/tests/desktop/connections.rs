@@ -12,7 +12,16 @@ use stormdesk_desktop::connections::secrets::{Backend, Secret, SecretStore};
 use stormdesk_desktop::start_engine;
 use stormdesk_engine::{Engine, EngineOptions};
 
-use super::{desktop, runner_bin};
+use super::{desktop, runner_bin, Desktop};
+
+/// The token the app keeps for connection `id` (the page is never given it).
+fn kept_token(d: &Desktop, id: &str) -> String {
+    SecretStore::open(&d._engine.paths().config)
+        .get(id)
+        .unwrap()
+        .and_then(|s| s.token)
+        .expect("a kept token")
+}
 
 /// A second engine with its API on a loopback port, and its local user.
 fn remote() -> (Engine, tempfile::TempDir, String, String) {
@@ -127,19 +136,24 @@ fn signs_in_keeps_and_renews_the_token() {
         "{refused}"
     );
 
-    // Signed in for a day: kept, and returned as is.
+    // Signed in for a day: kept; the page is told who and until when, not the token.
     let creds = d
         .invoke(
             "connection_sign_in",
             json!({"id": id, "user": user, "password": password}),
         )
         .expect("sign in");
-    let token = creds["token"].as_str().unwrap().to_string();
+    assert_eq!(creds["user"], user.as_str(), "{creds}");
+    assert!(creds["expiry"].is_string(), "{creds}");
+    assert!(creds["token"].is_null(), "{creds}");
+    let token = kept_token(&d, &id);
     assert_eq!(whoami(&api, &token)["username"], user.as_str());
     let again = d
         .invoke("connection_credentials", json!({"id": id}))
         .unwrap();
-    assert_eq!(again["token"], token.as_str());
+    assert_eq!(again["expiry"], creds["expiry"]);
+    assert!(again["token"].is_null(), "{again}");
+    assert_eq!(kept_token(&d, &id), token);
 
     // A token with two minutes left is renewed before it is handed out.
     let short = d
@@ -148,20 +162,21 @@ fn signs_in_keeps_and_renews_the_token() {
             json!({"id": id, "user": user, "password": password, "ttl": 120}),
         )
         .unwrap();
-    let short_token = short["token"].as_str().unwrap().to_string();
+    let short_token = kept_token(&d, &id);
     let renewed = d
         .invoke("connection_credentials", json!({"id": id}))
         .unwrap();
-    let renewed_token = renewed["token"].as_str().unwrap();
+    let renewed_token = kept_token(&d, &id);
     assert_ne!(renewed_token, short_token);
     assert!(
         renewed["expiry"].as_str().unwrap() > short["expiry"].as_str().unwrap(),
         "{renewed} after {short}"
     );
-    assert_eq!(whoami(&api, renewed_token)["username"], user.as_str());
+    assert_eq!(whoami(&api, &renewed_token)["username"], user.as_str());
     // And on demand.
     let forced = d.invoke("connection_renew", json!({"id": id})).unwrap();
-    assert_ne!(forced["token"], renewed["token"]);
+    assert!(forced["expiry"].is_string(), "{forced}");
+    assert_ne!(kept_token(&d, &id), renewed_token);
 
     // An API key: checked, then kept.
     let key: Value = ureq::post(&format!("{api}/apikeys"))
@@ -177,6 +192,7 @@ fn signs_in_keeps_and_renews_the_token() {
         )
         .unwrap();
     assert_eq!(with_key["user"], user.as_str());
+    assert!(with_key["api_key"].is_null(), "{with_key}");
     let bogus = d
         .invoke(
             "connection_use_api_key",

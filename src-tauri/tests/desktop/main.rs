@@ -6,6 +6,8 @@
 //! `STORMDESK_RUNNER`).
 
 mod connections;
+mod remote;
+mod revisions;
 
 use std::path::PathBuf;
 use std::sync::mpsc;

@@ -357,23 +357,76 @@ export interface RemoteTarget {
   capabilities: Capabilities;
   /** The server refused the credentials (401): the console asks for them again. */
   onRefused(error: BackendError): void;
+  /**
+   * How requests reach the server: the page's `fetch` when absent (the
+   * browser), the desktop app's commands inside it (lib/remote-transport.ts:
+   * the connection's CA certificate applies and the app adds the credentials).
+   */
+  transport?: RemoteTransport;
+}
+
+/** A remote's answer through a {@link RemoteTransport}: any status, the body as text. */
+export interface TransportResponse {
+  status: number;
+  text: string;
+}
+
+/** What a {@link RemoteTransport}'s event stream reports. */
+export interface TransportEvents {
+  /** Connected; `again` after a reconnect (events may have been missed). */
+  open(again: boolean): void;
+  message(id: string | undefined, event: string, data: string): void;
+  /** A connection attempt failed (`unauthorized`: the stream has stopped). */
+  failed(error: BackendError): void;
+}
+
+/**
+ * The seam between HttpBackend and the network for a remote: `request`
+ * rejects with a BackendError only when the server was not reached (an HTTP
+ * error status is an answer); `events` follows `url` (the stream), resuming
+ * with `Last-Event-ID` after a reconnect, until the returned function is called.
+ */
+export interface RemoteTransport {
+  request(method: string, url: string, accept: string, body?: unknown): Promise<TransportResponse>;
+  events(url: string, sink: TransportEvents): Unsubscribe;
+  /** The pack's revisions where the server has no revisions endpoint (by `git ls-remote` of its repo_url). */
+  packRevisions?(pack: string): Promise<Revisions>;
 }
 
 export class HttpBackend implements Backend {
   readonly transport = 'http';
   readonly location: string;
   readonly capabilities: Capabilities;
-  private readonly stream: EventStream;
+  private readonly stream: EventStream | TransportEventStream;
 
   constructor(private readonly remote: RemoteTarget | null = null) {
     this.location = remote ? remote.api : pageOrigin();
     this.capabilities = remote ? remote.capabilities : STORMDESK;
-    this.stream = new EventStream(
-      () => this.url('/v1/stream', { events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ...(this.capabilities.announcements ? [ANNOUNCEMENT] : [])].join(',') }),
-      () => this.authHeaders(),
-      remote ? 'omit' : 'same-origin',
-      (error) => this.refused(error),
-    );
+    const streamUrl = (): string =>
+      this.url('/v1/stream', {
+        events: [EXECUTION_CREATE, EXECUTION_UPDATE, OUTPUT_CREATE, ...(this.capabilities.announcements ? [ANNOUNCEMENT] : [])].join(','),
+      });
+    this.stream = remote?.transport
+      ? new TransportEventStream(remote.transport, streamUrl, (error) => this.refused(error))
+      : new EventStream(streamUrl, () => this.authHeaders(), remote ? 'omit' : 'same-origin', (error) => this.refused(error));
+  }
+
+  /** `method` on `url` through the remote's transport: the status and the body's text. */
+  private async viaTransport(transport: RemoteTransport, method: string, url: string, accept: string, body?: unknown): Promise<TransportResponse> {
+    let answer: TransportResponse;
+    try {
+      answer = await transport.request(method, url, accept, body);
+    } catch (error) {
+      const failure = BackendError.from(error);
+      this.refused(failure);
+      throw failure;
+    }
+    if (answer.status >= 400) {
+      const failure = errorFromText(answer.status, '', answer.text);
+      this.refused(failure);
+      throw failure;
+    }
+    return answer;
   }
 
   /**
@@ -403,6 +456,10 @@ export class HttpBackend implements Backend {
   }
 
   private async request<T>(method: string, url: string, body?: unknown): Promise<T> {
+    if (this.remote?.transport) {
+      const answer = await this.viaTransport(this.remote.transport, method, url, 'application/json', body);
+      return (answer.text === '' ? undefined : JSON.parse(answer.text)) as T;
+    }
     let response: Response;
     try {
       response = await fetch(url, {
@@ -438,16 +495,18 @@ export class HttpBackend implements Backend {
   }
 
   getAction(ref: string, contentVersion?: string): Promise<ActionDetail> {
-    // StackStorm's overview: the runner's parameters merged in.
-    return this.request(
-      'GET',
-      this.url(`/v1/actions/views/overview/${encodeURIComponent(ref)}`, { content_version: contentVersion || undefined }),
-    );
+    // StackStorm's overview: the runner's parameters merged in. Reading it at
+    // a revision is Stormdesk's; StackStorm's has the installed one only.
+    const at = this.remote && !this.remote.capabilities.revisions ? undefined : contentVersion || undefined;
+    return this.request('GET', this.url(`/v1/actions/views/overview/${encodeURIComponent(ref)}`, { content_version: at }));
   }
 
   listRevisions(pack: string): Promise<Revisions> {
     // A server without Stormdesk's revisions endpoint (StackStorm): no picker.
+    // The desktop app lists the tags and branches of the pack's repo_url
+    // itself; a browser cannot (docs/remote.md), so it shows no picker.
     if (!this.capabilities.revisions) {
+      if (this.remote?.transport?.packRevisions) return this.remote.transport.packRevisions(pack);
       return Promise.resolve({ pack, git: false, checked_out: null, revisions: [] });
     }
     return this.request('GET', this.url(`/v1/packs/${encodeURIComponent(pack)}/revisions`));
@@ -465,11 +524,23 @@ export class HttpBackend implements Backend {
   }
 
   run(request: RunRequest): Promise<Execution> {
-    return this.request('POST', this.url('/v1/executions'), request);
+    return this.request('POST', this.url('/v1/executions'), this.asRunnerParameter(request));
   }
 
   reRun(id: string, request: ReRunRequest = {}): Promise<Execution> {
-    return this.request('POST', this.url(`/v1/executions/${encodeURIComponent(id)}/re_run`), request);
+    return this.request('POST', this.url(`/v1/executions/${encodeURIComponent(id)}/re_run`), this.asRunnerParameter(request));
+  }
+
+  /**
+   * A server without Stormdesk's revisions (StackStorm) takes the revision as
+   * its `content_version` runner parameter (local-shell-script, python-script), as
+   * `st2 run ... content_version=REV` sends it; Stormdesk's top-level field
+   * is not in StackStorm's request schema.
+   */
+  private asRunnerParameter<T extends { parameters?: Record<string, unknown>; content_version?: string }>(request: T): T {
+    if (!this.remote || this.remote.capabilities.revisions || !request.content_version) return request;
+    const { content_version: contentVersion, ...rest } = request;
+    return { ...rest, parameters: { ...(request.parameters ?? {}), content_version: contentVersion } } as unknown as T;
   }
 
   async descendants(id: string): Promise<Execution[]> {
@@ -553,6 +624,17 @@ export class HttpBackend implements Backend {
    * being written is read whole on the next read.
    */
   private async textOutput(id: string, afterSeq?: number): Promise<OutputChunk[]> {
+    const text = this.remote?.transport
+      ? (await this.viaTransport(this.remote.transport, 'GET', this.url(`/v1/executions/${encodeURIComponent(id)}/output`), 'text/plain')).text
+      : await this.fetchText(id);
+    const lines = text.split(/(?<=\n)/).filter((line) => line.endsWith('\n'));
+    const now = new Date().toISOString();
+    return lines
+      .map((data, seq) => ({ execution_id: id, action_ref: '', runner_ref: '', seq, output_type: 'output' as const, data, timestamp: now }))
+      .filter((chunk) => afterSeq === undefined || chunk.seq > afterSeq);
+  }
+
+  private async fetchText(id: string): Promise<string> {
     let response: Response;
     try {
       response = await fetch(this.url(`/v1/executions/${encodeURIComponent(id)}/output`), {
@@ -567,12 +649,7 @@ export class HttpBackend implements Backend {
       this.refused(error);
       throw error;
     }
-    const text = await response.text();
-    const lines = text.split(/(?<=\n)/).filter((line) => line.endsWith('\n'));
-    const now = new Date().toISOString();
-    return lines
-      .map((data, seq) => ({ execution_id: id, action_ref: '', runner_ref: '', seq, output_type: 'output' as const, data, timestamp: now }))
-      .filter((chunk) => afterSeq === undefined || chunk.seq > afterSeq);
+    return response.text();
   }
 
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
@@ -622,14 +699,61 @@ export function stackstormFilter(f: ExecutionFilter): Record<string, string | nu
 
 async function errorFromResponse(response: Response): Promise<BackendError> {
   const text = await response.text().catch(() => '');
+  return errorFromText(response.status, response.statusText, text);
+}
+
+/** The UI's error for an HTTP error status: the server's `{faultstring, code}`, or one made from the status. */
+function errorFromText(status: number, statusText: string, text: string): BackendError {
   try {
     const body: unknown = JSON.parse(text);
     if (isErrorBody(body)) return new BackendError(body);
   } catch {
     // Not JSON: fall through.
   }
-  const code = response.status === 401 || response.status === 403 ? 'unauthorized' : 'unavailable';
-  return new BackendError({ code, faultstring: text || `${response.status} ${response.statusText}` });
+  const code = status === 401 || status === 403 ? 'unauthorized' : 'unavailable';
+  return new BackendError({ code, faultstring: text || `${status} ${statusText}`.trim() });
+}
+
+/**
+ * The stream of a remote reached through a {@link RemoteTransport} (the
+ * desktop app, which reconnects and resumes itself): one stream shared by
+ * every subscriber, opened with the first and closed with the last; a
+ * reconnect tells subscribers to resync, as EventStream does.
+ */
+class TransportEventStream {
+  private readonly listeners = new Set<(event: StreamEvent) => void>();
+  private close: Unsubscribe | null = null;
+
+  constructor(
+    private readonly transport: RemoteTransport,
+    private readonly url: () => string,
+    private readonly onError: (error: BackendError) => void,
+  ) {}
+
+  subscribe(listener: (event: StreamEvent) => void): Unsubscribe {
+    this.listeners.add(listener);
+    this.close ??= this.transport.events(this.url(), {
+      open: (again) => {
+        if (again) this.dispatch({ kind: 'resync' });
+      },
+      message: (_id, name, data) => {
+        const event = parseStreamEvent(name, data);
+        if (event) this.dispatch(event);
+      },
+      failed: (error) => this.onError(error),
+    });
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) {
+        this.close?.();
+        this.close = null;
+      }
+    };
+  }
+
+  private dispatch(event: StreamEvent): void {
+    for (const listener of [...this.listeners]) listener(event);
+  }
 }
 
 /**

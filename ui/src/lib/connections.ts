@@ -10,7 +10,10 @@
 // before it expires) and is gone on reload. In the desktop app, connections
 // live under the config directory and tokens in the OS keyring (or a 0600
 // file where no keyring runs), through the app's commands
-// (src-tauri/src/commands/connections.rs), which also sign in and renew.
+// (src-tauri/src/commands/connections.rs), which also sign in and renew,
+// and tell the page who is signed in and until when, never the token or
+// API key: the app adds them to the window's requests itself
+// (lib/remote-transport.ts).
 
 import { invoke } from '@tauri-apps/api/core';
 
@@ -287,11 +290,14 @@ export function renewalDelay(expiry: string, now = Date.now()): number {
  * it cannot do is hidden rather than broken. The one place the console
  * tells the two apart.
  */
-export async function probeCapabilities(api: string, headers: Record<string, string>): Promise<Capabilities> {
+export async function probeCapabilities(
+  api: string,
+  get: (url: string) => Promise<{ status: number; body: string }>,
+): Promise<Capabilities> {
   try {
-    const response = await fetch(`${api}/packs/core`, { credentials: 'omit', headers: { Accept: 'application/json', ...headers } });
-    if (!response.ok) return STACKSTORM;
-    const pack = (await response.json()) as { actions?: unknown; unsupported?: unknown };
+    const response = await get(`${api}/packs/core`);
+    if (response.status < 200 || response.status >= 300) return STACKSTORM;
+    const pack = JSON.parse(response.body) as { actions?: unknown; unsupported?: unknown };
     return typeof pack.actions === 'number' && Array.isArray(pack.unsupported) ? STORMDESK : STACKSTORM;
   } catch {
     return STACKSTORM;

@@ -40,7 +40,7 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
   element.append(h('p', { class: 'empty' }, 'Select an action to run it.'));
   let form: HTMLFormElement | null = null;
   /** Revisions per pack, fetched once per selection of a pack's action. */
-  const revisionCache = new Map<string, Promise<Revisions | null>>();
+  const revisionCache = new Map<string, Promise<Revisions | BackendError | null>>();
   let showToken = 0;
 
   function input(field: Field, value: unknown): Control {
@@ -173,16 +173,26 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
       h('label', { for: 'revision' }, 'revision'),
       select,
       h('small', { id: 'revision-error', class: 'field-error', role: 'alert' }),
-      h('small', { class: 'help' }, `The revision of pack ${action.pack} to run; the form shows the action's parameters at that revision.`),
+      h(
+        'small',
+        { class: 'help' },
+        (revisions as { ls_remote?: boolean }).ls_remote
+          ? `The revision of pack ${action.pack} to run, from its repository (${revisions.origin ?? 'repo_url'}); the server sends it as content_version, the form shows the installed parameters.`
+          : `The revision of pack ${action.pack} to run; the form shows the action's parameters at that revision.`,
+      ),
     );
   }
 
-  function revisionsOf(pack: string): Promise<Revisions | null> {
+  /** The pack's revisions; the error when the desktop could not list them from the pack's repo_url. */
+  function revisionsOf(pack: string): Promise<Revisions | BackendError | null> {
     let cached = revisionCache.get(pack);
     if (!cached) {
       cached = backend.listRevisions(pack).then(
         (r) => (r.git ? r : null),
-        () => null,
+        (e: unknown) => {
+          const error = BackendError.from(e);
+          return error.code === 'revisions_unavailable' ? error : null;
+        },
       );
       revisionCache.set(pack, cached);
       // Tags and branches move: ask again next time the pack is picked.
@@ -231,6 +241,15 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
 
     void revisionsOf(action.pack).then((revisions) => {
       if (token !== showToken || !revisions) return;
+      // Listed from the pack's repository (a StackStorm server): the revision
+      // travels as StackStorm's `content_version` runner parameter, which
+      // only the script runners (local-shell-script, python-script) take.
+      const fromRepo = revisions instanceof BackendError || (revisions as { ls_remote?: boolean }).ls_remote === true;
+      if (fromRepo && !allFields.some((f) => f.name === CONTENT_VERSION)) return;
+      if (revisions instanceof BackendError) {
+        revisionSlot.append(h('p', { class: 'muted revision-note', role: 'note' }, `No revision picker: ${revisions.message}`));
+        return;
+      }
       pickerShown = true;
       // The picker replaces the schema's own `content_version` field.
       theForm.querySelector(`[data-field="${CONTENT_VERSION}"]`)?.remove();

@@ -2,7 +2,7 @@
 // remote servers, and the screens shown instead of the console when a remote
 // needs credentials, refuses them or cannot be reached. See lib/connections.ts.
 
-import { BackendError, isTauri, type RemoteTarget } from '../lib/backend';
+import { BackendError, isTauri, type RemoteTarget, type RemoteTransport } from '../lib/backend';
 import {
   activeConnection,
   endpoints,
@@ -16,6 +16,7 @@ import {
   type ConnectionStore,
   type Credentials,
 } from '../lib/connections';
+import { TauriRemoteTransport } from '../lib/remote-transport';
 import { h } from './dom';
 
 /** Switching reloads the page: every view starts again against the new server. */
@@ -120,14 +121,16 @@ function manageDialog(store: ConnectionStore, connections: Connection[]): HTMLDi
     field('conn-api', 'API URL', api, 'A team\'s stormdesk serve (https://host:port/v1) or a StackStorm cluster (https://host/api/v1).'),
     field('conn-auth', 'Auth URL (optional)', auth),
     field('conn-stream', 'Stream URL (optional)', stream),
-    isTauri() ? field('conn-ca', 'CA certificate (optional, PEM)', ca, 'Trusted for signing in and renewing tokens; the window itself trusts the system\'s CAs.') : null,
-    h(
-      'p',
-      { class: 'help' },
-      'The server must list this console\'s origin (',
-      h('code', {}, window.location.origin),
-      ') in --allow-origin (StackStorm: [api] allow_origin), and its certificate must be trusted here.',
-    ),
+    isTauri() ? field('conn-ca', 'CA certificate (optional, PEM)', ca, 'A CA that signed this server\'s certificate, trusted for everything the app sends it, besides the system\'s CAs.') : null,
+    isTauri()
+      ? h('p', { class: 'help' }, 'The app sends every request to the server itself: its certificate must be signed by a CA of the system or the one above.')
+      : h(
+          'p',
+          { class: 'help' },
+          'The server must list this console\'s origin (',
+          h('code', {}, window.location.origin),
+          ') in --allow-origin (StackStorm: [api] allow_origin), and its certificate must be trusted here.',
+        ),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Add and connect')),
   );
   return h(
@@ -206,8 +209,20 @@ function headersFor(creds: Credentials): Record<string, string> {
   return {};
 }
 
-/** GET with the credentials: the status, or an error when the server cannot be reached. */
-async function probe(url: string, headers: Record<string, string>, name: string): Promise<{ status: number; body: string }> {
+/**
+ * GET with the credentials: the status, or an error when the server cannot
+ * be reached. In the desktop app through its transport (the connection's CA
+ * certificate, the credentials added by the app).
+ */
+async function probe(url: string, headers: Record<string, string>, name: string, transport?: RemoteTransport): Promise<{ status: number; body: string }> {
+  if (transport) {
+    try {
+      const answer = await transport.request('GET', url, 'application/json');
+      return { status: answer.status, body: answer.text };
+    } catch (error) {
+      throw new RemoteError('unreachable', error instanceof Error ? error.message : String(error));
+    }
+  }
   try {
     const response = await fetch(url, { credentials: 'omit', headers: { Accept: 'application/json', ...headers } });
     return { status: response.status, body: await response.text() };
@@ -233,9 +248,10 @@ export async function connectRemote(
   let creds = await store.credentials(c).catch(() => null);
   if (!creds) return signInScreen(store, c, null, signedIn);
   const { api, stream } = endpoints(c);
+  const transport = isTauri() ? new TauriRemoteTransport(c.id) : undefined;
   let user: { status: number; body: string };
   try {
-    user = await probe(`${api}/user`, headersFor(creds), c.name);
+    user = await probe(`${api}/user`, headersFor(creds), c.name, transport);
   } catch (error) {
     return unreachableScreen(c, error instanceof Error ? error.message : String(error));
   }
@@ -255,8 +271,9 @@ export async function connectRemote(
     api,
     stream,
     headers: () => headersFor(creds ?? {}),
-    capabilities: await probeCapabilities(api, headersFor(creds)),
+    capabilities: await probeCapabilities(api, (url) => probe(url, headersFor(creds ?? {}), c.name, transport)),
     onRefused,
+    transport,
   };
   const schedule = (current: Credentials): void => {
     if (!current.expiry) return;
