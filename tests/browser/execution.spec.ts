@@ -89,11 +89,24 @@ test('a running node\'s duration ticks; the timeline draws a bar per task', asyn
   await expect(gantt.locator('.gantt-row')).toHaveCount(11);
   const widths = await gantt.locator('.gantt-bar').evaluateAll((bars) => bars.map((b) => b.getBoundingClientRect().width));
   for (const w of widths) expect(w).toBeGreaterThan(0);
-  // prepare ends before verify starts: its bar is to the left.
-  // Read in the page in one step: the chart may be redrawn by a late event
-  // between finding a bar and measuring it.
-  const left = (path: string) => gantt.locator(`.gantt-row:has(.gantt-label:text-is("${path}")) .gantt-bar`).evaluate((bar) => bar.getBoundingClientRect().x);
-  expect(await left('prepare')).toBeLessThan(await left('verify'));
+  // prepare ends before verify starts: its bar is to the left. Both bars
+  // are read in the page in one step, and read again until both are laid
+  // out: a late event may redraw the chart (a bar replaced is not laid out
+  // until the next frame, and measures 0).
+  await expect
+    .poll(() =>
+      gantt.evaluate((figure) => {
+        const left = (path: string): number | null => {
+          const row = [...figure.querySelectorAll('.gantt-row')].find((r) => r.querySelector('.gantt-label')?.textContent === path);
+          const rect = row?.querySelector('.gantt-bar')?.getBoundingClientRect();
+          return rect && rect.width > 0 ? rect.x : null;
+        };
+        const [prepare, verify] = [left('prepare'), left('verify')];
+        if (prepare === null || verify === null) return 'not laid out yet';
+        return prepare < verify ? 'prepare left of verify' : `prepare at ${prepare}, verify at ${verify}`;
+      }),
+    )
+    .toBe('prepare left of verify');
   await gantt.locator('.gantt-row:has(.gantt-label:text-is("verify"))').click();
   await expect(execution.locator('.detail-title')).toHaveText('deploy > verify');
 });
