@@ -248,7 +248,8 @@ export function executionView(
     if (node) showNode(node);
   }
 
-  async function loadTree(execution: Execution): Promise<void> {
+  /** Reads the tree below `execution` (`early`: the same read, already on its way). */
+  async function loadTree(execution: Execution, early?: Promise<Execution[]>): Promise<void> {
     const token = loadToken;
     if (!hasTree(execution)) {
       treeLoaded = true;
@@ -256,7 +257,7 @@ export function executionView(
     }
     askGraph(execution.id);
     try {
-      const all = await backend.descendants(execution.id);
+      const all = await (early ?? backend.descendants(execution.id));
       if (token !== loadToken) return;
       for (const e of all) members.add(e.id);
       for (const e of all) tree.apply(cache.put(e));
@@ -295,10 +296,14 @@ export function executionView(
       try {
         const known = cache.get(id);
         if (known) reset(known);
+        // The tree's read goes with the record's, not after it: a run opens
+        // in one round trip (and never waits for the catalogue).
+        const early = backend.descendants(id);
+        early.catch(() => {});
         const execution = await backend.getExecution(id);
         if (!known || root?.id !== id) reset(execution);
         else apply(execution);
-        await loadTree(root ?? execution);
+        await loadTree(root ?? execution, root?.id === id ? early : undefined);
       } catch (error) {
         element.hidden = false;
         showError(error);
