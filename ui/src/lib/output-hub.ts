@@ -151,20 +151,23 @@ export class OutputHub {
     this.streamLive = true;
     const id = chunk.execution_id;
     let log = this.logs.get(id);
-    const numbered = typeof chunk.seq === 'number';
+    // A server that does not number its output (StackStorm): the event says
+    // there is more; the backlog read brings it, in order.
+    if (typeof chunk.seq !== 'number') {
+      this.streamed.delete(id);
+      if (log) {
+        log.clean = false;
+        if (log.listeners.size > 0) this.catchUp(log);
+      }
+      return;
+    }
     if (!log) {
       // Held only when it starts a clean log; otherwise the store has it
       // for whoever opens it.
-      if (!numbered || (chunk.seq !== 0 && !this.streamed.has(id))) return;
+      if (chunk.seq !== 0 && !this.streamed.has(id)) return;
+      this.streamed.delete(id);
       log = this.create(id);
       log.clean = true;
-    }
-    // A server that does not number its output (StackStorm): the event says
-    // there is more; the backlog read brings it, in order.
-    if (!numbered) {
-      log.clean = false;
-      if (log.listeners.size > 0) this.catchUp(log);
-      return;
     }
     this.add(log, [chunk]);
     if (log.ahead.size > 0 && log.listeners.size > 0) this.catchUp(log);
