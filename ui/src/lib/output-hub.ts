@@ -44,7 +44,7 @@ export interface OutputSource {
 export interface OutputHubLimits {
   /** Backlog reads in flight at once. */
   parallelReads: number;
-  /** Logs kept without a subscriber (most recently used first out last). */
+  /** Logs kept without a subscriber (the least recently used go first). */
   idleLogs: number;
   /** Characters of output held in logs without a subscriber. */
   idleChars: number;
@@ -54,7 +54,7 @@ export interface OutputHubLimits {
 
 const DEFAULT_LIMITS: OutputHubLimits = {
   parallelReads: 6,
-  idleLogs: 256,
+  idleLogs: 2000,
   idleChars: 4_000_000,
   streamedIds: 100_000,
 };
@@ -109,6 +109,8 @@ export class OutputHub {
   /** Logs without a subscriber, and the characters they hold. */
   private idle = 0;
   private idleChars = 0;
+  /** A trim is due at the end of this turn (a view that lets go and follows again keeps its logs). */
+  private trimDue = false;
 
   constructor(
     private readonly source: OutputSource,
@@ -228,7 +230,7 @@ export class OutputHub {
         this.idle++;
         this.idleChars += theLog.chars;
       }
-      this.trim();
+      this.trimLater();
     };
   }
 
@@ -350,6 +352,15 @@ export class OutputHub {
           this.trim();
         });
     }
+  }
+
+  private trimLater(): void {
+    if (this.trimDue) return;
+    this.trimDue = true;
+    queueMicrotask(() => {
+      this.trimDue = false;
+      this.trim();
+    });
   }
 
   /** Lets go of the least recently used logs nobody follows, beyond the limits. */
