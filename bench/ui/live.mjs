@@ -290,7 +290,7 @@ try {
   }
 
   const parameters = { tasks: N, concurrency: options.concurrency };
-  const live = { open: [], bare: [], nodesAtOpen: [], dcl: [], request: [], render: [], openRequests: [], screen: [], raw: [], own: [], work: [], gaps: [], longTasks: [], idleGaps: [], idleLong: [], updates: 0, seconds: 0, during: [], runSeconds: [], endLag: [], heap: [] };
+  const live = { open: [], bare: [], nodesAtOpen: [], dcl: [], request: [], render: [], openRequests: [], screen: [], raw: [], own: [], work: [], gaps: [], longTasks: [], idleGaps: [], idleLong: [], updates: 0, seconds: 0, during: [], runSeconds: [], endLag: [], heap: [], hub: [] };
   let lastId = null;
   for (let run = 0; run < options.runs; run++) {
     const started = await server.api('POST', '/v1/executions', { action: 'uibench.flow', parameters });
@@ -304,13 +304,14 @@ try {
     const data = await opened.page.evaluate(() => {
       const l = window.__live;
       l.closeStream();
-      return { es: l.es, conn: l.conn, requests: l.requests, counts: l.counts, work: l.work, frames: l.frames, longTasks: l.longTasks, updates: l.updates, timeOrigin: l.timeOrigin, heap: performance.memory?.usedJSHeapSize ?? NaN };
+      return { es: l.es, conn: l.conn, requests: l.requests, counts: l.counts, work: l.work, frames: l.frames, longTasks: l.longTasks, updates: l.updates, timeOrigin: l.timeOrigin, heap: performance.memory?.usedJSHeapSize ?? NaN, hub: { logs: window.__stormdesk?.hub?.logCount ?? NaN, reads: window.__stormdesk?.hub?.readCount ?? NaN } };
     });
     await opened.page.close();
     const runSeconds = (epochMs(record.end_timestamp) - epochMs(record.start_timestamp)) / 1000;
     live.runSeconds.push(runSeconds);
     live.endLag.push(data.timeOrigin + allShownAt - epochMs(record.end_timestamp));
     live.heap.push(data.heap);
+    live.hub.push(data.hub);
     const inWindow = ([at]) => at >= opened.shownAt && at <= allShownAt;
     const l = latencies(data, started.id, opened.shownAt, opened.desc?.final ?? [], N);
     const updates = data.updates.filter((at) => at >= opened.shownAt && at <= allShownAt).length;
@@ -389,7 +390,7 @@ try {
   out(`  task completion, end_timestamp -> on screen: ${line(screen)}; baseline, raw EventSource receives it: ${line(raw)}; ratio p50 ${ratio(screen.p50, raw.p50)} p95 ${ratio(screen.p95, raw.p95)}`);
   out(`  the run's end -> the tree shows every task final: ${live.endLag.map((v) => ms(v)).join(', ')}`);
   out(`  the console's requests while following: ${live.during.length} (${kinds(live.during) || 'none'}); output reads: ${outputReads(live.during)} for ${N} tasks`);
-  out(`  page JS heap after the run: ${live.heap.map((b) => (Number.isFinite(b) ? `${(b / 1e6).toFixed(1)} MB` : 'n/a')).join(', ')}`);
+  out(`  page JS heap after the run: ${live.heap.map((b) => (Number.isFinite(b) ? `${(b / 1e6).toFixed(1)} MB` : 'n/a')).join(', ')}; output logs held: ${live.hub.map((h) => `${h.logs} (${h.reads} store reads in all)`).join(', ')}`);
   out(`opening the completed run (navigation -> the tree counts all ${N} tasks final):`);
   out(`  console:                ${line(dOpen)}`);
   out(`    the console's descendants request (Resource Timing): ${line(stats(done.request))}`);
