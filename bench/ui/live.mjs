@@ -200,11 +200,11 @@ function latencies(live, rootId, shownAt, snapshot, nodes) {
   const connections = [];
   let rank = inSnapshot.size + unseen;
   let c = 0;
-  for (const [id, parent, end, received] of events) {
+  for (const [id, , end, received] of events) {
     if (inSnapshot.has(id)) continue;
     rank++;
     while (c < counts.length && counts[c][1] < rank) c++;
-    if (rank <= finalAtShown || c >= counts.length || parent === rootId || !end || !source.has(id)) continue;
+    if (rank <= finalAtShown || c >= counts.length || !end || !source.has(id)) continue;
     const endMs = epochMs(end);
     const onScreen = live.timeOrigin + counts[c][0];
     screen.push(onScreen - endMs);
