@@ -236,6 +236,24 @@ async function idleWindow(page, ms) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** When the tree counts `n` nodes final (ms since navigation); fails with what it shows after `timeoutMs`. */
+async function finalAt(page, n, timeoutMs = 120_000) {
+  let timer;
+  const late = new Promise((_, fail) => {
+    timer = setTimeout(async () => {
+      const shows = await page
+        .evaluate(() => ({ counts: window.__live.counts.slice(-3), requests: window.__live.requests.length }))
+        .catch((e) => String(e));
+      fail(new Error(`the tree did not count ${n} final nodes in ${timeoutMs / 1000} s: ${JSON.stringify(shows)}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([page.evaluate((n) => window.__live.finalAt(n), n), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 const kindOf = (path) => path.replace(/^\/v1\/executions\/[^/]+/, '/v1/executions/{id}');
 const kinds = (paths) => {
   const k = {};
@@ -282,7 +300,7 @@ try {
   for (let i = 0; i < options.opens; i++) {
     const page = await context.newPage();
     await page.goto(`${server.url}/?bench=small${i}#/execution/${small.id}`, { waitUntil: 'commit' });
-    const shownAt = await page.evaluate((n) => window.__live.finalAt(n), options.baseline);
+    const shownAt = await finalAt(page, options.baseline);
     smallOpen.push(shownAt);
     smallRequests.push((await page.evaluate(() => window.__live.requests)).filter(([at]) => at <= shownAt).length);
     if (i === options.opens - 1) smallIdle = await idleWindow(page, 2000);
@@ -299,7 +317,7 @@ try {
     const opened = await openRun(context, baseline, server, started.id, `live${run}`);
     const record = await completed(server, started.id, 3_600_000);
     if (record.status !== 'succeeded') throw new Error(`run ${started.id} ended ${record.status}: ${JSON.stringify(record.result)}`);
-    const allShownAt = await opened.page.evaluate((n) => window.__live.finalAt(n), N);
+    const allShownAt = await finalAt(opened.page, N);
     const idle = await idleWindow(opened.page, 2000);
     const data = await opened.page.evaluate(() => {
       const l = window.__live;
@@ -347,7 +365,7 @@ try {
     const bare = await bareFetch(baseline, lastId);
     const page = await context.newPage();
     await page.goto(`${server.url}/?bench=done${i}#/execution/${lastId}`, { waitUntil: 'commit' });
-    const shownAt = await page.evaluate((n) => window.__live.finalAt(n), N);
+    const shownAt = await finalAt(page, N);
     const p = await phases(page);
     if (bare.n !== N) throw new Error(`the descendants endpoint answered ${bare.n} records, expected ${N}`);
     done.open.push(shownAt);

@@ -64,6 +64,12 @@ export function executionView(
   let picked = false;
   /** Failures already opened, by root id. */
   const failureShown = new Set<string>();
+  /**
+   * An execution being opened whose record has not answered yet: the
+   * records that come meanwhile (its tasks may start and end before the
+   * answer, after the tree's read), folded in once it is shown.
+   */
+  let opening: { id: string; records: Execution[] } | null = null;
 
   const header = executionHeader({
     cancel: () => (root ? backend.cancel(root.id).then(apply) : Promise.resolve()),
@@ -198,6 +204,10 @@ export function executionView(
   }
 
   function apply(incoming: Execution): void {
+    if (opening && root?.id !== opening.id) {
+      opening.records.push(incoming);
+      return;
+    }
     if (!root) return;
     const execution = cache.put(incoming);
     if (isCompleted(execution.status)) hub.completed(execution.id);
@@ -227,6 +237,7 @@ export function executionView(
   }
 
   function reset(execution: Execution): void {
+    if (opening && opening.id !== execution.id) opening = null;
     loadToken++;
     root = cache.put(execution);
     members.clear();
@@ -296,15 +307,20 @@ export function executionView(
       try {
         const known = cache.get(id);
         if (known) reset(known);
+        else opening = { id, records: [] };
         // The tree's read goes with the record's, not after it: a run opens
         // in one round trip (and never waits for the catalogue).
         const early = backend.descendants(id);
         early.catch(() => {});
         const execution = await backend.getExecution(id);
+        const meanwhile = opening?.id === id ? opening.records : [];
+        if (opening?.id === id) opening = null;
         if (!known || root?.id !== id) reset(execution);
         else apply(execution);
+        for (const record of meanwhile) apply(record);
         await loadTree(root ?? execution, root?.id === id ? early : undefined);
       } catch (error) {
+        if (opening?.id === id) opening = null;
         element.hidden = false;
         showError(error);
       }
