@@ -58,6 +58,8 @@ export class TreeModel {
   private readonly unreached = new Map<TreeNode, number>();
   /** Per parent: where its last child was put (where the next one most likely goes). */
   private readonly lastAt = new Map<TreeNode, number>();
+  /** Per parent: the last child with an execution of each task (items and retries go after it). */
+  private readonly lastOfTask = new Map<TreeNode, Map<string, TreeNode>>();
 
   /** The nodes added or changed since the last call (adopted orphans included). */
   takeTouched(): TreeNode[] {
@@ -80,6 +82,7 @@ export class TreeModel {
     this.orphans.clear();
     this.unreached.clear();
     this.lastAt.clear();
+    this.lastOfTask.clear();
     this.touched = [];
     this.root = this.makeNode(root, null);
     this.touched.push(this.root);
@@ -326,8 +329,10 @@ export class TreeModel {
     let at = -1;
     // After the last sibling of the same task (with-items, retries); items
     // mostly arrive in order, so the search around the last insertion stops early.
-    if (node.task !== null && siblings.length > 0) {
-      const last = TreeModel.near(siblings, hint, (s) => s.task === node.task && s.execution !== null);
+    let ofTask = this.lastOfTask.get(parent);
+    const previous = node.task === null ? undefined : ofTask?.get(node.task);
+    if (previous) {
+      const last = TreeModel.near(siblings, hint, (s) => s === previous);
       if (last >= 0) {
         at = last + 1;
         while (at < siblings.length && (siblings[at] as TreeNode).task === node.task && (siblings[at] as TreeNode).execution !== null) at++;
@@ -338,7 +343,8 @@ export class TreeModel {
       if (placeholder) {
         // The task was reached: it takes its place in definition order.
         at = TreeModel.near(siblings, hint + 1, (s) => s === placeholder);
-        siblings.splice(at, 1);
+        // In its place (the array does not move).
+        siblings[at] = node;
         this.nodes.delete(placeholder.key);
         this.unreached.set(parent, (this.unreached.get(parent) ?? 1) - 1);
         this.adjustCounts(parent, 'waiting', -1);
@@ -350,8 +356,18 @@ export class TreeModel {
         if (at < 0) at = siblings.length;
       }
     }
-    siblings.splice(at, 0, node);
+    if (siblings[at] !== node) {
+      if (at === siblings.length) siblings.push(node);
+      else siblings.splice(at, 0, node);
+    }
     this.lastAt.set(parent, at);
+    if (node.task !== null && node.execution) {
+      if (!ofTask) {
+        ofTask = new Map();
+        this.lastOfTask.set(parent, ofTask);
+      }
+      ofTask.set(node.task, node);
+    }
     this.nodes.set(node.key, node);
     this.adjustCounts(parent, node.status, 1);
     this.structureChanged = true;
