@@ -218,12 +218,18 @@ export function executionView(
       if (hasTree(execution)) setTreeShown(true);
       if (isCompleted(execution.status)) updateFailure();
     }
-    if (members.has(execution.id) || (execution.parent !== undefined && members.has(execution.parent))) {
+    const parent = execution.parent;
+    if (members.has(execution.id) || (parent !== undefined && (members.has(parent) || tree.model.get(parent) !== undefined))) {
       members.add(execution.id);
       tree.apply(execution);
       if (isWorkflow(execution)) askGraph(execution.id);
       if (execution.parent !== undefined) setTreeShown(true);
       details.refresh(execution);
+    } else if (!treeLoaded && execution.parent !== undefined && hasTree(root)) {
+      // Perhaps a task of a subworkflow the tree's read has not brought yet
+      // (created after that read, arrived before its answer): the tree
+      // keeps it aside until its parent comes.
+      tree.apply(execution);
     }
   }
 
