@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# UI benchmark through the real thing: `stormdesk serve` (release build, the
-# console built into it) runs a workflow of subworkflows of with-items
-# `core.noop` tasks (default 10 x 100: 1,011 executions) while Debian's
-# Chromium watches it in the console, fed by the console's own API fetches
-# and event stream. Prints opening, event-to-screen and frame figures, each
-# against a baseline measured in the same page (a bare fetch() of the same
+# UI benchmark through the real thing, at scale: `stormdesk serve` (release
+# build, the console built into it) runs a workflow of N `true` tasks
+# (with-items, concurrency 8; N defaults to 10,000) while Debian's Chromium
+# opens it in the console and follows it to the end, fed by the console's
+# own API fetches and event stream. Prints the time to show the tree, the
+# longest main-thread task and frame gaps while it follows, event-to-screen
+# latency and the requests made, each against a baseline measured in the
+# same run (opening a 10-task run; the idle page; a bare fetch() of the same
 # endpoint; a raw EventSource on /v1/stream), and writes bench/out/ui-live.txt.
-# Options (bench/ui/live.mjs): --subflows N --items N --concurrency N --runs N --opens N.
+# Usage: bench/ui/live.sh [N] [--concurrency N] [--runs N] [--opens N]
+# [--open-after-ms N] [--baseline N] (bench/ui/live.mjs).
 # Needs /usr/bin/chromium (scripts/setup.sh). A benchmark, not a test: not in CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -313,6 +313,7 @@ async function start(root: HTMLElement): Promise<void> {
   // Subscribe before the first load so no change falls between the two.
   unsubscribe.push(
     await backend.onExecution((changed) => {
+      hub.observe(changed);
       const newest = cache.put(changed);
       notifier.observe(newest);
       tracker.observe(newest);
@@ -348,7 +349,10 @@ async function start(root: HTMLElement): Promise<void> {
       if (target[key]) go(target[key] as string);
     },
   });
-  await load();
+  const loading = load();
+  // A run opens from its own records: it does not wait for the catalogue.
+  if (parseRoute(window.location.hash || '#/').view === 'execution') route();
+  await loading;
   if (!root.contains(layout)) return;
   route();
   void loadInquiries();

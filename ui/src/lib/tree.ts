@@ -54,6 +54,12 @@ export class TreeModel {
   expandDepth = Number.POSITIVE_INFINITY;
   /** Nodes added or changed since the last `takeTouched()`. */
   private touched: TreeNode[] = [];
+  /** Per parent: how many of its children have no execution (not reached, or could not start). */
+  private readonly unreached = new Map<TreeNode, number>();
+  /** Per parent: where its last child was put (where the next one most likely goes). */
+  private readonly lastAt = new Map<TreeNode, number>();
+  /** Per parent: the last child with an execution of each task (items and retries go after it). */
+  private readonly lastOfTask = new Map<TreeNode, Map<string, TreeNode>>();
 
   /** The nodes added or changed since the last call (adopted orphans included). */
   takeTouched(): TreeNode[] {
@@ -74,6 +80,9 @@ export class TreeModel {
   reset(root: Execution, descendants: Execution[] = []): void {
     this.nodes.clear();
     this.orphans.clear();
+    this.unreached.clear();
+    this.lastAt.clear();
+    this.lastOfTask.clear();
     this.touched = [];
     this.root = this.makeNode(root, null);
     this.touched.push(this.root);
@@ -119,9 +128,10 @@ export class TreeModel {
   setGraph(workflowId: string, graph: WorkflowGraph): void {
     const workflow = this.nodes.get(workflowId);
     if (!workflow) return;
+    const present = new Set(workflow.children.map((c) => c.task));
     for (const task of graph.tasks) {
       const key = `${workflowId}/~${task.name}`;
-      if (this.nodes.has(key) || workflow.children.some((c) => c.task === task.name)) continue;
+      if (this.nodes.has(key) || present.has(task.name)) continue;
       const node: TreeNode = {
         key,
         execution: null,
@@ -141,6 +151,7 @@ export class TreeModel {
       };
       this.nodes.set(key, node);
       workflow.children.push(node);
+      this.unreached.set(workflow, (this.unreached.get(workflow) ?? 0) + 1);
       this.adjustCounts(workflow, 'waiting', 1);
       this.structureChanged = true;
     }
@@ -176,6 +187,7 @@ export class TreeModel {
       };
       this.nodes.set(key, node);
       workflow.children.push(node);
+      this.unreached.set(workflow, (this.unreached.get(workflow) ?? 0) + 1);
       this.adjustCounts(workflow, 'waiting', 1);
       this.structureChanged = true;
     }
@@ -293,35 +305,69 @@ export class TreeModel {
     };
   }
 
+  /**
+   * Where `target` is among `siblings`, searched outwards from `hint` (the
+   * last place a child went): a task after the previous one, an item after
+   * the previous item, found in a step or two however many siblings.
+   */
+  private static near(siblings: TreeNode[], hint: number, found: (n: TreeNode) => boolean): number {
+    const n = siblings.length;
+    const from = Math.min(Math.max(hint, 0), n - 1);
+    for (let d = 0; d < n; d++) {
+      const up = from + d;
+      const down = from - d - 1;
+      if (up < n && found(siblings[up] as TreeNode)) return up;
+      if (down >= 0 && found(siblings[down] as TreeNode)) return down;
+      if (up >= n && down < 0) break;
+    }
+    return -1;
+  }
+
   private insert(parent: TreeNode, node: TreeNode): void {
     const siblings = parent.children;
+    const hint = this.lastAt.get(parent) ?? siblings.length - 1;
     let at = -1;
     // After the last sibling of the same task (with-items, retries); items
-    // mostly arrive in order, so the search from the end stops early.
-    if (node.task !== null) {
-      for (let i = siblings.length - 1; i >= 0; i--) {
-        const s = siblings[i] as TreeNode;
-        if (s.task === node.task && s.execution) {
-          at = i + 1;
-          break;
-        }
+    // mostly arrive in order, so the search around the last insertion stops early.
+    let ofTask = this.lastOfTask.get(parent);
+    const previous = node.task === null ? undefined : ofTask?.get(node.task);
+    if (previous) {
+      const last = TreeModel.near(siblings, hint, (s) => s === previous);
+      if (last >= 0) {
+        at = last + 1;
+        while (at < siblings.length && (siblings[at] as TreeNode).task === node.task && (siblings[at] as TreeNode).execution !== null) at++;
       }
     }
     if (at < 0) {
       const placeholder = node.task === null ? undefined : this.nodes.get(`${parent.key}/~${node.task}`);
       if (placeholder) {
         // The task was reached: it takes its place in definition order.
-        at = siblings.indexOf(placeholder);
-        siblings.splice(at, 1);
+        at = TreeModel.near(siblings, hint + 1, (s) => s === placeholder);
+        // In its place (the array does not move).
+        siblings[at] = node;
         this.nodes.delete(placeholder.key);
+        this.unreached.set(parent, (this.unreached.get(parent) ?? 1) - 1);
         this.adjustCounts(parent, 'waiting', -1);
+      } else if ((this.unreached.get(parent) ?? 0) === 0) {
+        at = siblings.length;
       } else {
         // Reached tasks before the ones not reached yet.
         at = siblings.findIndex((s) => s.execution === null);
         if (at < 0) at = siblings.length;
       }
     }
-    siblings.splice(at, 0, node);
+    if (siblings[at] !== node) {
+      if (at === siblings.length) siblings.push(node);
+      else siblings.splice(at, 0, node);
+    }
+    this.lastAt.set(parent, at);
+    if (node.task !== null && node.execution) {
+      if (!ofTask) {
+        ofTask = new Map();
+        this.lastOfTask.set(parent, ofTask);
+      }
+      ofTask.set(node.task, node);
+    }
     this.nodes.set(node.key, node);
     this.adjustCounts(parent, node.status, 1);
     this.structureChanged = true;

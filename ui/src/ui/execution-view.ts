@@ -64,6 +64,12 @@ export function executionView(
   let picked = false;
   /** Failures already opened, by root id. */
   const failureShown = new Set<string>();
+  /**
+   * An execution being opened whose record has not answered yet: the
+   * records that come meanwhile (its tasks may start and end before the
+   * answer, after the tree's read), folded in once it is shown.
+   */
+  let opening: { id: string; records: Execution[] } | null = null;
 
   const header = executionHeader({
     cancel: () => (root ? backend.cancel(root.id).then(apply) : Promise.resolve()),
@@ -198,6 +204,10 @@ export function executionView(
   }
 
   function apply(incoming: Execution): void {
+    if (opening && root?.id !== opening.id) {
+      opening.records.push(incoming);
+      return;
+    }
     if (!root) return;
     const execution = cache.put(incoming);
     if (isCompleted(execution.status)) hub.completed(execution.id);
@@ -208,12 +218,18 @@ export function executionView(
       if (hasTree(execution)) setTreeShown(true);
       if (isCompleted(execution.status)) updateFailure();
     }
-    if (members.has(execution.id) || (execution.parent !== undefined && members.has(execution.parent))) {
+    const parent = execution.parent;
+    if (members.has(execution.id) || (parent !== undefined && (members.has(parent) || tree.model.get(parent) !== undefined))) {
       members.add(execution.id);
       tree.apply(execution);
       if (isWorkflow(execution)) askGraph(execution.id);
       if (execution.parent !== undefined) setTreeShown(true);
       details.refresh(execution);
+    } else if (!treeLoaded && execution.parent !== undefined && hasTree(root)) {
+      // Perhaps a task of a subworkflow the tree's read has not brought yet
+      // (created after that read, arrived before its answer): the tree
+      // keeps it aside until its parent comes.
+      tree.apply(execution);
     }
   }
 
@@ -227,6 +243,7 @@ export function executionView(
   }
 
   function reset(execution: Execution): void {
+    if (opening && opening.id !== execution.id) opening = null;
     loadToken++;
     root = cache.put(execution);
     members.clear();
@@ -248,7 +265,8 @@ export function executionView(
     if (node) showNode(node);
   }
 
-  async function loadTree(execution: Execution): Promise<void> {
+  /** Reads the tree below `execution` (`early`: the same read, already on its way). */
+  async function loadTree(execution: Execution, early?: Promise<Execution[]>): Promise<void> {
     const token = loadToken;
     if (!hasTree(execution)) {
       treeLoaded = true;
@@ -256,7 +274,7 @@ export function executionView(
     }
     askGraph(execution.id);
     try {
-      const all = await backend.descendants(execution.id);
+      const all = await (early ?? backend.descendants(execution.id));
       if (token !== loadToken) return;
       for (const e of all) members.add(e.id);
       for (const e of all) tree.apply(cache.put(e));
@@ -295,11 +313,20 @@ export function executionView(
       try {
         const known = cache.get(id);
         if (known) reset(known);
+        else opening = { id, records: [] };
+        // The tree's read goes with the record's, not after it: a run opens
+        // in one round trip (and never waits for the catalogue).
+        const early = backend.descendants(id);
+        early.catch(() => {});
         const execution = await backend.getExecution(id);
+        const meanwhile = opening?.id === id ? opening.records : [];
+        if (opening?.id === id) opening = null;
         if (!known || root?.id !== id) reset(execution);
         else apply(execution);
-        await loadTree(root ?? execution);
+        for (const record of meanwhile) apply(record);
+        await loadTree(root ?? execution, root?.id === id ? early : undefined);
       } catch (error) {
+        if (opening?.id === id) opening = null;
         element.hidden = false;
         showError(error);
       }

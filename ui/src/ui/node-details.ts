@@ -28,6 +28,14 @@ const TABS: [Tab, string][] = [
 
 /** Executions whose output a workflow node's Output tab follows at most. */
 const MAX_SOURCES = 1000;
+/**
+ * Of those, the tasks whose output must be read from the store (they
+ * started before the console followed the stream: one request each), the
+ * most recently started first. Tasks that start while the run is watched
+ * cost no request (lib/output-hub.ts), so a run watched from its start is
+ * followed whole and one opened mid-run costs a bounded number of reads.
+ */
+const MAX_READ_SOURCES = 50;
 
 export interface NodeDetails {
   readonly element: HTMLElement;
@@ -73,7 +81,9 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
   let root = false;
   let multi = false;
   const sourced = new Set<string>();
-  /** Tasks below the node whose output is not followed (past MAX_SOURCES). */
+  /** Of `sourced`, those read from the store. */
+  let readSources = 0;
+  /** Tasks below the node whose output is not followed (past MAX_SOURCES or MAX_READ_SOURCES). */
   const overflow = new Set<string>();
 
   const title = h('h2', { class: 'detail-title' });
@@ -246,16 +256,35 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
     return { id: n.key, prefix: model.path(n) };
   }
 
-  function addSource(n: TreeNode): void {
-    if (sourced.has(n.key) || overflow.has(n.key)) return;
-    const spec = sourceOf(n);
-    if (!spec) return;
+  function follow(spec: OutputSourceSpec): void {
     if (sourced.size >= MAX_SOURCES) {
-      overflow.add(n.key);
+      overflow.add(spec.id);
       return;
     }
-    sourced.add(n.key);
+    sourced.add(spec.id);
     output.add(spec);
+  }
+
+  /** Follows these nodes' output: those the stream brings whole at once, the others newest first while reads are allowed. */
+  function addSources(nodes: Iterable<TreeNode>): void {
+    const toRead: [TreeNode, OutputSourceSpec][] = [];
+    for (const n of nodes) {
+      if (sourced.has(n.key) || overflow.has(n.key)) continue;
+      const spec = sourceOf(n);
+      if (!spec) continue;
+      if (hub.streams(n.key)) follow(spec);
+      else toRead.push([n, spec]);
+    }
+    const started = (n: TreeNode): string => n.execution?.start_timestamp ?? '';
+    toRead.sort(([a], [b]) => (started(a) < started(b) ? 1 : started(a) > started(b) ? -1 : 0));
+    for (const [, spec] of toRead) {
+      if (multi && readSources >= MAX_READ_SOURCES) {
+        overflow.add(spec.id);
+        continue;
+      }
+      readSources++;
+      follow(spec);
+    }
   }
 
   /** Says how many tasks' output is not followed (once per batch of changes). */
@@ -268,6 +297,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
 
   function startOutput(): void {
     sourced.clear();
+    readSources = 0;
     overflow.clear();
     overflowNote.hidden = true;
     if (!node) return;
@@ -278,8 +308,9 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
       multi ? model.subtree(node as TreeNode).filter((n) => n !== node).flatMap((n) => sourceOf(n) ?? []) : node?.execution ? [{ id: node.key, prefix: model.path(node) }] : [],
     );
     if (multi) {
-      for (const n of model.subtree(node)) if (n !== node) addSource(n);
-    } else if (e) addSource(node);
+      const top = node;
+      addSources(model.subtree(node).filter((n) => n !== top));
+    } else if (e) addSources([node]);
     drawOverflow();
     output.setDone(e !== null ? isCompleted(e.status) : node.status !== 'waiting');
   }
@@ -328,7 +359,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
       node.execution = execution;
       drawFacts();
       drawInquiry();
-      if (!multi) addSource(node);
+      if (!multi) addSources([node]);
       output.setDone(isCompleted(execution.status));
       if (tab !== 'output') drawPanel();
       startTicking();
@@ -336,6 +367,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
     treeChanged(nodes) {
       if (!node) return;
       let below = false;
+      const added: TreeNode[] = [];
       for (const n of nodes) {
         if (n === node) {
           drawFacts();
@@ -345,8 +377,9 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
         }
         if (!inSubtree(n, node)) continue;
         below = true;
-        if (multi) addSource(n);
+        if (multi) added.push(n);
       }
+      if (added.length > 0) addSources(added);
       if (below && multi) drawOverflow();
       if (below && tab === 'timeline' && timelineFrame === 0) {
         // At most a few redraws a second, however many events come.
