@@ -223,6 +223,55 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> Measure
     })
 }
 
+/// A shape, N, the workflow's figures, and the (wall, CPU) time of the `sh`
+/// and the `bash` floors.
+type Sample = (
+    Shape,
+    usize,
+    Measured,
+    (Duration, Duration),
+    (Duration, Duration),
+);
+
+/// Per task, against each floor, and the growth from the shape's first N, of
+/// the time `pick` takes from a sample: (the workflow's, `sh`'s, `bash`'s).
+fn time_table(
+    title: &str,
+    samples: &[Sample],
+    pick: impl Fn(
+        &Measured,
+        (Duration, Duration),
+        (Duration, Duration),
+    ) -> (Duration, Duration, Duration),
+) {
+    let per = |d: Duration, n: usize| d.as_secs_f64() * 1000.0 / n as f64;
+    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
+    println!("{title}");
+    println!(
+        "{:<6} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "shape", "N", "ms/task", "sh ms", "ratio", "bash ms", "ratio", "growth"
+    );
+    for (shape, n, m, sh, bash) in samples {
+        let (first_n, first) = samples
+            .iter()
+            .find(|s| s.0 == *shape)
+            .map(|s| (s.1, pick(&s.2, s.3, s.4).0))
+            .expect("the shape's first sample");
+        let (t, sh, bash) = pick(m, *sh, *bash);
+        println!(
+            "{:<6} {:>6} {:>9.3} {:>8.3} {:>7.2}x {:>8.3} {:>7.2}x {:>7.2}x",
+            shape.name(),
+            n,
+            per(t, *n),
+            per(sh, *n),
+            ratio(t, sh),
+            per(bash, *n),
+            ratio(t, bash),
+            per(t, *n) / per(first, first_n),
+        );
+    }
+}
+
 /// The mean of two (wall, CPU) floor samples.
 fn mean(a: (Duration, Duration), b: (Duration, Duration)) -> (Duration, Duration) {
     ((a.0 + b.0) / 2, (a.1 + b.1) / 2)
@@ -253,7 +302,7 @@ fn main() {
     // Warm-up: the runner binary and the page cache.
     run_workflow(&rt, Shape::Chain, 20);
     floor(20);
-    let mut samples = Vec::new();
+    let mut samples: Vec<Sample> = Vec::new();
     for &shape in &shapes {
         for &n in &sizes {
             // Floors, engine, floors again: each floor is the mean of its
@@ -274,57 +323,19 @@ fn main() {
             samples.push((shape, n, m, mean(f1, f2), mean(b1, b2)));
         }
     }
-    let per = |d: Duration, n: usize| d.as_secs_f64() * 1000.0 / n as f64;
-    let ratio = |a: Duration, b: Duration| a.as_secs_f64() / b.as_secs_f64().max(1e-9);
     println!(
         "workflows of N `true` tasks, start to recorded completion, vs N `sh -c true` and N `bash -c true` in a shell loop"
     );
-    println!(
-        "wall time (a sequential chain waits for each task; on a busy machine mostly waiting):"
+    time_table(
+        "wall time (a sequential chain waits for each task; on a busy machine mostly waiting):",
+        &samples,
+        |m, sh, bash| (m.took, sh.0, bash.0),
     );
-    println!(
-        "{:<6} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "shape", "N", "ms/task", "sh ms", "ratio", "bash ms", "ratio", "growth"
+    time_table(
+        "CPU time (engine, runners and actions; what a task costs whatever else runs):",
+        &samples,
+        |m, sh, bash| (m.cpu, sh.1, bash.1),
     );
-    let first = |shape: Shape| {
-        samples
-            .iter()
-            .find(|s| s.0 == shape)
-            .expect("the shape's first sample")
-    };
-    for (shape, n, m, sh, bash) in &samples {
-        let f = first(*shape);
-        println!(
-            "{:<6} {:>6} {:>9.3} {:>8.3} {:>7.2}x {:>8.3} {:>7.2}x {:>7.2}x",
-            shape.name(),
-            n,
-            per(m.took, *n),
-            per(sh.0, *n),
-            ratio(m.took, sh.0),
-            per(bash.0, *n),
-            ratio(m.took, bash.0),
-            per(m.took, *n) / per(f.2.took, f.1),
-        );
-    }
-    println!("CPU time (engine, runners and actions; what a task costs whatever else runs):");
-    println!(
-        "{:<6} {:>6} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "shape", "N", "ms/task", "sh ms", "ratio", "bash ms", "ratio", "growth"
-    );
-    for (shape, n, m, sh, bash) in &samples {
-        let f = first(*shape);
-        println!(
-            "{:<6} {:>6} {:>9.3} {:>8.3} {:>7.2}x {:>8.3} {:>7.2}x {:>7.2}x",
-            shape.name(),
-            n,
-            per(m.cpu, *n),
-            per(sh.1, *n),
-            ratio(m.cpu, sh.1),
-            per(bash.1, *n),
-            ratio(m.cpu, bash.1),
-            per(m.cpu, *n) / per(f.2.cpu, f.1),
-        );
-    }
     println!("memory (resident KB of the engine's process):");
     println!(
         "{:<6} {:>6} {:>13} {:>10} {:>11}",
