@@ -115,6 +115,11 @@ pub(crate) struct Inner {
     pub chains: crate::chain::Chains,
     /// One minute of an Inquiry's ttl.
     pub inquiry_ttl_unit: Duration,
+    /// The root pauses Inquiries under ActionChains asked for, by Inquiry
+    /// id, still in flight: an answer waits for its Inquiry's before it
+    /// resumes the root, or a late pause would stop the root again after
+    /// the resume ([`crate::inquiry`]).
+    pub inquiry_pauses: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
     /// The worktree each running execution uses, kept from pruning until it completes.
     pub leases: Mutex<HashMap<String, WorktreeLease>>,
     pub pyenvs: crate::pyenv::PyEnvs,
@@ -218,6 +223,7 @@ impl Engine {
             runner_args: opts.runner_args.clone(),
             prewarm: opts.prewarm,
             warm: Mutex::new(launch::WarmPool::default()),
+            inquiry_pauses: Mutex::new(HashMap::new()),
             callback_attempts: opts.callback_attempts.unwrap_or(5),
             max_depth: opts.max_depth.unwrap_or(DEFAULT_MAX_DEPTH).max(1),
             max_live_per_root: opts

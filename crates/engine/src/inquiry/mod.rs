@@ -100,9 +100,29 @@ pub(crate) async fn begin(
     runner: &Map<String, Value>,
 ) -> Result<(), EngineError> {
     let result = initial_result(runner);
-    let running = update_live(engine, id, |e| set_status(e, Status::Running));
-    if let Some(e) = running {
-        engine.persist_soon(&e, false)?;
+    let Some(running) = update_live(engine, id, |e| set_status(e, Status::Running)) else {
+        return Ok(());
+    };
+    engine.persist_soon(&running, false)?;
+    if running.parent.is_some() && !running.context.contains_key("orquesta") {
+        let root = root_of(engine, &running).await;
+        let bg = engine.clone();
+        // Registered before the Inquiry is pending, so no answer can
+        // come first; an answer waits for it ([`Engine::respond_inquiry`]).
+        // Spawned: the link that starts the Inquiry holds its chain, which
+        // the pause needs.
+        let pausing = tokio::spawn(async move {
+            if let Err(e) = bg.pause(&root).await {
+                tracing::debug!(root = %root, error = %e, "root not paused for the inquiry");
+            }
+        });
+        let mut pauses = engine
+            .inner
+            .inquiry_pauses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pauses.retain(|_, p| !p.is_finished());
+        pauses.insert(id.to_string(), pausing);
     }
     let Some(pending) = update_live(engine, id, |e| {
         set_status(e, Status::Pending);
@@ -113,15 +133,6 @@ pub(crate) async fn begin(
     engine.persist(&pending, false).await?;
     tracing::info!(execution = %id, "inquiry pending");
     crate::nesting::child_held(engine, &pending, stormdesk_workflow::TaskHold::Pending);
-    if pending.parent.is_some() && !pending.context.contains_key("orquesta") {
-        let root = root_of(engine, &pending).await;
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            if let Err(e) = engine.pause(&root).await {
-                tracing::debug!(root = %root, error = %e, "root not paused for the inquiry");
-            }
-        });
-    }
     arm_expiry(engine, &pending);
     Ok(())
 }
@@ -317,6 +328,19 @@ impl Engine {
                 "Response for inquiry \"{id}\" did not pass schema validation. {err}"
             ))
         })?;
+        // The root pause this Inquiry asked for goes first: resumed before
+        // it lands, the root would stop again and never go on (StackStorm
+        // requests that pause in the Inquiry runner's `post_run`, before
+        // anyone can answer).
+        let pausing = self
+            .inner
+            .inquiry_pauses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        if let Some(pausing) = pausing {
+            let _ = pausing.await;
+        }
         if let Some(parent) = e.parent.clone() {
             let target = if e.context.contains_key("orquesta") {
                 parent
