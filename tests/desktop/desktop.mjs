@@ -142,10 +142,14 @@ function makeRepo(dir) {
 
 /**
  * A StackStorm-shaped front (plain HTTP) for `remote`: 404 for Stormdesk's
- * revisions routes (StackStorm has none), pack examples' metadata with a
- * `repo_url`; the rest passed through (the stream too). Records each
+ * revisions routes (StackStorm has none), packs without Stormdesk's fields,
+ * pack examples' metadata with a `repo_url`; the rest passed through (the
+ * stream too). Records each
  * `POST /v1/executions` body.
  */
+/** What a Stormdesk server adds to StackStorm's pack (`x-stormdesk` in docs/openapi.yaml). */
+const STORMDESK_PACK_FIELDS = ['git', 'actions', 'unsupported', 'errors', 'ignored', 'shadows'];
+
 async function stackstormFront(remote, repoUrl) {
   const runs = [];
   const server = createHttpServer((req, res) => {
@@ -154,12 +158,16 @@ async function stackstormFront(remote, repoUrl) {
       res.end(JSON.stringify({ faultstring: 'The resource could not be found.' }));
       return;
     }
-    const pack = req.method === 'GET' && (req.url === '/v1/packs/examples' || req.url === '/v1/packs?ref=examples');
+    // Every pack as StackStorm describes it: without Stormdesk's own fields
+    // (the console's capability probe reads `GET /v1/packs/core`).
+    const pack = req.method === 'GET' && /^\/v1\/packs(\/[^/?]+)?(\?.*)?$/.test(req.url);
     let body = '';
     req.on('data', (d) => (body += d.toString()));
     req.on('end', () => {
       if (req.method === 'POST' && req.url === '/v1/executions') runs.push(JSON.parse(body));
       const headers = { ...req.headers, host: new URL(remote.url).host };
+      // Read and rewritten here: asked for uncompressed.
+      if (pack) delete headers['accept-encoding'];
       const upstream = httpsRequest(remote.url + req.url, { method: req.method, headers, ca: remote.ca }, (up) => {
         if (!pack || (up.statusCode ?? 500) >= 400) {
           res.writeHead(up.statusCode ?? 502, up.headers);
@@ -170,7 +178,10 @@ async function stackstormFront(remote, repoUrl) {
         up.on('data', (d) => (text += d.toString()));
         up.on('end', () => {
           const value = JSON.parse(text);
-          for (const p of Array.isArray(value) ? value : [value]) if (p.ref === 'examples') p.repo_url = repoUrl;
+          for (const p of Array.isArray(value) ? value : [value]) {
+            for (const field of STORMDESK_PACK_FIELDS) delete p[field];
+            if (p.ref === 'examples') p.repo_url = repoUrl;
+          }
           res.writeHead(200, { 'Content-Type': 'application/json' });
           res.end(JSON.stringify(value));
         });
