@@ -28,7 +28,10 @@ test('shows a python result and the parameters it ran with', async ({ consolePag
   await page.locator('#param-times').fill('2');
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const execution = page.getByRole('region', { name: 'Execution' });
-  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded');
+  // The first Python run of the worker's engine builds the pack's
+  // environment (uv, from the shared cache) before the action starts: tens
+  // of seconds on a machine busy compiling.
+  await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
   await tab(page, 'Result').click();
   await expect(execution.locator('.result-view')).toHaveAttribute('data-kind', 'python');
   await expect(execution.locator('[data-fact="exit code"] strong')).toHaveText('0');
