@@ -18,6 +18,9 @@
 //! `SCALE_N` (default `100,1000,10000`), `SCALE_SHAPES` (default
 //! `chain,items`), `SCALE_JSON` (a file for the figures as JSON).
 
+#[path = "support/chain.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -40,37 +43,13 @@ impl Shape {
 }
 
 fn write_pack(dir: &Path, shape: Shape, n: usize) {
-    std::fs::create_dir_all(dir.join("actions/workflows")).unwrap();
-    std::fs::write(
-        dir.join("pack.yaml"),
-        "ref: scale\nname: scale\nversion: 1.0.0\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("actions/flow.yaml"),
-        "name: flow\nrunner_type: orquesta\nentry_point: workflows/flow.yaml\n",
-    )
-    .unwrap();
     let def = match shape {
-        Shape::Chain => {
-            let mut def = String::with_capacity(n * 80);
-            def.push_str("version: 1.0\ntasks:\n");
-            for i in 0..n {
-                def.push_str(&format!("  t{i}:\n    action: examples.true\n"));
-                if i + 1 < n {
-                    def.push_str(&format!(
-                        "    next:\n      - when: <% succeeded() %>\n        do: t{}\n",
-                        i + 1
-                    ));
-                }
-            }
-            def
-        }
+        Shape::Chain => support::chain_definition(n, ""),
         Shape::Items => format!(
             "version: 1.0\ntasks:\n  each:\n    with:\n      items: <% range({n}) %>\n      concurrency: 8\n    action: examples.true\n"
         ),
     };
-    std::fs::write(dir.join("actions/workflows/flow.yaml"), def).unwrap();
+    support::write_workflow_pack(dir, "scale", "flow", &def);
 }
 
 /// CPU time (user + system) of this process and of its waited-for

@@ -6,6 +6,9 @@
 //! `bench/workflow.sh` builds the runner and runs this. `WF_TASKS` changes N,
 //! `WF_PUSH_RUNS` the number of push samples (median reported).
 
+#[path = "support/chain.rs"]
+mod support;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,28 +23,12 @@ fn env(name: &str, default: usize) -> usize {
 }
 
 fn write_pack(dir: &Path, tasks: usize) {
-    std::fs::create_dir_all(dir.join("actions/workflows")).unwrap();
-    std::fs::write(
-        dir.join("pack.yaml"),
-        "ref: wfbench\nname: wfbench\nversion: 1.0.0\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("actions/chain.yaml"),
-        "name: chain\nrunner_type: orquesta\nentry_point: workflows/chain.yaml\n",
-    )
-    .unwrap();
-    let mut def = String::from("version: 1.0\ntasks:\n");
-    for i in 0..tasks {
-        def.push_str(&format!("  t{i}:\n    action: examples.true\n"));
-        if i + 1 < tasks {
-            def.push_str(&format!(
-                "    next:\n      - when: <% succeeded() %>\n        do: t{}\n",
-                i + 1
-            ));
-        }
-    }
-    std::fs::write(dir.join("actions/workflows/chain.yaml"), def).unwrap();
+    support::write_workflow_pack(
+        dir,
+        "wfbench",
+        "chain",
+        &support::chain_definition(tasks, ""),
+    );
 }
 
 fn measure(

@@ -10,34 +10,22 @@ use stormdesk_engine::{ExecutionFilter, RunRequest, SortOrder, Status};
 
 use crate::common::*;
 
+#[path = "../../benches/support/chain.rs"]
+mod chain;
+
 /// Pack `long` with `long.chain`: `t0` -> `t1` -> ... of `examples.true`.
 fn chain_pack(dir: &Path, tasks: usize) {
-    std::fs::create_dir_all(dir.join("actions/workflows")).unwrap();
-    std::fs::write(
-        dir.join("pack.yaml"),
-        "ref: long\nname: long\nversion: 0.1.0\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("actions/chain.yaml"),
-        "name: chain\nrunner_type: orquesta\nentry_point: workflows/chain.yaml\n",
-    )
-    .unwrap();
-    let mut def = String::from("version: 1.0\ntasks:\n");
-    for i in 0..tasks {
-        def.push_str(&format!("  t{i}:\n    action: examples.true\n"));
-        if i + 1 < tasks {
-            def.push_str(&format!(
-                "    next:\n      - when: <% succeeded() %>\n        do: t{}\n",
-                i + 1
-            ));
-        }
-    }
     // `task()` reads a result the conductor no longer holds from the store.
-    def.push_str(
-        "output:\n  - last: <% task(t1999).status %>\n  - first: <% task(t0).result.return_code %>\n",
+    let output = format!(
+        "output:\n  - last: <% task(t{}).status %>\n  - first: <% task(t0).result.return_code %>\n",
+        tasks - 1
     );
-    std::fs::write(dir.join("actions/workflows/chain.yaml"), def).unwrap();
+    chain::write_workflow_pack(
+        dir,
+        "long",
+        "chain",
+        &chain::chain_definition(tasks, &output),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
