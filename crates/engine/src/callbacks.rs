@@ -9,6 +9,25 @@ use crate::store::WriteOp;
 use crate::token::callback_token_matches;
 use stormdesk_runner::protocol::ExecutionUpdate;
 
+/// The runner reported the action's process: its `pid` (recorded in the
+/// context as StackStorm's `pid`, when given), and the record `running`
+/// unless it is already past that.
+fn mark_running(entry: &mut crate::engine::Live, pid: Option<u32>) {
+    if let Some(pid) = pid {
+        entry.child_pid = Some(pid);
+        entry
+            .execution
+            .context
+            .insert("pid".to_string(), Value::from(pid));
+    }
+    if matches!(
+        entry.execution.status,
+        Status::Requested | Status::Scheduled
+    ) {
+        set_status(&mut entry.execution, Status::Running);
+    }
+}
+
 impl Engine {
     /// True when `token` is the callback token of `id` and `id` is still running.
     pub(crate) fn callback_token_valid(&self, id: &str, token: &str) -> bool {
@@ -31,19 +50,9 @@ impl Engine {
             if let Some(pid) = update.pid {
                 let mut live = self.inner.live.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(entry) = live.get_mut(id) {
-                    if entry.child_pid.is_none() {
-                        entry.child_pid = Some(pid);
-                        entry
-                            .execution
-                            .context
-                            .insert("pid".to_string(), Value::from(pid));
-                    }
-                    if matches!(
-                        entry.execution.status,
-                        Status::Requested | Status::Scheduled
-                    ) {
-                        set_status(&mut entry.execution, Status::Running);
-                    }
+                    // A pid the `running` update already gave stays.
+                    let pid = entry.child_pid.is_none().then_some(pid);
+                    mark_running(entry, pid);
                 }
             }
             return self
@@ -59,19 +68,7 @@ impl Engine {
             let Some(entry) = live.get_mut(id) else {
                 return Ok(None);
             };
-            if let Some(pid) = update.pid {
-                entry.child_pid = Some(pid);
-                entry
-                    .execution
-                    .context
-                    .insert("pid".to_string(), Value::from(pid));
-            }
-            if matches!(
-                entry.execution.status,
-                Status::Requested | Status::Scheduled
-            ) {
-                set_status(&mut entry.execution, Status::Running);
-            }
+            mark_running(entry, update.pid);
             entry.execution.clone()
         };
         self.persist_soon(&execution, true)?;
