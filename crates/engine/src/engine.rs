@@ -43,6 +43,9 @@ pub struct EngineOptions {
     /// Keep one runner process started ahead of need, so a run does not wait
     /// for process start-up (long-lived engines: `serve`, the desktop app).
     pub prewarm: bool,
+    /// One runner process per run, as before runner processes served one run
+    /// after another. Default false; benchmarks set it for a baseline.
+    pub single_use_runners: bool,
     /// Do not load the example pack embedded in the binary.
     pub no_examples: bool,
     /// Publish `<data>/listener.json` so other processes (CLI `tail`) find this engine.
@@ -135,6 +138,7 @@ pub(crate) struct Inner {
     pub runner_bin: PathBuf,
     pub runner_args: Vec<String>,
     pub prewarm: bool,
+    pub single_use_runners: bool,
     pub warm: Mutex<launch::WarmPool>,
     pub callback_attempts: u32,
     pub max_depth: usize,
@@ -222,6 +226,7 @@ impl Engine {
                 .unwrap_or_else(launch::default_runner_bin),
             runner_args: opts.runner_args.clone(),
             prewarm: opts.prewarm,
+            single_use_runners: opts.single_use_runners,
             warm: Mutex::new(launch::WarmPool::default()),
             inquiry_pauses: Mutex::new(HashMap::new()),
             callback_attempts: opts.callback_attempts.unwrap_or(5),

@@ -1,18 +1,22 @@
-//! Starts a `stormdesk-runner` process for one execution and watches it.
+//! Hands executions to `stormdesk-runner` processes and watches them.
 //!
-//! The request goes as one JSON line on the runner's stdin; a later `cancel` line
-//! asks it to cancel. Results come back through the callback listener (or the
-//! spool); this module only handles what the runner could not report itself: a
-//! crash, or a cancel it did not honour in time.
+//! Runner processes serve one run after another (the serving protocol of
+//! `stormdesk_runner::process`): the request goes as one JSON line on the
+//! runner's stdin, a later `cancel <id>` line asks it to cancel, and a
+//! `done` line on its stdout says the run is reported and the runner is
+//! free for the next. Results come back through the callback listener (or
+//! the spool); this module only handles what the runner could not report
+//! itself: a crash, or a cancel it did not honour in time.
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc;
 
 use crate::engine::{Engine, CANCEL_GRACE};
@@ -49,32 +53,46 @@ pub fn default_runner_bin() -> PathBuf {
     PathBuf::from("stormdesk-runner")
 }
 
-/// A started runner process waiting for its request on stdin.
-pub(crate) struct Idle {
+/// A runner process started in serving mode (see
+/// `stormdesk_runner::process`): it takes one request at a time on stdin and
+/// answers each with a `done` line on stdout.
+pub(crate) struct Runner {
     child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+    /// The last [`STDERR_TAIL`] bytes of its stderr, for crash reports.
+    stderr: Arc<Mutex<Vec<u8>>>,
+    /// Reads stderr until the process (and whatever holds its stderr) is gone.
+    stderr_reader: tokio::task::JoinHandle<()>,
+    /// Requests sent to it so far.
+    served: usize,
 }
 
 /// Most runner processes kept waiting at once.
 const POOL_MAX: usize = 8;
 
-/// Runner processes started ahead of need: one for the next run of a
-/// long-lived engine (`prewarm`), and while workflows run, one for each task
-/// started recently, so the next tasks (a with-items task's next items, a
-/// chain's next task) do not wait for a process to start. Runners waiting
-/// beyond that are dismissed when the last workflow completes.
+/// Runs one runner process serves before it is replaced by a fresh one: a
+/// bound on whatever a long-lived process might hold on to.
+const MAX_SERVED: usize = 1000;
+
+/// Runner processes waiting for a request: returned after each run (they
+/// serve one run after another), started ahead of need for the next run of
+/// a long-lived engine (`prewarm`), and one more started in the background
+/// when a workflow's task found none waiting. Runners waiting beyond that
+/// are dismissed when the last workflow completes.
 #[derive(Default)]
 pub(crate) struct WarmPool {
-    idle: Vec<Idle>,
+    idle: Vec<Runner>,
     /// Being started in the background.
     starting: usize,
 }
 
-fn start_process(engine: &Engine) -> Result<Idle, EngineError> {
+fn start_process(engine: &Engine) -> Result<Runner, EngineError> {
     let bin = &engine.inner.runner_bin;
-    let child = Command::new(bin)
+    let mut child = Command::new(bin)
         .args(&engine.inner.runner_args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own group, so cancel and crash clean-up reach every descendant.
         .process_group(0)
@@ -84,36 +102,72 @@ fn start_process(engine: &Engine) -> Result<Idle, EngineError> {
             path: bin.display().to_string(),
             source,
         })?;
-    Ok(Idle { child })
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let tail = Arc::new(Mutex::new(Vec::new()));
+    let stderr_reader = tokio::spawn({
+        let tail = Arc::clone(&tail);
+        async move {
+            let mut buf = vec![0u8; 4096];
+            loop {
+                match stderr.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        let mut tail = lock(&tail);
+                        tail.extend_from_slice(&buf[..n]);
+                        if tail.len() > 2 * STDERR_TAIL {
+                            let cut = tail.len() - STDERR_TAIL;
+                            tail.drain(..cut);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Ok(Runner {
+        child,
+        stdin,
+        stdout,
+        stderr: tail,
+        stderr_reader,
+        served: 0,
+    })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn pool(engine: &Engine) -> std::sync::MutexGuard<'_, WarmPool> {
-    engine.inner.warm.lock().unwrap_or_else(|e| e.into_inner())
+    lock(&engine.inner.warm)
 }
 
-/// A waiting runner if one is still alive, else a new one. Then one more
-/// is started in the background when `for_task` (a workflow's task) or
-/// with `prewarm`, so process start-up is off the path of the next run.
-fn take_process(engine: &Engine, for_task: bool) -> Result<Idle, EngineError> {
+/// A waiting runner if one is still alive, else a new one. Then one more is
+/// started in the background when a workflow's task (`for_task`) found none
+/// waiting, or to keep one waiting with `prewarm`, so process start-up is
+/// off the path of the next run.
+fn take_process(engine: &Engine, for_task: bool) -> Result<Runner, EngineError> {
     let mut waiting = None;
     {
         let mut pool = pool(engine);
-        while let Some(mut idle) = pool.idle.pop() {
-            if let Ok(None) = idle.child.try_wait() {
-                waiting = Some(idle);
+        while let Some(mut runner) = pool.idle.pop() {
+            if let Ok(None) = runner.child.try_wait() {
+                waiting = Some(runner);
                 break;
             }
         }
     }
-    let process = match waiting {
-        Some(idle) => idle,
+    let fresh = waiting.is_none();
+    let runner = match waiting {
+        Some(runner) => runner,
         None => start_process(engine)?,
     };
-    if (for_task || engine.inner.prewarm) && !engine.inner.shutdown.is_cancelled() {
+    let target = usize::from(engine.inner.prewarm).max(usize::from(for_task && fresh));
+    if target > 0 && !engine.inner.shutdown.is_cancelled() {
         let wanted = {
             let mut pool = pool(engine);
-            let base = usize::from(engine.inner.prewarm);
-            let room = pool.idle.len() + pool.starting < if for_task { POOL_MAX } else { base };
+            let room = pool.idle.len() + pool.starting < target;
             if room {
                 pool.starting += 1;
             }
@@ -124,7 +178,7 @@ fn take_process(engine: &Engine, for_task: bool) -> Result<Idle, EngineError> {
             tokio::spawn(async move { add_idle(&engine) });
         }
     }
-    Ok(process)
+    Ok(runner)
 }
 
 fn add_idle(engine: &Engine) {
@@ -132,10 +186,43 @@ fn add_idle(engine: &Engine) {
     let mut pool = pool(engine);
     pool.starting = pool.starting.saturating_sub(1);
     match started {
-        Ok(idle) if !engine.inner.shutdown.is_cancelled() => pool.idle.push(idle),
+        Ok(runner) if !engine.inner.shutdown.is_cancelled() => pool.idle.push(runner),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
     }
+}
+
+/// After a run it reported: back to the pool for the next run, unless it has
+/// served its share, the pool is full, the engine stops or runners are
+/// single-use ([`crate::EngineOptions::single_use_runners`]). A runner not
+/// kept is told to exit (stdin closed) and waited for.
+async fn give_back(engine: &Engine, runner: Runner) {
+    let keep = !engine.inner.single_use_runners
+        && runner.served < MAX_SERVED
+        && !engine.inner.shutdown.is_cancelled();
+    let retired = if keep {
+        let mut pool = pool(engine);
+        if pool.idle.len() < POOL_MAX {
+            pool.idle.push(runner);
+            None
+        } else {
+            Some(runner)
+        }
+    } else {
+        Some(runner)
+    };
+    if let Some(runner) = retired {
+        retire(runner).await;
+    }
+}
+
+/// Closes its stdin (a serving runner exits at EOF) and waits for it.
+async fn retire(runner: Runner) {
+    let Runner {
+        mut child, stdin, ..
+    } = runner;
+    drop(stdin);
+    let _ = child.wait().await;
 }
 
 /// Starts a runner to wait for the next run, unless one is already waiting.
@@ -145,16 +232,16 @@ pub(crate) fn prewarm(engine: &Engine) {
         return;
     }
     match start_process(engine) {
-        Ok(idle) => pool.idle.push(idle),
+        Ok(runner) => pool.idle.push(runner),
         Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
     }
 }
 
 /// No workflow runs any more: runners waiting beyond the one `prewarm`
-/// keeps are dismissed (with stdin closed before a request, a runner exits).
+/// keeps are dismissed (with stdin closed a waiting runner exits).
 pub(crate) fn trim_warm(engine: &Engine) {
     let keep = usize::from(engine.inner.prewarm);
-    let dismissed: Vec<Idle> = {
+    let dismissed: Vec<Runner> = {
         let mut pool = pool(engine);
         let n = pool.idle.len().saturating_sub(keep);
         pool.idle.drain(..n).collect()
@@ -162,14 +249,24 @@ pub(crate) fn trim_warm(engine: &Engine) {
     drop(dismissed);
 }
 
-/// Ends the waiting runners: with stdin closed before a request they exit.
+/// Ends the waiting runners: with stdin closed they exit.
 pub(crate) fn drop_warm(engine: &Engine) {
     let dismissed = std::mem::take(&mut pool(engine).idle);
     drop(dismissed);
 }
 
-/// Starts the runner of `request` (a waiting one when there is one);
-/// `for_task`: the execution is a workflow's task.
+/// How a run on a runner ended.
+enum End {
+    /// The runner said it is done with the run; its exit-code-like `code`
+    /// (0: reported or spooled).
+    Done(u8),
+    /// The runner process ended first.
+    Exited(std::io::Result<std::process::ExitStatus>),
+}
+
+/// Sends `request` to a runner (a waiting one when there is one) and
+/// watches the run to its end; `for_task`: the execution is a workflow's
+/// task.
 pub(crate) async fn spawn(
     engine: &Engine,
     request: RunnerRequest,
@@ -178,10 +275,8 @@ pub(crate) async fn spawn(
     let mut line = serde_json::to_vec(&request)
         .map_err(|e| EngineError::BadRequest(format!("cannot encode the runner request: {e}")))?;
     line.push(b'\n');
-    let Idle { mut child } = take_process(engine, for_task)?;
-    let runner_pid = child.id();
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let mut runner = take_process(engine, for_task)?;
+    let runner_pid = runner.child.id();
     let id = request.execution_id.clone();
     let (control_tx, mut control_rx) = mpsc::unbounded_channel();
     {
@@ -201,65 +296,140 @@ pub(crate) async fn spawn(
     let engine = engine.clone();
     let tracker = engine.inner.runners.clone();
     tracker.spawn(async move {
-        // Large requests (a 50 MB parameter) are written while the runner reads.
-        let write = async {
-            stdin.write_all(&line).await?;
-            stdin.flush().await
-        };
-        let stderr_tail = tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let _ = (&mut stderr).take(1 << 20).read_to_end(&mut buf).await;
-            let start = buf.len().saturating_sub(STDERR_TAIL);
-            String::from_utf8_lossy(&buf[start..]).into_owned()
-        });
-        if let Err(e) = write.await {
-            tracing::warn!(execution = %id, error = %e, "could not send the request to the runner");
-        }
-        let mut canceled_at = None;
-        let status = loop {
-            let grace = async {
-                match canceled_at {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                status = child.wait() => break status,
-                Some(Control::Cancel) = control_rx.recv() => {
-                    let _ = stdin.write_all(b"cancel\n").await;
-                    let _ = stdin.flush().await;
-                    canceled_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
-                }
-                _ = grace => {
-                    let child_pid = {
-                        let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-                        live.get(&id).and_then(|l| l.child_pid)
-                    };
-                    kill_groups(runner_pid, child_pid);
-                    canceled_at = None;
-                }
+        let end = run_on(&engine, &mut runner, &line, &id, runner_pid, &mut control_rx).await;
+        match end {
+            End::Done(0) => {
+                give_back(&engine, runner).await;
+                settle(&engine, &id, || {
+                    json!({ "error": "the runner finished the run without reporting a result" })
+                })
+                .await;
             }
-        };
-        drop(stdin);
-        let stderr_text = stderr_tail.await.unwrap_or_default();
-        on_runner_exit(&engine, &id, status, stderr_text).await;
+            End::Done(code) => {
+                // Neither reported nor spooled: its stderr says why.
+                let stderr = stderr_tail(&runner);
+                retire(runner).await;
+                settle(&engine, &id, || {
+                    json!({
+                        "error": format!(
+                            "the runner could neither report nor spool the result (code {code})"
+                        ),
+                        "runner_stderr": stderr,
+                    })
+                })
+                .await;
+            }
+            End::Exited(status) => {
+                let Runner { stderr_reader, stderr, .. } = runner;
+                let _ = stderr_reader.await;
+                let stderr = String::from_utf8_lossy(&lock(&stderr)).into_owned();
+                let stderr = tail_of(&stderr);
+                on_runner_exit(&engine, &id, status, stderr).await;
+            }
+        }
     });
     Ok(())
 }
 
-/// The runner has exited. If it neither reported nor spooled, the execution
-/// failed (or is canceled, when a cancel was asked).
-async fn on_runner_exit(
+/// Sends the request line (with `serve` first to a fresh runner) and waits
+/// for the runner's `done` line for `id` or its exit, passing cancels on.
+async fn run_on(
     engine: &Engine,
+    runner: &mut Runner,
+    line: &[u8],
     id: &str,
-    status: std::io::Result<std::process::ExitStatus>,
-    stderr: String,
-) {
-    // Output may be spooled even when the final status got through.
+    runner_pid: Option<u32>,
+    control_rx: &mut mpsc::UnboundedReceiver<Control>,
+) -> End {
+    let fresh = runner.served == 0;
+    if !fresh {
+        // What it said during earlier runs is not this run's.
+        lock(&runner.stderr).clear();
+    }
+    runner.served += 1;
+    // Large requests (a 50 MB parameter) are written while the runner reads;
+    // a runner that is gone shows as its exit below.
+    let write = async {
+        if fresh {
+            runner
+                .stdin
+                .write_all(format!("{}\n", stormdesk_runner::process::SERVE_LINE).as_bytes())
+                .await?;
+        }
+        runner.stdin.write_all(line).await?;
+        runner.stdin.flush().await
+    };
+    if let Err(e) = write.await {
+        tracing::warn!(execution = %id, error = %e, "could not send the request to the runner");
+    }
+    let mut canceled_at = None;
+    loop {
+        let grace = async {
+            match canceled_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            next = runner.stdout.next_line() => match next {
+                Ok(Some(text)) => {
+                    if let Some(code) = done_code(&text, id) {
+                        return End::Done(code);
+                    }
+                }
+                Ok(None) | Err(_) => return End::Exited(runner.child.wait().await),
+            },
+            Some(Control::Cancel) = control_rx.recv() => {
+                let cancel = format!("cancel {id}\n");
+                let _ = runner.stdin.write_all(cancel.as_bytes()).await;
+                let _ = runner.stdin.flush().await;
+                canceled_at = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+            }
+            _ = grace => {
+                let child_pid = {
+                    let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
+                    live.get(id).and_then(|l| l.child_pid)
+                };
+                kill_groups(runner_pid, child_pid);
+                canceled_at = None;
+            }
+        }
+    }
+}
+
+/// The code of a `{"done": id, "code": n}` line for `id`; other lines
+/// (a run without a callback prints its result) are not for the engine.
+fn done_code(line: &str, id: &str) -> Option<u8> {
+    let value: serde_json::Value = serde_json::from_str(line).ok()?;
+    if value.get("done")?.as_str()? != id {
+        return None;
+    }
+    value
+        .get("code")
+        .and_then(serde_json::Value::as_u64)
+        .map(|c| u8::try_from(c).unwrap_or(u8::MAX))
+}
+
+fn stderr_tail(runner: &Runner) -> String {
+    tail_of(&String::from_utf8_lossy(&lock(&runner.stderr)))
+}
+
+/// The last [`STDERR_TAIL`] bytes of `text`, cut at a character boundary.
+fn tail_of(text: &str) -> String {
+    let mut start = text.len().saturating_sub(STDERR_TAIL);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_string()
+}
+
+/// A run its runner is done with: output may be spooled even when the final
+/// status got through, so the spool is applied; its secrets are forgotten.
+/// An execution still not completed then fails with the result `failure()`
+/// (is canceled, when a cancel was asked).
+async fn settle(engine: &Engine, id: &str, failure: impl FnOnce() -> serde_json::Value) {
     if let Err(e) = crate::reconcile::spool_file(engine, id).await {
         tracing::warn!(execution = %id, error = %e, "spool reconcile failed");
-        // The result is in the spool and the periodic sweep applies it when
-        // the store can take it: the runner's exit says nothing more.
         if engine
             .inner
             .paths
@@ -270,43 +440,47 @@ async fn on_runner_exit(
             return;
         }
     }
-    engine
-        .inner
-        .secrets
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(id);
-    let still_live = {
-        let live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
-        live.get(id).map(|l| (l.execution.status, l.child_pid))
-    };
+    lock(&engine.inner.secrets).remove(id);
+    let still_live = lock(&engine.inner.live)
+        .get(id)
+        .map(|l| (l.execution.status, l.child_pid));
     let Some((current, child_pid)) = still_live else {
         return;
     };
-    // Whatever the runner left behind goes with it.
     kill_groups(None, child_pid);
-    let how = match &status {
-        Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(s)) {
-            (Some(code), _) => format!("exited with code {code}"),
-            (None, Some(sig)) => format!("was killed by signal {sig}"),
-            _ => "exited".to_string(),
-        },
-        Err(e) => format!("could not be waited for ({e})"),
-    };
     let (final_status, result) = if current == Status::Canceling {
         (Status::Canceled, json!({ "error": "canceled by user" }))
     } else {
-        (
-            Status::Failed,
-            json!({
-                "error": format!("the runner process {how} before reporting a result"),
-                "runner_stderr": stderr,
-            }),
-        )
+        (Status::Failed, failure())
     };
     if let Err(e) = engine.finish(id, final_status, result).await {
-        tracing::error!(execution = %id, error = %e, "could not record the runner's exit");
+        tracing::error!(execution = %id, error = %e, "could not record the end of the run");
     }
+}
+
+/// The runner has exited during a run. If it neither reported nor spooled,
+/// the execution failed (or is canceled, when a cancel was asked).
+async fn on_runner_exit(
+    engine: &Engine,
+    id: &str,
+    status: std::io::Result<std::process::ExitStatus>,
+    stderr: String,
+) {
+    settle(engine, id, || {
+        let how = match &status {
+            Ok(s) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(s)) {
+                (Some(code), _) => format!("exited with code {code}"),
+                (None, Some(sig)) => format!("was killed by signal {sig}"),
+                _ => "exited".to_string(),
+            },
+            Err(e) => format!("could not be waited for ({e})"),
+        };
+        json!({
+            "error": format!("the runner process {how} before reporting a result"),
+            "runner_stderr": stderr,
+        })
+    })
+    .await;
 }
 
 /// SIGKILL to the runner's and the action's process groups, ignoring groups already gone.

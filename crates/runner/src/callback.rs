@@ -53,10 +53,26 @@ pub struct Reporter {
     thread: JoinHandle<Delivery>,
 }
 
+/// An HTTP agent with the reporter's timeouts. A runner process serving many
+/// requests shares one, so its connection to the listener is kept alive
+/// from one run to the next.
+pub fn new_agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout_connect(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+}
+
 impl Reporter {
+    /// A reporter with an HTTP agent of its own.
     pub fn start(execution_id: &str, callback: &Callback) -> Self {
+        Self::start_with(new_agent(), execution_id, callback)
+    }
+
+    /// A reporter sending through `agent` (see [`new_agent`]).
+    pub fn start_with(agent: ureq::Agent, execution_id: &str, callback: &Callback) -> Self {
         let (tx, rx) = mpsc::channel();
-        let client = Client::new(execution_id, callback);
+        let client = Client::new(agent, execution_id, callback);
         let thread = thread::Builder::new()
             .name("callback".into())
             .spawn(move || client.serve(rx))
@@ -121,12 +137,9 @@ struct Client {
 }
 
 impl Client {
-    fn new(execution_id: &str, cb: &Callback) -> Self {
+    fn new(agent: ureq::Agent, execution_id: &str, cb: &Callback) -> Self {
         Self {
-            agent: ureq::AgentBuilder::new()
-                .timeout_connect(CONNECT_TIMEOUT)
-                .timeout(REQUEST_TIMEOUT)
-                .build(),
+            agent,
             base: cb.url.trim_end_matches('/').to_string(),
             discover: cb.discover.clone(),
             path: format!("/runner/v1/executions/{}", percent_encode(execution_id)),
@@ -296,7 +309,11 @@ enum Sent {
 
 fn classify(response: Result<ureq::Response, ureq::Error>, what: &str) -> Sent {
     match response {
-        Ok(_) => Sent::Acknowledged,
+        Ok(response) => {
+            // Read to the end, so the connection goes back to the agent's pool.
+            let _ = response.into_string();
+            Sent::Acknowledged
+        }
         Err(ureq::Error::Status(code, response)) => {
             let body = response.into_string().unwrap_or_default();
             let msg = format!(

@@ -1,23 +1,36 @@
-//! The runner process: runs one action for the engine. The `stormdesk-runner`
-//! binary is this; other binaries (the CLI) can act as one by calling [`main`].
+//! The runner process: runs actions for the engine. The `stormdesk-runner`
+//! binary is this; other binaries (the CLI, the desktop app) can act as one by
+//! calling [`main`].
 //!
-//! Reads one JSON line (a `RunnerRequest`) from stdin, runs the action and
-//! reports it to the callback listener, falling back to the spool. Later
-//! stdin lines saying `cancel` cancel the action; EOF on stdin is not a
-//! cancel. SIGTERM and SIGINT to this process also cancel the action. Besides
-//! the thread running the action, one thread watches for a cancel and one
-//! reports (see [`crate::callback`]).
-//! Without a callback, the final `{"status", "result"}` is printed to stdout
-//! and the live output is mirrored to stderr.
+//! Two ways to drive it over stdin:
+//! - **One run**: one JSON line (a `RunnerRequest`); later lines saying
+//!   `cancel` cancel the action; EOF on stdin is not a cancel. The process
+//!   exits when the run is reported.
+//! - **Serving** (what the engine does): a first line `serve`, then one
+//!   request line at a time. Once a run is reported, a line
+//!   `{"done": "<execution id>", "code": <code>}` goes to stdout and the next
+//!   request is read; `cancel <execution id>` cancels that run (a cancel
+//!   naming another run, one already done, is ignored). EOF ends the process
+//!   once the current run is reported. One process thus runs many actions
+//!   one after another, without a process start-up each (issue 16); each
+//!   action still gets processes of its own, in their own process group.
 //!
-//! Exit codes: 0 when the outcome was reported or spooled (whatever the
-//! action's status), 1 when it could be neither reported nor spooled, 2 when
-//! the request on stdin was unreadable.
+//! Each run is reported to the callback listener, falling back to the spool.
+//! SIGTERM and SIGINT cancel the current run (and end a serving process
+//! once it is reported). Besides the thread running actions, one thread
+//! reads stdin and signals, and one per run reports (see
+//! [`crate::callback`]). Without a callback, the final `{"status", "result"}`
+//! is printed to stdout and the live output is mirrored to stderr.
+//!
+//! Exit codes (and `code` of a `done` line): 0 when the outcome was
+//! reported or spooled (whatever the action's status), 1 when it could be
+//! neither reported nor spooled, 2 when a request on stdin was unreadable.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -34,6 +47,9 @@ use serde_json::json;
 const EXIT_LOST: u8 = 1;
 const EXIT_BAD_REQUEST: u8 = 2;
 
+/// The first line that makes this a serving process (see the module docs).
+pub const SERVE_LINE: &str = "serve";
+
 /// Runs the runner process to completion; the caller exits with the code.
 pub fn main() -> ExitCode {
     // Stdin is read unbuffered, so the control thread can poll it: whatever
@@ -47,6 +63,9 @@ pub fn main() -> ExitCode {
         Ok(None) => return bad_request("stdin closed before a request line arrived"),
         Err(e) => return bad_request(&format!("could not read stdin: {e}")),
     };
+    if line.trim_ascii() == SERVE_LINE.as_bytes() {
+        return serve(stdin, rest);
+    }
     let req: RunnerRequest = match serde_json::from_slice(&line) {
         Ok(req) => req,
         Err(e) => return bad_request(&format!("the request line is not a RunnerRequest: {e}")),
@@ -54,11 +73,100 @@ pub fn main() -> ExitCode {
     drop(line);
 
     let cancel = CancelHandle::new();
-    watch_control(stdin, rest, cancel.clone());
+    let on_cancel = cancel.clone();
+    let on_signal = cancel.clone();
+    watch_input(
+        stdin,
+        rest,
+        move |line| {
+            if line.trim_ascii() == b"cancel" {
+                on_cancel.cancel();
+            }
+            true
+        },
+        move || {
+            on_signal.cancel();
+            false
+        },
+    );
+    ExitCode::from(run_one(&req, &cancel, None))
+}
 
+/// The run in progress in a serving process, for `cancel` lines and signals.
+type Current = Arc<Mutex<Option<(String, CancelHandle)>>>;
+
+/// Serves request lines one at a time until stdin ends (or a signal).
+fn serve(stdin: std::fs::File, rest: Vec<u8>) -> ExitCode {
+    let current: Current = Arc::default();
+    let (tx, rx) = mpsc::channel::<Result<(RunnerRequest, CancelHandle), String>>();
+    let on_line = {
+        let current = Arc::clone(&current);
+        move |line: Vec<u8>| -> bool {
+            let text = line.trim_ascii();
+            if text.is_empty() {
+                return true;
+            }
+            if let Some(id) = text.strip_prefix(b"cancel") {
+                let id = id.trim_ascii();
+                if let Some((running, cancel)) = lock(&current).as_ref() {
+                    if id.is_empty() || id == running.as_bytes() {
+                        cancel.cancel();
+                    }
+                }
+                return true;
+            }
+            let item = match serde_json::from_slice::<RunnerRequest>(text) {
+                Ok(req) => {
+                    // Registered here, before the run starts, so a cancel
+                    // right behind the request is never missed.
+                    let cancel = CancelHandle::new();
+                    *lock(&current) = Some((req.execution_id.clone(), cancel.clone()));
+                    Ok((req, cancel))
+                }
+                Err(e) => Err(format!("the request line is not a RunnerRequest: {e}")),
+            };
+            tx.send(item).is_ok()
+        }
+    };
+    let on_signal = {
+        let current = Arc::clone(&current);
+        move || {
+            if let Some((_, cancel)) = lock(&current).as_ref() {
+                cancel.cancel();
+            }
+            // No new run after a signal: the process ends once this one is reported.
+            true
+        }
+    };
+    watch_input(stdin, rest, on_line, on_signal);
+
+    let agent = crate::callback::new_agent();
+    for item in rx {
+        let (req, cancel) = match item {
+            Ok(run) => run,
+            Err(reason) => return bad_request(&reason),
+        };
+        let code = run_one(&req, &cancel, Some(&agent));
+        *lock(&current) = None;
+        let done = json!({ "done": req.execution_id, "code": code });
+        let mut stdout = io::stdout().lock();
+        if writeln!(stdout, "{done}").and_then(|_| stdout.flush()).is_err() {
+            // Nobody reads any more: the engine is gone.
+            return ExitCode::from(code);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs one request; the process exit code it calls for.
+fn run_one(req: &RunnerRequest, cancel: &CancelHandle, agent: Option<&ureq::Agent>) -> u8 {
     match req.callback.clone() {
-        Some(callback) => run_reported(&req, &callback, &cancel),
-        None => run_unreported(&req, &cancel),
+        Some(callback) => run_reported(req, &callback, cancel, agent),
+        None => run_unreported(req, cancel),
     }
 }
 
@@ -94,9 +202,19 @@ fn bad_request(reason: &str) -> ExitCode {
     ExitCode::from(EXIT_BAD_REQUEST)
 }
 
-/// One thread watches for a cancel: a `cancel` line on stdin (EOF only means
-/// the engine will not write again), or SIGTERM/SIGINT to this process.
-fn watch_control(mut stdin: std::fs::File, mut pending: Vec<u8>, cancel: CancelHandle) {
+/// One thread reads stdin and SIGTERM/SIGINT: each complete line goes to
+/// `on_line` (false: read no more), each signal to `on_signal` (true: read
+/// no more). Once stdin is read no more (EOF included), `on_line` is dropped,
+/// with whatever it holds (a serving process's request channel); signals
+/// are still watched.
+fn watch_input<L>(
+    mut stdin: std::fs::File,
+    mut pending: Vec<u8>,
+    on_line: L,
+    on_signal: impl Fn() -> bool + Send + 'static,
+) where
+    L: FnMut(Vec<u8>) -> bool + Send + 'static,
+{
     use signal_hook::consts::{SIGINT, SIGTERM};
     let signals = UnixStream::pair().and_then(|(read, write)| {
         read.set_nonblocking(true)?;
@@ -116,15 +234,25 @@ fn watch_control(mut stdin: std::fs::File, mut pending: Vec<u8>, cancel: CancelH
         }
     };
     thread::spawn(move || {
-        let mut stdin_open = true;
-        let mut buf = [0u8; 4096];
+        let mut on_line = Some(on_line);
+        let mut buf = vec![0u8; 64 * 1024];
+        // Only what was read last is searched for a newline: a 50 MB
+        // request line is read in one pass.
+        let mut searched = 0;
         loop {
-            while let Some(i) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=i).collect();
-                if line.trim_ascii() == b"cancel" {
-                    cancel.cancel();
+            while let Some(i) = pending[searched..].iter().position(|b| *b == b'\n') {
+                let rest = pending.split_off(searched + i + 1);
+                let mut line = std::mem::replace(&mut pending, rest);
+                line.pop();
+                searched = 0;
+                if !on_line.as_mut().is_some_and(|f| f(line)) {
+                    on_line = None;
+                    pending.clear();
+                    break;
                 }
             }
+            let stdin_open = on_line.is_some();
+            searched = pending.len();
             let (signal, input) = {
                 let mut fds = Vec::with_capacity(2);
                 if let Some(s) = &signals {
@@ -151,11 +279,20 @@ fn watch_control(mut stdin: std::fs::File, mut pending: Vec<u8>, cancel: CancelH
                     let mut sink = [0u8; 64];
                     while matches!(s.read(&mut sink), Ok(n) if n > 0) {}
                 }
-                cancel.cancel();
+                if on_signal() {
+                    on_line = None;
+                    continue;
+                }
             }
             if input {
                 match stdin.read(&mut buf) {
-                    Ok(0) | Err(_) => stdin_open = false,
+                    Ok(0) | Err(_) => {
+                        // A last line without a newline still counts.
+                        if let (Some(f), false) = (on_line.as_mut(), pending.is_empty()) {
+                            f(std::mem::take(&mut pending));
+                        }
+                        on_line = None;
+                    }
                     Ok(n) => pending.extend_from_slice(&buf[..n]),
                 }
             }
@@ -205,7 +342,7 @@ impl Maskers {
     }
 }
 
-fn run_unreported(req: &RunnerRequest, cancel: &CancelHandle) -> ExitCode {
+fn run_unreported(req: &RunnerRequest, cancel: &CancelHandle) -> u8 {
     let secrets = Secrets::new(req.secrets.iter().cloned());
     let mut stderr = io::stderr();
     let mut maskers = Maskers::default();
@@ -227,7 +364,7 @@ fn run_unreported(req: &RunnerRequest, cancel: &CancelHandle) -> ExitCode {
         secrets.mask_value(result);
     }
     print_final(&update);
-    ExitCode::SUCCESS
+    0
 }
 
 fn print_final(update: &ExecutionUpdate) {
@@ -237,9 +374,17 @@ fn print_final(update: &ExecutionUpdate) {
     let _ = stdout.flush();
 }
 
-fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle) -> ExitCode {
+fn run_reported(
+    req: &RunnerRequest,
+    callback: &Callback,
+    cancel: &CancelHandle,
+    agent: Option<&ureq::Agent>,
+) -> u8 {
     let secrets = Secrets::new(req.secrets.iter().cloned());
-    let mut reporter = Reporter::start(&req.execution_id, callback);
+    let mut reporter = match agent {
+        Some(agent) => Reporter::start_with(agent.clone(), &req.execution_id, callback),
+        None => Reporter::start(&req.execution_id, callback),
+    };
     let mut maskers = Maskers::default();
     let mut cap = OutputCap::new(
         req.max_output_bytes
@@ -274,7 +419,7 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
     }
     let delivery = reporter.finish(update.clone());
     if delivery.is_complete() {
-        return ExitCode::SUCCESS;
+        return 0;
     }
 
     let reason = delivery
@@ -288,7 +433,7 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
             req.execution_id
         );
         print_final(&update);
-        return ExitCode::from(EXIT_LOST);
+        return EXIT_LOST;
     };
     let record = SpoolRecord {
         execution_id: req.execution_id.clone(),
@@ -302,7 +447,7 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
                 req.execution_id,
                 path.display()
             );
-            ExitCode::SUCCESS
+            0
         }
         Err(e) => {
             eprintln!(
@@ -312,7 +457,7 @@ fn run_reported(req: &RunnerRequest, callback: &Callback, cancel: &CancelHandle)
                 spool_dir.display()
             );
             print_final(&record.update);
-            ExitCode::from(EXIT_LOST)
+            EXIT_LOST
         }
     }
 }

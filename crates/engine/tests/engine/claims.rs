@@ -266,7 +266,7 @@ async fn a_runner_that_ignores_cancel_is_killed_with_its_action_after_the_grace(
     let deaf = script(
         &fx.path("deaf-runner.sh"),
         &format!(
-            "#!/bin/bash\nIFS= read -r line\n{{ printf '%s\\n' \"$line\"; exec sleep 1000; }} | exec {}\n",
+            "#!/bin/bash\nIFS= read -r serve\nIFS= read -r line\n{{ printf '%s\\n%s\\n' \"$serve\" \"$line\"; exec sleep 1000; }} | exec {}\n",
             runner_bin().display()
         ),
     );

@@ -851,14 +851,15 @@ async fn the_data_folder_and_database_are_private_whoever_made_the_folder() {
     );
 }
 
-/// A runner binary that writes the request it gets to `<dir>/request.json`,
-/// then runs the real runner with it.
+/// A runner binary that writes the first request it gets (the line after
+/// the serving line) to `<dir>/request.json`, then runs the real runner with
+/// both lines and whatever follows.
 fn recording_runner(dir: &Path) -> PathBuf {
     let path = dir.join("recording-runner.sh");
     script(
         &path,
         &format!(
-            "#!/bin/bash\nIFS= read -r line\nprintf '%s\\n' \"$line\" > {}/request.json\n{{ printf '%s\\n' \"$line\"; exec cat; }} | exec {}\n",
+            "#!/bin/bash\nIFS= read -r serve\nIFS= read -r line\nprintf '%s\\n' \"$line\" > {}/request.json\n{{ printf '%s\\n%s\\n' \"$serve\" \"$line\"; exec cat; }} | exec {}\n",
             dir.display(),
             runner_bin().display()
         ),

@@ -322,7 +322,7 @@ fn reports() -> &'static Reports {
         write(
             &runner,
             &format!(
-                "#!/bin/bash\nIFS= read -r line\nprintf '%s\\n' \"$line\" > {}\nexec cat > /dev/null\n",
+                "#!/bin/bash\nIFS= read -r serve\nIFS= read -r line\nprintf '%s\\n' \"$line\" > {}\nexec cat > /dev/null\n",
                 fifo.display()
             ),
         );
