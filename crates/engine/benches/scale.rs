@@ -14,9 +14,15 @@
 //! adds to that (none: what stays resident is the allocator's free memory,
 //! reused, not records or results the engine holds).
 //!
+//! Runner processes serve one run after another; the baseline of the same
+//! run is the engine with a runner process per run
+//! (`EngineOptions::single_use_runners`), measured at the sizes in
+//! `SCALE_BASELINE_N`, right after the serving engine at that size.
+//!
 //! `bench/workflow-scale.sh` builds the runner and runs this. Environment:
 //! `SCALE_N` (default `100,1000,10000`), `SCALE_SHAPES` (default
-//! `chain,items`), `SCALE_JSON` (a file for the figures as JSON).
+//! `chain,items`), `SCALE_BASELINE_N` (default `1000`; empty for none),
+//! `SCALE_JSON` (a file for the figures as JSON).
 
 #[path = "support/chain.rs"]
 mod support;
@@ -134,7 +140,12 @@ struct Measured {
     second_kb: i64,
 }
 
-fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> Measured {
+fn run_workflow(
+    rt: &tokio::runtime::Runtime,
+    shape: Shape,
+    n: usize,
+    single_use_runners: bool,
+) -> Measured {
     let dir = tempfile::tempdir().unwrap();
     let pack = dir.path().join("scale");
     write_pack(&pack, shape, n);
@@ -152,6 +163,7 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> Measure
             // ahead); workflows keep their own runners warm.
             prewarm: false,
             max_live_per_root: Some(n + 10),
+            single_use_runners,
             ..Default::default()
         })
         .await
@@ -173,7 +185,8 @@ fn run_workflow(rt: &tokio::runtime::Runtime, shape: Shape, n: usize) -> Measure
         let took = start.elapsed();
         assert_eq!(done.status, Status::Succeeded, "{}", done.result);
         let (_, peak) = rss_kb();
-        // The runners exit after their report; their CPU time counts.
+        // The runners are told to exit and waited for, so their CPU time
+        // counts (a process's children count once they are reaped).
         engine.wait_for_runners(Duration::from_secs(10)).await;
         let cpu = cpu_total() - cpu_start;
         let (after, _) = rss_kb();
@@ -279,17 +292,38 @@ fn main() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Warm-up: the runner binary and the page cache.
-    run_workflow(&rt, Shape::Chain, 20);
+    run_workflow(&rt, Shape::Chain, 20, false);
     floor(20);
+    let baseline_sizes: Vec<usize> = std::env::var("SCALE_BASELINE_N")
+        .unwrap_or_else(|_| "1000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let mut samples: Vec<Sample> = Vec::new();
+    // (shape, N, serving, one runner per run), measured back to back.
+    let mut baselines: Vec<(Shape, usize, Measured, Measured)> = Vec::new();
     for &shape in &shapes {
         for &n in &sizes {
             // Floors, engine, floors again: each floor is the mean of its
             // two, so a machine that got busier or quieter shows in both.
             let f1 = floor(n);
             let b1 = floor_of("bash", n);
-            let m = run_workflow(&rt, shape, n);
+            let m = run_workflow(&rt, shape, n, false);
             let b2 = floor_of("bash", n);
+            if baseline_sizes.contains(&n) {
+                let single = run_workflow(&rt, shape, n, true);
+                let again = run_workflow(&rt, shape, n, false);
+                eprintln!(
+                    "{} n={} one runner per run {:.3} s (CPU {:.3} s), serving again {:.3} s (CPU {:.3} s)",
+                    shape.name(),
+                    n,
+                    single.took.as_secs_f64(),
+                    single.cpu.as_secs_f64(),
+                    again.took.as_secs_f64(),
+                    again.cpu.as_secs_f64()
+                );
+                baselines.push((shape, n, again, single));
+            }
             let f2 = floor(n);
             eprintln!(
                 "{} n={} engine {:.3} s (CPU {:.3} s) floor {:.3} s",
@@ -315,6 +349,29 @@ fn main() {
         &samples,
         |m, sh, bash| (m.cpu, sh.1, bash.1),
     );
+    if !baselines.is_empty() {
+        println!(
+            "runner processes serving one run after another vs a runner process per run (back to back, same N):"
+        );
+        println!(
+            "{:<6} {:>6} {:>12} {:>12} {:>7} {:>12} {:>12} {:>7}",
+            "shape", "N", "wall ms/task", "per-run", "ratio", "CPU ms/task", "per-run", "ratio"
+        );
+        for (shape, n, serving, single) in &baselines {
+            let per = |d: Duration| d.as_secs_f64() * 1000.0 / *n as f64;
+            println!(
+                "{:<6} {:>6} {:>12.3} {:>12.3} {:>6.2}x {:>12.3} {:>12.3} {:>6.2}x",
+                shape.name(),
+                n,
+                per(serving.took),
+                per(single.took),
+                per(serving.took) / per(single.took),
+                per(serving.cpu),
+                per(single.cpu),
+                per(serving.cpu) / per(single.cpu),
+            );
+        }
+    }
     println!("memory (resident KB of the engine's process):");
     println!(
         "{:<6} {:>6} {:>13} {:>10} {:>11}",
@@ -348,7 +405,21 @@ fn main() {
             })
         })
         .collect();
+    let baseline_json: Vec<_> = baselines
+        .iter()
+        .map(|(shape, n, serving, single)| {
+            serde_json::json!({
+                "shape": shape.name(),
+                "n": n,
+                "serving_s": serving.took.as_secs_f64(),
+                "serving_cpu_s": serving.cpu.as_secs_f64(),
+                "single_use_s": single.took.as_secs_f64(),
+                "single_use_cpu_s": single.cpu.as_secs_f64(),
+            })
+        })
+        .collect();
     if let Ok(path) = std::env::var("SCALE_JSON") {
-        std::fs::write(path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+        let all = serde_json::json!({ "samples": json, "runner_baseline": baseline_json });
+        std::fs::write(path, serde_json::to_vec_pretty(&all).unwrap()).unwrap();
     }
 }

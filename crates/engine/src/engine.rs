@@ -320,12 +320,20 @@ impl Engine {
         reconcile::unadvertise(&self.inner.paths, &self.api_url());
     }
 
-    /// Waits (at most `limit`) until every runner process has exited, so their
-    /// last reports reach the listener before a short-lived engine stops.
+    /// Waits (at most `limit`) until every run handed to a runner process is
+    /// reported, so the last reports reach the listener before a short-lived
+    /// engine stops; then the runner processes waiting for a next run are
+    /// told to exit and waited for.
     pub async fn wait_for_runners(&self, limit: Duration) {
-        self.inner.runners.close();
-        let _ = tokio::time::timeout(limit, self.inner.runners.wait()).await;
-        self.inner.runners.reopen();
+        let wait = async {
+            self.inner.runners.close();
+            self.inner.runners.wait().await;
+            self.inner.runners.reopen();
+            launch::retire_idle(self).await;
+        };
+        if tokio::time::timeout(limit, wait).await.is_err() {
+            self.inner.runners.reopen();
+        }
     }
 
     pub fn api_url(&self) -> String {

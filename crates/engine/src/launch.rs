@@ -249,6 +249,14 @@ pub(crate) fn trim_warm(engine: &Engine) {
     drop(dismissed);
 }
 
+/// Tells every waiting runner to exit and waits for them.
+pub(crate) async fn retire_idle(engine: &Engine) {
+    let idle = std::mem::take(&mut pool(engine).idle);
+    for runner in idle {
+        retire(runner).await;
+    }
+}
+
 /// Ends the waiting runners: with stdin closed they exit.
 pub(crate) fn drop_warm(engine: &Engine) {
     let dismissed = std::mem::take(&mut pool(engine).idle);

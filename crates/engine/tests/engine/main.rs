@@ -17,6 +17,7 @@ mod params;
 mod pyenv;
 mod recovery;
 mod rerun;
+mod runners;
 mod revisions;
 mod scale;
 // The runner tests' loopback sshd, shared (its ssh config aliases are theirs).

@@ -8,6 +8,7 @@ mod http;
 mod python;
 mod remote;
 mod remote_parallel;
+mod serving;
 mod shell_cmd;
 mod shell_script;
 mod sshd;

@@ -1,0 +1,153 @@
+//! Runner processes serve one run after another: a workflow's tasks share a
+//! few of them, each task still gets its own action process, and a cancel
+//! or a crash touches only the run it belongs to.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Map};
+use stormdesk_engine::{Engine, EngineOptions, ExecutionFilter, RunRequest, SortOrder, Status};
+
+use crate::common::*;
+
+#[path = "../../benches/support/chain.rs"]
+mod chain;
+
+const TASKS: usize = 30;
+
+/// Runs a chain of [`TASKS`] `true` tasks; the runner pids and the action
+/// pids of its tasks.
+async fn chain_pids(fx: &Fixture, opts: EngineOptions) -> (BTreeSet<u64>, BTreeSet<u64>) {
+    let dir = fx.packs.join("short");
+    if !dir.exists() {
+        chain::write_workflow_pack(&dir, "short", "chain", &chain::chain_definition(TASKS, ""));
+    }
+    let engine = Engine::start(opts).await.unwrap();
+    let started = engine
+        .run(RunRequest::new("short.chain", Map::new()))
+        .await
+        .unwrap();
+    let done = tokio::time::timeout(Duration::from_secs(300), engine.wait(&started.id))
+        .await
+        .expect("the chain completes")
+        .unwrap();
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    let children = engine
+        .executions(ExecutionFilter {
+            parent: Some(started.id.clone()),
+            limit: Some(u32::MAX),
+            order: SortOrder::Asc,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(children.len(), TASKS);
+    let pid = |c: &stormdesk_engine::Execution, key: &str| {
+        c.context[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{} has no {key}: {}", c.id, json!(c.context)))
+    };
+    let runners = children.iter().map(|c| pid(c, "runner_pid")).collect();
+    let actions = children.iter().map(|c| pid(c, "pid")).collect();
+    engine.shutdown();
+    (runners, actions)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chains_tasks_share_runner_processes_but_not_action_processes() {
+    let fx = Fixture::new();
+    let (runners, actions) = chain_pids(&fx, fx.options()).await;
+    // The next task starts when the one before is reported, a moment before
+    // its runner is free again: two runners take turns (a third when the
+    // machine is slow to hand one back).
+    assert!(runners.len() <= 3, "{} runners for {TASKS} tasks", runners.len());
+    assert_eq!(actions.len(), TASKS, "each task its own action process");
+
+    // The baseline the benchmarks compare with: a runner process per run.
+    let single = EngineOptions {
+        single_use_runners: true,
+        ..fx.options()
+    };
+    let (runners, actions) = chain_pids(&fx, single).await;
+    assert_eq!(runners.len(), TASKS);
+    assert_eq!(actions.len(), TASKS);
+}
+
+/// The gate action's run, started and waiting on its fifo.
+async fn gated(engine: &Engine, fifo: &Path) -> (String, u32) {
+    let mut rx = engine.subscribe();
+    let e = engine
+        .run(RunRequest {
+            action: "t.gate".into(),
+            parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    wait_status(&mut rx, &e.id, Status::Running).await;
+    let running = engine.execution(&e.id).await.unwrap();
+    (e.id, running.context["runner_pid"].as_u64().unwrap() as u32)
+}
+
+async fn echo(engine: &Engine, msg: &str) -> stormdesk_engine::Execution {
+    let e = engine
+        .run(RunRequest {
+            action: "t.echo".into(),
+            parameters: params(&[("msg", json!(msg))]),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    finished(engine, &e.id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_ends_the_run_and_its_runner_serves_the_next() {
+    let fx = Fixture::new();
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let engine = fx.engine().await;
+    let (id, runner) = gated(&engine, &fifo).await;
+    engine.cancel(&id).await.unwrap();
+    let canceled = finished(&engine, &id).await;
+    assert_eq!(canceled.status, Status::Canceled, "{}", canceled.result);
+    assert!(!pid_gone(runner), "the runner outlives a cancel it honoured");
+    // The runner is handed back once it says it is done; the next run may
+    // start a moment before that and take a new one, so the check is that
+    // the canceled run's runner is among the next runs' runners.
+    let mut seen = BTreeSet::new();
+    for i in 0..3 {
+        let done = echo(&engine, &format!("after-{i}")).await;
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        assert_eq!(done.result["stdout"], json!(format!("after-{i}")));
+        seen.insert(done.context["runner_pid"].as_u64().unwrap() as u32);
+    }
+    assert!(seen.contains(&runner), "{runner} not reused: {seen:?}");
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_mid_run_fails_that_run_only() {
+    let fx = Fixture::new();
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let engine = fx.engine().await;
+    // The runner has served a run before the one it dies in.
+    let first = echo(&engine, "warm").await;
+    assert_eq!(first.status, Status::Succeeded);
+    let (id, runner) = gated(&engine, &fifo).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(runner as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let failed = finished(&engine, &id).await;
+    assert_eq!(failed.status, Status::Failed, "{}", failed.result);
+    let error = failed.result["error"].as_str().unwrap();
+    assert!(error.contains("killed by signal 9"), "{error}");
+    let next = echo(&engine, "next").await;
+    assert_eq!(next.status, Status::Succeeded, "{}", next.result);
+    assert_ne!(next.context["runner_pid"].as_u64(), Some(u64::from(runner)));
+    engine.shutdown();
+}
