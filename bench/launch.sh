@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Action launch overhead, three ways, each against `sh -c true` measured in the same run:
 #  1. in-process engine, request -> recorded completion (cargo bench, interleaved
-#     samples), with and without a pre-started runner: the difference is the
-#     runner's own start-up that prewarming takes off the path;
+#     samples): runner processes serving one run after another, with and
+#     without a pre-started one, and a runner process per run (pre-started):
+#     the baseline of serving;
 #  2. through `stormdesk serve` (the desktop app's path too): an API client's
 #     POST /v1/executions until the completion arrives on /v1/stream
 #     (bench/launch_serve.py);
 #  3. the whole `stormdesk run examples.true` command line (hyperfine), which adds
 #     process start, store open and engine start-up.
-# Results: bench/out/launch-prewarm.json, launch-cold.json, launch-serve.json,
+# Results: bench/out/launch-prewarm.json, launch-cold.json,
+# launch-single-use.json, launch-serve.json,
 # cli-launch.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +18,7 @@ export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}"
 cargo build --release -p stormdesk-runner -p stormdesk
 cargo bench -p stormdesk-engine --bench launch
 LAUNCH_PREWARM=0 cargo bench -p stormdesk-engine --bench launch
+LAUNCH_SINGLE_USE=1 cargo bench -p stormdesk-engine --bench launch
 serve_home=$(mktemp -d)
 STORMDESK_HOME="$serve_home" target/release/stormdesk serve >/dev/null 2>&1 &
 serve_pid=$!

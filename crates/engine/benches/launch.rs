@@ -5,10 +5,12 @@
 //! `cargo bench -p stormdesk-engine --bench launch` (after
 //! `cargo build --release -p stormdesk-runner`); `bench/launch.sh` does both.
 //! Set `LAUNCH_RUNS` to change the sample size (default 300), `LAUNCH_PREWARM=0`
-//! to measure without a pre-started runner process. Before each baseline
-//! sample the engine's background work is let finish (the next pre-started
-//! runner is up, the last runner gone), so it never falls into the
-//! baseline. Results: `bench/out/launch-prewarm.json`, `launch-cold.json`.
+//! to measure without a pre-started runner process, `LAUNCH_SINGLE_USE=1`
+//! for a runner process per run (instead of runners serving one run after
+//! another). Before each baseline sample the engine's background work is
+//! let finish (the runner back in the pool, the next pre-started one up, a
+//! single-use runner gone), so it never falls into the baseline. Results:
+//! `bench/out/launch-prewarm.json`, `launch-cold.json`, `launch-single-use.json`.
 //! This is the in-process engine; `bench/launch.sh` also measures a run
 //! through `stormdesk serve`'s HTTP API (`bench/launch_serve.py`).
 
@@ -45,6 +47,7 @@ fn main() {
     let prewarm = std::env::var("LAUNCH_PREWARM")
         .map(|v| v != "0")
         .unwrap_or(true);
+    let single_use = std::env::var("LAUNCH_SINGLE_USE").is_ok_and(|v| v == "1");
     let home = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let engine = rt.block_on(async {
@@ -52,6 +55,7 @@ fn main() {
             home: Some(home.path().to_path_buf()),
             runner_bin: Some(runner),
             prewarm,
+            single_use_runners: single_use,
             ..Default::default()
         })
         .await
@@ -119,12 +123,14 @@ fn main() {
         to_running.push(running);
         // The engine's background work after a run (the next pre-started
         // runner, the last runner's exit) must not fall into the baseline.
-        settle(&runner_path, prewarm);
+        settle(&runner_path, prewarm, single_use);
         bare_times.push(bare_once());
     }
     let (em, bm) = (median(&mut engine_times), median(&mut bare_times));
     let ratio = em.as_secs_f64() / bm.as_secs_f64();
-    println!("launch overhead ({runs} runs each, interleaved, prewarm {prewarm})");
+    println!(
+        "launch overhead ({runs} runs each, interleaved, prewarm {prewarm}, single-use runners {single_use})"
+    );
     println!(
         "  engine run examples.true -> recorded completion: median {:.3} ms  p90 {:.3} ms",
         ms(em),
@@ -145,6 +151,7 @@ fn main() {
     let out = serde_json::json!({
         "runs": runs,
         "prewarm": prewarm,
+        "single_use_runners": single_use,
         "engine_median_ms": ms(em),
         "engine_p90_ms": ms(pct(&engine_times, 0.9)),
         "bare_median_ms": ms(bm),
@@ -156,10 +163,10 @@ fn main() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/out");
     let _ = std::fs::create_dir_all(&dir);
     let _ = std::fs::write(
-        dir.join(if prewarm {
-            "launch-prewarm.json"
-        } else {
-            "launch-cold.json"
+        dir.join(match (single_use, prewarm) {
+            (true, _) => "launch-single-use.json",
+            (false, true) => "launch-prewarm.json",
+            (false, false) => "launch-cold.json",
         }),
         serde_json::to_vec_pretty(&out).unwrap(),
     );
@@ -191,10 +198,11 @@ fn live_runners(runner: &std::path::Path) -> usize {
     n
 }
 
-/// Waits (at most 1 s) until the only runner alive is the next pre-started
-/// one (or none without prewarm).
-fn settle(runner: &std::path::Path, prewarm: bool) {
-    let want = usize::from(prewarm);
+/// Waits (at most 1 s) until the runners alive are those waiting for the
+/// next run: the one that served the last run and, with prewarm, the one
+/// started ahead; with single-use runners, only the pre-started one.
+fn settle(runner: &std::path::Path, prewarm: bool, single_use: bool) {
+    let want = usize::from(prewarm) + usize::from(!single_use);
     let until = Instant::now() + Duration::from_secs(1);
     while live_runners(runner) != want && Instant::now() < until {
         std::thread::sleep(Duration::from_micros(200));

@@ -304,13 +304,23 @@ pub(crate) async fn spawn(
     let engine = engine.clone();
     let tracker = engine.inner.runners.clone();
     tracker.spawn(async move {
-        let end = run_on(&engine, &mut runner, &line, &id, runner_pid, &mut control_rx).await;
+        let end = run_on(
+            &engine,
+            &mut runner,
+            &line,
+            &id,
+            runner_pid,
+            &mut control_rx,
+        )
+        .await;
         match end {
             End::Done(0) => {
                 give_back(&engine, runner).await;
-                settle(&engine, &id, || {
-                    json!({ "error": "the runner finished the run without reporting a result" })
-                })
+                settle(
+                    &engine,
+                    &id,
+                    || json!({ "error": "the runner finished the run without reporting a result" }),
+                )
                 .await;
             }
             End::Done(code) => {
@@ -328,7 +338,11 @@ pub(crate) async fn spawn(
                 .await;
             }
             End::Exited(status) => {
-                let Runner { stderr_reader, stderr, .. } = runner;
+                let Runner {
+                    stderr_reader,
+                    stderr,
+                    ..
+                } = runner;
                 let _ = stderr_reader.await;
                 let stderr = String::from_utf8_lossy(&lock(&stderr)).into_owned();
                 let stderr = tail_of(&stderr);

@@ -150,7 +150,10 @@ fn serve(stdin: std::fs::File, rest: Vec<u8>) -> ExitCode {
         *lock(&current) = None;
         let done = json!({ "done": req.execution_id, "code": code });
         let mut stdout = io::stdout().lock();
-        if writeln!(stdout, "{done}").and_then(|_| stdout.flush()).is_err() {
+        if writeln!(stdout, "{done}")
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
             // Nobody reads any more: the engine is gone.
             return ExitCode::from(code);
         }

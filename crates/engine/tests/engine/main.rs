@@ -17,8 +17,8 @@ mod params;
 mod pyenv;
 mod recovery;
 mod rerun;
-mod runners;
 mod revisions;
+mod runners;
 mod scale;
 // The runner tests' loopback sshd, shared (its ssh config aliases are theirs).
 #[allow(dead_code)]

@@ -10,9 +10,7 @@ use serde_json::{json, Map};
 use stormdesk_engine::{Engine, EngineOptions, ExecutionFilter, RunRequest, SortOrder, Status};
 
 use crate::common::*;
-
-#[path = "../../benches/support/chain.rs"]
-mod chain;
+use crate::scale::chain;
 
 const TASKS: usize = 30;
 
@@ -61,7 +59,11 @@ async fn a_chains_tasks_share_runner_processes_but_not_action_processes() {
     // The next task starts when the one before is reported, a moment before
     // its runner is free again: two runners take turns (a third when the
     // machine is slow to hand one back).
-    assert!(runners.len() <= 3, "{} runners for {TASKS} tasks", runners.len());
+    assert!(
+        runners.len() <= 3,
+        "{} runners for {TASKS} tasks",
+        runners.len()
+    );
     assert_eq!(actions.len(), TASKS, "each task its own action process");
 
     // The baseline the benchmarks compare with: a runner process per run.
@@ -112,7 +114,10 @@ async fn a_cancel_ends_the_run_and_its_runner_serves_the_next() {
     engine.cancel(&id).await.unwrap();
     let canceled = finished(&engine, &id).await;
     assert_eq!(canceled.status, Status::Canceled, "{}", canceled.result);
-    assert!(!pid_gone(runner), "the runner outlives a cancel it honoured");
+    assert!(
+        !pid_gone(runner),
+        "the runner outlives a cancel it honoured"
+    );
     // The runner is handed back once it says it is done; the next run may
     // start a moment before that and take a new one, so the check is that
     // the canceled run's runner is among the next runs' runners.

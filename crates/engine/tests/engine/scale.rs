@@ -11,7 +11,7 @@ use stormdesk_engine::{ExecutionFilter, RunRequest, SortOrder, Status};
 use crate::common::*;
 
 #[path = "../../benches/support/chain.rs"]
-mod chain;
+pub mod chain;
 
 /// Pack `long` with `long.chain`: `t0` -> `t1` -> ... of `examples.true`.
 fn chain_pack(dir: &Path, tasks: usize) {
