@@ -111,6 +111,7 @@ fn main() {
         run_once();
         bare_once();
     }
+    let want = steady(&runner_path);
     // Interleaved, so both see the same machine state.
     let mut engine_times = Vec::with_capacity(runs);
     let mut to_scheduled = Vec::with_capacity(runs);
@@ -123,7 +124,7 @@ fn main() {
         to_running.push(running);
         // The engine's background work after a run (the next pre-started
         // runner, the last runner's exit) must not fall into the baseline.
-        settle(&runner_path, prewarm, single_use);
+        settle(&runner_path, want);
         bare_times.push(bare_once());
     }
     let (em, bm) = (median(&mut engine_times), median(&mut bare_times));
@@ -198,11 +199,27 @@ fn live_runners(runner: &std::path::Path) -> usize {
     n
 }
 
-/// Waits (at most 1 s) until the runners alive are those waiting for the
-/// next run: the one that served the last run and, with prewarm, the one
-/// started ahead; with single-use runners, only the pre-started one.
-fn settle(runner: &std::path::Path, prewarm: bool, single_use: bool) {
-    let want = usize::from(prewarm) + usize::from(!single_use);
+/// The number of runner processes once the engine's background work after a
+/// run is done: the same count for 100 ms (at most 2 s). Serving runners go
+/// back to the pool a moment after the completion is recorded, so runs back
+/// to back keep a pre-started one, the last run's and the one before it.
+fn steady(runner: &std::path::Path) -> usize {
+    let until = Instant::now() + Duration::from_secs(2);
+    let mut last = live_runners(runner);
+    let mut since = Instant::now();
+    while Instant::now() < until && since.elapsed() < Duration::from_millis(100) {
+        std::thread::sleep(Duration::from_millis(1));
+        let now = live_runners(runner);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+    }
+    last
+}
+
+/// Waits (at most 1 s) until `want` runners are alive: those waiting for the
+/// next run, none starting or exiting.
+fn settle(runner: &std::path::Path, want: usize) {
     let until = Instant::now() + Duration::from_secs(1);
     while live_runners(runner) != want && Instant::now() < until {
         std::thread::sleep(Duration::from_micros(200));
