@@ -22,14 +22,6 @@ fn script(path: &Path, text: &str) -> PathBuf {
     path.to_path_buf()
 }
 
-fn gate(fifo: &Path) -> RunRequest {
-    RunRequest {
-        action: "t.gate".into(),
-        parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
-        ..Default::default()
-    }
-}
-
 /// A workflow pack `c`: `c.items` runs `t.gate` on five items, two at a
 /// time; `c.two` runs two noop tasks in a row; `c.secret` waits on a gate
 /// with a secret input.

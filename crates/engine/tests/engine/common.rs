@@ -209,6 +209,16 @@ pub async fn finished(engine: &Engine, id: &str) -> Execution {
         .unwrap()
 }
 
+/// A run of the test pack's `t.gate`: it prints `waiting`, then waits for a
+/// line written to `fifo`.
+pub fn gate(fifo: &Path) -> stormdesk_engine::RunRequest {
+    stormdesk_engine::RunRequest {
+        action: "t.gate".into(),
+        parameters: params(&[("fifo", serde_json::json!(fifo.display().to_string()))]),
+        ..Default::default()
+    }
+}
+
 pub fn params(pairs: &[(&str, serde_json::Value)]) -> serde_json::Map<String, serde_json::Value> {
     pairs
         .iter()

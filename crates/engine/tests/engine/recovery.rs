@@ -6,15 +6,6 @@ use stormdesk_engine::{Engine, RunRequest, Status};
 
 use crate::common::*;
 
-fn gate(fifo: &std::path::Path) -> RunRequest {
-    RunRequest {
-        action: "t.gate".into(),
-        parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
-        content_version: None,
-        ..Default::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listener_down_mid_run_result_is_spooled_and_reconciled_at_runner_exit() {
     let fx = Fixture::new();

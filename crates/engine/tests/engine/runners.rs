@@ -79,14 +79,7 @@ async fn a_chains_tasks_share_runner_processes_but_not_action_processes() {
 /// The gate action's run, started and waiting on its fifo.
 async fn gated(engine: &Engine, fifo: &Path) -> (String, u32) {
     let mut rx = engine.subscribe();
-    let e = engine
-        .run(RunRequest {
-            action: "t.gate".into(),
-            parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let e = engine.run(gate(fifo)).await.unwrap();
     wait_status(&mut rx, &e.id, Status::Running).await;
     let running = engine.execution(&e.id).await.unwrap();
     (e.id, running.context["runner_pid"].as_u64().unwrap() as u32)
