@@ -82,7 +82,9 @@ const MAX_SERVED: usize = 1000;
 /// are dismissed when the last workflow completes.
 #[derive(Default)]
 pub(crate) struct WarmPool {
-    idle: Vec<Runner>,
+    /// Oldest first: a run takes the runner that has waited longest, so the
+    /// runners waiting take turns.
+    idle: std::collections::VecDeque<Runner>,
     /// Being started in the background.
     starting: usize,
 }
@@ -151,7 +153,7 @@ fn take_process(engine: &Engine, for_task: bool) -> Result<Runner, EngineError> 
     let mut waiting = None;
     {
         let mut pool = pool(engine);
-        while let Some(mut runner) = pool.idle.pop() {
+        while let Some(mut runner) = pool.idle.pop_front() {
             if let Ok(None) = runner.child.try_wait() {
                 waiting = Some(runner);
                 break;
@@ -186,7 +188,7 @@ fn add_idle(engine: &Engine) {
     let mut pool = pool(engine);
     pool.starting = pool.starting.saturating_sub(1);
     match started {
-        Ok(runner) if !engine.inner.shutdown.is_cancelled() => pool.idle.push(runner),
+        Ok(runner) if !engine.inner.shutdown.is_cancelled() => pool.idle.push_back(runner),
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
     }
@@ -203,7 +205,7 @@ async fn give_back(engine: &Engine, runner: Runner) {
     let retired = if keep {
         let mut pool = pool(engine);
         if pool.idle.len() < POOL_MAX {
-            pool.idle.push(runner);
+            pool.idle.push_back(runner);
             None
         } else {
             Some(runner)
@@ -232,7 +234,7 @@ pub(crate) fn prewarm(engine: &Engine) {
         return;
     }
     match start_process(engine) {
-        Ok(runner) => pool.idle.push(runner),
+        Ok(runner) => pool.idle.push_back(runner),
         Err(e) => tracing::warn!(error = %e, "could not pre-start a runner"),
     }
 }

@@ -57,11 +57,12 @@ async fn a_chains_tasks_share_runner_processes_but_not_action_processes() {
     let fx = Fixture::new();
     let (runners, actions) = chain_pids(&fx, fx.options()).await;
     // The next task starts when the one before is reported, a moment before
-    // its runner is free again: two runners take turns (a third when the
-    // machine is slow to hand one back).
+    // its runner is free again: usually two runners take turns; a task that
+    // finds none waiting starts one more (how often depends on the
+    // machine's load), and the runners that are back serve the next tasks.
     assert!(
-        runners.len() <= 3,
-        "{} runners for {TASKS} tasks",
+        runners.len() < TASKS,
+        "{} runners for {TASKS} tasks: none served twice",
         runners.len()
     );
     assert_eq!(actions.len(), TASKS, "each task its own action process");
@@ -112,14 +113,19 @@ async fn a_cancel_ends_the_run_and_its_runner_serves_the_next() {
         "the runner outlives a cancel it honoured"
     );
     // The runner is handed back once it says it is done; the next run may
-    // start a moment before that and take a new one, so the check is that
-    // the canceled run's runner is among the next runs' runners.
+    // start a moment before that and take another one. Waiting runners take
+    // turns (oldest first), so once it is back it serves one of the next few
+    // runs.
     let mut seen = BTreeSet::new();
-    for i in 0..3 {
+    for i in 0..20 {
         let done = echo(&engine, &format!("after-{i}")).await;
         assert_eq!(done.status, Status::Succeeded, "{}", done.result);
         assert_eq!(done.result["stdout"], json!(format!("after-{i}")));
-        seen.insert(done.context["runner_pid"].as_u64().unwrap() as u32);
+        let pid = done.context["runner_pid"].as_u64().unwrap() as u32;
+        seen.insert(pid);
+        if pid == runner {
+            break;
+        }
     }
     assert!(seen.contains(&runner), "{runner} not reused: {seen:?}");
     engine.shutdown();
