@@ -83,6 +83,20 @@ pub(crate) fn render(
     mut values: IndexMap<String, Value>,
     ctx: &RenderContext,
 ) -> Result<Rendered, ParamError> {
+    // Most runs have no template at all: the environment (every filter and
+    // function registered anew) is not built for them.
+    let any_template = values.values().any(|v| {
+        let mut strings = Vec::new();
+        template_strings(v, &mut strings);
+        !strings.is_empty()
+    });
+    if !any_template {
+        return Ok(Rendered {
+            values,
+            templated: HashSet::new(),
+            tainted: HashSet::new(),
+        });
+    }
     let env = environment(ctx);
     let globals: HashSet<String> = env.globals().map(|(k, _)| k.to_string()).collect();
 
