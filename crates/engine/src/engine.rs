@@ -1250,7 +1250,27 @@ impl Engine {
     /// store cannot write (a full disk), the execution stays as it was, the
     /// error goes back to the caller (a runner gets HTTP 503 and keeps its
     /// result in its spool), and a later report can complete it.
+    ///
+    /// Runs to the end on a task of its own even when the caller goes away
+    /// (a runner killed while its final report is handled drops the request
+    /// mid-way): a completion half done would leave the execution marked
+    /// "being saved" for good, and its workflow waiting for ever.
     pub(crate) async fn finish(
+        &self,
+        id: &str,
+        status: Status,
+        result: Value,
+    ) -> Result<Option<Execution>, EngineError> {
+        let (engine, owned) = (self.clone(), id.to_string());
+        match tokio::spawn(async move { engine.finish_now(&owned, status, result).await }).await {
+            Ok(done) => done,
+            Err(e) => Err(EngineError::Busy(format!(
+                "the completion of execution {id} did not finish ({e}); report again"
+            ))),
+        }
+    }
+
+    async fn finish_now(
         &self,
         id: &str,
         status: Status,

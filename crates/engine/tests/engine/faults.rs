@@ -928,6 +928,70 @@ async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
 }
 
+/// A runner killed while the engine handles its final report drops the
+/// request mid-way. The completion still goes through: it used to stop
+/// half done, leave the execution "being saved" for good, and keep its
+/// workflow waiting for ever (found by killing runners at random under load).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_report_dropped_while_it_is_saved_still_completes_the_execution() {
+    use std::future::Future;
+    use std::task::{Context, Poll, Waker};
+    use tower::ServiceExt;
+
+    let fx = Fixture::new();
+    let engine = Engine::start(EngineOptions {
+        runner_bin: Some(recording_runner(fx.home.path())),
+        ..fx.options()
+    })
+    .await
+    .unwrap();
+    let mut rx = engine.subscribe();
+    let fifo = fx.path("drop.fifo");
+    mkfifo(&fifo);
+    let e = engine.run(gate(&fifo)).await.unwrap();
+    wait_status(&mut rx, &e.id, Status::Running).await;
+    let request: Value =
+        serde_json::from_str(&std::fs::read_to_string(fx.path("request.json")).unwrap()).unwrap();
+    let token = request["callback"]["token"].as_str().unwrap().to_string();
+    // Let the write queue drain, then hold the store's write lock: the
+    // report's save waits on it.
+    engine
+        .key_set(stormdesk_engine::keys::KeySet::new(
+            stormdesk_engine::keys::KeyScope::System,
+            "barrier",
+            "1",
+        ))
+        .await
+        .unwrap();
+    let lock = rusqlite::Connection::open(fx.path("stormdesk.db")).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+
+    let report = axum::http::Request::builder()
+        .method("PUT")
+        .uri(format!("/runner/v1/executions/{}", e.id))
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(
+            json!({"status": "succeeded", "result": {"stdout": "reported"}}).to_string(),
+        ))
+        .unwrap();
+    let mut handling = Box::pin(stormdesk_engine::api::router(engine.clone()).oneshot(report));
+    // One poll takes the report as far as the save, which cannot finish
+    // while the lock is held; then the connection is gone.
+    let polled = handling
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()));
+    assert!(matches!(polled, Poll::Pending), "the save did not wait");
+    drop(handling);
+    lock.execute_batch("COMMIT").unwrap();
+
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    assert_eq!(done.result["stdout"], json!("reported"));
+    std::fs::write(&fifo, "go\n").unwrap();
+    engine.shutdown();
+}
+
 // Class 10: hardening, end to end through the API.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
