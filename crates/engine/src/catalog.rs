@@ -191,7 +191,12 @@ impl Catalog {
     pub fn load(dirs: &[PathBuf]) -> Catalog {
         let mut catalog = Catalog::default();
         for dir in dirs {
+            // A directory given that is not there (a mistyped `--packs`) is
+            // said, not skipped in silence: its packs would be missing.
             if !dir.is_dir() {
+                catalog
+                    .errors
+                    .push(PackError::NotADirectory { path: dir.clone() });
                 continue;
             }
             let (packs, errors) = if dir.join("pack.yaml").is_file() {

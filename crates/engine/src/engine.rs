@@ -189,7 +189,12 @@ impl Engine {
         if !opts.no_examples {
             pack_dirs.push(crate::bundled::install_examples(&paths.data)?);
         }
-        pack_dirs.push(paths.packs());
+        // Where installed packs go: made now, so only the directories given
+        // can be missing (and are reported then).
+        let installed = paths.packs();
+        std::fs::create_dir_all(&installed)
+            .map_err(|e| EngineError::io("cannot create the packs directory", &installed, e))?;
+        pack_dirs.push(installed);
         pack_dirs.extend(opts.pack_dirs.iter().cloned());
         let catalog = Catalog::load(&pack_dirs);
         let git_packs: Vec<(String, PathBuf)> = catalog

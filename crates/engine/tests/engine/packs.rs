@@ -210,3 +210,21 @@ async fn parameter_templates_read_the_datastore_and_a_decrypted_secret_stays_sec
     assert_eq!(done.parameters["token"], json!("********"));
     assert!(!done.parameters["cmd"].to_string().contains("5ecret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pack_directory_given_that_is_not_there_is_reported() {
+    let fx = Fixture::new();
+    let missing = fx.path("pakcs");
+    let mut opts = fx.options();
+    opts.pack_dirs.push(missing.clone());
+    let engine = Engine::start(opts).await.unwrap();
+    let errors = engine.pack_errors();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains(&missing.display().to_string()) && errors[0].contains("not a directory"),
+        "{errors:?}"
+    );
+    // The other directories still load.
+    assert!(engine.packs().iter().any(|p| p.ref_ == "t"));
+    engine.shutdown();
+}
