@@ -54,6 +54,7 @@ pub enum ExecutionCmd {
 
 #[derive(Args)]
 pub struct ReRunArgs {
+    /// The execution to re-run; `last` is the newest top-level run.
     id: String,
     /// Parameter overrides as `name=value`.
     parameters: Vec<String>,
@@ -186,7 +187,11 @@ fn control(ctx: &Ctx, ids: &[String], verb: Verb) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn re_run(ctx: &Ctx, args: ReRunArgs) -> anyhow::Result<ExitCode> {
+fn re_run(ctx: &Ctx, mut args: ReRunArgs) -> anyhow::Result<ExitCode> {
+    if args.id == "last" {
+        let store = Store::open_read_only(&ctx.paths()?.db())?;
+        args.id = resolve_last(&store, &args.id)?;
+    }
     let parameters = super::run::parse_parameters(&args.parameters)?;
     if let Some(extra) = args.no_reset.iter().find(|t| !args.tasks.contains(t)) {
         bail!("--no-reset names task '{extra}', which is not among --tasks");

@@ -137,9 +137,18 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
     assert_eq!(from["result"]["output"]["one"], "one");
     assert_eq!(from["result"]["output"]["two"], "gate open");
     assert_eq!(from["result"]["output"]["three"], "three");
-    // `last` is the newest top-level run, for `get` as for `tail`.
+    // `last` is the newest top-level run, for `get` and `tail` as for `re-run`.
     let last = json(&run(home.path(), &["execution", "get", "last", "--json"]));
     assert_eq!(last["id"], from["id"]);
+    let from_last = json(&run(
+        home.path(),
+        &["execution", "re-run", "last", "--tasks", "third", "--json"],
+    ));
+    assert_eq!(from_last["status"], "succeeded", "{from_last}");
+    assert_eq!(
+        from_last["context"]["re-run"]["ref"], from["id"],
+        "{from_last}"
+    );
     // A task that the workflow does not have is refused with its name.
     let o = run(
         home.path(),
@@ -164,6 +173,7 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
         id.clone(),
         again_id.clone(),
         from["id"].as_str().unwrap().to_string(),
+        from_last["id"].as_str().unwrap().to_string(),
     ];
     expected.sort();
     let mut sorted = roots.clone();
