@@ -867,9 +867,10 @@ fn recording_runner(dir: &Path) -> PathBuf {
     path
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
-    let fx = Fixture::new();
+/// An engine whose runner records its request, with `t.gate` running on a
+/// fifo: the engine, the execution's id, the fifo and the request the runner
+/// got. The write queue has drained (the running status is committed).
+async fn recorded_gate(fx: &Fixture) -> (Engine, String, PathBuf, Value) {
     let engine = Engine::start(EngineOptions {
         runner_bin: Some(recording_runner(fx.home.path())),
         ..fx.options()
@@ -877,23 +878,12 @@ async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
     .await
     .unwrap();
     let mut rx = engine.subscribe();
-    let fifo = fx.path("tok.fifo");
+    let fifo = fx.path("gate.fifo");
     mkfifo(&fifo);
-    let e = engine
-        .run(RunRequest {
-            action: "t.gate".into(),
-            parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let e = engine.run(gate(&fifo)).await.unwrap();
     wait_status(&mut rx, &e.id, Status::Running).await;
     let request: Value =
         serde_json::from_str(&std::fs::read_to_string(fx.path("request.json")).unwrap()).unwrap();
-    let clear = request["callback"]["token"].as_str().unwrap().to_string();
-    let action_token = request["api"]["token"].as_str().unwrap().to_string();
-    assert_eq!(clear.len(), 48);
-    // Let the write queue drain: the running status is committed.
     engine
         .key_set(stormdesk_engine::keys::KeySet::new(
             stormdesk_engine::keys::KeyScope::System,
@@ -902,6 +892,16 @@ async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
         ))
         .await
         .unwrap();
+    (engine, e.id, fifo, request)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
+    let fx = Fixture::new();
+    let (engine, id, fifo, request) = recorded_gate(&fx).await;
+    let clear = request["callback"]["token"].as_str().unwrap().to_string();
+    let action_token = request["api"]["token"].as_str().unwrap().to_string();
+    assert_eq!(clear.len(), 48);
     let db = store_bytes(&fx);
     assert!(!db.contains(&clear), "the clear callback token is stored");
     assert!(
@@ -916,7 +916,7 @@ async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
         let (status, body) = call(
             router.clone(),
             "PUT",
-            &format!("/runner/v1/executions/{}", e.id),
+            &format!("/runner/v1/executions/{}", id),
             token,
             Some(json!({"status": "running"})),
         )
@@ -924,7 +924,7 @@ async fn callback_tokens_are_stored_hashed_and_only_the_clear_token_reports() {
         assert_eq!(status.is_success(), ok, "{token:?}: {status} {body}");
     }
     std::fs::write(&fifo, "go\n").unwrap();
-    let done = finished(&engine, &e.id).await;
+    let done = finished(&engine, &id).await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
 }
 
@@ -939,36 +939,15 @@ async fn a_final_report_dropped_while_it_is_saved_still_completes_the_execution(
     use tower::ServiceExt;
 
     let fx = Fixture::new();
-    let engine = Engine::start(EngineOptions {
-        runner_bin: Some(recording_runner(fx.home.path())),
-        ..fx.options()
-    })
-    .await
-    .unwrap();
-    let mut rx = engine.subscribe();
-    let fifo = fx.path("drop.fifo");
-    mkfifo(&fifo);
-    let e = engine.run(gate(&fifo)).await.unwrap();
-    wait_status(&mut rx, &e.id, Status::Running).await;
-    let request: Value =
-        serde_json::from_str(&std::fs::read_to_string(fx.path("request.json")).unwrap()).unwrap();
+    let (engine, id, fifo, request) = recorded_gate(&fx).await;
     let token = request["callback"]["token"].as_str().unwrap().to_string();
-    // Let the write queue drain, then hold the store's write lock: the
-    // report's save waits on it.
-    engine
-        .key_set(stormdesk_engine::keys::KeySet::new(
-            stormdesk_engine::keys::KeyScope::System,
-            "barrier",
-            "1",
-        ))
-        .await
-        .unwrap();
+    // Hold the store's write lock: the report's save waits on it.
     let lock = rusqlite::Connection::open(fx.path("stormdesk.db")).unwrap();
     lock.execute_batch("BEGIN IMMEDIATE").unwrap();
 
     let report = axum::http::Request::builder()
         .method("PUT")
-        .uri(format!("/runner/v1/executions/{}", e.id))
+        .uri(format!("/runner/v1/executions/{}", id))
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {token}"))
         .body(axum::body::Body::from(
@@ -985,7 +964,7 @@ async fn a_final_report_dropped_while_it_is_saved_still_completes_the_execution(
     drop(handling);
     lock.execute_batch("COMMIT").unwrap();
 
-    let done = finished(&engine, &e.id).await;
+    let done = finished(&engine, &id).await;
     assert_eq!(done.status, Status::Succeeded, "{}", done.result);
     assert_eq!(done.result["stdout"], json!("reported"));
     std::fs::write(&fifo, "go\n").unwrap();
