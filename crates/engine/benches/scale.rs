@@ -143,6 +143,19 @@ struct Measured {
     third_kb: i64,
 }
 
+/// Runs `scale.flow` to its recorded completion, which must be a success.
+async fn run_flow(engine: &Engine) {
+    let e = engine
+        .run(RunRequest {
+            action: "scale.flow".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let done = engine.wait(&e.id).await.unwrap();
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+}
+
 fn run_workflow(
     rt: &tokio::runtime::Runtime,
     shape: Shape,
@@ -177,16 +190,8 @@ fn run_workflow(
         reset_peak();
         let cpu_start = cpu_total();
         let start = Instant::now();
-        let e = engine
-            .run(RunRequest {
-                action: "scale.flow".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let done = engine.wait(&e.id).await.unwrap();
+        run_flow(&engine).await;
         let took = start.elapsed();
-        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
         let (_, peak) = rss_kb();
         // The runners are told to exit and waited for, so their CPU time
         // counts (a process's children count once they are reaped).
@@ -198,15 +203,7 @@ fn run_workflow(
         // when the later runs do not grow it.
         let mut resident = vec![after];
         for _ in 0..2 {
-            let again = engine
-                .run(RunRequest {
-                    action: "scale.flow".into(),
-                    ..Default::default()
-                })
-                .await
-                .unwrap();
-            let again = engine.wait(&again.id).await.unwrap();
-            assert_eq!(again.status, Status::Succeeded, "{}", again.result);
+            run_flow(&engine).await;
             engine.wait_for_runners(Duration::from_secs(10)).await;
             resident.push(rss_kb().0);
         }

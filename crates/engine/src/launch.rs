@@ -340,14 +340,9 @@ pub(crate) async fn spawn(
                 .await;
             }
             End::Exited(status) => {
-                let Runner {
-                    stderr_reader,
-                    stderr,
-                    ..
-                } = runner;
-                let _ = stderr_reader.await;
-                let stderr = String::from_utf8_lossy(&lock(&stderr)).into_owned();
-                let stderr = tail_of(&stderr);
+                // All it said before it went, then its tail.
+                let _ = (&mut runner.stderr_reader).await;
+                let stderr = stderr_tail(&runner);
                 on_runner_exit(&engine, &id, status, stderr).await;
             }
         }
