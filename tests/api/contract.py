@@ -178,6 +178,8 @@ def main():
         call("POST", "/v1/packs/cpack/update")
         call("POST", "/v1/packs", json={"source": repo, "ref": "v0.1.0", "force": True})
         call("POST", "/v1/packs/reload")
+        call("POST", "/v1/packs/register", json={"packs": ["st2t"], "types": ["action"]})
+        call("POST", "/v1/packs/register", 400, json={"packs": ["nosuch"]})
 
     # Executions: run, follow the stream to the end, read back every way.
     run = call("POST", "/v1/executions", 201, json={"action": "st2t.echo", "parameters": {"msg": "contract"}}).json()

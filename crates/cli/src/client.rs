@@ -83,6 +83,17 @@ impl Client {
         Ok(())
     }
 
+    /// `POST /v1/packs/register`: the engine loads its packs again and
+    /// answers what it loaded (`stormdesk_engine::pack_register::Registered`
+    /// as JSON).
+    pub fn register_packs(&self, req: &Value) -> anyhow::Result<Value> {
+        let resp = ureq::post(&format!("{}/v1/packs/register", self.url))
+            .set("Authorization", &self.auth)
+            .send_json(req)
+            .map_err(|e| api_error(e, &self.url))?;
+        Ok(resp.into_json()?)
+    }
+
     /// Every descendant of `id`, parents before children.
     pub fn descendants(&self, id: &str) -> anyhow::Result<Vec<Execution>> {
         let resp = ureq::get(&format!(

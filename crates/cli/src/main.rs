@@ -132,3 +132,16 @@ fn init_logging(cli: &Cli) {
         .with(file)
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap's own checks of the definition (unique argument names across
+    /// global options and subcommands, valid defaults), which otherwise
+    /// only fail when a user types the command.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

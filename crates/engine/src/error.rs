@@ -9,7 +9,7 @@ use crate::params::ParamError;
 /// Errors the engine returns. Each variant says what the caller can do next.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("action '{0}' not found: check the name with `stormdesk action list`")]
+    #[error("action '{0}' not found: check the name with `stormdesk action list`; an action added since the engine started appears once the packs are registered again (`stormdesk pack register`, `st2 pack register`)")]
     UnknownAction(String),
     #[error("action '{action}' cannot run: {reason}")]
     UnsupportedAction { action: String, reason: String },

@@ -27,6 +27,7 @@ pub mod model;
 mod nesting;
 pub mod pack;
 mod pack_jobs;
+pub mod pack_register;
 mod pack_revisions;
 pub mod params;
 pub mod paths;

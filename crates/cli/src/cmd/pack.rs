@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use stormdesk_engine::git::{self, Progress, Revisions};
+use stormdesk_engine::pack_register::RegisterRequest;
 use stormdesk_engine::pyenv::{EnvEvent, PyEnvOptions, PyEnvs};
 
 use super::Ctx;
@@ -30,6 +31,19 @@ pub enum PackCmd {
         /// Replace an installed pack of the same name.
         #[arg(long)]
         force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the packs again, as `st2 pack register` does: the running engine
+    /// (if any) picks up new and changed actions at once. Without a running
+    /// engine, the packs are loaded here and checked.
+    Register {
+        /// Packs to count and check (default: all).
+        #[arg(value_name = "PACK")]
+        pack_refs: Vec<String>,
+        /// Content types (action, config, rule, sensor, ...; default: all).
+        #[arg(long, num_args = 1..)]
+        types: Vec<String>,
         #[arg(long)]
         json: bool,
     },
@@ -172,6 +186,11 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        PackCmd::Register {
+            pack_refs,
+            types,
+            json,
+        } => register(ctx, pack_refs, types, json),
         PackCmd::Revisions { pack, json } => ctx.runtime()?.block_on(async {
             let engine = ctx.engine().await?;
             let revisions = engine.revisions(&pack).await;
@@ -185,6 +204,51 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
     }
+}
+
+fn register(
+    ctx: &Ctx,
+    packs: Vec<String>,
+    types: Vec<String>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let req = RegisterRequest {
+        packs: Some(packs),
+        types: Some(types),
+        fail_on_failure: None,
+    };
+    let (registered, at) = match Client::find(&ctx.paths()?)? {
+        Some(client) => {
+            let body = serde_json::json!({"packs": req.packs, "types": req.types});
+            (
+                client.register_packs(&body)?,
+                Some(client.url().to_string()),
+            )
+        }
+        None => ctx.runtime()?.block_on(async {
+            let engine = ctx.engine().await?;
+            let registered = engine.register_packs(&req);
+            engine.shutdown();
+            anyhow::Ok((serde_json::to_value(registered?)?, None))
+        })?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&registered)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    match at {
+        Some(url) => println!("the engine at {url} loaded its packs again:"),
+        None => println!("no engine is running; the packs load when one starts. Checked:"),
+    }
+    if let Some(counts) = registered.as_object() {
+        for (kind, n) in counts.iter().filter(|(_, v)| v.is_u64()) {
+            println!("  {kind:<13} {n}");
+        }
+    }
+    for line in registered["not_run"].as_array().into_iter().flatten() {
+        println!("  not run: {}", line.as_str().unwrap_or_default());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(ctx: &Ctx, json: bool) -> anyhow::Result<ExitCode> {

@@ -160,3 +160,52 @@ fn a_running_server_sees_installed_and_updated_packs_at_once() {
     let e: Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(e["result"]["stdout"], "one");
 }
+
+/// `stormdesk pack register`: without an engine it loads and checks the
+/// packs here; with one running, that engine picks up an action added on
+/// disk at once; a pack that is not there fails with what to do.
+#[test]
+fn pack_register_checks_packs_or_makes_the_running_engine_load_them() {
+    let home = tempfile::tempdir().unwrap();
+    let pack = home.path().join("packs/rp");
+    std::fs::create_dir_all(pack.join("actions")).unwrap();
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: rp\nname: rp\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    let action = |name: &str| {
+        std::fs::write(
+            pack.join(format!("actions/{name}.yaml")),
+            format!("name: {name}\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {{default: echo {name}}}\n"),
+        )
+        .unwrap()
+    };
+    action("first");
+
+    let o = run(home.path(), &["pack", "register", "rp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("no engine is running") && stdout(&o).contains("actions       1"),
+        "{}",
+        stdout(&o)
+    );
+
+    let _server = serve(home.path());
+    action("second");
+    let o = run(home.path(), &["pack", "register", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let counts: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(counts["actions"].as_u64().unwrap() >= 2, "{counts}");
+    let o = run(home.path(), &["run", "rp.second"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("second\n"), "{}", stdout(&o));
+
+    let o = run(home.path(), &["pack", "register", "nosuch"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Pack \"nosuch\" not found on disk"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -403,6 +403,59 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let pack = st2.json(&["pack", "get", "st2t", "-j"]);
     assert_eq!(pack["version"], "1.2.3");
 
+    // st2 pack register: an action added to the pack on disk runs once
+    // registered; StackStorm's counts come back; a pack that is not there
+    // and a broken action file are refused with what to do.
+    assert!(!st2.run(&["run", "st2t.added"]).status.success());
+    write(
+        &server.path("packs/st2t/actions/added.yaml"),
+        "name: added\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo added}\n",
+    );
+    write(&server.path("packs/st2t/rules/r.yaml"), "name: r\n");
+    let counts = st2.json(&["pack", "register", "st2t", "-j"]);
+    let actions = std::fs::read_dir(server.path("packs/st2t/actions"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count();
+    assert_eq!(counts["actions"], actions as u64, "{counts}");
+    assert_eq!(counts["rules"], 0, "{counts}");
+    assert!(counts["runners"].as_u64().unwrap() > 5, "{counts}");
+    assert!(
+        counts["not_run"][0].as_str().unwrap().contains("rules"),
+        "{counts}"
+    );
+    let table = st2.ok(&["pack", "register", "--types", "action"]);
+    assert!(
+        table.contains("actions") && !table.contains("sensors"),
+        "{table}"
+    );
+    let done = st2.json(&["run", "st2t.added", "-j"]);
+    assert_eq!(done["result"]["stdout"], "added", "{done}");
+    let missing = st2.run(&["pack", "register", "nosuch"]);
+    assert!(!missing.status.success());
+    assert!(
+        stdout(&missing).contains("Pack \"nosuch\" not found on disk"),
+        "{}",
+        stdout(&missing)
+    );
+    write(&server.path("packs/st2t/actions/broken.yaml"), "name: [\n");
+    let broken = st2.run(&["pack", "register", "st2t"]);
+    assert!(!broken.status.success());
+    assert!(
+        stdout(&broken).contains("broken.yaml"),
+        "{}",
+        stdout(&broken)
+    );
+    std::fs::remove_file(server.path("packs/st2t/actions/broken.yaml")).unwrap();
+    std::fs::remove_dir_all(server.path("packs/st2t/rules")).unwrap();
+    st2.ok(&["pack", "register"]);
+
     // st2 run, waiting and -a; execution get and list.
     let done = st2.json(&["run", "st2t.echo", "msg=hello st2", "-j"]);
     assert_eq!(done["status"], "succeeded", "{done}");

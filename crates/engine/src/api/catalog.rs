@@ -16,6 +16,7 @@ use crate::catalog::{runner_type_summaries, ActionDetail, ActionSummary, PackSum
 use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::git::{Installed, Revisions, Updated};
+use crate::pack_register::{RegisterRequest, Registered};
 
 /// A listing with StackStorm's `X-Total-Count`, paged by `offset`/`limit`
 /// and trimmed by `include_attributes`/`exclude_attributes`.
@@ -78,6 +79,25 @@ pub(super) async fn pack(
 pub(super) async fn reload(State(engine): State<Engine>, _user: User) -> Json<Vec<PackSummary>> {
     engine.reload_packs();
     Json(engine.packs())
+}
+
+/// `POST /v1/packs/register` (`st2 pack register`): loads the packs again
+/// and answers StackStorm's counts by content type. The body is optional.
+pub(super) async fn register(
+    State(engine): State<Engine>,
+    _user: User,
+    body: axum::body::Bytes,
+) -> Result<Json<Registered>, ApiError> {
+    let req: RegisterRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RegisterRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            bad(format!(
+                "the pack register request is not valid: {e}; send {{\"packs\": [...], \"types\": [...]}} or nothing"
+            ))
+        })?
+    };
+    Ok(Json(engine.register_packs(&req)?))
 }
 
 /// `GET /v1/runnertypes?name=`.

@@ -64,6 +64,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/packs/install", post(catalog::st2_install))
         .route("/v1/packs/update", post(catalog::update_many))
         .route("/v1/packs/reload", post(catalog::reload))
+        .route("/v1/packs/register", post(catalog::register))
         .route("/v1/packs/{ref_or_id}", get(catalog::pack))
         .route("/v1/packs/{pack}/revisions", get(catalog::revisions))
         .route("/v1/packs/{pack}/update", post(catalog::update))

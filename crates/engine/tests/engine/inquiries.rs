@@ -114,12 +114,66 @@ async fn pending_task(engine: &Engine, root: &str, task: &str) -> Execution {
     }
 }
 
+/// Waits until the root `id` has `status`. On a timeout it fails with what
+/// the engine holds: the root's status, its descendants' and the steps its
+/// conductor logged, so a failure says where the workflow stopped.
 async fn wait_root(engine: &Engine, id: &str, status: Status) {
     let mut rx = engine.subscribe();
     if engine.execution(id).await.unwrap().status == status {
         return;
     }
-    wait_status(&mut rx, id, status).await;
+    let seen = tokio::time::timeout(WAIT, async {
+        loop {
+            match rx.recv().await {
+                Ok(ev) => {
+                    if matches!(&ev.event, Event::Execution { execution, .. } if execution.id == id && execution.status == status)
+                    {
+                        return;
+                    }
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if engine.execution(id).await.unwrap().status == status {
+                        return;
+                    }
+                }
+                Err(e) => panic!("event bus: {e}"),
+            }
+        }
+    })
+    .await;
+    if seen.is_ok() {
+        return;
+    }
+    let root = engine.execution(id).await.unwrap();
+    let tasks: Vec<String> = engine
+        .descendants(id, -1)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {:?} {}", c.task_name().unwrap_or("-"), c.status, c.id))
+        .collect();
+    let db = engine.paths().data.join("stormdesk.db");
+    let log: Vec<String> = rusqlite::Connection::open(db)
+        .and_then(|c| {
+            let mut q =
+                c.prepare("SELECT seq, ops FROM workflow_log WHERE workflow = ?1 ORDER BY seq")?;
+            let rows = q.query_map([id], |r| {
+                Ok(format!(
+                    "{}: {}",
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?
+                ))
+            })?;
+            rows.collect()
+        })
+        .unwrap_or_else(|e| vec![format!("log not readable: {e}")]);
+    panic!(
+        "root {id} ({}) is {:?}, not {status:?}, after {WAIT:?}\ntasks:\n  {}\nsteps:\n  {}",
+        root.action_ref(),
+        root.status,
+        tasks.join("\n  "),
+        log.join("\n  ")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

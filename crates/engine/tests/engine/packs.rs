@@ -228,3 +228,90 @@ async fn a_pack_directory_given_that_is_not_there_is_reported() {
     assert!(engine.packs().iter().any(|p| p.ref_ == "t"));
     engine.shutdown();
 }
+
+/// `st2 pack register`: the packs load again, StackStorm's counts come back
+/// (only the types asked for), content Stormdesk does not run is named, and
+/// a pack that is not there, an unknown type or a broken action file are
+/// refused with what to do, while the rest stays loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_packs_loads_them_again_and_counts_what_loaded() {
+    use stormdesk_engine::pack_register::RegisterRequest;
+    use stormdesk_engine::EngineError;
+
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let reg = |packs: &[&str], types: &[&str], fail: Option<bool>| RegisterRequest {
+        packs: Some(packs.iter().map(|p| p.to_string()).collect()),
+        types: Some(types.iter().map(|t| t.to_string()).collect()),
+        fail_on_failure: fail,
+    };
+    let pack = fx.packs.join("reg");
+    write(&pack, "pack.yaml", "ref: reg\nname: reg\nversion: 0.1.0\n");
+    write(
+        &pack,
+        "actions/one.yaml",
+        "name: one\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo one}\n",
+    );
+    write(&pack, "rules/r1.yaml", "name: r1\n");
+    write(&pack, "rules/r2.yaml", "name: r2\n");
+    assert!(matches!(
+        engine.run(RunRequest::new("reg.one", Map::new())).await,
+        Err(EngineError::UnknownAction(_))
+    ));
+
+    let got = engine.register_packs(&reg(&["reg"], &[], None)).unwrap();
+    let counts = serde_json::to_value(&got).unwrap();
+    assert_eq!(counts["actions"], 1, "{counts}");
+    assert_eq!(counts["rules"], 0, "{counts}");
+    assert_eq!(counts["sensors"], 0, "{counts}");
+    assert_eq!(counts["configs"], 0, "{counts}");
+    assert!(counts["runners"].as_u64().unwrap() >= 10, "{counts}");
+    assert_eq!(got.not_run.len(), 1, "{:?}", got.not_run);
+    assert!(
+        got.not_run[0].starts_with("reg: rules (2 files)"),
+        "{:?}",
+        got.not_run
+    );
+    let done = run(&engine, "reg.one", Map::new()).await;
+    assert_eq!(done.result["stdout"], json!("one"));
+
+    // Only what was asked for; `actions` brings `runners` along, as in StackStorm.
+    let only =
+        serde_json::to_value(engine.register_packs(&reg(&[], &["action"], None)).unwrap()).unwrap();
+    let keys: Vec<&str> = only
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["actions", "runners"], "{only}");
+
+    let err = engine
+        .register_packs(&reg(&["nosuch"], &[], None))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("Pack \"nosuch\" not found on disk"), "{err}");
+    let err = engine
+        .register_packs(&reg(&[], &["widgets"], None))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown content type \"widgets\""), "{err}");
+
+    write(&pack, "actions/two.yaml", "name: [\n");
+    let err = engine
+        .register_packs(&reg(&["reg"], &["actions"], None))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("two.yaml") && err.contains("fail_on_failure"),
+        "{err}"
+    );
+    // The pack's good action is loaded all the same.
+    let done = run(&engine, "reg.one", Map::new()).await;
+    assert_eq!(done.status, Status::Succeeded);
+    let counts = engine
+        .register_packs(&reg(&["reg"], &["actions"], Some(false)))
+        .unwrap();
+    assert_eq!(counts.counts["actions"], 1);
+    engine.shutdown();
+}
