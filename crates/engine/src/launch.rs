@@ -467,14 +467,56 @@ async fn settle(engine: &Engine, id: &str, failure: impl FnOnce() -> serde_json:
         return;
     };
     kill_groups(None, child_pid);
-    let (final_status, result) = if current == Status::Canceling {
+    let (final_status, mut result) = if current == Status::Canceling {
         (Status::Canceled, json!({ "error": "canceled by user" }))
     } else {
         (Status::Failed, failure())
     };
+    // What the action printed before its runner died is in its output;
+    // the result keeps it, as a report would have.
+    let (stdout, stderr) = printed(engine, id).await;
+    if let Some(map) = result.as_object_mut() {
+        map.insert("stdout".into(), stdout.into());
+        map.insert("stderr".into(), stderr.into());
+    }
     if let Err(e) = engine.finish(id, final_status, result).await {
         tracing::error!(execution = %id, error = %e, "could not record the end of the run");
     }
+}
+
+/// The action's stdout and stderr as recorded from its output chunks, each
+/// without its last line break (as the local runners strip it). Empty when
+/// nothing was printed or the store cannot be read.
+async fn printed(engine: &Engine, id: &str) -> (String, String) {
+    // The writer keeps order: once this empty batch is committed, every
+    // chunk received before it is readable.
+    let _ = engine
+        .inner
+        .store
+        .write(crate::store::WriteOp::Batch(Vec::new()))
+        .await;
+    let chunks = match engine.inner.store.output(id, None).await {
+        Ok(chunks) => chunks,
+        Err(e) => {
+            tracing::warn!(execution = %id, error = %e, "output not readable for the result");
+            return (String::new(), String::new());
+        }
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    for c in chunks {
+        match c.stream {
+            crate::model::Stream::Stdout => out.push_str(&c.data),
+            crate::model::Stream::Stderr => err.push_str(&c.data),
+            crate::model::Stream::Other => {}
+        }
+    }
+    let strip = |s: String| {
+        s.strip_suffix("\r\n")
+            .or_else(|| s.strip_suffix('\n'))
+            .map(str::to_string)
+            .unwrap_or(s)
+    };
+    (strip(out), strip(err))
 }
 
 /// The runner has exited during a run. If it neither reported nor spooled,

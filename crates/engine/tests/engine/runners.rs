@@ -7,7 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Map};
-use stormdesk_engine::{Engine, EngineOptions, ExecutionFilter, RunRequest, SortOrder, Status};
+use stormdesk_engine::{
+    Engine, EngineOptions, Event, ExecutionFilter, RunRequest, SortOrder, Status,
+};
 
 use crate::common::*;
 use crate::scale::chain;
@@ -140,7 +142,16 @@ async fn a_runner_killed_mid_run_fails_that_run_only() {
     // The runner has served a run before the one it dies in.
     let first = echo(&engine, "warm").await;
     assert_eq!(first.status, Status::Succeeded);
+    let mut rx = engine.subscribe();
     let (id, runner) = gated(&engine, &fifo).await;
+    // What it printed has reached the engine before the runner dies.
+    if engine.output(&id, None).await.unwrap().is_empty() {
+        wait_for(
+            &mut rx,
+            |e| matches!(e, Event::Output { output } if output.execution_id == id),
+        )
+        .await;
+    }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(runner as i32),
         nix::sys::signal::Signal::SIGKILL,
@@ -150,6 +161,14 @@ async fn a_runner_killed_mid_run_fails_that_run_only() {
     assert_eq!(failed.status, Status::Failed, "{}", failed.result);
     let error = failed.result["error"].as_str().unwrap();
     assert!(error.contains("killed by signal 9"), "{error}");
+    // The output it had streamed is in the result.
+    assert_eq!(
+        failed.result["stdout"],
+        json!("waiting"),
+        "{}",
+        failed.result
+    );
+    assert_eq!(failed.result["stderr"], json!(""), "{}", failed.result);
     let next = echo(&engine, "next").await;
     assert_eq!(next.status, Status::Succeeded, "{}", next.result);
     assert_ne!(next.context["runner_pid"].as_u64(), Some(u64::from(runner)));
