@@ -570,7 +570,9 @@ async fn settle(
         engine.with_secrets(id, |s| s.mask_value(&mut result));
         paused_result = Some((result, Value::Object(run.vars.clone())));
     }
-    drop(guard);
+    // Set, saved and published while the chain is still held, so a later
+    // step's status is never overwritten by this one (as in a workflow's
+    // settle). Nothing below awaits.
     let changed = {
         let mut live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
         match live.get_mut(id) {
@@ -597,12 +599,12 @@ async fn settle(
     if let Err(e) = engine.persist_soon(&execution, false) {
         tracing::error!(chain = %id, error = %e, "chain status not saved");
     }
-    if before == want {
-        return;
+    if before != want {
+        if want == Status::Paused {
+            crate::nesting::child_held(engine, &execution, stormdesk_workflow::TaskHold::Paused);
+        } else if want == Status::Running && matches!(before, Status::Paused | Status::Pausing) {
+            crate::nesting::child_resumed(engine, &execution);
+        }
     }
-    if want == Status::Paused {
-        crate::nesting::child_held(engine, &execution, stormdesk_workflow::TaskHold::Paused);
-    } else if want == Status::Running && matches!(before, Status::Paused | Status::Pausing) {
-        crate::nesting::child_resumed(engine, &execution);
-    }
+    drop(guard);
 }

@@ -404,7 +404,11 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>, paused_
         WorkflowStatus::Canceling | WorkflowStatus::Canceled => Status::Canceling,
         _ => Status::Running,
     };
-    drop(run);
+    // The status is set, saved and published while the step still holds
+    // the workflow: released first, a later step could settle in between
+    // and this older status would overwrite its newer one (a step that
+    // launched an Inquiry writing `running` over the `paused` of the step
+    // that held it). Nothing below awaits.
     let changed = {
         let mut live = engine.inner.live.lock().unwrap_or_else(|e| e.into_inner());
         match live.get_mut(id) {
@@ -430,4 +434,5 @@ async fn settle(engine: &Engine, id: &str, mut run: MutexGuard<'_, Run>, paused_
             crate::nesting::child_resumed(engine, &execution);
         }
     }
+    drop(run);
 }
