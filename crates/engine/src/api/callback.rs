@@ -11,7 +11,6 @@ use serde_json::Value;
 use super::{bad, bearer, ApiError};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::model::Execution;
 use stormdesk_runner::protocol::{ExecutionUpdate, OutputBatch};
 
 fn require_callback(engine: &Engine, headers: &HeaderMap, id: &str) -> Result<(), ApiError> {
@@ -25,19 +24,22 @@ fn require_callback(engine: &Engine, headers: &HeaderMap, id: &str) -> Result<()
 }
 
 /// `PUT /runner/v1/executions/{id}`: a runner's [`ExecutionUpdate`].
+/// Answers `{"id", "status"}`: the status the record has now (the runner
+/// needs no more, and the whole record would be encoded for every task).
 pub(super) async fn update(
     State(engine): State<Engine>,
     headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Execution>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     require_callback(&engine, &headers, &id)?;
     let update: ExecutionUpdate =
         serde_json::from_value(body).map_err(|e| bad(format!("not a runner update: {e}")))?;
-    match engine.apply_update(&id, update).await? {
-        Some(execution) => Ok(Json(execution)),
-        None => Ok(Json(engine.current(&id).await?)),
-    }
+    let status = match engine.apply_update(&id, update).await? {
+        Some(execution) => execution.status,
+        None => engine.current(&id).await?.status,
+    };
+    Ok(Json(serde_json::json!({ "id": id, "status": status })))
 }
 
 /// `POST /runner/v1/executions/{id}/output`: a runner's output chunks.
