@@ -112,15 +112,7 @@ pub(crate) fn run_process(
     on_event: &mut dyn FnMut(RunEvent<'_>),
     cancel: &CancelHandle,
 ) -> io::Result<ProcessOutput> {
-    let program = resolve_program(&spec);
-    let mut cmd = Command::new(
-        program
-            .as_ref()
-            .map_or(spec.program.as_os_str(), |p| p.as_os_str()),
-    );
-    // argv[0] stays the name as given (`bash`, so `$0` and `ps` read as
-    // they would after the exec's own search).
-    std::os::unix::process::CommandExt::arg0(&mut cmd, &spec.program);
+    let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args)
         .stdin(if spec.stdin.is_some() {
             Stdio::piped()
@@ -182,41 +174,6 @@ pub(crate) fn run_process(
         },
         on_event,
     ))
-}
-
-/// The file a bare program name (`bash`) names in the child's `PATH`, found
-/// here with a `stat` per directory: the exec would otherwise try each
-/// directory in turn, each a failed `execve` while the runner waits on the
-/// `vfork`. `None` (the name is left to the exec's own search, with the same
-/// outcome) for a name with a `/`, a `PATH` with a relative or empty entry
-/// before the program is found (relative to the child's directory), or no
-/// executable file of that name.
-fn resolve_program(spec: &ProcessSpec) -> Option<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::PermissionsExt;
-    if spec.program.as_bytes().contains(&b'/') || spec.program.is_empty() {
-        return None;
-    }
-    let path: OsString = match spec.env.iter().rev().find(|(k, _)| k == "PATH") {
-        Some((_, v)) => v.into(),
-        None if spec.env_remove.iter().any(|k| k == "PATH") => return None,
-        None => std::env::var_os("PATH")?,
-    };
-    for dir in std::env::split_paths(&path) {
-        if !dir.is_absolute() {
-            return None;
-        }
-        let candidate = dir.join(&spec.program);
-        if let Ok(meta) = std::fs::metadata(&candidate) {
-            if meta.is_file()
-                && meta.permissions().mode() & 0o111 != 0
-                && nix::unistd::access(&candidate, nix::unistd::AccessFlags::X_OK).is_ok()
-            {
-                return Some(candidate);
-            }
-        }
-    }
-    None
 }
 
 #[derive(Clone, Copy)]
@@ -660,42 +617,5 @@ mod tests {
         assert_eq!(out, "héllo€");
         let mut d = Utf8Stream::default();
         assert_eq!(d.push(b"a\xffb"), "a\u{fffd}b");
-    }
-
-    fn spec(program: &str, path: &str) -> ProcessSpec {
-        ProcessSpec {
-            program: program.into(),
-            args: vec![],
-            env: vec![("PATH".into(), path.into())],
-            env_remove: vec![],
-            cwd: None,
-            stdin: None,
-            keep_stdin_open: false,
-            group: Group::Own,
-            timeout: None,
-        }
-    }
-
-    /// The child's `PATH` is searched as the exec would: the first
-    /// executable file wins, a file that is not executable is passed over,
-    /// and a relative entry met first leaves the search to the exec.
-    #[test]
-    fn a_bare_program_name_is_found_in_the_childs_path() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-        for d in [&a, &b] {
-            std::fs::create_dir(d).unwrap();
-        }
-        std::fs::write(a.join("tool"), "#!/bin/sh\n").unwrap();
-        std::fs::write(b.join("tool"), "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(b.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let path = format!("{}:{}", a.display(), b.display());
-        assert_eq!(resolve_program(&spec("tool", &path)), Some(b.join("tool")));
-        std::fs::set_permissions(a.join("tool"), std::fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(resolve_program(&spec("tool", &path)), Some(a.join("tool")));
-        assert_eq!(resolve_program(&spec("tool", &format!("bin:{path}"))), None);
-        assert_eq!(resolve_program(&spec("nosuch", &path)), None);
-        assert_eq!(resolve_program(&spec("./tool", &path)), None);
     }
 }
