@@ -163,7 +163,14 @@ fn control(ctx: &Ctx, ids: &[String], verb: Verb) -> anyhow::Result<ExitCode> {
         let outcome = match verb {
             Verb::Cancel => client.cancel(id).map(|v| match v.get("faultstring") {
                 Some(Value::String(m)) => Err(m.clone()),
-                _ => Ok(format!("execution {id} canceled")),
+                // The status it has now: `canceling` until the action is
+                // gone, `canceled` at once when nothing ran any more.
+                _ => Ok(format!(
+                    "execution {id} {}",
+                    v.get("status")
+                        .and_then(Value::as_str)
+                        .unwrap_or("canceling")
+                )),
             }),
             Verb::Pause => client
                 .set_status(id, "pausing")

@@ -114,6 +114,17 @@ fn pause_resume_cancel_and_re_run_a_workflow() {
     wait_for_status(&url, token.trim(), "kt.gate", "running");
     let o = run(home.path(), &["execution", "cancel", &again_id]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // It says the status the execution has at that moment: `canceling`
+    // while its task's action is still going (`canceled` if that was quick).
+    let said = stdout(&o);
+    assert!(
+        [
+            format!("execution {again_id} canceling"),
+            format!("execution {again_id} canceled")
+        ]
+        .contains(&said.trim().to_string()),
+        "{said}"
+    );
     // The gate's reader goes with the canceled task; let the workflow settle.
     let o = run(home.path(), &["execution", "tail", &again_id]);
     assert_eq!(o.status.code(), Some(1));
