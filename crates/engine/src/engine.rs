@@ -310,6 +310,7 @@ impl Engine {
                         if let Err(e) = reconcile::periodic(&bg).await {
                             tracing::warn!(error = %e, "reconcile failed");
                         }
+                        launch::trim_idle(&bg, launch::IDLE_LIMIT);
                     }
                 }
             }
@@ -1146,6 +1147,20 @@ impl Engine {
             .iter()
             .map(|c| ExecutionOutput::new(&execution, c))
             .collect())
+    }
+
+    /// Once every run handed to a runner has ended (and its runner is back
+    /// in the pool), dismisses the runners that waited longer than `idle`
+    /// (the engine does this every 30 s for those waiting over a minute).
+    /// Returns how many wait now and how many were dismissed. For tests and
+    /// diagnostics.
+    #[doc(hidden)]
+    pub async fn trim_waiting_runners(&self, idle: Duration) -> (usize, usize) {
+        self.inner.runners.close();
+        self.inner.runners.wait().await;
+        self.inner.runners.reopen();
+        let dismissed = launch::trim_idle(self, idle);
+        (launch::waiting(self), dismissed)
     }
 
     /// How many executions the engine holds secret values for (in memory

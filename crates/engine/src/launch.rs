@@ -66,6 +66,8 @@ pub(crate) struct Runner {
     stderr_reader: tokio::task::JoinHandle<()>,
     /// Requests sent to it so far.
     served: usize,
+    /// When it last began to wait for a request.
+    idle_since: std::time::Instant,
 }
 
 /// Most runner processes kept waiting at once.
@@ -134,6 +136,7 @@ fn start_process(engine: &Engine) -> Result<Runner, EngineError> {
         stderr: tail,
         stderr_reader,
         served: 0,
+        idle_since: std::time::Instant::now(),
     })
 }
 
@@ -198,7 +201,8 @@ fn add_idle(engine: &Engine) {
 /// served its share, the pool is full, the engine stops or runners are
 /// single-use ([`crate::EngineOptions::single_use_runners`]). A runner not
 /// kept is told to exit (stdin closed) and waited for.
-async fn give_back(engine: &Engine, runner: Runner) {
+async fn give_back(engine: &Engine, mut runner: Runner) {
+    runner.idle_since = std::time::Instant::now();
     let keep = !engine.inner.single_use_runners
         && runner.served < MAX_SERVED
         && !engine.inner.shutdown.is_cancelled();
@@ -249,6 +253,34 @@ pub(crate) fn trim_warm(engine: &Engine) {
         pool.idle.drain(..n).collect()
     };
     drop(dismissed);
+}
+
+/// How long a runner may wait for a request before it is dismissed (beyond
+/// the one `prewarm` keeps): a burst of parallel runs leaves up to
+/// [`POOL_MAX`] runners waiting, which a quiet engine does not need.
+pub(crate) const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Dismisses the runners that have waited longer than `limit`, keeping the
+/// one `prewarm` keeps (the newest). Returns how many were dismissed.
+pub(crate) fn trim_idle(engine: &Engine, limit: std::time::Duration) -> usize {
+    let keep = usize::from(engine.inner.prewarm);
+    let dismissed: Vec<Runner> = {
+        let mut pool = pool(engine);
+        // Oldest first: the ones at the front have waited longest.
+        let stale = pool
+            .idle
+            .iter()
+            .take_while(|r| r.idle_since.elapsed() > limit)
+            .count();
+        let n = stale.min(pool.idle.len().saturating_sub(keep));
+        pool.idle.drain(..n).collect()
+    };
+    dismissed.len()
+}
+
+/// How many runner processes wait for a request.
+pub(crate) fn waiting(engine: &Engine) -> usize {
+    pool(engine).idle.len()
 }
 
 /// Tells every waiting runner to exit and waits for them.

@@ -174,3 +174,36 @@ async fn a_runner_killed_mid_run_fails_that_run_only() {
     assert_ne!(next.context["runner_pid"].as_u64(), Some(u64::from(runner)));
     engine.shutdown();
 }
+
+/// Runners left waiting after a burst of parallel runs are dismissed once
+/// they have waited past the limit (the engine checks every 30 s, with a
+/// minute's limit); runs go on with fresh runners afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runners_waiting_past_the_limit_are_dismissed() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let mut started = Vec::new();
+    for i in 0..4 {
+        started.push(
+            engine
+                .run(RunRequest {
+                    action: "t.echo".into(),
+                    parameters: params(&[("msg", json!(format!("burst-{i}")))]),
+                    ..Default::default()
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    for e in &started {
+        assert_eq!(finished(&engine, &e.id).await.status, Status::Succeeded);
+    }
+    let (waiting, dismissed) = engine.trim_waiting_runners(Duration::from_secs(3600)).await;
+    assert!(waiting >= 1, "no runner came back to the pool");
+    assert_eq!(dismissed, 0);
+    let (left, dismissed) = engine.trim_waiting_runners(Duration::ZERO).await;
+    assert_eq!((left, dismissed), (0, waiting));
+    let again = echo(&engine, "after").await;
+    assert_eq!(again.status, Status::Succeeded, "{}", again.result);
+    engine.shutdown();
+}
