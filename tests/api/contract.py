@@ -180,6 +180,10 @@ def main():
         call("POST", "/v1/packs/reload")
         call("POST", "/v1/packs/register", json={"packs": ["st2t"], "types": ["action"]})
         call("POST", "/v1/packs/register", 400, json={"packs": ["nosuch"]})
+        uninstall = call("POST", "/v1/packs/uninstall", 202, json={"packs": ["cpack"]}).json()
+        removed = follow(uninstall["execution_id"])
+        if removed["status"] != "succeeded":
+            failures.append("packs.uninstall: %s" % json.dumps(removed.get("result")))
 
     # Executions: run, follow the stream to the end, read back every way.
     run = call("POST", "/v1/executions", 201, json={"action": "st2t.echo", "parameters": {"msg": "contract"}}).json()

@@ -11,6 +11,9 @@ use stormdesk_engine::{ErrorBody, Execution, ExecutionOutput, RunRequest};
 #[derive(Clone)]
 pub struct Client {
     url: String,
+    /// What to call the engine in messages: the address people use
+    /// (`serve --listen`), else `url`.
+    shown: String,
     auth: String,
 }
 
@@ -33,6 +36,7 @@ impl Client {
         let token = std::fs::read_to_string(paths.token_file())
             .with_context(|| format!("reading the API token {}", paths.token_file().display()))?;
         Ok(Some(Client {
+            shown: listener.console.unwrap_or_else(|| listener.url.clone()),
             url: listener.url,
             auth: format!("Bearer {}", token.trim()),
         }))
@@ -148,8 +152,9 @@ impl Client {
         }
     }
 
-    pub fn url(&self) -> &str {
-        &self.url
+    /// The engine's address as people know it (see [`Client::find`]).
+    pub fn shown_url(&self) -> &str {
+        &self.shown
     }
 
     /// Opens `/v1/stream` for executions and their output, optionally of one execution.
@@ -218,6 +223,12 @@ impl Client {
             None => req.call(),
         };
         resp.map_err(|e| api_error(e, &self.url))
+    }
+
+    /// `GET path` as `T` (the engine's own shapes: `/v1/actions`,
+    /// `/v1/packs`, ...); a 404 is the engine's error message.
+    pub fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
+        Ok(self.send("GET", path, None)?.into_json()?)
     }
 
     /// `PUT /v1/executions/{id}` with a status: `pausing`, `resuming`.

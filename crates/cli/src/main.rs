@@ -69,6 +69,7 @@ fn main() -> ExitCode {
         return stormdesk_runner::process::main();
     }
     init_logging(&cli);
+    quiet_on_closed_stdout();
     let ctx = cmd::Ctx {
         packs: cli.packs,
         home: cli.home,
@@ -131,6 +132,27 @@ fn init_logging(cli: &Cli) {
         )
         .with(file)
         .init();
+}
+
+/// Output piped into a reader that stops early (`| head`) ends the command
+/// quietly, as other command-line tools do, instead of with a panic. Rust's
+/// `println!` panics on a closed stdout (SIGPIPE is ignored, so the engine's
+/// writes to sockets and child pipes get errors instead of a signal).
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            // 128 + SIGPIPE, what a shell reports for a reader gone.
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 #[cfg(test)]

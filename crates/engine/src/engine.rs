@@ -278,7 +278,7 @@ impl Engine {
         let bound = crate::api::serve(engine.clone(), addr).await?;
         *engine.inner.url.write().unwrap_or_else(|e| e.into_inner()) = format!("http://{bound}");
         if opts.advertise {
-            reconcile::advertise(&engine.inner.paths, &engine.api_url())?;
+            reconcile::advertise(&engine.inner.paths, &engine.api_url(), None)?;
         }
         let in_process = reconcile::at_start(&engine).await?;
         crate::nesting::recover(&engine, in_process).await?;
@@ -356,7 +356,17 @@ impl Engine {
 
     /// The console that shows this engine's executions (e.g. `stormdesk
     /// serve --listen`): executions started from now on get a `web_url`.
+    /// The listener file says it too, when it names this engine, so the
+    /// command line names the address people use.
     pub fn set_console_url(&self, url: Option<String>) {
+        let advertised = reconcile::live_listener(&self.inner.paths)
+            .is_some_and(|l| l.pid == std::process::id() && l.url == self.api_url());
+        if advertised {
+            if let Err(e) = reconcile::advertise(&self.inner.paths, &self.api_url(), url.as_deref())
+            {
+                tracing::warn!(error = %e, "the listener file does not name the console");
+            }
+        }
         *self
             .inner
             .console_url

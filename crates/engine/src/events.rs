@@ -128,6 +128,13 @@ impl EventBus {
         self.tx.subscribe()
     }
 
+    /// Subscribes, and says the id of the last event published before: the
+    /// receiver gets every event after it.
+    pub fn subscribe_after(&self) -> (u64, broadcast::Receiver<BusEvent>) {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        (recent.last, self.tx.subscribe())
+    }
+
     /// Subscribes and returns the kept events after `last_id`, atomically, so
     /// nothing is missed or seen twice. `None` when `last_id` is too old.
     pub fn resume(&self, last_id: u64) -> (Option<Vec<BusEvent>>, broadcast::Receiver<BusEvent>) {

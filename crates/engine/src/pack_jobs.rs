@@ -187,6 +187,76 @@ impl Engine {
     }
 }
 
+/// StackStorm's system packs (`st2common/constants/pack.py`,
+/// `SYSTEM_PACK_NAMES`), which `packs.uninstall` refuses to remove.
+const SYSTEM_PACKS: [&str; 4] = ["chatops", "core", "packs", "linux"];
+
+impl Engine {
+    /// Removes an installed pack (StackStorm's `packs.delete`): its
+    /// directory under `<data>/packs`, its worktrees and its Python
+    /// environments; then the packs load again. Returns the directory
+    /// removed. Errors: a system pack (StackStorm's message), a pack that is
+    /// not loaded, or one that lives elsewhere (bundled with Stormdesk, or in
+    /// a directory given with `--packs`: not Stormdesk's to delete).
+    pub fn uninstall_pack(&self, name: &str) -> Result<std::path::PathBuf, EngineError> {
+        if SYSTEM_PACKS.contains(&name) {
+            return Err(EngineError::BadRequest(format!(
+                "Uninstall includes an uninstallable pack - {name}. ({} are StackStorm's system packs)",
+                SYSTEM_PACKS.join(", ")
+            )));
+        }
+        let installed = self.paths().packs().join(name);
+        let dir = self.pack_location(name)?.1;
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+        };
+        if !same(&dir, &installed) {
+            return Err(EngineError::BadRequest(format!(
+                "pack '{name}' is loaded from {}, which Stormdesk did not install (it was bundled, or its directory was given with --packs); only packs in {} are removed. Remove it there yourself, or stop giving its directory",
+                dir.display(),
+                self.paths().packs().display()
+            )));
+        }
+        std::fs::remove_dir_all(&installed)
+            .map_err(|e| EngineError::io("cannot remove the pack", &installed, e))?;
+        for extra in [
+            self.paths().worktrees().join(name),
+            self.paths().virtualenvs().join("packs").join(name),
+        ] {
+            if let Err(e) = std::fs::remove_dir_all(&extra) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(path = %extra.display(), error = %e, "left behind by the pack's removal");
+                }
+            }
+        }
+        self.reload_packs();
+        Ok(installed)
+    }
+
+    /// Removes each of `packs` in a `packs.uninstall` execution by `user`
+    /// (StackStorm's `POST /v1/packs/uninstall`); returns the execution at
+    /// once. A pack that cannot be removed fails it, after the ones before.
+    pub async fn uninstall_packs_run(
+        &self,
+        packs: Vec<String>,
+        user: &str,
+    ) -> Result<Execution, EngineError> {
+        let mut parameters = Map::new();
+        parameters.insert("packs".into(), json!(packs));
+        let worker = self.clone();
+        self.run_internal("packs.uninstall", parameters, user, move |out| async move {
+            let mut removed = Vec::new();
+            for pack in packs {
+                let dir = worker.uninstall_pack(&pack)?;
+                out.line(format!("removed pack {pack} ({})", dir.display()));
+                removed.push(pack);
+            }
+            Ok(json!({ "uninstalled": removed }))
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::pack_source;

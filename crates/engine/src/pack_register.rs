@@ -41,6 +41,10 @@ pub struct Registered {
     /// action whose runner it cannot run. Empty lists are left out.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_run: Vec<String>,
+    /// What failed to load (a pack, an action file), with why; only with
+    /// `fail_on_failure: false`, which otherwise refuses the request.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_loaded: Vec<String>,
 }
 
 /// A registration request: StackStorm's `PackRegisterRequestAPI`.
@@ -76,39 +80,70 @@ impl Engine {
         if let Some(named) = &named {
             for pack in named {
                 if !catalog.packs.iter().any(|p| p.name == *pack) {
-                    return Err(EngineError::BadRequest(format!(
-                        "Pack \"{pack}\" not found on disk: no pack with that ref is in the pack directories ({}){}",
-                        self.pack_dirs_text(),
-                        failures_text(&catalog)
+                    return Err(EngineError::BadRequest(not_found(
+                        pack,
+                        &self.inner.pack_dirs,
+                        &catalog,
                     )));
                 }
             }
         }
-        if req.fail_on_failure.unwrap_or(true) {
-            let failures = failures_in(&catalog, named.as_deref());
-            if !failures.is_empty() {
-                return Err(EngineError::BadRequest(format!(
-                    "Failed to register packs (the others are loaded): {}; fix them and register again, or pass fail_on_failure: false",
-                    failures.join("; ")
-                )));
-            }
+        let failures = failures_in(&catalog, named.as_deref());
+        if !failures.is_empty() && req.fail_on_failure.unwrap_or(true) {
+            return Err(EngineError::BadRequest(format!(
+                "Failed to register packs: {} (with fail_on_failure: false the API registers what loads and lists these under not_loaded)",
+                failures.join("; ")
+            )));
         }
-        Ok(count(
-            &catalog,
-            named.as_deref(),
-            &types,
-            &self.paths().configs(),
-        ))
+        let mut registered = count(&catalog, named.as_deref(), &types, &self.paths().configs());
+        registered.not_loaded = failures;
+        Ok(registered)
     }
+}
 
-    fn pack_dirs_text(&self) -> String {
-        self.inner
-            .pack_dirs
+/// StackStorm's "not found on disk", with what is there instead: a
+/// directory of that name without `pack.yaml`, one whose `pack.yaml` gives
+/// another ref, one that failed to load, or nothing at all.
+fn not_found(pack: &str, dirs: &[std::path::PathBuf], catalog: &Catalog) -> String {
+    let head = format!("Pack \"{pack}\" not found on disk");
+    for base in dirs {
+        let dir = if base.file_name().is_some_and(|n| n == pack) && base.is_dir() {
+            base.clone()
+        } else {
+            base.join(pack)
+        };
+        if !dir.is_dir() {
+            continue;
+        }
+        if !dir.join("pack.yaml").is_file() {
+            return format!(
+                "{head}: {} has no pack.yaml. Add one with at least `ref: {pack}`, `name`, `description` and `version`, then register again",
+                dir.display()
+            );
+        }
+        if let Some(other) = catalog.packs.iter().find(|p| p.dir == dir) {
+            return format!(
+                "{head}: the pack in {} has the ref '{}' (its pack.yaml); register it by that name, or change its `ref`",
+                dir.display(),
+                other.name
+            );
+        }
+        let why: Vec<String> = catalog
+            .errors
             .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+            .map(|e| e.to_string())
+            .filter(|e| e.contains(&dir.display().to_string()))
+            .collect();
+        if !why.is_empty() {
+            return format!("{head}: {} did not load: {}", dir.display(), why.join("; "));
+        }
     }
+    let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    format!(
+        "{head}: no pack with that ref is in the pack directories ({}){}",
+        dirs.join(", "),
+        failures_text(catalog)
+    )
 }
 
 /// The plural names of the types asked for, in StackStorm's order.
@@ -220,5 +255,9 @@ fn count(
             );
         }
     }
-    Registered { counts, not_run }
+    Registered {
+        counts,
+        not_run,
+        not_loaded: Vec::new(),
+    }
 }

@@ -17,6 +17,10 @@ use stormdesk_runner::protocol::SpoolRecord;
 pub struct ListenerInfo {
     pub url: String,
     pub pid: u32,
+    /// The address people use for this engine (`stormdesk serve --listen`),
+    /// when it has one; `url` is its runners' and tools' own listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<String>,
 }
 
 /// Reads `<data>/listener.json` if the engine that wrote it is still alive.
@@ -27,7 +31,11 @@ pub fn live_listener(paths: &Paths) -> Option<ListenerInfo> {
 }
 
 /// Publishes this engine's URL unless another live engine already has.
-pub(crate) fn advertise(paths: &Paths, url: &str) -> Result<(), EngineError> {
+pub(crate) fn advertise(
+    paths: &Paths,
+    url: &str,
+    console: Option<&str>,
+) -> Result<(), EngineError> {
     if let Some(other) = live_listener(paths) {
         if other.pid != std::process::id() {
             return Ok(());
@@ -36,6 +44,7 @@ pub(crate) fn advertise(paths: &Paths, url: &str) -> Result<(), EngineError> {
     let info = ListenerInfo {
         url: url.to_string(),
         pid: std::process::id(),
+        console: console.map(str::to_string),
     };
     let path = paths.listener_file();
     let tmp = path.with_extension("json.tmp");

@@ -46,6 +46,15 @@ impl Ctx {
             .context("starting the async runtime")
     }
 
+    /// The running engine (`stormdesk serve`, the desktop app) to ask what
+    /// it has loaded, when no `--packs` asks for this command's own view.
+    pub fn running_engine(&self) -> anyhow::Result<Option<crate::client::Client>> {
+        if !self.packs.is_empty() {
+            return Ok(None);
+        }
+        crate::client::Client::find(&self.paths()?)
+    }
+
     pub async fn engine(&self) -> anyhow::Result<Engine> {
         Engine::start(self.options())
             .await

@@ -34,6 +34,13 @@ pub enum PackCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Remove installed packs, as `st2 pack remove` does: their directory in
+    /// `<data>/packs`, worktrees and Python environments. StackStorm's system
+    /// packs and packs Stormdesk did not install are refused.
+    Remove {
+        #[arg(value_name = "PACK", required = true)]
+        pack_refs: Vec<String>,
+    },
     /// Load the packs again, as `st2 pack register` does: the running engine
     /// (if any) picks up new and changed actions at once. Without a running
     /// engine, the packs are loaded here and checked.
@@ -186,6 +193,31 @@ pub fn run(ctx: &Ctx, cmd: PackCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        PackCmd::Remove { pack_refs } => ctx.runtime()?.block_on(async {
+            let engine = ctx.engine().await?;
+            let mut removed = 0;
+            let mut failed = None;
+            for pack in &pack_refs {
+                match engine.uninstall_pack(pack) {
+                    Ok(dir) => {
+                        println!("removed pack {pack} ({})", dir.display());
+                        removed += 1;
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            engine.shutdown();
+            if removed > 0 {
+                notify_engine(ctx);
+            }
+            match failed {
+                Some(e) => Err(e.into()),
+                None => Ok(ExitCode::SUCCESS),
+            }
+        }),
         PackCmd::Register {
             pack_refs,
             types,
@@ -219,17 +251,28 @@ fn register(
     };
     let (registered, at) = match Client::find(&ctx.paths()?)? {
         Some(client) => {
+            if !ctx.packs.is_empty() {
+                eprintln!(
+                    "note: the engine at {} loads the pack directories it was started with; --packs here does not change them (restart it with `stormdesk serve --packs DIR`, or stop it to check these packs here)",
+                    client.shown_url()
+                );
+            }
             let body = serde_json::json!({"packs": req.packs, "types": req.types});
             (
                 client.register_packs(&body)?,
-                Some(client.url().to_string()),
+                Some(client.shown_url().to_string()),
             )
         }
         None => ctx.runtime()?.block_on(async {
             let engine = ctx.engine().await?;
             let registered = engine.register_packs(&req);
             engine.shutdown();
-            anyhow::Ok((serde_json::to_value(registered?)?, None))
+            let registered = registered.map_err(|e| match e {
+                // Said here, not answered to a request.
+                stormdesk_engine::EngineError::BadRequest(m) => anyhow::anyhow!(m),
+                other => other.into(),
+            })?;
+            anyhow::Ok((serde_json::to_value(registered)?, None))
         })?,
     };
     if json {
@@ -248,37 +291,32 @@ fn register(
     for line in registered["not_run"].as_array().into_iter().flatten() {
         println!("  not run: {}", line.as_str().unwrap_or_default());
     }
+    for line in registered["not_loaded"].as_array().into_iter().flatten() {
+        println!("  not loaded: {}", line.as_str().unwrap_or_default());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
 fn list(ctx: &Ctx, json: bool) -> anyhow::Result<ExitCode> {
+    if let Some(client) = ctx.running_engine()? {
+        let packs: Vec<stormdesk_engine::PackSummary> = client.get_json("/v1/packs")?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&packs)?);
+        } else {
+            print_packs(&packs);
+            eprintln!(
+                "(the packs of the engine at {}; its log names directories that did not load)",
+                client.shown_url()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     ctx.runtime()?.block_on(async {
         let engine = ctx.engine().await?;
         if json {
             println!("{}", serde_json::to_string_pretty(&engine.packs())?);
         } else {
-            for p in engine.packs() {
-                println!(
-                    "{:<20} {:<10} {:>3} actions  {}{}",
-                    p.ref_,
-                    p.version.as_deref().unwrap_or("-"),
-                    p.actions,
-                    p.path,
-                    if p.git { "  (git)" } else { "" }
-                );
-                if let Some(hidden) = &p.shadows {
-                    println!("    takes the place of the pack of the same name in {hidden}");
-                }
-                for e in &p.errors {
-                    println!("    not loaded: {e}");
-                }
-                for u in &p.unsupported {
-                    println!("    unsupported: {}: {}", u.name, u.reason);
-                }
-                for i in &p.ignored {
-                    println!("    ignored: {i}");
-                }
-            }
+            print_packs(&engine.packs());
             for e in engine.pack_errors() {
                 eprintln!("not loaded: {e}");
             }
@@ -286,6 +324,32 @@ fn list(ctx: &Ctx, json: bool) -> anyhow::Result<ExitCode> {
         engine.shutdown();
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// One line per pack, then what of it did not load or does not run.
+fn print_packs(packs: &[stormdesk_engine::PackSummary]) {
+    for p in packs {
+        println!(
+            "{:<20} {:<10} {:>3} actions  {}{}",
+            p.ref_,
+            p.version.as_deref().unwrap_or("-"),
+            p.actions,
+            p.path,
+            if p.git { "  (git)" } else { "" }
+        );
+        if let Some(hidden) = &p.shadows {
+            println!("    takes the place of the pack of the same name in {hidden}");
+        }
+        for e in &p.errors {
+            println!("    not loaded: {e}");
+        }
+        for u in &p.unsupported {
+            println!("    unsupported: {}: {}", u.name, u.reason);
+        }
+        for i in &p.ignored {
+            println!("    ignored: {i}");
+        }
+    }
 }
 
 /// What `pack install` found in the pack besides what runs.
@@ -406,7 +470,7 @@ fn notify_engine(ctx: &Ctx) {
         if let Err(e) = client.reload_packs() {
             eprintln!(
                 "warning: the running engine at {} did not reload its packs ({e}); restart it to see the change",
-                client.url()
+                client.shown_url()
             );
         }
     }

@@ -103,7 +103,7 @@ fn packs_flags(ctx: &Ctx) -> String {
 /// action: known there, and from the same pack directory as `--packs` here
 /// would load it.
 fn same_action_there(ctx: &Ctx, client: &Client, action: &str) -> anyhow::Result<()> {
-    let engine = client.url();
+    let engine = client.shown_url();
     let start = || {
         format!(
             "start the engine with them (`stormdesk serve{}`), or run without --async to run it here",
@@ -262,7 +262,7 @@ pub fn follow_remote(
             "execution {} of {} started on {}",
             execution.id,
             execution.action_ref(),
-            client.url()
+            client.shown_url()
         );
     }
     cancel_on_interrupt(client, &execution.id);

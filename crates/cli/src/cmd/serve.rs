@@ -187,6 +187,17 @@ pub fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         for e in engine.pack_errors() {
             eprintln!("pack not loaded: {e}");
         }
+        // A pack given with --packs that replaces a bundled one (StackStorm's
+        // own `examples` for Stormdesk's) is said: the bundled one's actions
+        // are gone while it is there.
+        for p in engine.packs() {
+            if let Some(hidden) = &p.shadows {
+                eprintln!(
+                    "pack {} from {} takes the place of the pack of the same name in {hidden}",
+                    p.ref_, p.path
+                );
+            }
+        }
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             r = tokio::signal::ctrl_c() => r?,

@@ -69,6 +69,23 @@ fn run_json_prints_only_the_record_and_exits_zero() {
     assert_eq!(stdout(&tail), "Hello, tester\n");
 }
 
+/// Output into a reader that has gone (`| head -1`) ends the command
+/// quietly with 141, as a shell tool killed by SIGPIPE, not with a panic.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let o = stormdesk(home.path())
+        .args(["action", "list"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(141), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
 #[test]
 fn run_streams_output_and_prints_the_result() {
     let home = tempfile::tempdir().unwrap();
@@ -210,7 +227,13 @@ impl Drop for Server {
 }
 
 pub(crate) fn serve(home: &Path) -> Server {
+    serve_with(home, &[])
+}
+
+/// `stormdesk [ARGS] serve`, e.g. with `--packs DIR`.
+pub(crate) fn serve_with(home: &Path, args: &[&str]) -> Server {
     let mut child = stormdesk(home)
+        .args(args)
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -6,7 +6,7 @@ use std::path::Path;
 use git2::{IndexAddOption, Repository, Signature};
 use serde_json::Value;
 
-use crate::{run, serve, stderr, stdout};
+use crate::{run, serve, serve_with, stderr, stdout};
 
 /// A pack `gp` with tags v1.0.0 and v2.0.0 on `main`; the script prints its version.
 fn git_pack(dir: &Path) -> Repository {
@@ -124,7 +124,7 @@ fn a_running_server_sees_installed_and_updated_packs_at_once() {
     let url = serde_json::from_str::<Value>(
         &std::fs::read_to_string(home.path().join("listener.json")).unwrap(),
     )
-    .unwrap()["url"]
+    .unwrap()["console"]
         .as_str()
         .unwrap()
         .to_string();
@@ -208,4 +208,112 @@ fn pack_register_checks_packs_or_makes_the_running_engine_load_them() {
         "{}",
         stderr(&o)
     );
+}
+
+/// `stormdesk pack remove`: an installed pack goes with its worktrees (the
+/// running engine forgets it at once); StackStorm's system packs and packs
+/// Stormdesk did not install are refused with what to do.
+#[test]
+fn pack_remove_takes_away_installed_packs_only() {
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src/gp");
+    git_pack(&src);
+    let o = run(home.path(), &["pack", "install", src.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(
+        home.path(),
+        &["run", "gp.ver", "--content-version", "v1.0.0"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(home.path().join("worktrees/gp").exists());
+    let _server = serve(home.path());
+
+    let o = run(home.path(), &["pack", "remove", "gp"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("removed pack gp ("),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!home.path().join("packs/gp").exists());
+    assert!(!home.path().join("worktrees/gp").exists());
+    // The server forgot it.
+    let o = run(home.path(), &["run", "gp.ver"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("'gp.ver' not found"), "{}", stderr(&o));
+
+    let o = run(home.path(), &["pack", "remove", "core"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Uninstall includes an uninstallable pack - core."),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(home.path(), &["pack", "remove", "examples"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("which Stormdesk did not install"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(home.path(), &["pack", "remove", "nosuch"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("pack 'nosuch' not found"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// With an engine running, `action list|get` and `pack list` show what it
+/// has loaded (its own `--packs` included); with `--packs` here, what this
+/// command loads.
+#[test]
+fn action_and_pack_listings_show_the_running_engine() {
+    let home = tempfile::tempdir().unwrap();
+    let mine = home.path().join("mine");
+    let pack = mine.join("only");
+    std::fs::create_dir_all(pack.join("actions")).unwrap();
+    std::fs::write(
+        pack.join("pack.yaml"),
+        "ref: only\nname: only\nversion: 2.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pack.join("actions/there.yaml"),
+        "name: there\nrunner_type: local-shell-cmd\nparameters:\n  cmd: {default: echo there}\n",
+    )
+    .unwrap();
+    let _server = serve_with(home.path(), &["--packs", mine.to_str().unwrap()]);
+
+    let o = run(home.path(), &["action", "get", "only.there"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let action: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(action["ref"], "only.there");
+    assert_eq!(action["parameters"]["cmd"]["default"], "echo there");
+    let o = run(home.path(), &["action", "list"]);
+    assert!(stdout(&o).contains("only.there"), "{}", stdout(&o));
+    let o = run(home.path(), &["pack", "list", "--json"]);
+    let packs: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(
+        packs.as_array().unwrap().iter().any(|p| p["ref"] == "only"),
+        "{packs}"
+    );
+    let o = run(home.path(), &["action", "get", "only.nothere"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("'only.nothere' not found"),
+        "{}",
+        stderr(&o)
+    );
+
+    // --packs here: this command's own view, without the engine's pack.
+    let other = home.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let o = run(
+        home.path(),
+        &["--packs", other.to_str().unwrap(), "action", "list"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("only.there"), "{}", stdout(&o));
 }

@@ -456,6 +456,39 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     std::fs::remove_dir_all(server.path("packs/st2t/rules")).unwrap();
     st2.ok(&["pack", "register"]);
 
+    // st2 pack remove: an installed pack goes (a packs.uninstall execution);
+    // StackStorm's system packs stay, with its message.
+    write(
+        &server.path("packs/gone/pack.yaml"),
+        "ref: gone\nname: gone\nversion: 0.0.1\n",
+    );
+    st2.ok(&["pack", "register", "gone"]);
+    let out = st2.ok(&["pack", "remove", "gone"]);
+    assert!(out.contains("gone"), "{out}");
+    assert!(!server.path("packs/gone").exists());
+    assert!(!st2.ok(&["pack", "list"]).contains("gone"));
+    // (st2client 3.9.0 then fails printing the failed execution with
+    // "'Namespace' object has no attribute 'with_schema'", as it does
+    // against StackStorm: the execution says why.)
+    let core = st2.run(&["pack", "remove", "core"]);
+    assert!(!core.status.success(), "{}", stdout(&core));
+    assert!(st2.ok(&["pack", "list"]).contains("core"));
+    let listed = st2.json(&["execution", "list", "--action", "packs.uninstall", "-j"]);
+    let failed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["status"] == "failed")
+        .unwrap_or_else(|| panic!("no failed packs.uninstall in {listed}"));
+    let got = st2.json(&["execution", "get", failed["id"].as_str().unwrap(), "-j"]);
+    assert!(
+        got["result"]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Uninstall includes an uninstallable pack - core."),
+        "{got}"
+    );
+
     // st2 run, waiting and -a; execution get and list.
     let done = st2.json(&["run", "st2t.echo", "msg=hello st2", "-j"]);
     assert_eq!(done["status"], "succeeded", "{done}");

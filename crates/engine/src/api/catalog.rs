@@ -291,6 +291,22 @@ pub(super) async fn st2_install(
     ))
 }
 
+/// `POST /v1/packs/uninstall` `{"packs": [...]}` (`st2 pack remove`): 202
+/// with `{"execution_id"}` of a `packs.uninstall` execution, as StackStorm.
+pub(super) async fn st2_uninstall(
+    State(engine): State<Engine>,
+    User(who): User,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let body = super::optional_body(&body)?;
+    let packs = pack_list(&body, "pack name")?;
+    let execution = engine.uninstall_packs_run(packs, &who.user).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "execution_id": execution.id })),
+    ))
+}
+
 /// `POST /v1/packs/update` `{"packs": [...]}` (Stormdesk): 202 with
 /// `{"execution_id"}` of a `packs.update` execution that updates each pack
 /// (fetch, fast-forward, Python environment), its output the progress.

@@ -62,6 +62,7 @@ pub fn router(engine: Engine) -> Router {
         )
         .route("/v1/packs", get(catalog::packs).post(catalog::install))
         .route("/v1/packs/install", post(catalog::st2_install))
+        .route("/v1/packs/uninstall", post(catalog::st2_uninstall))
         .route("/v1/packs/update", post(catalog::update_many))
         .route("/v1/packs/reload", post(catalog::reload))
         .route("/v1/packs/register", post(catalog::register))
@@ -121,6 +122,7 @@ pub fn router(engine: Engine) -> Router {
         )
         .route("/runner/v1/executions/{id}/output", post(callback::output))
         .fallback(no_route)
+        .method_not_allowed_fallback(no_method)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(engine);
     // The outer router only normalises the path, then hands the request to
@@ -137,6 +139,16 @@ async fn no_route(method: axum::http::Method, uri: Uri) -> ApiError {
         uri.path()
     ))
     .into()
+}
+
+/// A path Stormdesk has, asked with a method it does not answer there.
+async fn no_method(method: axum::http::Method, uri: Uri) -> ApiError {
+    let ApiError(_, body) = EngineError::NotFound(format!(
+        "{method} {}: not part of Stormdesk's API (the path is, with another method); see /v1/openapi.yaml for what is",
+        uri.path()
+    ))
+    .into();
+    ApiError(StatusCode::METHOD_NOT_ALLOWED, body)
 }
 
 async fn trim_trailing_slash(mut req: Request) -> Request {

@@ -183,7 +183,28 @@ pub(super) async fn stream(
             let (replay, rx) = engine.bus().resume(id);
             (replay.unwrap_or_default(), rx)
         }
-        None => (Vec::new(), engine.bus().subscribe()),
+        None => {
+            let (last, rx) = engine.bus().subscribe_after();
+            // The execution the stream is to end with may have completed
+            // before the client subscribed (a `packs.uninstall` refused at
+            // once): its final update comes first, so the stream ends
+            // instead of waiting for ever. StackStorm's stream would wait.
+            let mut replay = Vec::new();
+            if let Some((id, _)) = &end {
+                if let Ok(done) = engine.execution(id).await {
+                    if done.status.is_completed() {
+                        replay.push(BusEvent {
+                            id: last,
+                            event: Event::Execution {
+                                execution: Box::new(done),
+                                created: false,
+                            },
+                        });
+                    }
+                }
+            }
+            (replay, rx)
+        }
     };
     let live = BroadcastStream::new(rx).filter_map(|item| async move {
         match item {

@@ -705,6 +705,22 @@ async fn the_stream_speaks_stackstorms_event_names_and_filters() {
     assert!(ended
         .iter()
         .all(|(_, v)| v["id"] == json!(e.id) || v["execution_id"] == json!(e.id)));
+    // Asked to end with an execution that has already completed, the
+    // stream sends its final update at once and ends.
+    let late = open(format!(
+        "?x-auth-token={token}&end_execution_id={}&end_event=st2.execution__update",
+        e.id
+    ))
+    .await
+    .unwrap();
+    let late = tokio::task::spawn_blocking(move || read_sse(late, |_, _| false));
+    let late = tokio::time::timeout(WAIT, late).await.unwrap().unwrap();
+    let (name, last) = late.last().unwrap();
+    assert_eq!(name, "st2.execution__update");
+    assert_eq!(
+        (&last["id"], &last["status"]),
+        (&json!(e.id), &json!("succeeded"))
+    );
     engine.shutdown();
 }
 
@@ -892,4 +908,34 @@ async fn pack_jobs_refuse_a_body_without_a_list_of_packs_and_say_what_it_needs()
     // Nothing was started.
     let (_, runs) = call(router, "GET", "/v1/executions", &token, None).await;
     assert_eq!(runs, json!([]));
+}
+
+/// What Stormdesk does not serve is said, never answered with an empty
+/// body: a StackStorm route it lacks is a 404 naming it, a path it has with
+/// a method it does not take there (`st2 pack remove` against an engine
+/// without `packs/uninstall` used to get a bare 405) a 405 naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routes_and_methods_stormdesk_lacks_are_named_in_the_answer() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let router = stormdesk_engine::api::router(engine.clone());
+    let token = engine.api_token().to_string();
+    let (status, body) = call(router.clone(), "GET", "/v1/triggertypes", &token, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        body["faultstring"]
+            .as_str()
+            .unwrap()
+            .contains("GET /v1/triggertypes: not part of Stormdesk's API"),
+        "{body}"
+    );
+    let (status, body) = call(router, "DELETE", "/v1/packs/core", &token, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        body["faultstring"].as_str().unwrap().contains(
+            "DELETE /v1/packs/core: not part of Stormdesk's API (the path is, with another method)"
+        ),
+        "{body}"
+    );
+    engine.shutdown();
 }

@@ -309,9 +309,24 @@ async fn registering_packs_loads_them_again_and_counts_what_loaded() {
     // The pack's good action is loaded all the same.
     let done = run(&engine, "reg.one", Map::new()).await;
     assert_eq!(done.status, Status::Succeeded);
+    // Told to go on, it counts what loaded and names what did not.
     let counts = engine
         .register_packs(&reg(&["reg"], &["actions"], Some(false)))
         .unwrap();
     assert_eq!(counts.counts["actions"], 1);
+    assert_eq!(counts.not_loaded.len(), 1, "{:?}", counts.not_loaded);
+    assert!(
+        counts.not_loaded[0].contains("two.yaml"),
+        "{:?}",
+        counts.not_loaded
+    );
+
+    // A directory of that name that is no pack says what it lacks.
+    std::fs::create_dir_all(fx.packs.join("nometa/actions")).unwrap();
+    let err = engine
+        .register_packs(&reg(&["nometa"], &[], None))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("has no pack.yaml"), "{err}");
     engine.shutdown();
 }
