@@ -125,6 +125,10 @@ pub fn load_or_create_local_user(path: &Path) -> Result<LocalUser, EngineError> 
 pub struct Identity {
     pub user: String,
     pub kind: IdentityKind,
+    /// When the credential stops working (RFC 3339): an auth token's
+    /// expiry; `None` for the API token file, API keys and action tokens
+    /// (those end with their execution).
+    pub expiry: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,6 +285,7 @@ impl Engine {
             return Some(Identity {
                 user: self.local_user().to_string(),
                 kind: IdentityKind::ApiToken,
+                expiry: None,
             });
         }
         let hash = hash_secret(token);
@@ -291,6 +296,7 @@ impl Engine {
                     return Some(Identity {
                         user: t.user.clone(),
                         kind: IdentityKind::AuthToken,
+                        expiry: Some(t.expiry.clone()),
                     });
                 }
                 tokens.remove(&hash);
@@ -313,6 +319,7 @@ impl Engine {
             .map(|k| Identity {
                 user: k.user.clone(),
                 kind: IdentityKind::ApiKey,
+                expiry: None,
             })
     }
 
@@ -421,6 +428,7 @@ impl Engine {
                 kind: IdentityKind::Action {
                     execution_id: id.clone(),
                 },
+                expiry: None,
             })
     }
 }

@@ -389,6 +389,13 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     let token = token.trim().to_string();
     assert_eq!(token.len(), 48, "{token}");
     st2.token = Some(token.clone());
+    // st2 whoami prints the token's expiry, which StackStorm's /v1/user gives.
+    let me = st2.ok(&["whoami"]);
+    assert!(
+        me.contains(&format!("Currently logged in as \"{user}\"."))
+            && me.contains("Authentication token expire time: 20"),
+        "{me}"
+    );
 
     // Actions and packs.
     let list = st2.ok(&["action", "list", "-p", "st2t"]);

@@ -24,14 +24,20 @@ pub(super) async fn index() -> Json<Value> {
 }
 
 /// `GET /v1/user`: who the credentials belong to (`st2 whoami`).
+/// `GET /v1/user` (`st2 whoami`), as StackStorm's `UserController`: a token
+/// caller also gets `token_expire` (null for the API token file, which does
+/// not expire), which `st2 whoami` prints.
 pub(super) async fn user(Caller(who): Caller) -> Json<Value> {
-    let method = match who.kind {
-        IdentityKind::ApiKey => "api key",
-        _ => "authentication token",
-    };
+    let mut authentication = json!({"location": "header"});
+    if who.kind == IdentityKind::ApiKey {
+        authentication["method"] = json!("api key");
+    } else {
+        authentication["method"] = json!("authentication token");
+        authentication["token_expire"] = json!(who.expiry);
+    }
     Json(json!({
         "username": who.user,
-        "authentication": {"method": method, "location": "header"},
+        "authentication": authentication,
         "rbac": {"enabled": false, "roles": [], "is_admin": !who.is_action()},
     }))
 }
