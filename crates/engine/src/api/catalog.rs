@@ -285,10 +285,16 @@ pub(super) async fn st2_install(
     let packs = pack_list(&body, "name, name=version, or a git URL")?;
     let force = body.get("force").and_then(Value::as_bool).unwrap_or(false);
     let execution = engine.install_packs_run(packs, force, &who.user).await?;
-    Ok((
+    Ok(accepted(&execution))
+}
+
+/// StackStorm's answer to pack work done in an execution
+/// (`PackAsyncAPI`): 202 with `{"execution_id"}`.
+fn accepted(execution: &crate::model::Execution) -> (StatusCode, Json<Value>) {
+    (
         StatusCode::ACCEPTED,
         Json(json!({ "execution_id": execution.id })),
-    ))
+    )
 }
 
 /// `POST /v1/packs/uninstall` `{"packs": [...]}` (`st2 pack remove`): 202
@@ -301,10 +307,7 @@ pub(super) async fn st2_uninstall(
     let body = super::optional_body(&body)?;
     let packs = pack_list(&body, "pack name")?;
     let execution = engine.uninstall_packs_run(packs, &who.user).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "execution_id": execution.id })),
-    ))
+    Ok(accepted(&execution))
 }
 
 /// `POST /v1/packs/update` `{"packs": [...]}` (Stormdesk): 202 with
@@ -318,10 +321,7 @@ pub(super) async fn update_many(
     let body = super::optional_body(&body)?;
     let packs = pack_list(&body, "pack name")?;
     let execution = engine.update_packs_run(packs, &who.user).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "execution_id": execution.id })),
-    ))
+    Ok(accepted(&execution))
 }
 
 pub(super) async fn update(
