@@ -56,7 +56,7 @@ test('a task that could not start is drawn failed with its reason, not as not re
   await expect(missing).not.toHaveClass(/not-reached/);
   await expect(missing.locator('.icon')).toHaveAttribute('title', /not found/);
   await expect(execution.locator('.failure .failure-where')).toHaveText(
-    "Failed at broken > missing: action 'e2e.does_not_exist' not found: check the name with `stormdesk action list`",
+    "Failed at broken > missing: action 'e2e.does_not_exist' not found: check the name with `stormdesk action list`; an action added since the engine started appears once the packs are registered again (`stormdesk pack register`, `st2 pack register`)",
   );
   await expect(execution.locator('.detail-title')).toHaveText('broken > missing');
   await tab(page, 'Result').click();
