@@ -904,7 +904,7 @@ impl Engine {
         st2.insert("action_execution_id".into(), Value::String(id.to_string()));
         st2.insert(
             "api_url".into(),
-            Value::String(format!("{}/v1", self.api_url())),
+            Value::String(format!("{}/v1", self.public_api_url())),
         );
         let user = context
             .get("user")
@@ -944,9 +944,23 @@ impl Engine {
         ac.insert("pack".into(), Value::String(pack.to_string()));
         ac.insert(
             "api_url".into(),
-            Value::String(format!("{}/v1", self.api_url())),
+            Value::String(format!("{}/v1", self.public_api_url())),
         );
         Value::Object(ac)
+    }
+
+    /// The API's address as people reach it, StackStorm's
+    /// `get_full_public_api_url()` (what `ctx(st2).api_url` gives): the
+    /// console's (`serve --listen`) when there is one, else the engine's
+    /// own listener. Actions' st2client calls use `ST2_ACTION_API_URL`,
+    /// the engine's own listener, either way.
+    fn public_api_url(&self) -> String {
+        self.inner
+            .console_url
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| self.api_url())
     }
 
     /// Refuses a child of `parent` that would nest too deep or that would

@@ -700,3 +700,44 @@ output:
     assert_eq!(call.runner_name(), "http-request");
     assert_eq!(call.result["parsed"], json!(true));
 }
+
+/// `ctx(st2).api_url` is the API's public address, as StackStorm's
+/// `get_full_public_api_url()`: the console's when the engine has one (it
+/// is what `serve --listen` binds), else the engine's own listener.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctx_st2_api_url_is_the_address_people_use() {
+    let fx = Fixture::new();
+    let dir = fx.packs.join("ctxurl");
+    write(
+        &dir.join("pack.yaml"),
+        "ref: ctxurl\nname: ctxurl\nversion: 0.1.0\n",
+    );
+    workflow(
+        &dir,
+        "url",
+        "  {}\n",
+        "version: 1.0\ntasks:\n  first:\n    action: core.noop\noutput:\n  - api: <% ctx(st2).api_url %>\n",
+    );
+    let engine = fx.engine().await;
+    let own = finished(
+        &engine,
+        &engine.run(run("ctxurl.url", Map::new())).await.unwrap().id,
+    )
+    .await;
+    assert_eq!(own.status, Status::Succeeded, "{}", own.result);
+    assert_eq!(
+        own.result["output"]["api"],
+        json!(format!("{}/v1", engine.api_url()))
+    );
+    engine.set_console_url(Some("https://desk.example:9443".into()));
+    let public = finished(
+        &engine,
+        &engine.run(run("ctxurl.url", Map::new())).await.unwrap().id,
+    )
+    .await;
+    assert_eq!(
+        public.result["output"]["api"],
+        json!("https://desk.example:9443/v1")
+    );
+    engine.shutdown();
+}
