@@ -90,12 +90,10 @@ impl Client {
     /// `POST /v1/packs/register`: the engine loads its packs again and
     /// answers what it loaded (`stormdesk_engine::pack_register::Registered`
     /// as JSON).
-    pub fn register_packs(&self, req: &Value) -> anyhow::Result<Value> {
-        let resp = ureq::post(&format!("{}/v1/packs/register", self.url))
-            .set("Authorization", &self.auth)
-            .send_json(req)
-            .map_err(|e| api_error(e, &self.url))?;
-        Ok(resp.into_json()?)
+    pub fn register_packs(&self, req: Value) -> anyhow::Result<Value> {
+        Ok(self
+            .send("POST", "/v1/packs/register", Some(req))?
+            .into_json()?)
     }
 
     /// Every descendant of `id`, parents before children.

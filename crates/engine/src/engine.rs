@@ -332,14 +332,21 @@ impl Engine {
     /// told to exit and waited for.
     pub async fn wait_for_runners(&self, limit: Duration) {
         let wait = async {
-            self.inner.runners.close();
-            self.inner.runners.wait().await;
-            self.inner.runners.reopen();
+            self.runs_handed_out_ended().await;
             launch::retire_idle(self).await;
         };
         if tokio::time::timeout(limit, wait).await.is_err() {
             self.inner.runners.reopen();
         }
+    }
+
+    /// Returns once every run handed to a runner process has ended (and its
+    /// runner is back in the pool or gone); runs handed out later are
+    /// tracked as before.
+    async fn runs_handed_out_ended(&self) {
+        self.inner.runners.close();
+        self.inner.runners.wait().await;
+        self.inner.runners.reopen();
     }
 
     pub fn api_url(&self) -> String {
@@ -1180,9 +1187,7 @@ impl Engine {
     /// diagnostics.
     #[doc(hidden)]
     pub async fn trim_waiting_runners(&self, idle: Duration) -> (usize, usize) {
-        self.inner.runners.close();
-        self.inner.runners.wait().await;
-        self.inner.runners.reopen();
+        self.runs_handed_out_ended().await;
         let dismissed = launch::trim_idle(self, idle);
         (launch::waiting(self), dismissed)
     }

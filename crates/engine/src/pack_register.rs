@@ -79,7 +79,7 @@ impl Engine {
             .map(|p| p.iter().map(String::as_str).collect());
         if let Some(named) = &named {
             for pack in named {
-                if !catalog.packs.iter().any(|p| p.name == *pack) {
+                if catalog.pack(pack).is_err() {
                     return Err(EngineError::BadRequest(not_found(
                         pack,
                         &self.inner.pack_dirs,

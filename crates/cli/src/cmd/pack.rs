@@ -259,7 +259,7 @@ fn register(
             }
             let body = serde_json::json!({"packs": req.packs, "types": req.types});
             (
-                client.register_packs(&body)?,
+                client.register_packs(body)?,
                 Some(client.shown_url().to_string()),
             )
         }

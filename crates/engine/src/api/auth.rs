@@ -23,8 +23,8 @@ pub(super) async fn index() -> Json<Value> {
     }))
 }
 
-/// `GET /v1/user`: who the credentials belong to (`st2 whoami`).
-/// `GET /v1/user` (`st2 whoami`), as StackStorm's `UserController`: a token
+/// `GET /v1/user`: who the credentials belong to (`st2 whoami`), as
+/// StackStorm's `UserController`: a token
 /// caller also gets `token_expire` (null for the API token file, which does
 /// not expire), which `st2 whoami` prints.
 pub(super) async fn user(Caller(who): Caller) -> Json<Value> {

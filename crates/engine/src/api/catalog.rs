@@ -88,14 +88,13 @@ pub(super) async fn register(
     _user: User,
     body: axum::body::Bytes,
 ) -> Result<Json<Registered>, ApiError> {
-    let req: RegisterRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        RegisterRequest::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
+    let req: RegisterRequest = match super::optional_body(&body)? {
+        Value::Null => RegisterRequest::default(),
+        body => serde_json::from_value(body).map_err(|e| {
             bad(format!(
                 "the pack register request is not valid: {e}; send {{\"packs\": [...], \"types\": [...]}} or nothing"
             ))
-        })?
+        })?,
     };
     Ok(Json(engine.register_packs(&req)?))
 }
