@@ -132,6 +132,8 @@ pub(crate) struct Inner {
     /// spool is applied (output can arrive after the final status).
     pub secrets: Mutex<HashMap<String, Secrets>>,
     pub api_token: String,
+    /// Encrypts secret datastore values at rest ([`crate::datastore_key`]).
+    pub datastore_key: Arc<crate::datastore_key::DatastoreKey>,
     pub auth: crate::auth::AuthState,
     /// The console's base URL, for executions' `web_url`.
     pub console_url: RwLock<Option<String>>,
@@ -182,7 +184,10 @@ impl Engine {
         paths.create_all()?;
         let api_token = token::load_or_create_api_token(&paths.token_file())?;
         let local_user = crate::auth::load_or_create_local_user(&paths.credentials_file())?;
-        let store = Store::open(&paths.db())?;
+        let datastore_key = Arc::new(crate::datastore_key::DatastoreKey::load_or_create(
+            &paths.datastore_key_file(),
+        )?);
+        let store = Store::open(&paths.db(), &datastore_key)?;
         // Lowest precedence first: the bundled packs, then installed packs,
         // then the directories given; a later pack of the same name wins.
         let mut pack_dirs = vec![crate::bundled::install_core(&paths.data)?];
@@ -251,6 +256,7 @@ impl Engine {
                 .max(1),
             paths,
             store,
+            datastore_key,
             bus: EventBus::new(),
             catalog: RwLock::new(catalog),
             pack_dirs,
@@ -589,6 +595,7 @@ impl Engine {
                     action_context: self.action_context(&pack.name, &context),
                     datastore: Some(std::sync::Arc::new(params::datastore::KvStore::for_user(
                         self.inner.paths.db(),
+                        self.inner.datastore_key.clone(),
                         context
                             .get("user")
                             .and_then(Value::as_str)

@@ -95,6 +95,12 @@ pub enum EngineError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The datastore's encryption key cannot be read or made.
+    #[error(transparent)]
+    DatastoreKey(#[from] crate::datastore_key::KeyFileError),
+    /// A stored secret does not decrypt with the datastore's key (names the key).
+    #[error("{0}")]
+    Decrypt(String),
 }
 
 impl From<ParamError> for EngineError {
@@ -149,7 +155,9 @@ impl EngineError {
             | EngineError::Store { .. }
             | EngineError::StoreClosed
             | EngineError::Bind { .. }
-            | EngineError::Io { .. } => "internal",
+            | EngineError::Io { .. }
+            | EngineError::DatastoreKey(_)
+            | EngineError::Decrypt(_) => "internal",
         }
     }
 

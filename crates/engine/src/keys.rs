@@ -4,15 +4,16 @@
 //! Python actions reach it through `self.action_service`, workflows later
 //! through `st2kv`. Expired keys are invisible from the moment they expire;
 //! they are purged lazily on later writes, so nothing sweeps in the background.
-//! Secret values are masked unless the caller asks to decrypt them; they are not
-//! encrypted at rest.
+//! Secret values are encrypted at rest with the datastore key
+//! ([`crate::datastore_key`]) and shown as StackStorm shows them: the
+//! ciphertext (`encrypted: true`) unless the caller asks to decrypt them.
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::datastore_key::{DatastoreKey, DecryptError};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::mask::MASK;
 
 /// Where a key lives: shown with StackStorm's full names (`st2kv.system`,
 /// `st2kv.user`); the short names are accepted too.
@@ -68,11 +69,13 @@ pub struct KeyValuePair {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub uid: String,
     pub name: String,
-    /// [`MASK`] for a secret key unless it was read with `decrypt`.
+    /// A secret key's ciphertext (StackStorm's format) unless it was read
+    /// with `decrypt`.
     pub value: String,
     pub scope: KeyScope,
     pub secret: bool,
-    /// True while a secret value is hidden (StackStorm shows the ciphertext).
+    /// True when `value` is ciphertext: a secret read without `decrypt`, as
+    /// StackStorm shows it.
     #[serde(default)]
     pub encrypted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -83,12 +86,27 @@ pub struct KeyValuePair {
 }
 
 impl KeyValuePair {
-    pub(crate) fn masked(mut self, decrypt: bool) -> Self {
-        if self.secret && !decrypt {
-            self.value = MASK.to_string();
-            self.encrypted = true;
+    /// The value as StackStorm's `KeyValuePairAPI.from_model` shows it
+    /// (`st2common/models/api/keyvalue.py`): a secret is its ciphertext
+    /// (`encrypted: true`), or with `decrypt` its clear text. A secret an
+    /// earlier version stored in clear is encrypted on the way out.
+    pub(crate) fn shown(mut self, key: &DatastoreKey, decrypt: bool) -> Result<Self, DecryptError> {
+        if !self.secret {
+            self.encrypted = false;
+            return Ok(self);
         }
-        self
+        match (decrypt, self.encrypted) {
+            (true, true) => {
+                self.value = key.decrypt(&self.value)?;
+                self.encrypted = false;
+            }
+            (false, false) => {
+                self.value = key.encrypt(&self.value);
+                self.encrypted = true;
+            }
+            _ => {}
+        }
+        Ok(self)
     }
 
     /// The stored pair as the API shows it: ids, and a user key's owner apart.
@@ -127,6 +145,9 @@ pub struct KeySet {
     pub name: String,
     pub value: String,
     pub secret: bool,
+    /// `value` is already ciphertext made with the datastore key (StackStorm's
+    /// `encrypted`, as `st2 key load` sends exported secrets); implies `secret`.
+    pub encrypted: bool,
     /// When the key disappears; `None` keeps it. A time in the past stores a key
     /// that is already invisible.
     pub expire_at: Option<DateTime<Utc>>,
@@ -140,6 +161,7 @@ impl KeySet {
             name: name.into(),
             value: value.into(),
             secret: false,
+            encrypted: false,
             expire_at: None,
         }
     }
@@ -197,6 +219,23 @@ fn check_name(scope: KeyScope, name: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
+    /// `pair` as the API shows it (see [`KeyValuePair::shown`]), ids included.
+    fn shown(&self, pair: KeyValuePair, decrypt: bool) -> Result<KeyValuePair, EngineError> {
+        let (scope, name) = (pair.scope, pair.name.clone());
+        pair.shown(&self.inner.datastore_key, decrypt)
+            .map(KeyValuePair::presented)
+            .map_err(|e| self.undecryptable(scope, &name, e))
+    }
+
+    /// The error for a stored secret that does not decrypt.
+    pub(crate) fn undecryptable(&self, scope: KeyScope, stored: &str, e: DecryptError) -> EngineError {
+        EngineError::Decrypt(format!(
+            "datastore key '{stored}' in scope '{scope}' cannot be decrypted with the datastore key {}: {e}; \
+             put the key file it was stored with back in place, or set the key again",
+            self.inner.paths.datastore_key_file().display()
+        ))
+    }
+
     /// The key, or `None` when it was never set, was deleted or has expired.
     /// A user-scoped key is `user`'s.
     pub async fn key_get(
@@ -210,26 +249,45 @@ impl Engine {
         let stored = stored_name(scope, user, name)?;
         let now = timestamp(Utc::now());
         let key = self.inner.store.keys().get(scope, &stored, now).await?;
-        Ok(key.map(|k| k.masked(decrypt).presented()))
+        key.map(|k| self.shown(k, decrypt)).transpose()
     }
 
-    /// Creates or replaces a key; returns it as stored (a secret value masked).
+    /// Creates or replaces a key; returns it as stored (a secret's value as
+    /// its ciphertext). A secret is encrypted before it is stored. A value
+    /// sent `encrypted` must decrypt with the datastore key, as StackStorm's
+    /// `KeyValuePairAPI.to_model` checks; it is stored as sent.
     pub async fn key_set(&self, set: KeySet) -> Result<KeyValuePair, EngineError> {
         check_name(set.scope, &set.name)?;
+        let datastore_key = &self.inner.datastore_key;
+        let secret = set.secret || set.encrypted;
+        let value = if set.encrypted {
+            if datastore_key.decrypt(&set.value).is_err() {
+                return Err(EngineError::BadRequest(format!(
+                    "Failed to verify the integrity of the provided value for key \"{}\". Ensure \
+                     that the value is encrypted with the correct key and not corrupted.",
+                    set.name
+                )));
+            }
+            set.value
+        } else if secret {
+            datastore_key.encrypt(&set.value)
+        } else {
+            set.value
+        };
         let key = KeyValuePair {
             id: String::new(),
             uid: String::new(),
             name: stored_name(set.scope, set.user.as_deref(), &set.name)?,
-            value: set.value,
+            value,
             scope: set.scope,
-            secret: set.secret,
-            encrypted: false,
+            secret,
+            encrypted: secret,
             user: None,
             expire_timestamp: set.expire_at.map(timestamp),
         };
         let now = timestamp(Utc::now());
         self.inner.store.keys().set(key.clone(), now).await?;
-        Ok(key.masked(false).presented())
+        Ok(key.presented())
     }
 
     /// Deletes a key; false when there was none (or it had expired).
@@ -276,12 +334,11 @@ impl Engine {
             };
             out.extend(self.inner.store.keys().list(part, now.clone()).await?);
         }
-        Ok(out
-            .into_iter()
+        out.into_iter()
             .skip(filter.offset as usize)
             .take(filter.limit.map_or(usize::MAX, |l| l as usize))
-            .map(|k| k.masked(decrypt).presented())
-            .collect())
+            .map(|k| self.shown(k, decrypt))
+            .collect()
     }
 }
 
@@ -318,8 +375,9 @@ mod tests {
     }
 
     #[test]
-    fn secret_values_are_masked_unless_decrypted() {
-        let key = KeyValuePair {
+    fn secrets_show_as_ciphertext_unless_decrypted() {
+        let datastore_key = DatastoreKey::generate();
+        let clear = KeyValuePair {
             id: String::new(),
             uid: String::new(),
             name: "k".into(),
@@ -330,7 +388,18 @@ mod tests {
             user: None,
             expire_timestamp: None,
         };
-        assert_eq!(key.clone().masked(false).value, MASK);
-        assert_eq!(key.masked(true).value, "hunter2");
+        let stored = KeyValuePair {
+            value: datastore_key.encrypt("hunter2"),
+            encrypted: true,
+            ..clear.clone()
+        };
+        for pair in [clear, stored] {
+            let hidden = pair.clone().shown(&datastore_key, false).unwrap();
+            assert!(hidden.encrypted);
+            assert_ne!(hidden.value, "hunter2");
+            assert_eq!(datastore_key.decrypt(&hidden.value).unwrap(), "hunter2");
+            let shown = pair.shown(&datastore_key, true).unwrap();
+            assert_eq!((shown.value.as_str(), shown.encrypted), ("hunter2", false));
+        }
     }
 }

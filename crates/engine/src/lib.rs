@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod bundled;
 mod callbacks;
+pub mod datastore_key;
 pub mod catalog;
 pub mod chain;
 mod engine;

@@ -102,6 +102,11 @@ impl Paths {
     pub fn credentials_file(&self) -> PathBuf {
         self.config.join("credentials")
     }
+    /// The datastore's encryption key (keyczar JSON, 0600), StackStorm's
+    /// `/etc/st2/keys/datastore_key.json`: see [`crate::datastore_key`].
+    pub fn datastore_key_file(&self) -> PathBuf {
+        self.config.join("datastore_key.json")
+    }
     /// Named users for `POST /auth/v1/tokens` (htpasswd, bcrypt; 0600): see [`crate::users`].
     pub fn users_file(&self) -> PathBuf {
         self.config.join("users")

@@ -20,9 +20,14 @@ pub enum KeyCmd {
         value: String,
         #[command(flatten)]
         owner: Owner,
-        /// Keep it secret: masked unless read with --decrypt (st2's --encrypt).
+        /// Keep it secret: stored encrypted, shown as its ciphertext unless
+        /// read with --decrypt (st2's --encrypt).
         #[arg(long, short = 'e', visible_alias = "secret")]
         encrypt: bool,
+        /// The value is already encrypted with this datastore's key (a
+        /// secret's ciphertext, as `key get` shows it): stored as it is.
+        #[arg(long, conflicts_with = "encrypt")]
+        encrypted: bool,
         /// Seconds until the key disappears.
         #[arg(long, short = 'l')]
         ttl: Option<u64>,
@@ -152,11 +157,13 @@ async fn local(engine: &stormdesk_engine::Engine, cmd: KeyCmd) -> anyhow::Result
             value,
             owner,
             encrypt,
+            encrypted,
             ttl,
             json,
         } => {
             let mut set = KeySet {
                 secret: encrypt,
+                encrypted,
                 user: Some(owner.user.unwrap_or(me)),
                 ..KeySet::new(scope(&owner.scope)?, name, value)
             };
@@ -217,12 +224,13 @@ fn remote(client: &Client, cmd: KeyCmd) -> anyhow::Result<ExitCode> {
             value,
             owner,
             encrypt,
+            encrypted,
             ttl,
             json,
         } => {
             scope(&owner.scope)?;
-            let mut body =
-                json!({"name": name, "value": value, "scope": owner.scope, "secret": encrypt});
+            let mut body = json!({"name": name, "value": value, "scope": owner.scope,
+                "secret": encrypt || encrypted, "encrypted": encrypted});
             if let Some(user) = owner.user {
                 body["user"] = json!(user);
             }

@@ -645,9 +645,42 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
         (&Value::from("hello"), &Value::from("st2kv.system"))
     );
     let masked = st2.json(&["key", "get", "password", "-j"]);
-    assert_eq!(masked["value"], "********");
+    let ciphertext = masked["value"].as_str().unwrap().to_string();
+    assert_eq!(masked["encrypted"], true, "{masked}");
+    assert!(
+        ciphertext.len() > 100 && ciphertext.bytes().all(|c| c.is_ascii_hexdigit()),
+        "a secret shows as StackStorm's ciphertext: {masked}"
+    );
     let clear = st2.json(&["key", "get", "password", "--decrypt", "-j"]);
     assert_eq!(clear["value"], "hunter22");
+    // Differential: PyPI's `cryptography`, following StackStorm's format,
+    // reads what Stormdesk encrypted, and Stormdesk reads what it encrypted
+    // (`st2 key set --encrypted`, as `st2 key load` sends exported secrets).
+    let key_file = server.path("config/datastore_key.json");
+    let crypto = |op: &str, value: &str| {
+        let o = Command::new(&python)
+            .arg(repo().join("tests/api/datastore_crypto.py"))
+            .arg(&key_file)
+            .args([op, value])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+        stdout(&o).trim().to_string()
+    };
+    assert_eq!(crypto("decrypt", &ciphertext), "hunter22");
+    let from_python = crypto("encrypt", "pässwörd ✓");
+    st2.ok(&["key", "set", "imported", &from_python, "--encrypted"]);
+    let imported = st2.json(&["key", "get", "imported", "--decrypt", "-j"]);
+    assert_eq!(imported["value"], "pässwörd ✓", "{imported}");
+    assert_eq!(imported["secret"], true, "{imported}");
+    let tampered = format!("{}00", &from_python[..from_python.len() - 2]);
+    let o = st2.run(&["key", "set", "bad", &tampered, "--encrypted"]);
+    let said = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(
+        said.contains("Failed to verify the integrity of the provided value for key \"bad\""),
+        "{said}"
+    );
+    st2.ok(&["key", "delete", "imported"]);
     let keys = st2.json(&["key", "list", "-j"]);
     let mut names: Vec<&str> = keys
         .as_array()

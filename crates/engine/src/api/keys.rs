@@ -145,7 +145,9 @@ pub(super) async fn list(
     Ok((headers, Json(page)).into_response())
 }
 
-/// `PUT /v1/keys/{name}?scope=` with `{"value", "scope"?, "ttl"?, "secret"?}`.
+/// `PUT /v1/keys/{name}?scope=` with `{"value", "scope"?, "ttl"?, "secret"?,
+/// "encrypted"?}`; answers the key as stored, a secret's value as its
+/// ciphertext.
 /// The name in the path wins over one in the body, and the body's scope over
 /// the query's, as in StackStorm.
 pub(super) async fn put(
@@ -181,17 +183,20 @@ pub(super) async fn put(
         Some(Value::Bool(b)) => *b,
         Some(other) => return Err(bad(format!("{at}: secret {other} is not true or false"))),
     };
-    if body.get("encrypted").and_then(Value::as_bool) == Some(true) {
-        return Err(bad(format!(
-            "{at}: pre-encrypted values are not supported; send the plain value with \"secret\": true"
-        )));
-    }
+    // A value already encrypted with the datastore key (`st2 key load` of
+    // exported secrets, `st2 key set --encrypted`).
+    let encrypted = match body.get("encrypted") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => return Err(bad(format!("{at}: encrypted {other} is not true or false"))),
+    };
     let user = match body.get("user") {
         Some(Value::String(u)) if !u.is_empty() => u.clone(),
         _ => owner(&q, &who.user),
     };
     let set = KeySet {
         secret,
+        encrypted,
         user: Some(user),
         ..KeySet::new(scope, name.clone(), value)
     };

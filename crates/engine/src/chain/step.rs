@@ -94,6 +94,7 @@ fn datastore(engine: &Engine, run: &ChainRun) -> Arc<crate::params::datastore::K
         .map(str::to_string);
     Arc::new(crate::params::datastore::KvStore::for_user(
         engine.inner.paths.db(),
+        engine.inner.datastore_key.clone(),
         user,
     ))
 }

@@ -2,27 +2,26 @@
 //! `{{ st2kv.user.key }}` and `{{ st2kv.system.secret | decrypt_kv }}`, read
 //! on a read-only connection to the store (opened on first use).
 //!
-//! StackStorm stores secret values encrypted and a template reads the
-//! ciphertext until `decrypt_kv` decrypts it. Stormdesk keeps secrets in its
-//! private store instead, so a secret read without decryption is an opaque
-//! reference ([`SECRET_REF`]`<scope>:<name>`), which `decrypt_kv` turns into
-//! the value. A parameter whose template decrypted a secret is itself
-//! secret: [`KvStore::take_decrypted`] tells the renderer.
+//! As in StackStorm, a secret reads as its ciphertext until `decrypt_kv`
+//! decrypts it (`st2common/expressions/functions/datastore.py`), and
+//! `decrypt_kv` decrypts any value encrypted with the datastore key. A
+//! parameter whose template decrypted a secret is itself secret:
+//! [`KvStore::take_decrypted`] tells the renderer.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use stormdesk_jinja::{Datastore, KvScope};
 
+use crate::datastore_key::DatastoreKey;
 use crate::keys::KeyScope;
-
-/// What a secret value reads as before `decrypt_kv`.
-pub const SECRET_REF: &str = "stormdesk-secret:";
 
 /// The engine's datastore for templates.
 pub struct KvStore {
     db: PathBuf,
+    /// Decrypts secrets for `decrypt_kv` and `decrypt=True`.
+    key: Arc<DatastoreKey>,
     /// Whose keys `st2kv.user` reads (stored as `<user>:<name>`).
     user: Option<String>,
     /// Opened on first use; `Some(None)` when it could not be opened.
@@ -31,9 +30,10 @@ pub struct KvStore {
 }
 
 impl KvStore {
-    pub fn new(db: PathBuf) -> KvStore {
+    pub fn new(db: PathBuf, key: Arc<DatastoreKey>) -> KvStore {
         KvStore {
             db,
+            key,
             user: None,
             conn: Mutex::new(None),
             decrypted: AtomicBool::new(false),
@@ -42,10 +42,10 @@ impl KvStore {
 
     /// The datastore as `user` sees it: `st2kv.user.<key>` reads that
     /// user's key (StackStorm's `UserKeyValueLookup`).
-    pub fn for_user(db: PathBuf, user: Option<String>) -> KvStore {
+    pub fn for_user(db: PathBuf, key: Arc<DatastoreKey>, user: Option<String>) -> KvStore {
         KvStore {
             user: user.filter(|u| !u.is_empty()),
-            ..KvStore::new(db)
+            ..KvStore::new(db, key)
         }
     }
 
@@ -95,31 +95,25 @@ impl Datastore for KvStore {
         let Some(pair) = self.read(scope, &stored)? else {
             return Ok(None);
         };
-        if !pair.secret {
-            return Ok(Some(pair.value));
-        }
-        if decrypt {
+        let secret = pair.secret;
+        let shown = pair.shown(&self.key, decrypt).map_err(|e| {
+            format!("datastore key '{stored}' in scope '{scope}' cannot be decrypted: {e}")
+        })?;
+        if secret && decrypt {
             self.decrypted.store(true, Ordering::SeqCst);
-            return Ok(Some(pair.value));
         }
-        Ok(Some(format!("{SECRET_REF}{}:{stored}", scope.as_str())))
+        Ok(Some(shown.value))
     }
 
+    /// StackStorm's `decrypt_kv`: the clear text of a value encrypted with
+    /// the datastore key (errors name what is wrong with it, never the value).
     fn decrypt(&self, ciphertext: &str) -> Result<String, String> {
-        let reference = ciphertext.strip_prefix(SECRET_REF).ok_or_else(|| {
-            "decrypt_kv takes a secret read from the datastore (e.g. st2kv.system.name | decrypt_kv)"
-                .to_string()
+        let clear = self.key.decrypt(ciphertext).map_err(|e| {
+            format!(
+                "decrypt_kv takes a secret as read from the datastore (e.g. st2kv.system.name | decrypt_kv): {e}"
+            )
         })?;
-        let (scope, name) = reference
-            .split_once(':')
-            .and_then(|(s, n)| KeyScope::parse(s).map(|s| (s, n)))
-            .ok_or_else(|| {
-                "decrypt_kv was given a value that is not a datastore secret".to_string()
-            })?;
-        let pair = self
-            .read(scope, name)?
-            .ok_or_else(|| format!("datastore key {scope}.{name} no longer exists"))?;
         self.decrypted.store(true, Ordering::SeqCst);
-        Ok(pair.value)
+        Ok(clear)
     }
 }

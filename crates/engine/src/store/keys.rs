@@ -6,6 +6,7 @@ use std::path::Path;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{store_err, Store, WriteOp};
+use crate::datastore_key::DatastoreKey;
 use crate::error::EngineError;
 use crate::keys::{KeyFilter, KeyScope, KeyValuePair};
 
@@ -27,7 +28,7 @@ pub(crate) fn get_key(
     now: &str,
 ) -> Result<Option<KeyValuePair>, EngineError> {
     let sql = format!(
-        "SELECT scope, name, value, secret, expire_ts FROM keys
+        "SELECT scope, name, value, secret, expire_ts, encrypted FROM keys
          WHERE scope = :scope AND name = :name AND {LIVE}"
     );
     c.query_row(
@@ -105,7 +106,7 @@ fn list(
 ) -> Result<Vec<KeyValuePair>, EngineError> {
     // substr() rather than LIKE: names hold '_' and '%' as plain text.
     let sql = format!(
-        "SELECT scope, name, value, secret, expire_ts FROM keys
+        "SELECT scope, name, value, secret, expire_ts, encrypted FROM keys
          WHERE {LIVE}
            AND (:scope IS NULL OR scope = :scope)
            AND (:prefix IS NULL OR substr(name, 1, length(:prefix)) = :prefix)
@@ -145,7 +146,7 @@ fn key_from_row(r: &Row<'_>, p: &Path) -> rusqlite::Result<KeyValuePair> {
         name: r.get(1)?,
         value: r.get(2)?,
         secret: r.get(3)?,
-        encrypted: false,
+        encrypted: r.get(5)?,
         user: None,
         expire_timestamp: r.get(4)?,
     })
@@ -161,17 +162,57 @@ pub(super) fn write_set(
     tx.prepare_cached("DELETE FROM keys WHERE expire_ts IS NOT NULL AND expire_ts <= ?1")?
         .execute([now])?;
     tx.prepare_cached(
-        "INSERT INTO keys (scope, name, value, secret, expire_ts) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO keys (scope, name, value, secret, expire_ts, encrypted)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(scope, name) DO UPDATE SET value = excluded.value,
-           secret = excluded.secret, expire_ts = excluded.expire_ts",
+           secret = excluded.secret, expire_ts = excluded.expire_ts,
+           encrypted = excluded.encrypted",
     )?
     .execute(params![
         key.scope.as_str(),
         key.name,
         key.value,
         key.secret,
-        key.expire_timestamp
+        key.expire_timestamp,
+        key.encrypted
     ])
+}
+
+/// Encrypts the secret values kept in clear (by versions before encryption
+/// at rest), in one transaction, overwriting the freed clear text.
+pub(super) fn encrypt_clear_secrets(c: &Connection, key: &DatastoreKey) -> rusqlite::Result<()> {
+    let clear: Vec<(String, String, String)> = c
+        .prepare("SELECT scope, name, value FROM keys WHERE secret = 1 AND encrypted = 0")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    if clear.is_empty() {
+        return Ok(());
+    }
+    c.execute_batch("PRAGMA secure_delete = ON; BEGIN IMMEDIATE;")?;
+    let sealed = (|| {
+        let mut update = c.prepare(
+            "UPDATE keys SET value = ?3, encrypted = 1 WHERE scope = ?1 AND name = ?2",
+        )?;
+        for (scope, name, value) in &clear {
+            update.execute(params![scope, name, key.encrypt(value)])?;
+        }
+        Ok(())
+    })();
+    match sealed {
+        Ok(()) => c.execute_batch("COMMIT;")?,
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK;");
+            return Err(e);
+        }
+    }
+    // The clear text also sits in the WAL until it is checkpointed.
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    c.execute_batch("PRAGMA secure_delete = OFF;")?;
+    tracing::info!(
+        count = clear.len(),
+        "secret datastore values kept in clear by an earlier version are now encrypted"
+    );
+    Ok(())
 }
 
 /// Runs in the writer's transaction. Returns 1 when a live key was deleted.

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 
+use crate::datastore_key::DatastoreKey;
 use crate::error::EngineError;
 use crate::model::{Execution, ExecutionFilter, OutputChunk, SortOrder, Status, Stream};
 
@@ -93,6 +94,9 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("workflows", "seq", "INTEGER NOT NULL DEFAULT 0"),
     // A workflow task's name (`context.orquesta.task_name`), for `task()`.
     ("executions", "task", "TEXT"),
+    // 1 when a key's value is ciphertext under the datastore key (every
+    // secret, once the store has been opened with the key).
+    ("keys", "encrypted", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Indexes on added columns, made after the columns.
@@ -197,7 +201,11 @@ impl Store {
     /// (SQLite gives the WAL and shared-memory files the database's mode). A
     /// store that cannot be written (read-only file or directory, full disk)
     /// is refused here, with the reason, rather than failing each write later.
-    pub fn open(path: &Path) -> Result<Store, EngineError> {
+    ///
+    /// Secret datastore values an earlier version kept in clear are
+    /// encrypted with `key` here, with SQLite's `secure_delete` so the clear
+    /// text does not linger in free pages.
+    pub fn open(path: &Path, key: &DatastoreKey) -> Result<Store, EngineError> {
         private_file(path)?;
         let conn = open(path, OpenFlags::default())?;
         conn.execute_batch(
@@ -218,6 +226,7 @@ impl Store {
         }
         add_columns(&conn).map_err(store_err(path))?;
         conn.execute_batch(ADDED_INDEXES).map_err(store_err(path))?;
+        keys::encrypt_clear_secrets(&conn, key).map_err(|e| unwritable(path, e))?;
         let reader = open(path, OpenFlags::default())?;
         Ok(Store {
             path: path.to_path_buf(),

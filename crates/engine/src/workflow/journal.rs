@@ -178,8 +178,9 @@ impl<'a> Recording<'a> {
 }
 
 impl Env for Recording<'_> {
-    fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
-        let value = self.inner.st2kv(key, decrypt);
+    fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String> {
+        // A read that failed is not logged: a replay asks again.
+        let value = self.inner.st2kv(key, decrypt)?;
         self.reads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -188,7 +189,7 @@ impl Env for Recording<'_> {
                 decrypt,
                 value: if decrypt { None } else { value.clone() },
             });
-        value
+        Ok(value)
     }
 
     fn st2kv_name(&self, key: &str) -> String {
@@ -218,7 +219,7 @@ impl<'a> Replaying<'a> {
 }
 
 impl Env for Replaying<'_> {
-    fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
+    fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String> {
         let logged = {
             let mut reads = self.reads.lock().unwrap_or_else(|e| e.into_inner());
             match reads.front() {
@@ -227,7 +228,7 @@ impl Env for Replaying<'_> {
             }
         };
         match logged {
-            Some(read) if !decrypt => read.value,
+            Some(read) if !decrypt => Ok(read.value),
             _ => self.live.st2kv(key, decrypt),
         }
     }
@@ -276,17 +277,17 @@ mod tests {
 
     struct Kv;
     impl Env for Kv {
-        fn st2kv(&self, key: &str, _decrypt: bool) -> Option<Value> {
-            (key != "missing").then(|| json!(format!("now:{key}")))
+        fn st2kv(&self, key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+            Ok((key != "missing").then(|| json!(format!("now:{key}"))))
         }
     }
 
     #[test]
     fn recorded_reads_are_replayed_and_decrypted_ones_read_again() {
         let rec = Recording::new(&Kv);
-        assert_eq!(rec.st2kv("a", false), Some(json!("now:a")));
-        assert_eq!(rec.st2kv("s", true), Some(json!("now:s")));
-        assert_eq!(rec.st2kv("missing", false), None);
+        assert_eq!(rec.st2kv("a", false), Ok(Some(json!("now:a"))));
+        assert_eq!(rec.st2kv("s", true), Ok(Some(json!("now:s"))));
+        assert_eq!(rec.st2kv("missing", false), Ok(None));
         let mut reads = rec.take();
         assert_eq!(reads[1].value, None, "a decrypted value is never logged");
         // The datastore changed since: the replay still sees the old value.
@@ -294,11 +295,11 @@ mod tests {
         let text = serde_json::to_string(&reads).unwrap();
         let reads: Vec<KvRead> = serde_json::from_str(&text).unwrap();
         let replay = Replaying::new(&Kv, reads);
-        assert_eq!(replay.st2kv("a", false), Some(json!("then:a")));
-        assert_eq!(replay.st2kv("s", true), Some(json!("now:s")));
-        assert_eq!(replay.st2kv("missing", false), None);
+        assert_eq!(replay.st2kv("a", false), Ok(Some(json!("then:a"))));
+        assert_eq!(replay.st2kv("s", true), Ok(Some(json!("now:s"))));
+        assert_eq!(replay.st2kv("missing", false), Ok(None));
         // Asked for more than was logged: the live datastore answers.
-        assert_eq!(replay.st2kv("b", false), Some(json!("now:b")));
+        assert_eq!(replay.st2kv("b", false), Ok(Some(json!("now:b"))));
     }
 
     #[test]

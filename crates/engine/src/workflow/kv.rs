@@ -20,6 +20,8 @@ pub(crate) struct KvEnv {
     earlier: Vec<String>,
     /// The workflow's user, whose user-scoped keys `st2kv` reads.
     user: Option<String>,
+    /// Decrypts secrets for `st2kv(key, decrypt=true)`.
+    key: std::sync::Arc<crate::datastore_key::DatastoreKey>,
     /// Opened on first use; `Some(None)` when it could not be opened.
     conn: Mutex<Option<Option<rusqlite::Connection>>>,
 }
@@ -31,6 +33,7 @@ impl KvEnv {
             workflow: workflow.to_string(),
             earlier: Vec::new(),
             user,
+            key: engine.inner.datastore_key.clone(),
             conn: Mutex::new(None),
         }
     }
@@ -46,9 +49,11 @@ impl Env for KvEnv {
     /// As StackStorm's `st2kv` (`st2common/util/keyvalue.py`, `get_key`):
     /// `system.<name>` reads the system scope; any other key is the workflow
     /// user's (stored as `<user>:<key>`).
-    fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
+    fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        let conn = self.connection(&mut guard)?;
+        let Some(conn) = self.connection(&mut guard) else {
+            return Err(format!("the datastore at {} cannot be read", self.db.display()));
+        };
         let scope = if key.starts_with("system.") {
             KeyScope::System
         } else {
@@ -56,10 +61,17 @@ impl Env for KvEnv {
         };
         let name = self.st2kv_name(key);
         let now = crate::keys::timestamp(chrono::Utc::now());
-        match crate::store::get_key(conn, &self.db, scope, &name, &now) {
-            Ok(Some(pair)) => Some(Value::String(pair.masked(decrypt).value)),
-            _ => None,
-        }
+        let pair = crate::store::get_key(conn, &self.db, scope, &name, &now)
+            .map_err(|e| e.to_string())?;
+        // A secret reads as its ciphertext, as in StackStorm, unless decrypted.
+        pair.map(|pair| {
+            pair.shown(&self.key, decrypt)
+                .map(|shown| Value::String(shown.value))
+                .map_err(|e| {
+                    format!("datastore key '{name}' in scope '{scope}' cannot be decrypted: {e}")
+                })
+        })
+        .transpose()
     }
 
     fn st2kv_name(&self, key: &str) -> String {

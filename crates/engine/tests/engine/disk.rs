@@ -190,7 +190,7 @@ async fn a_store_that_cannot_be_written_is_refused_at_start_with_the_reason() {
             )
             .unwrap();
         }
-        for f in ["token", "credentials"] {
+        for f in ["token", "credentials", "datastore_key.json"] {
             std::fs::copy(config.join(f), home.join("config").join(f)).unwrap();
         }
         std::fs::write(home.join("stormdesk.db"), "").unwrap();

@@ -236,7 +236,11 @@ async fn wrong_token_and_bad_input_are_refused() {
             json!({"value": "v", "scope": "galaxy"}),
             "unknown scope 'galaxy'",
         ),
-        (json!({"value": "v", "encrypted": true}), "pre-encrypted"),
+        (
+            json!({"value": "v", "encrypted": true}),
+            "Failed to verify the integrity of the provided value for key \"k\"",
+        ),
+        (json!({"value": "v", "encrypted": "yes"}), "not true or false"),
     ] {
         let (status, resp) = call("PUT", key_url(&base, "k", ""), &token, Some(body.clone())).await;
         assert_eq!(status, 400, "{body}: {resp}");
@@ -249,8 +253,30 @@ async fn wrong_token_and_bad_input_are_refused() {
     engine.shutdown();
 }
 
+/// StackStorm's ciphertext: upper-case hex of header, IV, blocks and signature.
+fn is_ciphertext(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| {
+        s.len() >= 2 * (5 + 16 + 16 + 20)
+            && s.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+    })
+}
+
+/// Every byte SQLite keeps for the store: the database and its WAL.
+fn store_bytes(home: &std::path::Path) -> Vec<u8> {
+    ["stormdesk.db", "stormdesk.db-wal"]
+        .iter()
+        .flat_map(|f| std::fs::read(home.join(f)).unwrap_or_default())
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn secret_values_are_masked_unless_decrypted() {
+async fn secret_values_are_encrypted_at_rest_and_shown_as_ciphertext() {
     let fx = Fixture::new();
     let engine = fx.engine().await;
     let (base, token) = (engine.api_url(), engine.api_token().to_string());
@@ -262,23 +288,130 @@ async fn secret_values_are_masked_unless_decrypted() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["value"], json!("********"));
-    assert_eq!(body["secret"], json!(true));
+    assert!(is_ciphertext(&body["value"]), "{body}");
+    assert_eq!((&body["secret"], &body["encrypted"]), (&json!(true), &json!(true)));
 
-    let (_, body) = call("GET", key_url(&base, "db_password", ""), &token, None).await;
-    assert_eq!(body["value"], json!("********"));
-    let (_, body) = call(
+    let (_, got) = call("GET", key_url(&base, "db_password", ""), &token, None).await;
+    assert!(is_ciphertext(&got["value"]), "{got}");
+    assert_eq!(got["value"], body["value"], "the stored ciphertext, as StackStorm shows it");
+    assert_eq!(got["encrypted"], json!(true));
+    let (_, clear) = call(
         "GET",
         key_url(&base, "db_password", "?decrypt=true"),
         &token,
         None,
     )
     .await;
-    assert_eq!(body["value"], json!("hunter22"));
-    let (_, body) = call("GET", format!("{base}/v1/keys"), &token, None).await;
-    assert_eq!(body[0]["value"], json!("********"));
-    let (_, body) = call("GET", format!("{base}/v1/keys?decrypt=true"), &token, None).await;
-    assert_eq!(body[0]["value"], json!("hunter22"));
+    assert_eq!((&clear["value"], &clear["encrypted"]), (&json!("hunter22"), &json!(false)));
+    let (_, list) = call("GET", format!("{base}/v1/keys"), &token, None).await;
+    assert_eq!(list[0]["value"], got["value"]);
+    let (_, list) = call("GET", format!("{base}/v1/keys?decrypt=true"), &token, None).await;
+    assert_eq!(list[0]["value"], json!("hunter22"));
+
+    // A value already encrypted with this key (as `st2 key load` sends an
+    // exported secret) is stored as it is, and is secret.
+    let (status, copy) = call(
+        "PUT",
+        key_url(&base, "copy", ""),
+        &token,
+        Some(json!({"value": got["value"], "encrypted": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{copy}");
+    assert_eq!((&copy["value"], &copy["secret"]), (&got["value"], &json!(true)));
+    let (_, clear) = call("GET", key_url(&base, "copy", "?decrypt=true"), &token, None).await;
+    assert_eq!(clear["value"], json!("hunter22"));
+
+    engine.shutdown();
+    let bytes = store_bytes(fx.home.path());
+    assert!(contains(&bytes, "db_password"), "the store was read");
+    assert!(!contains(&bytes, "hunter22"), "a secret is never in the store in clear");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_an_earlier_version_kept_in_clear_are_encrypted_at_start() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let set = KeySet {
+        secret: true,
+        ..KeySet::new(KeyScope::System, "legacy", "swordfish42")
+    };
+    engine.key_set(set).await.unwrap();
+    engine.shutdown();
+    drop(engine);
+    // What an earlier version left: the value in clear, no `encrypted` mark.
+    let db = fx.home.path().join("stormdesk.db");
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+        c.execute(
+            "UPDATE keys SET value = 'swordfish42', encrypted = 0 WHERE name = 'legacy'",
+            [],
+        )
+        .unwrap();
+        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    assert!(contains(&store_bytes(fx.home.path()), "swordfish42"));
+
+    let engine = fx.engine().await;
+    let stored: (String, bool) = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT value, encrypted FROM keys WHERE name = 'legacy'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(stored.1 && is_ciphertext(&json!(stored.0)), "{stored:?}");
+    assert!(
+        !contains(&store_bytes(fx.home.path()), "swordfish42"),
+        "the clear text is overwritten, not just unlinked"
+    );
+    let got = engine
+        .key_get(KeyScope::System, None, "legacy", true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.value, "swordfish42");
+    engine.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_that_does_not_decrypt_says_which_key_and_why() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let set = KeySet {
+        secret: true,
+        ..KeySet::new(KeyScope::System, "pin", "4242")
+    };
+    engine.key_set(set).await.unwrap();
+    engine.shutdown();
+    drop(engine);
+    // The key file replaced by another key: the stored ciphertext no longer verifies.
+    let key_file = fx.home.path().join("config").join("datastore_key.json");
+    std::fs::remove_file(&key_file).unwrap();
+    let engine = fx.engine().await;
+    assert!(key_file.is_file(), "a new key is made");
+    let err = engine
+        .key_get(KeyScope::System, None, "pin", true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("'pin'")
+            && err.contains("datastore_key.json")
+            && err.contains("signature does not match")
+            && !err.contains("4242"),
+        "{err}"
+    );
+    // Without decryption the ciphertext is still shown.
+    let got = engine
+        .key_get(KeyScope::System, None, "pin", false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(is_ciphertext(&json!(got.value)));
     engine.shutdown();
 }
 
@@ -380,7 +513,7 @@ async fn python_action_uses_the_datastore_with_its_own_token() {
     let result = &done.result["result"];
     assert_eq!(result["counter"], json!("1"));
     assert_eq!(result["note"], json!("local one"));
-    assert_eq!(result["pin_masked"], json!("********"));
+    assert!(is_ciphertext(&result["pin_masked"]), "{result}");
     assert_eq!(result["pin"], json!("4242"));
     assert_eq!(result["absent"], Value::Null);
     assert_eq!(result["listed"], json!(["counter", "pin", "t.Kv:note"]));

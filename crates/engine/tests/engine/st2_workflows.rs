@@ -400,6 +400,14 @@ fn cases(t: &St2) -> Vec<Wf> {
         wf("examples.orquesta-st2kv", json!({"key_name": "system.lakshmi"}), ok(json!({"output": {"value": "kanahansnasnasdlsajks"}}))),
         wf("examples.orquesta-st2kv", json!({"key_name": "winson"}), ok(json!({"output": {"value": "SoDiamondEng"}}))),
         wf("examples.orquesta-st2kv", json!({"key_name": "system.kami", "decrypt": true}), ok(json!({"output": {"value": "eggplant"}}))),
+        // Without decrypt a secret reads as its ciphertext, as in StackStorm:
+        // the 8-byte value is one AES block, 57 bytes with header, IV and
+        // signature, 114 hex digits.
+        wf(
+            "examples.orquesta-st2kv",
+            json!({"key_name": "system.kami"}),
+            Want::Done(Status::Succeeded, vec![Check::Re("/output/value", "^[0-9A-F]{114}$")], vec![]),
+        ),
         wf(
             "examples.orquesta-st2kv",
             json!({"key_name": "system.matt", "decrypt": true}),

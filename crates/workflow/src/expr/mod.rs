@@ -27,8 +27,10 @@ use serde_json::{Map, Value};
 /// Answers what only the caller knows: the datastore (`st2kv`) and the
 /// records of task executions (ids and timestamps for `task()`).
 pub trait Env {
-    /// The value of a datastore key, `None` when the key does not exist.
-    fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value>;
+    /// The value of a datastore key, `None` when the key does not exist; an
+    /// error (its message) when the key exists but cannot be read, e.g. a
+    /// secret that does not decrypt.
+    fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String>;
 
     /// The name the datastore keeps `key` under, which StackStorm's "does
     /// not exist" error names (`st2common/util/keyvalue.py`,
@@ -53,8 +55,8 @@ pub trait Env {
 pub struct NoKv;
 
 impl Env for NoKv {
-    fn st2kv(&self, _key: &str, _decrypt: bool) -> Option<Value> {
-        None
+    fn st2kv(&self, _key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok(None)
     }
 }
 
@@ -300,7 +302,7 @@ impl<'a> Scope<'a> {
         decrypt: bool,
         default: Option<Value>,
     ) -> Result<Value, String> {
-        match self.env.st2kv(key, decrypt) {
+        match self.env.st2kv(key, decrypt)? {
             Some(v) => Ok(v),
             None => default.ok_or_else(|| {
                 format!(

@@ -16,8 +16,8 @@ use crate::Case;
 struct Kv(Map<String, Value>);
 
 impl Env for Kv {
-    fn st2kv(&self, key: &str, _decrypt: bool) -> Option<Value> {
-        self.0.get(key).cloned()
+    fn st2kv(&self, key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok(self.0.get(key).cloned())
     }
 }
 

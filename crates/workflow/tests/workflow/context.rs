@@ -53,8 +53,8 @@ fn st2_context_is_defined_for_inspection_and_read_by_expressions() {
 struct Records;
 
 impl Env for Records {
-    fn st2kv(&self, _key: &str, _decrypt: bool) -> Option<Value> {
-        None
+    fn st2kv(&self, _key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok(None)
     }
 
     fn task_execution(&self, task: &str, route: u32) -> Option<Map<String, Value>> {
@@ -116,8 +116,8 @@ output:
 struct Stored;
 
 impl Env for Stored {
-    fn st2kv(&self, _key: &str, _decrypt: bool) -> Option<Value> {
-        None
+    fn st2kv(&self, _key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok(None)
     }
 
     fn task_execution(&self, task: &str, _route: u32) -> Option<Map<String, Value>> {

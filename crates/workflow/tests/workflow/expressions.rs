@@ -225,6 +225,7 @@ fn kv() -> TestKv {
     let mut m = BTreeMap::new();
     m.insert("api_url".to_string(), json!("https://api"));
     m.insert("token".to_string(), json!({"encrypted": "s3cret"}));
+    m.insert("broken".to_string(), json!({"undecryptable": true}));
     TestKv(m)
 }
 
@@ -283,6 +284,20 @@ fn a_missing_st2kv_key_fails_the_workflow_clearly() {
         msg.contains("The key \"nope\" does not exist in the StackStorm datastore."),
         "{msg}"
     );
+    r.succeed_all();
+}
+
+#[test]
+fn an_st2kv_key_that_cannot_be_read_fails_the_workflow_with_the_reason() {
+    let mut r = Rehearsal::with_env(
+        "version: 1.0\ntasks:\n  t:\n    action: x.y k=<% st2kv('broken', decrypt => true) %>\n",
+        json!({}),
+        kv(),
+    );
+    assert_eq!(r.status(), WorkflowStatus::Failed);
+    let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
+    assert!(msg.contains("the secret 'broken' does not decrypt"), "{msg}");
+    assert!(!msg.contains("does not exist"), "{msg}");
     r.succeed_all();
 }
 

@@ -12,17 +12,22 @@ use stormdesk_workflow::{
 pub struct TestKv(pub BTreeMap<String, Value>);
 
 impl Env for TestKv {
-    fn st2kv(&self, key: &str, decrypt: bool) -> Option<Value> {
-        let value = self.0.get(key)?;
+    fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String> {
+        let Some(value) = self.0.get(key) else {
+            return Ok(None);
+        };
+        if value.get("undecryptable").is_some() {
+            return Err(format!("the secret '{key}' does not decrypt"));
+        }
         if decrypt {
-            Some(value.clone())
+            Ok(Some(value.clone()))
         } else if let Some(secret) = value.get("encrypted") {
-            Some(json!(format!(
+            Ok(Some(json!(format!(
                 "<encrypted:{}>",
                 secret.as_str().unwrap_or("")
-            )))
+            ))))
         } else {
-            Some(value.clone())
+            Ok(Some(value.clone()))
         }
     }
 }
