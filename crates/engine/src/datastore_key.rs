@@ -281,7 +281,9 @@ mod tests {
             let a = key.encrypt(plain);
             let b = key.encrypt(plain);
             assert_ne!(a, b, "a new IV each time");
-            assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
+            assert!(a
+                .bytes()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_lowercase()));
             assert_eq!(key.decrypt(&a).unwrap(), plain);
             assert_eq!(key.decrypt(&a.to_lowercase()).unwrap(), plain);
         }
@@ -315,7 +317,10 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         std::fs::write(&path, r#"{"mode": "CBC"}"#).unwrap();
         let err = DatastoreKey::read(&path).unwrap_err().to_string();
-        assert!(err.contains("not a StackStorm (keyczar JSON) AES key"), "{err}");
+        assert!(
+            err.contains("not a StackStorm (keyczar JSON) AES key"),
+            "{err}"
+        );
         assert!(format!("{made:?}").starts_with("DatastoreKey(AES-256"));
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -228,7 +228,12 @@ impl Engine {
     }
 
     /// The error for a stored secret that does not decrypt.
-    pub(crate) fn undecryptable(&self, scope: KeyScope, stored: &str, e: DecryptError) -> EngineError {
+    pub(crate) fn undecryptable(
+        &self,
+        scope: KeyScope,
+        stored: &str,
+        e: DecryptError,
+    ) -> EngineError {
         EngineError::Decrypt(format!(
             "datastore key '{stored}' in scope '{scope}' cannot be decrypted with the datastore key {}: {e}; \
              put the key file it was stored with back in place, or set the key again",

@@ -190,9 +190,8 @@ pub(super) fn encrypt_clear_secrets(c: &Connection, key: &DatastoreKey) -> rusql
     }
     c.execute_batch("PRAGMA secure_delete = ON; BEGIN IMMEDIATE;")?;
     let sealed = (|| {
-        let mut update = c.prepare(
-            "UPDATE keys SET value = ?3, encrypted = 1 WHERE scope = ?1 AND name = ?2",
-        )?;
+        let mut update =
+            c.prepare("UPDATE keys SET value = ?3, encrypted = 1 WHERE scope = ?1 AND name = ?2")?;
         for (scope, name, value) in &clear {
             update.execute(params![scope, name, key.encrypt(value)])?;
         }

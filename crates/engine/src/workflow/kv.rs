@@ -52,7 +52,10 @@ impl Env for KvEnv {
     fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String> {
         let mut guard = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         let Some(conn) = self.connection(&mut guard) else {
-            return Err(format!("the datastore at {} cannot be read", self.db.display()));
+            return Err(format!(
+                "the datastore at {} cannot be read",
+                self.db.display()
+            ));
         };
         let scope = if key.starts_with("system.") {
             KeyScope::System
@@ -61,8 +64,8 @@ impl Env for KvEnv {
         };
         let name = self.st2kv_name(key);
         let now = crate::keys::timestamp(chrono::Utc::now());
-        let pair = crate::store::get_key(conn, &self.db, scope, &name, &now)
-            .map_err(|e| e.to_string())?;
+        let pair =
+            crate::store::get_key(conn, &self.db, scope, &name, &now).map_err(|e| e.to_string())?;
         // A secret reads as its ciphertext, as in StackStorm, unless decrypted.
         pair.map(|pair| {
             pair.shown(&self.key, decrypt)

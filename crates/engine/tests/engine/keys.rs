@@ -240,7 +240,10 @@ async fn wrong_token_and_bad_input_are_refused() {
             json!({"value": "v", "encrypted": true}),
             "Failed to verify the integrity of the provided value for key \"k\"",
         ),
-        (json!({"value": "v", "encrypted": "yes"}), "not true or false"),
+        (
+            json!({"value": "v", "encrypted": "yes"}),
+            "not true or false",
+        ),
     ] {
         let (status, resp) = call("PUT", key_url(&base, "k", ""), &token, Some(body.clone())).await;
         assert_eq!(status, 400, "{body}: {resp}");
@@ -257,7 +260,8 @@ async fn wrong_token_and_bad_input_are_refused() {
 fn is_ciphertext(v: &Value) -> bool {
     v.as_str().is_some_and(|s| {
         s.len() >= 2 * (5 + 16 + 16 + 20)
-            && s.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+            && s.bytes()
+                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
     })
 }
 
@@ -289,11 +293,17 @@ async fn secret_values_are_encrypted_at_rest_and_shown_as_ciphertext() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(is_ciphertext(&body["value"]), "{body}");
-    assert_eq!((&body["secret"], &body["encrypted"]), (&json!(true), &json!(true)));
+    assert_eq!(
+        (&body["secret"], &body["encrypted"]),
+        (&json!(true), &json!(true))
+    );
 
     let (_, got) = call("GET", key_url(&base, "db_password", ""), &token, None).await;
     assert!(is_ciphertext(&got["value"]), "{got}");
-    assert_eq!(got["value"], body["value"], "the stored ciphertext, as StackStorm shows it");
+    assert_eq!(
+        got["value"], body["value"],
+        "the stored ciphertext, as StackStorm shows it"
+    );
     assert_eq!(got["encrypted"], json!(true));
     let (_, clear) = call(
         "GET",
@@ -302,7 +312,10 @@ async fn secret_values_are_encrypted_at_rest_and_shown_as_ciphertext() {
         None,
     )
     .await;
-    assert_eq!((&clear["value"], &clear["encrypted"]), (&json!("hunter22"), &json!(false)));
+    assert_eq!(
+        (&clear["value"], &clear["encrypted"]),
+        (&json!("hunter22"), &json!(false))
+    );
     let (_, list) = call("GET", format!("{base}/v1/keys"), &token, None).await;
     assert_eq!(list[0]["value"], got["value"]);
     let (_, list) = call("GET", format!("{base}/v1/keys?decrypt=true"), &token, None).await;
@@ -318,14 +331,20 @@ async fn secret_values_are_encrypted_at_rest_and_shown_as_ciphertext() {
     )
     .await;
     assert_eq!(status, 200, "{copy}");
-    assert_eq!((&copy["value"], &copy["secret"]), (&got["value"], &json!(true)));
+    assert_eq!(
+        (&copy["value"], &copy["secret"]),
+        (&got["value"], &json!(true))
+    );
     let (_, clear) = call("GET", key_url(&base, "copy", "?decrypt=true"), &token, None).await;
     assert_eq!(clear["value"], json!("hunter22"));
 
     engine.shutdown();
     let bytes = store_bytes(fx.home.path());
     assert!(contains(&bytes, "db_password"), "the store was read");
-    assert!(!contains(&bytes, "hunter22"), "a secret is never in the store in clear");
+    assert!(
+        !contains(&bytes, "hunter22"),
+        "a secret is never in the store in clear"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

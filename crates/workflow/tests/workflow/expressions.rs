@@ -296,7 +296,10 @@ fn an_st2kv_key_that_cannot_be_read_fails_the_workflow_with_the_reason() {
     );
     assert_eq!(r.status(), WorkflowStatus::Failed);
     let msg = r.errors()[0]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("the secret 'broken' does not decrypt"), "{msg}");
+    assert!(
+        msg.contains("the secret 'broken' does not decrypt"),
+        "{msg}"
+    );
     assert!(!msg.contains("does not exist"), "{msg}");
     r.succeed_all();
 }
