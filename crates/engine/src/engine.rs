@@ -1235,6 +1235,40 @@ impl Engine {
             .remove(id);
     }
 
+    /// Adds `values` to the secrets of `id`, a live execution: masked in its
+    /// result and in the records of the children it starts from now on. For
+    /// datastore secrets a workflow decrypts (`st2kv(..., decrypt=true)`).
+    pub(crate) fn add_secrets(&self, id: &str, values: Vec<String>) {
+        if !self
+            .inner
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(id)
+        {
+            return;
+        }
+        let mut secrets = self.inner.secrets.lock().unwrap_or_else(|e| e.into_inner());
+        let held = secrets.entry(id.to_string()).or_default();
+        if values
+            .iter()
+            .all(|v| v.len() < 3 || held.values().contains(v))
+        {
+            return;
+        }
+        *held = Secrets::new(held.values().iter().cloned().chain(values));
+    }
+
+    /// Whether the engine holds secret values for `id`.
+    pub(crate) fn has_secrets(&self, id: &str) -> bool {
+        self.inner
+            .secrets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .is_some_and(|s| !s.is_empty())
+    }
+
     /// Runs `f` with the secret values of `id`, if it has any.
     pub(crate) fn with_secrets(&self, id: &str, f: impl FnOnce(&Secrets)) {
         let secrets = self.inner.secrets.lock().unwrap_or_else(|e| e.into_inner());

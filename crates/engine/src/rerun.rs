@@ -73,7 +73,7 @@ impl Engine {
                 saved: crate::workflow::saved_state(self, &original).await?,
                 options: stormdesk_workflow::RerunOptions {
                     tasks: tasks.clone(),
-                    reset,
+                    reset: reset.clone(),
                 },
             })
         };
@@ -97,8 +97,13 @@ impl Engine {
         let mut context = Map::new();
         let mut re_run = Map::new();
         re_run.insert("ref".into(), Value::String(id.to_string()));
+        // As StackStorm's re-run controller records it
+        // (`st2api/controllers/v1/actionexecutions.py`).
         if !tasks.is_empty() {
             re_run.insert("tasks".into(), serde_json::json!(tasks));
+        }
+        if !reset.is_empty() {
+            re_run.insert("reset".into(), serde_json::json!(reset));
         }
         context.insert("re-run".into(), Value::Object(re_run));
         self.run_from(

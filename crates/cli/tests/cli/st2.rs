@@ -561,6 +561,15 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     };
     let full = get(format!("/v1/executions/{}", rerun["id"].as_str().unwrap()));
     assert_eq!(full["context"]["re-run"]["ref"], flow.as_str(), "{full}");
+    // st2client resets every task given unless --no-reset names it.
+    assert_eq!(
+        full["context"]["re-run"]["tasks"],
+        serde_json::json!(["after"])
+    );
+    assert_eq!(
+        full["context"]["re-run"]["reset"],
+        serde_json::json!(["after"])
+    );
     let children = get(format!(
         "/v1/executions/{}/children",
         rerun["id"].as_str().unwrap()

@@ -23,10 +23,33 @@ fn keys_round_trip(home: &Path) {
         home,
         &["key", "set", "pw", "hunter22", "--encrypt", "--json"],
     ));
+    // A secret shows as its ciphertext, as in StackStorm; the same
+    // ciphertext set back `--encrypted` is stored as it is.
     let masked = json(&run(home, &["key", "get", "pw", "--json"]));
-    assert_eq!(masked[0]["value"], "********");
+    let ciphertext = masked[0]["value"].as_str().unwrap().to_string();
+    assert!(
+        masked[0]["encrypted"] == true && ciphertext.bytes().all(|c| c.is_ascii_hexdigit()),
+        "{masked}"
+    );
     let clear = json(&run(home, &["key", "get", "pw", "--decrypt", "--json"]));
     assert_eq!(clear[0]["value"], "hunter22");
+    json(&run(
+        home,
+        &["key", "set", "copy", &ciphertext, "--encrypted", "--json"],
+    ));
+    let copy = json(&run(home, &["key", "get", "copy", "--decrypt", "--json"]));
+    assert_eq!(
+        (&copy[0]["value"], &copy[0]["secret"]),
+        (&Value::from("hunter22"), &Value::from(true))
+    );
+    let o = run(home, &["key", "set", "bad", "hunter22", "--encrypted"]);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("Failed to verify the integrity"),
+        "{}",
+        stderr(&o)
+    );
+    run(home, &["key", "delete", "copy"]);
     json(&run(
         home,
         &["key", "set", "mine", "v", "--scope", "user", "--json"],

@@ -85,6 +85,15 @@ async fn advance_inner(engine: &Engine, id: &str, step: ChainStep) {
     settle(engine, id, guard, flow).await;
 }
 
+/// Makes the datastore secrets a rendering decrypted secrets of chain `id`:
+/// masked in its result and state and in the links it starts from now on.
+fn hold_decrypted(engine: &Engine, id: &str, store: &crate::params::datastore::KvStore) {
+    let clear = store.take_clear_values();
+    if !clear.is_empty() {
+        engine.add_secrets(id, clear);
+    }
+}
+
 /// The datastore as the chain's user sees it.
 fn datastore(engine: &Engine, run: &ChainRun) -> Arc<crate::params::datastore::KvStore> {
     let user = run
@@ -106,9 +115,12 @@ fn action_context(run: &ChainRun) -> Value {
 /// Renders `vars` and runs the default link.
 async fn start(engine: &Engine, id: &str, run: &mut ChainRun) -> Flow {
     if !run.started {
-        let env = render::environment(Some(datastore(engine, run)));
+        let store = datastore(engine, run);
+        let env = render::environment(Some(store.clone()));
         let ctx = render::vars_context(&run.parameters, &action_context(run));
-        match render::render(&env, &run.spec.vars, &ctx, "chain variable", "") {
+        let vars = render::render(&env, &run.spec.vars, &ctx, "chain variable", "");
+        hold_decrypted(engine, id, &store);
+        match vars {
             Ok(vars) => run.vars = vars,
             Err(e) => {
                 run.fail(format!("Failed initializing ``vars`` in chain.. {e}"));
@@ -191,7 +203,8 @@ async fn launch(
             link.name, link.ref_, link.name, link.ref_
         )));
     }
-    let env = render::environment(Some(datastore(engine, run)));
+    let store = datastore(engine, run);
+    let env = render::environment(Some(store.clone()));
     let ctx = render::params_context(
         &run.parameters,
         &run.results,
@@ -199,15 +212,15 @@ async fn launch(
         &action_context(run),
         &run.config,
     );
-    let mut parameters =
-        render::render(&env, &link.parameters, &ctx, "action parameter", &link.name).map_err(
-            |e| {
-                NotStarted::Fatal(format!(
-                    "Failed to run task \"{}\". Parameter rendering failed.. {e}",
-                    link.name
-                ))
-            },
-        )?;
+    let rendered = render::render(&env, &link.parameters, &ctx, "action parameter", &link.name);
+    // Before the link starts, so it inherits them.
+    hold_decrypted(engine, id, &store);
+    let mut parameters = rendered.map_err(|e| {
+        NotStarted::Fatal(format!(
+            "Failed to run task \"{}\". Parameter rendering failed.. {e}",
+            link.name
+        ))
+    })?;
     // A link may pick its own revision; otherwise links of the chain's pack
     // run at the commit the chain was run at.
     let content_version = match parameters.remove("content_version") {
@@ -270,7 +283,8 @@ async fn link_done(
         }
     }
     if !link.publish.is_empty() {
-        let env = render::environment(Some(datastore(engine, run)));
+        let store = datastore(engine, run);
+        let env = render::environment(Some(store.clone()));
         let ctx = render::publish_context(
             &run.parameters,
             &link.name,
@@ -279,7 +293,9 @@ async fn link_done(
             &run.vars,
             &action_context(run),
         );
-        match render::render(&env, &link.publish, &ctx, "publish parameter", &link.name) {
+        let published = render::render(&env, &link.publish, &ctx, "publish parameter", &link.name);
+        hold_decrypted(engine, id, &store);
+        match published {
             Ok(published) => {
                 for (k, v) in published {
                     run.vars.insert(k.clone(), v.clone());
@@ -521,8 +537,12 @@ fn save(engine: &Engine, id: &str, run: &ChainRun) {
             return;
         }
     };
-    if run.has_secrets {
+    // Datastore secrets the chain decrypted count as its secrets too.
+    if run.has_secrets || engine.has_secrets(id) {
         engine.with_secrets(id, |s| s.mask_value(&mut state));
+        if let Some(flag) = state.get_mut("has_secrets") {
+            *flag = Value::Bool(true);
+        }
     }
     // Saved whole every time (a chain has no log): a snapshot at row 0.
     if let Err(e) = engine.inner.store.write_nowait(WriteOp::WorkflowSnapshot {

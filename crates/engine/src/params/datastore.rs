@@ -27,6 +27,8 @@ pub struct KvStore {
     /// Opened on first use; `Some(None)` when it could not be opened.
     conn: Mutex<Option<Option<rusqlite::Connection>>>,
     decrypted: AtomicBool,
+    /// The clear text of every secret decrypted, for its owner to mask.
+    clear: Mutex<Vec<String>>,
 }
 
 impl KvStore {
@@ -37,6 +39,7 @@ impl KvStore {
             user: None,
             conn: Mutex::new(None),
             decrypted: AtomicBool::new(false),
+            clear: Mutex::new(Vec::new()),
         }
     }
 
@@ -52,6 +55,20 @@ impl KvStore {
     /// Whether a secret was decrypted since the last call.
     pub fn take_decrypted(&self) -> bool {
         self.decrypted.swap(false, Ordering::SeqCst)
+    }
+
+    /// The clear text of the secrets decrypted since the last call, for the
+    /// execution that rendered them to hold as its secrets.
+    pub fn take_clear_values(&self) -> Vec<String> {
+        std::mem::take(&mut *self.clear.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn decrypted(&self, clear: &str) {
+        self.decrypted.store(true, Ordering::SeqCst);
+        self.clear
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(clear.to_string());
     }
 
     fn read(
@@ -100,7 +117,7 @@ impl Datastore for KvStore {
             format!("datastore key '{stored}' in scope '{scope}' cannot be decrypted: {e}")
         })?;
         if secret && decrypt {
-            self.decrypted.store(true, Ordering::SeqCst);
+            self.decrypted(&shown.value);
         }
         Ok(Some(shown.value))
     }
@@ -113,7 +130,7 @@ impl Datastore for KvStore {
                 "decrypt_kv takes a secret as read from the datastore (e.g. st2kv.system.name | decrypt_kv): {e}"
             )
         })?;
-        self.decrypted.store(true, Ordering::SeqCst);
+        self.decrypted(&clear);
         Ok(clear)
     }
 }

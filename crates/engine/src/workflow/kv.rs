@@ -22,6 +22,9 @@ pub(crate) struct KvEnv {
     user: Option<String>,
     /// Decrypts secrets for `st2kv(key, decrypt=true)`.
     key: std::sync::Arc<crate::datastore_key::DatastoreKey>,
+    /// Told the clear text of each secret decrypted, a secret of the workflow
+    /// from then on (masked in its result and its tasks' records).
+    engine: crate::Engine,
     /// Opened on first use; `Some(None)` when it could not be opened.
     conn: Mutex<Option<Option<rusqlite::Connection>>>,
 }
@@ -34,6 +37,7 @@ impl KvEnv {
             earlier: Vec::new(),
             user,
             key: engine.inner.datastore_key.clone(),
+            engine: engine.clone(),
             conn: Mutex::new(None),
         }
     }
@@ -66,15 +70,19 @@ impl Env for KvEnv {
         let now = crate::keys::timestamp(chrono::Utc::now());
         let pair =
             crate::store::get_key(conn, &self.db, scope, &name, &now).map_err(|e| e.to_string())?;
+        let Some(pair) = pair else {
+            return Ok(None);
+        };
         // A secret reads as its ciphertext, as in StackStorm, unless decrypted.
-        pair.map(|pair| {
-            pair.shown(&self.key, decrypt)
-                .map(|shown| Value::String(shown.value))
-                .map_err(|e| {
-                    format!("datastore key '{name}' in scope '{scope}' cannot be decrypted: {e}")
-                })
-        })
-        .transpose()
+        let secret = pair.secret;
+        let shown = pair.shown(&self.key, decrypt).map_err(|e| {
+            format!("datastore key '{name}' in scope '{scope}' cannot be decrypted: {e}")
+        })?;
+        if secret && decrypt {
+            self.engine
+                .add_secrets(&self.workflow, vec![shown.value.clone()]);
+        }
+        Ok(Some(Value::String(shown.value)))
     }
 
     fn st2kv_name(&self, key: &str) -> String {

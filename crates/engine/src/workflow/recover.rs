@@ -54,7 +54,7 @@ pub(crate) async fn recover(engine: &Engine, workflows: Vec<Execution>) -> Resul
             Some(log) => match restore(engine, &execution, log).await {
                 Ok(r) if r.run.has_secrets => {
                     engine
-                        .finish(&id, Status::Failed, fail("the engine stopped while this workflow ran; it had secret inputs, which are never stored, so it cannot resume: run it again".into()))
+                        .finish(&id, Status::Failed, fail("the engine stopped while this workflow ran; it held secrets (secret inputs or decrypted datastore values), which are never stored, so it cannot resume: run it again".into()))
                         .await?;
                     continue;
                 }

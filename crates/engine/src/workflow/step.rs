@@ -322,6 +322,8 @@ fn commit(engine: &Engine, id: &str, run: &mut Run, mut writes: Vec<WriteOp>) {
 /// The whole state as a snapshot covering every row logged so far (secret
 /// inputs masked; such a workflow cannot resume after a restart).
 pub(crate) fn snapshot(engine: &Engine, id: &str, run: &mut Run) -> Option<WriteOp> {
+    // A datastore secret decrypted since the start is a secret of the run too.
+    run.has_secrets |= engine.has_secrets(id);
     let text = match run.snapshot(|state| engine.with_secrets(id, |s| s.mask_value(state))) {
         Ok(text) => text,
         Err(e) => {

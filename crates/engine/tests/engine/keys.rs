@@ -557,3 +557,68 @@ async fn python_action_uses_the_datastore_with_its_own_token() {
     assert_eq!(status, 401);
     engine.shutdown();
 }
+
+const DECRYPTING_WORKFLOW: &str = r#"version: 1.0
+input:
+  - from_input: <% st2kv('system.vault', decrypt => true) %>
+vars:
+  - from_vars: <% st2kv('system.vault', decrypt => true) %>
+  - shown: <% st2kv('system.vault') %>
+tasks:
+  say:
+    action: core.echo message="pw=<% ctx(from_vars) %>"
+output:
+  - from_input: <% ctx(from_input) %>
+  - from_vars: <% ctx(from_vars) %>
+  - shown: <% ctx(shown) %>
+"#;
+
+/// A datastore secret a workflow decrypts becomes one of its secrets: masked
+/// in its output and in its tasks' parameters and output, and never in the
+/// store in clear; read without decryption it is the ciphertext, as in
+/// StackStorm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_a_workflow_decrypts_is_masked_in_its_records() {
+    let fx = Fixture::new();
+    let actions = fx.packs.join("t").join("actions");
+    std::fs::create_dir_all(actions.join("workflows")).unwrap();
+    std::fs::write(
+        actions.join("decrypts.yaml"),
+        "name: decrypts\nrunner_type: orquesta\nentry_point: workflows/decrypts.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(actions.join("workflows/decrypts.yaml"), DECRYPTING_WORKFLOW).unwrap();
+    let engine = fx.engine().await;
+    let set = KeySet {
+        secret: true,
+        ..KeySet::new(KeyScope::System, "vault", "zebra-crossing-77")
+    };
+    engine.key_set(set).await.unwrap();
+    let e = engine
+        .run(RunRequest {
+            action: "t.decrypts".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let done = finished(&engine, &e.id).await;
+    assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+    let output = &done.result["output"];
+    assert_eq!(output["from_input"], json!("********"), "{output}");
+    assert_eq!(output["from_vars"], json!("********"), "{output}");
+    assert!(is_ciphertext(&output["shown"]), "{output}");
+    let tasks = engine
+        .executions(stormdesk_engine::ExecutionFilter {
+            parent: Some(e.id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0].parameters["message"], json!("pw=********"));
+    assert_eq!(tasks[0].result["stdout"], json!("pw=********"));
+    engine.shutdown();
+    let bytes = store_bytes(fx.home.path());
+    assert!(contains(&bytes, "pw=********"), "the store was read");
+    assert!(!contains(&bytes, "zebra-crossing-77"));
+}

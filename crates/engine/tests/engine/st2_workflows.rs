@@ -399,7 +399,9 @@ fn cases(t: &St2) -> Vec<Wf> {
         ),
         wf("examples.orquesta-st2kv", json!({"key_name": "system.lakshmi"}), ok(json!({"output": {"value": "kanahansnasnasdlsajks"}}))),
         wf("examples.orquesta-st2kv", json!({"key_name": "winson"}), ok(json!({"output": {"value": "SoDiamondEng"}}))),
-        wf("examples.orquesta-st2kv", json!({"key_name": "system.kami", "decrypt": true}), ok(json!({"output": {"value": "eggplant"}}))),
+        // Derived: StackStorm outputs the decrypted value; Stormdesk holds a
+        // decrypted datastore secret as the workflow's secret and masks it.
+        wf("examples.orquesta-st2kv", json!({"key_name": "system.kami", "decrypt": true}), ok(json!({"output": {"value": "********"}}))),
         // Without decrypt a secret reads as its ciphertext, as in StackStorm:
         // the 8-byte value is one AES block, 57 bytes with header, IV and
         // signature, 114 hex digits.
