@@ -1237,7 +1237,8 @@ impl Engine {
 
     /// Adds `values` to the secrets of `id`, a live execution: masked in its
     /// result and in the records of the children it starts from now on. For
-    /// datastore secrets a workflow decrypts (`st2kv(..., decrypt=true)`).
+    /// datastore secrets a workflow (`st2kv(..., decrypt=true)`) or an
+    /// ActionChain (`decrypt_kv`) decrypts.
     pub(crate) fn add_secrets(&self, id: &str, values: Vec<String>) {
         if !self
             .inner

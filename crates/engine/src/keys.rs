@@ -109,6 +109,21 @@ impl KeyValuePair {
         Ok(self)
     }
 
+    /// The value a template or workflow expression reads (as [`Self::shown`]
+    /// gives it) and whether it is a secret's clear text, to be held as a
+    /// secret. The error names the key as stored, never the value.
+    pub(crate) fn read_value(
+        self,
+        key: &DatastoreKey,
+        decrypt: bool,
+    ) -> Result<(String, bool), String> {
+        let (scope, secret, name) = (self.scope, self.secret, self.name.clone());
+        let shown = self.shown(key, decrypt).map_err(|e| {
+            format!("datastore key '{name}' in scope '{scope}' cannot be decrypted: {e}")
+        })?;
+        Ok((shown.value, secret && decrypt))
+    }
+
     /// The stored pair as the API shows it: ids, and a user key's owner apart.
     pub(crate) fn presented(mut self) -> Self {
         self.uid = format!("key_value_pair:{}:{}", self.scope.full_name(), self.name);
@@ -228,12 +243,7 @@ impl Engine {
     }
 
     /// The error for a stored secret that does not decrypt.
-    pub(crate) fn undecryptable(
-        &self,
-        scope: KeyScope,
-        stored: &str,
-        e: DecryptError,
-    ) -> EngineError {
+    fn undecryptable(&self, scope: KeyScope, stored: &str, e: DecryptError) -> EngineError {
         EngineError::Decrypt(format!(
             "datastore key '{stored}' in scope '{scope}' cannot be decrypted with the datastore key {}: {e}; \
              put the key file it was stored with back in place, or set the key again",

@@ -112,14 +112,11 @@ impl Datastore for KvStore {
         let Some(pair) = self.read(scope, &stored)? else {
             return Ok(None);
         };
-        let secret = pair.secret;
-        let shown = pair.shown(&self.key, decrypt).map_err(|e| {
-            format!("datastore key '{stored}' in scope '{scope}' cannot be decrypted: {e}")
-        })?;
-        if secret && decrypt {
-            self.decrypted(&shown.value);
+        let (value, clear_secret) = pair.read_value(&self.key, decrypt)?;
+        if clear_secret {
+            self.decrypted(&value);
         }
-        Ok(Some(shown.value))
+        Ok(Some(value))
     }
 
     /// StackStorm's `decrypt_kv`: the clear text of a value encrypted with

@@ -74,15 +74,11 @@ impl Env for KvEnv {
             return Ok(None);
         };
         // A secret reads as its ciphertext, as in StackStorm, unless decrypted.
-        let secret = pair.secret;
-        let shown = pair.shown(&self.key, decrypt).map_err(|e| {
-            format!("datastore key '{name}' in scope '{scope}' cannot be decrypted: {e}")
-        })?;
-        if secret && decrypt {
-            self.engine
-                .add_secrets(&self.workflow, vec![shown.value.clone()]);
+        let (value, clear_secret) = pair.read_value(&self.key, decrypt)?;
+        if clear_secret {
+            self.engine.add_secrets(&self.workflow, vec![value.clone()]);
         }
-        Ok(Some(Value::String(shown.value)))
+        Ok(Some(Value::String(value)))
     }
 
     fn st2kv_name(&self, key: &str) -> String {
