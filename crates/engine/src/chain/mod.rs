@@ -318,7 +318,7 @@ pub(crate) async fn register(
                 ids.push(id);
                 continue;
             }
-            Some(Ok(_)) => "the engine stopped while this chain ran; it had secret parameters, which are never stored, so it cannot resume: run it again".to_string(),
+            Some(Ok(_)) => "the engine stopped while this chain ran; it held secrets (secret parameters or decrypted datastore values), which are never stored, so it cannot resume: run it again".to_string(),
             Some(Err(e)) => format!("the saved state of this chain cannot be read ({e}); run it again"),
             None => "the engine stopped before this chain's state was saved; run it again".to_string(),
         };

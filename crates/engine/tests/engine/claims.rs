@@ -44,6 +44,11 @@ fn claims_pack(fx: &Fixture) {
             "  fifo: {type: string, required: true}\n  password: {type: string, required: true, secret: true}\n",
             "version: 1.0\ninput:\n  - fifo\n  - password\ntasks:\n  wait:\n    action: t.gate\n    input:\n      fifo: <% ctx().fifo %>\n",
         ),
+        (
+            "kvsecret",
+            "  fifo: {type: string, required: true}\n",
+            "version: 1.0\ninput:\n  - fifo\nvars:\n  - pw: <% st2kv('system.vault', decrypt => true) %>\ntasks:\n  wait:\n    action: t.gate\n    input:\n      fifo: <% ctx().fifo %>\noutput:\n  - pw: <% ctx(pw) %>\n  - len: <% len(ctx(pw)) %>\n",
+        ),
     ] {
         write(
             &dir.join(format!("actions/{name}.yaml")),
@@ -248,6 +253,76 @@ fn a_workflow_with_secret_inputs_fails_after_a_restart_saying_why() {
         std::fs::write(&fifo, "go\n").unwrap();
         engine.shutdown();
     });
+}
+
+/// A workflow that decrypted a datastore secret and was cut off by a stop:
+/// its saved state never holds the clear text, and the restart either
+/// re-reads the secret (the log is replayed from a snapshot taken before it
+/// was decrypted, as here) or refuses to resume; it never goes on with a
+/// masked value in place of the secret.
+#[test]
+fn a_workflow_that_decrypted_a_datastore_secret_resumes_with_the_secret_after_a_restart() {
+    let fx = Fixture::new();
+    claims_pack(&fx);
+    let fifo = fx.path("gate.fifo");
+    mkfifo(&fifo);
+    let options = EngineOptions {
+        advertise: true,
+        ..fx.options()
+    };
+    let first = tokio::runtime::Runtime::new().unwrap();
+    let id = first.block_on(async {
+        let engine = Engine::start(options.clone()).await.unwrap();
+        let set = stormdesk_engine::keys::KeySet {
+            secret: true,
+            ..stormdesk_engine::keys::KeySet::new(
+                stormdesk_engine::keys::KeyScope::System,
+                "vault",
+                "restart-vault-22",
+            )
+        };
+        engine.key_set(set).await.unwrap();
+        let mut rx = engine.subscribe();
+        let e = engine
+            .run(RunRequest {
+                action: "c.kvsecret".into(),
+                parameters: params(&[("fifo", json!(fifo.display().to_string()))]),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        wait_for(&mut rx, |ev| {
+            matches!(ev, Event::Execution { execution, .. } if execution.action.ref_ == "t.gate" && execution.status == Status::Running)
+        })
+        .await;
+        e.id
+    });
+    first.shutdown_background();
+    let on_disk = |name: &str| std::fs::read(fx.path(name)).unwrap_or_default();
+    let clear_on_disk = || {
+        ["stormdesk.db", "stormdesk.db-wal"].iter().any(|f| {
+            on_disk(f)
+                .windows("restart-vault-22".len())
+                .any(|w| w == b"restart-vault-22")
+        })
+    };
+    assert!(!clear_on_disk(), "the secret is in the store in clear");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let engine = Engine::start(options).await.unwrap();
+        std::fs::write(&fifo, "go\n").unwrap();
+        let done = finished(&engine, &id).await;
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        let output = &done.result["output"];
+        assert_eq!(output["pw"], json!("********"), "{output}");
+        assert_eq!(
+            output["len"],
+            json!(16),
+            "the secret itself, not the mask: {output}"
+        );
+        engine.shutdown();
+    });
+    assert!(!clear_on_disk(), "the secret is in the store in clear");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
