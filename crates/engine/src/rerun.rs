@@ -80,20 +80,36 @@ impl Engine {
         let original_revision = original.content_version().map(str::to_string);
         let action = original.action_ref().to_string();
         let user = user.or_else(|| original.user().map(str::to_string));
-        let mut merged: Map<String, Value> = original
+        let detail = self.action(&action)?;
+        let mutable = |k: &str| detail.parameters.get(k).is_some_and(|p| !p.immutable);
+        // A value that holds a masked secret was never stored in clear: it is
+        // not run again as `********` (a shell would expand it), it must be
+        // given again.
+        let (masked, mut merged): (Vec<(String, Value)>, Vec<(String, Value)>) = original
             .parameters
             .into_iter()
-            .filter(|(k, v)| v.as_str() != Some(crate::mask::MASK) && k != "content_version")
+            .filter(|(k, _)| k != "content_version" && mutable(k))
+            .partition(|(_, v)| holds_mask(v));
+        let missing: Vec<String> = masked
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !parameters.contains_key(k))
             .collect();
-        let detail = self.action(&action)?;
-        merged.retain(|k, _| {
-            detail
-                .parameters
-                .get(k)
-                .map(|p| !p.immutable)
-                .unwrap_or(false)
-        });
+        if !missing.is_empty() {
+            let names: Vec<String> = missing.iter().map(|k| format!("'{k}'")).collect();
+            let (what, them) = if missing.len() == 1 {
+                ("parameter", "it")
+            } else {
+                ("parameters", "them")
+            };
+            return Err(EngineError::BadRequest(format!(
+                "{what} {} of execution '{id}' held a secret, which is never stored: \
+                 give {them} again to re-run it",
+                names.join(", ")
+            )));
+        }
         merged.extend(parameters);
+        let merged: Map<String, Value> = merged.into_iter().collect();
         let mut context = Map::new();
         let mut re_run = Map::new();
         re_run.insert("ref".into(), Value::String(id.to_string()));
@@ -120,4 +136,18 @@ impl Engine {
         )
         .await
     }
+}
+
+/// Whether `v`, or any string inside it, holds the mask of a secret.
+fn holds_mask(v: &Value) -> bool {
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::String(s) if s.contains(crate::mask::MASK) => return true,
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    false
 }

@@ -256,6 +256,56 @@ async fn re_run_reuses_parameters_with_overrides() {
     engine.shutdown();
 }
 
+/// A parameter that held a secret was stored masked: a re-run never runs
+/// the mask (a shell would expand `********` into file names), it asks for
+/// the value again, naming the parameter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_run_asks_again_for_parameters_that_held_secrets() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let set = stormdesk_engine::keys::KeySet {
+        secret: true,
+        ..stormdesk_engine::keys::KeySet::new(
+            stormdesk_engine::keys::KeyScope::System,
+            "vault",
+            "rerun-vault-33",
+        )
+    };
+    engine.key_set(set).await.unwrap();
+    // A whole secret parameter, and a command that decrypted a secret inside it.
+    let secret = engine
+        .run(req("t.secret", params(&[("token", json!("rerun-token-44"))])))
+        .await
+        .unwrap();
+    let partly = engine
+        .run(req(
+            "core.local",
+            params(&[("cmd", json!("echo in {{ st2kv.system.vault | decrypt_kv }}"))]),
+        ))
+        .await
+        .unwrap();
+    for (id, name) in [(&secret.id, "token"), (&partly.id, "cmd")] {
+        let done = finished(&engine, id).await;
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        let err = engine
+            .re_run(id, params(&[]), None)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("parameter '{name}'")) && err.contains("give it again"),
+            "{err}"
+        );
+    }
+    // Given again, it runs.
+    let again = engine
+        .re_run(&partly.id, params(&[("cmd", json!("echo again"))]), None)
+        .await
+        .unwrap();
+    assert_eq!(finished(&engine, &again.id).await.result["stdout"], json!("again"));
+    engine.shutdown();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prewarmed_runners_serve_consecutive_and_concurrent_runs() {
     let fx = Fixture::new();
