@@ -36,11 +36,12 @@ const KEY_BITS: usize = 256;
 /// A key file that cannot be read, written or understood.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyFileError {
-    #[error("cannot {what} the datastore key {}: {source}", path.display())]
+    /// (The I/O error is in the message, not a `source`: printed once.)
+    #[error("cannot {what} the datastore key {}: {error}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "the datastore key {} is not a StackStorm (keyczar JSON) AES key: {reason}; \
@@ -116,10 +117,10 @@ impl DatastoreKey {
     /// Errors: the file cannot be read, or is not JSON with an AES-CBC key of
     /// 128, 192 or 256 bits and an HMAC key.
     pub fn read(path: &Path) -> Result<DatastoreKey, KeyFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| KeyFileError::Io {
             what: "read",
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_json(&text).map_err(|reason| KeyFileError::Malformed {
             path: path.to_path_buf(),
@@ -174,15 +175,14 @@ impl DatastoreKey {
     /// temporary file and linked into place only if no key is there yet.
     pub fn load_or_create(path: &Path) -> Result<DatastoreKey, KeyFileError> {
         match Self::read(path) {
-            Err(KeyFileError::Io { source, .. })
-                if source.kind() == std::io::ErrorKind::NotFound => {}
+            Err(KeyFileError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {}
             other => return other,
         }
         let io = |what: &'static str| {
-            move |source: std::io::Error| KeyFileError::Io {
+            move |error: std::io::Error| KeyFileError::Io {
                 what,
                 path: path.to_path_buf(),
-                source,
+                error,
             }
         };
         let key = Self::generate();

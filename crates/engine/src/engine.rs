@@ -587,22 +587,30 @@ impl Engine {
                 None => crate::git::head_commit(&pack.dir),
             };
             let config = catalog::pack_config(pack, &self.inner.paths.configs())?;
+            let datastore = std::sync::Arc::new(params::datastore::KvStore::for_user(
+                self.inner.paths.db(),
+                self.inner.datastore_key.clone(),
+                context
+                    .get("user")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            ));
             let resolved = params::resolve_parameters(
                 action,
                 &req.parameters,
                 &RenderContext {
                     config: config.clone(),
                     action_context: self.action_context(&pack.name, &context),
-                    datastore: Some(std::sync::Arc::new(params::datastore::KvStore::for_user(
-                        self.inner.paths.db(),
-                        self.inner.datastore_key.clone(),
-                        context
-                            .get("user")
-                            .and_then(Value::as_str)
-                            .map(str::to_string),
-                    ))),
+                    datastore: Some(datastore.clone()),
                 },
             )?;
+            // Datastore secrets the templates decrypted are the run's
+            // secrets too, in its output as in its parameters.
+            let decrypted: Vec<String> = datastore
+                .take_clear_values()
+                .into_iter()
+                .flat_map(|v| secret_strings(&Value::String(v)))
+                .collect();
             // A workflow's secrets are its tasks' secrets too, whatever
             // parameter they are passed as.
             let inherited: Vec<String> = parent
@@ -618,7 +626,8 @@ impl Engine {
                     .iter()
                     .filter_map(|n| resolved.all.get(n))
                     .flat_map(secret_strings)
-                    .chain(inherited),
+                    .chain(inherited)
+                    .chain(decrypted),
             );
             let conductor = match rerun {
                 Some(from) if action.runner_type == crate::workflow::WORKFLOW_RUNNER => {
@@ -1249,6 +1258,10 @@ impl Engine {
         {
             return;
         }
+        let values: Vec<String> = values
+            .into_iter()
+            .flat_map(|v| secret_strings(&Value::String(v)))
+            .collect();
         let mut secrets = self.inner.secrets.lock().unwrap_or_else(|e| e.into_inner());
         let held = secrets.entry(id.to_string()).or_default();
         if values

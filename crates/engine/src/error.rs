@@ -101,6 +101,10 @@ pub enum EngineError {
     /// A stored secret does not decrypt with the datastore's key (names the key).
     #[error("{0}")]
     Decrypt(String),
+    /// A request refused with StackStorm's own wording (no prefix), as
+    /// `st2` prints it.
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<ParamError> for EngineError {
@@ -144,6 +148,7 @@ impl EngineError {
             | EngineError::Workflow { .. }
             | EngineError::Chain { .. }
             | EngineError::Inquiry(_)
+            | EngineError::Refused(_)
             | EngineError::Limit(_) => "invalid_input",
             EngineError::UnsupportedAction { .. } | EngineError::DisabledAction(_) => "unsupported",
             EngineError::NotActive { .. } | EngineError::NotHere { .. } => "conflict",

@@ -277,7 +277,7 @@ impl Engine {
         let secret = set.secret || set.encrypted;
         let value = if set.encrypted {
             if datastore_key.decrypt(&set.value).is_err() {
-                return Err(EngineError::BadRequest(format!(
+                return Err(EngineError::Refused(format!(
                     "Failed to verify the integrity of the provided value for key \"{}\". Ensure \
                      that the value is encrypted with the correct key and not corrupted.",
                     set.name

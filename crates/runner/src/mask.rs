@@ -38,7 +38,10 @@ impl Secrets {
         out
     }
 
-    /// Masks every string in `v` (keys are names, not values, and stay).
+    /// Masks every string in `v` (keys are names, not values, and stay), and
+    /// every number whose text holds a secret (output that is JSON, such as
+    /// a secret PIN printed alone, is parsed into a number): it becomes the
+    /// masked text. Booleans stay: a secret spelt `true` is no secret.
     /// Walks with an explicit stack: depth never reaches the call stack.
     pub fn mask_value(&self, v: &mut Value) {
         if self.0.is_empty() {
@@ -49,6 +52,12 @@ impl Secrets {
             match v {
                 Value::String(s) if self.0.iter().any(|sec| s.contains(sec.as_str())) => {
                     *s = self.mask_str(s);
+                }
+                Value::Number(n) => {
+                    let text = n.to_string();
+                    if self.0.iter().any(|sec| text.contains(sec.as_str())) {
+                        *v = Value::String(self.mask_str(&text));
+                    }
                 }
                 Value::Array(items) => stack.extend(items.iter_mut()),
                 Value::Object(map) => stack.extend(map.values_mut()),
@@ -70,7 +79,19 @@ pub fn secret_strings(v: &Value) -> Vec<String> {
     let mut out = Vec::new();
     match v {
         Value::Null => return out,
-        Value::String(s) => return vec![s.clone()],
+        // Text that is a JSON object or array (a credentials document kept
+        // as one secret) shows up parsed, member by member, when output that
+        // prints it is read as JSON.
+        Value::String(s) => {
+            return match serde_json::from_str::<Value>(s) {
+                Ok(inner @ (Value::Array(_) | Value::Object(_))) => {
+                    let mut all = vec![s.clone()];
+                    all.extend(secret_strings(&inner));
+                    all
+                }
+                _ => vec![s.clone()],
+            };
+        }
         Value::Array(_) | Value::Object(_) => {
             out.push(v.to_string());
             out.push(crate::pyfmt::py_str(v));
@@ -179,6 +200,35 @@ mod tests {
         assert_eq!(
             out,
             json!({"stdout": "login ******** with ********", "list": ["********"]})
+        );
+    }
+
+    #[test]
+    fn output_read_as_json_is_masked_in_every_form() {
+        // A PIN printed alone is read as a number; a JSON credentials
+        // document kept as one text secret is read as an object.
+        let secrets = Secrets::new(
+            ["918273645", r#"{"u": "adminuser", "p": "hunter2xyz"}"#]
+                .iter()
+                .flat_map(|s| secret_strings(&json!(s))),
+        );
+        let mut out = json!({
+            "pin": 918273645,
+            "pin_in_list": [1, 918273645],
+            "return_code": 0,
+            "creds": {"u": "adminuser", "p": "hunter2xyz"},
+            "succeeded": true,
+        });
+        secrets.mask_value(&mut out);
+        assert_eq!(
+            out,
+            json!({
+                "pin": "********",
+                "pin_in_list": [1, "********"],
+                "return_code": 0,
+                "creds": {"u": "********", "p": "********"},
+                "succeeded": true,
+            })
         );
     }
 }

@@ -76,6 +76,22 @@ fn flag(name: &str, value: Option<&str>) -> Result<bool, ApiError> {
     }
 }
 
+/// A running action that reads secrets in clear (`self.action_service.
+/// get_value(name, decrypt=True)`, st2client) makes them its secrets: masked
+/// in the output and result it reports from then on.
+fn hold_for_action(engine: &Engine, who: &crate::auth::Identity, keys: &[KeyValuePair]) {
+    if let crate::auth::IdentityKind::Action { execution_id } = &who.kind {
+        let clear: Vec<String> = keys
+            .iter()
+            .filter(|k| k.secret && !k.encrypted)
+            .map(|k| k.value.clone())
+            .collect();
+        if !clear.is_empty() {
+            engine.add_secrets(execution_id, clear);
+        }
+    }
+}
+
 /// `GET /v1/keys/{name}?scope=&decrypt=`
 pub(super) async fn get(
     State(engine): State<Engine>,
@@ -88,7 +104,10 @@ pub(super) async fn get(
     let decrypt = flag("decrypt", q.decrypt.as_deref())?;
     let user = owner(&q, &who.user);
     match engine.key_get(scope, Some(&user), &name, decrypt).await? {
-        Some(key) => Ok(Json(key)),
+        Some(key) => {
+            hold_for_action(&engine, &who, std::slice::from_ref(&key));
+            Ok(Json(key))
+        }
         None => Err(not_found(scope, &name)),
     }
 }
@@ -129,6 +148,7 @@ pub(super) async fn list(
     let offset =
         usize::try_from(offset).map_err(|_| bad(format!("offset={offset}: expected 0 or more")))?;
     let all = engine.key_list(filter, decrypt).await?;
+    hold_for_action(&engine, &who, &all);
     let total = all.len();
     let page: Vec<KeyValuePair> = all
         .into_iter()

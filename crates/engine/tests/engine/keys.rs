@@ -533,7 +533,9 @@ async fn python_action_uses_the_datastore_with_its_own_token() {
     assert_eq!(result["counter"], json!("1"));
     assert_eq!(result["note"], json!("local one"));
     assert!(is_ciphertext(&result["pin_masked"]), "{result}");
-    assert_eq!(result["pin"], json!("4242"));
+    // Read in clear by the action, the secret is one of its secrets: masked
+    // in what it reports (StackStorm would show it).
+    assert_eq!(result["pin"], json!("********"));
     assert_eq!(result["absent"], Value::Null);
     assert_eq!(result["listed"], json!(["counter", "pin", "t.Kv:note"]));
 
@@ -622,3 +624,48 @@ async fn a_secret_a_workflow_decrypts_is_masked_in_its_records() {
     assert!(contains(&bytes, "pw=********"), "the store was read");
     assert!(!contains(&bytes, "zebra-crossing-77"));
 }
+
+/// Secrets a run's parameter templates decrypt are masked in its output too,
+/// also when the output is read as JSON (a PIN printed alone is a number).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_a_parameter_decrypts_is_masked_in_the_output_even_as_a_number() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    for (name, value) in [("vault", "CLEAR-VAULT-4242"), ("pin", "918273645")] {
+        let set = KeySet {
+            secret: true,
+            ..KeySet::new(KeyScope::System, name, value)
+        };
+        engine.key_set(set).await.unwrap();
+    }
+    let mut ids = Vec::new();
+    for cmd in [
+        "echo {{ st2kv.system.vault | decrypt_kv }}",
+        "echo {{ st2kv.system.pin | decrypt_kv }}",
+    ] {
+        let e = engine
+            .run(RunRequest {
+                action: "core.local".into(),
+                parameters: [("cmd".to_string(), json!(cmd))].into_iter().collect(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let done = finished(&engine, &e.id).await;
+        assert_eq!(done.status, Status::Succeeded, "{}", done.result);
+        assert_eq!(done.result["stdout"], json!("********"), "{}", done.result);
+        let printed: String = engine
+            .output(&e.id, None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.data.clone())
+            .collect();
+        assert_eq!(printed, "********\n");
+        ids.push(e.id);
+    }
+    engine.shutdown();
+    let bytes = store_bytes(fx.home.path());
+    assert!(!contains(&bytes, "CLEAR-VAULT-4242") && !contains(&bytes, "918273645"));
+}
+
