@@ -175,7 +175,8 @@ impl DatastoreKey {
     /// temporary file and linked into place only if no key is there yet.
     pub fn load_or_create(path: &Path) -> Result<DatastoreKey, KeyFileError> {
         match Self::read(path) {
-            Err(KeyFileError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(KeyFileError::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {
+            }
             other => return other,
         }
         let io = |what: &'static str| {

@@ -668,4 +668,3 @@ async fn a_secret_a_parameter_decrypts_is_masked_in_the_output_even_as_a_number(
     let bytes = store_bytes(fx.home.path());
     assert!(!contains(&bytes, "CLEAR-VAULT-4242") && !contains(&bytes, "918273645"));
 }
-

@@ -274,13 +274,19 @@ async fn re_run_asks_again_for_parameters_that_held_secrets() {
     engine.key_set(set).await.unwrap();
     // A whole secret parameter, and a command that decrypted a secret inside it.
     let secret = engine
-        .run(req("t.secret", params(&[("token", json!("rerun-token-44"))])))
+        .run(req(
+            "t.secret",
+            params(&[("token", json!("rerun-token-44"))]),
+        ))
         .await
         .unwrap();
     let partly = engine
         .run(req(
             "core.local",
-            params(&[("cmd", json!("echo in {{ st2kv.system.vault | decrypt_kv }}"))]),
+            params(&[(
+                "cmd",
+                json!("echo in {{ st2kv.system.vault | decrypt_kv }}"),
+            )]),
         ))
         .await
         .unwrap();
@@ -302,7 +308,10 @@ async fn re_run_asks_again_for_parameters_that_held_secrets() {
         .re_run(&partly.id, params(&[("cmd", json!("echo again"))]), None)
         .await
         .unwrap();
-    assert_eq!(finished(&engine, &again.id).await.result["stdout"], json!("again"));
+    assert_eq!(
+        finished(&engine, &again.id).await.result["stdout"],
+        json!("again")
+    );
     engine.shutdown();
 }
 
