@@ -85,7 +85,7 @@ impl Engine {
         // A value that holds a masked secret was never stored in clear: it is
         // not run again as `********` (a shell would expand it), it must be
         // given again.
-        let (masked, mut merged): (Vec<(String, Value)>, Vec<(String, Value)>) = original
+        let (masked, mut merged): (Params, Params) = original
             .parameters
             .into_iter()
             .filter(|(k, _)| k != "content_version" && mutable(k))
@@ -151,3 +151,6 @@ fn holds_mask(v: &Value) -> bool {
     }
     false
 }
+
+/// Parameters as name and value pairs.
+type Params = Vec<(String, Value)>;
