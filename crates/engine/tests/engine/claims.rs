@@ -298,14 +298,7 @@ fn a_workflow_that_decrypted_a_datastore_secret_resumes_with_the_secret_after_a_
         e.id
     });
     first.shutdown_background();
-    let on_disk = |name: &str| std::fs::read(fx.path(name)).unwrap_or_default();
-    let clear_on_disk = || {
-        ["stormdesk.db", "stormdesk.db-wal"].iter().any(|f| {
-            on_disk(f)
-                .windows("restart-vault-22".len())
-                .any(|w| w == b"restart-vault-22")
-        })
-    };
+    let clear_on_disk = || store_bytes(&fx).contains("restart-vault-22");
     assert!(!clear_on_disk(), "the secret is in the store in clear");
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {

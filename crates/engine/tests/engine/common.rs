@@ -282,3 +282,14 @@ pub fn root_or_skip(what: &str) -> bool {
         &format!("root ({what})"),
     )
 }
+
+/// Every byte of the store's files (database and WAL), as text.
+pub fn store_bytes(fx: &Fixture) -> String {
+    let mut all = Vec::new();
+    for name in ["stormdesk.db", "stormdesk.db-wal"] {
+        if let Ok(b) = std::fs::read(fx.path(name)) {
+            all.extend(b);
+        }
+    }
+    String::from_utf8_lossy(&all).into_owned()
+}

@@ -127,17 +127,6 @@ async fn run(engine: &Engine, action: &str, parameters: Value) -> stormdesk_engi
     done
 }
 
-/// Every byte of the store's files (database and WAL), as text.
-fn store_bytes(fx: &Fixture) -> String {
-    let mut all = Vec::new();
-    for name in ["stormdesk.db", "stormdesk.db-wal"] {
-        if let Ok(b) = std::fs::read(fx.path(name)) {
-            all.extend(b);
-        }
-    }
-    String::from_utf8_lossy(&all).into_owned()
-}
-
 fn nested_string(levels: usize, leaf: &str) -> String {
     format!("{}\"{leaf}\"{}", "[".repeat(levels), "]".repeat(levels))
 }

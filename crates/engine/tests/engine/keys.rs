@@ -265,20 +265,6 @@ fn is_ciphertext(v: &Value) -> bool {
     })
 }
 
-/// Every byte SQLite keeps for the store: the database and its WAL.
-fn store_bytes(home: &std::path::Path) -> Vec<u8> {
-    ["stormdesk.db", "stormdesk.db-wal"]
-        .iter()
-        .flat_map(|f| std::fs::read(home.join(f)).unwrap_or_default())
-        .collect()
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_values_are_encrypted_at_rest_and_shown_as_ciphertext() {
     let fx = Fixture::new();
@@ -339,10 +325,10 @@ async fn secret_values_are_encrypted_at_rest_and_shown_as_ciphertext() {
     assert_eq!(clear["value"], json!("hunter22"));
 
     engine.shutdown();
-    let bytes = store_bytes(fx.home.path());
-    assert!(contains(&bytes, "db_password"), "the store was read");
+    let bytes = store_bytes(&fx);
+    assert!(bytes.contains("db_password"), "the store was read");
     assert!(
-        !contains(&bytes, "hunter22"),
+        !bytes.contains("hunter22"),
         "a secret is never in the store in clear"
     );
 }
@@ -371,7 +357,7 @@ async fn secrets_an_earlier_version_kept_in_clear_are_encrypted_at_start() {
         c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .unwrap();
     }
-    assert!(contains(&store_bytes(fx.home.path()), "swordfish42"));
+    assert!(store_bytes(&fx).contains("swordfish42"));
 
     let engine = fx.engine().await;
     let stored: (String, bool) = rusqlite::Connection::open(&db)
@@ -384,7 +370,7 @@ async fn secrets_an_earlier_version_kept_in_clear_are_encrypted_at_start() {
         .unwrap();
     assert!(stored.1 && is_ciphertext(&json!(stored.0)), "{stored:?}");
     assert!(
-        !contains(&store_bytes(fx.home.path()), "swordfish42"),
+        !store_bytes(&fx).contains("swordfish42"),
         "the clear text is overwritten, not just unlinked"
     );
     let got = engine
@@ -620,9 +606,9 @@ async fn a_secret_a_workflow_decrypts_is_masked_in_its_records() {
     assert_eq!(tasks[0].parameters["message"], json!("pw=********"));
     assert_eq!(tasks[0].result["stdout"], json!("pw=********"));
     engine.shutdown();
-    let bytes = store_bytes(fx.home.path());
-    assert!(contains(&bytes, "pw=********"), "the store was read");
-    assert!(!contains(&bytes, "zebra-crossing-77"));
+    let bytes = store_bytes(&fx);
+    assert!(bytes.contains("pw=********"), "the store was read");
+    assert!(!bytes.contains("zebra-crossing-77"));
 }
 
 /// Secrets a run's parameter templates decrypt are masked in its output too,
@@ -665,6 +651,6 @@ async fn a_secret_a_parameter_decrypts_is_masked_in_the_output_even_as_a_number(
         ids.push(e.id);
     }
     engine.shutdown();
-    let bytes = store_bytes(fx.home.path());
-    assert!(!contains(&bytes, "CLEAR-VAULT-4242") && !contains(&bytes, "918273645"));
+    let bytes = store_bytes(&fx);
+    assert!(!bytes.contains("CLEAR-VAULT-4242") && !bytes.contains("918273645"));
 }
