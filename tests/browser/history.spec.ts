@@ -105,6 +105,27 @@ test('the start screen shows what is running and the recent runs', async ({ cons
   await expect(page).toHaveURL(new RegExp(`#/execution/${done.id}$`));
 });
 
+test('a run that starts while the console is still connecting its stream shows up', async ({ page, server }) => {
+  // The stream is held back: the console loads the start screen without it
+  // (after waiting a while), then a run starts, then the stream connects.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route(
+    (url) => url.pathname === '/v1/stream',
+    async (route) => {
+      await held;
+      await route.continue();
+    },
+  );
+  const listed = page.waitForResponse((r) => r.url().includes('/v1/executions?') && r.url().includes('roots_only=true'));
+  await page.goto(`${server.url}/?token=${server.token}#/`);
+  await listed;
+  const run = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.true', parameters: {} });
+  await completed(server, run.id);
+  release();
+  await expect(page.getByRole('table', { name: 'Recent runs' }).locator(`tr[data-run="${run.id}"]`)).toBeVisible();
+});
+
 test('History fits a window narrower than 1000 px', async ({ consolePage: page, server }) => {
   // A run of its own: the test does not depend on what earlier tests left.
   const run = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.true', parameters: {} });

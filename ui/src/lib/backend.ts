@@ -652,28 +652,36 @@ export class HttpBackend implements Backend {
     return response.text();
   }
 
+  // Each subscription settles once the shared stream is open, so a load that
+  // follows it misses no change (see OpenGate).
   async onExecution(handler: (execution: Execution) => void): Promise<Unsubscribe> {
-    return this.stream.subscribe((event) => {
+    return this.subscribe((event) => {
       if (event.kind === 'execution') handler(event.execution);
     });
   }
 
   async onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe> {
-    return this.stream.subscribe((event) => {
+    return this.subscribe((event) => {
       if (event.kind === 'output') handler(event.executionId, event.chunk);
     });
   }
 
   async onResync(handler: () => void): Promise<Unsubscribe> {
-    return this.stream.subscribe((event) => {
+    return this.subscribe((event) => {
       if (event.kind === 'resync') handler();
     });
   }
 
   async onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe> {
-    return this.stream.subscribe((event) => {
+    return this.subscribe((event) => {
       if (event.kind === 'announcement') handler(event.announcement);
     });
+  }
+
+  private async subscribe(listener: (event: StreamEvent) => void): Promise<Unsubscribe> {
+    const stop = this.stream.subscribe(listener);
+    await this.stream.ready();
+    return stop;
   }
 }
 
@@ -723,6 +731,7 @@ function errorFromText(status: number, statusText: string, text: string): Backen
 class TransportEventStream {
   private readonly listeners = new Set<(event: StreamEvent) => void>();
   private close: Unsubscribe | null = null;
+  private gate = new OpenGate();
 
   constructor(
     private readonly transport: RemoteTransport,
@@ -732,23 +741,35 @@ class TransportEventStream {
 
   subscribe(listener: (event: StreamEvent) => void): Unsubscribe {
     this.listeners.add(listener);
-    this.close ??= this.transport.events(this.url(), {
-      open: (again) => {
-        if (again) this.dispatch({ kind: 'resync' });
-      },
-      message: (_id, name, data) => {
-        const event = parseStreamEvent(name, data);
-        if (event) this.dispatch(event);
-      },
-      failed: (error) => this.onError(error),
-    });
+    if (!this.close) {
+      const gate = (this.gate = new OpenGate());
+      this.close = this.transport.events(this.url(), {
+        open: (again) => {
+          if (gate.opened() || again) this.dispatch({ kind: 'resync' });
+        },
+        message: (_id, name, data) => {
+          const event = parseStreamEvent(name, data);
+          if (event) this.dispatch(event);
+        },
+        failed: (error) => {
+          gate.release();
+          this.onError(error);
+        },
+      });
+    }
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) {
         this.close?.();
         this.close = null;
+        this.gate.release();
       }
     };
+  }
+
+  /** Settles once the stream is open (see {@link OpenGate}). */
+  ready(): Promise<void> {
+    return this.gate.ready;
   }
 
   private dispatch(event: StreamEvent): void {
@@ -756,17 +777,55 @@ class TransportEventStream {
   }
 }
 
+/** How long the first load waits for the stream to open, in milliseconds. */
+const OPEN_WAIT_MS = 5_000;
+
+/**
+ * The first opening of a shared stream. A view subscribes, waits for
+ * {@link ready}, then loads its records: the engine subscribes a stream
+ * client before it answers, so whatever changes after the load arrives as an
+ * event, and nothing falls between the two. `ready` also settles when the
+ * first attempt fails, the stream is closed, or after {@link OPEN_WAIT_MS},
+ * so an engine that does not answer never holds the console; a connection
+ * that opens after that tells subscribers to resync, as a reconnect does.
+ */
+class OpenGate {
+  readonly ready: Promise<void>;
+  private settled = false;
+  private settle: () => void = () => undefined;
+
+  constructor(waitMs = OPEN_WAIT_MS) {
+    this.ready = new Promise((resolve) => (this.settle = resolve));
+    setTimeout(() => this.release(), waitMs);
+  }
+
+  /** A connection opened: true when subscribers must resync (a load may have run without it). */
+  opened(): boolean {
+    if (this.settled) return true;
+    this.release();
+    return false;
+  }
+
+  /** Lets loads go ahead without the stream; the next opening resyncs. */
+  release(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.settle();
+  }
+}
+
 /**
  * One SSE connection to `/v1/stream`, shared by every subscriber, opened with
  * the first and closed with the last. Reconnects with backoff and resumes
  * with `Last-Event-ID`. Every reconnect also tells subscribers to resync:
- * the engine drops events for a client that falls behind, and a resume point
- * older than its replay window restarts from now.
+ * the engine ends the stream of a client that falls behind, and a resume
+ * point older than its replay window restarts from now.
  */
 class EventStream {
   private readonly listeners = new Set<(event: StreamEvent) => void>();
   private abort: AbortController | null = null;
   private lastId: string | undefined;
+  private gate = new OpenGate();
 
   constructor(
     private readonly url: () => string,
@@ -779,24 +838,30 @@ class EventStream {
     this.listeners.add(listener);
     if (!this.abort) {
       this.abort = new AbortController();
-      void this.run(this.abort.signal);
+      this.gate = new OpenGate();
+      void this.run(this.abort.signal, this.gate);
     }
     return () => {
       this.listeners.delete(listener);
       if (this.listeners.size === 0) {
         this.abort?.abort();
         this.abort = null;
+        this.gate.release();
       }
     };
+  }
+
+  /** Settles once the stream is open (see {@link OpenGate}). */
+  ready(): Promise<void> {
+    return this.gate.ready;
   }
 
   private dispatch(event: StreamEvent): void {
     for (const listener of [...this.listeners]) listener(event);
   }
 
-  private async run(signal: AbortSignal): Promise<void> {
+  private async run(signal: AbortSignal, gate: OpenGate): Promise<void> {
     let delay = 500;
-    let connectedBefore = false;
     while (!signal.aborted) {
       try {
         const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.authHeaders() };
@@ -807,8 +872,7 @@ class EventStream {
           this.onError(error);
           throw error;
         }
-        if (connectedBefore) this.dispatch({ kind: 'resync' });
-        connectedBefore = true;
+        if (gate.opened()) this.dispatch({ kind: 'resync' });
         delay = 500;
         for await (const message of readSse(response.body)) {
           if (message.id !== undefined) this.lastId = message.id;
@@ -818,6 +882,7 @@ class EventStream {
       } catch {
         if (signal.aborted) return;
       }
+      gate.release();
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 10_000);
     }

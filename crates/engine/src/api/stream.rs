@@ -206,16 +206,26 @@ pub(super) async fn stream(
             (replay, rx)
         }
     };
-    let live = BroadcastStream::new(rx).filter_map(|item| async move {
-        match item {
-            Ok(ev) => Some(ev),
-            // A slow client misses events; it can reload the records it shows.
-            Err(BroadcastStreamRecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "stream client fell behind");
-                None
-            }
-        }
-    });
+    // A client too slow to keep up has missed events: its stream ends
+    // rather than going on with a hole, so it reconnects with
+    // `Last-Event-ID` and (when that is older than the replay window) reloads
+    // the records it shows, as the console does. StackStorm's stream queues
+    // without bound instead.
+    let live = BroadcastStream::new(rx)
+        .take_while(|item| {
+            let behind = match item {
+                Ok(_) => false,
+                Err(BroadcastStreamRecvError::Lagged(n)) => {
+                    tracing::warn!(
+                        missed = n,
+                        "stream client fell behind: its stream ends so it resumes"
+                    );
+                    true
+                }
+            };
+            futures::future::ready(!behind)
+        })
+        .filter_map(|item| futures::future::ready(item.ok()));
     let events = stream::iter(replay)
         .chain(live)
         .flat_map(move |ev: BusEvent| {

@@ -778,6 +778,103 @@ async fn announcements_on_the_stream_as_stackstorms_and_with_their_execution_whe
     engine.shutdown();
 }
 
+/// A client that falls too far behind (its socket full, more events queued
+/// than the bus keeps for it) has its stream ended instead of continued with
+/// a hole: what it read is whole, and it knows to resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_client_that_falls_behind_is_ended_not_left_with_a_hole() {
+    use std::io::{BufRead, BufReader, Read};
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let addr = engine.api_url().trim_start_matches("http://").to_string();
+    let token = engine.api_token().to_string();
+    let stream = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "GET /v1/stream?events=st2.announcement__bulk HTTP/1.1\r\nHost: {addr}\r\nX-Auth-Token: {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(s);
+        let mut line = String::new();
+        // Headers: the engine has subscribed this client once they arrive.
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+        }
+        reader
+    })
+    .await
+    .unwrap();
+    // Far more than the socket buffers hold and the bus queues per client
+    // (16,384 events), while the client reads nothing.
+    let body = "x".repeat(2048);
+    let published = 30_000u64;
+    for _ in 0..published {
+        engine.bus().publish(stormdesk_engine::Event::Announcement {
+            route: "bulk".into(),
+            body: json!(body),
+            execution_id: "none".into(),
+        });
+    }
+    let read = tokio::task::spawn_blocking(move || {
+        let mut text = String::new();
+        let mut reader = stream;
+        // Ends (the engine ends the body, and with `Connection: close` the
+        // connection) instead of waiting on.
+        reader.read_to_string(&mut text).map(|_| text)
+    });
+    let text = tokio::time::timeout(WAIT, read)
+        .await
+        .expect("a client that fell behind has its stream ended")
+        .unwrap()
+        .unwrap();
+    let ids: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id:"))
+        .map(|v| v.trim().parse().unwrap())
+        .collect();
+    assert!(
+        !ids.is_empty(),
+        "the client read what it had before it fell behind"
+    );
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "no hole in what the client read"
+    );
+    let last = *ids.last().unwrap();
+    assert!(
+        last < ids[0] + published - 1,
+        "the stream ended before the last event ({} of {published} read)",
+        ids.len()
+    );
+    // The client resumes from what it read; too far back for the replay
+    // window, it gets the live stream (and reloads what it shows).
+    let addr = engine.api_url().to_string();
+    let token = engine.api_token().to_string();
+    let again = tokio::task::spawn_blocking(move || {
+        ureq::get(&format!("{addr}/v1/stream?events=st2.announcement__bulk"))
+            .set("X-Auth-Token", &token)
+            .set("Last-Event-ID", &last.to_string())
+            .call()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    engine.bus().publish(stormdesk_engine::Event::Announcement {
+        route: "bulk".into(),
+        body: json!("after"),
+        execution_id: "none".into(),
+    });
+    let next = tokio::task::spawn_blocking(move || read_sse(again, |_, v| v == &json!("after")));
+    let next = tokio::time::timeout(WAIT, next).await.unwrap().unwrap();
+    assert_eq!(next.last().unwrap().1, json!("after"));
+    engine.shutdown();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actions_packs_and_runner_types_in_stackstorms_shapes() {
     let fx = Fixture::new();
