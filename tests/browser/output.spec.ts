@@ -163,6 +163,27 @@ test('per-line timestamps, copy and download of the whole log; "No output" when 
   await expect(execution.locator('.output-empty')).toHaveText('No output');
 });
 
+test('a loud run of 200,000 lines: the last 5,000 on the page, every line counted, live and reopened', async ({ consolePage: page, server }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  const run = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'core.local', parameters: { cmd: 'sleep 1; seq 1 200000' } });
+  await page.goto(`${server.url}/#/execution/${run.id}`);
+  const execution = page.getByRole('region', { name: 'Execution' });
+  const shown = async (): Promise<void> => {
+    await expect(execution.locator('.execution-header .badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 60_000 });
+    await expect(execution.locator('.output-note')).toHaveText('200,000 lines');
+    await expect(execution.locator('.output-hidden')).toHaveText('195,000 earlier lines not shown here: Download has the whole log.');
+    const log = execution.getByLabel('Output log');
+    await expect(log.locator('.line')).toHaveCount(5000);
+    await expect(log.locator('.line .text').first()).toHaveText('195001');
+    await expect(log.locator('.line .text').last()).toHaveText('200000');
+  };
+  await shown();
+  await page.reload();
+  await shown();
+  expect(errors).toEqual([]);
+});
+
 test('the download of a workflow has every task\'s lines, each with its task path', async ({ consolePage: page, server }) => {
   const started = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'e2e.chatty', parameters: {} });
   await completed(server, started.id);

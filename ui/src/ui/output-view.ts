@@ -59,7 +59,8 @@ interface Line {
   timestamp: string;
   prefix: string;
   text: string;
-  el: HTMLElement;
+  /** Its element, made only when the line is drawn (a line past the cap never is). */
+  el: HTMLElement | null;
 }
 
 interface Source {
@@ -118,7 +119,7 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
   });
   onZoneChange(() => {
     for (const line of lines) {
-      const ts = line.el.firstChild as HTMLElement | null;
+      const ts = line.el?.firstChild as HTMLElement | null | undefined;
       if (ts) ts.textContent = formatTime(line.timestamp, { date: false, ms: true, zone: false });
     }
   });
@@ -135,14 +136,7 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
 
   function makeLine(source: Source, chunk: OutputChunk, index: number, text: string): Line {
     const t = Date.parse(chunk.timestamp);
-    const el = h(
-      'div',
-      { class: `line ${chunk.output_type === 'stderr' ? 'err' : 'out'}` },
-      h('span', { class: 'ts' }, formatTime(chunk.timestamp, { date: false, ms: true, zone: false })),
-      multi ? h('span', { class: 'prefix' }, source.spec.prefix) : null,
-      h('span', { class: 'text' }),
-    );
-    const line: Line = {
+    return {
       t: Number.isNaN(t) ? 0 : t,
       source: source.order,
       seq: chunk.seq,
@@ -150,19 +144,36 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
       stream: chunk.output_type,
       timestamp: chunk.timestamp,
       prefix: source.spec.prefix,
-      text: '',
-      el,
+      text,
+      el: null,
     };
-    setText(line, text);
-    return line;
+  }
+
+  /** The line's element, made on first use. */
+  function draw(line: Line): HTMLElement {
+    if (!line.el) {
+      line.el = h(
+        'div',
+        { class: `line ${line.stream === 'stderr' ? 'err' : 'out'}` },
+        h('span', { class: 'ts' }, formatTime(line.timestamp, { date: false, ms: true, zone: false })),
+        multi ? h('span', { class: 'prefix' }, line.prefix) : null,
+        h('span', { class: 'text' }),
+      );
+      paint(line, line.el);
+    }
+    return line.el;
+  }
+
+  function paint(line: Line, el: HTMLElement): void {
+    (el.lastChild as HTMLElement).textContent = line.text;
+    const tone = lineTone(line.text);
+    el.classList.toggle('bad', tone === 'bad');
+    el.classList.toggle('warn', tone === 'warn');
   }
 
   function setText(line: Line, text: string): void {
     line.text = text;
-    (line.el.lastChild as HTMLElement).textContent = text;
-    const tone = lineTone(text);
-    line.el.classList.toggle('bad', tone === 'bad');
-    line.el.classList.toggle('warn', tone === 'warn');
+    if (line.el) paint(line, line.el);
   }
 
   function receive(source: Source, chunks: OutputChunk[], mine: number): void {
@@ -212,16 +223,23 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
     const atBottom = pane.scrollTop + pane.clientHeight >= pane.scrollHeight - 8;
     const batch = queue;
     queue = [];
-    let tail: HTMLElement[] = [];
+    // Lines in order go to the end: gathered, cut to the cap, then drawn in
+    // one fragment, so a burst of any size makes at most MAX_LINES elements.
+    let tail: Line[] = [];
     const appendTail = (): void => {
-      if (tail.length > 0) body.append(...tail);
+      if (tail.length === 0) return;
+      trim();
+      // `tail` is the end of `lines`: what the cap left of it is drawn.
+      const fragment = document.createDocumentFragment();
+      for (const line of tail.slice(tail.length - Math.min(tail.length, lines.length))) fragment.appendChild(draw(line));
+      body.appendChild(fragment);
       tail = [];
     };
     for (const line of batch) {
       const last = lines[lines.length - 1];
       if (!last || !before(line, last)) {
         lines.push(line);
-        tail.push(line.el);
+        tail.push(line);
         continue;
       }
       appendTail();
@@ -233,19 +251,26 @@ export function outputView(backend: Backend, hub: OutputHub): OutputView {
       }
       const next = lines[at] as Line;
       lines.splice(at, 0, line);
-      body.insertBefore(line.el, next.el);
+      body.insertBefore(draw(line), draw(next));
     }
     appendTail();
-    const excess = lines.length - MAX_LINES;
-    if (excess > 0) {
-      for (const line of lines.splice(0, excess)) line.el.remove();
-      dropped += excess;
-    }
+    trim();
     hidden.hidden = dropped === 0;
     hidden.textContent = `${dropped.toLocaleString()} earlier line${dropped === 1 ? '' : 's'} not shown here: Download has the whole log.`;
     note.textContent = lines.length > 0 ? `${(lines.length + dropped).toLocaleString()} line${lines.length + dropped === 1 ? '' : 's'}` : '';
     drawEmpty();
     if (atBottom) pane.scrollTop = pane.scrollHeight;
+  }
+
+  /** Keeps the last MAX_LINES lines on the page; the rest are counted. */
+  function trim(): void {
+    const excess = lines.length - MAX_LINES;
+    if (excess <= 0) return;
+    for (const line of lines.splice(0, excess)) {
+      line.el?.remove();
+      line.el = null;
+    }
+    dropped += excess;
   }
 
   function add(spec: OutputSourceSpec): void {
