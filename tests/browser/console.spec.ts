@@ -1,7 +1,36 @@
 // The console against a real `stormdesk serve`: run from the form, live
 // output and result, validation, secrets, cancel, re-run, history, keyboard,
 // theme, notifications. Every wait is on UI state (expect's auto-retry).
-import { expect, openAction, tab, test } from './server';
+import { completed, expect, openAction, startServer, tab, test } from './server';
+
+test('the console says when it lost the engine, and comes back by itself when the engine does', async ({ page }) => {
+  // A server of its own: this test stops it and starts it again (same home, same address).
+  const first = await startServer();
+  const address = new URL(first.url).host;
+  let second: Awaited<ReturnType<typeof startServer>> | null = null;
+  try {
+    await page.goto(`${first.url}/?token=${first.token}#/`);
+    await expect(page.locator('.action-item').first()).toBeVisible();
+    const lost = page.locator('.banner.lost');
+    await expect(lost).toBeHidden();
+    await first.stop({ keepHome: true });
+    await expect(lost).toContainText(`Lost the engine: cannot reach the engine at http://${address}`);
+    await expect(lost).toContainText('Reconnecting by itself');
+    // A screen opened while the engine is away says why it cannot load ...
+    await page.evaluate(() => (window.location.hash = '#/action/examples.true'));
+    await expect(page.getByRole('alert').filter({ hasText: `cannot reach the engine at http://${address}` }).first()).toBeVisible();
+    second = await startServer({ home: first.home, listen: address });
+    const run = await second.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.true', parameters: {} });
+    await completed(second, run.id);
+    // ... and loads once it is back; the banner goes, and what ran meanwhile shows.
+    await expect(lost).toBeHidden({ timeout: 30_000 });
+    await expect(page.getByRole('button', { name: 'Run', exact: true })).toBeVisible();
+    await page.getByRole('navigation', { name: 'Screens' }).getByRole('link', { name: 'History' }).click();
+    await expect(page.locator(`tr.execution-row[data-id="${run.id}"]`)).toBeVisible();
+  } finally {
+    await (second ?? first).stop();
+  }
+});
 
 test('runs an action from the form and streams its output live', async ({ consolePage: page }) => {
   await openAction(page, 'examples.countdown');

@@ -88,6 +88,17 @@ test('rows show parameters, dates with timezone and relative time, who ran it', 
   await expect(row.locator('td').nth(7)).not.toBeEmpty();
 });
 
+test('relative times stay true while the page is open', async ({ page, server }) => {
+  await page.clock.install();
+  const run = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.true', parameters: {} });
+  await completed(server, run.id);
+  await page.goto(`${server.url}/?token=${server.token}#/history`);
+  const when = page.locator(`tr.execution-row[data-id="${run.id}"] .when-cell .rel`);
+  await expect(when).toHaveText(/^(just now|\d+ s ago)$/);
+  await page.clock.fastForward('05:00');
+  await expect(when).toHaveText(/^5 min ago$/);
+});
+
 test('the start screen shows what is running and the recent runs', async ({ consolePage: page, server }) => {
   const sleeper = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.sleep', parameters: { seconds: 60 } });
   const done = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'examples.true', parameters: {} });

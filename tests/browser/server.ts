@@ -23,7 +23,14 @@ export interface Server {
   tokenFile: string;
   /** GET/POST the API directly (test setup only; the UI is what is tested). */
   api<T>(method: string, path: string, body?: unknown): Promise<T>;
-  stop(): Promise<void>;
+  /** Stops the server (SIGTERM) and, unless `keepHome`, removes its home. */
+  stop(options?: { keepHome?: boolean }): Promise<void>;
+}
+
+/** Where a server starts: a fresh home and any free port, or an earlier server's home and address (a restart). */
+export interface ServerOptions {
+  home?: string;
+  listen?: string;
 }
 
 function git(cwd: string, ...args: string[]): void {
@@ -66,16 +73,19 @@ export function makeGitPack(root: string): string {
   return dir;
 }
 
-export async function startServer(): Promise<Server> {
-  const home = mkdtempSync(join(tmpdir(), 'stormdesk-e2e-'));
+export async function startServer(options: ServerOptions = {}): Promise<Server> {
+  const home = options.home ?? mkdtempSync(join(tmpdir(), 'stormdesk-e2e-'));
   const packs = join(home, 'extra-packs');
-  mkdirSync(packs);
-  const gitpack = makeGitPack(packs);
+  const gitpack = join(packs, 'gitpack');
+  if (options.home === undefined) {
+    mkdirSync(packs);
+    makeGitPack(packs);
+  }
   const child: ChildProcess = spawn(
     BIN,
     // The repository's examples pack too: it takes the place of the bundled
     // copy (the Packs screen shows the shadowing).
-    ['serve', '--listen', '127.0.0.1:0', '--ui', UI, '--packs', join(REPO, 'packs/examples'), '--packs', join(here, 'fixtures/packs'), '--packs', gitpack],
+    ['serve', '--listen', options.listen ?? '127.0.0.1:0', '--ui', UI, '--packs', join(REPO, 'packs/examples'), '--packs', join(here, 'fixtures/packs'), '--packs', gitpack],
     { env: { ...process.env, STORMDESK_HOME: home, STORMDESK_LOG: process.env.STORMDESK_LOG ?? 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -113,14 +123,14 @@ export async function startServer(): Promise<Server> {
     home,
     tokenFile: join(home, 'config', 'token'),
     api,
-    async stop() {
+    async stop(options = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
         if (child.exitCode === null) child.kill('SIGKILL');
       }
-      rmSync(home, { recursive: true, force: true });
+      if (!options.keepHome) rmSync(home, { recursive: true, force: true });
     },
   };
 }

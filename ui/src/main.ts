@@ -105,6 +105,8 @@ async function start(root: HTMLElement): Promise<void> {
   const backend = createBackend(remote);
   if (backend.transport === 'http' && !remote) await signInFromPage();
   const banner = h('p', { class: 'banner error', role: 'alert', hidden: true });
+  /** Says the engine's event stream is cut off (the views may be out of date) until it is back. */
+  const lostBanner = h('p', { class: 'banner error lost', role: 'alert', hidden: true });
   const notifier = new CompletionNotifier();
   const hub = new OutputHub(backend);
   const cache = new ExecutionCache();
@@ -118,6 +120,12 @@ async function start(root: HTMLElement): Promise<void> {
   announcementsUi.button.addEventListener('click', () => void askPermission());
 
   let selectToken = 0;
+  /** The action screen shows a load failure (it loads again when the engine is back). */
+  let actionFailed = false;
+  const failAction = (error: unknown): void => {
+    actionFailed = true;
+    action.failed(error);
+  };
   let actions: ActionSummary[] = [];
   const execution = executionView(backend, hub, cache, (e) => void openReRun(e));
   const action = actionView(backend, (started) => {
@@ -174,6 +182,7 @@ async function start(root: HTMLElement): Promise<void> {
       ),
     ),
     banner,
+    lostBanner,
     announcementsUi.overlay,
     layout,
     help,
@@ -197,6 +206,7 @@ async function start(root: HTMLElement): Promise<void> {
 
   async function openReRun(e: Execution): Promise<void> {
     const token = ++selectToken;
+    actionFailed = false;
     action.loading(actionRef(e));
     show('action');
     try {
@@ -207,7 +217,7 @@ async function start(root: HTMLElement): Promise<void> {
         action.element.scrollIntoView({ block: 'nearest' });
       }
     } catch (error) {
-      if (token === selectToken) action.failed(error);
+      if (token === selectToken) failAction(error);
     }
   }
 
@@ -265,13 +275,14 @@ async function start(root: HTMLElement): Promise<void> {
       const token = ++selectToken;
       const ref = r.ref;
       catalog.select(ref);
+      actionFailed = false;
       action.loading(ref);
       backend.getAction(ref).then(
         (detail) => {
           if (token === selectToken) action.show(detail, undefined, actions.find((a) => a.ref === ref));
         },
         (error: unknown) => {
-          if (token === selectToken) action.failed(error);
+          if (token === selectToken) failAction(error);
         },
       );
     } else {
@@ -327,7 +338,19 @@ async function start(root: HTMLElement): Promise<void> {
   unsubscribe.push(await backend.onOutput((_id, chunk) => hub.live(chunk)));
   unsubscribe.push(await backend.onAnnouncement((a) => announcements.add(a)));
   unsubscribe.push(
+    await backend.onLost((error) => {
+      lostBanner.textContent = `Lost the engine: ${error.message}. Reconnecting by itself; what is shown may be out of date.`;
+      lostBanner.hidden = false;
+    }),
+  );
+  unsubscribe.push(
     await backend.onResync(() => {
+      lostBanner.hidden = true;
+      // A screen that could not load (the engine was away) loads again.
+      if (actionFailed && !action.element.hidden) {
+        shownRoute = null;
+        route();
+      }
       hub.resync();
       void load();
       void loadInquiries();

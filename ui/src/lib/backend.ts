@@ -103,6 +103,13 @@ export interface Backend {
   onOutput(handler: (executionId: string, chunk: OutputChunk) => void): Promise<Unsubscribe>;
   /** Events may have been missed (the UI fell behind, or the stream reconnected): refetch what is shown. */
   onResync(handler: () => void): Promise<Unsubscribe>;
+  /**
+   * The engine's event stream broke and could not be opened again (the
+   * engine stopped, or the network failed): what is shown may be out of
+   * date. Said once per outage; the stream keeps trying, and its return is
+   * an {@link onResync}. Never for the desktop app's own engine.
+   */
+  onLost(handler: (error: BackendError) => void): Promise<Unsubscribe>;
   /** Every announcement (`core.announcement`), live only. See lib/announcements.ts. */
   onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe>;
 }
@@ -262,6 +269,11 @@ export class TauriBackend implements Backend {
     return listen<number>('resync', () => handler());
   }
 
+  async onLost(): Promise<Unsubscribe> {
+    // The engine runs in this process: its events cannot be cut off.
+    return () => undefined;
+  }
+
   async onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe> {
     return listen<Announcement>('announcement', (event) => handler(event.payload));
   }
@@ -338,7 +350,8 @@ type StreamEvent =
   | { kind: 'execution'; execution: Execution }
   | { kind: 'output'; executionId: string; chunk: OutputChunk }
   | { kind: 'announcement'; announcement: Announcement }
-  | { kind: 'resync' };
+  | { kind: 'resync' }
+  | { kind: 'lost'; error: BackendError };
 
 /**
  * A remote server the console talks to instead of its own origin (see
@@ -672,6 +685,12 @@ export class HttpBackend implements Backend {
     });
   }
 
+  async onLost(handler: (error: BackendError) => void): Promise<Unsubscribe> {
+    return this.subscribe((event) => {
+      if (event.kind === 'lost') handler(event.error);
+    });
+  }
+
   async onAnnouncement(handler: (announcement: Announcement) => void): Promise<Unsubscribe> {
     return this.subscribe((event) => {
       if (event.kind === 'announcement') handler(event.announcement);
@@ -743,8 +762,10 @@ class TransportEventStream {
     this.listeners.add(listener);
     if (!this.close) {
       const gate = (this.gate = new OpenGate());
+      let lostSaid = false;
       this.close = this.transport.events(this.url(), {
         open: (again) => {
+          lostSaid = false;
           if (gate.opened() || again) this.dispatch({ kind: 'resync' });
         },
         message: (_id, name, data) => {
@@ -754,6 +775,8 @@ class TransportEventStream {
         failed: (error) => {
           gate.release();
           this.onError(error);
+          if (!lostSaid) this.dispatch({ kind: 'lost', error });
+          lostSaid = true;
         },
       });
     }
@@ -862,16 +885,26 @@ class EventStream {
 
   private async run(signal: AbortSignal, gate: OpenGate): Promise<void> {
     let delay = 500;
+    // Said once per outage: an attempt to open failed (not the end of an
+    // open stream, which the engine does to a client that fell behind and
+    // which is reopened at once).
+    let lostSaid = false;
     while (!signal.aborted) {
+      let opened = false;
       try {
         const headers: Record<string, string> = { Accept: 'text/event-stream', ...this.authHeaders() };
         if (this.lastId !== undefined) headers['Last-Event-ID'] = this.lastId;
-        const response = await fetch(this.url(), { headers, signal, credentials: this.credentials });
+        const response = await fetch(this.url(), { headers, signal, credentials: this.credentials }).catch((error: unknown) => {
+          if (signal.aborted) throw error;
+          throw new BackendError({ code: 'unavailable', faultstring: `cannot reach the engine at ${new URL(this.url(), pageOrigin()).origin}: ${String(error)}` });
+        });
         if (!response.ok || !response.body) {
           const error = await errorFromResponse(response);
           this.onError(error);
           throw error;
         }
+        opened = true;
+        lostSaid = false;
         if (gate.opened()) this.dispatch({ kind: 'resync' });
         delay = 500;
         for await (const message of readSse(response.body)) {
@@ -879,8 +912,12 @@ class EventStream {
           const event = parseStreamEvent(message.event, message.data);
           if (event) this.dispatch(event);
         }
-      } catch {
+      } catch (error) {
         if (signal.aborted) return;
+        if (!opened && !lostSaid) {
+          lostSaid = true;
+          this.dispatch({ kind: 'lost', error: BackendError.from(error) });
+        }
       }
       gate.release();
       await new Promise((resolve) => setTimeout(resolve, delay));

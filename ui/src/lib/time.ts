@@ -87,6 +87,39 @@ export function relative(iso: string | undefined | null, now = Date.now()): stri
   return seconds >= 0 ? `${text} ago` : `in ${text}`;
 }
 
+/** The attribute that marks an element showing a relative time (its value: the ISO time). */
+const RELATIVE = 'data-rel-ts';
+let relativeClock = 0;
+
+/**
+ * A `<span>` with the relative time of `iso` ("9 s ago"), in parentheses
+ * when `paren`. One clock for the whole page brings every such span up to
+ * date every 5 s for as long as it is shown, so a run that ended a while ago
+ * never reads "just now".
+ */
+export function relativeSpan(iso: string, options: { paren?: boolean; className?: string } = {}): HTMLSpanElement {
+  const span = document.createElement('span');
+  span.setAttribute(RELATIVE, iso);
+  if (options.paren) span.dataset['relParen'] = '';
+  if (options.className) span.className = options.className;
+  span.textContent = relativeText(span);
+  if (relativeClock === 0) relativeClock = window.setInterval(refreshRelativeTimes, 5_000);
+  return span;
+}
+
+function relativeText(span: HTMLElement): string {
+  const text = relative(span.getAttribute(RELATIVE));
+  return span.dataset['relParen'] === undefined ? text : ` (${text})`;
+}
+
+/** Brings every relative time in the page up to date (the clock calls it). */
+export function refreshRelativeTimes(): void {
+  for (const span of document.querySelectorAll<HTMLElement>(`[${RELATIVE}]`)) {
+    const text = relativeText(span);
+    if (span.textContent !== text) span.textContent = text;
+  }
+}
+
 /** `350 ms`, `4.2 s`, `12 s`, `3 m 05 s`, `2 h 01 m`. */
 export function formatDuration(seconds: number): string {
   if (!(seconds > 0)) seconds = 0;

@@ -6,7 +6,7 @@
 
 import type { FailureSummary } from '../lib/failure';
 import { copyText } from '../lib/save';
-import { formatDuration, formatTime, relative, setZone, zone } from '../lib/time';
+import { formatDuration, formatTime, relativeSpan, setZone, zone } from '../lib/time';
 import { actionRef, commitOf, contentVersion, isCompleted, isWorkflow, userOf, type Execution, type Status } from '../lib/types';
 import { append, clear, h } from './dom';
 import { icon } from './icons';
@@ -149,7 +149,7 @@ export function executionHeader(actions: HeaderActions): ExecutionHeader {
         'div',
         { class: 'header-meta muted' },
         user ? h('span', { 'data-user': '' }, `by ${user}`) : null,
-        h('span', { title: execution.start_timestamp, 'data-started': '' }, `started ${formatTime(execution.start_timestamp)}`, h('span', { 'data-relative': '' }, ` (${relative(execution.start_timestamp)})`)),
+        h('span', { title: execution.start_timestamp, 'data-started': '' }, `started ${formatTime(execution.start_timestamp)}`, relativeSpan(execution.start_timestamp, { paren: true })),
         execution.end_timestamp ? h('span', { title: execution.end_timestamp }, `ended ${formatTime(execution.end_timestamp, { date: false })}`) : null,
         h('span', {}, done ? 'took ' : 'running for ', h('span', { 'data-timing': '' }, timing(execution))),
         zoneButton,
@@ -166,8 +166,6 @@ export function executionHeader(actions: HeaderActions): ExecutionHeader {
       if (!current) return;
       const t = element.querySelector<HTMLElement>('[data-timing]');
       if (t) t.textContent = timing(current);
-      const rel = element.querySelector<HTMLElement>('[data-relative]');
-      if (rel) rel.textContent = ` (${relative(current.start_timestamp)})`;
     },
     setFailure(summary) {
       clear(failure);

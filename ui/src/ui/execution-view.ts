@@ -101,6 +101,9 @@ export function executionView(
   /** Inquiries already brought into view, by id. */
   const askingShown = new Set<string>();
 
+  /** The run whose opening failed, opened again by the next refresh. */
+  let failedOpen: string | null = null;
+
   function showError(error: unknown): void {
     header.showError(BackendError.from(error).message);
   }
@@ -310,6 +313,7 @@ export function executionView(
       element.scrollIntoView({ block: 'nearest' });
     },
     async open(id) {
+      failedOpen = null;
       try {
         const known = cache.get(id);
         if (known) reset(known);
@@ -327,12 +331,18 @@ export function executionView(
         await loadTree(root ?? execution, root?.id === id ? early : undefined);
       } catch (error) {
         if (opening?.id === id) opening = null;
+        failedOpen = id;
         element.hidden = false;
         showError(error);
       }
     },
     update: apply,
     refresh() {
+      // A run that could not open (the engine was away) opens now.
+      if (failedOpen !== null && failedOpen !== root?.id) {
+        void this.open(failedOpen);
+        return;
+      }
       if (!root) return;
       const id = root.id;
       hub.resync();

@@ -7,7 +7,7 @@
 
 import { BackendError, type Backend } from '../lib/backend';
 import type { ExecutionCache } from '../lib/executions';
-import { formatDuration, formatTime, onZoneChange, relative } from '../lib/time';
+import { formatDuration, formatTime, onZoneChange, relativeSpan } from '../lib/time';
 import { actionRef, commitOf, contentVersion, isCompleted, isWorkflow, STATUSES, taskName, userOf, type ActionSummary, type Execution, type ExecutionFilter, type PackSummary, type ParamSpec, type Status } from '../lib/types';
 import { clear, h } from './dom';
 import { revisionText, statusBadge } from './execution-header';
@@ -237,7 +237,7 @@ export function historyView(backend: Backend, cache: ExecutionCache, onQuery: (h
         task ? h('span', { class: 'muted' }, row.depth > 0 ? ` ${actionRef(e)}` : ` (${task})`) : null,
       ),
       h('td', { class: 'params-cell', title: JSON.stringify(e.parameters ?? {}, null, 1) }, h('code', {}, preview)),
-      h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), h('span', { class: 'muted rel' }, relative(e.start_timestamp))),
+      h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), relativeSpan(e.start_timestamp, { className: 'muted rel' })),
       h('td', {}, seconds === null ? '' : formatDuration(seconds)),
       ...(revisions ? [h('td', {}, h('code', {}, revisionText(e)))] : []),
       h('td', {}, userOf(e) ?? ''),

@@ -4,7 +4,7 @@
 
 import { BackendError, type Backend } from '../lib/backend';
 import type { ExecutionCache } from '../lib/executions';
-import { formatDuration, formatTime, relative } from '../lib/time';
+import { formatDuration, formatTime, relativeSpan } from '../lib/time';
 import { actionRef, isCompleted, userOf, type Execution, type ParamSpec } from '../lib/types';
 import { clear, h } from './dom';
 import { statusBadge } from './execution-header';
@@ -60,7 +60,7 @@ export function homeView(backend: Backend, cache: ExecutionCache, schemas: Reado
       h('td', {}, statusBadge(e.status)),
       h('td', {}, h('a', { href: `#/execution/${e.id}`, class: 'history-action', title: actionRef(e) }, actionRef(e))),
       h('td', { class: 'params-cell' }, h('code', {}, parameterPreview(e.parameters, 60, schemas.get(actionRef(e))))),
-      h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), h('span', { class: 'muted rel' }, relative(e.start_timestamp))),
+      h('td', { class: 'when-cell', title: e.start_timestamp }, h('span', {}, formatTime(e.start_timestamp)), relativeSpan(e.start_timestamp, { className: 'muted rel' })),
       h('td', { 'data-took': '' }, seconds === null ? '' : formatDuration(seconds)),
       h('td', {}, userOf(e) ?? ''),
     );

@@ -7,7 +7,7 @@
 
 import type { Backend } from '../lib/backend';
 import { rootOf, type InquiryTracker, type OpenInquiry } from '../lib/inquiries';
-import { formatTime, relative } from '../lib/time';
+import { formatTime, relativeSpan } from '../lib/time';
 import { actionRef, taskName } from '../lib/types';
 import { h } from './dom';
 import { inquiryForm } from './inquiry-form';
@@ -53,7 +53,8 @@ export function inquiriesView(backend: Backend, tracker: InquiryTracker): Inquir
       h('a', { href, class: 'inquiry-source' }, task ?? actionRef(e)),
       root === e.id ? '' : ' of run ',
       root === e.id ? '' : h('code', {}, root),
-      ` · asked ${formatTime(e.start_timestamp)} (${relative(e.start_timestamp)})`,
+      ` · asked ${formatTime(e.start_timestamp)}`,
+      relativeSpan(e.start_timestamp, { paren: true }),
     );
   }
 

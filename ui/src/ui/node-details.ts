@@ -7,7 +7,7 @@
 import { BackendError, type Backend } from '../lib/backend';
 import type { OutputHub } from '../lib/output-hub';
 import { copyText } from '../lib/save';
-import { formatDuration, formatTime, relative } from '../lib/time';
+import { formatDuration, formatTime, relativeSpan } from '../lib/time';
 import { FAILED, type TreeModel, type TreeNode } from '../lib/tree';
 import { actionRef, commitOf, isCompleted, isPendingInquiry, isWorkflow, itemsCount, userOf, type Execution } from '../lib/types';
 import { append, clear, h } from './dom';
@@ -190,7 +190,7 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
         ? fact('item', `${value ? `${value} · ` : ''}${node.item + 1}${count !== null ? ` of ${count}` : ''}`, { 'data-fact': 'item', title: `item index ${node.item}` })
         : null,
       node.attempt ? fact('attempt', `${node.attempt + 1} (retry ${node.attempt})`, { 'data-fact': 'attempt' }) : null,
-      fact('started', h('strong', { title: e.start_timestamp }, formatTime(e.start_timestamp), h('span', { class: 'muted rel', 'data-rel': e.start_timestamp }, ` (${relative(e.start_timestamp)})`)), { 'data-fact': 'started' }),
+      fact('started', h('strong', { title: e.start_timestamp }, formatTime(e.start_timestamp), relativeSpan(e.start_timestamp, { paren: true, className: 'muted rel' })), { 'data-fact': 'started' }),
       e.end_timestamp ? fact('ended', h('strong', { title: e.end_timestamp }, formatTime(e.end_timestamp)), { 'data-fact': 'ended' }) : null,
       fact('took', h('strong', { 'data-duration': '' }, seconds === null ? '' : formatDuration(seconds)), { 'data-fact': 'duration' }),
       userOf(e) ? fact('by', userOf(e) as string, { 'data-fact': 'user' }) : null,
@@ -322,7 +322,6 @@ export function nodeDetails(backend: Backend, hub: OutputHub, model: TreeModel, 
     const d = facts.querySelector<HTMLElement>('[data-duration]');
     const seconds = elapsed(e);
     if (d && seconds !== null) d.textContent = formatDuration(seconds);
-    for (const rel of facts.querySelectorAll<HTMLElement>('[data-rel]')) rel.textContent = ` (${relative(rel.dataset['rel'])})`;
   }
   function startTicking(): void {
     window.clearInterval(tickTimer);
