@@ -112,6 +112,13 @@ test('the start screen shows what is running and the recent runs', async ({ cons
   await server.api('DELETE', `/v1/executions/${sleeper.id}`);
   await expect(recent.locator(`tr[data-run="${sleeper.id}"]`)).toHaveAttribute('data-status', 'canceled');
   await expect(running.locator(`tr[data-run="${sleeper.id}"]`)).toHaveCount(0);
+  // A long action name and long parameters still fit a 1400 px window.
+  const long = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'e2e.long_tasks', parameters: {} });
+  await completed(server, long.id);
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await expect(recent.locator(`tr[data-run="${long.id}"]`)).toBeVisible();
+  const box = page.locator('.home .table-scroll').filter({ has: recent });
+  expect(await box.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
   await recent.locator(`tr[data-run="${done.id}"] a`).click();
   await expect(page).toHaveURL(new RegExp(`#/execution/${done.id}$`));
 });

@@ -3,7 +3,7 @@
 // subtree, pause and resume. Needs the engine's workflow support (orquesta
 // runner, /children?depth=-1, /graph, pause/resume): run with
 // STORMDESK_E2E_WORKFLOWS=1 (see playwright.config.ts).
-import { expect, openAction, tab, test } from './server';
+import { completed, expect, openAction, tab, test } from './server';
 
 test('a nested workflow fills in its tree live', async ({ consolePage: page }) => {
   await openAction(page, 'e2e.deploy');
@@ -42,6 +42,26 @@ test('a nested workflow fills in its tree live', async ({ consolePage: page }) =
   await tab(page, 'Result').click();
   await expect(execution.locator('.result-view')).toHaveAttribute('data-kind', 'workflow');
   await expect(execution.locator('pre[data-part="output"]')).toContainText('alpha');
+});
+
+test('a task\'s name is never cut short for its action\'s long name', async ({ consolePage: page, server }) => {
+  const run = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'e2e.long_tasks', parameters: {} });
+  await completed(server, run.id);
+  await page.goto(`${server.url}/#/execution/${run.id}`);
+  const tree = page.getByRole('region', { name: 'Execution' }).getByRole('tree', { name: 'Workflow tree' });
+  const labels = tree.locator('.tree-row:not([hidden]) .label');
+  await expect(labels).toHaveText(['e2e.long_tasks', 'first', 'second']);
+  // Cut when its text is wider than its box (even by a fraction of a pixel: the ellipsis shows).
+  const cut = await labels.evaluateAll((els) =>
+    els
+      .filter((el) => {
+        const text = document.createRange();
+        text.selectNodeContents(el);
+        return text.getBoundingClientRect().width > el.getBoundingClientRect().width + 0.01;
+      })
+      .map((el) => el.textContent),
+  );
+  expect(cut).toEqual([]);
 });
 
 test('pauses and resumes a running workflow', async ({ consolePage: page }) => {
