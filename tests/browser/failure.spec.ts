@@ -36,6 +36,18 @@ test('a failed workflow opens on its first failure, and says where and why', asy
   await expect(execution.locator('[data-fact="item"]')).toHaveText('item web2 · 2 of 4');
 });
 
+test('a remote run that failed on a host says which host and why', async ({ consolePage: page, server }) => {
+  // Nothing listens on port 1: ssh cannot connect.
+  const started = await server.api<{ id: string }>('POST', '/v1/executions', { action: 'core.remote', parameters: { hosts: '127.0.0.1:1', cmd: 'true' } });
+  const done = (await completed(server, started.id)) as { status: string; result?: Record<string, { return_code?: number }> };
+  expect(done.status).toBe('failed');
+  const code = done.result?.['127.0.0.1:1']?.return_code;
+  await page.goto(`${server.url}/#/execution/${started.id}`);
+  const failure = page.getByRole('region', { name: 'Execution' }).locator('.failure');
+  await expect(failure).toContainText(`host 127.0.0.1:1: exit code ${code}`);
+  await expect(failure.getByLabel('Last lines of stderr')).toContainText('Connection refused');
+});
+
 test('a run that fails live points at its failure at once', async ({ consolePage: page }) => {
   await openAction(page, 'e2e.rollout');
   await page.getByRole('button', { name: 'Run', exact: true }).click();

@@ -47,7 +47,22 @@ export function tail(text: string, n = 6, max = 800): string {
   return out.length > max ? `…${out.slice(-max)}` : out;
 }
 
-/** Why an execution failed, from its status and result: `exit code 2`, an error, … */
+/**
+ * The per-host results of StackStorm's remote runners (`remote-shell-cmd`,
+ * `remote-shell-script`, `winrm-*` on many hosts): `{"<host>": {"return_code",
+ * "stdout", "stderr", "succeeded", "failed"}}`. Empty for any other result.
+ */
+function hostResults(result: Record<string, unknown>): [string, Record<string, unknown>][] {
+  const entries = Object.entries(result);
+  const hosts: [string, Record<string, unknown>][] = [];
+  for (const [host, r] of entries) {
+    if (!isObject(r) || !('return_code' in r || 'failed' in r)) return [];
+    hosts.push([host, r]);
+  }
+  return hosts;
+}
+
+/** Why an execution failed, from its status and result: `exit code 2`, an error, a host's exit code, … */
 export function failureReason(execution: Execution | null, status: string, error: string | null = null): { reason: string; tail: string } {
   if (error) return { reason: firstLine(error), tail: '' };
   const result = execution?.result;
@@ -71,6 +86,20 @@ export function failureReason(execution: Execution | null, status: string, error
       reason = `${task}${firstLine(message)}`;
     }
     if (stderr) detail = tail(stderr);
+    if (!reason) {
+      const hosts = hostResults(result);
+      const failed = hosts.filter(([, r]) => r['failed'] === true || (typeof r['return_code'] === 'number' && r['return_code'] !== 0));
+      const first = failed[0];
+      if (first) {
+        const [host, r] = first;
+        const which = failed.length === 1 && hosts.length === 1 ? `host ${host}` : `${failed.length} of ${hosts.length} hosts failed, first ${host}`;
+        const code = typeof r['return_code'] === 'number' ? codeText('exit code', r['return_code'], status) : 'failed';
+        const error = typeof r['error'] === 'string' ? `: ${firstLine(r['error'])}` : '';
+        reason = `${which}: ${code}${error}`;
+        const hostStderr = typeof r['stderr'] === 'string' ? r['stderr'] : '';
+        detail = tail(hostStderr || (typeof r['traceback'] === 'string' ? r['traceback'] : ''));
+      }
+    }
   }
   if (!reason) {
     reason =
