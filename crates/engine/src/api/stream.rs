@@ -7,7 +7,8 @@
 //! for a stream that asks for it by name); filtered by
 //! `events`, `action_refs` and `execution_ids`; ended after the completion of
 //! `end_execution_id` when `end_event` names its event. Every event has an
-//! `id`, so a client resumes with `Last-Event-ID`.
+//! `id` ([`ResumePoint`]), so a client resumes with `Last-Event-ID`; a client
+//! that falls too far behind has its stream ended, so it resumes.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -102,6 +103,58 @@ fn messages(event: &Event) -> Vec<(Cow<'static, str>, Value)> {
     }
 }
 
+/// Where a client resumes: the SSE `id` it last received. A bus event that
+/// makes several messages (an execution's `st2.liveaction__*` and
+/// `st2.execution__*` twins, an announcement's two names) gives its last
+/// message the event's number (`"700"`) and each one before it the number and
+/// its place (`"700-0"`), so a client cut off between them resumes with the
+/// next message of that event, neither losing nor repeating one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ResumePoint {
+    event: u64,
+    /// The place of the last message received, when not the event's last.
+    sent: Option<usize>,
+}
+
+impl ResumePoint {
+    /// `"700"` or `"700-0"`; anything else is no resume point (the stream
+    /// starts at now, as for a client that sends none).
+    fn parse(id: &str) -> Option<Self> {
+        match id.split_once('-') {
+            None => Some(Self {
+                event: id.trim().parse().ok()?,
+                sent: None,
+            }),
+            Some((event, sent)) => Some(Self {
+                event: event.trim().parse().ok()?,
+                sent: Some(sent.trim().parse().ok()?),
+            }),
+        }
+    }
+
+    /// The last bus event received whole.
+    fn whole(self) -> u64 {
+        match self.sent {
+            Some(_) => self.event.saturating_sub(1),
+            None => self.event,
+        }
+    }
+
+    /// Whether message `place` of bus event `event` was received already.
+    fn received(self, event: u64, place: usize) -> bool {
+        self.event == event && self.sent.is_some_and(|sent| place <= sent)
+    }
+
+    /// The SSE `id` of message `place` of `count` of bus event `event`.
+    fn id_of(event: u64, place: usize, count: usize) -> String {
+        if place + 1 == count {
+            event.to_string()
+        } else {
+            format!("{event}-{place}")
+        }
+    }
+}
+
 fn list(q: &Params, name: &str) -> Option<Vec<String>> {
     let values: Vec<String> = q
         .all(name)
@@ -174,13 +227,13 @@ pub(super) async fn stream(
     };
     let (end_tx, end_rx) = tokio::sync::oneshot::channel::<()>();
     let end_tx = std::sync::Mutex::new(Some(end_tx));
-    let last_id = headers
+    let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let (replay, rx) = match last_id {
-        Some(id) => {
-            let (replay, rx) = engine.bus().resume(id);
+        .and_then(ResumePoint::parse);
+    let (replay, rx) = match resume {
+        Some(point) => {
+            let (replay, rx) = engine.bus().resume(point.whole());
             (replay.unwrap_or_default(), rx)
         }
         None => {
@@ -229,10 +282,16 @@ pub(super) async fn stream(
     let events = stream::iter(replay)
         .chain(live)
         .flat_map(move |ev: BusEvent| {
-            let out: Vec<(u64, Cow<'static, str>, Value, bool)> = messages(&ev.event)
+            let kept: Vec<(Cow<'static, str>, Value)> = messages(&ev.event)
                 .into_iter()
                 .filter(|(name, _)| filter.keeps(name, &ev.event))
-                .map(|(name, data)| {
+                .collect();
+            let count = kept.len();
+            let out: Vec<(String, Cow<'static, str>, Value, bool)> = kept
+                .into_iter()
+                .enumerate()
+                .filter(|(place, _)| !resume.is_some_and(|r| r.received(ev.id, *place)))
+                .map(|(place, (name, data))| {
                     let ends = end.as_ref().is_some_and(|(id, event)| {
                         event == name.as_ref()
                             && data.get("id").and_then(Value::as_str) == Some(id)
@@ -242,7 +301,7 @@ pub(super) async fn stream(
                                 .and_then(crate::model::Status::parse)
                                 .is_some_and(|s| s.is_completed())
                     });
-                    (ev.id, name, data, ends)
+                    (ResumePoint::id_of(ev.id, place, count), name, data, ends)
                 })
                 .collect();
             stream::iter(out)
@@ -255,7 +314,7 @@ pub(super) async fn stream(
                 }
             }
             Ok(SseEvent::default()
-                .id(id.to_string())
+                .id(id)
                 .event(name.as_ref())
                 .data(data.to_string()))
         })

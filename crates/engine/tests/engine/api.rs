@@ -778,6 +778,118 @@ async fn announcements_on_the_stream_as_stackstorms_and_with_their_execution_whe
     engine.shutdown();
 }
 
+/// Reads `n` SSE messages as `(id, event, data)`.
+fn read_sse_ids(resp: ureq::Response, n: usize) -> Vec<(String, String, Value)> {
+    use std::io::BufRead;
+    let mut seen = Vec::new();
+    let (mut id, mut name) = (String::new(), String::new());
+    for line in std::io::BufReader::new(resp.into_reader()).lines() {
+        let Ok(line) = line else { break };
+        if let Some(v) = line.strip_prefix("id:") {
+            id = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("event:") {
+            name = v.trim().to_string();
+        } else if let Some(data) = line.strip_prefix("data:") {
+            seen.push((
+                id.clone(),
+                name.clone(),
+                serde_json::from_str(data.trim()).unwrap(),
+            ));
+            if seen.len() == n {
+                break;
+            }
+        }
+    }
+    seen
+}
+
+/// An event that makes two messages (here an announcement under both of
+/// its names; an execution's `st2.liveaction__*` and `st2.execution__*`
+/// twins alike): a client cut off between them resumes with the second,
+/// neither losing nor repeating one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_resumed_between_the_messages_of_one_event_loses_and_repeats_none() {
+    let fx = Fixture::new();
+    let engine = fx.engine().await;
+    let url = format!(
+        "{}/v1/stream?events=st2.announcement__twin,stormdesk.announcement",
+        engine.api_url()
+    );
+    let token = engine.api_token().to_string();
+    let open = |resume: Option<&str>| {
+        let (url, token) = (url.clone(), token.clone());
+        let resume = resume.map(str::to_string);
+        tokio::task::spawn_blocking(move || {
+            let mut req = ureq::get(&url).set("X-Auth-Token", &token);
+            if let Some(id) = resume {
+                req = req.set("Last-Event-ID", &id);
+            }
+            req.call().unwrap()
+        })
+    };
+    let announce = |body: &str| {
+        engine.bus().publish(stormdesk_engine::Event::Announcement {
+            route: "twin".into(),
+            body: json!(body),
+            execution_id: "none".into(),
+        })
+    };
+    let read = |resp, n| async move {
+        tokio::time::timeout(
+            WAIT,
+            tokio::task::spawn_blocking(move || read_sse_ids(resp, n)),
+        )
+        .await
+        .unwrap()
+        .unwrap()
+    };
+    let first = open(None).await.unwrap();
+    announce("x");
+    announce("y");
+    let all = read(first, 4).await;
+    let names: Vec<(&str, &str)> = all
+        .iter()
+        .map(|(id, n, _)| (id.as_str(), n.as_str()))
+        .collect();
+    let (x, y) = (&all[1].0, &all[3].0);
+    assert_eq!(
+        names,
+        vec![
+            (format!("{x}-0").as_str(), "st2.announcement__twin"),
+            (x.as_str(), "stormdesk.announcement"),
+            (format!("{y}-0").as_str(), "st2.announcement__twin"),
+            (y.as_str(), "stormdesk.announcement"),
+        ]
+    );
+    // Cut off after the first message of x: the rest of x, then y.
+    let again = read(open(Some(&format!("{x}-0"))).await.unwrap(), 3).await;
+    assert_eq!(
+        again
+            .iter()
+            .map(|(id, n, d)| (id.clone(), n.clone(), d["body"].clone()))
+            .collect::<Vec<_>>(),
+        vec![
+            (x.clone(), "stormdesk.announcement".to_string(), json!("x")),
+            (
+                format!("{y}-0"),
+                "st2.announcement__twin".to_string(),
+                Value::Null
+            ),
+            (y.clone(), "stormdesk.announcement".to_string(), json!("y")),
+        ]
+    );
+    assert_eq!(again[1].2, json!("y"));
+    // After the whole of x: y.
+    let after = read(open(Some(x)).await.unwrap(), 1).await;
+    assert_eq!((&after[0].0, &after[0].2), (&format!("{y}-0"), &json!("y")));
+    // An id that is none of these starts at now, as no id does.
+    let fresh = open(Some("not-an-id")).await.unwrap();
+    announce("z");
+    let now = read(fresh, 1).await;
+    assert_eq!(now[0].2, json!("z"));
+    engine.shutdown();
+}
+
 /// A client that falls too far behind (its socket full, more events queued
 /// than the bus keeps for it) has its stream ended instead of continued with
 /// a hole: what it read is whole, and it knows to resume.
