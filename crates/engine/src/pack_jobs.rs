@@ -219,14 +219,12 @@ impl Engine {
         }
         std::fs::remove_dir_all(&installed)
             .map_err(|e| EngineError::io("cannot remove the pack", &installed, e))?;
-        for extra in [
-            self.paths().worktrees().join(name),
-            self.paths().virtualenvs().join("packs").join(name),
-        ] {
-            if let Err(e) = std::fs::remove_dir_all(&extra) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %extra.display(), error = %e, "left behind by the pack's removal");
-                }
+        // Its worktrees, and what this engine knows of them.
+        self.inner.worktrees.remove_all(name);
+        let envs = self.paths().virtualenvs().join("packs").join(name);
+        if let Err(e) = std::fs::remove_dir_all(&envs) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %envs.display(), error = %e, "left behind by the pack's removal");
             }
         }
         self.reload_packs();

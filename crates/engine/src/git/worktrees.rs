@@ -110,7 +110,14 @@ impl Worktrees {
         let key = (pack_name.to_string(), sha.clone());
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-            let slot = slots.entry(key).or_default().clone();
+            let entry = slots.entry(key).or_default();
+            // Removed from disk behind this engine's back (the pack removed
+            // or installed again from the command line while it runs): made
+            // again instead of handing out a directory that is gone.
+            if entry.checkout.get().is_some_and(|c| !c.dir.is_dir()) {
+                *entry = Arc::new(Slot::default());
+            }
+            let slot = entry.clone();
             slot.leases.fetch_add(1, Ordering::AcqRel);
             slot
         };

@@ -631,6 +631,29 @@ async fn install_from_a_path_and_a_url_then_update_from_origin() {
     assert_eq!(updated.branch, None);
 }
 
+/// A pack removed and installed again, or its worktrees deleted by another
+/// process (`stormdesk pack remove` or `pack install --force` from the
+/// command line while the engine runs): a revision run before runs again,
+/// from a worktree made anew.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_run_before_its_pack_was_removed_and_installed_again_runs_again() {
+    let gf = GitFixture::new();
+    let engine = gf.engine_with(|o| o.pack_dirs.clear()).await;
+    let src = gf.src.to_str().unwrap();
+    let greet = || at("deploy.greet", Some("v1.0.0"), Map::new());
+    engine.install_pack(src, None, false).await.unwrap();
+    let done = run_ok(&engine, greet()).await;
+    assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
+    engine.uninstall_pack("deploy").unwrap();
+    engine.install_pack(src, None, false).await.unwrap();
+    let done = run_ok(&engine, greet()).await;
+    assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
+    std::fs::remove_dir_all(gf.worktrees_dir()).unwrap();
+    let done = run_ok(&engine, greet()).await;
+    assert_eq!(done.result["stdout"], json!("v1.0 hello world"));
+    engine.shutdown();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn install_refuses_what_is_not_a_git_pack_and_update_reports_locks() {
     let gf = GitFixture::new();
