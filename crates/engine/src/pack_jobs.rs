@@ -130,6 +130,8 @@ impl Engine {
         let worker = self.clone();
         self.run_internal("packs.install", parameters, user, move |out| async move {
             let mut installed = Vec::new();
+            let mut packs_list = Vec::new();
+            let mut warning_list = Vec::new();
             for spec in specs {
                 let (source, version) = pack_source(&spec);
                 out.line(format!(
@@ -142,11 +144,34 @@ impl Engine {
                     .install_pack_reporting(&source, version.as_deref(), force, &out)
                     .await?;
                 report(&out, &done);
+                let r = &done.report;
+                warning_list.extend(
+                    r.errors
+                        .iter()
+                        .map(|e| format!("pack {}: not loaded: {e}", done.pack)),
+                );
+                warning_list.extend(
+                    r.unsupported
+                        .iter()
+                        .map(|u| format!("pack {}: unsupported: {u}", done.pack)),
+                );
+                packs_list.push(done.pack.clone());
                 installed.push(json!({
                     "pack": done.pack, "sha": done.sha, "revision": done.revision, "source": source,
                 }));
             }
-            Ok(json!({ "installed": installed }))
+            // `output` as StackStorm's `packs.install` workflow gives it
+            // (`contrib/packs/actions/workflows/install.yaml`): `st2 pack
+            // install` reads `packs_list` and prints `warning_list`.
+            Ok(json!({
+                "installed": installed,
+                "output": {
+                    "packs_list": packs_list,
+                    "message": "Successfully installed packs",
+                    "conflict_list": null,
+                    "warning_list": warning_list,
+                },
+            }))
         })
         .await
     }

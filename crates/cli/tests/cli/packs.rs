@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{run, serve, serve_with, stderr, stdout};
 
 /// A pack `gp` with tags v1.0.0 and v2.0.0 on `main`; the script prints its version.
-fn git_pack(dir: &Path) -> Repository {
+pub(crate) fn git_pack(dir: &Path) -> Repository {
     std::fs::create_dir_all(dir.join("actions")).unwrap();
     let repo = Repository::init(dir).unwrap();
     repo.set_head("refs/heads/main").unwrap();

@@ -463,6 +463,27 @@ fn the_st2_cli_and_st2client_work_against_stormdesk() {
     std::fs::remove_dir_all(server.path("packs/st2t/rules")).unwrap();
     st2.ok(&["pack", "register"]);
 
+    // st2 pack install from a local repository at a tag: StackStorm's
+    // result (`output.packs_list`), so st2 prints the pack; it runs that tag.
+    let src = server.path("src/gp");
+    crate::packs::git_pack(&src);
+    let out = st2.ok(&[
+        "pack",
+        "install",
+        &format!("file://{}=v1.0.0", src.display()),
+    ]);
+    assert!(out.contains("gp") && out.contains("1.0.0"), "{out}");
+    let done = st2.json(&["run", "gp.ver", "-j"]);
+    assert_eq!(done["result"]["stdout"], "one", "{done}");
+    let jobs = st2.json(&["execution", "list", "--action", "packs.install", "-j"]);
+    assert_eq!(jobs.as_array().map(Vec::len), Some(1), "{jobs}");
+    let job = st2.json(&["execution", "get", jobs[0]["id"].as_str().unwrap(), "-j"]);
+    assert_eq!(
+        job["result"]["output"]["packs_list"],
+        serde_json::json!(["gp"]),
+        "{job}"
+    );
+
     // st2 pack remove: an installed pack goes (a packs.uninstall execution);
     // StackStorm's system packs stay, with its message.
     write(
