@@ -19,9 +19,15 @@ pub enum GitError {
         dir: PathBuf,
         rev: String,
     },
-    #[error("revision '{rev}' not found in pack '{pack}'{}: list its revisions with `stormdesk pack revisions {pack}`", did_you_mean(.closest))]
+    #[error("revision '{rev}' not found in pack '{pack}'{}: list its revisions with `stormdesk pack revisions {pack}`; a tag or commit pushed since the pack was installed arrives with `stormdesk pack update {pack}`", did_you_mean(.closest))]
     UnknownRevision {
         pack: String,
+        rev: String,
+        closest: Vec<String>,
+    },
+    #[error("revision '{rev}' not found in '{source_}'{}: give one of its tags, branches or commits (`git ls-remote {source_}` lists them), or leave the revision out for its default branch", did_you_mean(.closest))]
+    UnknownSourceRevision {
+        source_: String,
         rev: String,
         closest: Vec<String>,
     },
@@ -66,12 +72,8 @@ pub enum GitError {
         source_: String,
         rev: Option<String>,
     },
-    #[error("pack '{pack}' from '{source_}' cannot be loaded: {message}")]
-    BadPack {
-        pack: String,
-        source_: String,
-        message: String,
-    },
+    #[error("the pack in '{source_}' cannot be loaded: {message}")]
+    BadPack { source_: String, message: String },
     #[error("pack '{pack}' is already installed at {}: update it with `stormdesk pack update {pack}`, or replace it with `--force`", dir.display())]
     AlreadyInstalled { pack: String, dir: PathBuf },
     #[error("pack '{pack}' is not installed from git under {}: install it with `stormdesk pack install <url|path>`", dir.display())]
@@ -146,6 +148,7 @@ impl GitError {
             | GitError::NotInstalled { .. } => "not_found",
             GitError::NotARepo { .. }
             | GitError::AmbiguousRevision { .. }
+            | GitError::UnknownSourceRevision { .. }
             | GitError::NotAPack { .. }
             | GitError::BadPack { .. }
             | GitError::NoOrigin { .. }

@@ -76,7 +76,17 @@ enum Source {
 
 fn classify_source(source: &str) -> Result<Source, GitError> {
     let path = Path::new(source);
-    if source.contains("://") || (source.contains('@') && source.contains(':')) || !path.exists() {
+    let url = source.contains("://") || (source.contains('@') && source.contains(':'));
+    if !url && !path.exists() && (path.is_absolute() || source.starts_with('.')) {
+        return Err(GitError::Clone {
+            source_: source.to_string(),
+            message: format!(
+                "there is no {} on this machine: give the path of a pack's git repository or directory, or a git URL (https://..., git@host:..., file://...)",
+                if path.is_absolute() { "such path" } else { "such path (relative to the engine's working directory)" }
+            ),
+        });
+    }
+    if url || !path.exists() {
         return Ok(Source::Git(source.to_string()));
     }
     let abs = path
@@ -166,9 +176,11 @@ pub fn install_pack(
         });
     }
     let loaded = pack::load_pack(&tmp).map_err(|e| GitError::BadPack {
-        pack: source.to_string(),
         source_: source.to_string(),
-        message: e.to_string(),
+        // The files as the source names them, not the copy being installed.
+        message: e
+            .to_string()
+            .replace(&tmp.display().to_string(), source.trim_end_matches('/')),
     })?;
     let dest = packs_dir.join(&loaded.name);
     if dest.exists() {
@@ -220,17 +232,15 @@ fn clone_at(
         .filter(|h| h.is_branch())
         .and_then(|h| h.shorthand().map(str::to_string));
     if let Some(rev) = rev {
-        let picked = match checkout_rev(&repo, source, rev) {
-            Err(GitError::UnknownRevision { .. }) if !rev.starts_with('v') => {
-                let prefixed = format!("v{rev}");
-                match checkout_rev(&repo, source, &prefixed) {
-                    Ok(()) => prefixed,
-                    // Report the revision as it was asked for.
-                    Err(_) => return checkout_rev(&repo, source, rev).map(|_| (None, None)),
-                }
-            }
-            other => other.map(|_| rev.to_string())?,
-        };
+        let picked = pick_rev(&repo, source, rev).map_err(|e| match e {
+            // Not installed yet: no `stormdesk pack` command knows it.
+            GitError::UnknownRevision { rev, closest, .. } => GitError::UnknownSourceRevision {
+                source_: source.to_string(),
+                rev,
+                closest,
+            },
+            other => other,
+        })?;
         revision = Some(picked);
     }
     let sha = repo
@@ -242,6 +252,22 @@ fn clone_at(
             message: format!("the repository has no commits: {}", e.message()),
         })?;
     Ok((Some(sha), revision))
+}
+
+/// Checks out `rev`, or `v<rev>` when only that exists (`1.2.0` finds tag
+/// `v1.2.0`); returns the name checked out.
+fn pick_rev(repo: &git2::Repository, source: &str, rev: &str) -> Result<String, GitError> {
+    match checkout_rev(repo, source, rev) {
+        Err(GitError::UnknownRevision { .. }) if !rev.starts_with('v') => {
+            let prefixed = format!("v{rev}");
+            match checkout_rev(repo, source, &prefixed) {
+                Ok(()) => Ok(prefixed),
+                // Report the revision as it was asked for.
+                Err(_) => checkout_rev(repo, source, rev).map(|()| rev.to_string()),
+            }
+        }
+        other => other.map(|()| rev.to_string()),
+    }
 }
 
 /// What a loaded pack holds that an operator should know about: actions that

@@ -694,16 +694,54 @@ async fn install_refuses_what_is_not_a_git_pack_and_update_reports_locks() {
             .contains("could not clone 'http://127.0.0.1:9/nothing.git'"),
         "{err}"
     );
+    // A path that is not there says so (not "unsupported URL protocol").
+    let gone = gf.fx.path("no/such/pack");
+    let err = engine
+        .install_pack(gone.to_str().unwrap(), None, false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&format!(
+            "could not clone '{}': there is no such path on this machine",
+            gone.display()
+        )),
+        "{err}"
+    );
+    // A pack.yaml that cannot be read is named as the source has it, not
+    // as the copy being installed.
+    let mut noref = GitPack::init(&gf.fx.path("noref"));
+    noref.write("pack.yaml", "description: no ref, no name\n");
+    noref.commit("Pack without a ref");
+    let err = engine
+        .install_pack(noref.dir.to_str().unwrap(), None, false)
+        .await
+        .unwrap_err();
+    let said = err.to_string();
+    assert!(
+        said.starts_with(&format!(
+            "the pack in '{}' cannot be loaded: ",
+            noref.dir.display()
+        )) && said.contains(&format!("{}/pack.yaml", noref.dir.display()))
+            && !said.contains(".install-"),
+        "{said}"
+    );
     // Nothing half-installed is left.
     let left: Vec<String> = dir_names(&gf.fx.home.path().join("packs"));
     assert!(left.is_empty(), "{left:?}");
 
-    // Unknown revision at install.
+    // Unknown revision at install: named in the source, with what to do (no
+    // `stormdesk pack` command knows a pack that is not installed).
     let err = engine
         .install_pack(gf.src.to_str().unwrap(), Some("v9"), false)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("revision 'v9' not found"), "{err}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "revision 'v9' not found in '{}'",
+            gf.src.display()
+        )) && err.to_string().contains("git ls-remote"),
+        "{err}"
+    );
     assert!(dir_names(&gf.fx.home.path().join("packs")).is_empty());
 
     // A lock held by another git process stops the update with a clear message.
