@@ -64,21 +64,31 @@ test('installs a pack from a path and updates it, the progress shown live', asyn
   const screens = page.getByRole('navigation', { name: 'Screens' });
   await screens.getByRole('link', { name: 'Actions' }).click();
   await expect(page.locator('.action-item[data-ref="tinypack.hi"]')).toBeVisible();
+  // Its revisions, as the run form offers them (asked for once, then kept a while).
+  await page.locator('.action-item[data-ref="tinypack.hi"]').click();
+  await expect(page.locator('#revision option')).not.toHaveCount(0);
+  await expect(page.locator('#revision option', { hasText: 'v1.1.0' })).toHaveCount(0);
   await screens.getByRole('link', { name: 'Packs' }).click();
 
-  // A new commit upstream; Update fetches and fast-forwards it.
+  // A new tagged commit upstream; Update fetches and fast-forwards it.
   writeFileSync(join(dir, 'pack.yaml'), 'ref: tinypack\nname: tinypack\nversion: 1.1.0\ndescription: Updated.\n');
   git(dir, 'commit', '-q', '-am', 'second');
+  git(dir, 'tag', 'v1.1.0');
   await card.getByRole('button', { name: 'Update' }).click();
   await expect(job.getByRole('heading')).toHaveText('Updating tinypack');
   await expect(job.locator('.badge')).toHaveAttribute('data-status', 'succeeded', { timeout: 120_000 });
   await expect(log).toContainText(/tinypack: [0-9a-f]{12} -> [0-9a-f]{12}/);
   await expect(card.locator('h2')).toContainText('1.1.0');
   await expect(card.locator('.pack-source .commit')).not.toHaveText(before ?? '');
+  // The run form offers the new tag at once.
+  await screens.getByRole('link', { name: 'Actions' }).click();
+  await page.locator('.action-item[data-ref="tinypack.hi"]').click();
+  await expect(page.locator('#revision option', { hasText: 'v1.1.0' })).toHaveCount(1);
+  await screens.getByRole('link', { name: 'Packs' }).click();
 
   // A source that is not a pack: the job fails and says why.
   await page.getByLabel('Git URL or path').fill(join(src, 'nothing-here'));
   await page.getByRole('button', { name: 'Install', exact: true }).click();
   await expect(job.locator('.badge')).toHaveAttribute('data-status', 'failed', { timeout: 60_000 });
-  await expect(job.locator('.error')).not.toBeEmpty();
+  await expect(job.locator('.error')).toContainText('there is no such path on this machine');
 });

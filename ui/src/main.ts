@@ -137,7 +137,10 @@ async function start(root: HTMLElement): Promise<void> {
     shownRoute = hash;
   });
   const home = homeView(backend, cache, history.schemas);
-  const packs = packsView(backend, hub, cache, () => void load());
+  const packs = packsView(backend, hub, cache, () => {
+    action.packsChanged();
+    void load();
+  });
   const catalog = catalogView((summary) => go(`#/action/${summary.ref}`));
   const inquiries = inquiriesView(backend, tracker);
 

@@ -19,6 +19,8 @@ export interface ActionView {
   failed(error: unknown): void;
   /** Submits the form, as the Run button does. */
   submit(): void;
+  /** The packs changed (installed, updated, removed): revisions are asked for again. */
+  packsChanged(): void;
 }
 
 type Control = HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement;
@@ -411,6 +413,9 @@ export function actionView(backend: Backend, onRun: (execution: Execution) => vo
     },
     submit() {
       form?.requestSubmit();
+    },
+    packsChanged() {
+      revisionCache.clear();
     },
   };
 }
