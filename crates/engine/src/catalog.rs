@@ -240,7 +240,10 @@ impl Catalog {
             .packs
             .iter()
             .find(|p| p.name == pack_name)
-            .ok_or_else(|| EngineError::UnknownAction(action_ref.to_string()))?;
+            .ok_or_else(|| EngineError::PackNotLoaded {
+                action: action_ref.to_string(),
+                pack: pack_name.to_string(),
+            })?;
         find_action(pack, action_ref, action_name).map(|a| (pack, a))
     }
 

@@ -11,6 +11,8 @@ use crate::params::ParamError;
 pub enum EngineError {
     #[error("action '{0}' not found: check the name with `stormdesk action list`; an action added since the engine started appears once the packs are registered again (`stormdesk pack register`, `st2 pack register`)")]
     UnknownAction(String),
+    #[error("action '{action}' not found: no pack '{pack}' is loaded. A pack put in place since the engine started loads with `stormdesk pack register` (`st2 pack register`); a removed pack runs again once installed (`stormdesk pack install <url|path>`, `st2 pack install`)")]
+    PackNotLoaded { action: String, pack: String },
     #[error("action '{action}' cannot run: {reason}")]
     UnsupportedAction { action: String, reason: String },
     #[error("action '{0}' is disabled in its metadata (enabled: false)")]
@@ -138,6 +140,7 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             EngineError::UnknownAction(_)
+            | EngineError::PackNotLoaded { .. }
             | EngineError::UnknownPack(_)
             | EngineError::UnknownExecution(_)
             | EngineError::NotFound(_) => "not_found",

@@ -254,10 +254,16 @@ async fn registering_packs_loads_them_again_and_counts_what_loaded() {
     );
     write(&pack, "rules/r1.yaml", "name: r1\n");
     write(&pack, "rules/r2.yaml", "name: r2\n");
-    assert!(matches!(
-        engine.run(RunRequest::new("reg.one", Map::new())).await,
-        Err(EngineError::UnknownAction(_))
-    ));
+    let err = engine
+        .run(RunRequest::new("reg.one", Map::new()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::PackNotLoaded { .. }), "{err}");
+    assert!(
+        err.to_string().contains("no pack 'reg' is loaded")
+            && err.to_string().contains("stormdesk pack register"),
+        "{err}"
+    );
 
     let got = engine.register_packs(&reg(&["reg"], &[], None)).unwrap();
     let counts = serde_json::to_value(&got).unwrap();
