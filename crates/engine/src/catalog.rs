@@ -70,6 +70,11 @@ pub struct PackSummary {
     /// The directory of a pack of the same name that this one hides.
     #[serde(default)]
     pub shadows: Option<String>,
+    /// Why the pack's Python environment (its `requirements.txt`, as
+    /// installed) could not be made, the last time it was tried: its Python
+    /// actions cannot run until it is (`stormdesk pack setup-venv <pack>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python_env_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
@@ -284,6 +289,7 @@ impl Catalog {
                     .rev()
                     .find(|s| s.pack == p.name && s.used == p.dir)
                     .map(|s| s.hidden.display().to_string()),
+                python_env_error: None,
             })
             .collect()
     }

@@ -405,8 +405,14 @@ impl Engine {
         self.inner.catalog.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Every loaded pack, with what did not load and whether its Python
+    /// environment could not be made.
     pub fn packs(&self) -> Vec<PackSummary> {
-        self.catalog().pack_summaries()
+        let mut packs = self.catalog().pack_summaries();
+        for p in &mut packs {
+            p.python_env_error = self.inner.pyenvs.failure(&p.ref_);
+        }
+        packs
     }
 
     /// Packs that failed to load, with the reason.

@@ -34,6 +34,8 @@ export interface PackSummary {
   ignored?: string[];
   /** The directory of a pack of the same name this one hides. */
   shadows?: string | null;
+  /** Why its Python environment could not be made, the last time it was tried (its Python actions cannot run). */
+  python_env_error?: string | null;
 }
 
 export type RevisionKind = 'tag' | 'branch' | 'commit';

@@ -106,7 +106,7 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
       if (all.length === 0) continue;
       shown += items.length;
       shownActions.push(...items);
-      const problems = pack.errors?.length ?? 0;
+      const problems = (pack.errors?.length ?? 0) + (pack.python_env_error ? 1 : 0);
       list.append(
         h(
           'section',
@@ -118,7 +118,7 @@ export function catalogView(onSelect: (action: ActionSummary) => void): CatalogV
             pack.version ? h('span', { class: 'muted' }, ` ${pack.version}`) : null,
             pack.git ? h('span', { class: 'git', title: 'git pack: pick a revision per run' }, ' git') : null,
             problems > 0
-              ? h('a', { class: 'pack-problems', href: `#/packs/${encodeURIComponent(pack.ref)}`, title: 'Actions that did not load: see the Packs screen' }, `${problems} not loaded`)
+              ? h('a', { class: 'pack-problems', href: `#/packs/${encodeURIComponent(pack.ref)}`, title: 'Actions that did not load, or a Python environment that could not be made: see the Packs screen' }, `${problems} not loaded`)
               : null,
           ),
           h('ul', {}, items.map((a) => item(a))),

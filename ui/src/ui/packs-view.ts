@@ -171,7 +171,10 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
           'Update',
         )
       : null;
-    const errors = pack.errors ?? [];
+    const errors = [
+      ...(pack.python_env_error ? [`Python environment: ${pack.python_env_error.trim()} (its Python actions cannot run; retry with \`stormdesk pack setup-venv ${pack.ref}\`)`] : []),
+      ...(pack.errors ?? []),
+    ];
     // StackStorm describes a pack without Stormdesk's fields (what can run, what did not load).
     const unsupported = (pack.unsupported ?? []).map((u) => `${u.name}: ${u.reason}`);
     const ignored = pack.ignored ?? [];
@@ -201,7 +204,8 @@ export function packsView(backend: Backend, hub: OutputHub, cache: ExecutionCach
       return;
     }
     // Packs with problems first, then by name.
-    const sorted = [...packs].sort((a, b) => Number((b.errors?.length ?? 0) > 0) - Number((a.errors?.length ?? 0) > 0) || a.ref.localeCompare(b.ref));
+    const troubled = (p: PackSummary): number => Number((p.errors?.length ?? 0) > 0 || Boolean(p.python_env_error));
+    const sorted = [...packs].sort((a, b) => troubled(b) - troubled(a) || a.ref.localeCompare(b.ref));
     append(list, sorted.map(card));
     if (focus) document.getElementById(`pack-${focus}`)?.scrollIntoView({ block: 'nearest' });
   }

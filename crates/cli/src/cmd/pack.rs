@@ -343,6 +343,13 @@ fn print_packs(packs: &[stormdesk_engine::PackSummary]) {
         for e in &p.errors {
             println!("    not loaded: {e}");
         }
+        if let Some(e) = &p.python_env_error {
+            println!(
+                "    python environment failed (its Python actions cannot run; retry with `stormdesk pack setup-venv {}`): {}",
+                p.ref_,
+                e.trim()
+            );
+        }
         for u in &p.unsupported {
             println!("    unsupported: {}: {}", u.name, u.reason);
         }

@@ -133,4 +133,25 @@ fn install_builds_the_environment_and_setup_venv_redoes_it_per_revision() {
     ] {
         assert!(err.contains(part), "{part:?} not in: {err}");
     }
+
+    // Installed at that revision, the pack loads but its environment
+    // cannot be made: `pack list` says so, and how to retry.
+    let o = run_py(
+        home.path(),
+        &[
+            "pack",
+            "install",
+            src.to_str().unwrap(),
+            "--ref",
+            "v3.0.0",
+            "--force",
+        ],
+    );
+    assert!(!o.status.success(), "{}", stdout(&o));
+    let listed = stdout(&run_py(home.path(), &["pack", "list"]));
+    assert!(
+        listed.contains("python environment failed (its Python actions cannot run; retry with `stormdesk pack setup-venv clipy`)")
+            && listed.contains("requirements.txt line 2"),
+        "{listed}"
+    );
 }

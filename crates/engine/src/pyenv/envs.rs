@@ -98,6 +98,10 @@ impl std::fmt::Debug for PyEnvLease {
     }
 }
 
+/// The file in a pack's environments directory that says why its last
+/// build failed (see [`PyEnvs::failure`]); a dot name, never an environment.
+const FAILED_MARK: &str = ".failed";
+
 /// Where an environment lives: `<root>/base/<key>` or `<root>/packs/<pack>/<key>`.
 type SlotKey = (PathBuf, String);
 
@@ -243,7 +247,9 @@ impl PyEnvs {
         revision: Option<&str>,
         progress: Progress<'_>,
     ) -> Result<PyEnvLease, PyEnvError> {
-        self.pack_env(pack, pack_dir, revision, false, progress)
+        let made = self.pack_env(pack, pack_dir, revision, false, progress);
+        self.note_outcome(pack, revision, &made);
+        made
     }
 
     /// As [`PyEnvs::for_pack`], but the pack's environment is made anew even
@@ -255,7 +261,42 @@ impl PyEnvs {
         revision: Option<&str>,
         progress: Progress<'_>,
     ) -> Result<PyEnvLease, PyEnvError> {
-        self.pack_env(pack, pack_dir, revision, true, progress)
+        let made = self.pack_env(pack, pack_dir, revision, true, progress);
+        self.note_outcome(pack, revision, &made);
+        made
+    }
+
+    /// Why the environment of `pack` as installed (no revision asked for)
+    /// could not be made, the last time it was tried; `None` once one was
+    /// made. Kept on disk beside the environments
+    /// (`<root>/packs/<pack>/.failed`), so every process on the same data
+    /// (the engine, `stormdesk pack install`) sees it and pack listings can
+    /// say so.
+    pub fn failure(&self, pack: &str) -> Option<String> {
+        std::fs::read_to_string(self.pack_root(pack).join(FAILED_MARK)).ok()
+    }
+
+    fn note_outcome(
+        &self,
+        pack: &str,
+        revision: Option<&str>,
+        made: &Result<PyEnvLease, PyEnvError>,
+    ) {
+        if revision.is_some_and(|r| !r.is_empty()) {
+            return;
+        }
+        let mark = self.pack_root(pack).join(FAILED_MARK);
+        match made {
+            Ok(_) => {
+                let _ = std::fs::remove_file(&mark);
+            }
+            Err(e) => {
+                let _ = std::fs::create_dir_all(self.pack_root(pack));
+                if let Err(io) = std::fs::write(&mark, e.to_string()) {
+                    tracing::warn!(path = %mark.display(), error = %io, "could not record the failed environment");
+                }
+            }
+        }
     }
 
     fn pack_env(

@@ -183,7 +183,7 @@ async fn each_revision_runs_with_its_own_requirements_built_once_and_shared() {
 async fn a_requirement_that_cannot_be_installed_is_named_with_its_line() {
     let fx = Fixture::new();
     let src = fx.path("src/pydeps");
-    let _git = pydeps_pack(&src);
+    let git = pydeps_pack(&src);
     let engine = engine_with(&fx, &src, |_| {}).await;
 
     let err = engine
@@ -214,6 +214,31 @@ async fn a_requirement_that_cannot_be_installed_is_named_with_its_line() {
         at("pydeps.ver", Some("v2.0.0"), Default::default()),
     )
     .await;
+
+    // The pack as checked out holds the broken requirement: its listing
+    // says its environment failed and why, until one is made.
+    let env_error = |engine: &Engine| {
+        engine
+            .packs()
+            .into_iter()
+            .find(|p| p.ref_ == "pydeps")
+            .unwrap()
+            .python_env_error
+    };
+    assert_eq!(env_error(&engine), None);
+    git.switch("broken");
+    engine
+        .setup_python_env("pydeps", None, false, Arc::new(|_: &EnvEvent| {}))
+        .await
+        .unwrap_err();
+    let said = env_error(&engine).expect("the failed environment is listed");
+    assert!(said.contains("requirements.txt line 2"), "{said}");
+    git.switch("main");
+    engine
+        .setup_python_env("pydeps", None, false, Arc::new(|_: &EnvEvent| {}))
+        .await
+        .unwrap();
+    assert_eq!(env_error(&engine), None);
     engine.shutdown();
 }
 
