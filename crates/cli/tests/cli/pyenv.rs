@@ -101,6 +101,8 @@ fn install_builds_the_environment_and_setup_venv_redoes_it_per_revision() {
     ] {
         assert!(progress.contains(part), "{part:?} not in: {progress}");
     }
+    // Nothing points at the temporary directory the environment was built in.
+    assert!(!progress.contains("Activate with"), "{progress}");
     assert_eq!(
         result(&run_py(home.path(), &["run", "clipy.ver", "--json"])),
         "0.8.10"

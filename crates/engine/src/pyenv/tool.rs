@@ -224,10 +224,14 @@ impl Runner<'_> {
         drop(tx);
         let mut output = Vec::new();
         for line in rx {
-            (self.progress)(&EnvEvent::Output {
-                env: self.env_label.to_string(),
-                line: line.clone(),
-            });
+            // uv's hint names the temporary directory, renamed away once
+            // built: not something to activate.
+            if !line.trim_start().starts_with("Activate with:") {
+                (self.progress)(&EnvEvent::Output {
+                    env: self.env_label.to_string(),
+                    line: line.clone(),
+                });
+            }
             output.push(line);
         }
         for r in readers {
