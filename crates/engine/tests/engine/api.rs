@@ -600,28 +600,38 @@ async fn a_callback_with_a_bad_token_is_rejected_and_changes_nothing() {
     engine.shutdown();
 }
 
-/// Reads SSE messages as `(event, data)` until `stop` says so.
-fn read_sse(
+/// Reads SSE messages as `(id, event, data)` until `stop` says so.
+fn read_sse_messages(
     resp: ureq::Response,
     mut stop: impl FnMut(&str, &Value) -> bool,
-) -> Vec<(String, Value)> {
+) -> Vec<(String, String, Value)> {
     use std::io::BufRead;
     let mut seen = Vec::new();
-    let mut name = String::new();
+    let (mut id, mut name) = (String::new(), String::new());
     for line in std::io::BufReader::new(resp.into_reader()).lines() {
         let Ok(line) = line else { break };
-        if let Some(n) = line.strip_prefix("event:") {
+        if let Some(v) = line.strip_prefix("id:") {
+            id = v.trim().to_string();
+        } else if let Some(n) = line.strip_prefix("event:") {
             name = n.trim().to_string();
         } else if let Some(data) = line.strip_prefix("data:") {
             let v: Value = serde_json::from_str(data.trim()).unwrap();
             let done = stop(&name, &v);
-            seen.push((name.clone(), v));
+            seen.push((id.clone(), name.clone(), v));
             if done {
                 break;
             }
         }
     }
     seen
+}
+
+/// Reads SSE messages as `(event, data)` until `stop` says so.
+fn read_sse(resp: ureq::Response, stop: impl FnMut(&str, &Value) -> bool) -> Vec<(String, Value)> {
+    read_sse_messages(resp, stop)
+        .into_iter()
+        .map(|(_, name, data)| (name, data))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -780,27 +790,11 @@ async fn announcements_on_the_stream_as_stackstorms_and_with_their_execution_whe
 
 /// Reads `n` SSE messages as `(id, event, data)`.
 fn read_sse_ids(resp: ureq::Response, n: usize) -> Vec<(String, String, Value)> {
-    use std::io::BufRead;
-    let mut seen = Vec::new();
-    let (mut id, mut name) = (String::new(), String::new());
-    for line in std::io::BufReader::new(resp.into_reader()).lines() {
-        let Ok(line) = line else { break };
-        if let Some(v) = line.strip_prefix("id:") {
-            id = v.trim().to_string();
-        } else if let Some(v) = line.strip_prefix("event:") {
-            name = v.trim().to_string();
-        } else if let Some(data) = line.strip_prefix("data:") {
-            seen.push((
-                id.clone(),
-                name.clone(),
-                serde_json::from_str(data.trim()).unwrap(),
-            ));
-            if seen.len() == n {
-                break;
-            }
-        }
-    }
-    seen
+    let mut left = n;
+    read_sse_messages(resp, |_, _| {
+        left -= 1;
+        left == 0
+    })
 }
 
 /// An event that makes two messages (here an announcement under both of
