@@ -208,7 +208,12 @@ impl Worktrees {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .retain(|k, _| k.0 != pack_name);
-        let _ = std::fs::remove_dir_all(self.root.join(pack_name));
+        let dir = self.root.join(pack_name);
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %dir.display(), error = %e, "the pack's worktrees were left behind");
+            }
+        }
     }
 }
 
